@@ -1,0 +1,170 @@
+//! The mapping against the spec's rules and examples.
+
+use super::*;
+
+fn thb(amount: &str) -> Money {
+    Money {
+        amount: amount.into(),
+        currency: CURRENCY.into(),
+    }
+}
+
+pub fn car(kind: Option<RegistrationKind>, number: Option<&str>, region: Option<&str>) -> Vehicle {
+    Vehicle {
+        make: "39".into(),
+        model: Some("1597".into()),
+        year: Some(2022),
+        usage: "110".into(),
+        vin: Some("KNDJA723515687177".into()),
+        engine_number: Some("52WVC10337".into()),
+        colour: Some("7".into()),
+        seats: None,
+        registration: Some(VehicleRegistration {
+            number: number.map(str::to_string),
+            region: region.map(str::to_string),
+            kind,
+            country: Some("THA".into()),
+        }),
+        garage: Some(GarageKind::Company),
+    }
+}
+
+fn quote(vehicle: Vehicle, plan: &str) -> QuoteRequest {
+    QuoteRequest {
+        product: Some("VMI".into()),
+        plan: Some(plan.into()),
+        binding: false,
+        start_date: Some("2022-07-23".into()),
+        end_date: Some("2023-07-23".into()),
+        frequency: None,
+        sum_insured: None,
+        parties: vec![],
+        interest: InsuredInterest::Motor(vehicle),
+        coverages: vec![],
+        channel: None,
+        extensions: None,
+    }
+}
+
+fn paths(error: AdapterError) -> Vec<String> {
+    match error {
+        AdapterError::InvalidRequest(issues) => issues.into_iter().map(|i| i.path).collect(),
+        other => panic!("expected invalid-request, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_spec_example_vmi1_quick_quote_maps_field_for_field() {
+    let wire = quick_quote(&quote(
+        car(Some(RegistrationKind::General), Some("กข1234"), Some("0")),
+        "VMI1",
+    ))
+    .unwrap();
+    let json = serde_json::to_value(&wire).unwrap();
+    assert_eq!(json["channel"], "WS");
+    assert_eq!(json["productCode"], "VMI");
+    assert_eq!(json["vehicle"]["registrationType"], "GEN");
+    assert_eq!(json["vehicle"]["garageType"], "COMPANY");
+    assert_eq!(
+        json["vehicle"]["owner"],
+        serde_json::Value::Null,
+        "an unused owner is null, never \"\""
+    );
+    assert_eq!(json["productPackages"][0]["name"], "GRANU");
+    assert_eq!(json["productPackages"][0]["coverages"][0]["code"], "VMI1");
+    assert_eq!(
+        json["productPackages"][0]["coverages"][0]["coverageItems"],
+        serde_json::Value::Null
+    );
+}
+
+#[test]
+fn registration_rules_name_the_missing_plate_fields() {
+    // GEN needs both province and number.
+    let p = paths(quick_quote(&quote(car(Some(RegistrationKind::General), None, None), "VMI1")).unwrap_err());
+    assert!(
+        p.contains(&"interest.motor.registration.number".to_string()),
+        "{p:?}"
+    );
+    assert!(
+        p.contains(&"interest.motor.registration.region".to_string()),
+        "{p:?}"
+    );
+    // REDPLATE: number optional, province required.
+    let p =
+        paths(quick_quote(&quote(car(Some(RegistrationKind::RedPlate), None, None), "VMI1")).unwrap_err());
+    assert_eq!(p, vec!["interest.motor.registration.region".to_string()]);
+    // Thailand with INTER is not a combination the spec defines.
+    let p = paths(
+        quick_quote(&quote(
+            car(Some(RegistrationKind::International), Some("X1"), None),
+            "VMI1",
+        ))
+        .unwrap_err(),
+    );
+    assert_eq!(p, vec!["interest.motor.registration".to_string()]);
+}
+
+#[test]
+fn garage_type_must_suit_the_plan() {
+    let mut v = car(Some(RegistrationKind::General), Some("กข1234"), Some("0"));
+    v.garage = Some(GarageKind::Dealer);
+    assert!(quick_quote(&quote(v.clone(), "VMI1")).is_ok());
+    let p = paths(quick_quote(&quote(v.clone(), "VMI2+")).unwrap_err());
+    assert_eq!(p, vec!["interest.motor.garage".to_string()]);
+    v.garage = None;
+    assert!(quick_quote(&quote(v, "VMI3")).is_ok());
+}
+
+#[test]
+fn given_coverages_must_carry_the_plans_mandatory_items() {
+    let mut request = quote(
+        car(Some(RegistrationKind::General), Some("กข1234"), Some("0")),
+        "VMI1",
+    );
+    request.coverages = vec![Coverage {
+        code: "OD".into(),
+        name: None,
+        sum_insured: Some(thb("1300000")),
+        premium: None,
+        deductible: None,
+        rate: None,
+        excluded: false,
+    }];
+    let p = paths(quick_quote(&request).unwrap_err());
+    assert!(p.iter().all(|p| p == "coverages") && p.len() == 7, "{p:?}");
+}
+
+#[test]
+fn the_quick_quote_response_becomes_a_premium_with_taxes() {
+    let response: wire::QuickQuote = serde_json::from_value(serde_json::json!({
+        "policyStartDate": "2022-07-23", "policyExpiryDate": "2023-07-23", "channel": "WS", "productCode": "VMI",
+        "vehicle": { "make": "39", "model": "1597", "usage": "110", "garageType": "COMPANY", "vehicleIdentificationNumber": "K",
+            "registrationNumber": "กข1234", "registrationState": "0", "yearOfManufacture": "2022", "engineNumber": null,
+            "numberOfSeats": 7, "owner": null, "color": "7", "registrationType": "GEN", "registrationCountry": "THA" },
+        "productPackages": [{ "name": "GRANU", "coverages": [{ "name": "VMI1", "code": "VMI1", "sumInsured": 600000,
+            "coverageItems": [{ "name": "Sum Insured", "code": "OD", "sumInsured": 600000 }] }],
+          "premium": { "discounts": null, "additionalCosts": [{ "name": null, "type": "VAT", "amount": 1308.44 },
+            { "name": null, "type": "STAMP", "amount": 75 }], "netPremium": 18617, "grossPremium": 20000.44 } }]
+    }))
+    .unwrap();
+    let q = quotation(response).unwrap();
+    assert_eq!(q.options[0].premium, thb("20000.44"));
+    assert_eq!(q.options[0].taxes, Some(thb("1383.44")));
+    assert_eq!(q.options[0].coverages[0].sum_insured, Some(thb("600000")));
+}
+
+#[test]
+fn aagi_error_codes_become_typed_errors() {
+    let body = |code: &str| format!(r#"{{"code":"{code}","message":"m"}}"#).into_bytes();
+    assert!(matches!(
+        failure(400, &body("999")),
+        AdapterError::PartnerBadRequest(_)
+    ));
+    assert!(matches!(failure(400, &body("112")), AdapterError::Rejected(r) if r.code == "112"));
+    assert!(matches!(failure(401, b""), AdapterError::Unauthorized(_)));
+    assert!(matches!(
+        failure(503, b"down"),
+        AdapterError::PartnerUnavailable(_)
+    ));
+}

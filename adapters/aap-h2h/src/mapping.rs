@@ -1,0 +1,513 @@
+//! Canonical ⇄ AAP H2H v2.0, as pure functions that unit-test natively.
+
+use panelgate_adapter_sdk::{date, errors, form, *};
+use serde_json::Number;
+
+use crate::partner::*;
+
+pub const CURRENCY: &str = "IDR";
+/// Reference kind of the policy case: the Bank Jatim loan id links every call of a flow.
+pub const LOAN_ID: &str = "loan-id";
+/// Reference kind of a claim case: `{ID_Loan}/{No_Polis}`, so claim callbacks find the claim
+/// and cancellation callbacks (which carry only the loan) find the policy.
+pub const CLAIM: &str = "claim";
+
+pub fn claim_key(id_loan: &str, no_polis: &str) -> String {
+    format!("{id_loan}/{no_polis}")
+}
+
+/// Whole rupiah from a canonical amount; AAP's `Numeric` amounts are integers in every example.
+pub fn rupiah(money: &Money, path: &str, issues: &mut Issues) -> Option<u64> {
+    if money.currency != CURRENCY {
+        issues.add(
+            format!("{path}.currency"),
+            format!("AAP panels deal in IDR, not `{}`", money.currency),
+        );
+        return None;
+    }
+    let amount = money.amount.trim();
+    let whole = amount
+        .strip_suffix(".00")
+        .or_else(|| amount.strip_suffix(".0"))
+        .unwrap_or(amount);
+    match whole.parse::<u64>() {
+        Ok(v) => Some(v),
+        Err(_) => {
+            issues.add(
+                format!("{path}.amount"),
+                "must be a whole, non-negative number of rupiah",
+            );
+            None
+        }
+    }
+}
+
+/// A canonical amount from an AAP number.
+pub fn money(number: &Number) -> Money {
+    let amount = match (number.as_u64(), number.as_i64(), number.as_f64()) {
+        (Some(v), _, _) => v.to_string(),
+        (_, Some(v), _) => v.to_string(),
+        (_, _, Some(f)) if f.fract() == 0.0 => format!("{f:.0}"),
+        _ => number.to_string(),
+    };
+    Money {
+        amount,
+        currency: CURRENCY.into(),
+    }
+}
+
+fn insured(parties: &[Party]) -> Option<(usize, &Person)> {
+    let person_in = |role: PartyRole| {
+        parties
+            .iter()
+            .enumerate()
+            .find_map(|(i, p)| match (&p.detail, p.role == role) {
+                (PartyDetail::Person(person), true) => Some((i, person)),
+                _ => None,
+            })
+    };
+    person_in(PartyRole::Insured).or_else(|| person_in(PartyRole::Applicant))
+}
+
+fn national_id(person: &Person) -> Option<String> {
+    person
+        .identities
+        .iter()
+        .find(|i| i.kind == IdentityKind::NationalId)
+        .map(|i| i.number.clone())
+}
+
+fn valid_date(value: Option<&String>, path: &str, issues: &mut Issues) -> Option<String> {
+    match value {
+        None => {
+            issues.add(path, "is required by this partner");
+            None
+        }
+        Some(v) if date::parse(v).is_none() => {
+            issues.add(path, "must be a date as YYYY-MM-DD");
+            None
+        }
+        Some(v) => Some(v.clone()),
+    }
+}
+
+fn product(product: &Option<String>, issues: &mut Issues) -> Option<String> {
+    match product.as_deref() {
+        Some(p @ ("01" | "11")) => Some(p.to_string()),
+        Some(_) => {
+            issues.add("product", "must be `01` (non pegawai) or `11` (pegawai aktif)");
+            None
+        }
+        None => {
+            issues.add("product", "is required by this partner: `01` or `11`");
+            None
+        }
+    }
+}
+
+/// The person, their NIK and the loan, with every missing piece reported at once.
+struct Subject<'a> {
+    person: &'a Person,
+    nik: String,
+    birth_date: String,
+    loan: &'a Loan,
+}
+
+fn subject<'a>(
+    parties: &'a [Party],
+    interest: &'a InsuredInterest,
+    issues: &mut Issues,
+) -> Option<Subject<'a>> {
+    let loan = match interest {
+        InsuredInterest::CreditLife(loan) => Some(loan),
+        _ => {
+            issues.add("interest", "AAP panels cover loans: use `credit_life`");
+            None
+        }
+    };
+    let Some((i, person)) = insured(parties) else {
+        issues.add("parties", "needs an insured (or applicant) person");
+        return None;
+    };
+    let nik = national_id(person);
+    if nik.is_none() {
+        issues.add(
+            format!("parties[{i}].detail.person.identities"),
+            "needs a national_id (NIK)",
+        );
+    }
+    let birth_date = valid_date(
+        person.birth_date.as_ref(),
+        &format!("parties[{i}].detail.person.birth_date"),
+        issues,
+    );
+    Some(Subject {
+        person,
+        nik: nik?,
+        birth_date: birth_date?,
+        loan: loan?,
+    })
+}
+
+pub fn premium_request(request: &QuoteRequest) -> Result<PremiumRequest, AdapterError> {
+    let mut issues = Issues::new();
+    let produk = product(&request.product, &mut issues);
+    let subject = subject(&request.parties, &request.interest, &mut issues);
+    let loan = subject.as_ref().map(|s| s.loan);
+    let akad = valid_date(
+        loan.and_then(|l| l.contract_date.as_ref())
+            .or(request.start_date.as_ref()),
+        "interest.credit_life.contract_date",
+        &mut issues,
+    );
+    let tenor = issues.require(
+        loan.and_then(|l| l.tenor_months),
+        "interest.credit_life.tenor_months",
+    );
+    let sum = match request.sum_insured.as_ref().map(|m| ("sum_insured", m)).or(loan
+        .and_then(|l| l.principal.as_ref())
+        .map(|m| ("interest.credit_life.principal", m)))
+    {
+        Some((path, m)) => rupiah(m, path, &mut issues),
+        None => {
+            issues.add("sum_insured", "is required (or the loan's principal)");
+            None
+        }
+    };
+    issues.finish(|| ())?;
+    let subject = subject.ok_or_else(|| errors::protocol("unreachable"))?;
+    Ok(PremiumRequest {
+        tanggal_lahir: subject.birth_date,
+        tanggal_akad: akad.unwrap_or_default(),
+        tenor: tenor.unwrap_or_default(),
+        nilai_pertanggungan: sum.unwrap_or_default(),
+        produk: produk.unwrap_or_default(),
+        nik: subject.nik,
+    })
+}
+
+pub fn requirements(dokumen: &[Dokumen], due: Option<&str>) -> Vec<Requirement> {
+    dokumen
+        .iter()
+        .map(|d| Requirement {
+            code: d.kode_dokumen.clone(),
+            name: d.nama_dokumen.clone(),
+            kind: RequirementKind::Document,
+            status: RequirementStatus::Requested,
+            due: due.map(str::to_string),
+        })
+        .collect()
+}
+
+pub fn quotation(response: PremiumResponse, product: Option<String>) -> Quotation {
+    // AAP 7.7: `Status_Akseptasi` is an open list ("A, B, C, D, dll"); a panel that asks for
+    // underwriting documents is read as referring the case to case-by-case underwriting.
+    let underwriting = if response.dokumen.is_empty() {
+        UnderwritingIndication::Automatic
+    } else {
+        UnderwritingIndication::Refer
+    };
+    let accumulated = response.akumulasi.as_u64() == Some(1);
+    Quotation {
+        reference: None,
+        options: vec![QuoteOption {
+            product,
+            plan: None,
+            description: None,
+            premium: money(&response.premi),
+            frequency: Some(Frequency::Single),
+            coverages: Vec::new(),
+            taxes: None,
+            fees: None,
+        }],
+        underwriting,
+        acceptance_class: Some(response.status_akseptasi),
+        accumulation: accumulated.then(|| money(&response.nilai_akumulasi)),
+        requirements: requirements(&response.dokumen, None),
+        valid_until: None,
+        message: Some(response.keterangan),
+    }
+}
+
+pub fn acceptance_request(application: &Application) -> Result<AcceptanceRequest, AdapterError> {
+    let mut issues = Issues::new();
+    let produk = product(&application.product, &mut issues);
+    let subject = subject(&application.parties, &application.interest, &mut issues);
+    let loan = subject.as_ref().map(|s| s.loan);
+    let id_loan = issues.require(
+        loan.and_then(|l| l.account.clone()),
+        "interest.credit_life.account",
+    );
+    let branch = issues.require(loan.and_then(|l| l.branch.clone()), "interest.credit_life.branch");
+    let tenor = issues.require(
+        loan.and_then(|l| l.tenor_months),
+        "interest.credit_life.tenor_months",
+    );
+    let akad = valid_date(
+        loan.and_then(|l| l.contract_date.as_ref())
+            .or(application.start_date.as_ref()),
+        "interest.credit_life.contract_date",
+        &mut issues,
+    );
+    let applied = valid_date(
+        loan.and_then(|l| l.application_date.as_ref())
+            .or(application.proposal_date.as_ref()),
+        "interest.credit_life.application_date",
+        &mut issues,
+    );
+    let sum = match application
+        .sum_insured
+        .as_ref()
+        .or(loan.and_then(|l| l.principal.as_ref()))
+    {
+        Some(m) => rupiah(m, "sum_insured", &mut issues),
+        None => issues.require(None, "sum_insured"),
+    };
+    // AAP 5.2: the premium is calculated by Bank Jatim and is mandatory.
+    let premi = match &application.premium {
+        Some(m) => rupiah(m, "premium", &mut issues),
+        None => issues.require(None, "premium"),
+    };
+    let (jenis, ref_loan) = match loan.and_then(|l| l.transaction.clone()) {
+        None | Some(LoanTransaction::NewLoan) => ("NEW", None),
+        Some(LoanTransaction::TopUp(previous)) if previous.trim().is_empty() => {
+            issues.add(
+                "interest.credit_life.transaction.top_up",
+                "names the loan topped up",
+            );
+            ("TOPUP", None)
+        }
+        Some(LoanTransaction::TopUp(previous)) => ("TOPUP", Some(previous)),
+    };
+    let end = match (
+        loan.and_then(|l| l.end_date.clone())
+            .or(application.end_date.clone()),
+        &akad,
+        tenor,
+    ) {
+        (Some(end), _, _) => valid_date(Some(&end), "interest.credit_life.end_date", &mut issues),
+        // The spec never says how the end date relates to the tenor; akad + tenor months it is.
+        (None, Some(akad), Some(tenor)) => date::parse(akad)
+            .and_then(|d| date::add_months(d, tenor))
+            .map(date::format),
+        _ => None,
+    };
+    issues.finish(|| ())?;
+    let subject = subject.ok_or_else(|| errors::protocol("unreachable"))?;
+    let akad = akad.unwrap_or_default();
+    // AAP 7.12: the spec's own examples break any age rule; we send age at last birthday on the akad date.
+    let usia = match (date::parse(&subject.birth_date), date::parse(&akad)) {
+        (Some(b), Some(a)) => date::age_on(b, a),
+        _ => 0,
+    };
+    Ok(AcceptanceRequest {
+        kode_cabang_bank: branch.unwrap_or_default(),
+        id_loan: id_loan.unwrap_or_default(),
+        tenor: tenor.unwrap_or_default(),
+        nama_nasabah: subject.person.full_name.clone(),
+        nik: subject.nik,
+        tanggal_lahir: subject.birth_date,
+        nilai_pertanggungan: sum.unwrap_or_default(),
+        tanggal_pengajuan: applied.unwrap_or_default(),
+        tanggal_akad: akad,
+        usia,
+        tanggal_akhir_asuransi: end.unwrap_or_default(),
+        premi: premi.unwrap_or_default(),
+        produk: produk.unwrap_or_default(),
+        jenis_transaksi: jenis.into(),
+        ref_id_loan: ref_loan,
+        pekerjaan: subject.person.occupation.clone(),
+    })
+}
+
+pub fn issued(request: &AcceptanceRequest, response: PolicyResponse) -> Result<Acceptance, AdapterError> {
+    if response.policy_no.trim().is_empty() {
+        return Err(errors::protocol("success without `Policy_No`"));
+    }
+    Ok(Acceptance {
+        outcome: AcceptanceOutcome::Issued,
+        status: CaseStatus::InForce,
+        references: vec![Reference {
+            kind: LOAN_ID.into(),
+            value: request.id_loan.clone(),
+        }],
+        policy: Some(Policy {
+            number: response.policy_no,
+            certificate: None,
+            start_date: Some(request.tanggal_akad.clone()),
+            end_date: Some(request.tanggal_akhir_asuransi.clone()),
+            premium: Some(Money {
+                amount: request.premi.to_string(),
+                currency: CURRENCY.into(),
+            }),
+            document_link: Some(response.epolicy).filter(|l| !l.is_empty()),
+        }),
+        requirements: Vec::new(),
+        message: Some(response.keterangan),
+    })
+}
+
+pub fn submitted(request: &AcceptanceRequest, response: CbcResponse) -> Acceptance {
+    let requirements = requirements(&response.dokumen, None);
+    Acceptance {
+        outcome: AcceptanceOutcome::Pending,
+        status: if requirements.is_empty() {
+            CaseStatus::PendingUnderwriting
+        } else {
+            CaseStatus::PendingDocuments
+        },
+        references: vec![Reference {
+            kind: LOAN_ID.into(),
+            value: request.id_loan.clone(),
+        }],
+        policy: None,
+        requirements,
+        message: Some(response.keterangan),
+    }
+}
+
+/// The case's value of reference `kind`.
+pub fn reference(case: &CaseRef, kind: &str) -> Result<String, AdapterError> {
+    case.references
+        .iter()
+        .find(|r| r.kind == kind)
+        .map(|r| r.value.clone())
+        .ok_or_else(|| AdapterError::Conflict(format!("case `{}` has no `{kind}` reference", case.id)))
+}
+
+pub fn policy_number(case: &CaseRef) -> Result<String, AdapterError> {
+    case.policy
+        .as_ref()
+        .map(|p| p.number.clone())
+        .ok_or_else(|| AdapterError::Conflict(format!("case `{}` has no issued policy", case.id)))
+}
+
+/// #4 or #11: one PDF per call, with the field casing each endpoint's spec uses.
+pub fn upload_form(document: &Document) -> Result<(&'static str, Vec<FormPart>), AdapterError> {
+    if !form::is_pdf(&document.data) {
+        return Err(AdapterError::InvalidRequest(vec![FieldIssue {
+            path: "file".into(),
+            message: "AAP panels take PDF documents only".into(),
+        }]));
+    }
+    let case = &document.case;
+    match case.kind {
+        CaseKind::Policy => Ok((
+            "akseptasi/dokumen",
+            vec![
+                form::text("ID_Loan", &reference(case, LOAN_ID)?),
+                form::text("Kode_Dokumen", &document.code),
+                // AAP 5.4: `Files` with a capital F here, `files` in #11 and #13.
+                form::file(
+                    "Files",
+                    &document.filename,
+                    "application/pdf",
+                    document.data.clone(),
+                ),
+            ],
+        )),
+        CaseKind::Claim => {
+            let key = reference(case, CLAIM)?;
+            let (id_loan, no_polis) = key
+                .split_once('/')
+                .ok_or_else(|| errors::protocol("bad claim reference"))?;
+            Ok((
+                "klaim/dokumen",
+                vec![
+                    form::text("ID_Loan", id_loan),
+                    form::text("No_Polis", no_polis),
+                    form::text("Kode_Dokumen", &document.code),
+                    form::file(
+                        "files",
+                        &document.filename,
+                        "application/pdf",
+                        document.data.clone(),
+                    ),
+                ],
+            ))
+        }
+        other => Err(AdapterError::Conflict(format!(
+            "documents go to policy or claim cases, not {other:?}"
+        ))),
+    }
+}
+
+pub fn claim_registration(claim: &ClaimRequest, today: &str) -> Result<ClaimRegistration, AdapterError> {
+    let mut issues = Issues::new();
+    let id_loan = reference(&claim.policy, LOAN_ID)?;
+    let no_polis = policy_number(&claim.policy)?;
+    let kejadian = valid_date(Some(&claim.loss_date), "loss_date", &mut issues);
+    let notified = claim.notified_date.clone().unwrap_or_else(|| today.to_string());
+    let pengajuan = valid_date(Some(&notified), "notified_date", &mut issues);
+    let sebab = issues.require(claim.cause.clone(), "cause");
+    let estimate = match &claim.estimated_amount {
+        Some(m) => rupiah(m, "estimated_amount", &mut issues),
+        None => issues.require(None, "estimated_amount"),
+    };
+    if claim.claim_type.trim().is_empty() {
+        issues.add(
+            "claim_type",
+            "is required (the agreed claim type, e.g. `Kredit_Macet`)",
+        );
+    }
+    issues.finish(|| ClaimRegistration {
+        id_loan,
+        tanggal_pengajuan: pengajuan.unwrap_or_default(),
+        tanggal_kejadian: kejadian.unwrap_or_default(),
+        jenis_klaim: claim.claim_type.clone(),
+        sebab_klaim: sebab.unwrap_or_default(),
+        estimasi_nilai_klaim: estimate.unwrap_or_default(),
+        // AAP 7.22: mandatory, yet "if added"; an absent description is sent empty.
+        deskripsi: claim.description.clone().unwrap_or_default(),
+        no_polis,
+    })
+}
+
+pub fn claim_receipt(request: &ClaimRegistration, response: ClaimResponse) -> ClaimReceipt {
+    ClaimReceipt {
+        status: CaseStatus::ClaimSubmitted,
+        references: vec![Reference {
+            kind: CLAIM.into(),
+            value: claim_key(&request.id_loan, &request.no_polis),
+        }],
+        requirements: requirements(&response.dokumen, Some(&response.tenggat_waktu_klaim)),
+        documents_due: Some(response.tenggat_waktu_klaim),
+        message: Some(response.keterangan),
+    }
+}
+
+/// Turns an AAP answer into the envelope's success body, or the typed error it means.
+pub fn check_response(status: u16, body: &[u8]) -> Result<(), AdapterError> {
+    match status {
+        200 => {}
+        400 => return Err(AdapterError::PartnerBadRequest(snippet(body))),
+        401 | 403 => return Err(AdapterError::Unauthorized(snippet(body))),
+        500..=599 => {
+            return Err(AdapterError::PartnerUnavailable(format!(
+                "HTTP {status}: {}",
+                snippet(body)
+            )));
+        }
+        other => {
+            return Err(errors::protocol(format!(
+                "HTTP {other} is not in the spec: {}",
+                snippet(body)
+            )));
+        }
+    }
+    let envelope: Envelope = serde_json::from_slice(body)
+        .map_err(|e| errors::protocol(format!("the body is not AAP's envelope ({e}): {}", snippet(body))))?;
+    match envelope.status.as_str() {
+        "00" => Ok(()),
+        // AAP §4: every business or system failure is HTTP 200 with Status 01.
+        "01" => Err(errors::rejected("01", envelope.keterangan)),
+        other => Err(errors::protocol(format!("unknown Status `{other}`"))),
+    }
+}
+
+fn snippet(body: &[u8]) -> String {
+    panelgate_adapter_sdk::http::snippet(body)
+}
+
+#[cfg(test)]
+mod tests;

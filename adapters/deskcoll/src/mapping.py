@@ -1,0 +1,239 @@
+"""Canonical <-> MNC Desk Coll, as pure functions that unit-test natively (no component needed).
+
+Spec: shared/seeds/004_a1e7a4e4dc3d9321.txt. Decisions are in README.md.
+"""
+
+import json
+import re
+from datetime import date, datetime
+
+from componentize_py_types import Err
+from wit_world.imports import types as t
+
+CURRENCY = "IDR"
+TASK_KINDS = ("collection-tasks", "default")
+
+# Spec section 5: maximum sizes of the result fields, with the canonical path of each.
+MAX_SIZES = [
+    ("account_no", "contract", 25),
+    ("cust_name", "debtor", 50),
+    ("result_code", "result_code", 10),
+    ("action_code", "action_code", 10),
+    ("remark", "remark", 255),
+    ("cre_by", "agent", 25),
+    ("cre_ip_address", "agent_address", 25),
+]
+
+
+def invalid(issues):
+    """An invalid-request error naming every broken field."""
+    return Err(t.AdapterError_InvalidRequest([t.FieldIssue(path, message) for path, message in issues]))
+
+
+def rejected(code, message):
+    return Err(t.AdapterError_Rejected(t.Rejection(code, message)))
+
+
+def protocol(detail):
+    return Err(t.AdapterError_PartnerProtocol(detail))
+
+
+def unsupported(operation):
+    return Err(t.AdapterError_Unsupported(f"the deskcoll adapter does not implement `{operation}`"))
+
+
+def description():
+    return t.Description(
+        name="deskcoll",
+        version="1.0.0",
+        spec="MNC Desk Coll (collection results, desk-coll tasks)",
+        operations=[t.Operation.POLL, t.Operation.NOTIFY],
+        config_keys=[
+            t.ConfigKey("base-url", "the merchant URL MNC gives (the spec names no path)", True),
+            t.ConfigKey("results-path", "path of the collection-result POST below base-url", True),
+            t.ConfigKey("tasks-path", "path of the desk-coll task GET below base-url", True),
+        ],
+        credentials=[
+            t.CredentialNeed("partner", t.CredentialKind.BASIC, "MNC's Basic Auth (SERVICEMNC in the spec)"),
+            t.CredentialNeed("hash-key", t.CredentialKind.HASH_KEY, "the HashKey of `hashing`"),
+        ],
+        callbacks=[],
+        lookups=["collection-tasks"],
+    )
+
+
+def url(base, path):
+    return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+def _money(text):
+    if text is None or str(text).strip() == "":
+        return None
+    return t.Money(str(text).strip(), CURRENCY)
+
+
+def _int(text):
+    try:
+        return int(str(text).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+# componentize-py bundles no `_strptime`, so dates are parsed by pattern and checked by `datetime`.
+_US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2}):(\d{2}):(\d{2}) ?(AM|PM)$")
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?Z?)?$")
+
+
+def _us_date(text):
+    """`lastpaid_duedate` is `M/D/YYYY h:mm:ss AM` (spec 7.7); the rest is ISO."""
+    match = _US.match((text or "").strip())
+    if not match:
+        return None
+    month, day, year = int(match.group(1)), int(match.group(2)), int(match.group(3))
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+def _iso(text):
+    match = _ISO.match((text or "").strip())
+    if not match:
+        return None
+    year, month, day = int(match.group(1)), int(match.group(2)), int(match.group(3))
+    hour, minute, second = (int(match.group(i) or 0) for i in (4, 5, 6))
+    try:
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+
+
+def _iso_date(text):
+    parsed = _iso(text)
+    return parsed.date().isoformat() if parsed else None
+
+
+def task(raw):
+    """One task of the GET response. Every value is a string or null (spec 4.2)."""
+    if not isinstance(raw, dict) or not raw.get("contract_no") or raw.get("name") is None:
+        raise protocol("a task without contract_no or name")
+    phones = [
+        t.Phone(t.PhoneKind.OTHER, str(raw.get(f"phone{i}")).strip(), None, None)
+        for i in range(1, 5)
+        if raw.get(f"phone{i}") and str(raw.get(f"phone{i}")).strip()
+    ]
+    last = t.InstallmentPayment(
+        amount=_money(raw.get("lastpaid_amount")),
+        due_date=_us_date(raw.get("lastpaid_duedate")),
+        installment=_int(raw.get("lastpaid_tenor")),
+        paid_date=_iso_date(raw.get("lastpaid_paymentdate")),
+    )
+    return t.WorkItem_CollectionTask(
+        t.CollectionTask(
+            contract=str(raw["contract_no"]),
+            customer_code=raw.get("customer_code"),
+            debtor=str(raw["name"]),
+            contact_person=raw.get("contract_person") or None,
+            address=raw.get("address"),
+            branch=raw.get("branch_name"),
+            officer=raw.get("marketing_name"),
+            phones=phones,
+            overdue=raw.get("overdue"),
+            # Spec 7.8: `installmentNumber` holds the instalment amount, not a count.
+            installment_due=_money(raw.get("installmentNumber")),
+            installments_total=_int(raw.get("total_installmentNumber")),
+            due_date=_iso_date(raw.get("dueDate_Installment")),
+            payment_method=raw.get("payment_methode"),
+            asset=raw.get("description_assets"),
+            product=raw.get("product"),
+            penalty=_money(raw.get("penalty")),
+            total_due=_money(raw.get("total_amount")),
+            outstanding=_money(raw.get("osar")),
+            last_payment=last,
+            dedicated=None if raw.get("flag_dedicated") is None else str(raw.get("flag_dedicated")) == "1",
+        )
+    )
+
+
+def work_items(status, body):
+    check_status(status, body)
+    try:
+        document = json.loads(body)
+    except ValueError as e:
+        raise protocol(f"the task list is not JSON: {e}")
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, list):
+        raise protocol("the task list has no `data` array")
+    return [task(raw) for raw in data]
+
+
+def _timestamp(text, path, issues):
+    """A canonical ISO timestamp (or date) as Desk Coll's `YYYY-MM-DD HH:MM:SS`."""
+    parsed = _iso(text)
+    if parsed is None:
+        issues.append((path, "must be an ISO 8601 date-time, e.g. 2021-12-29T00:00:00"))
+        return None
+    return parsed.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def result_body(result, hashing):
+    """The POST body of a collection result (spec 4.1), or an invalid-request naming every field."""
+    base = "collection_result"
+    issues = []
+    body = {
+        "account_no": result.contract,
+        "collection_date": _timestamp(result.contacted_at, f"{base}.contacted_at", issues),
+        "cust_name": result.debtor,
+        "result_code": result.result_code,
+        "action_code": result.action_code,
+        "remark": result.remark or "",
+        "cre_by": result.agent,
+        "cre_ip_address": result.agent_address or "",
+        # The spec has no separate modifier; the creator is also the last to modify.
+        "mod_by": result.agent,
+        "mod_ip_address": result.agent_address or "",
+        "promise_date": None,
+        # The example sends the period as a string (the table says Integer).
+        "period": str(result.period if result.period is not None else 0),
+        "hashing": hashing,
+    }
+    if result.promise_date is not None:
+        body["promise_date"] = _timestamp(result.promise_date, f"{base}.promise_date", issues)
+    for field, canonical, size in MAX_SIZES:
+        value = body[field] or ""
+        if field in ("account_no", "cust_name", "result_code", "action_code", "cre_by") and not value.strip():
+            issues.append((f"{base}.{canonical}", "is required"))
+        elif len(value) > size:
+            issues.append((f"{base}.{canonical}", f"Desk Coll takes at most {size} characters"))
+    if issues:
+        raise invalid(issues)
+    return body
+
+
+def check_status(status, body):
+    if status in (401, 403):
+        raise Err(t.AdapterError_Unauthorized(_snippet(body)))
+    if status >= 500:
+        raise Err(t.AdapterError_PartnerUnavailable(f"HTTP {status}: {_snippet(body)}"))
+    if status == 400:
+        raise Err(t.AdapterError_PartnerBadRequest(_snippet(body)))
+    if status != 200:
+        raise protocol(f"HTTP {status}: {_snippet(body)}")
+
+
+def receipt(status, body):
+    """`respon_code` 00 is success; any other code is the partner's refusal."""
+    check_status(status, body)
+    try:
+        answer = json.loads(body)
+        code, message = str(answer["respon_code"]), str(answer.get("respon_mess", ""))
+    except (ValueError, KeyError, TypeError):
+        raise protocol(f"not a Desk Coll answer: {_snippet(body)}")
+    if code != "00":
+        raise rejected(code, message)
+    return t.NotifyReceipt(accepted=True, reference=None, message=message)
+
+
+def _snippet(body):
+    text = bytes(body).decode("utf-8", "replace")
+    return text[:200] + ("…" if len(text) > 200 else "")

@@ -1,0 +1,199 @@
+//! The mapping against the spec's rules.
+
+use super::*;
+
+fn person(role: PartyRole, name: &str) -> Party {
+    Party {
+        role,
+        detail: PartyDetail::Person(Person {
+            full_name: name.into(),
+            title: None,
+            given_name: None,
+            middle_name: None,
+            family_name: None,
+            second_family_name: None,
+            birth_date: Some("1992-01-01".into()),
+            birth_place: Some("Jakarta".into()),
+            gender: Some(Gender::Male),
+            nationality: None,
+            marital_status: Some("Menikah".into()),
+            occupation: None,
+            education: Some("Diploma".into()),
+            mother_maiden_name: Some("Nani".into()),
+            identities: vec![Identity {
+                kind: IdentityKind::NationalId,
+                number: "3203020101930001".into(),
+                issuing_country: None,
+            }],
+            addresses: vec![Address {
+                kind: AddressKind::Residence,
+                lines: vec!["Batcave, Gotham City".into()],
+                sub_district: Some("Cengkareng Barat".into()),
+                district: Some("Cengkareng".into()),
+                city: Some("Jakarta Barat".into()),
+                province: Some("DKI Jakarta".into()),
+                postal_code: Some("11730".into()),
+                country: None,
+            }],
+            email: Some("budi@example.com".into()),
+            phones: vec![Phone {
+                kind: PhoneKind::Mobile,
+                number: "085330838909".into(),
+                country_code: None,
+                area_code: None,
+            }],
+        }),
+        relationship: Some("Saudara kandung".into()),
+        share_percent: None,
+    }
+}
+
+fn idr(amount: &str) -> Option<Money> {
+    Some(Money {
+        amount: amount.into(),
+        currency: CURRENCY.into(),
+    })
+}
+
+fn details() -> ApplicationDetails {
+    ApplicationDetails {
+        parties: vec![
+            person(PartyRole::Applicant, "budi ismail"),
+            person(PartyRole::Spouse, "Jeane Melany"),
+            person(PartyRole::NextOfKin, "Lawage Nugroho"),
+        ],
+        application: CreditLimitApplication {
+            purpose: Some("Membeli kendaraan".into()),
+            purpose_detail: Some("new gadget".into()),
+            employment: Some(Employment {
+                kind: "Pegawai swasta".into(),
+                industry: Some("Kesehatan".into()),
+                description: Some("Apoteker".into()),
+                employer: Some("DBS Bank".into()),
+                employer_phone: Some("02153653232".into()),
+                start_date: Some("2010-07-01".into()),
+                payday: Some(24),
+            }),
+            finances: Some(Finances {
+                monthly_income: idr("10000000"),
+                monthly_expenses: idr("500000"),
+                monthly_housing_cost: idr("0"),
+                current_debt: idr("0"),
+            }),
+            bank_account: Some(BankAccount {
+                bank: "BANK NEGARA INDONESIA (PERSERO), Tbk (BNI)".into(),
+                number: "0672272764".into(),
+                holder: None,
+            }),
+            home_status: Some("Milik sendiri, lunas".into()),
+            resident_since: Some("1999-07-13".into()),
+            dependents: Some(2),
+            location: None,
+            pin: None,
+        },
+        consents: vec![
+            Consent {
+                kind: ConsentKind::DataVerification,
+                accepted: true,
+                date: None,
+            },
+            Consent {
+                kind: ConsentKind::Terms,
+                accepted: true,
+                date: None,
+            },
+        ],
+    }
+}
+
+#[test]
+fn the_spec_example_application_maps_field_for_field() {
+    let data = customer_data(&details()).unwrap();
+    let json = serde_json::to_value(&data).unwrap();
+    assert_eq!(json["gender"], "Pria");
+    assert_eq!(json["address_kodepos"], "11730");
+    assert_eq!(json["spouse_name"], "Jeane Melany");
+    assert_eq!(json["kin_relationship"], "Saudara kandung");
+    assert_eq!(json["payday"], 24);
+    assert_eq!(json["monthly_income"], 10000000);
+    assert_eq!(json["is_term_accepted"], true);
+}
+
+#[test]
+fn a_married_applicant_without_a_spouse_and_a_worker_without_an_employer_are_named() {
+    let mut d = details();
+    d.parties.retain(|p| p.role != PartyRole::Spouse);
+    if let Some(job) = d.application.employment.as_mut() {
+        job.employer = None;
+        job.payday = Some(32);
+    }
+    let Err(AdapterError::InvalidRequest(issues)) = customer_data(&d) else {
+        panic!("expected invalid")
+    };
+    let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
+    assert!(paths.contains(&"step.complete_application.parties"), "{paths:?}");
+    assert!(
+        paths.contains(&"step.complete_application.application.employment.employer"),
+        "{paths:?}"
+    );
+    assert!(
+        paths.contains(&"step.complete_application.application.employment.payday"),
+        "{paths:?}"
+    );
+}
+
+#[test]
+fn someone_not_working_needs_no_employer() {
+    let mut d = details();
+    d.application.employment = Some(Employment {
+        kind: "Mahasiswa".into(),
+        industry: None,
+        description: None,
+        employer: None,
+        employer_phone: None,
+        start_date: None,
+        payday: None,
+    });
+    assert!(customer_data(&d).is_ok());
+}
+
+#[test]
+fn lookups_name_their_missing_parent() {
+    let request = |kind: &str, filters: Vec<(&str, &str)>| LookupRequest {
+        kind: kind.into(),
+        filters: filters
+            .into_iter()
+            .map(|(n, v)| Pair {
+                name: n.into(),
+                value: v.into(),
+            })
+            .collect(),
+    };
+    assert_eq!(
+        lookup_query(&request("banks", vec![])).unwrap(),
+        "api/partnership/v1/dropdown-data?data_selected=banks"
+    );
+    assert_eq!(
+        lookup_query(&request("cities", vec![("province", "Jawa Barat")])).unwrap(),
+        "api/partnership/v1/address?get_address=city&province=Jawa%20Barat"
+    );
+    assert!(matches!(
+        lookup_query(&request("districts", vec![("province", "X")])),
+        Err(AdapterError::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        lookup_query(&request("jobs", vec![])),
+        Err(AdapterError::InvalidRequest(_))
+    ));
+    assert!(matches!(
+        lookup_query(&request("planets", vec![])),
+        Err(AdapterError::InvalidRequest(_))
+    ));
+}
+
+#[test]
+fn julo_failures_carry_its_error_strings() {
+    let body = br#"{"success": false, "data": null, "errors": ["NIK sudah terdaftar"]}"#;
+    assert!(matches!(failure(200, body), AdapterError::Rejected(r) if r.message == "NIK sudah terdaftar"));
+    assert!(matches!(failure(401, body), AdapterError::Unauthorized(_)));
+}

@@ -1,0 +1,68 @@
+//! Calendar dates as the canonical model spells them (`YYYY-MM-DD`).
+
+use time::Date;
+use time::macros::format_description;
+
+/// Parses an ISO 8601 calendar date.
+pub fn parse(text: &str) -> Option<Date> {
+    Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
+}
+
+/// Formats a date as `YYYY-MM-DD`.
+pub fn format(date: Date) -> String {
+    date.format(format_description!("[year]-[month]-[day]"))
+        .unwrap_or_default()
+}
+
+/// Today's date at a fixed UTC offset (partners' dates are local, e.g. Jakarta is +7).
+pub fn today(utc_offset_hours: i8) -> String {
+    let offset = time::UtcOffset::from_hms(utc_offset_hours, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    format(time::OffsetDateTime::now_utc().to_offset(offset).date())
+}
+
+/// Whole years from `birth` to `on` (age at last birthday).
+pub fn age_on(birth: Date, on: Date) -> i32 {
+    let mut years = on.year() - birth.year();
+    if (on.month() as u8, on.day()) < (birth.month() as u8, birth.day()) {
+        years -= 1;
+    }
+    years
+}
+
+/// `date` plus `months` calendar months, clamped to the month's last day.
+pub fn add_months(date: Date, months: u32) -> Option<Date> {
+    let total = date.year() * 12 + (date.month() as i32 - 1) + months as i32;
+    let (year, month0) = (total.div_euclid(12), total.rem_euclid(12));
+    let month = time::Month::try_from(month0 as u8 + 1).ok()?;
+    let last = time::util::days_in_month(month, year);
+    Date::from_calendar_date(year, month, date.day().min(last)).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn age_counts_whole_years() {
+        let birth = parse("1976-01-01").unwrap();
+        assert_eq!(age_on(birth, parse("2024-10-15").unwrap()), 48);
+        assert_eq!(age_on(birth, parse("2024-01-01").unwrap()), 48);
+        assert_eq!(age_on(birth, parse("2023-12-31").unwrap()), 47);
+    }
+
+    #[test]
+    fn months_are_added_by_calendar() {
+        let d = parse("2024-10-15").unwrap();
+        assert_eq!(format(add_months(d, 120).unwrap()), "2034-10-15");
+        assert_eq!(
+            format(add_months(parse("2024-01-31").unwrap(), 1).unwrap()),
+            "2024-02-29"
+        );
+    }
+
+    #[test]
+    fn malformed_dates_are_refused() {
+        assert!(parse("01-01-1976").is_none());
+        assert!(parse("1976-13-01").is_none());
+    }
+}

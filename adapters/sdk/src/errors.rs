@@ -1,0 +1,56 @@
+//! Building `adapter-error`s.
+
+use crate::{AdapterError, FieldIssue, Rejection};
+
+pub fn unsupported(operation: &str) -> AdapterError {
+    AdapterError::Unsupported(format!("this adapter does not implement `{operation}`"))
+}
+
+pub fn rejected(code: impl Into<String>, message: impl Into<String>) -> AdapterError {
+    AdapterError::Rejected(Rejection {
+        code: code.into(),
+        message: message.into(),
+    })
+}
+
+pub fn protocol(detail: impl Into<String>) -> AdapterError {
+    AdapterError::PartnerProtocol(detail.into())
+}
+
+/// Collects field issues so that one reply names every broken field, not just the first.
+#[derive(Debug, Default)]
+pub struct Issues(Vec<FieldIssue>);
+
+impl Issues {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.0.push(FieldIssue {
+            path: path.into(),
+            message: message.into(),
+        });
+    }
+
+    /// The value, or an issue at `path` saying it is required.
+    pub fn require<T>(&mut self, value: Option<T>, path: &str) -> Option<T> {
+        if value.is_none() {
+            self.add(path, "is required by this partner");
+        }
+        value
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(value)` when nothing was found wrong, else `invalid-request` with every issue.
+    pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, AdapterError> {
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(AdapterError::InvalidRequest(self.0))
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! The panelgate adapter SDK: everything an adapter author needs, and the only crate that
+//! calls `wit_bindgen`.
+//!
+//! An adapter implements [`Adapter`] (every operation defaults to `unsupported`) and exports
+//! it with [`export_adapter!`]. Mapping code works on the canonical types re-exported here and
+//! talks to its partner through [`http`], never through sockets of its own.
+//!
+//! ```ignore
+//! struct MyPartner;
+//! impl panelgate_adapter_sdk::Adapter for MyPartner { /* describe, quote, ... */ }
+//! panelgate_adapter_sdk::export_adapter!(MyPartner);
+//! ```
+
+pub mod bindings;
+pub mod date;
+pub mod errors;
+pub mod form;
+pub mod http;
+
+pub use bindings::panelgate::adapter::types::*;
+pub use errors::Issues;
+
+use bindings::exports::panelgate::adapter::operations::Guest;
+
+/// One partner spec's translation. Implement `describe` and the operations the partner has.
+pub trait Adapter {
+    fn describe() -> Description;
+
+    fn quote(_request: QuoteRequest) -> Result<Quotation, AdapterError> {
+        Err(errors::unsupported("quote"))
+    }
+    fn accept(_application: Application) -> Result<Acceptance, AdapterError> {
+        Err(errors::unsupported("accept"))
+    }
+    fn upload_document(_document: Document) -> Result<DocumentReceipt, AdapterError> {
+        Err(errors::unsupported("upload-document"))
+    }
+    fn confirm(_confirmation: Confirmation) -> Result<ConfirmResult, AdapterError> {
+        Err(errors::unsupported("confirm"))
+    }
+    fn cancel(_cancellation: Cancellation) -> Result<CancelResult, AdapterError> {
+        Err(errors::unsupported("cancel"))
+    }
+    fn claim(_claim: ClaimRequest) -> Result<ClaimReceipt, AdapterError> {
+        Err(errors::unsupported("claim"))
+    }
+    fn status(_case: CaseRef) -> Result<StatusReport, AdapterError> {
+        Err(errors::unsupported("status"))
+    }
+    fn policy_document(_case: CaseRef) -> Result<DocumentContent, AdapterError> {
+        Err(errors::unsupported("policy-document"))
+    }
+    fn handle_callback(_callback: CallbackRequest) -> Result<CallbackOutcome, AdapterError> {
+        Err(errors::unsupported("handle-callback"))
+    }
+    fn lookup(_request: LookupRequest) -> Result<Vec<LookupItem>, AdapterError> {
+        Err(errors::unsupported("lookup"))
+    }
+    fn poll(_request: PollRequest) -> Result<Vec<WorkItem>, AdapterError> {
+        Err(errors::unsupported("poll"))
+    }
+    fn notify(_notification: Notification) -> Result<NotifyReceipt, AdapterError> {
+        Err(errors::unsupported("notify"))
+    }
+    /// The issues `quote` or `accept` would find, without calling the partner (since 1.1.0).
+    fn validate(_request: ValidationRequest) -> Result<Vec<FieldIssue>, AdapterError> {
+        Err(errors::unsupported("validate"))
+    }
+}
+
+impl<T: Adapter> Guest for T {
+    fn describe() -> Description {
+        T::describe()
+    }
+    fn quote(request: QuoteRequest) -> Result<Quotation, AdapterError> {
+        T::quote(request)
+    }
+    fn accept(application: Application) -> Result<Acceptance, AdapterError> {
+        T::accept(application)
+    }
+    fn upload_document(document: Document) -> Result<DocumentReceipt, AdapterError> {
+        T::upload_document(document)
+    }
+    fn confirm(confirmation: Confirmation) -> Result<ConfirmResult, AdapterError> {
+        T::confirm(confirmation)
+    }
+    fn cancel(cancellation: Cancellation) -> Result<CancelResult, AdapterError> {
+        T::cancel(cancellation)
+    }
+    fn claim(claim: ClaimRequest) -> Result<ClaimReceipt, AdapterError> {
+        T::claim(claim)
+    }
+    fn status(case: CaseRef) -> Result<StatusReport, AdapterError> {
+        T::status(case)
+    }
+    fn policy_document(case: CaseRef) -> Result<DocumentContent, AdapterError> {
+        T::policy_document(case)
+    }
+    fn handle_callback(callback: CallbackRequest) -> Result<CallbackOutcome, AdapterError> {
+        T::handle_callback(callback)
+    }
+    fn look_up(request: LookupRequest) -> Result<Vec<LookupItem>, AdapterError> {
+        T::lookup(request)
+    }
+    fn poll(request: PollRequest) -> Result<Vec<WorkItem>, AdapterError> {
+        T::poll(request)
+    }
+    fn notify(notification: Notification) -> Result<NotifyReceipt, AdapterError> {
+        T::notify(notification)
+    }
+    fn validate(request: ValidationRequest) -> Result<Vec<FieldIssue>, AdapterError> {
+        T::validate(request)
+    }
+}
+
+/// Exports an [`Adapter`] implementation as the component's `operations`.
+#[macro_export]
+macro_rules! export_adapter {
+    ($adapter:ident) => {
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::export_operations!($adapter with_types_in $crate::bindings);
+    };
+}
+
+/// The panel's non-secret setting `key`.
+pub fn setting(key: &str) -> Option<String> {
+    bindings::panelgate::adapter::config::get(key)
+}
+
+/// The panel's setting `key`, or an error naming it.
+pub fn required_setting(key: &str) -> Result<String, AdapterError> {
+    setting(key).ok_or_else(|| AdapterError::PartnerProtocol(format!("the panel has no `{key}` setting")))
+}
+
+/// Logs into the host's log, tagged with the panel and operation.
+pub fn log(level: bindings::panelgate::adapter::log::Level, message: &str) {
+    bindings::panelgate::adapter::log::log(level, message);
+}

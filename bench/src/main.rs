@@ -1,0 +1,876 @@
+//! `cargo run --release -p panelgate-bench`: the same partner calls made by a plain Rust client
+//! doing the adapter's mapping natively (*direct*) and through panelgate (portal → host →
+//! component → partner and back), side by side in one run, against the strict simulators on
+//! loopback; plus the runtime's micro-figures. See BENCHMARKS.md.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use panelgate::adapter::Call;
+use panelgate_adapter_sdk as sdk;
+use panelgate_tests::guests;
+use panelgate_tests::sim::aagi::{AagiSimConfig, AagiSimulator};
+use panelgate_tests::sim::aap::{AapSimConfig, AapSimulator};
+use serde_json::{Value, json};
+
+const PORTAL: &str = "bench-portal";
+const LATENCY_SAMPLES: usize = 400;
+const SATURATION: Duration = Duration::from_secs(3);
+const CONCURRENCY: usize = 16;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse().unwrap_or(0))
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+type Outcome = std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+/// One way of making a call: the `u64` makes each call distinct where the partner needs it.
+type Path = Arc<dyn Fn(u64) -> Outcome + Send + Sync>;
+
+fn path<F, Fut>(f: F) -> Path
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<()>> + Send + 'static,
+{
+    Arc::new(move |i| Box::pin(f(i)))
+}
+
+/// Alternates the paths request by request so all see the same machine.
+async fn latencies(paths: &[Path]) -> Result<Vec<Vec<Duration>>> {
+    let mut samples = vec![Vec::new(); paths.len()];
+    for i in 0..LATENCY_SAMPLES as u64 {
+        for (p, path) in paths.iter().enumerate() {
+            let t = Instant::now();
+            path(i * 10 + p as u64).await?;
+            samples[p].push(t.elapsed());
+        }
+    }
+    samples.iter_mut().for_each(|s| s.sort());
+    Ok(samples)
+}
+
+/// Requests per second with `CONCURRENCY` callers for `SATURATION`.
+async fn throughput(call: Path, offset: u64) -> Result<f64> {
+    let done = Arc::new(AtomicU64::new(0));
+    let counter = Arc::new(AtomicU64::new(offset));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (call, done, counter) = (call.clone(), done.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            while start.elapsed() < SATURATION {
+                call(counter.fetch_add(1, Ordering::Relaxed)).await?;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+}
+
+struct Row {
+    name: &'static str,
+    /// direct, host (durability full), host (durability normal): latencies and req/s.
+    paths: Vec<(Vec<Duration>, f64)>,
+}
+
+async fn measure(name: &'static str, paths: Vec<Path>) -> Result<Row> {
+    let lat = latencies(&paths).await?;
+    let mut out = Vec::new();
+    for (p, (path, lat)) in paths.into_iter().zip(lat).enumerate() {
+        out.push((lat, throughput(path, 10_000_000 * (p as u64 + 1)).await?));
+    }
+    Ok(Row { name, paths: out })
+}
+
+/// Resident memory per request in flight: the peak RSS while `CONCURRENCY` callers keep the
+/// host busy, over the idle RSS, divided by the callers.
+async fn memory_in_flight(path: Path) -> Result<f64> {
+    let idle = rss_kib();
+    let peak = Arc::new(AtomicU64::new(idle));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kib(), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    };
+    throughput(path, 90_000_000).await?;
+    sampler.abort();
+    Ok(peak.load(Ordering::Relaxed).saturating_sub(idle) as f64 / CONCURRENCY as f64)
+}
+
+fn print_rows(rows: &[Row]) {
+    println!("\n| scenario | path | p50 µs | p99 µs | added p50 µs | added p99 µs | req/s | of direct |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for r in rows {
+        let (direct, direct_rps) = &r.paths[0];
+        let (dp50, dp99) = (micros(percentile(direct, 0.5)), micros(percentile(direct, 0.99)));
+        for (label, (lat, rps)) in [
+            "direct",
+            "panelgate (durability full)",
+            "panelgate (durability normal)",
+        ]
+        .iter()
+        .zip(&r.paths)
+        {
+            let (p50, p99) = (micros(percentile(lat, 0.5)), micros(percentile(lat, 0.99)));
+            println!(
+                "| {} | {label} | {p50:.0} | {p99:.0} | {:.0} | {:.0} | {rps:.0} | {:.0}% |",
+                r.name,
+                p50 - dp50,
+                p99 - dp99,
+                100.0 * rps / direct_rps
+            );
+        }
+    }
+}
+
+fn uuid_like() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn aap_person() -> sdk::Party {
+    sdk::Party {
+        role: sdk::PartyRole::Insured,
+        detail: sdk::PartyDetail::Person(sdk::Person {
+            full_name: "BUDI SANTOSO".into(),
+            title: None,
+            given_name: None,
+            middle_name: None,
+            family_name: None,
+            second_family_name: None,
+            birth_date: Some("1976-01-01".into()),
+            birth_place: None,
+            gender: None,
+            nationality: None,
+            marital_status: None,
+            occupation: Some("DINAS KESEHATAN".into()),
+            education: None,
+            mother_maiden_name: None,
+            identities: vec![sdk::Identity {
+                kind: sdk::IdentityKind::NationalId,
+                number: "3578010101760001".into(),
+                issuing_country: None,
+            }],
+            addresses: vec![],
+            email: None,
+            phones: vec![],
+        }),
+        relationship: None,
+        share_percent: None,
+    }
+}
+
+fn aap_loan(account: &str) -> sdk::Loan {
+    sdk::Loan {
+        account: Some(account.into()),
+        principal: Some(sdk::Money {
+            amount: "15000000".into(),
+            currency: "IDR".into(),
+        }),
+        outstanding: None,
+        tenor_months: Some(60),
+        branch: Some("015".into()),
+        application_date: Some("2024-08-16".into()),
+        contract_date: Some("2024-08-16".into()),
+        end_date: None,
+        transaction: Some(sdk::LoanTransaction::NewLoan),
+    }
+}
+
+fn examples(panel: &str, name: &str) -> Result<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(panel)
+        .join(format!("{name}.json"));
+    Ok(serde_json::from_str(
+        &std::fs::read_to_string(&path).with_context(|| path.display().to_string())?,
+    )?)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let any = "127.0.0.1:0".parse()?;
+    let aap_config = AapSimConfig {
+        panel_code: "A03".into(),
+        life: true,
+        username: "bench".into(),
+        password: "bench-secret".into(),
+        callback_base: None,
+        callback_username: "cb".into(),
+        callback_password: "cb-secret".into(),
+    };
+    let aap = AapSimulator::start(aap_config, any).await?;
+    let aagi = AagiSimulator::start(
+        AagiSimConfig {
+            token: "bench-token".into(),
+        },
+        any,
+    )
+    .await?;
+    let dir = tempfile::tempdir()?;
+    let cache = dir.path().join("cache");
+
+    // ---- micro-figures: compiling, loading from the cache ----
+    println!(
+        "# panelgate benchmark ({} cores)",
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
+    println!(
+        "\n| adapter | size KiB | compile ms (cold) | load ms (compiled cache) |\n| --- | ---: | ---: | ---: |"
+    );
+    for (name, path) in [
+        ("aap-h2h", guests::AAP_H2H),
+        ("aagi-motor", guests::AAGI_MOTOR),
+        ("deskcoll (Python)", guests::DESKCOLL),
+    ] {
+        let size = std::fs::metadata(path)?.len() / 1024;
+        let cold_runtime =
+            panelgate::runtime::Runtime::new(&panelgate::config::SandboxConfig::default(), 64)?;
+        let t = Instant::now();
+        cold_runtime.compile_file(std::path::Path::new(path))?;
+        let cold = t.elapsed();
+        let sandbox = panelgate::config::SandboxConfig {
+            cache_dir: Some(cache.clone()),
+            ..Default::default()
+        };
+        panelgate::runtime::Runtime::new(&sandbox, 64)?.compile_file(std::path::Path::new(path))?;
+        // wasmtime writes cache entries in the background: give it a moment.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let warm_runtime = panelgate::runtime::Runtime::new(&sandbox, 64)?;
+        let t = Instant::now();
+        warm_runtime.compile_file(std::path::Path::new(path))?;
+        println!(
+            "| {name} | {size} | {:.0} | {:.1} |",
+            cold.as_secs_f64() * 1e3,
+            t.elapsed().as_secs_f64() * 1e3
+        );
+    }
+
+    // ---- start-up: all demo panels, cold and restarted with a warm cache ----
+    startup(dir.path()).await?;
+
+    // ---- the host ----
+    let config = format!(
+        r#"
+[server]
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "bench-admin" }}
+[store]
+url = "sqlite://{db}"
+durability = "DURABILITY"
+[sandbox]
+cache_dir = "{cache}"
+[adapters.aap-h2h]
+path = "{aap_path}"
+[adapters.aagi-motor]
+path = "{aagi_path}"
+[panels.A03]
+adapter = "aap-h2h"
+base_url = "{aap_url}"
+settings = {{ line = "life" }}
+[panels.A03.credentials.partner]
+kind = "basic"
+username = {{ value = "bench" }}
+password = {{ value = "bench-secret" }}
+[panels.aagi-motor]
+adapter = "aagi-motor"
+base_url = "{aagi_url}"
+[panels.aagi-motor.credentials.partner]
+kind = "bearer"
+token = {{ value = "bench-token" }}
+"#,
+        db = dir.path().join("DB.db").display(),
+        cache = cache.display(),
+        aap_path = guests::AAP_H2H,
+        aagi_path = guests::AAGI_MOTOR,
+        aap_url = aap.base_url(),
+        aagi_url = aagi.base_url(),
+    );
+    let mut hosts = Vec::new();
+    let mut apps = Vec::new();
+    let mut loaded = None;
+    for durability in ["full", "normal"] {
+        let text = config
+            .replace("DURABILITY", durability)
+            .replace("DB.db", &format!("bench-{durability}.db"));
+        let config_path = dir.path().join(format!("bench-{durability}.toml"));
+        std::fs::write(&config_path, text)?;
+        let config = panelgate::config::Config::load(&config_path)?;
+        let rss_before = rss_kib();
+        let app = panelgate::App::start(&config).await?;
+        loaded.get_or_insert(rss_kib().saturating_sub(rss_before));
+        let listener = tokio::net::TcpListener::bind(any).await?;
+        hosts.push(format!("http://{}", listener.local_addr()?));
+        let router = app.router();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        apps.push((app, config));
+    }
+    let (app, config) = &apps[0];
+
+    // ---- instantiate + call, no network: an AAP quote the adapter refuses before any call ----
+    let adapter = app.state.panel("A03").expect("panel A03").adapter.clone();
+    let refused = Call::Quote(panelgate::model::QuoteRequest {
+        product: Some("01".into()),
+        plan: None,
+        binding: false,
+        start_date: None,
+        end_date: None,
+        frequency: None,
+        sum_insured: None,
+        parties: vec![],
+        interest: panelgate::model::InsuredInterest::Life(panelgate::model::LifeCover {
+            smoker: None,
+            height_cm: None,
+            weight_kg: None,
+        }),
+        coverages: vec![],
+        channel: None,
+        extensions: None,
+    });
+    for _ in 0..200 {
+        let _ = adapter.call(refused.clone(), "warm-up").await;
+    }
+    let mut calls = Vec::new();
+    for _ in 0..3000 {
+        let t = Instant::now();
+        let (result, _) = adapter.call(refused.clone(), "bench").await;
+        calls.push(t.elapsed());
+        anyhow::ensure!(result.is_err(), "the refused quote was not refused");
+    }
+    calls.sort();
+    println!(
+        "\ninstantiate + call (fresh instance, pooling allocator, AAP quote refused in the guest): p50 {:.1} µs, p99 {:.1} µs",
+        micros(percentile(&calls, 0.5)),
+        micros(percentile(&calls, 0.99))
+    );
+
+    // ---- the store: what one operation's commit costs (a portal entry and one exchange) ----
+    for ((app, _), durability) in apps.iter().zip(["full", "normal"]) {
+        let store = &app.state.store;
+        let commit = || panelgate::store::Commit {
+            journal: (0..2)
+                .map(|i| panelgate::store::JournalEntry {
+                    id: format!("bench-{}-{i}", uuid_like()),
+                    panel: Some("A03".into()),
+                    operation: "quote".into(),
+                    kind: if i == 0 { "portal" } else { "partner" },
+                    case_id: None,
+                    outcome: "ok".into(),
+                    detail: json!({ "request": { "product": "01" }, "exchanges": 1 }),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let mut one = Vec::new();
+        for _ in 0..300 {
+            let t = Instant::now();
+            store.commit(commit()).await?;
+            one.push(t.elapsed());
+        }
+        one.sort();
+        let start = Instant::now();
+        let done = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..CONCURRENCY {
+            let (state, done) = (app.state.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                while start.elapsed() < Duration::from_secs(2) {
+                    state
+                        .store
+                        .commit(panelgate::store::Commit {
+                            journal: vec![panelgate::store::JournalEntry {
+                                id: format!("bench-c-{}", uuid_like()),
+                                panel: Some("A03".into()),
+                                operation: "quote".into(),
+                                kind: "portal",
+                                case_id: None,
+                                outcome: "ok".into(),
+                                detail: json!({}),
+                            }],
+                            ..Default::default()
+                        })
+                        .await?;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+                anyhow::Ok(())
+            }));
+        }
+        for task in tasks {
+            task.await??;
+        }
+        println!(
+            "store commit (durability {durability}): p50 {:.0} µs, p99 {:.0} µs alone; {:.0} commits/s with {CONCURRENCY} committers",
+            micros(percentile(&one, 0.5)),
+            micros(percentile(&one, 0.99)),
+            done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+        );
+    }
+
+    // ---- memory per loaded panel ----
+    let component = app
+        .runtime()
+        .compile_file(std::path::Path::new(guests::AAP_H2H))?;
+    let context = || -> Result<_> {
+        let mut panel = config.panels["A03"].clone();
+        panel.settings.insert("base-url".into(), aap.base_url());
+        Ok(panel)
+    };
+    let before = rss_kib();
+    let mut extra = Vec::new();
+    for i in 0..20 {
+        let panel = context()?;
+        let ctx = panelgate::runtime::PanelContext {
+            id: format!("extra-{i}"),
+            adapter: "aap-h2h".into(),
+            settings: panel.settings.clone(),
+            credentials: Default::default(),
+            allowed_hosts: vec![],
+            client: reqwest::Client::new(),
+            memory_bytes: 64 << 20,
+            operation_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(25),
+            max_response_bytes: 10 << 20,
+            max_log_bytes: 65536,
+            redactions: vec![],
+            breaker: Arc::new(panelgate::capabilities::breaker::Breaker::new(0, Duration::ZERO)),
+        };
+        extra.push(
+            panelgate::runtime::WasmAdapter::load(app.runtime(), &component, Arc::new(ctx), 64)
+                .await
+                .map_err(anyhow::Error::from)?,
+        );
+    }
+    let per_panel = (rss_kib().saturating_sub(before)) as f64 / 20.0;
+    println!(
+        "memory: {:.0} KiB per additional loaded panel (RSS over 20 panels); host with 2 panels {} KiB over the bare process",
+        per_panel,
+        loaded.unwrap_or_default()
+    );
+    drop(extra);
+
+    // ---- direct vs through panelgate ----
+    let client = reqwest::Client::new();
+    let aap_url = aap.base_url();
+    let aagi_url = aagi.base_url();
+    let mut rows = Vec::new();
+
+    // AAP quote.
+    let aap_quote = sdk::QuoteRequest {
+        product: Some("01".into()),
+        plan: None,
+        binding: false,
+        start_date: None,
+        end_date: None,
+        frequency: None,
+        sum_insured: Some(sdk::Money {
+            amount: "15000000".into(),
+            currency: "IDR".into(),
+        }),
+        parties: vec![aap_person()],
+        interest: sdk::InsuredInterest::CreditLife(aap_loan("Q")),
+        coverages: vec![],
+        channel: None,
+        extensions: None,
+    };
+    let direct_aap_quote = {
+        let (client, url, request) = (client.clone(), aap_url.clone(), aap_quote.clone());
+        move |_: u64| {
+            let (client, url, request) = (client.clone(), url.clone(), request.clone());
+            async move {
+                let wire =
+                    aap_h2h::mapping::premium_request(&request).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let response = client
+                    .post(format!("{url}/get-rate-premi-panel"))
+                    .basic_auth("bench", Some("bench-secret"))
+                    .json(&wire)
+                    .send()
+                    .await?;
+                let status = response.status().as_u16();
+                let body = response.bytes().await?;
+                aap_h2h::mapping::check_response(status, &body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let parsed: aap_h2h::partner::PremiumResponse = serde_json::from_slice(&body)?;
+                let _ = aap_h2h::mapping::quotation(parsed, request.product.clone());
+                anyhow::Ok(())
+            }
+        }
+    };
+    let host_call = |host: &String, path: &str, body: Value, loan_pointer: Option<&'static str>| {
+        let (client, host, path) = (client.clone(), host.clone(), path.to_string());
+        self::path(move |i: u64| {
+            let (client, url, mut body) = (client.clone(), format!("{host}{path}"), body.clone());
+            if let Some(pointer) = loan_pointer
+                && let Some(slot) = body.pointer_mut(pointer)
+            {
+                *slot = json!(format!("BENCH-H-{i}"));
+            }
+            async move {
+                let response = client.post(url).bearer_auth(PORTAL).json(&body).send().await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "host answered {}: {}",
+                    response.status(),
+                    response.text().await?
+                );
+                anyhow::Ok(())
+            }
+        })
+    };
+    let paths = vec![
+        path(direct_aap_quote),
+        host_call(
+            &hosts[0],
+            "/v1/panels/A03/quotes",
+            examples("A03", "quote")?,
+            None,
+        ),
+        host_call(
+            &hosts[1],
+            "/v1/panels/A03/quotes",
+            examples("A03", "quote")?,
+            None,
+        ),
+    ];
+    rows.push(measure("AAP quote", paths).await?);
+
+    // AAP accept (automatic cover): a new loan each time, as the panel refuses duplicates.
+    let direct_aap_accept = {
+        let (client, url) = (client.clone(), aap_url.clone());
+        move |i: u64| {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                let application = sdk::Application {
+                    case_id: "bench".into(),
+                    mode: sdk::AcceptanceMode::Issue,
+                    product: Some("01".into()),
+                    plan: None,
+                    quote_reference: None,
+                    start_date: None,
+                    end_date: None,
+                    proposal_date: None,
+                    frequency: None,
+                    sum_insured: None,
+                    premium: Some(sdk::Money {
+                        amount: "150000".into(),
+                        currency: "IDR".into(),
+                    }),
+                    payment: None,
+                    parties: vec![aap_person()],
+                    interest: sdk::InsuredInterest::CreditLife(aap_loan(&format!("BENCH-D-{i}"))),
+                    coverages: vec![],
+                    consents: vec![],
+                    digital_policy: None,
+                    channel: None,
+                    extensions: None,
+                };
+                let wire = aap_h2h::mapping::acceptance_request(&application)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let response = client
+                    .post(format!("{url}/akseptasi/registrasi"))
+                    .basic_auth("bench", Some("bench-secret"))
+                    .json(&wire)
+                    .send()
+                    .await?;
+                let status = response.status().as_u16();
+                let body = response.bytes().await?;
+                aap_h2h::mapping::check_response(status, &body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let parsed: aap_h2h::partner::PolicyResponse = serde_json::from_slice(&body)?;
+                aap_h2h::mapping::issued(&wire, parsed).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                anyhow::Ok(())
+            }
+        }
+    };
+    let paths = vec![
+        path(direct_aap_accept),
+        host_call(
+            &hosts[0],
+            "/v1/panels/A03/policies",
+            examples("A03", "accept-cac")?,
+            Some("/interest/credit_life/account"),
+        ),
+        host_call(
+            &hosts[1],
+            "/v1/panels/A03/policies",
+            examples("A03", "accept-cac")?,
+            Some("/interest/credit_life/account"),
+        ),
+    ];
+    rows.push(measure("AAP accept", paths).await?);
+
+    // AAGI quote and accept: the canonical examples, mapped natively for the direct path.
+    let aagi_quote = aagi_quote_sdk();
+    let direct_aagi_quote = {
+        let (client, url, request) = (client.clone(), aagi_url.clone(), aagi_quote.clone());
+        move |_: u64| {
+            let (client, url, request) = (client.clone(), url.clone(), request.clone());
+            async move {
+                let wire =
+                    aagi_motor::mapping::quick_quote(&request).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let response = client
+                    .post(format!("{url}/v1/motor/quickquotes"))
+                    .bearer_auth("bench-token")
+                    .json(&wire)
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "AAGI answered {}",
+                    response.status()
+                );
+                let parsed: aagi_motor::partner::QuickQuote =
+                    serde_json::from_slice(&response.bytes().await?)?;
+                aagi_motor::mapping::quotation(parsed).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                anyhow::Ok(())
+            }
+        }
+    };
+    let paths = vec![
+        path(direct_aagi_quote),
+        host_call(
+            &hosts[0],
+            "/v1/panels/aagi-motor/quotes",
+            examples("aagi-motor", "quote")?,
+            None,
+        ),
+        host_call(
+            &hosts[1],
+            "/v1/panels/aagi-motor/quotes",
+            examples("aagi-motor", "quote")?,
+            None,
+        ),
+    ];
+    rows.push(measure("AAGI quote", paths).await?);
+
+    let aagi_application = aagi_application_sdk(aagi_quote);
+    let direct_aagi_accept = {
+        let (client, url, application) = (client.clone(), aagi_url.clone(), aagi_application.clone());
+        move |_: u64| {
+            let (client, url, application) = (client.clone(), url.clone(), application.clone());
+            async move {
+                let wire =
+                    aagi_motor::mapping::contract(&application).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                let response = client
+                    .post(format!("{url}/v1/motor/contracts"))
+                    .bearer_auth("bench-token")
+                    .json(&wire)
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "AAGI answered {}: {}",
+                    response.status(),
+                    response.text().await?
+                );
+                let parsed: aagi_motor::partner::ContractInfo =
+                    serde_json::from_slice(&response.bytes().await?)?;
+                aagi_motor::mapping::acceptance(parsed, application.mode)
+                    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                anyhow::Ok(())
+            }
+        }
+    };
+    let paths = vec![
+        path(direct_aagi_accept),
+        host_call(
+            &hosts[0],
+            "/v1/panels/aagi-motor/policies",
+            examples("aagi-motor", "accept")?,
+            None,
+        ),
+        host_call(
+            &hosts[1],
+            "/v1/panels/aagi-motor/policies",
+            examples("aagi-motor", "accept")?,
+            None,
+        ),
+    ];
+    rows.push(measure("AAGI accept", paths).await?);
+
+    let in_flight = memory_in_flight(host_call(
+        &hosts[0],
+        "/v1/panels/A03/quotes",
+        examples("A03", "quote")?,
+        None,
+    ))
+    .await?;
+    println!(
+        "memory per request in flight: {in_flight:.0} KiB (peak RSS with {CONCURRENCY} host quotes in flight, over idle)"
+    );
+    println!(
+        "\nlatency: {LATENCY_SAMPLES} requests per path, one at a time, the paths alternating; throughput: {CONCURRENCY} callers for {}s per path",
+        SATURATION.as_secs()
+    );
+    print_rows(&rows);
+    Ok(())
+}
+
+/// `App::start` on `./dev demo`'s config (every demo panel), with a fresh store and compile
+/// cache (cold), then restarted on the same store and cache (warm), three times.
+async fn startup(dir: &std::path::Path) -> Result<()> {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/demo.toml");
+    let mut config = panelgate::config::Config::load(&demo)?;
+    config.store.url = format!("sqlite://{}", dir.join("startup.db").display());
+    config.sandbox.cache_dir = Some(dir.join("startup-cache"));
+    let t = Instant::now();
+    let app = panelgate::App::start(&config).await?;
+    let cold = t.elapsed();
+    let panels = app.state.panels().len();
+    drop(app);
+    // wasmtime writes cache entries in the background: give it a moment.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut warm = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let app = panelgate::App::start(&config).await?;
+        warm.push(t.elapsed());
+        drop(app);
+    }
+    warm.sort();
+    println!(
+        "\nstart-up with the {panels} demo panels: cold {:.2} s; restart with a warm cache {:.2}–{:.2} s",
+        cold.as_secs_f64(),
+        warm[0].as_secs_f64(),
+        warm[warm.len() - 1].as_secs_f64()
+    );
+    Ok(())
+}
+
+fn aagi_quote_sdk() -> sdk::QuoteRequest {
+    sdk::QuoteRequest {
+        product: Some("VMI".into()),
+        plan: Some("VMI1".into()),
+        binding: false,
+        start_date: Some("2022-07-23".into()),
+        end_date: Some("2023-07-23".into()),
+        frequency: None,
+        sum_insured: None,
+        parties: vec![],
+        interest: sdk::InsuredInterest::Motor(sdk::Vehicle {
+            make: "39".into(),
+            model: Some("1597".into()),
+            year: Some(2022),
+            usage: "110".into(),
+            vin: Some("KNDJA723515687177".into()),
+            engine_number: Some("52WVC10337".into()),
+            colour: Some("7".into()),
+            seats: None,
+            registration: Some(sdk::VehicleRegistration {
+                number: Some("กข1234".into()),
+                region: Some("0".into()),
+                kind: Some(sdk::RegistrationKind::General),
+                country: Some("THA".into()),
+            }),
+            garage: Some(sdk::GarageKind::Company),
+        }),
+        coverages: vec![],
+        channel: None,
+        extensions: None,
+    }
+}
+
+fn aagi_application_sdk(quote: sdk::QuoteRequest) -> sdk::Application {
+    let address = |kind, line: &str| sdk::Address {
+        kind,
+        lines: vec![line.into()],
+        sub_district: Some("3210".into()),
+        district: Some("1".into()),
+        city: None,
+        province: Some("24".into()),
+        postal_code: Some("96000".into()),
+        country: None,
+    };
+    let person = sdk::Party {
+        role: sdk::PartyRole::Insured,
+        detail: sdk::PartyDetail::Person(sdk::Person {
+            full_name: "พอเพียง ไชโย".into(),
+            title: Some("ร.ต.อ.".into()),
+            given_name: Some("พอเพียง".into()),
+            middle_name: None,
+            family_name: Some("ไชโย".into()),
+            second_family_name: None,
+            birth_date: Some("1988-12-25".into()),
+            birth_place: None,
+            gender: Some(sdk::Gender::Male),
+            nationality: Some("TH".into()),
+            marital_status: None,
+            occupation: Some("99".into()),
+            education: None,
+            mother_maiden_name: None,
+            identities: vec![sdk::Identity {
+                kind: sdk::IdentityKind::NationalId,
+                number: "4254580668830".into(),
+                issuing_country: None,
+            }],
+            addresses: vec![
+                address(sdk::AddressKind::Registered, "No. 9 G Tower Rama 9, 10th Floor"),
+                address(sdk::AddressKind::Residence, "No. 10 G Tower Rama 9, 10th Floor"),
+            ],
+            email: Some("customer@example.co.th".into()),
+            phones: vec![sdk::Phone {
+                kind: sdk::PhoneKind::Mobile,
+                number: "0820509431".into(),
+                country_code: None,
+                area_code: None,
+            }],
+        }),
+        relationship: None,
+        share_percent: None,
+    };
+    let consent = |kind, accepted| sdk::Consent {
+        kind,
+        accepted,
+        date: Some("2022-06-17".into()),
+    };
+    sdk::Application {
+        case_id: "bench".into(),
+        mode: sdk::AcceptanceMode::Issue,
+        product: quote.product,
+        plan: quote.plan,
+        quote_reference: None,
+        start_date: Some("2022-06-17".into()),
+        end_date: Some("2023-06-17".into()),
+        proposal_date: None,
+        frequency: None,
+        sum_insured: None,
+        premium: Some(sdk::Money {
+            amount: "20000.44".into(),
+            currency: "THB".into(),
+        }),
+        payment: None,
+        parties: vec![person],
+        interest: quote.interest,
+        coverages: vec![],
+        consents: vec![
+            consent(sdk::ConsentKind::Information, true),
+            consent(sdk::ConsentKind::SanctionScreening, true),
+            consent(sdk::ConsentKind::Marketing, false),
+        ],
+        digital_policy: Some(true),
+        channel: None,
+        extensions: None,
+    }
+}

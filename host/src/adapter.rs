@@ -1,0 +1,233 @@
+//! What the API calls: an adapter as a plain async trait, with no wasmtime in it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::model::*;
+use crate::runtime::Exchange;
+
+/// One canonical operation and its input.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "operation", content = "input", rename_all = "snake_case")]
+pub enum Call {
+    Quote(QuoteRequest),
+    Accept(Application),
+    UploadDocument(Document),
+    Confirm(Confirmation),
+    Cancel(Cancellation),
+    Claim(ClaimRequest),
+    Status(CaseRef),
+    PolicyDocument(CaseRef),
+    HandleCallback(CallbackRequest),
+    Lookup(LookupRequest),
+    Poll(PollRequest),
+    Notify(Notification),
+}
+
+impl Call {
+    /// The input as the journal keeps it: PINs masked, document bytes as their size and digest.
+    pub fn journal_view(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).unwrap_or_default();
+        if let Call::UploadDocument(document) = self
+            && let Some(data) = value.pointer_mut("/input/data")
+        {
+            use sha2::Digest as _;
+            *data = serde_json::json!({
+                "bytes": document.data.len(),
+                "sha256": hex::encode(sha2::Sha256::digest(&document.data)),
+            });
+        }
+        for key in SENSITIVE_KEYS {
+            mask(&mut value, key);
+        }
+        value
+    }
+
+    pub fn operation(&self) -> Operation {
+        match self {
+            Call::Quote(_) => Operation::Quote,
+            Call::Accept(_) => Operation::Accept,
+            Call::UploadDocument(_) => Operation::UploadDocument,
+            Call::Confirm(_) => Operation::Confirm,
+            Call::Cancel(_) => Operation::Cancel,
+            Call::Claim(_) => Operation::Claim,
+            Call::Status(_) => Operation::Status,
+            Call::PolicyDocument(_) => Operation::PolicyDocument,
+            Call::HandleCallback(_) => Operation::HandleCallback,
+            Call::Lookup(_) => Operation::Lookup,
+            Call::Poll(_) => Operation::Poll,
+            Call::Notify(_) => Operation::Notify,
+        }
+    }
+}
+
+/// An operation's result.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum Outcome {
+    Quote(Quotation),
+    Accept(Acceptance),
+    UploadDocument(DocumentReceipt),
+    Confirm(ConfirmResult),
+    Cancel(CancelResult),
+    Claim(ClaimReceipt),
+    Status(StatusReport),
+    PolicyDocument(DocumentContent),
+    HandleCallback(CallbackOutcome),
+    Lookup(Vec<LookupItem>),
+    Poll(Vec<WorkItem>),
+    Notify(NotifyReceipt),
+}
+
+/// Why a call produced no outcome.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallError {
+    /// The adapter answered with a typed error.
+    #[error("{0}")]
+    Adapter(AdapterError),
+    /// The adapter trapped, panicked, ran out of memory or returned something malformed.
+    #[error("adapter fault: {0}")]
+    Fault(String),
+    /// The operation's deadline passed (CPU or partner time).
+    #[error("the operation exceeded its deadline of {0} ms")]
+    Deadline(u64),
+    /// The adapter faulted too often in a row and is not called until re-enabled.
+    #[error("the panel's adapter is quarantined: {0}")]
+    Quarantined(String),
+}
+
+/// What a call did besides its outcome.
+#[derive(Debug, Default)]
+pub struct CallRecord {
+    pub exchanges: Vec<Exchange>,
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An adapter serving one panel.
+pub trait Adapter: Send + Sync {
+    fn description(&self) -> &Description;
+
+    /// Checks a request against the partner's rules without calling the partner.
+    fn validate(&self, request: ValidationRequest) -> BoxFuture<'_, Result<Vec<FieldIssue>, CallError>>;
+
+    fn call<'a>(
+        &'a self,
+        call: Call,
+        journal_id: &'a str,
+    ) -> BoxFuture<'a, (Result<Outcome, CallError>, CallRecord)>;
+
+    /// Why the adapter is quarantined, if it is.
+    fn quarantine(&self) -> Option<String>;
+
+    /// Lifts a quarantine (an operator's decision).
+    fn release(&self);
+}
+
+/// Checks what the canonical model cannot say in types: money is a decimal string with an ISO
+/// 4217 code, a date is `YYYY-MM-DD`. The path of the first value that is not.
+pub fn check_outcome(outcome: &Outcome) -> Result<(), String> {
+    fn walk(path: &str, key: &str, value: &serde_json::Value) -> Result<(), String> {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => {
+                if let (Some(Value::String(amount)), Some(Value::String(currency)), 2) =
+                    (map.get("amount"), map.get("currency"), map.len())
+                {
+                    if !is_decimal(amount) {
+                        return Err(format!("{path}.amount `{amount}` is not a decimal number"));
+                    }
+                    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+                        return Err(format!("{path}.currency `{currency}` is not an ISO 4217 code"));
+                    }
+                }
+                for (k, v) in map {
+                    walk(&format!("{path}.{k}"), k, v)?;
+                }
+                Ok(())
+            }
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| walk(&format!("{path}[{i}]"), key, v)),
+            Value::String(text) if is_date_key(key) && !is_date(text) => {
+                Err(format!("{path} `{text}` is not a YYYY-MM-DD date"))
+            }
+            _ => Ok(()),
+        }
+    }
+    let value = serde_json::to_value(outcome).map_err(|e| e.to_string())?;
+    walk("result", "", &value)
+}
+
+fn is_decimal(text: &str) -> bool {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Fields the model types as `date`.
+fn is_date_key(key: &str) -> bool {
+    key.ends_with("_date") || matches!(key, "valid_until" | "date")
+}
+
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// Customer secrets that travel through operations (a lender's PIN, an OTP, a bank login):
+/// masked wherever the journal keeps a body, in the canonical input and in partner exchanges.
+pub const SENSITIVE_KEYS: [&str; 6] = [
+    "pin",
+    "otp_token",
+    "password",
+    "credentials",
+    "login",
+    "verify_otp",
+];
+
+/// Replaces the value of every `key` in a JSON tree with `***`.
+pub fn mask(value: &mut serde_json::Value, key: &str) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if k == key && !v.is_null() {
+                    *v = serde_json::Value::String("***".into());
+                } else {
+                    mask(v, key);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| mask(v, key)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_view_masks_pins_and_keeps_no_document_bytes() {
+        let mut value = serde_json::json!({ "a": { "pin": "123456", "b": [{ "pin": "9" }] }, "pin": null });
+        mask(&mut value, "pin");
+        assert_eq!(
+            value,
+            serde_json::json!({ "a": { "pin": "***", "b": [{ "pin": "***" }] }, "pin": null })
+        );
+        let call = Call::Lookup(LookupRequest {
+            kind: "banks".into(),
+            filters: vec![],
+        });
+        assert_eq!(call.journal_view()["operation"], "lookup");
+    }
+}

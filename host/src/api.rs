@@ -1,0 +1,216 @@
+//! The HTTP API: portal (`/v1`), partner callbacks, admin, health and OpenAPI.
+
+pub mod admin;
+pub mod callbacks;
+pub mod error;
+pub mod openapi;
+pub(crate) mod operations;
+pub mod portal;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::adapter::Adapter;
+use crate::capabilities::credentials::{Credential, constant_time_eq};
+use crate::config::Config;
+use crate::runtime::Runtime;
+use crate::store::{ModuleInfo, Store};
+pub use error::ApiError;
+use wasmtime::component::Component;
+
+/// A configured panel as the API serves it: the adapter of one registered module. A request
+/// holds its `Arc<Panel>` from start to end, so a switch never changes a running request.
+pub struct Panel {
+    pub id: String,
+    pub adapter: Arc<dyn Adapter>,
+    /// What the panel's capabilities work with (settings, credentials, its circuit breaker).
+    pub context: Arc<crate::runtime::PanelContext>,
+    pub callback_auth: Option<Credential>,
+    pub module: ModuleInfo,
+}
+
+pub struct AppState {
+    pub store: Store,
+    pub runtime: Runtime,
+    pub config: Config,
+    pub portal_token: String,
+    pub admin_token: String,
+    pub(crate) panels: RwLock<BTreeMap<String, Arc<Panel>>>,
+    /// Compiled components by module hash, with the contract version each targets.
+    compiled: Mutex<HashMap<String, (Component, &'static str)>>,
+    /// Switches take turns, so a rollback always sees the history the last switch left.
+    pub(crate) deploying: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        runtime: Runtime,
+        config: Config,
+        portal_token: String,
+        admin_token: String,
+    ) -> Self {
+        AppState {
+            store,
+            runtime,
+            config,
+            portal_token,
+            admin_token,
+            panels: RwLock::default(),
+            compiled: Mutex::default(),
+            deploying: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The panel as it is now; the caller keeps this version for the whole request.
+    pub fn panel(&self, id: &str) -> Result<Arc<Panel>, ApiError> {
+        self.panels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ApiError::NotFound(format!("no panel `{id}`")))
+    }
+
+    /// Every panel, ordered by id.
+    pub fn panels(&self) -> Vec<Arc<Panel>> {
+        self.panels
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn compiled(&self, hash: &str) -> Option<(Component, &'static str)> {
+        self.compiled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .cloned()
+    }
+
+    pub(crate) fn compiled_put(&self, hash: &str, component: &Component, wit: &'static str) {
+        self.compiled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash.to_string(), (component.clone(), wit));
+    }
+}
+
+/// `axum::extract::Query` whose refusal is the API's JSON error naming the parameter, not
+/// axum's plain text.
+pub struct Query<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Query<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(Query).map_err(|e| {
+            let path = e.path().to_string();
+            ApiError::invalid(if path == "." { "query" } else { &path }, e.inner().to_string())
+        })
+    }
+}
+
+/// The whole router; tests drive it directly or over a socket.
+pub fn router(state: Arc<AppState>) -> Router {
+    let guard = |token: &str| {
+        let token = token.to_string();
+        axum::middleware::from_fn(move |request: Request, next: Next| {
+            bearer_guard(token.clone(), request, next)
+        })
+    };
+    Router::new()
+        .merge(portal::router().route_layer(guard(&state.portal_token)))
+        .merge(admin::router().route_layer(guard(&state.admin_token)))
+        .merge(admin::open_router())
+        .merge(callbacks::router())
+        .merge(openapi::router())
+        .layer(DefaultBodyLimit::max(20 * 1024 * 1024))
+        .with_state(state)
+}
+
+/// Parses a `multipart/form-data` body already read into memory; `None` when the content type
+/// is not multipart, `Err` with multer's reason when the body is malformed.
+pub async fn parse_multipart(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Option<Result<Vec<crate::model::FormPart>, multer::Error>> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())?;
+    let boundary = multer::parse_boundary(content_type).ok()?;
+    let stream = futures::stream::once(std::future::ready(Ok::<_, std::io::Error>(body.clone())));
+    let mut form = multer::Multipart::new(stream, boundary);
+    let mut parts = Vec::new();
+    let result = async {
+        while let Some(field) = form.next_field().await? {
+            let name = field.name().unwrap_or_default().to_string();
+            let filename = field.file_name().map(str::to_string);
+            let content_type = field.content_type().map(|m| m.to_string());
+            let data = field.bytes().await?.to_vec();
+            parts.push(crate::model::FormPart {
+                name,
+                filename,
+                content_type,
+                data,
+            });
+        }
+        Ok(())
+    }
+    .await;
+    Some(result.map(|()| parts))
+}
+
+/// Lets a request through only with `Authorization: Bearer <token>`.
+pub async fn bearer_guard(token: String, request: Request, next: Next) -> Response {
+    match require_bearer(request.headers(), &token) {
+        Ok(()) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Checks `Authorization: Bearer <token>` in constant time.
+pub fn require_bearer(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::Unauthenticated)?;
+    if constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthenticated)
+    }
+}
+
+/// Parses a JSON body into `T`, naming the field path of whatever is wrong.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    from_value(value)
+}
+
+/// Deserializes a JSON value into `T` with field paths in errors.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." { String::new() } else { path };
+        ApiError::invalid(&path, e.inner().to_string())
+    })
+}

@@ -1,0 +1,315 @@
+//! Admin API under `/admin` (its own token): panels, the journal, callbacks, attachments.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ApiError, AppState, Query};
+use crate::deploy::Source;
+use crate::store::{JournalRow, ModuleInfo};
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/admin/panels", get(panels))
+        .route("/admin/journal", get(journal))
+        .route("/admin/journal/verify", get(verify))
+        .route("/admin/panels/{panel}/callbacks", get(callbacks))
+        .route("/admin/attachments/{id}", get(attachment))
+        .route(
+            "/admin/adapters",
+            get(adapters)
+                .post(push_adapter)
+                .layer(DefaultBodyLimit::max(MAX_MODULE_BYTES)),
+        )
+        .route("/admin/panels/{panel}/deployments", get(deployments))
+        .route("/admin/panels/{panel}/adapter", put(set_adapter))
+        .route("/admin/panels/{panel}/rollback", post(rollback))
+        .route("/admin/panels/{panel}/enable", post(enable))
+        .route("/admin/unknown-outcomes", get(unknown_outcomes))
+        .route(
+            "/admin/panels/{panel}/replay",
+            post(replay).layer(DefaultBodyLimit::max(MAX_MODULE_BYTES)),
+        )
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ReplayQuery {
+    /// How many of the panel's most recent operations to replay (default 20).
+    pub last: Option<u32>,
+}
+
+/// Runs a candidate module (the body) against the panel's recorded operations, answering its
+/// partner calls from the journal; registers and switches nothing.
+#[utoipa::path(post, path = "/admin/panels/{panel}/replay", tag = "admin", params(ReplayQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the component (`.wasm`)"),
+    responses((status = 200, body = crate::replay::ReplayReport), (status = 422)))]
+pub async fn replay(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+    Query(q): Query<ReplayQuery>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let report = state.replay(&panel, &body, q.last.unwrap_or(20)).await?;
+    Ok(Json(report).into_response())
+}
+
+/// The largest module the registry takes (a Python adapter is about 18 MB).
+pub const MAX_MODULE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A registered module and the panels serving it now.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AdapterEntry {
+    pub module: ModuleInfo,
+    pub serving: Vec<String>,
+}
+
+/// Registered modules, each with the panels serving it now.
+#[utoipa::path(get, path = "/admin/adapters", tag = "admin", responses((status = 200, body = Vec<AdapterEntry>)))]
+pub async fn adapters(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let panels = state.panels();
+    let modules: Vec<_> = state
+        .store
+        .modules()
+        .await?
+        .into_iter()
+        .map(|m| {
+            let serving = panels
+                .iter()
+                .filter(|p| p.module.hash == m.hash)
+                .map(|p| p.id.clone())
+                .collect();
+            AdapterEntry { module: m, serving }
+        })
+        .collect();
+    Ok(Json(modules).into_response())
+}
+
+/// Registers a component (the body, as `application/wasm`): checked, compiled, described.
+/// 201 when new, 200 when the same bytes were already registered; 422 names why not.
+#[utoipa::path(post, path = "/admin/adapters", tag = "admin",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the component (`.wasm`)"),
+    responses((status = 201, body = ModuleInfo), (status = 200, body = ModuleInfo), (status = 409), (status = 422)))]
+pub async fn push_adapter(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
+    let (info, created) = state.push(&body, Source::Push).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(info)).into_response())
+}
+
+/// A panel's deployment history, oldest first, and the module it serves now.
+#[utoipa::path(get, path = "/admin/panels/{panel}/deployments", tag = "admin", responses((status = 200)))]
+pub async fn deployments(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+) -> Result<Response, ApiError> {
+    let current = state.panel(&panel)?;
+    let history = state.store.deployments(&panel).await?;
+    Ok(Json(json!({ "panel": panel, "serving": current.module, "history": history })).into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetAdapter {
+    /// `name@version` of a registered module (the newest registration of that pair)...
+    pub adapter: Option<String>,
+    /// ...or its SHA-256.
+    pub module: Option<String>,
+}
+
+/// Switches a panel to a registered module: the next request is served by it, requests
+/// already running finish on the old one.
+#[utoipa::path(put, path = "/admin/panels/{panel}/adapter", tag = "admin", request_body = SetAdapter,
+    responses((status = 200, body = ModuleInfo), (status = 404), (status = 422)))]
+pub async fn set_adapter(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: SetAdapter = super::parse_json(&body)?;
+    let hash = match (request.adapter, request.module) {
+        (Some(adapter), None) => {
+            let Some((name, version)) = adapter.rsplit_once('@') else {
+                return Err(ApiError::invalid("adapter", "give `name@version`"));
+            };
+            state
+                .store
+                .module_by_name(name, version)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("no registered adapter `{adapter}`")))?
+                .hash
+        }
+        (None, Some(hash)) => hash,
+        _ => {
+            return Err(ApiError::invalid(
+                "adapter",
+                "give exactly one of `adapter` (name@version) or `module` (sha256)",
+            ));
+        }
+    };
+    let panel = state.switch(&panel, &hash).await?;
+    Ok(Json(&panel.module).into_response())
+}
+
+/// State-changing operations a stop of the host cut off: the partner may or may not have acted.
+#[utoipa::path(get, path = "/admin/unknown-outcomes", tag = "admin", responses((status = 200, body = Vec<crate::store::PendingOperation>)))]
+pub async fn unknown_outcomes(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    Ok(Json(state.store.pending("unknown").await?).into_response())
+}
+
+/// Lifts a quarantine: the panel's adapter is called again.
+#[utoipa::path(post, path = "/admin/panels/{panel}/enable", tag = "admin", responses((status = 200)))]
+pub async fn enable(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+) -> Result<Response, ApiError> {
+    let panel = state.panel(&panel)?;
+    let was = panel.adapter.quarantine();
+    panel.adapter.release();
+    if let Some(reason) = &was {
+        let mut commit = crate::store::Commit::default();
+        commit.journal.push(crate::store::JournalEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            panel: Some(panel.id.clone()),
+            operation: "enable".into(),
+            kind: "admin",
+            case_id: None,
+            outcome: "ok".into(),
+            detail: json!({ "quarantine": reason, "module": panel.module.hash }),
+        });
+        state.store.commit(commit).await?;
+    }
+    Ok(Json(json!({ "panel": panel.id, "was_quarantined": was })).into_response())
+}
+
+/// Switches a panel back to the module it served before its current one.
+#[utoipa::path(post, path = "/admin/panels/{panel}/rollback", tag = "admin",
+    responses((status = 200, body = ModuleInfo), (status = 409)))]
+pub async fn rollback(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+) -> Result<Response, ApiError> {
+    let panel = state.rollback(&panel).await?;
+    Ok(Json(&panel.module).into_response())
+}
+
+/// Health and readiness, open to load balancers.
+pub fn open_router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// Panels with their adapter's full description.
+#[utoipa::path(get, path = "/admin/panels", tag = "admin", responses((status = 200)))]
+pub async fn panels(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let panels: Vec<_> = state
+        .panels()
+        .iter()
+        .map(|p| json!({ "id": p.id, "adapter": p.adapter.description(), "module": p.module, "quarantined": p.adapter.quarantine(), "circuit": p.context.breaker.state(), "callback_auth": p.callback_auth.is_some() }))
+        .collect();
+    Ok(Json(panels).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct JournalQuery {
+    pub panel: Option<String>,
+    /// At most this many entries (1 to 10,000; default 100).
+    pub limit: Option<i64>,
+    /// Only entries older than this `seq`: page back with the last `seq` of the previous page.
+    pub before: Option<i64>,
+}
+
+/// The newest journal entries, newest first (secrets already redacted when written).
+#[utoipa::path(get, path = "/admin/journal", tag = "admin", params(JournalQuery), responses((status = 200, body = Vec<JournalRow>)))]
+pub async fn journal(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<JournalQuery>,
+) -> Result<Json<Vec<JournalRow>>, ApiError> {
+    Ok(Json(
+        state
+            .store
+            .journal(
+                q.panel.as_deref(),
+                q.limit.unwrap_or(100).clamp(1, 10_000),
+                q.before,
+            )
+            .await?,
+    ))
+}
+
+/// Checks the journal's hash chain.
+#[utoipa::path(get, path = "/admin/journal/verify", tag = "admin", responses((status = 200)))]
+pub async fn verify(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    Ok(Json(match state.store.verify_journal().await? {
+        None => json!({ "intact": true }),
+        Some(id) => json!({ "intact": false, "first_bad_entry": id }),
+    })
+    .into_response())
+}
+
+/// Callbacks received for a panel, with any flag (unknown case, duplicate, unhandled).
+#[utoipa::path(get, path = "/admin/panels/{panel}/callbacks", tag = "admin", responses((status = 200)))]
+pub async fn callbacks(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+) -> Result<Response, ApiError> {
+    let rows = state.store.callbacks(&panel).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(id, path, flagged)| json!({ "id": id, "path": path, "flagged": flagged }))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
+}
+
+/// A stored attachment (e.g. a claim-payment proof).
+#[utoipa::path(get, path = "/admin/attachments/{id}", tag = "admin", responses((status = 200)))]
+pub async fn attachment(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let (filename, content_type, data) = state
+        .store
+        .attachment(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no attachment `{id}`")))?;
+    let disposition = format!("attachment; filename=\"{}\"", filename.replace('"', ""));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        data,
+    )
+        .into_response())
+}
+
+/// Liveness.
+#[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200)))]
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// Readiness: the store answers and every panel is loaded.
+#[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200), (status = 503)))]
+pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => Json(json!({ "ready": true, "panels": state.panels().len() })).into_response(),
+        Err(e) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "store": e.to_string() })),
+        )
+            .into_response(),
+    }
+}

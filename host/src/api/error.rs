@@ -1,0 +1,176 @@
+//! The API's one error type: one HTTP status and one JSON shape per failure.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::adapter::CallError;
+use crate::model::{AdapterError, FieldIssue};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or wrong bearer token")]
+    Unauthenticated,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("the request is invalid")]
+    Invalid(Vec<FieldIssue>),
+    #[error("panel `{panel}`'s adapter does not support `{operation}`")]
+    Unsupported { panel: String, operation: String },
+    #[error("this Idempotency-Key was used with a different request body")]
+    KeyReused,
+    #[error("a request with this Idempotency-Key is still running")]
+    KeyInFlight,
+    #[error("{0}")]
+    Conflict(String),
+    /// A module the registry would not take, or a switch it would not make.
+    #[error("{0}")]
+    AdapterRefused(String),
+    #[error("{error}")]
+    Call { error: CallError, journal_id: String },
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable code.
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub issues: Vec<FieldIssue>,
+    /// The partner's own code, for `rejected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partner_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_id: Option<String>,
+}
+
+impl ApiError {
+    pub fn invalid(path: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid(vec![FieldIssue {
+            path: path.into(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid(_) | ApiError::KeyReused | ApiError::AdapterRefused(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,
+            ApiError::KeyInFlight | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Call { error, .. } => match error {
+                CallError::Adapter(e) => match e {
+                    AdapterError::InvalidRequest(_) | AdapterError::Rejected(_) => {
+                        StatusCode::UNPROCESSABLE_ENTITY
+                    }
+                    AdapterError::PartnerBadRequest(_)
+                    | AdapterError::Unauthorized(_)
+                    | AdapterError::PartnerProtocol(_) => StatusCode::BAD_GATEWAY,
+                    AdapterError::PartnerUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    AdapterError::PartnerTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+                    AdapterError::NotFound(_) => StatusCode::NOT_FOUND,
+                    AdapterError::Conflict(_) => StatusCode::CONFLICT,
+                    AdapterError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+                },
+                CallError::Fault(_) => StatusCode::BAD_GATEWAY,
+                CallError::Deadline(_) => StatusCode::GATEWAY_TIMEOUT,
+                CallError::Quarantined(_) => StatusCode::SERVICE_UNAVAILABLE,
+            },
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let (code, issues, partner_code, journal_id) = match self {
+            ApiError::Unauthenticated => ("unauthenticated", vec![], None, None),
+            ApiError::NotFound(_) => ("not_found", vec![], None, None),
+            ApiError::MalformedJson(_) => ("malformed_json", vec![], None, None),
+            ApiError::Invalid(issues) => ("invalid_request", issues.clone(), None, None),
+            ApiError::Unsupported { .. } => ("unsupported_operation", vec![], None, None),
+            ApiError::KeyReused => ("idempotency_key_reused", vec![], None, None),
+            ApiError::KeyInFlight => ("idempotency_key_in_flight", vec![], None, None),
+            ApiError::Conflict(_) => ("conflict", vec![], None, None),
+            ApiError::AdapterRefused(_) => ("adapter_refused", vec![], None, None),
+            ApiError::Call { error, journal_id } => {
+                let j = Some(journal_id.clone());
+                match error {
+                    CallError::Adapter(e) => match e {
+                        AdapterError::InvalidRequest(i) => ("invalid_request", i.clone(), None, j),
+                        AdapterError::Rejected(r) => ("rejected", vec![], Some(r.code.clone()), j),
+                        AdapterError::PartnerBadRequest(_) => ("partner_bad_request", vec![], None, j),
+                        AdapterError::Unauthorized(_) => ("partner_unauthorized", vec![], None, j),
+                        AdapterError::PartnerUnavailable(_) => ("partner_unavailable", vec![], None, j),
+                        AdapterError::PartnerTimeout(_) => ("partner_timeout", vec![], None, j),
+                        AdapterError::PartnerProtocol(_) => ("partner_protocol", vec![], None, j),
+                        AdapterError::NotFound(_) => ("not_found", vec![], None, j),
+                        AdapterError::Conflict(_) => ("conflict", vec![], None, j),
+                        AdapterError::Unsupported(_) => ("unsupported_operation", vec![], None, j),
+                    },
+                    CallError::Fault(_) => ("adapter_fault", vec![], None, j),
+                    CallError::Deadline(_) => ("deadline_exceeded", vec![], None, j),
+                    CallError::Quarantined(_) => ("adapter_quarantined", vec![], None, j),
+                }
+            }
+            ApiError::Internal(_) => ("internal", vec![], None, None),
+        };
+        let message = match self {
+            // Internal causes go to the log, not to the client.
+            ApiError::Internal(_) => "internal error; see the host's log".to_string(),
+            ApiError::Call {
+                error: CallError::Adapter(AdapterError::Rejected(r)),
+                ..
+            } => r.message.clone(),
+            other => other.to_string(),
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message,
+                issues,
+                partner_code,
+                journal_id,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(e) = &self {
+            tracing::error!("internal error: {e:#}");
+        }
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+impl From<crate::deploy::DeployError> for ApiError {
+    fn from(e: crate::deploy::DeployError) -> Self {
+        use crate::deploy::DeployError;
+        match e {
+            DeployError::Refused(m) => ApiError::AdapterRefused(m),
+            DeployError::NotFound(m) => ApiError::NotFound(m),
+            DeployError::Conflict(m) => ApiError::Conflict(m),
+            DeployError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}

@@ -1,0 +1,322 @@
+//! Running one operation: idempotency, the adapter call, and committing what it learned.
+
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{ApiError, AppState, Panel};
+use crate::adapter::{Call, CallError, Outcome};
+use crate::model::{CaseKind, CaseStatus};
+use crate::store::{CaseChange, Commit, JournalEntry, KeyState, NewEvent, PendingOperation, enum_str};
+
+/// How an operation relates to cases.
+pub struct CaseEffect {
+    /// The case the operation acts on, if any.
+    pub case_id: Option<String>,
+    /// Set when the operation opens a case: its id, kind, product and parent.
+    pub opens: Option<(String, CaseKind, Option<String>, Option<String>)>,
+    /// The case's status before the operation; an unchanged status is no event.
+    pub current: Option<CaseStatus>,
+}
+
+impl CaseEffect {
+    pub fn none() -> CaseEffect {
+        CaseEffect {
+            case_id: None,
+            opens: None,
+            current: None,
+        }
+    }
+
+    pub fn on(case: &crate::store::Case) -> CaseEffect {
+        CaseEffect {
+            case_id: Some(case.id.clone()),
+            opens: None,
+            current: Some(case.status),
+        }
+    }
+
+    pub fn opening(
+        id: String,
+        kind: CaseKind,
+        product: Option<String>,
+        parent: Option<String>,
+    ) -> CaseEffect {
+        CaseEffect {
+            case_id: None,
+            opens: Some((id, kind, product, parent)),
+            current: None,
+        }
+    }
+}
+
+/// An idempotency key scoped to the caller and route.
+pub struct IdempotencyKey {
+    scope: String,
+    key: String,
+    hash: String,
+}
+
+impl IdempotencyKey {
+    pub fn from_headers(headers: &HeaderMap, route: &str, body: &[u8]) -> Result<Option<Self>, ApiError> {
+        let Some(value) = headers.get("idempotency-key") else {
+            return Ok(None);
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .filter(|k| !k.is_empty() && k.len() <= 255)
+            .ok_or_else(|| ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible characters"))?;
+        Ok(Some(IdempotencyKey {
+            scope: format!("portal:{route}"),
+            key: key.to_string(),
+            hash: hex::encode(Sha256::digest(body)),
+        }))
+    }
+}
+
+/// A response ready to send: status and JSON.
+pub type Answer = (StatusCode, Value);
+
+pub(crate) async fn run(
+    state: &AppState,
+    panel: &Panel,
+    call: Call,
+    effect: CaseEffect,
+    key: Option<IdempotencyKey>,
+) -> Result<Answer, ApiError> {
+    let operation = call.operation();
+    if !panel.adapter.description().operations.contains(&operation) {
+        return Err(ApiError::Unsupported {
+            panel: panel.id.clone(),
+            operation: enum_str(&operation),
+        });
+    }
+    if let Some(k) = &key {
+        match state.store.claim_key(&k.scope, &k.key, &k.hash).await? {
+            KeyState::Fresh => {}
+            KeyState::Replay { status, body } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                let body = serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.into()))?;
+                return Ok((status, body));
+            }
+            KeyState::Mismatch => return Err(ApiError::KeyReused),
+            KeyState::InFlight => return Err(ApiError::KeyInFlight),
+        }
+    }
+    let result = execute(state, panel, call, effect, key.as_ref()).await;
+    if let (Some(k), Err(e)) = (&key, &result)
+        && (e.status().is_server_error() || matches!(e, ApiError::Internal(_)))
+    {
+        // A retry may succeed where this failed: let the key go.
+        state.store.release_key(&k.scope, &k.key).await?;
+    }
+    result
+}
+
+async fn execute(
+    state: &AppState,
+    panel: &Panel,
+    call: Call,
+    effect: CaseEffect,
+    key: Option<&IdempotencyKey>,
+) -> Result<Answer, ApiError> {
+    let operation = enum_str(&call.operation());
+    let journal_id = uuid::Uuid::now_v7().to_string();
+    let input = call.journal_view();
+    let adapter = format!("{}@{}", panel.module.name, panel.module.version);
+    // A state-changing call is recorded before the partner is asked: should the host die
+    // before the outcome is committed, start-up finds it and marks its outcome unknown.
+    let changes_state = !matches!(
+        call,
+        Call::Quote(_)
+            | Call::Status(_)
+            | Call::Lookup(_)
+            | Call::Poll(_)
+            | Call::PolicyDocument(_)
+            | Call::HandleCallback(_)
+    );
+    if changes_state {
+        state
+            .store
+            .begin_pending(&PendingOperation {
+                journal_id: journal_id.clone(),
+                panel: panel.id.clone(),
+                operation: operation.clone(),
+                case_id: effect.case_id.clone(),
+                opens: effect.opens.as_ref().map(|(id, kind, product, parent)| {
+                    json!({ "case_id": id, "kind": kind, "product": product, "parent": parent })
+                }),
+                idempotency: key.map(|k| (k.scope.clone(), k.key.clone())),
+                request: input["input"].clone(),
+                started_at: crate::store::now(),
+                state: "running".into(),
+            })
+            .await?;
+    }
+    let (result, record) = panel.adapter.call(call, &journal_id).await;
+    let case_id = effect
+        .opens
+        .as_ref()
+        .map(|o| o.0.clone())
+        .or(effect.case_id.clone());
+
+    let mut commit = Commit {
+        settles: changes_state.then(|| journal_id.clone()),
+        ..Commit::default()
+    };
+    let outcome_label = match &result {
+        Ok(_) => "ok".to_string(),
+        Err(CallError::Adapter(e)) => format!("adapter-error: {e}"),
+        Err(e) => e.to_string(),
+    };
+    commit.journal.push(JournalEntry {
+        id: journal_id.clone(),
+        panel: Some(panel.id.clone()),
+        operation: operation.clone(),
+        kind: "portal",
+        case_id: case_id.clone(),
+        outcome: outcome_label,
+        detail: json!({
+            "request": input["input"],
+            "adapter": adapter,
+            "module": panel.module.hash,
+            "result": match &result {
+                Ok(outcome) => json!({ "ok": outcome }),
+                Err(CallError::Adapter(e)) => json!({ "error": e }),
+                Err(e) => json!({ "fault": e.to_string() }),
+            },
+            "exchanges": record.exchanges.len(),
+        }),
+    });
+    for exchange in &record.exchanges {
+        commit.journal.push(JournalEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            panel: Some(panel.id.clone()),
+            operation: operation.clone(),
+            kind: "partner",
+            case_id: case_id.clone(),
+            outcome: match (exchange.status, &exchange.error) {
+                (Some(s), _) => format!("http {s}"),
+                (None, Some(e)) => e.clone(),
+                (None, None) => "unknown".into(),
+            },
+            detail: json!({ "of": journal_id, "exchange": exchange }),
+        });
+    }
+
+    let answer = match result {
+        Ok(outcome) => {
+            let (status, change) = case_change(&outcome, &effect, &journal_id, &panel.id);
+            if let Some(mut change) = change {
+                if change.status == effect.current {
+                    change.status = None;
+                }
+                if let Some(new_status) = change.status
+                    && let Some(case_id) = &case_id
+                {
+                    commit.events.push(NewEvent {
+                        panel: panel.id.clone(),
+                        case_id: Some(case_id.clone()),
+                        kind: format!("{operation}_result"),
+                        dedup_key: format!("journal:{journal_id}"),
+                        status: Some(new_status),
+                        payload: json!({ "operation": operation, "journal_id": journal_id, "result": outcome }),
+                        flagged: None,
+                    });
+                }
+                commit.cases.push(change);
+            }
+            let mut body = json!({ "journal_id": journal_id, "adapter": adapter, "result": outcome });
+            if let Some(id) = &case_id {
+                body["case_id"] = json!(id);
+            }
+            Ok((status, body))
+        }
+        Err(error) => Err(ApiError::Call {
+            error,
+            journal_id: journal_id.clone(),
+        }),
+    };
+    if let Some(k) = key {
+        let (status, body) = match &answer {
+            Ok((s, b)) => (s.as_u16(), b.to_string()),
+            Err(e) => (
+                e.status().as_u16(),
+                serde_json::to_string(&e.body()).unwrap_or_default(),
+            ),
+        };
+        if status < 500 {
+            commit.idempotent_response = Some((k.scope.clone(), k.key.clone(), status, body));
+        }
+    }
+    state.store.commit(commit).await?;
+    answer
+}
+
+/// The status to answer with, and what the outcome changes in the case.
+fn case_change(
+    outcome: &Outcome,
+    effect: &CaseEffect,
+    journal_id: &str,
+    panel: &str,
+) -> (StatusCode, Option<CaseChange>) {
+    let source = format!("operation:{journal_id}");
+    let base = |status: CaseStatus| CaseChange {
+        case_id: effect
+            .opens
+            .as_ref()
+            .map(|o| o.0.clone())
+            .or(effect.case_id.clone())
+            .unwrap_or_default(),
+        create: effect
+            .opens
+            .clone()
+            .map(|(_, kind, product, parent)| (panel.to_string(), kind, product, parent)),
+        status: Some(status),
+        source: source.clone(),
+        ..CaseChange::default()
+    };
+    match outcome {
+        Outcome::Accept(a) => {
+            let mut c = base(a.status);
+            c.policy = a.policy.clone();
+            c.requirements = Some(a.requirements.clone());
+            c.message = a.message.clone();
+            c.references = a.references.clone();
+            (StatusCode::CREATED, Some(c))
+        }
+        Outcome::Claim(r) => {
+            let mut c = base(r.status);
+            c.requirements = Some(r.requirements.clone());
+            c.message = r.message.clone();
+            c.references = r.references.clone();
+            (StatusCode::CREATED, Some(c))
+        }
+        Outcome::UploadDocument(r) => {
+            let mut c = base(r.status);
+            c.message = r.message.clone();
+            (StatusCode::OK, Some(c))
+        }
+        Outcome::Confirm(r) => {
+            let mut c = base(r.status);
+            c.policy = r.policy.clone();
+            c.references = r.references.clone();
+            c.message = r.message.clone();
+            (StatusCode::OK, Some(c))
+        }
+        Outcome::Cancel(r) => {
+            let mut c = base(r.status);
+            c.message = r.message.clone();
+            (StatusCode::OK, Some(c))
+        }
+        Outcome::Status(r) if effect.case_id.is_some() => {
+            let mut c = base(r.status);
+            c.policy = r.policy.clone();
+            c.references = r.references.clone();
+            c.message = r.message.clone();
+            (StatusCode::OK, Some(c))
+        }
+        _ => (StatusCode::OK, None),
+    }
+}

@@ -1,0 +1,637 @@
+//! The portal API under `/v1`: one route per canonical operation, and the event feed.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::operations::{CaseEffect, IdempotencyKey, run};
+use super::{ApiError, AppState, Query, from_value, parse_json, parse_multipart};
+use crate::adapter::Call;
+use crate::model::*;
+use crate::store::{Case, StoredEvent};
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/v1/panels", get(list_panels))
+        .route("/v1/panels/{panel}/quotes", post(quote))
+        .route("/v1/panels/{panel}/policies", post(accept))
+        .route("/v1/panels/{panel}/validations", post(validate))
+        .route("/v1/panels/{panel}/policies/{case}", get(policy_status))
+        .route(
+            "/v1/panels/{panel}/policies/{case}/documents",
+            post(upload_policy_document),
+        )
+        .route("/v1/panels/{panel}/policies/{case}/confirm", post(confirm))
+        .route("/v1/panels/{panel}/policies/{case}/cancel", post(cancel))
+        .route(
+            "/v1/panels/{panel}/policies/{case}/document",
+            get(policy_document),
+        )
+        .route("/v1/panels/{panel}/claims", post(claim))
+        .route("/v1/panels/{panel}/claims/{case}", get(claim_status))
+        .route(
+            "/v1/panels/{panel}/claims/{case}/documents",
+            post(upload_claim_document),
+        )
+        .route("/v1/panels/{panel}/lookups/{kind}", get(lookup))
+        .route("/v1/panels/{panel}/notifications", post(notify))
+        .route("/v1/panels/{panel}/worklist", get(worklist))
+        .route("/v1/events", get(events))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PanelView {
+    pub id: String,
+    pub adapter: String,
+    pub adapter_version: String,
+    pub spec: String,
+    pub operations: Vec<Operation>,
+    pub lookups: Vec<String>,
+    pub health: String,
+}
+
+/// Panels, their adapter and version, what they support.
+#[utoipa::path(get, path = "/v1/panels", tag = "portal", responses((status = 200, body = Vec<PanelView>)))]
+pub async fn list_panels(State(state): State<Arc<AppState>>) -> Result<Json<Vec<PanelView>>, ApiError> {
+    Ok(Json(
+        state
+            .panels()
+            .iter()
+            .map(|p| {
+                let d = p.adapter.description();
+                PanelView {
+                    id: p.id.clone(),
+                    adapter: d.name.clone(),
+                    adapter_version: d.version.clone(),
+                    spec: d.spec.clone(),
+                    operations: d.operations.clone(),
+                    lookups: d.lookups.clone(),
+                    health: match p.adapter.quarantine() {
+                        None => "serving".into(),
+                        Some(reason) => format!("quarantined: {reason}"),
+                    },
+                }
+            })
+            .collect(),
+    ))
+}
+
+fn answer((status, body): (StatusCode, Value)) -> Response {
+    (status, Json(body)).into_response()
+}
+
+async fn load_case(state: &AppState, panel: &str, id: &str) -> Result<Case, ApiError> {
+    state
+        .store
+        .case(panel, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no case `{id}` on panel `{panel}`")))
+}
+
+/// Puts host-owned fields into a portal body, refusing them when the portal sent them.
+fn inject(body: &[u8], fields: &[(&str, Value)]) -> Result<Value, ApiError> {
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let object = value
+        .as_object_mut()
+        .ok_or_else(|| ApiError::invalid("", "the body must be a JSON object"))?;
+    for (name, v) in fields {
+        if object.contains_key(*name) {
+            return Err(ApiError::invalid(name, "is set by the host; leave it out"));
+        }
+        object.insert((*name).to_string(), v.clone());
+    }
+    Ok(value)
+}
+
+fn new_case_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Quote: premiums and what acceptance will need.
+#[utoipa::path(post, path = "/v1/panels/{panel}/quotes", tag = "portal", request_body = QuoteRequest,
+    responses((status = 200, description = "`result` is a `Quotation`"), (status = 422, body = super::error::ErrorBody)))]
+pub async fn quote(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let request: QuoteRequest = parse_json(&body)?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("quote:{panel}"), &body)?;
+    let effect = CaseEffect::none();
+    Ok(answer(run(&state, &p, Call::Quote(request), effect, key).await?))
+}
+
+/// What `POST /v1/panels/{panel}/validations` checks: exactly one of the two.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationBody {
+    /// A quote request as `POST .../quotes` takes it.
+    pub quote: Option<Value>,
+    /// An application as `POST .../policies` takes it.
+    pub application: Option<Value>,
+}
+
+/// Validate: the issues the panel's partner rules find in a quote request or an application,
+/// without calling the partner (adapters built for `panelgate:adapter@1.1.0`).
+#[utoipa::path(post, path = "/v1/panels/{panel}/validations", tag = "portal", request_body = ValidationBody,
+    responses((status = 200, description = "`valid`, and the `issues` with their field paths"), (status = 501)))]
+pub async fn validate(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let request: ValidationBody = parse_json(&body)?;
+    let request = match (request.quote, request.application) {
+        (Some(quote), None) => {
+            let wrapped: Wrapped<QuoteRequest> = from_value(json!({ "quote": quote }))?;
+            ValidationRequest::Quote(
+                wrapped
+                    .quote
+                    .ok_or_else(|| ApiError::invalid("quote", "must be an object"))?,
+            )
+        }
+        (None, Some(mut application)) => {
+            if let Some(object) = application.as_object_mut() {
+                object.entry("case_id").or_insert_with(|| json!("validation"));
+            }
+            let wrapped: Wrapped<Application> = from_value(json!({ "application": application }))?;
+            ValidationRequest::Application(
+                wrapped
+                    .application
+                    .ok_or_else(|| ApiError::invalid("application", "must be an object"))?,
+            )
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "",
+                "give exactly one of `quote` or `application`",
+            ));
+        }
+    };
+    let journal_id = uuid::Uuid::now_v7().to_string();
+    let adapter = format!("{}@{}", p.module.name, p.module.version);
+    let result = p.adapter.validate(request.clone()).await;
+    let mut commit = crate::store::Commit::default();
+    commit.journal.push(crate::store::JournalEntry {
+        id: journal_id.clone(),
+        panel: Some(p.id.clone()),
+        operation: "validate".into(),
+        kind: "portal",
+        case_id: None,
+        outcome: match &result {
+            Ok(_) => "ok".into(),
+            Err(e) => e.to_string(),
+        },
+        detail: json!({ "request": request, "adapter": adapter, "module": p.module.hash }),
+    });
+    state.store.commit(commit).await?;
+    match result {
+        Ok(issues) => Ok(Json(json!({
+            "journal_id": journal_id,
+            "adapter": adapter,
+            "valid": issues.is_empty(),
+            "issues": issues,
+        }))
+        .into_response()),
+        Err(crate::adapter::CallError::Adapter(AdapterError::Unsupported(_))) => Err(ApiError::Unsupported {
+            panel: p.id.clone(),
+            operation: "validate".into(),
+        }),
+        Err(error) => Err(ApiError::Call { error, journal_id }),
+    }
+}
+
+/// Parses one field of a wrapper object, so field paths in errors start with its name.
+#[derive(Deserialize)]
+struct Wrapped<T> {
+    quote: Option<T>,
+    application: Option<T>,
+}
+
+/// Accept: apply, issue or submit for underwriting; opens a case.
+#[utoipa::path(post, path = "/v1/panels/{panel}/policies", tag = "portal", request_body = Application,
+    responses((status = 201, description = "`result` is an `Acceptance`; `case_id` names the new case")))]
+pub async fn accept(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let case_id = new_case_id();
+    let application: Application = from_value(inject(&body, &[("case_id", json!(case_id))])?)?;
+    let kind = match application.interest {
+        InsuredInterest::CreditLimit(_) => CaseKind::CreditApplication,
+        _ => CaseKind::Policy,
+    };
+    let key = IdempotencyKey::from_headers(&headers, &format!("accept:{panel}"), &body)?;
+    let effect = CaseEffect::opening(case_id, kind, application.product.clone(), None);
+    Ok(answer(
+        run(&state, &p, Call::Accept(application), effect, key).await?,
+    ))
+}
+
+/// A case with what the portal needs to show it.
+#[utoipa::path(get, path = "/v1/panels/{panel}/policies/{case}", tag = "portal", responses((status = 200, body = Case)))]
+pub async fn policy_status(
+    state: State<Arc<AppState>>,
+    path: Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    case_status(state, path).await
+}
+
+#[utoipa::path(get, path = "/v1/panels/{panel}/claims/{case}", tag = "portal", responses((status = 200, body = Case)))]
+pub async fn claim_status(
+    state: State<Arc<AppState>>,
+    path: Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    case_status(state, path).await
+}
+
+/// The stored case, refreshed through the adapter when it can ask the partner.
+async fn case_status(
+    State(state): State<Arc<AppState>>,
+    Path((panel, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let case = load_case(&state, &panel, &id).await?;
+    if p.adapter.description().operations.contains(&Operation::Status) {
+        let effect = CaseEffect::on(&case);
+        run(&state, &p, Call::Status(case.to_ref()), effect, None).await?;
+        let case = load_case(&state, &panel, &id).await?;
+        return Ok(Json(case).into_response());
+    }
+    Ok(Json(case).into_response())
+}
+
+async fn upload(
+    state: &AppState,
+    panel: &str,
+    id: &str,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(panel)?;
+    let case = load_case(state, panel, id).await?;
+    let parts = match parse_multipart(headers, &body).await {
+        Some(Ok(parts)) => parts,
+        Some(Err(e)) => return Err(ApiError::invalid("", format!("unreadable multipart: {e}"))),
+        None => {
+            return Err(ApiError::invalid(
+                "",
+                "send multipart/form-data with fields `code`, `file` and optionally `name`",
+            ));
+        }
+    };
+    let (mut code, mut name, mut file) = (None, None, None);
+    for part in parts {
+        let text = || {
+            String::from_utf8(part.data.clone())
+                .map_err(|_| ApiError::invalid(&part.name, "must be UTF-8 text"))
+        };
+        match part.name.as_str() {
+            "code" => code = Some(text()?),
+            "name" => name = Some(text()?),
+            "file" => {
+                let filename = part.filename.clone().unwrap_or_else(|| "document".into());
+                let content_type = part
+                    .content_type
+                    .clone()
+                    .unwrap_or_else(|| "application/octet-stream".into());
+                file = Some((filename, content_type, part.data));
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    other,
+                    "unknown form field; expected code, name and file",
+                ));
+            }
+        }
+    }
+    let code = code
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| ApiError::invalid("code", "is required"))?;
+    let (filename, content_type, data) = file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
+    if data.is_empty() {
+        return Err(ApiError::invalid("file", "is empty"));
+    }
+    let key = IdempotencyKey::from_headers(headers, &format!("upload:{panel}:{id}"), &body)?;
+    let document = Document {
+        case: case.to_ref(),
+        code,
+        name,
+        filename,
+        content_type,
+        data,
+    };
+    Ok(answer(
+        run(
+            state,
+            &p,
+            Call::UploadDocument(document),
+            CaseEffect::on(&case),
+            key,
+        )
+        .await?,
+    ))
+}
+
+/// Upload a document a policy case requires (multipart: `code`, optional `name`, `file`).
+#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/documents", tag = "portal",
+    request_body(content = String, description = "fields `code`, `file`, optional `name`", content_type = "multipart/form-data"),
+    responses((status = 200)))]
+pub async fn upload_policy_document(
+    State(state): State<Arc<AppState>>,
+    Path((panel, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    upload(&state, &panel, &id, &headers, body).await
+}
+
+/// Upload a document a claim case requires (multipart: `code`, optional `name`, `file`).
+#[utoipa::path(post, path = "/v1/panels/{panel}/claims/{case}/documents", tag = "portal",
+    request_body(content = String, description = "fields `code`, `file`, optional `name`", content_type = "multipart/form-data"),
+    responses((status = 200)))]
+pub async fn upload_claim_document(
+    State(state): State<Arc<AppState>>,
+    Path((panel, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    upload(&state, &panel, &id, &headers, body).await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    pub step: ConfirmStep,
+}
+
+/// Confirm: move an open case forward (take up an offer, an OTP, complete an application).
+#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/confirm", tag = "portal", request_body = ConfirmBody, responses((status = 200)))]
+pub async fn confirm(
+    State(state): State<Arc<AppState>>,
+    Path((panel, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let request: ConfirmBody = parse_json(&body)?;
+    let case = load_case(&state, &panel, &id).await?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("confirm:{panel}:{id}"), &body)?;
+    let effect = CaseEffect::on(&case);
+    let call = Call::Confirm(Confirmation {
+        case: case.to_ref(),
+        step: request.step,
+    });
+    Ok(answer(run(&state, &p, call, effect, key).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    pub kind: CancellationKind,
+    pub reason: Option<String>,
+    pub effective_date: Option<String>,
+}
+
+/// Cancel an in-force policy (with refund) or withdraw a pending application.
+#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/cancel", tag = "portal", request_body = CancelBody, responses((status = 200)))]
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    Path((panel, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let request: CancelBody = parse_json(&body)?;
+    let case = load_case(&state, &panel, &id).await?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("cancel:{panel}:{id}"), &body)?;
+    let effect = CaseEffect::on(&case);
+    let call = Call::Cancel(Cancellation {
+        case: case.to_ref(),
+        kind: request.kind,
+        reason: request.reason,
+        effective_date: request.effective_date,
+    });
+    Ok(answer(run(&state, &p, call, effect, key).await?))
+}
+
+/// Claim on a policy, named by `policy_case` (case id) or `policy_reference` (e.g. the loan id);
+/// opens a claim case.
+#[utoipa::path(post, path = "/v1/panels/{panel}/claims", tag = "portal", request_body = ClaimRequest, responses((status = 201)))]
+pub async fn claim(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let mut value: Value =
+        serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let object = value
+        .as_object_mut()
+        .ok_or_else(|| ApiError::invalid("", "the body must be a JSON object"))?;
+    let policy = match (object.remove("policy_case"), object.remove("policy_reference")) {
+        (Some(Value::String(id)), None) => load_case(&state, &panel, &id).await?,
+        (None, Some(reference)) => {
+            let reference: Reference = from_value(reference).map_err(|e| match e {
+                ApiError::Invalid(mut issues) => {
+                    issues
+                        .iter_mut()
+                        .for_each(|i| i.path = format!("policy_reference.{}", i.path));
+                    ApiError::Invalid(issues)
+                }
+                other => other,
+            })?;
+            state
+                .store
+                .case_by_reference(&panel, &reference)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::NotFound(format!(
+                        "no case on panel `{panel}` has {} `{}`",
+                        reference.kind, reference.value
+                    ))
+                })?
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "policy_case",
+                "give exactly one of `policy_case` (a case id) or `policy_reference` (a partner reference)",
+            ));
+        }
+    };
+    let policy_case = policy.id.clone();
+    let case_id = new_case_id();
+    let with_host = inject(
+        value.to_string().as_bytes(),
+        &[
+            ("case_id", json!(case_id)),
+            (
+                "policy",
+                serde_json::to_value(policy.to_ref()).map_err(|e| ApiError::Internal(e.into()))?,
+            ),
+        ],
+    )?;
+    let request: ClaimRequest = from_value(with_host)?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("claim:{panel}"), &body)?;
+    let effect = CaseEffect::opening(
+        case_id,
+        CaseKind::Claim,
+        policy.product.clone(),
+        Some(policy_case),
+    );
+    Ok(answer(run(&state, &p, Call::Claim(request), effect, key).await?))
+}
+
+/// The policy document: the PDF itself, or a redirect-free JSON with the e-policy link.
+#[utoipa::path(get, path = "/v1/panels/{panel}/policies/{case}/document", tag = "portal", responses((status = 200)))]
+pub async fn policy_document(
+    State(state): State<Arc<AppState>>,
+    Path((panel, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let case = load_case(&state, &panel, &id).await?;
+    if !p
+        .adapter
+        .description()
+        .operations
+        .contains(&Operation::PolicyDocument)
+    {
+        return match case.policy.and_then(|p| p.document_link) {
+            Some(link) => Ok(Json(json!({ "link": link })).into_response()),
+            None => Err(ApiError::NotFound(format!(
+                "case `{id}` has no policy document yet"
+            ))),
+        };
+    }
+    let effect = CaseEffect::on(&case);
+    let (_, body) = run(&state, &p, Call::PolicyDocument(case.to_ref()), effect, None).await?;
+    let content: DocumentContent =
+        serde_json::from_value(body["result"].clone()).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(match content {
+        DocumentContent::Pdf(bytes) => ([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response(),
+        DocumentContent::Link(link) => Json(json!({ "link": link })).into_response(),
+    })
+}
+
+/// Reference data of a kind the adapter lists in `lookups`; query parameters are filters.
+#[utoipa::path(get, path = "/v1/panels/{panel}/lookups/{kind}", tag = "portal", responses((status = 200)))]
+pub async fn lookup(
+    State(state): State<Arc<AppState>>,
+    Path((panel, kind)): Path<(String, String)>,
+    Query(filters): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let filters = filters
+        .into_iter()
+        .map(|(name, value)| Pair { name, value })
+        .collect();
+    let effect = CaseEffect::none();
+    Ok(answer(
+        run(
+            &state,
+            &p,
+            Call::Lookup(LookupRequest { kind, filters }),
+            effect,
+            None,
+        )
+        .await?,
+    ))
+}
+
+/// Pull the partner's worklist (query `kind`, other parameters are filters).
+#[utoipa::path(get, path = "/v1/panels/{panel}/worklist", tag = "portal", responses((status = 200)))]
+pub async fn worklist(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+    Query(filters): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let mut kind = String::from("default");
+    let mut rest = Vec::new();
+    for (name, value) in filters {
+        if name == "kind" {
+            kind = value
+        } else {
+            rest.push(Pair { name, value })
+        }
+    }
+    let effect = CaseEffect::none();
+    Ok(answer(
+        run(
+            &state,
+            &p,
+            Call::Poll(PollRequest { kind, filters: rest }),
+            effect,
+            None,
+        )
+        .await?,
+    ))
+}
+
+/// Push a status or result to the partner.
+#[utoipa::path(post, path = "/v1/panels/{panel}/notifications", tag = "portal", request_body = Notification, responses((status = 200)))]
+pub async fn notify(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    let notification: Notification = parse_json(&body)?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("notify:{panel}"), &body)?;
+    let effect = CaseEffect::none();
+    Ok(answer(
+        run(&state, &p, Call::Notify(notification), effect, key).await?,
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct EventsQuery {
+    /// Resume after this cursor (from a previous page's `next_cursor`).
+    pub after: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EventPage {
+    pub events: Vec<StoredEvent>,
+    /// Pass as `after` to get what came next.
+    pub next_cursor: String,
+}
+
+/// The event feed, ordered and resumable.
+#[utoipa::path(get, path = "/v1/events", tag = "portal", params(EventsQuery), responses((status = 200, body = EventPage)))]
+pub async fn events(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<EventsQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    let after = match query.after.as_deref() {
+        None | Some("") => 0,
+        Some(c) => c
+            .parse::<i64>()
+            .map_err(|_| ApiError::invalid("after", "must be a cursor from this feed"))?,
+    };
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let events = state.store.events_after(after, limit).await?;
+    let next_cursor = events
+        .last()
+        .map(|e| e.cursor.clone())
+        .unwrap_or_else(|| after.to_string());
+    Ok(Json(EventPage { events, next_cursor }))
+}

@@ -1,0 +1,6 @@
+//! The host capabilities an adapter imports: the only doors out of the sandbox.
+pub mod breaker;
+pub mod config;
+pub mod credentials;
+pub mod http;
+pub mod log;

@@ -1,0 +1,403 @@
+//! `http.send`: outbound calls to the panel's partner, allow-listed, time- and size-bounded,
+//! with the named credential applied here, and every exchange journaled with secrets redacted.
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use reqwest::header::{HeaderName, HeaderValue};
+
+use super::credentials::Credential;
+use crate::model::Pair;
+use crate::runtime::bindings::panelgate::adapter::http::{
+    Host, HttpError, Method, Request, RequestBody, Response,
+};
+use crate::runtime::{Exchange, HostState, PanelContext};
+
+/// Journaled bodies are cut here.
+const JOURNAL_BODY_LIMIT: usize = 64 * 1024;
+
+/// Time left to the adapter after its last partner call times out.
+const ADAPTER_MARGIN: Duration = Duration::from_millis(50);
+
+/// Operations that change nothing at the partner: a failed call may be retried.
+const READ_ONLY: [&str; 5] = ["quote", "status", "lookup", "poll", "policy-document"];
+/// Attempts of one read-only call, the first included.
+const MAX_ATTEMPTS: u32 = 3;
+/// The first retry waits up to this long (full jitter), doubling after.
+const BACKOFF: Duration = Duration::from_millis(100);
+
+impl Host for HostState {
+    async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
+        if self.replay.is_some() {
+            let mut exchange = self.exchange(&request, 1);
+            let result = match &mut self.replay {
+                Some(recording) => replayed(&self.panel, recording, &exchange, &request),
+                None => unreachable_replay(),
+            };
+            self.finish(&mut exchange, &result, Instant::now());
+            return Ok(result);
+        }
+        let retryable = READ_ONLY.contains(&self.operation);
+        let mut attempt = 1;
+        loop {
+            let started = Instant::now();
+            let mut exchange = self.exchange(&request, attempt);
+            let result = match self.panel.breaker.admit() {
+                Err(open) => Err(HttpError::Connect(open)),
+                Ok(()) => {
+                    let result = send(&self.panel, self.deadline, request.clone()).await;
+                    self.panel.breaker.record(partner_failed(&result));
+                    result
+                }
+            };
+            let transient = transient(&result);
+            self.finish(&mut exchange, &result, started);
+            if retryable && transient && attempt < MAX_ATTEMPTS {
+                // Full jitter: anywhere up to the doubled backoff, within the deadline.
+                let cap = BACKOFF * 2u32.pow(attempt - 1);
+                let wait = cap.mul_f64(rand::random::<f64>());
+                // Only when the next attempt has a fair share of the time left.
+                let left = self.deadline.saturating_duration_since(Instant::now() + wait);
+                if left >= (BACKOFF * 2).max(self.panel.read_timeout / 2) {
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                    continue;
+                }
+            }
+            return Ok(result);
+        }
+    }
+}
+
+fn unreachable_replay() -> Result<Response, HttpError> {
+    Err(HttpError::Protocol("replay without a recording".into()))
+}
+
+/// The partner was unreachable, timed out or failed (5xx): what opens the circuit.
+fn partner_failed(result: &Result<Response, HttpError>) -> bool {
+    match result {
+        Ok(response) => response.status >= 500,
+        Err(HttpError::Connect(_) | HttpError::Timeout(_)) => true,
+        Err(_) => false,
+    }
+}
+
+/// Worth another attempt of a read-only call: not a refusal the partner will repeat, and not
+/// the circuit breaker, which already said the partner is down.
+fn transient(result: &Result<Response, HttpError>) -> bool {
+    match result {
+        Ok(response) => matches!(response.status, 502..=504),
+        Err(HttpError::Connect(m)) => !m.starts_with("circuit"),
+        Err(HttpError::Timeout(_)) => true,
+        Err(_) => false,
+    }
+}
+
+impl HostState {
+    /// The journal's view of an outbound request, before it is sent.
+    fn exchange(&self, request: &Request, attempt: u32) -> Exchange {
+        Exchange {
+            method: method_name(request.method).into(),
+            url: self.panel.redact(&request.url),
+            request_headers: request
+                .headers
+                .iter()
+                .map(|p| (p.name.clone(), self.panel.redact(&p.value)))
+                .collect(),
+            request_body: describe_body(&self.panel, &request.body),
+            credential: request.credential.clone(),
+            attempt,
+            status: None,
+            response_headers: Vec::new(),
+            response_body: String::new(),
+            error_kind: None,
+            error: None,
+            duration_ms: 0,
+        }
+    }
+
+    /// Completes and keeps the exchange for the journal.
+    fn finish(&mut self, exchange: &mut Exchange, result: &Result<Response, HttpError>, started: Instant) {
+        exchange.duration_ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(response) => {
+                exchange.status = Some(response.status);
+                exchange.response_headers = response
+                    .headers
+                    .iter()
+                    .map(|p| (p.name.clone(), self.panel.redact(&p.value)))
+                    .collect();
+                exchange.response_body = self.panel.redact(&masked_json(&body_text(&response.body)));
+            }
+            Err(error) => {
+                let (kind, detail) = error_parts(error);
+                exchange.error_kind = Some(kind.into());
+                exchange.error = Some(self.panel.redact(&detail));
+            }
+        }
+        self.exchanges.push(exchange.clone());
+    }
+}
+
+async fn send(panel: &PanelContext, deadline: Instant, request: Request) -> Result<Response, HttpError> {
+    let url = reqwest::Url::parse(&request.url).map_err(|e| HttpError::Denied(format!("bad URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(HttpError::Denied(format!(
+            "scheme `{}` is not allowed",
+            url.scheme()
+        )));
+    }
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    let port = url.port_or_known_default();
+    if !panel
+        .allowed_hosts
+        .iter()
+        .any(|(h, p)| *h == host && p.is_none_or(|p| Some(p) == port))
+    {
+        return Err(HttpError::Denied(format!(
+            "`{host}` is not on panel `{}`'s allow-list",
+            panel.id
+        )));
+    }
+    // The adapter keeps a moment after the call to turn its failure into an answer.
+    let remaining = deadline.saturating_duration_since(Instant::now() + ADAPTER_MARGIN);
+    if remaining.is_zero() {
+        return Err(HttpError::Timeout("the operation's deadline has passed".into()));
+    }
+    let mut builder = panel
+        .client
+        .request(reqwest_method(request.method), url)
+        .timeout(remaining.min(panel.read_timeout));
+    for Pair { name, value } in &request.headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) else {
+            return Err(HttpError::Protocol(format!("invalid header `{name}`")));
+        };
+        if name == reqwest::header::AUTHORIZATION {
+            return Err(HttpError::Denied(
+                "adapters may not set Authorization; name a credential".into(),
+            ));
+        }
+        builder = builder.header(name, value);
+    }
+    if let Some(name) = &request.credential {
+        builder = match panel.credentials.get(name) {
+            Some(Credential::Basic { username, password }) => builder.basic_auth(username, Some(password)),
+            Some(Credential::Bearer { token }) => builder.bearer_auth(token),
+            Some(Credential::ApiKey { headers }) => headers
+                .iter()
+                .fold(builder, |b, (h, v)| b.header(h.as_str(), v.as_str())),
+            Some(Credential::HashKey { .. }) => {
+                return Err(HttpError::UnknownCredential(format!(
+                    "`{name}` is a hash key, for credentials.digest, not for requests"
+                )));
+            }
+            None => {
+                return Err(HttpError::UnknownCredential(format!(
+                    "panel `{}` has no credential `{name}`",
+                    panel.id
+                )));
+            }
+        };
+    }
+    builder = match request.body {
+        RequestBody::Empty => builder,
+        RequestBody::Json(json) => builder
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(json),
+        RequestBody::Bytes((content_type, bytes)) => builder
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes),
+        RequestBody::Form(parts) => {
+            let mut form = reqwest::multipart::Form::new();
+            for part in parts {
+                let mut p = reqwest::multipart::Part::bytes(part.data);
+                if let Some(filename) = part.filename {
+                    p = p.file_name(filename);
+                }
+                if let Some(ct) = part.content_type {
+                    p = p
+                        .mime_str(&ct)
+                        .map_err(|e| HttpError::Protocol(format!("part `{}`: {e}", part.name)))?;
+                }
+                form = form.part(part.name, p);
+            }
+            builder.multipart(form)
+        }
+    };
+    let response = builder.send().await.map_err(transport_error)?;
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .filter_map(|(n, v)| {
+            Some(Pair {
+                name: n.as_str().into(),
+                value: v.to_str().ok()?.into(),
+            })
+        })
+        .collect();
+    if response
+        .content_length()
+        .is_some_and(|len| len > panel.max_response_bytes)
+    {
+        return Err(HttpError::TooLarge(panel.max_response_bytes));
+    }
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(transport_error)?;
+        if (body.len() + chunk.len()) as u64 > panel.max_response_bytes {
+            return Err(HttpError::TooLarge(panel.max_response_bytes));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+/// Serves a replayed request from the recording: the partner is not called.
+fn replayed(
+    panel: &PanelContext,
+    recording: &mut crate::runtime::Recording,
+    outbound: &Exchange,
+    request: &Request,
+) -> Result<Response, HttpError> {
+    // The same checks as a live call: a candidate that would be refused live is refused here.
+    if let Some(name) = &request.credential
+        && !panel.credentials.contains_key(name)
+    {
+        return Err(HttpError::UnknownCredential(format!(
+            "panel `{}` has no credential `{name}`",
+            panel.id
+        )));
+    }
+    let Some(recorded) = recording.answer(&outbound.method, &outbound.url) else {
+        return Err(HttpError::Connect(
+            "replay: the recording has no response left for this request".into(),
+        ));
+    };
+    if let Some(kind) = &recorded.error_kind {
+        let detail = recorded.error.clone().unwrap_or_default();
+        return Err(match kind.as_str() {
+            "denied" => HttpError::Denied(detail),
+            "unknown-credential" => HttpError::UnknownCredential(detail),
+            "timeout" => HttpError::Timeout(detail),
+            "connect" => HttpError::Connect(detail),
+            "too-large" => HttpError::TooLarge(panel.max_response_bytes),
+            _ => HttpError::Protocol(detail),
+        });
+    }
+    Ok(Response {
+        status: recorded.status.unwrap_or(200),
+        headers: recorded
+            .response_headers
+            .iter()
+            .map(|(name, value)| Pair {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        body: recorded.response_body.clone().into_bytes(),
+    })
+}
+
+/// An `http-error` as its WIT case name and its detail.
+fn error_parts(error: &HttpError) -> (&'static str, String) {
+    match error {
+        HttpError::Denied(m) => ("denied", m.clone()),
+        HttpError::UnknownCredential(m) => ("unknown-credential", m.clone()),
+        HttpError::Timeout(m) => ("timeout", m.clone()),
+        HttpError::Connect(m) => ("connect", m.clone()),
+        HttpError::TooLarge(n) => ("too-large", format!("more than {n} bytes")),
+        HttpError::Protocol(m) => ("protocol", m.clone()),
+    }
+}
+
+fn transport_error(error: reqwest::Error) -> HttpError {
+    let detail = error.to_string();
+    if error.is_timeout() {
+        HttpError::Timeout(detail)
+    } else if error.is_connect() {
+        HttpError::Connect(detail)
+    } else {
+        HttpError::Protocol(detail)
+    }
+}
+
+fn reqwest_method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+    }
+}
+
+fn method_name(method: Method) -> &'static str {
+    match method {
+        Method::Get => "GET",
+        Method::Post => "POST",
+        Method::Put => "PUT",
+        Method::Patch => "PATCH",
+        Method::Delete => "DELETE",
+    }
+}
+
+/// A JSON body with customer secrets masked (see `SENSITIVE_KEYS`).
+fn masked_json(text: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(mut value) => {
+            for key in crate::adapter::SENSITIVE_KEYS {
+                crate::adapter::mask(&mut value, key);
+            }
+            value.to_string()
+        }
+        Err(_) => text.to_string(),
+    }
+}
+
+fn describe_body(panel: &PanelContext, body: &RequestBody) -> String {
+    match body {
+        RequestBody::Empty => String::new(),
+        RequestBody::Json(json) => panel.redact(&truncate(&masked_json(json))),
+        RequestBody::Bytes((ct, bytes)) => format!("<{} bytes of {ct}>", bytes.len()),
+        RequestBody::Form(parts) => {
+            let fields: Vec<String> = parts
+                .iter()
+                .map(|p| match &p.filename {
+                    Some(f) => format!("{}=<file {f}, {} bytes>", p.name, p.data.len()),
+                    None if crate::adapter::SENSITIVE_KEYS.contains(&p.name.as_str()) => {
+                        format!("{}=***", p.name)
+                    }
+                    None => format!("{}={}", p.name, panel.redact(&String::from_utf8_lossy(&p.data))),
+                })
+                .collect();
+            format!("multipart: {}", fields.join("; "))
+        }
+    }
+}
+
+fn body_text(body: &[u8]) -> String {
+    match std::str::from_utf8(body) {
+        Ok(text) => truncate(text),
+        Err(_) => format!("<{} bytes of binary>", body.len()),
+    }
+}
+
+fn truncate(text: &str) -> String {
+    if text.len() <= JOURNAL_BODY_LIMIT {
+        return text.to_string();
+    }
+    let mut end = JOURNAL_BODY_LIMIT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…<{} bytes in all>", &text[..end], text.len())
+}

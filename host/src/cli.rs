@@ -1,0 +1,331 @@
+//! The `panelgate` command line: run the host, or operate a running one through its admin API.
+//! In the library so the tests drive it as an operator would.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(
+    name = "panelgate",
+    version,
+    about = "One canonical API, one sandboxed adapter per partner"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the host.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Adapter modules in a running host's registry.
+    Adapter {
+        #[command(subcommand)]
+        command: AdapterCommand,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// Which module each panel of a running host serves.
+    Panel {
+        #[command(subcommand)]
+        command: PanelCommand,
+        #[command(flatten)]
+        host: HostArgs,
+    },
+    /// The audit journal.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdapterCommand {
+    /// Register a component: checked, compiled and described by the host; changes no panel.
+    Push { file: PathBuf },
+    /// Registered modules and the panels serving each.
+    List,
+    /// Run a candidate module against a panel's recorded operations, serving the recorded
+    /// partner responses, and report what it would have done differently.
+    Replay {
+        file: PathBuf,
+        #[arg(long)]
+        panel: String,
+        /// How many of the panel's most recent operations to replay.
+        #[arg(long, default_value_t = 20)]
+        last: u32,
+    },
+}
+
+#[derive(Subcommand)]
+enum PanelCommand {
+    /// Panels and the module each serves.
+    List,
+    /// Switch a panel to a registered module (`name@version`); running requests finish on
+    /// the old one.
+    Set {
+        panel: String,
+        #[arg(long)]
+        adapter: String,
+    },
+    /// Switch a panel back to the module it served before.
+    Rollback { panel: String },
+    /// A panel's deployment history.
+    History { panel: String },
+    /// Lift a panel's quarantine: its adapter is called again.
+    Enable { panel: String },
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// Check the journal's hash chain in the store the config names; exits 1 and names the
+    /// first altered or missing entry when it is broken.
+    Verify {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct HostArgs {
+    /// The running host's address.
+    #[arg(
+        long,
+        env = "PANELGATE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    url: String,
+    /// The host's admin token.
+    #[arg(long, env = "PANELGATE_ADMIN_TOKEN", global = true, hide_env_values = true)]
+    token: Option<String>,
+}
+
+impl HostArgs {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Body>) -> Result<Value> {
+        let token = self
+            .token
+            .as_deref()
+            .context("give the admin token with --token or PANELGATE_ADMIN_TOKEN")?;
+        let url = format!("{}{path}", self.url.trim_end_matches('/'));
+        let mut request = reqwest::Client::new().request(method, &url).bearer_auth(token);
+        request = match body {
+            Some(Body::Json(v)) => request.json(&v),
+            Some(Body::Wasm(bytes)) => request
+                .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+                .body(bytes),
+            None => request,
+        };
+        let response = request.send().await.with_context(|| format!("reaching {url}"))?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let message = value["error"]["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
+            bail!("{status}: {message}");
+        }
+        Ok(value)
+    }
+}
+
+enum Body {
+    Json(Value),
+    Wasm(Vec<u8>),
+}
+
+fn module_line(m: &Value) -> String {
+    format!(
+        "{}@{}  wit {}  {} bytes  sha256 {}",
+        m["name"].as_str().unwrap_or("?"),
+        m["version"].as_str().unwrap_or("?"),
+        m["wit"].as_str().unwrap_or("?"),
+        m["size"],
+        m["hash"].as_str().unwrap_or("?"),
+    )
+}
+
+async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
+    use reqwest::Method;
+    match command {
+        AdapterCommand::Push { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let m = host
+                .send(Method::POST, "/admin/adapters", Some(Body::Wasm(bytes)))
+                .await?;
+            println!("registered {}", module_line(&m));
+        }
+        AdapterCommand::List => {
+            let list = host.send(Method::GET, "/admin/adapters", None).await?;
+            for entry in list.as_array().into_iter().flatten() {
+                let serving: Vec<&str> = entry["serving"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                println!(
+                    "{}  serving: {}",
+                    module_line(&entry["module"]),
+                    if serving.is_empty() {
+                        "-".into()
+                    } else {
+                        serving.join(", ")
+                    }
+                );
+            }
+        }
+        AdapterCommand::Replay { file, panel, last } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let report = host
+                .send(
+                    Method::POST,
+                    &format!("/admin/panels/{panel}/replay?last={last}"),
+                    Some(Body::Wasm(bytes)),
+                )
+                .await?;
+            print_replay(&report);
+            if report["changed"].as_u64().unwrap_or(0) > 0 {
+                return Ok(3);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn print_replay(report: &Value) {
+    println!(
+        "replayed {} operation(s) of panel {} through {} (serving: {})",
+        report["replayed"],
+        report["panel"].as_str().unwrap_or("?"),
+        report["candidate"].as_str().unwrap_or("?"),
+        report["current"].as_str().unwrap_or("?"),
+    );
+    for op in report["operations"].as_array().into_iter().flatten() {
+        let same = op["same_result"].as_bool() == Some(true) && op["same_requests"].as_bool() == Some(true);
+        println!(
+            "  {} {} {}",
+            if same { "same   " } else { "CHANGED" },
+            op["operation"].as_str().unwrap_or("?"),
+            op["journal_id"].as_str().unwrap_or("?"),
+        );
+        for d in op["differences"].as_array().into_iter().flatten() {
+            println!("      {}", d.as_str().unwrap_or_default());
+        }
+    }
+    println!("{} same, {} changed", report["same"], report["changed"]);
+}
+
+async fn panel(command: PanelCommand, host: HostArgs) -> Result<()> {
+    use reqwest::Method;
+    match command {
+        PanelCommand::List => {
+            let panels = host.send(Method::GET, "/admin/panels", None).await?;
+            for p in panels.as_array().into_iter().flatten() {
+                println!(
+                    "{}  {}",
+                    p["id"].as_str().unwrap_or("?"),
+                    module_line(&p["module"])
+                );
+            }
+        }
+        PanelCommand::Set { panel, adapter } => {
+            let m = host
+                .send(
+                    Method::PUT,
+                    &format!("/admin/panels/{panel}/adapter"),
+                    Some(Body::Json(json!({ "adapter": adapter }))),
+                )
+                .await?;
+            println!("panel {panel} now serves {}", module_line(&m));
+        }
+        PanelCommand::Rollback { panel } => {
+            let m = host
+                .send(Method::POST, &format!("/admin/panels/{panel}/rollback"), None)
+                .await?;
+            println!("panel {panel} rolled back to {}", module_line(&m));
+        }
+        PanelCommand::Enable { panel } => {
+            let answer = host
+                .send(Method::POST, &format!("/admin/panels/{panel}/enable"), None)
+                .await?;
+            match answer["was_quarantined"].as_str() {
+                Some(reason) => println!("panel {panel} re-enabled (it was quarantined: {reason})"),
+                None => println!("panel {panel} was not quarantined"),
+            }
+        }
+        PanelCommand::History { panel } => {
+            let h = host
+                .send(Method::GET, &format!("/admin/panels/{panel}/deployments"), None)
+                .await?;
+            for d in h["history"].as_array().into_iter().flatten() {
+                println!(
+                    "{}  {:<8}  {}",
+                    d["at"].as_str().unwrap_or("?"),
+                    d["action"].as_str().unwrap_or("?"),
+                    d["module"].as_str().unwrap_or("?")
+                );
+            }
+            println!("serving {}", module_line(&h["serving"]));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the command line `args` (the program name first); the process exit code.
+pub async fn run<I, T>(args: I) -> Result<i32>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return Ok(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Serve { config } => {
+            let config = crate::config::Config::load(&config)?;
+            let app = crate::App::start(&config).await?;
+            let listener = tokio::net::TcpListener::bind(&config.server.listen)
+                .await
+                .with_context(|| format!("binding {}", config.server.listen))?;
+            tracing::info!("panelgate listening on http://{}", listener.local_addr()?);
+            axum::serve(listener, app.router())
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+            Ok(0)
+        }
+        Command::Adapter { command, host } => adapter(command, host).await,
+        Command::Panel { command, host } => panel(command, host).await.map(|()| 0),
+        Command::Journal {
+            command: JournalCommand::Verify { config },
+        } => {
+            let config = crate::config::Config::load(&config)?;
+            let store = crate::store::Store::open(&config.store.url, config.store.durability).await?;
+            match store.verify_journal().await? {
+                None => {
+                    println!("journal intact");
+                    Ok(0)
+                }
+                Some(id) => {
+                    println!("journal broken: the first altered or missing entry is {id}");
+                    Ok(1)
+                }
+            }
+        }
+    }
+}

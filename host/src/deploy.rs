@@ -1,0 +1,329 @@
+//! Shipping adapters into the running host: the registry, the atomic switch, rollback.
+//!
+//! A module is registered by the SHA-256 of its bytes, after the host has checked that it is a
+//! component for a contract version it runs, compiled it, and asked it to `describe` itself.
+//! A panel serves one module at a time; switching builds the new adapter completely (linked,
+//! described, its needs checked against the panel's config) before it replaces the old one in
+//! one pointer swap, so a request runs start to end on the version it began with.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+
+use crate::adapter::Adapter as _;
+use crate::api::{AppState, Panel};
+use crate::capabilities::credentials::Credential;
+use crate::config::PanelConfig;
+use crate::model::Description;
+use crate::runtime::{PanelContext, WasmAdapter};
+use crate::store::{DeployAction, JournalEntry, ModuleInfo, StoreError, active_stack};
+
+/// Why a module was not registered or a panel not switched. Nothing changed in either case.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The module is not an adapter this host can run, or does not fit the panel.
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Where a module came from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    Push,
+    Config,
+    Watch,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Push => "push",
+            Source::Config => "config",
+            Source::Watch => "watch",
+        }
+    }
+}
+
+/// A module checked, compiled and described, not yet registered.
+pub struct Candidate {
+    pub info: ModuleInfo,
+    pub component: Component,
+}
+
+pub fn module_hash(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl AppState {
+    /// Checks that `bytes` are an adapter this host runs, compiles them and asks the adapter
+    /// to describe itself. Touches nothing.
+    pub async fn inspect(&self, bytes: &[u8], source: Source) -> Result<Candidate, DeployError> {
+        let hash = module_hash(bytes);
+        let (component, wit) = match self.compiled(&hash) {
+            Some(c) => c,
+            None => {
+                let runtime = self.runtime.clone();
+                let owned = bytes.to_vec();
+                let (component, wit) = tokio::task::spawn_blocking(move || runtime.compile_adapter(&owned))
+                    .await
+                    .map_err(|e| DeployError::Refused(format!("compiling: {e}")))?
+                    .map_err(DeployError::Refused)?;
+                self.compiled_put(&hash, &component, wit);
+                (component, wit)
+            }
+        };
+        let context = Arc::new(PanelContext::detached(&self.config.sandbox));
+        let adapter = WasmAdapter::load(&self.runtime, &component, context, 1)
+            .await
+            .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
+        let description = adapter.description().clone();
+        if description.name.trim().is_empty() || description.version.trim().is_empty() {
+            return Err(DeployError::Refused(
+                "`describe` gave no name or no version".into(),
+            ));
+        }
+        Ok(Candidate {
+            info: ModuleInfo {
+                hash,
+                name: description.name.clone(),
+                version: description.version.clone(),
+                wit: wit.to_string(),
+                size: bytes.len() as i64,
+                source: source.as_str().into(),
+                pushed_at: String::new(),
+                description: serde_json::to_value(&description).unwrap_or_default(),
+            },
+            component,
+        })
+    }
+
+    /// Registers a module after [`inspect`](Self::inspect), refusing one that a panel now
+    /// serving an adapter of the same name could not run. `Ok((info, false))`: already there.
+    pub async fn push(&self, bytes: &[u8], source: Source) -> Result<(ModuleInfo, bool), DeployError> {
+        let candidate = self.inspect(bytes, source).await?;
+        let info = candidate.info;
+        if let Some(existing) = self.store.module(&info.hash).await? {
+            return Ok((existing, false));
+        }
+        if let (Source::Push, Some(other)) = (
+            source,
+            self.store.module_by_name(&info.name, &info.version).await?,
+        ) {
+            return Err(DeployError::Conflict(format!(
+                "`{}@{}` is already registered with other content (sha256 {}); give the new build a new version",
+                info.name, info.version, other.hash
+            )));
+        }
+        let description: Description = serde_json::from_value(info.description.clone())
+            .map_err(|e| DeployError::Refused(format!("description: {e}")))?;
+        for panel in self.panels() {
+            if panel.module.name == info.name
+                && let Some(config) = self.config.panels.get(&panel.id)
+            {
+                check_description(&panel.id, config, &description).map_err(DeployError::Refused)?;
+            }
+        }
+        self.store.register_module(&info, bytes).await?;
+        let info = self.store.module(&info.hash).await?.unwrap_or(info);
+        tracing::info!(adapter = %info.name, version = %info.version, wit = %info.wit, hash = %info.hash, "module registered");
+        Ok((info, true))
+    }
+
+    /// Switches `panel` to the registered module `hash`. Requests already running finish on
+    /// the module they started with; the next request is served by the new one.
+    pub async fn switch(&self, panel: &str, hash: &str) -> Result<Arc<Panel>, DeployError> {
+        let _turn = self.deploying.lock().await;
+        let current = self
+            .panel(panel)
+            .map_err(|_| DeployError::NotFound(format!("no panel `{panel}`")))?;
+        if current.module.hash == hash {
+            return Ok(current);
+        }
+        let next = self.build_panel(panel, hash).await?;
+        self.record(panel, &next.module, DeployAction::Set, Some(&current.module))
+            .await?;
+        Ok(self.install(next))
+    }
+
+    /// Goes back to the module the panel served before its current one.
+    pub async fn rollback(&self, panel: &str) -> Result<Arc<Panel>, DeployError> {
+        let _turn = self.deploying.lock().await;
+        let current = self
+            .panel(panel)
+            .map_err(|_| DeployError::NotFound(format!("no panel `{panel}`")))?;
+        let history = self.store.deployments(panel).await?;
+        let stack = active_stack(&history);
+        let Some(previous) = stack.len().checked_sub(2).map(|i| stack[i].clone()) else {
+            return Err(DeployError::Conflict(format!(
+                "panel `{panel}` has no earlier version to roll back to"
+            )));
+        };
+        let next = self.build_panel(panel, &previous).await?;
+        self.record(panel, &next.module, DeployAction::Rollback, Some(&current.module))
+            .await?;
+        Ok(self.install(next))
+    }
+
+    /// At start: registers the config's adapters, records a `config` deployment for each
+    /// panel whose configured adapter changed, and loads every panel's active module.
+    pub async fn boot(&self) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        let mut config_modules = std::collections::BTreeMap::new();
+        for (name, adapter) in &self.config.adapters {
+            let bytes = std::fs::read(&adapter.path)
+                .with_context(|| format!("adapter `{name}`: reading {}", adapter.path.display()))?;
+            let (info, _) = self
+                .push(&bytes, Source::Config)
+                .await
+                .with_context(|| format!("adapter `{name}` ({})", adapter.path.display()))?;
+            config_modules.insert(name.clone(), info);
+        }
+        for (id, panel) in &self.config.panels {
+            let configured = &config_modules[&panel.adapter];
+            let history = self.store.deployments(id).await?;
+            let last_config = history.iter().rev().find(|d| d.action == DeployAction::Config);
+            if last_config.is_none_or(|d| d.module != configured.hash) {
+                self.record(id, configured, DeployAction::Config, None).await?;
+            }
+            let history = self.store.deployments(id).await?;
+            let active = active_stack(&history)
+                .pop()
+                .unwrap_or_else(|| configured.hash.clone());
+            let built = self
+                .build_panel(id, &active)
+                .await
+                .with_context(|| format!("loading panel `{id}`"))?;
+            tracing::info!(panel = %id, adapter = %built.module.name, version = %built.module.version, wit = %built.module.wit, "panel loaded");
+            self.install(built);
+        }
+        Ok(())
+    }
+
+    /// A ready panel serving module `hash`, not yet installed.
+    async fn build_panel(&self, id: &str, hash: &str) -> Result<Panel, DeployError> {
+        let config = self
+            .config
+            .panels
+            .get(id)
+            .ok_or_else(|| DeployError::NotFound(format!("no panel `{id}`")))?;
+        let module = self
+            .store
+            .module(hash)
+            .await?
+            .ok_or_else(|| DeployError::NotFound(format!("no registered module with hash `{hash}`")))?;
+        let component = match self.compiled(hash) {
+            Some((c, _)) => c,
+            None => {
+                let bytes = self
+                    .store
+                    .module_bytes(hash)
+                    .await?
+                    .ok_or_else(|| DeployError::NotFound(format!("module `{hash}` has no bytes")))?;
+                let runtime = self.runtime.clone();
+                let (component, wit) = tokio::task::spawn_blocking(move || runtime.compile_adapter(&bytes))
+                    .await
+                    .map_err(|e| DeployError::Refused(format!("compiling: {e}")))?
+                    .map_err(DeployError::Refused)?;
+                self.compiled_put(hash, &component, wit);
+                component
+            }
+        };
+        // The breaker belongs to the panel, not to a version: a switch keeps what it knows.
+        let breaker = self
+            .panel(id)
+            .map(|p| p.context.breaker.clone())
+            .unwrap_or_else(|_| Arc::new(crate::breaker(config, &self.config)));
+        let context = crate::panel_context(id, config, &self.config, breaker)
+            .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
+        let adapter = WasmAdapter::load(
+            &self.runtime,
+            &component,
+            Arc::new(context),
+            self.config.sandbox.panel_concurrency,
+        )
+        .await
+        .map_err(|e| DeployError::Refused(format!("panel `{id}`: {e:#}")))?;
+        check_description(id, config, adapter.description()).map_err(DeployError::Refused)?;
+        let callback_auth = config
+            .callback_auth
+            .as_ref()
+            .map(|c| Credential::resolve(&format!("{id}.callback_auth"), c))
+            .transpose()
+            .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
+        let context = adapter.context().clone();
+        Ok(Panel {
+            id: id.to_string(),
+            context,
+            adapter: Arc::new(adapter),
+            callback_auth,
+            module,
+        })
+    }
+
+    fn install(&self, panel: Panel) -> Arc<Panel> {
+        let panel = Arc::new(panel);
+        self.panels
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(panel.id.clone(), panel.clone());
+        panel
+    }
+
+    async fn record(
+        &self,
+        panel: &str,
+        module: &ModuleInfo,
+        action: DeployAction,
+        previous: Option<&ModuleInfo>,
+    ) -> Result<(), DeployError> {
+        let journal = JournalEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            panel: Some(panel.to_string()),
+            operation: "deploy".into(),
+            kind: "admin",
+            case_id: None,
+            outcome: "ok".into(),
+            detail: serde_json::json!({
+                "action": action,
+                "module": module.hash,
+                "adapter": format!("{}@{}", module.name, module.version),
+                "wit": module.wit,
+                "previous": previous.map(|p| serde_json::json!({
+                    "module": p.hash,
+                    "adapter": format!("{}@{}", p.name, p.version),
+                })),
+            }),
+        };
+        self.store.deploy(panel, &module.hash, action, journal).await?;
+        tracing::info!(panel, adapter = %module.name, version = %module.version, ?action, "panel switched");
+        Ok(())
+    }
+}
+
+/// Refuses a panel whose config lacks what its adapter declares it needs.
+pub fn check_description(id: &str, panel: &PanelConfig, description: &Description) -> Result<(), String> {
+    for key in description.config_keys.iter().filter(|k| k.required) {
+        if key.name != "base-url" && !panel.settings.contains_key(&key.name) {
+            return Err(format!(
+                "panel `{id}`: adapter `{}@{}` needs setting `{}` ({}), which the panel's config lacks",
+                description.name, description.version, key.name, key.description
+            ));
+        }
+    }
+    for need in &description.credentials {
+        if !panel.credentials.contains_key(&need.name) {
+            return Err(format!(
+                "panel `{id}`: adapter `{}@{}` needs credential `{}` ({}), which the panel's config lacks",
+                description.name, description.version, need.name, need.description
+            ));
+        }
+    }
+    Ok(())
+}

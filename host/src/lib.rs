@@ -1,0 +1,152 @@
+//! panelgate: one canonical API for a broker's portal, one sandboxed wasm adapter per partner.
+//!
+//! [`App::start`] builds everything from a [`config::Config`]: the store, the wasmtime runtime
+//! with one pre-instantiated adapter per panel, and the router. `main` and the tests share it.
+
+pub mod adapter;
+pub mod api;
+pub mod capabilities;
+pub mod cli;
+pub mod config;
+pub mod deploy;
+pub mod model;
+pub mod recovery;
+pub mod replay;
+pub mod runtime;
+pub mod store;
+pub mod watch;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::api::AppState;
+use crate::capabilities::credentials::Credential;
+use crate::config::{Config, PanelConfig};
+use crate::runtime::{PanelContext, Runtime};
+
+pub struct App {
+    pub state: Arc<AppState>,
+}
+
+impl App {
+    /// Opens the store, registers the config's adapters and loads every panel's active module.
+    pub async fn start(config: &Config) -> Result<App> {
+        let store = store::Store::open(&config.store.url, config.store.durability)
+            .await
+            .context("opening the store")?;
+        let runtime = Runtime::new(&config.sandbox, config.max_memory_mib())?;
+        let state = Arc::new(AppState::new(
+            store,
+            runtime,
+            config.clone(),
+            config.server.portal_token.resolve("server.portal_token")?,
+            config.server.admin_token.resolve("server.admin_token")?,
+        ));
+        state.boot().await?;
+        state
+            .recover()
+            .await
+            .context("recovering operations a stop cut off")?;
+        if let Some(dir) = &config.registry.watch_dir {
+            watch::spawn(
+                state.clone(),
+                dir.clone(),
+                Duration::from_millis(config.registry.watch_interval_ms.max(50)),
+            );
+        }
+        Ok(App { state })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        api::router(self.state.clone())
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.state.runtime
+    }
+}
+
+/// The circuit breaker a panel's config asks for.
+pub(crate) fn breaker(panel: &PanelConfig, config: &Config) -> capabilities::breaker::Breaker {
+    capabilities::breaker::Breaker::new(
+        panel
+            .limits
+            .breaker_failures
+            .unwrap_or(config.sandbox.breaker_failures),
+        Duration::from_millis(
+            panel
+                .limits
+                .breaker_cooldown_ms
+                .unwrap_or(config.sandbox.breaker_cooldown_ms),
+        ),
+    )
+}
+
+pub(crate) fn panel_context(
+    id: &str,
+    panel: &PanelConfig,
+    config: &Config,
+    breaker: Arc<capabilities::breaker::Breaker>,
+) -> Result<PanelContext> {
+    let sandbox = &config.sandbox;
+    let limits = &panel.limits;
+    let ms = |v: Option<u64>, d: u64| Duration::from_millis(v.unwrap_or(d));
+    let mut credentials = BTreeMap::new();
+    let mut redactions = Vec::new();
+    for (name, c) in &panel.credentials {
+        let credential = Credential::resolve(&format!("panel `{id}` credential `{name}`"), c)?;
+        redactions.extend(credential.secrets());
+        credentials.insert(name.clone(), credential);
+    }
+    if let Some(c) = &panel.callback_auth {
+        redactions.extend(Credential::resolve(&format!("panel `{id}` callback_auth"), c)?.secrets());
+    }
+    redactions.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let base = url::Url::parse(&panel.base_url)?;
+    let mut allowed_hosts = vec![(
+        base.host_str().unwrap_or_default().to_ascii_lowercase(),
+        base.port_or_known_default(),
+    )];
+    for entry in &panel.allowed_hosts {
+        let (host, port) = match entry.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                Some(
+                    p.parse::<u16>()
+                        .with_context(|| format!("panel `{id}`: allowed host `{entry}`"))?,
+                ),
+            ),
+            None => (entry.as_str(), None),
+        };
+        allowed_hosts.push((host.to_ascii_lowercase(), port));
+    }
+    let connect_timeout = ms(limits.connect_timeout_ms, sandbox.connect_timeout_ms);
+    let client = reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()?;
+    // Adapters read the partner's address as the `base-url` setting unless the panel sets it.
+    let mut settings = panel.settings.clone();
+    settings
+        .entry("base-url".into())
+        .or_insert_with(|| panel.base_url.clone());
+    Ok(PanelContext {
+        id: id.to_string(),
+        adapter: panel.adapter.clone(),
+        settings,
+        credentials,
+        allowed_hosts,
+        client,
+        memory_bytes: (limits.memory_mib.unwrap_or(sandbox.memory_mib) as usize) << 20,
+        operation_timeout: ms(limits.operation_timeout_ms, sandbox.operation_timeout_ms),
+        read_timeout: ms(limits.read_timeout_ms, sandbox.read_timeout_ms),
+        max_response_bytes: limits.max_response_bytes.unwrap_or(sandbox.max_response_bytes),
+        max_log_bytes: sandbox.max_log_bytes,
+        redactions,
+        breaker,
+    })
+}

@@ -1,0 +1,151 @@
+//! Start-up after a crash: state-changing operations the host died in are marked with an
+//! unknown outcome, never silently dropped and never run twice.
+//!
+//! A state-changing operation is recorded (`pending`) before its adapter asks the partner and
+//! removed in the transaction that commits its outcome. A record still `running` at start-up is
+//! an operation whose outcome nobody knows: the partner may or may not have acted. Recovery
+//! then, in one transaction per operation,
+//! - journals it under the journal id the operation was given (with outcome `unknown`),
+//! - opens its case with status `unknown` if it was opening one, or notes it on its case,
+//! - puts an `outcome_unknown` event, flagged, in the feed,
+//! - answers its `Idempotency-Key` with `409 outcome_unknown` and the case id, so a portal retry
+//!   cannot place the same business twice,
+//!
+//! and then reconciles through `status` where the adapter has it and the case carries the
+//! partner's references. What stays unknown is listed at `GET /admin/unknown-outcomes`.
+
+use serde_json::json;
+
+use crate::adapter::Call;
+use crate::api::AppState;
+use crate::api::operations::{CaseEffect, run};
+use crate::model::{CaseKind, CaseStatus, Operation};
+use crate::store::{CaseChange, Commit, JournalEntry, NewEvent, PendingOperation};
+
+impl AppState {
+    /// Settles what a crash left in flight. Called once at start-up, before serving.
+    pub async fn recover(&self) -> anyhow::Result<()> {
+        for op in self.store.pending("running").await? {
+            let case_id = self.settle_unknown(&op).await?;
+            if let Some(case_id) = case_id {
+                self.reconcile(&op, &case_id).await;
+            }
+        }
+        let released = self.store.release_running_keys().await?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "idempotency keys of read-only requests cut off by a stop released"
+            );
+        }
+        Ok(())
+    }
+
+    async fn settle_unknown(&self, op: &PendingOperation) -> anyhow::Result<Option<String>> {
+        let message = format!(
+            "outcome unknown: the host stopped while `{}` was under way (journal {}); the partner may or may not have acted on it",
+            op.operation, op.journal_id
+        );
+        let source = format!("recovery:{}", op.journal_id);
+        let mut commit = Commit {
+            marks_unknown: Some(op.journal_id.clone()),
+            ..Commit::default()
+        };
+        let mut case_id = op.case_id.clone();
+        let mut opened = false;
+        if let Some(opens) = &op.opens
+            && let Some(id) = opens["case_id"].as_str()
+        {
+            let kind: CaseKind = serde_json::from_value(opens["kind"].clone())?;
+            if self.store.case(&op.panel, id).await?.is_none() {
+                commit.cases.push(CaseChange {
+                    case_id: id.to_string(),
+                    create: Some((
+                        op.panel.clone(),
+                        kind,
+                        opens["product"].as_str().map(str::to_string),
+                        opens["parent"].as_str().map(str::to_string),
+                    )),
+                    status: Some(CaseStatus::Unknown),
+                    message: Some(message.clone()),
+                    source: source.clone(),
+                    ..CaseChange::default()
+                });
+                opened = true;
+            }
+            case_id = Some(id.to_string());
+        } else if let Some(id) = &case_id {
+            commit.cases.push(CaseChange {
+                case_id: id.clone(),
+                message: Some(message.clone()),
+                source: source.clone(),
+                ..CaseChange::default()
+            });
+        }
+        commit.events.push(NewEvent {
+            panel: op.panel.clone(),
+            case_id: case_id.clone(),
+            kind: "outcome_unknown".into(),
+            dedup_key: source.clone(),
+            status: opened.then_some(CaseStatus::Unknown),
+            payload: json!({ "operation": op.operation, "journal_id": op.journal_id, "message": message }),
+            flagged: Some(message.clone()),
+        });
+        commit.journal.push(JournalEntry {
+            id: op.journal_id.clone(),
+            panel: Some(op.panel.clone()),
+            operation: op.operation.clone(),
+            kind: "portal",
+            case_id: case_id.clone(),
+            outcome: "unknown: the host stopped during the operation".into(),
+            detail: json!({ "request": op.request, "recovered": true, "started_at": op.started_at }),
+        });
+        if let Some((scope, key)) = &op.idempotency {
+            let body = json!({
+                "error": { "code": "outcome_unknown", "message": message, "journal_id": op.journal_id },
+                "case_id": case_id,
+            });
+            commit.idempotent_response = Some((scope.clone(), key.clone(), 409, body.to_string()));
+        }
+        self.store.commit(commit).await?;
+        tracing::warn!(panel = %op.panel, operation = %op.operation, journal = %op.journal_id, case = ?case_id, "{message}");
+        Ok(case_id)
+    }
+
+    /// Asks the partner where it can: a `status` refresh of a case that carries references.
+    async fn reconcile(&self, op: &PendingOperation, case_id: &str) {
+        let Ok(panel) = self.panel(&op.panel) else {
+            return;
+        };
+        if !panel
+            .adapter
+            .description()
+            .operations
+            .contains(&Operation::Status)
+        {
+            return;
+        }
+        let Ok(Some(case)) = self.store.case(&op.panel, case_id).await else {
+            return;
+        };
+        if case.references.is_empty() {
+            return;
+        }
+        match run(
+            self,
+            &panel,
+            Call::Status(case.to_ref()),
+            CaseEffect::on(&case),
+            None,
+        )
+        .await
+        {
+            Ok(_) => {
+                tracing::info!(panel = %op.panel, case = case_id, "case refreshed from the partner after an unknown outcome")
+            }
+            Err(e) => {
+                tracing::warn!(panel = %op.panel, case = case_id, "reconciling through status failed: {e}")
+            }
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The wasmtime side: one engine, one linker, a pre-instantiated adapter per panel, and a
+//! fresh store and instance for every operation.
+
+pub mod bindings;
+mod engine;
+mod panel;
+mod state;
+
+pub use engine::{Runtime, SUPPORTED_WIT};
+pub use panel::WasmAdapter;
+pub use state::{Exchange, HostState, PanelContext, Recording};

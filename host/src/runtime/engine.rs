@@ -1,0 +1,134 @@
+//! The engine: component model, async, epoch interruption and the pooling allocator.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::Result;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::error::Context as _;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use super::bindings::Adapter;
+use super::state::HostState;
+use crate::config::SandboxConfig;
+
+/// How often the epoch advances: the granularity of CPU deadlines.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// The versions of the `panelgate:adapter` contract this host runs, oldest first.
+pub const SUPPORTED_WIT: [&str; 2] = ["1.0.0", "1.1.0"];
+
+const OPERATIONS_EXPORT: &str = "panelgate:adapter/operations@";
+
+/// The engine and the linker every panel shares.
+#[derive(Clone)]
+pub struct Runtime {
+    pub engine: Engine,
+    pub linker: Arc<Linker<HostState>>,
+    /// Faults in a row that quarantine an adapter (0: never).
+    pub quarantine_after: u32,
+}
+
+impl Runtime {
+    /// `max_memory_mib` sizes the pool's memory slots: the largest limit of any panel.
+    pub fn new(sandbox: &SandboxConfig, max_memory_mib: u64) -> Result<Runtime> {
+        let mut config = Config::new();
+        if let Some(dir) = &sandbox.cache_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| wasmtime::format_err!("creating the cache folder {}: {e}", dir.display()))?;
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(
+                wasmtime::Cache::new(cache).context("opening the compiled-adapter cache")?,
+            ));
+        }
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let mut pool = PoolingAllocationConfig::default();
+        let instances = sandbox.pool_instances.max(1);
+        pool.total_component_instances(instances);
+        pool.total_core_instances(instances * 8);
+        pool.total_memories(instances * 2);
+        pool.total_tables(instances * 4);
+        pool.max_memory_size((max_memory_mib.max(sandbox.memory_mib) as usize) << 20);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).context("creating the wasmtime engine")?;
+        spawn_epoch_ticker(&engine);
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
+        Adapter::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .context("linking panelgate capabilities")?;
+        Ok(Runtime {
+            engine,
+            linker: Arc::new(linker),
+            quarantine_after: sandbox.quarantine_after,
+        })
+    }
+
+    /// Compiles an adapter from its bytes and tells which contract version it targets, or
+    /// says in plain words why the bytes are not an adapter this host can run.
+    pub fn compile_adapter(&self, bytes: &[u8]) -> std::result::Result<(Component, &'static str), String> {
+        if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+            return Err("not a WebAssembly file (it lacks the `\\0asm` header)".into());
+        }
+        if bytes[4..8] == [1, 0, 0, 0] {
+            return Err(
+                "a core WebAssembly module, not a component: build the adapter for \
+                        `wasm32-wasip2` (or wrap the module with `wasm-tools component new`)"
+                    .into(),
+            );
+        }
+        let component =
+            Component::new(&self.engine, bytes).map_err(|e| format!("not a valid component: {e:#}"))?;
+        let version = exported_version(&self.engine, &component).ok_or_else(|| {
+            format!(
+                "the component exports no `{OPERATIONS_EXPORT}...` interface: it is not a panelgate adapter"
+            )
+        })?;
+        let wit = SUPPORTED_WIT.iter().find(|v| **v == version).ok_or_else(|| {
+            format!(
+                "the component targets `panelgate:adapter@{version}`; this host runs adapters for {}",
+                SUPPORTED_WIT
+                    .map(|v| format!("`panelgate:adapter@{v}`"))
+                    .join(" and ")
+            )
+        })?;
+        Ok((component, wit))
+    }
+
+    /// Compiles a component from a file.
+    pub fn compile_file(&self, path: &Path) -> Result<Component> {
+        Component::from_file(&self.engine, path).with_context(|| format!("compiling {}", path.display()))
+    }
+}
+
+/// The version of `panelgate:adapter/operations` a component exports, whatever it is.
+fn exported_version(engine: &Engine, component: &Component) -> Option<String> {
+    component
+        .component_type()
+        .exports(engine)
+        .find_map(|(name, _)| name.strip_prefix(OPERATIONS_EXPORT).map(str::to_string))
+}
+
+/// The supported contract version a component targets, if any.
+pub fn contract_version(engine: &Engine, component: &Component) -> Option<&'static str> {
+    let version = exported_version(engine, component)?;
+    SUPPORTED_WIT.iter().find(|v| **v == version).copied()
+}
+
+/// Advances the epoch on a thread of its own until the engine is dropped.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("panelgate-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })
+        .expect("spawning the epoch thread");
+}

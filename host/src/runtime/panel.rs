@@ -1,0 +1,370 @@
+//! A panel's adapter: its component pre-instantiated once, a fresh instance per operation.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
+use wasmtime::Result;
+use wasmtime::component::Component;
+use wasmtime::error::Context as _;
+use wasmtime::{Store, UpdateDeadline};
+
+use super::bindings::{v1_0, v1_1};
+use super::engine::Runtime;
+use super::state::{Exchange, HostState, PanelContext, Recording};
+use crate::adapter::{Adapter, BoxFuture, Call, CallError, CallRecord, Outcome};
+use crate::model::{AdapterError, Description, FieldIssue, ValidationRequest};
+
+/// The component linked for the contract version it targets.
+enum Pre {
+    V1_0(v1_0::AdapterPre<HostState>),
+    V1_1(v1_1::AdapterPre<HostState>),
+}
+
+enum Instance {
+    V1_0(v1_0::Adapter),
+    V1_1(v1_1::Adapter),
+}
+
+/// Calls the export for `call` on an instance's `operations`, whichever version it is.
+macro_rules! dispatch {
+    ($ops:expr, $s:expr, $call:expr) => {{
+        let (ops, s) = ($ops, $s);
+        match $call {
+            Call::Quote(r) => ops.call_quote(s, &r).await.map(|r| r.map(Outcome::Quote)),
+            Call::Accept(r) => ops.call_accept(s, &r).await.map(|r| r.map(Outcome::Accept)),
+            Call::UploadDocument(r) => ops
+                .call_upload_document(s, &r)
+                .await
+                .map(|r| r.map(Outcome::UploadDocument)),
+            Call::Confirm(r) => ops.call_confirm(s, &r).await.map(|r| r.map(Outcome::Confirm)),
+            Call::Cancel(r) => ops.call_cancel(s, &r).await.map(|r| r.map(Outcome::Cancel)),
+            Call::Claim(r) => ops.call_claim(s, &r).await.map(|r| r.map(Outcome::Claim)),
+            Call::Status(r) => ops.call_status(s, &r).await.map(|r| r.map(Outcome::Status)),
+            Call::PolicyDocument(r) => ops
+                .call_policy_document(s, &r)
+                .await
+                .map(|r| r.map(Outcome::PolicyDocument)),
+            Call::HandleCallback(r) => ops
+                .call_handle_callback(s, &r)
+                .await
+                .map(|r| r.map(Outcome::HandleCallback)),
+            Call::Lookup(r) => ops.call_look_up(s, &r).await.map(|r| r.map(Outcome::Lookup)),
+            Call::Poll(r) => ops.call_poll(s, &r).await.map(|r| r.map(Outcome::Poll)),
+            Call::Notify(r) => ops.call_notify(s, &r).await.map(|r| r.map(Outcome::Notify)),
+        }
+    }};
+}
+
+pub struct WasmAdapter {
+    runtime: Runtime,
+    pre: Pre,
+    /// The `panelgate:adapter` version the component targets.
+    wit: &'static str,
+    panel: Arc<PanelContext>,
+    description: Description,
+    permits: Semaphore,
+    health: std::sync::Mutex<Health>,
+    /// Consecutive faults that quarantine the adapter; 0 never does.
+    quarantine_after: u32,
+}
+
+impl WasmAdapter {
+    /// Links the component for `panel` and asks it to describe itself.
+    pub async fn load(
+        runtime: &Runtime,
+        component: &Component,
+        panel: Arc<PanelContext>,
+        concurrency: usize,
+    ) -> Result<WasmAdapter> {
+        let wit = super::engine::contract_version(&runtime.engine, component).ok_or_else(|| {
+            wasmtime::format_err!("the component is not an adapter of a contract version this host runs")
+        })?;
+        let instance_pre = runtime.linker.instantiate_pre(component).with_context(|| {
+            format!(
+                "panel `{}`: the component's imports do not fit the adapter world of panelgate:adapter@{wit}",
+                panel.id
+            )
+        })?;
+        let exports = || {
+            format!(
+                "panel `{}`: the component does not export the operations of panelgate:adapter@{wit}",
+                panel.id
+            )
+        };
+        let pre = match wit {
+            "1.0.0" => Pre::V1_0(v1_0::AdapterPre::new(instance_pre).with_context(exports)?),
+            _ => Pre::V1_1(v1_1::AdapterPre::new(instance_pre).with_context(exports)?),
+        };
+        let mut adapter = WasmAdapter {
+            runtime: runtime.clone(),
+            pre,
+            wit,
+            panel,
+            description: placeholder_description(),
+            permits: Semaphore::new(concurrency.max(1)),
+            health: Default::default(),
+            quarantine_after: runtime.quarantine_after,
+        };
+        let (mut store, instance) = adapter.instantiate("describe").await?;
+        let description = match &instance {
+            Instance::V1_0(i) => i.panelgate_adapter_operations().call_describe(&mut store).await,
+            Instance::V1_1(i) => i.panelgate_adapter_operations().call_describe(&mut store).await,
+        };
+        adapter.description =
+            description.with_context(|| format!("panel `{}`: describe failed", adapter.panel.id))?;
+        Ok(adapter)
+    }
+
+    async fn run_validate(&self, request: ValidationRequest) -> Result<Vec<FieldIssue>, CallError> {
+        let (mut store, instance) = self
+            .instantiate("validate")
+            .await
+            .map_err(|e| CallError::Fault(format!("instantiating: {e:#}")))?;
+        let result = match &instance {
+            Instance::V1_0(_) => {
+                return Err(CallError::Adapter(AdapterError::Unsupported(format!(
+                    "`validate` came in panelgate:adapter@1.1.0; this adapter is built against {}",
+                    self.wit
+                ))));
+            }
+            Instance::V1_1(i) => {
+                i.panelgate_adapter_operations()
+                    .call_validate(&mut store, &request)
+                    .await
+            }
+        };
+        match result {
+            Ok(Ok(issues)) => Ok(issues),
+            Ok(Err(error)) => Err(CallError::Adapter(error)),
+            Err(trap) => Err(CallError::Fault(format!("{trap:#}"))),
+        }
+    }
+
+    /// The panel context the adapter's capabilities use.
+    pub fn context(&self) -> &Arc<PanelContext> {
+        &self.panel
+    }
+
+    /// The `panelgate:adapter` version the component targets.
+    pub fn wit(&self) -> &'static str {
+        self.wit
+    }
+
+    async fn instantiate(&self, operation: &'static str) -> Result<(Store<HostState>, Instance)> {
+        let mut store = Store::new(
+            &self.runtime.engine,
+            HostState::new(self.panel.clone(), operation),
+        );
+        store.limiter(|state| &mut state.limits);
+        // Yield to the async runtime every epoch tick, and trap once the operation's
+        // deadline has passed: one deadline covers guest CPU and partner calls alike.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                wasmtime::bail!("the operation's deadline passed while the adapter was running")
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let instance = match &self.pre {
+            Pre::V1_0(pre) => Instance::V1_0(pre.instantiate_async(&mut store).await?),
+            Pre::V1_1(pre) => Instance::V1_1(pre.instantiate_async(&mut store).await?),
+        };
+        Ok((store, instance))
+    }
+
+    /// Runs `call` with `http.send` answered from `recording` instead of the partner: what
+    /// the adapter returned and the requests it made.
+    pub async fn replay(
+        &self,
+        call: Call,
+        recording: Recording,
+    ) -> (Result<Outcome, CallError>, Vec<Exchange>) {
+        let timeout = self.panel.operation_timeout;
+        match tokio::time::timeout(timeout, self.run(call, Some(recording))).await {
+            Ok((result, store)) => (result, store.map(|s| s.into_data().exchanges).unwrap_or_default()),
+            Err(_) => (Err(CallError::Deadline(timeout.as_millis() as u64)), Vec::new()),
+        }
+    }
+
+    async fn run(
+        &self,
+        call: Call,
+        replay: Option<Recording>,
+    ) -> (Result<Outcome, CallError>, Option<Store<HostState>>) {
+        let operation = operation_name(&call);
+        let (mut store, instance) = match self.instantiate(operation).await {
+            Ok(pair) => pair,
+            Err(e) => return (Err(CallError::Fault(format!("instantiating: {e:#}"))), None),
+        };
+        store.data_mut().replay = replay;
+        let result = match &instance {
+            Instance::V1_0(i) => dispatch!(i.panelgate_adapter_operations(), &mut store, call),
+            Instance::V1_1(i) => dispatch!(i.panelgate_adapter_operations(), &mut store, call),
+        };
+        let result = match result {
+            Ok(Ok(outcome)) => match crate::adapter::check_outcome(&outcome) {
+                Ok(()) => Ok(outcome),
+                Err(what) => Err(CallError::Fault(format!(
+                    "the adapter returned a malformed result: {what}"
+                ))),
+            },
+            Ok(Err(error)) => Err(CallError::Adapter(error)),
+            Err(trap) if Instant::now() >= store.data().deadline => {
+                tracing::warn!(panel = %self.panel.id, operation, "adapter stopped at its deadline: {trap:#}");
+                Err(CallError::Deadline(
+                    self.panel.operation_timeout.as_millis() as u64
+                ))
+            }
+            Err(trap) => Err(CallError::Fault(format!("{trap:#}"))),
+        };
+        (result, Some(store))
+    }
+}
+
+impl Adapter for WasmAdapter {
+    fn description(&self) -> &Description {
+        &self.description
+    }
+
+    fn validate(&self, request: ValidationRequest) -> BoxFuture<'_, Result<Vec<FieldIssue>, CallError>> {
+        Box::pin(async move {
+            let Ok(_permit) = self.permits.acquire().await else {
+                return Err(CallError::Fault("the panel is shutting down".into()));
+            };
+            let timeout = self.panel.operation_timeout;
+            tokio::time::timeout(timeout, self.run_validate(request))
+                .await
+                .unwrap_or(Err(CallError::Deadline(timeout.as_millis() as u64)))
+        })
+    }
+
+    fn call<'a>(
+        &'a self,
+        call: Call,
+        journal_id: &'a str,
+    ) -> BoxFuture<'a, (Result<Outcome, CallError>, CallRecord)> {
+        Box::pin(async move {
+            let Ok(_permit) = self.permits.acquire().await else {
+                return (
+                    Err(CallError::Fault("the panel is shutting down".into())),
+                    CallRecord::default(),
+                );
+            };
+            if let Some(reason) = self.quarantine() {
+                return (Err(CallError::Quarantined(reason)), CallRecord::default());
+            }
+            let timeout = self.panel.operation_timeout;
+            // The epoch deadline and the partner timeouts end the call at `timeout`, keeping
+            // what it did; this outer limit is the backstop should both miss it.
+            match tokio::time::timeout(timeout + BACKSTOP, self.run(call, None)).await {
+                Ok((result, store)) => {
+                    let mut record = CallRecord::default();
+                    if let Some(store) = store {
+                        store.data().flush_output(journal_id);
+                        record.exchanges = store.into_data().exchanges;
+                    }
+                    self.count(&result, &record);
+                    (result, record)
+                }
+                Err(_) => {
+                    let result = Err(CallError::Deadline(timeout.as_millis() as u64));
+                    self.count(&result, &CallRecord::default());
+                    (result, CallRecord::default())
+                }
+            }
+        })
+    }
+
+    fn quarantine(&self) -> Option<String> {
+        self.health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .quarantined
+            .clone()
+    }
+
+    fn release(&self) {
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        health.quarantined = None;
+        health.faults = 0;
+    }
+}
+
+/// How far past the operation's deadline the outer timeout waits for the inner ones.
+const BACKSTOP: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Consecutive faults of the adapter, and the reason it was quarantined.
+#[derive(Default)]
+struct Health {
+    faults: u32,
+    last: String,
+    quarantined: Option<String>,
+}
+
+impl WasmAdapter {
+    /// Counts the adapter's own faults in a row: a trap, a malformed result, or its CPU time
+    /// running out (a deadline with no partner timeout in the call). Any other outcome,
+    /// success or a typed error, proves the adapter works and resets the count.
+    fn count(&self, result: &Result<Outcome, CallError>, record: &CallRecord) {
+        let fault = match result {
+            Err(CallError::Fault(reason)) => Some(reason.clone()),
+            Err(CallError::Deadline(ms))
+                if !record
+                    .exchanges
+                    .iter()
+                    .any(|e| e.error_kind.as_deref() == Some("timeout")) =>
+            {
+                Some(format!("ran past its {ms} ms deadline"))
+            }
+            Err(CallError::Deadline(_)) | Err(CallError::Quarantined(_)) => return,
+            _ => None,
+        };
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(reason) = fault else {
+            health.faults = 0;
+            return;
+        };
+        health.faults += 1;
+        health.last = reason;
+        if self.quarantine_after > 0 && health.faults >= self.quarantine_after && health.quarantined.is_none()
+        {
+            let reason = format!(
+                "{} faults in a row, the last: {}; re-enable with `panelgate panel enable {}` or deploy another version",
+                health.faults, health.last, self.panel.id
+            );
+            tracing::error!(panel = %self.panel.id, adapter = %self.description.name, version = %self.description.version, "adapter quarantined: {reason}");
+            health.quarantined = Some(reason);
+        }
+    }
+}
+
+fn operation_name(call: &Call) -> &'static str {
+    match call {
+        Call::Quote(_) => "quote",
+        Call::Accept(_) => "accept",
+        Call::UploadDocument(_) => "upload-document",
+        Call::Confirm(_) => "confirm",
+        Call::Cancel(_) => "cancel",
+        Call::Claim(_) => "claim",
+        Call::Status(_) => "status",
+        Call::PolicyDocument(_) => "policy-document",
+        Call::HandleCallback(_) => "handle-callback",
+        Call::Lookup(_) => "lookup",
+        Call::Poll(_) => "poll",
+        Call::Notify(_) => "notify",
+    }
+}
+
+fn placeholder_description() -> Description {
+    Description {
+        name: String::new(),
+        version: String::new(),
+        spec: String::new(),
+        operations: Vec::new(),
+        config_keys: Vec::new(),
+        credentials: Vec::new(),
+        callbacks: Vec::new(),
+        lookups: Vec::new(),
+    }
+}

@@ -1,0 +1,200 @@
+//! What a store carries for one operation: WASI with nothing granted, limits, the panel's
+//! context for the capabilities, and what the operation did (partner exchanges, logs).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use wasmtime::component::ResourceTable;
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::capabilities::credentials::Credential;
+
+/// A panel as its adapter's capabilities see it. Secrets stay in `credentials`, out of reach
+/// of the guest: the capabilities apply them, never return them.
+pub struct PanelContext {
+    pub id: String,
+    pub adapter: String,
+    pub settings: BTreeMap<String, String>,
+    pub credentials: BTreeMap<String, Credential>,
+    /// `(host, port)` pairs; a `None` port allows any port on that host.
+    pub allowed_hosts: Vec<(String, Option<u16>)>,
+    pub client: reqwest::Client,
+    pub memory_bytes: usize,
+    pub operation_timeout: std::time::Duration,
+    pub read_timeout: std::time::Duration,
+    pub max_response_bytes: u64,
+    pub max_log_bytes: usize,
+    /// Every secret value and its encodings, removed from anything journaled or logged.
+    pub redactions: Vec<String>,
+    /// The panel's circuit breaker, shared by every version the panel serves.
+    pub breaker: Arc<crate::capabilities::breaker::Breaker>,
+}
+
+impl PanelContext {
+    /// A context tied to no panel, for asking a module to `describe` itself before it is
+    /// deployed: no settings, no credentials, no host it may call.
+    pub fn detached(sandbox: &crate::config::SandboxConfig) -> PanelContext {
+        PanelContext {
+            id: "(registry)".into(),
+            adapter: String::new(),
+            settings: BTreeMap::new(),
+            credentials: BTreeMap::new(),
+            allowed_hosts: Vec::new(),
+            client: reqwest::Client::new(),
+            memory_bytes: (sandbox.memory_mib as usize) << 20,
+            operation_timeout: std::time::Duration::from_millis(sandbox.operation_timeout_ms),
+            read_timeout: std::time::Duration::from_millis(sandbox.read_timeout_ms),
+            max_response_bytes: sandbox.max_response_bytes,
+            max_log_bytes: sandbox.max_log_bytes,
+            redactions: Vec::new(),
+            breaker: Arc::new(crate::capabilities::breaker::Breaker::new(
+                0,
+                std::time::Duration::ZERO,
+            )),
+        }
+    }
+
+    /// Replaces every secret in `text` with `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for secret in &self.redactions {
+            if !secret.is_empty() && out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), "***");
+            }
+        }
+        out
+    }
+}
+
+/// One outbound call to the partner, as journaled (secrets redacted).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    pub method: String,
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: String,
+    pub credential: Option<String>,
+    /// 1 for the first attempt; read-only operations retry transient failures.
+    #[serde(default = "first_attempt")]
+    pub attempt: u32,
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: String,
+    /// The `http-error` case when the exchange failed (`timeout`, `connect`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+    pub duration_ms: u64,
+}
+
+fn first_attempt() -> u32 {
+    1
+}
+
+/// Partner exchanges recorded in the journal, served back instead of calling the partner when
+/// a candidate module is replayed.
+#[derive(Debug, Default)]
+pub struct Recording {
+    pub exchanges: Vec<Exchange>,
+    used: Vec<bool>,
+}
+
+impl Recording {
+    pub fn new(exchanges: Vec<Exchange>) -> Recording {
+        let used = vec![false; exchanges.len()];
+        Recording { exchanges, used }
+    }
+
+    /// The recorded exchange for a request: the first unused one with the same method and
+    /// URL, else the next unused one in order.
+    pub fn answer(&mut self, method: &str, url: &str) -> Option<&Exchange> {
+        let unused = |(i, _): &(usize, &Exchange)| !self.used[*i];
+        let index = self
+            .exchanges
+            .iter()
+            .enumerate()
+            .filter(unused)
+            .find(|(_, e)| e.method == method && e.url == url)
+            .or_else(|| self.exchanges.iter().enumerate().find(unused))
+            .map(|(i, _)| i)?;
+        self.used[index] = true;
+        Some(&self.exchanges[index])
+    }
+}
+
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limits: StoreLimits,
+    pub panel: Arc<PanelContext>,
+    pub operation: &'static str,
+    pub deadline: Instant,
+    pub exchanges: Vec<Exchange>,
+    pub stdout: MemoryOutputPipe,
+    pub stderr: MemoryOutputPipe,
+    pub log_bytes: usize,
+    /// When replaying: the recorded partner exchanges `http.send` serves instead of the partner.
+    pub replay: Option<Recording>,
+}
+
+impl HostState {
+    pub fn new(panel: Arc<PanelContext>, operation: &'static str) -> HostState {
+        let stdout = MemoryOutputPipe::new(panel.max_log_bytes);
+        let stderr = MemoryOutputPipe::new(panel.max_log_bytes);
+        // No preopened directories, no environment, no arguments, no sockets.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let limits = StoreLimitsBuilder::new()
+            .memory_size(panel.memory_bytes)
+            .trap_on_grow_failure(true)
+            .build();
+        HostState {
+            wasi,
+            table: ResourceTable::new(),
+            limits,
+            deadline: Instant::now() + panel.operation_timeout,
+            panel,
+            operation,
+            exchanges: Vec::new(),
+            stdout,
+            stderr,
+            log_bytes: 0,
+            replay: None,
+        }
+    }
+
+    /// Forwards what the adapter printed to the host's log.
+    pub fn flush_output(&self, journal_id: &str) {
+        for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let bytes = pipe.contents();
+            if bytes.is_empty() {
+                continue;
+            }
+            let text = self.panel.redact(&String::from_utf8_lossy(&bytes));
+            for line in text.lines() {
+                tracing::info!(panel = %self.panel.id, operation = self.operation, journal = journal_id, stream, "{line}");
+            }
+        }
+    }
+}
+
+impl crate::model::Host for HostState {}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}

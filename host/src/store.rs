@@ -1,0 +1,724 @@
+//! The store: SQLite (WAL, full sync) under a migration-managed schema.
+//!
+//! Everything one operation learns is written in one transaction before the portal or the
+//! partner gets a 2xx, so nothing acknowledged can be lost by a crash.
+
+mod journal;
+mod registry;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+pub use journal::{JournalEntry, JournalRow};
+pub use registry::{DeployAction, Deployment, ModuleInfo, active_stack};
+
+use crate::model::{CaseKind, CaseRef, CaseStatus, Policy, Reference, Requirement};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub struct Store {
+    pool: SqlitePool,
+    /// SQLite has one writer; taking turns here avoids busy upgrades inside transactions.
+    write: tokio::sync::Mutex<()>,
+}
+
+/// A case as stored.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Case {
+    pub id: String,
+    pub panel: String,
+    pub kind: CaseKind,
+    pub status: CaseStatus,
+    pub product: Option<String>,
+    pub parent: Option<String>,
+    pub policy: Option<Policy>,
+    pub requirements: Vec<Requirement>,
+    pub message: Option<String>,
+    pub references: Vec<Reference>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub status: CaseStatus,
+    pub source: String,
+    pub journal_id: Option<String>,
+}
+
+impl Case {
+    pub fn to_ref(&self) -> CaseRef {
+        CaseRef {
+            id: self.id.clone(),
+            kind: self.kind,
+            status: self.status,
+            product: self.product.clone(),
+            references: self.references.clone(),
+            policy: self.policy.clone(),
+            parent: self.parent.clone(),
+        }
+    }
+}
+
+/// A change to a case (or a new one) that an operation or callback brings.
+#[derive(Debug, Clone, Default)]
+pub struct CaseChange {
+    pub case_id: String,
+    /// Set to create the case: its panel, kind, product and parent.
+    pub create: Option<(String, CaseKind, Option<String>, Option<String>)>,
+    pub status: Option<CaseStatus>,
+    pub policy: Option<Policy>,
+    pub requirements: Option<Vec<Requirement>>,
+    pub message: Option<String>,
+    pub references: Vec<Reference>,
+    pub source: String,
+}
+
+/// A canonical fact for the feed.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub panel: String,
+    pub case_id: Option<String>,
+    pub kind: String,
+    pub dedup_key: String,
+    pub status: Option<CaseStatus>,
+    pub payload: serde_json::Value,
+    pub flagged: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StoredEvent {
+    /// The feed cursor: pass it as `after` to resume.
+    pub cursor: String,
+    pub id: String,
+    pub panel: String,
+    pub case_id: Option<String>,
+    pub kind: String,
+    pub status: Option<CaseStatus>,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub flagged: Option<String>,
+    pub created_at: String,
+}
+
+/// A partner callback as received.
+#[derive(Debug, Clone)]
+pub struct CallbackRecord {
+    pub id: String,
+    pub panel: String,
+    pub path: String,
+    pub headers: serde_json::Value,
+    pub body: Vec<u8>,
+    pub parsed: Option<serde_json::Value>,
+    pub reply_status: Option<u16>,
+    pub flagged: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    pub id: String,
+    pub event_id: String,
+    pub filename: String,
+    pub content_type: String,
+    pub data: Vec<u8>,
+}
+
+/// Everything one operation writes, committed atomically.
+#[derive(Debug, Default)]
+pub struct Commit {
+    pub journal: Vec<JournalEntry>,
+    pub cases: Vec<CaseChange>,
+    pub events: Vec<NewEvent>,
+    pub attachments: Vec<NewAttachment>,
+    pub callback: Option<CallbackRecord>,
+    /// `(scope, key, status, body)`: the response to replay for this idempotency key.
+    pub idempotent_response: Option<(String, String, u16, String)>,
+    /// The in-flight record this commit settles (its operation's journal id): removed.
+    pub settles: Option<String>,
+    /// The in-flight record a crash cut off: marked `unknown`.
+    pub marks_unknown: Option<String>,
+}
+
+/// A state-changing operation about to ask the partner.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PendingOperation {
+    pub journal_id: String,
+    pub panel: String,
+    pub operation: String,
+    pub case_id: Option<String>,
+    /// `{kind, product, parent}` when the operation opens the case.
+    #[schema(value_type = Option<Object>)]
+    pub opens: Option<serde_json::Value>,
+    pub idempotency: Option<(String, String)>,
+    #[schema(value_type = Object)]
+    pub request: serde_json::Value,
+    pub started_at: String,
+    /// `running`, or `unknown` once recovery found the host had died in it.
+    pub state: String,
+}
+
+/// What committing found.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// Per event of the commit: true when it was new, false for a duplicate.
+    pub events_new: Vec<bool>,
+}
+
+/// The state of an idempotency key when a request arrives.
+#[derive(Debug)]
+pub enum KeyState {
+    /// First use: the key is now held by this request.
+    Fresh,
+    /// Same key and body, already answered: replay this.
+    Replay { status: u16, body: String },
+    /// Same key, other body.
+    Mismatch,
+    /// The first request with this key is still running.
+    InFlight,
+}
+
+pub fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The snake_case name serde gives a unit enum value.
+pub fn enum_str<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+fn parse_enum<T: DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_value(serde_json::Value::String(text.into()))
+        .map_err(|e| StoreError::Corrupt(format!("`{text}`: {e}")))
+}
+
+fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store {
+    /// Opens (creating on first start) the database at `url` and brings its schema up to date.
+    pub async fn open(url: &str, durability: crate::config::Durability) -> Result<Store> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .map(|p| p.split('?').next().unwrap_or(p))
+            && let Some(dir) = Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match durability {
+                crate::config::Durability::Full => SqliteSynchronous::Full,
+                crate::config::Durability::Normal => SqliteSynchronous::Normal,
+            })
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Store {
+            pool,
+            write: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Claims an idempotency key for a request whose body hashes to `request_hash`.
+    pub async fn claim_key(&self, scope: &str, key: &str, request_hash: &str) -> Result<KeyState> {
+        let _turn = self.write.lock().await;
+        let row = sqlx::query(
+            "SELECT request_hash, state, status, body FROM idempotency WHERE scope = ? AND key = ?",
+        )
+        .bind(scope)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            sqlx::query("INSERT INTO idempotency (scope, key, request_hash, state, created_at) VALUES (?, ?, ?, 'running', ?)")
+                .bind(scope)
+                .bind(key)
+                .bind(request_hash)
+                .bind(now())
+                .execute(&self.pool)
+                .await?;
+            return Ok(KeyState::Fresh);
+        };
+        let stored_hash: String = row.get("request_hash");
+        if stored_hash != request_hash {
+            return Ok(KeyState::Mismatch);
+        }
+        let state: String = row.get("state");
+        if state != "done" {
+            return Ok(KeyState::InFlight);
+        }
+        let status: i64 = row.get("status");
+        Ok(KeyState::Replay {
+            status: status as u16,
+            body: row.get("body"),
+        })
+    }
+
+    /// Lets a key go when its request failed in a way a retry may fix.
+    pub async fn release_key(&self, scope: &str, key: &str) -> Result<()> {
+        let _turn = self.write.lock().await;
+        sqlx::query("DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'running'")
+            .bind(scope)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes everything an operation learned, atomically.
+    pub async fn commit(&self, commit: Commit) -> Result<Committed> {
+        let _turn = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let at = now();
+        let mut committed = Committed::default();
+        for change in &commit.cases {
+            apply_case_change(&mut tx, change, &at).await?;
+        }
+        for event in &commit.events {
+            let inserted = sqlx::query(
+                "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (panel, dedup_key) DO NOTHING",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(&event.panel)
+            .bind(&event.case_id)
+            .bind(&event.kind)
+            .bind(&event.dedup_key)
+            .bind(event.status.as_ref().map(enum_str))
+            .bind(event.payload.to_string())
+            .bind(&event.flagged)
+            .bind(&at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            committed.events_new.push(inserted == 1);
+        }
+        for a in &commit.attachments {
+            sqlx::query("INSERT INTO attachments (id, event_id, filename, content_type, sha256, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                .bind(&a.id)
+                .bind(&a.event_id)
+                .bind(&a.filename)
+                .bind(&a.content_type)
+                .bind(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&a.data)))
+                .bind(&a.data)
+                .bind(&at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(cb) = &commit.callback {
+            sqlx::query("INSERT INTO callbacks (id, panel, path, received_at, headers, body, parsed, reply_status, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                .bind(&cb.id)
+                .bind(&cb.panel)
+                .bind(&cb.path)
+                .bind(&at)
+                .bind(cb.headers.to_string())
+                .bind(&cb.body)
+                .bind(cb.parsed.as_ref().map(|p| p.to_string()))
+                .bind(cb.reply_status.map(i64::from))
+                .bind(&cb.flagged)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for entry in &commit.journal {
+            journal::append(&mut tx, entry, &at).await?;
+        }
+        if let Some(journal_id) = &commit.settles {
+            sqlx::query("DELETE FROM pending WHERE journal_id = ?")
+                .bind(journal_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(journal_id) = &commit.marks_unknown {
+            sqlx::query("UPDATE pending SET state = 'unknown', recovered_at = ? WHERE journal_id = ?")
+                .bind(&at)
+                .bind(journal_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some((scope, key, status, body)) = &commit.idempotent_response {
+            sqlx::query(
+                "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?",
+            )
+            .bind(i64::from(*status))
+            .bind(body)
+            .bind(scope)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(committed)
+    }
+
+    pub async fn case(&self, panel: &str, id: &str) -> Result<Option<Case>> {
+        let row = sqlx::query("SELECT * FROM cases WHERE id = ? AND panel = ?")
+            .bind(id)
+            .bind(panel)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let references =
+            sqlx::query("SELECT kind, value FROM case_references WHERE case_id = ? ORDER BY kind")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| Reference {
+                    kind: r.get("kind"),
+                    value: r.get("value"),
+                })
+                .collect();
+        let history = sqlx::query(
+            "SELECT at, status, source, journal_id FROM case_history WHERE case_id = ? ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(HistoryEntry {
+                at: r.get("at"),
+                status: parse_enum(&r.get::<String, _>("status"))?,
+                source: r.get("source"),
+                journal_id: r.get("journal_id"),
+            })
+        })
+        .collect::<Result<_>>()?;
+        Ok(Some(Case {
+            id: row.get("id"),
+            panel: row.get("panel"),
+            kind: parse_enum(&row.get::<String, _>("kind"))?,
+            status: parse_enum(&row.get::<String, _>("status"))?,
+            product: row.get("product"),
+            parent: row.get("parent"),
+            policy: row
+                .get::<Option<String>, _>("policy")
+                .map(|p| parse_json(&p))
+                .transpose()?,
+            requirements: parse_json(&row.get::<String, _>("requirements"))?,
+            message: row.get("message"),
+            references,
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+            history,
+        }))
+    }
+
+    /// The case of `panel` that carries the partner reference `kind = value`.
+    pub async fn case_by_reference(&self, panel: &str, reference: &Reference) -> Result<Option<Case>> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT r.case_id FROM case_references r JOIN cases c ON c.id = r.case_id
+             WHERE r.panel = ? AND r.kind = ? AND r.value = ? ORDER BY c.created_at DESC LIMIT 1",
+        )
+        .bind(panel)
+        .bind(&reference.kind)
+        .bind(&reference.value)
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => self.case(panel, &id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Events after `cursor`, oldest first.
+    pub async fn events_after(&self, cursor: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        sqlx::query("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(cursor)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    cursor: r.get::<i64, _>("seq").to_string(),
+                    id: r.get("id"),
+                    panel: r.get("panel"),
+                    case_id: r.get("case_id"),
+                    kind: r.get("kind"),
+                    status: r
+                        .get::<Option<String>, _>("status")
+                        .map(|s| parse_enum(&s))
+                        .transpose()?,
+                    payload: parse_json(&r.get::<String, _>("payload"))?,
+                    flagged: r.get("flagged"),
+                    created_at: r.get("created_at"),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn event_payload(&self, panel: &str, dedup_key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT payload FROM events WHERE panel = ? AND dedup_key = ?")
+                .bind(panel)
+                .bind(dedup_key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Records a state-changing operation before its adapter asks the partner.
+    pub async fn begin_pending(&self, op: &PendingOperation) -> Result<()> {
+        let _turn = self.write.lock().await;
+        let (scope, key) = op.idempotency.clone().unzip();
+        sqlx::query(
+            "INSERT INTO pending (journal_id, panel, operation, case_id, opens, idem_scope, idem_key, request, started_at, state)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+        )
+        .bind(&op.journal_id)
+        .bind(&op.panel)
+        .bind(&op.operation)
+        .bind(&op.case_id)
+        .bind(op.opens.as_ref().map(|o| o.to_string()))
+        .bind(scope)
+        .bind(key)
+        .bind(op.request.to_string())
+        .bind(&op.started_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Operations with the given state (`running` or `unknown`), oldest first.
+    pub async fn pending(&self, state: &str) -> Result<Vec<PendingOperation>> {
+        let rows = sqlx::query("SELECT * FROM pending WHERE state = ? ORDER BY started_at")
+            .bind(state)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let json = |col: &str| -> Result<Option<serde_json::Value>> {
+                    r.get::<Option<String>, _>(col)
+                        .map(|t| parse_json(&t))
+                        .transpose()
+                };
+                Ok(PendingOperation {
+                    journal_id: r.get("journal_id"),
+                    panel: r.get("panel"),
+                    operation: r.get("operation"),
+                    case_id: r.get("case_id"),
+                    opens: json("opens")?,
+                    idempotency: r
+                        .get::<Option<String>, _>("idem_scope")
+                        .zip(r.get::<Option<String>, _>("idem_key")),
+                    request: json("request")?.unwrap_or_default(),
+                    started_at: r.get("started_at"),
+                    state: r.get("state"),
+                })
+            })
+            .collect()
+    }
+
+    /// After a crash: lets go of idempotency keys whose request was cut off and changed
+    /// nothing (read-only operations), so a retry runs it again.
+    pub async fn release_running_keys(&self) -> Result<u64> {
+        let _turn = self.write.lock().await;
+        Ok(sqlx::query(
+            "DELETE FROM idempotency WHERE state = 'running' AND NOT EXISTS
+               (SELECT 1 FROM pending p WHERE p.idem_scope = idempotency.scope AND p.idem_key = idempotency.key)",
+        )
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+
+    /// Registers a module; `false` when one with the same hash was already there.
+    pub async fn register_module(&self, info: &ModuleInfo, bytes: &[u8]) -> Result<bool> {
+        let _turn = self.write.lock().await;
+        registry::insert_module(&self.pool, info, bytes).await
+    }
+
+    pub async fn module(&self, hash: &str) -> Result<Option<ModuleInfo>> {
+        registry::module(&self.pool, hash).await
+    }
+
+    pub async fn module_bytes(&self, hash: &str) -> Result<Option<Vec<u8>>> {
+        registry::module_bytes(&self.pool, hash).await
+    }
+
+    /// The newest module registered as `name@version`.
+    pub async fn module_by_name(&self, name: &str, version: &str) -> Result<Option<ModuleInfo>> {
+        registry::module_by_name(&self.pool, name, version).await
+    }
+
+    pub async fn modules(&self) -> Result<Vec<ModuleInfo>> {
+        registry::modules(&self.pool).await
+    }
+
+    /// A panel's deployment history, oldest first.
+    pub async fn deployments(&self, panel: &str) -> Result<Vec<Deployment>> {
+        registry::deployments(&self.pool, panel).await
+    }
+
+    /// Records that `panel` now serves `module`, journaled in the same transaction.
+    pub async fn deploy(
+        &self,
+        panel: &str,
+        module: &str,
+        action: DeployAction,
+        journal: JournalEntry,
+    ) -> Result<()> {
+        let _turn = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        registry::deploy(&mut tx, panel, module, action).await?;
+        journal::append(&mut tx, &journal, &now()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn journal(
+        &self,
+        panel: Option<&str>,
+        limit: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<JournalRow>> {
+        journal::list(&self.pool, panel, limit, before).await
+    }
+
+    /// The panel's last `limit` portal operations, oldest first, each with its partner exchanges.
+    pub async fn recent_operations(
+        &self,
+        panel: &str,
+        limit: i64,
+    ) -> Result<Vec<(JournalRow, Vec<JournalRow>)>> {
+        journal::operations(&self.pool, panel, limit).await
+    }
+
+    /// Checks the journal's hash chain; the first broken entry's id, if any.
+    pub async fn verify_journal(&self) -> Result<Option<String>> {
+        journal::verify(&self.pool).await
+    }
+
+    pub async fn attachment(&self, id: &str) -> Result<Option<(String, String, Vec<u8>)>> {
+        let row = sqlx::query("SELECT filename, content_type, data FROM attachments WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get("filename"), r.get("content_type"), r.get("data"))))
+    }
+
+    pub async fn callbacks(&self, panel: &str) -> Result<Vec<(String, String, Option<String>)>> {
+        Ok(
+            sqlx::query("SELECT id, path, flagged FROM callbacks WHERE panel = ? ORDER BY received_at")
+                .bind(panel)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| (r.get("id"), r.get("path"), r.get("flagged")))
+                .collect(),
+        )
+    }
+}
+
+async fn apply_case_change(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    change: &CaseChange,
+    at: &str,
+) -> Result<()> {
+    if let Some((panel, kind, product, parent)) = &change.create {
+        sqlx::query("INSERT INTO cases (id, panel, kind, status, product, parent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&change.case_id)
+            .bind(panel)
+            .bind(enum_str(kind))
+            .bind(enum_str(&change.status.unwrap_or(CaseStatus::Submitted)))
+            .bind(product)
+            .bind(parent)
+            .bind(at)
+            .bind(at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let panel: String = sqlx::query_scalar("SELECT panel FROM cases WHERE id = ?")
+        .bind(&change.case_id)
+        .fetch_one(&mut **tx)
+        .await?;
+    if let Some(status) = &change.status {
+        sqlx::query("UPDATE cases SET status = ?, updated_at = ? WHERE id = ?")
+            .bind(enum_str(status))
+            .bind(at)
+            .bind(&change.case_id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO case_history (case_id, at, status, source, journal_id) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&change.case_id)
+        .bind(at)
+        .bind(enum_str(status))
+        .bind(&change.source)
+        .bind(change.source.split_once(':').map(|(_, id)| id))
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let Some(policy) = &change.policy {
+        sqlx::query("UPDATE cases SET policy = ?, updated_at = ? WHERE id = ?")
+            .bind(serde_json::to_string(policy).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            .bind(at)
+            .bind(&change.case_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(requirements) = &change.requirements {
+        sqlx::query("UPDATE cases SET requirements = ? WHERE id = ?")
+            .bind(serde_json::to_string(requirements).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            .bind(&change.case_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(message) = &change.message {
+        sqlx::query("UPDATE cases SET message = ? WHERE id = ?")
+            .bind(message)
+            .bind(&change.case_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for reference in &change.references {
+        sqlx::query(
+            "INSERT OR IGNORE INTO case_references (panel, kind, value, case_id) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&panel)
+        .bind(&reference.kind)
+        .bind(&reference.value)
+        .bind(&change.case_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! The journal: append-only (triggers refuse updates and deletes) and hash-chained, so an
+//! auditor can tell an altered or removed entry.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{Row, SqlitePool};
+
+use super::Result;
+
+/// An entry to append.
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    pub id: String,
+    pub panel: Option<String>,
+    pub operation: String,
+    /// `portal`, `partner`, `callback` or `admin`.
+    pub kind: &'static str,
+    pub case_id: Option<String>,
+    /// `ok`, or the error class.
+    pub outcome: String,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct JournalRow {
+    pub seq: i64,
+    pub id: String,
+    pub at: String,
+    pub panel: Option<String>,
+    pub operation: String,
+    pub kind: String,
+    pub case_id: Option<String>,
+    pub outcome: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub hash: String,
+}
+
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[allow(clippy::too_many_arguments)]
+fn entry_hash(
+    prev: &str,
+    id: &str,
+    at: &str,
+    panel: Option<&str>,
+    operation: &str,
+    kind: &str,
+    case_id: Option<&str>,
+    outcome: &str,
+    detail: &str,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        prev,
+        id,
+        at,
+        panel.unwrap_or(""),
+        operation,
+        kind,
+        case_id.unwrap_or(""),
+        outcome,
+        detail,
+    ] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+pub(super) async fn append(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    entry: &JournalEntry,
+    at: &str,
+) -> Result<()> {
+    let prev: Option<String> = sqlx::query_scalar("SELECT hash FROM journal ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let prev = prev.unwrap_or_else(|| GENESIS.to_string());
+    let detail = entry.detail.to_string();
+    let hash = entry_hash(
+        &prev,
+        &entry.id,
+        at,
+        entry.panel.as_deref(),
+        &entry.operation,
+        entry.kind,
+        entry.case_id.as_deref(),
+        &entry.outcome,
+        &detail,
+    );
+    sqlx::query("INSERT INTO journal (id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(&entry.id)
+        .bind(at)
+        .bind(&entry.panel)
+        .bind(&entry.operation)
+        .bind(entry.kind)
+        .bind(&entry.case_id)
+        .bind(&entry.outcome)
+        .bind(&detail)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub(super) async fn list(
+    pool: &SqlitePool,
+    panel: Option<&str>,
+    limit: i64,
+    before: Option<i64>,
+) -> Result<Vec<JournalRow>> {
+    let rows = sqlx::query(
+        "SELECT * FROM journal WHERE (?1 IS NULL OR panel = ?1) AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?2",
+    )
+    .bind(panel)
+    .bind(limit)
+    .bind(before)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(to_row).collect())
+}
+
+fn to_row(r: &sqlx::sqlite::SqliteRow) -> JournalRow {
+    JournalRow {
+        seq: r.get("seq"),
+        id: r.get("id"),
+        at: r.get("at"),
+        panel: r.get("panel"),
+        operation: r.get("operation"),
+        kind: r.get("kind"),
+        case_id: r.get("case_id"),
+        outcome: r.get("outcome"),
+        detail: serde_json::from_str(&r.get::<String, _>("detail")).unwrap_or(serde_json::Value::Null),
+        hash: r.get("hash"),
+    }
+}
+
+/// The panel's last `limit` portal operations, oldest first, each with its partner exchanges.
+pub(super) async fn operations(
+    pool: &SqlitePool,
+    panel: &str,
+    limit: i64,
+) -> Result<Vec<(JournalRow, Vec<JournalRow>)>> {
+    let mut portal = list_where(pool, "panel = ?1 AND kind = 'portal'", panel, limit).await?;
+    portal.reverse();
+    let Some(first) = portal.first().map(|r| r.seq) else {
+        return Ok(Vec::new());
+    };
+    let rows =
+        sqlx::query("SELECT * FROM journal WHERE panel = ?1 AND kind = 'partner' AND seq > ?2 ORDER BY seq")
+            .bind(panel)
+            .bind(first)
+            .fetch_all(pool)
+            .await?;
+    let mut partner: std::collections::HashMap<String, Vec<JournalRow>> = Default::default();
+    for row in rows.iter().map(to_row) {
+        if let Some(of) = row.detail["of"].as_str() {
+            partner.entry(of.to_string()).or_default().push(row);
+        }
+    }
+    Ok(portal
+        .into_iter()
+        .map(|p| {
+            let exchanges = partner.remove(&p.id).unwrap_or_default();
+            (p, exchanges)
+        })
+        .collect())
+}
+
+async fn list_where(pool: &SqlitePool, filter: &str, panel: &str, limit: i64) -> Result<Vec<JournalRow>> {
+    let rows = sqlx::query(&format!(
+        "SELECT * FROM journal WHERE {filter} ORDER BY seq DESC LIMIT ?2"
+    ))
+    .bind(panel)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(to_row).collect())
+}
+
+pub(super) async fn verify(pool: &SqlitePool) -> Result<Option<String>> {
+    let rows = sqlx::query("SELECT * FROM journal ORDER BY seq")
+        .fetch_all(pool)
+        .await?;
+    let mut prev = GENESIS.to_string();
+    let mut expected_seq = None;
+    for r in rows {
+        let seq: i64 = r.get("seq");
+        let id: String = r.get("id");
+        if expected_seq.is_some_and(|s| s != seq) {
+            return Ok(Some(id));
+        }
+        let hash = entry_hash(
+            &prev,
+            &id,
+            &r.get::<String, _>("at"),
+            r.get::<Option<String>, _>("panel").as_deref(),
+            &r.get::<String, _>("operation"),
+            &r.get::<String, _>("kind"),
+            r.get::<Option<String>, _>("case_id").as_deref(),
+            &r.get::<String, _>("outcome"),
+            &r.get::<String, _>("detail"),
+        );
+        if r.get::<String, _>("prev_hash") != prev || r.get::<String, _>("hash") != hash {
+            return Ok(Some(id));
+        }
+        prev = hash;
+        expected_seq = Some(seq + 1);
+    }
+    Ok(None)
+}

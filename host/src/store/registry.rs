@@ -1,0 +1,226 @@
+//! The adapter registry: modules by content hash, and each panel's deployment history.
+
+use serde::Serialize;
+use sqlx::{Row, SqlitePool};
+
+use super::{Result, StoreError, now};
+
+/// A registered module, without its bytes.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ModuleInfo {
+    /// Lowercase hex SHA-256 of the component's bytes.
+    pub hash: String,
+    pub name: String,
+    pub version: String,
+    /// The `panelgate:adapter` WIT version the component targets.
+    pub wit: String,
+    pub size: i64,
+    /// `push`, `config` or `watch`: how the host was given it.
+    pub source: String,
+    pub pushed_at: String,
+    #[schema(value_type = Object)]
+    pub description: serde_json::Value,
+}
+
+/// How a deployment came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeployAction {
+    /// The panel's adapter in the config file (at start, when it differs from the last one).
+    Config,
+    /// An operator switched the panel to a module.
+    Set,
+    /// An operator went back to the module before the current one.
+    Rollback,
+}
+
+impl DeployAction {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeployAction::Config => "config",
+            DeployAction::Set => "set",
+            DeployAction::Rollback => "rollback",
+        }
+    }
+
+    fn parse(text: &str) -> Result<DeployAction> {
+        match text {
+            "config" => Ok(DeployAction::Config),
+            "set" => Ok(DeployAction::Set),
+            "rollback" => Ok(DeployAction::Rollback),
+            other => Err(StoreError::Corrupt(format!("deployment action `{other}`"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Deployment {
+    pub seq: i64,
+    pub panel: String,
+    pub module: String,
+    pub action: DeployAction,
+    pub at: String,
+}
+
+fn module_info(r: &sqlx::sqlite::SqliteRow) -> ModuleInfo {
+    ModuleInfo {
+        hash: r.get("hash"),
+        name: r.get("name"),
+        version: r.get("version"),
+        wit: r.get("wit"),
+        size: r.get("size"),
+        source: r.get("source"),
+        pushed_at: r.get("pushed_at"),
+        description: serde_json::from_str(&r.get::<String, _>("description"))
+            .unwrap_or(serde_json::Value::Null),
+    }
+}
+
+const INFO_COLUMNS: &str = "hash, name, version, wit, size, source, pushed_at, description";
+
+pub(super) async fn insert_module(pool: &SqlitePool, info: &ModuleInfo, bytes: &[u8]) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO modules (hash, name, version, wit, description, size, bytes, source, pushed_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+    )
+    .bind(&info.hash)
+    .bind(&info.name)
+    .bind(&info.version)
+    .bind(&info.wit)
+    .bind(info.description.to_string())
+    .bind(bytes.len() as i64)
+    .bind(bytes)
+    .bind(&info.source)
+    .bind(now())
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(super) async fn module(pool: &SqlitePool, hash: &str) -> Result<Option<ModuleInfo>> {
+    let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM modules WHERE hash = ?"))
+        .bind(hash)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(module_info))
+}
+
+pub(super) async fn module_bytes(pool: &SqlitePool, hash: &str) -> Result<Option<Vec<u8>>> {
+    Ok(sqlx::query_scalar("SELECT bytes FROM modules WHERE hash = ?")
+        .bind(hash)
+        .fetch_optional(pool)
+        .await?)
+}
+
+/// The newest module registered as `name@version`.
+pub(super) async fn module_by_name(
+    pool: &SqlitePool,
+    name: &str,
+    version: &str,
+) -> Result<Option<ModuleInfo>> {
+    let row = sqlx::query(&format!(
+        "SELECT {INFO_COLUMNS} FROM modules WHERE name = ? AND version = ? ORDER BY pushed_at DESC, rowid DESC LIMIT 1"
+    ))
+    .bind(name)
+    .bind(version)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(module_info))
+}
+
+pub(super) async fn modules(pool: &SqlitePool) -> Result<Vec<ModuleInfo>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {INFO_COLUMNS} FROM modules ORDER BY name, pushed_at, rowid"
+    ))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(module_info).collect())
+}
+
+pub(super) async fn deployments(pool: &SqlitePool, panel: &str) -> Result<Vec<Deployment>> {
+    let rows =
+        sqlx::query("SELECT seq, panel, module, action, at FROM deployments WHERE panel = ? ORDER BY seq")
+            .bind(panel)
+            .fetch_all(pool)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Deployment {
+                seq: r.get("seq"),
+                panel: r.get("panel"),
+                module: r.get("module"),
+                action: DeployAction::parse(&r.get::<String, _>("action"))?,
+                at: r.get("at"),
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn deploy(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    panel: &str,
+    module: &str,
+    action: DeployAction,
+) -> Result<()> {
+    sqlx::query("INSERT INTO deployments (panel, module, action, at) VALUES (?, ?, ?, ?)")
+        .bind(panel)
+        .bind(module)
+        .bind(action.as_str())
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The modules a history leaves active, oldest first: `config` and `set` push, `rollback` pops.
+/// The last is the one the panel serves; the one before it is where a rollback goes.
+pub fn active_stack(history: &[Deployment]) -> Vec<String> {
+    let mut stack: Vec<String> = Vec::new();
+    for d in history {
+        match d.action {
+            DeployAction::Config | DeployAction::Set => {
+                if stack.last() != Some(&d.module) {
+                    stack.push(d.module.clone());
+                }
+            }
+            DeployAction::Rollback => {
+                stack.pop();
+                if stack.last() != Some(&d.module) {
+                    stack.push(d.module.clone());
+                }
+            }
+        }
+    }
+    stack
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(module: &str, action: DeployAction) -> Deployment {
+        Deployment {
+            seq: 0,
+            panel: "p".into(),
+            module: module.into(),
+            action,
+            at: String::new(),
+        }
+    }
+
+    #[test]
+    fn rollbacks_walk_back_through_the_history() {
+        use DeployAction::*;
+        let mut h = vec![d("a", Config), d("b", Set), d("c", Set)];
+        assert_eq!(active_stack(&h), ["a", "b", "c"]);
+        h.push(d("b", Rollback));
+        assert_eq!(active_stack(&h), ["a", "b"]);
+        h.push(d("a", Rollback));
+        assert_eq!(active_stack(&h), ["a"]);
+        h.push(d("c", Set));
+        assert_eq!(active_stack(&h), ["a", "c"]);
+        // Setting the module already served changes nothing.
+        h.push(d("c", Set));
+        assert_eq!(active_stack(&h), ["a", "c"]);
+    }
+}

@@ -1,0 +1,171 @@
+//! A test guest. `quote` with product `trap` panics (a trap in the host's eyes); with product
+//! `probe` it answers with everything it could see: environment, arguments, files, settings,
+//! and whether its HTTP import reaches a host off its allow-list; with product `echo` it asks
+//! its partner (`POST {base-url}/rate`) for a rate and quotes it. Anything else gets a fixed
+//! quotation. The hostile products: `loop` spins forever, `alloc` allocates without bound,
+//! `recurse` recurses without end, `log-flood` logs without end, `stdout-flood` prints without
+//! end, and `malformed` answers a quotation whose money and dates are not money and dates.
+//!
+//! Built twice by `tests/build.rs`: as `probe@0.1.0`, and with the `next` feature as
+//! `probe@0.2.0`, a "new version" that needs the `channel` setting and sends it to the partner,
+//! for the deploy, rollback and replay tests.
+
+use panelgate_adapter_sdk::bindings::panelgate::adapter::http::{Method, RequestBody, Response};
+use panelgate_adapter_sdk::*;
+
+pub struct Probe;
+
+fn quotation(message: String) -> Quotation {
+    Quotation {
+        reference: None,
+        options: vec![],
+        underwriting: UnderwritingIndication::Unknown,
+        acceptance_class: None,
+        accumulation: None,
+        requirements: vec![],
+        valid_until: None,
+        message: Some(message),
+    }
+}
+
+fn probe() -> String {
+    let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
+    let args: Vec<String> = std::env::args().collect();
+    let files = match std::fs::read_dir("/") {
+        Ok(entries) => format!("read_dir ok: {}", entries.count()),
+        Err(e) => format!("read_dir refused: {e}"),
+    };
+    let settings: Vec<String> = ["base-url", "line", "partner", "password", "secret"]
+        .iter()
+        .map(|k| format!("{k}={:?}", setting(k)))
+        .collect();
+    let outside = match http::send(Method::Get, "http://example.invalid/", RequestBody::Empty, None) {
+        Ok(r) => format!("reached outside: {}", r.status),
+        Err(e) => format!("outside refused: {e:?}"),
+    };
+    serde_json::json!({ "env": env, "args": args, "files": files, "settings": settings, "outside": outside })
+        .to_string()
+}
+
+// Recursion without end is the point: the host must stop it.
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    std::hint::black_box(recurse(std::hint::black_box(depth + 1))) + 1
+}
+
+const VERSION: &str = if cfg!(feature = "next") { "0.2.0" } else { "0.1.0" };
+
+fn echo() -> Result<Quotation, AdapterError> {
+    let base = required_setting("base-url")?;
+    let mut body = serde_json::json!({ "ask": "rate" });
+    if cfg!(feature = "next") {
+        body["channel"] = required_setting("channel")?.into();
+    }
+    let response = checked(http::post_json(&http::url(&base, "rate"), &body, None)?)?;
+    let answer: serde_json::Value = http::json(&response)?;
+    let rate = answer["rate"].as_str().unwrap_or("?");
+    Ok(quotation(format!("rate {rate} from probe {VERSION}")))
+}
+
+/// The partner's status as the canonical error: its 5xx is `partner-unavailable`, its 4xx
+/// `partner-bad-request`.
+fn checked(response: Response) -> Result<Response, AdapterError> {
+    match response.status {
+        500.. => Err(AdapterError::PartnerUnavailable(format!(
+            "HTTP {}",
+            response.status
+        ))),
+        400.. => Err(AdapterError::PartnerBadRequest(format!(
+            "HTTP {}",
+            response.status
+        ))),
+        _ => Ok(response),
+    }
+}
+
+impl Adapter for Probe {
+    fn describe() -> Description {
+        let mut config_keys = vec![];
+        if cfg!(feature = "next") {
+            config_keys.push(ConfigKey {
+                name: "channel".into(),
+                description: "the sales channel the partner's rate depends on".into(),
+                required: true,
+            });
+        }
+        Description {
+            name: "probe".into(),
+            version: VERSION.into(),
+            spec: "test guest".into(),
+            operations: vec![Operation::Quote, Operation::Accept],
+            config_keys,
+            credentials: vec![],
+            callbacks: vec![],
+            lookups: vec![],
+        }
+    }
+
+    fn quote(request: QuoteRequest) -> Result<Quotation, AdapterError> {
+        match request.product.as_deref() {
+            Some("trap") => panic!("the probe adapter was asked to trap"),
+            Some("probe") => Ok(quotation(probe())),
+            Some("echo") => echo(),
+            Some("loop") => loop {
+                std::hint::black_box(());
+            },
+            Some("alloc") => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(std::hint::black_box(vec![7u8; 1 << 20]));
+                }
+            }
+            Some("recurse") => Ok(quotation(format!("{}", recurse(std::hint::black_box(1))))),
+            Some("log-flood") => loop {
+                panelgate_adapter_sdk::log(
+                    panelgate_adapter_sdk::bindings::panelgate::adapter::log::Level::Info,
+                    &"flood ".repeat(200),
+                );
+            },
+            Some("stdout-flood") => loop {
+                println!("{}", "flood ".repeat(200));
+            },
+            Some("malformed") => {
+                let mut q = quotation("malformed".into());
+                q.options.push(QuoteOption {
+                    product: None,
+                    plan: None,
+                    description: None,
+                    premium: Money {
+                        amount: "a lot".into(),
+                        currency: "rupiah".into(),
+                    },
+                    frequency: None,
+                    coverages: vec![],
+                    taxes: None,
+                    fees: None,
+                });
+                q.valid_until = Some("next tuesday".into());
+                Ok(q)
+            }
+            _ => Ok(quotation("fine".into())),
+        }
+    }
+
+    /// Binds at the partner (`POST {base-url}/bind`): a state-changing call, never retried.
+    fn accept(application: Application) -> Result<Acceptance, AdapterError> {
+        let base = required_setting("base-url")?;
+        let body = serde_json::json!({ "case": application.case_id });
+        let response = checked(http::post_json(&http::url(&base, "bind"), &body, None)?)?;
+        let answer: serde_json::Value = http::json(&response)?;
+        Ok(Acceptance {
+            outcome: AcceptanceOutcome::Issued,
+            status: CaseStatus::InForce,
+            references: vec![],
+            policy: None,
+            requirements: vec![],
+            message: answer["policy"].as_str().map(str::to_string),
+        })
+    }
+}
+
+export_adapter!(Probe);

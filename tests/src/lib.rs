@@ -1,0 +1,7 @@
+//! Partner simulators, strict to each partner's spec, and helpers for end-to-end tests.
+pub mod sim;
+
+/// Paths of the compiled adapters and test guests (built by `build.rs`).
+pub mod guests {
+    include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+}

@@ -1,0 +1,326 @@
+//! The end-to-end harness: AAP simulators, the host with the real compiled adapters, all on
+//! loopback ports chosen at run time.
+
+use std::net::SocketAddr;
+
+use panelgate_tests::guests;
+use panelgate_tests::sim::aagi::{AagiSimConfig, AagiSimulator};
+use panelgate_tests::sim::aap::{AapSimConfig, AapSimulator};
+use panelgate_tests::sim::bcs::{BcsSimConfig, BcsSimulator};
+use panelgate_tests::sim::julo::{JuloSimConfig, JuloSimulator};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+pub const PORTAL: &str = "test-portal-token";
+pub const ADMIN: &str = "test-admin-token";
+pub const PANEL_USER: &str = "aap-user";
+pub const PANEL_PASSWORD: &str = "s3cret-panel-pa55word";
+pub const CALLBACK_USER: &str = "panel-cb";
+pub const CALLBACK_PASSWORD: &str = "s3cret-callback-pa55word";
+pub const AAGI_TOKEN: &str = "s3cret-aagi-token";
+pub const JULO_SECRET: &str = "s3cret-julo-key";
+pub const BCS_SECRET: &str = "s3cret-bcs-client";
+
+pub struct Harness {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub a03: AapSimulator,
+    pub b03: AapSimulator,
+    pub aagi: AagiSimulator,
+    pub julo: JuloSimulator,
+    pub bcs: BcsSimulator,
+    pub dir: tempfile::TempDir,
+}
+
+fn any_port() -> SocketAddr {
+    "127.0.0.1:0".parse().expect("loopback")
+}
+
+fn sim_config(code: &str, life: bool) -> AapSimConfig {
+    AapSimConfig {
+        panel_code: code.into(),
+        life,
+        username: PANEL_USER.into(),
+        password: PANEL_PASSWORD.into(),
+        callback_base: None,
+        callback_username: CALLBACK_USER.into(),
+        callback_password: CALLBACK_PASSWORD.into(),
+    }
+}
+
+/// `extra` is appended to the config (more adapters and panels).
+pub async fn start_with(extra: &str) -> Harness {
+    // The host's log (adapters' stdout and stderr included) shows with `--nocapture`.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn,panelgate=info")
+        .try_init();
+    let a03 = AapSimulator::start(sim_config("A03", true), any_port())
+        .await
+        .expect("A03 simulator");
+    let b03 = AapSimulator::start(sim_config("B03", false), any_port())
+        .await
+        .expect("B03 simulator");
+    let aagi = AagiSimulator::start(
+        AagiSimConfig {
+            token: AAGI_TOKEN.into(),
+        },
+        any_port(),
+    )
+    .await
+    .expect("AAGI simulator");
+    let julo_config = JuloSimConfig {
+        secret_key: JULO_SECRET.into(),
+        username: "partner".into(),
+    };
+    let julo = JuloSimulator::start(julo_config, any_port())
+        .await
+        .expect("JULO simulator");
+    let bcs_config = BcsSimConfig {
+        client_id: "panelgate".into(),
+        client_secret: BCS_SECRET.into(),
+    };
+    let bcs = BcsSimulator::start(bcs_config, any_port())
+        .await
+        .expect("BCS simulator");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let panel = |id: &str, line: &str, base: &str| {
+        format!(
+            r#"
+[panels.{id}]
+adapter = "aap-h2h"
+base_url = "{base}"
+settings = {{ line = "{line}" }}
+limits = {{ operation_timeout_ms = 10000 }}
+[panels.{id}.credentials.partner]
+kind = "basic"
+username = {{ value = "{PANEL_USER}" }}
+password = {{ value = "{PANEL_PASSWORD}" }}
+[panels.{id}.callback_auth]
+kind = "basic"
+username = {{ value = "{CALLBACK_USER}" }}
+password = {{ value = "{CALLBACK_PASSWORD}" }}
+"#
+        )
+    };
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "{ADMIN}" }}
+[store]
+url = "sqlite://{db}"
+[sandbox]
+pool_instances = 50
+cache_dir = "{cache}"
+[adapters.aap-h2h]
+path = "{aap}"
+[adapters.aagi-motor]
+path = "{aagi_path}"
+[panels.aagi-motor]
+adapter = "aagi-motor"
+base_url = "{aagi_url}"
+[panels.aagi-motor.credentials.partner]
+kind = "bearer"
+token = {{ value = "{AAGI_TOKEN}" }}
+[adapters.bcs]
+path = "{bcs_path}"
+[panels.bcs]
+adapter = "bcs"
+base_url = "{bcs_url}"
+settings = {{ channel = "101", office = "6005", source-system = "1", case-domain = "domain", case-user = "admon", bank-system = "1" }}
+[panels.bcs.credentials.partner]
+kind = "api-key"
+headers = {{ client_id = {{ value = "panelgate" }}, client_secret = {{ value = "{BCS_SECRET}" }} }}
+[adapters.julo]
+path = "{julo_path}"
+[panels.julo]
+adapter = "julo"
+base_url = "{julo_url}"
+[panels.julo.credentials.partner]
+kind = "api-key"
+headers = {{ secret-key = {{ value = "{JULO_SECRET}" }}, username = {{ value = "partner" }} }}
+{a}{b}{extra}"#,
+        db = dir.path().join("panelgate.db").display(),
+        cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
+        aap = guests::AAP_H2H,
+        aagi_path = guests::AAGI_MOTOR,
+        aagi_url = aagi.base_url(),
+        julo_path = guests::JULO,
+        julo_url = julo.base_url(),
+        bcs_path = guests::BCS,
+        bcs_url = bcs.base_url(),
+        a = panel("A03", "life", &a03.base_url()),
+        b = panel("B03", "general", &b03.base_url()),
+    );
+    let path = dir.path().join("panelgate.toml");
+    std::fs::write(&path, config).expect("writing config");
+    let config = panelgate::config::Config::load(&path).expect("config");
+    let app = panelgate::App::start(&config).await.expect("host starts");
+    let listener = tokio::net::TcpListener::bind(any_port()).await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let router = app.router();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let base = format!("http://{addr}");
+    a03.set_callback_base(&format!("{base}/callbacks/A03"));
+    b03.set_callback_base(&format!("{base}/callbacks/B03"));
+    Harness {
+        base,
+        client: reqwest::Client::new(),
+        a03,
+        b03,
+        aagi,
+        julo,
+        bcs,
+        dir,
+    }
+}
+
+pub async fn start() -> Harness {
+    start_with("").await
+}
+
+impl Harness {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        self.post_to(&self.base, path, body).await
+    }
+
+    /// Posts to `base` (e.g. a host from `another_host`) with the portal token.
+    pub async fn post_to(&self, base: &str, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{base}{path}"))
+            .bearer_auth(PORTAL)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_raw(&self, path: &str, body: &str, token: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.get_from(&self.base, path).await
+    }
+
+    /// Gets from `base` (e.g. a host from `another_host`) with the portal token.
+    pub async fn get_from(&self, base: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(format!("{base}{path}"))
+            .bearer_auth(PORTAL)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn upload(&self, path: &str, code: &str, filename: &str, data: Vec<u8>) -> (StatusCode, Value) {
+        let form = reqwest::multipart::Form::new()
+            .text("code", code.to_string())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(data)
+                    .file_name(filename.to_string())
+                    .mime_str("application/pdf")
+                    .expect("mime"),
+            );
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(PORTAL)
+            .multipart(form)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A second host on this harness's store and config plus `extra` (more panels); its base URL.
+    pub async fn another_host(&self, extra: &str) -> String {
+        let path = self.dir.path().join("panelgate.toml");
+        let config = std::fs::read_to_string(&path).expect("config") + extra;
+        let path = self.dir.path().join("panelgate-extra.toml");
+        std::fs::write(&path, config).expect("writing config");
+        let app = panelgate::App::start(&panelgate::config::Config::load(&path).expect("config"))
+            .await
+            .expect("host");
+        let listener = tokio::net::TcpListener::bind(any_port()).await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app.router()).await });
+        base
+    }
+
+    /// All events in the feed, following the cursor.
+    pub async fn all_events(&self) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let (status, page) = self.get(&format!("/v1/events?after={cursor}&limit=2")).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let batch = page["events"].as_array().cloned().unwrap_or_default();
+            if batch.is_empty() {
+                return events;
+            }
+            cursor = page["next_cursor"].as_str().expect("cursor").to_string();
+            events.extend(batch);
+        }
+    }
+}
+
+/// A canonical example from `examples/`.
+pub fn example(panel: &str, name: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(panel)
+        .join(format!("{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn pdf() -> Vec<u8> {
+    b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec()
+}
+
+/// The field paths of an error's issues.
+pub fn issue_paths(body: &Value) -> Vec<String> {
+    body["error"]["issues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["path"].as_str().map(str::to_string))
+        .collect()
+}

@@ -1,0 +1,358 @@
+//! The host killed with SIGKILL in the middle of operations: after a restart nothing it
+//! answered is lost, a state-changing operation it died in is marked with an unknown outcome
+//! (never dropped, never run twice), and a read-only one simply runs again. And a host process
+//! logging at `trace` writes no secret anywhere.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use panelgate_tests::guests;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A partner whose `/rate` and `/bind` answer at once, or hang while `hang` is set.
+#[derive(Clone, Default)]
+struct Partner {
+    hang: Arc<AtomicBool>,
+    rates: Arc<AtomicUsize>,
+    binds: Arc<AtomicUsize>,
+}
+
+impl Partner {
+    async fn start(&self) -> String {
+        let p = self.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let p = p.clone();
+            async move {
+                let counter = if uri.path() == "/bind" { &p.binds } else { &p.rates };
+                counter.fetch_add(1, Ordering::SeqCst);
+                if p.hang.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_secs(120)).await;
+                }
+                axum::Json(json!({ "rate": "0.0125", "policy": "P-1" }))
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        base
+    }
+}
+
+struct Host {
+    child: Child,
+}
+
+impl Host {
+    async fn start(config: &std::path::Path, log: &std::path::Path, base: &str) -> Host {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_panelgate-host"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("starting the host");
+        let host = Host { child };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return host;
+            }
+            assert!(Instant::now() < deadline, "the host did not get ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flush, no goodbye.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(base: &str, path: &str, key: &str, body: &Value) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .bearer_auth(PORTAL)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(base: &str, path: &str, token: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{base}{path}"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn wait_for(counter: &AtomicUsize, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while counter.load(Ordering::SeqCst) < n {
+        assert!(Instant::now() < deadline, "the partner was never asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_host_killed_mid_operation_loses_nothing_and_places_nothing_twice() {
+    let partner = Partner::default();
+    let partner_base = partner.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("panelgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "{ADMIN}" }}
+[store]
+url = "sqlite://{db}"
+[sandbox]
+cache_dir = "{cache}"
+[adapters.probe]
+path = "{probe}"
+[panels.probe]
+adapter = "probe"
+base_url = "{partner_base}"
+"#,
+            db = dir.path().join("panelgate.db").display(),
+            cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
+            probe = guests::PROBE,
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("host.log");
+    let quote = json!({ "product": "echo", "binding": false, "interest": { "life": {} } });
+    let mut application = example("A03", "accept-cac");
+    application["product"] = json!("echo");
+
+    let host = Host::start(&config, &log, &base).await;
+    // Answered before the crash.
+    let (status, done) = post(&base, "/v1/panels/probe/policies", "accept-1", &application).await;
+    assert_eq!(status, StatusCode::CREATED, "{done}");
+    // In flight at the crash: an accept (state-changing) and a quote (read-only).
+    partner.hang.store(true, Ordering::SeqCst);
+    let (b, a) = (base.clone(), application.clone());
+    let accept = tokio::spawn(async move { post(&b, "/v1/panels/probe/policies", "accept-2", &a).await });
+    let (b, q) = (base.clone(), quote.clone());
+    let quoting = tokio::spawn(async move { post(&b, "/v1/panels/probe/quotes", "quote-1", &q).await });
+    wait_for(&partner.binds, 2).await;
+    wait_for(&partner.rates, 1).await;
+    host.kill();
+    let _ = accept.await;
+    let _ = quoting.await;
+    partner.hang.store(false, Ordering::SeqCst);
+
+    let host = Host::start(&config, &log, &base).await;
+    // What was answered is there, and its key replays the same answer.
+    let (status, again) = post(&base, "/v1/panels/probe/policies", "accept-1", &application).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again, done);
+    // The accept the host died in: not lost, not placed again, its outcome marked unknown.
+    let (status, unknown) = post(&base, "/v1/panels/probe/policies", "accept-2", &application).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{unknown}");
+    assert_eq!(unknown["error"]["code"], "outcome_unknown");
+    assert_eq!(
+        partner.binds.load(Ordering::SeqCst),
+        2,
+        "the accept went to the partner twice"
+    );
+    let case_id = unknown["case_id"]
+        .as_str()
+        .expect("the case it opened")
+        .to_string();
+    let case = get(&base, &format!("/v1/panels/probe/policies/{case_id}"), PORTAL).await;
+    assert_eq!(case["status"], "unknown", "{case}");
+    let outcomes = get(&base, "/admin/unknown-outcomes", ADMIN).await;
+    let outcomes = outcomes.as_array().unwrap();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert_eq!(outcomes[0]["operation"], "accept");
+    let journal_id = outcomes[0]["journal_id"].as_str().unwrap();
+    assert_eq!(unknown["error"]["journal_id"], journal_id);
+    let events = get(&base, "/v1/events?after=&limit=1000", PORTAL).await;
+    assert!(
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "outcome_unknown" && e["case_id"] == case_id.as_str()),
+        "{events}"
+    );
+    // The quote the host died in changed nothing: its key is free and it simply runs again.
+    let (status, body) = post(&base, "/v1/panels/probe/quotes", "quote-1", &quote).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // And the journal's chain held through it all.
+    let verify = get(&base, "/admin/journal/verify", ADMIN).await;
+    assert_eq!(verify["intact"], true, "{verify}");
+    host.kill();
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_log_an_error_or_a_description() {
+    use panelgate_tests::sim::aap::{AapSimConfig, AapSimulator, Fault};
+    let sim = AapSimulator::start(
+        AapSimConfig {
+            panel_code: "A03".into(),
+            life: true,
+            username: PANEL_USER.into(),
+            password: PANEL_PASSWORD.into(),
+            callback_base: None,
+            callback_username: CALLBACK_USER.into(),
+            callback_password: CALLBACK_PASSWORD.into(),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    sim.set_callback_base(&format!("{base}/callbacks/A03"));
+    let config = dir.path().join("panelgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "{ADMIN}" }}
+[store]
+url = "sqlite://{db}"
+[sandbox]
+cache_dir = "{cache}"
+[adapters.aap-h2h]
+path = "{aap}"
+[panels.A03]
+adapter = "aap-h2h"
+base_url = "{sim}"
+settings = {{ line = "life" }}
+[panels.A03.credentials.partner]
+kind = "basic"
+username = {{ value = "{PANEL_USER}" }}
+password = {{ value = "{PANEL_PASSWORD}" }}
+[panels.A03.callback_auth]
+kind = "basic"
+username = {{ value = "{CALLBACK_USER}" }}
+password = {{ value = "{CALLBACK_PASSWORD}" }}
+"#,
+            db = dir.path().join("panelgate.db").display(),
+            cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
+            aap = guests::AAP_H2H,
+            sim = sim.base_url(),
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("host.log");
+    // The most talkative log there is: `trace` for the host and every library in it.
+    let host = {
+        let log_file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_panelgate-host"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::from(log_file.try_clone().unwrap()))
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .unwrap();
+        let h = Host { child };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !reqwest::get(format!("{base}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            assert!(Instant::now() < deadline, "the host did not get ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        h
+    };
+    let mut seen = String::new();
+    let (_, body) = post(&base, "/v1/panels/A03/quotes", "q-1", &example("A03", "quote")).await;
+    seen += &body.to_string();
+    let (_, body) = post(
+        &base,
+        "/v1/panels/A03/policies",
+        "a-1",
+        &example("A03", "accept-cac"),
+    )
+    .await;
+    seen += &body.to_string();
+    // The partner refuses the credentials: the error names the refusal, not the credential.
+    sim.set_fault(Some(Fault::HttpStatus(401)));
+    let (status, body) = post(&base, "/v1/panels/A03/quotes", "q-2", &example("A03", "quote")).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    seen += &body.to_string();
+    // Callbacks, with the right credentials and with wrong ones.
+    sim.send_raw_callback("post-status-pembatalan", "{}", CALLBACK_USER, CALLBACK_PASSWORD)
+        .await
+        .unwrap();
+    sim.send_raw_callback("post-status-pembatalan", "{}", CALLBACK_USER, "wrong")
+        .await
+        .unwrap();
+    for path in ["/admin/panels", "/admin/journal?limit=10000", "/admin/adapters"] {
+        seen += &get(&base, path, ADMIN).await.to_string();
+    }
+    seen += &get(&base, "/v1/panels", PORTAL).await.to_string();
+    host.kill();
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        log_text.len() > 10_000,
+        "the trace log was written ({} bytes)",
+        log_text.len()
+    );
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{PANEL_USER}:{PANEL_PASSWORD}"));
+    let callback_basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("{CALLBACK_USER}:{CALLBACK_PASSWORD}"));
+    for secret in [
+        PANEL_PASSWORD,
+        CALLBACK_PASSWORD,
+        basic.as_str(),
+        callback_basic.as_str(),
+    ] {
+        assert!(!log_text.contains(secret), "`{secret}` is in the host's log");
+        assert!(!seen.contains(secret), "`{secret}` is in an answer");
+    }
+    // The credential was applied at egress all the same.
+    assert!(sim.requests().iter().any(|r| r.authorized));
+}

@@ -1,0 +1,171 @@
+//! Hostile adapters: each fails only its own request with a clear 5xx and a journal entry that
+//! names the cause, while the host and the other panels go on serving; one that keeps faulting is
+//! quarantined until an operator re-enables it or deploys another version.
+
+use crate::common::*;
+use panelgate_tests::guests;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+fn hostile_panel() -> String {
+    format!(
+        r#"
+[adapters.probe]
+path = "{path}"
+[panels.HOSTILE]
+adapter = "probe"
+base_url = "http://127.0.0.1:9"
+settings = {{ channel = "h2h" }}
+limits = {{ operation_timeout_ms = 1500, memory_mib = 16 }}
+"#,
+        path = guests::PROBE
+    )
+}
+
+fn quote(product: &str) -> Value {
+    json!({ "product": product, "binding": false, "interest": { "life": {} } })
+}
+
+async fn journal_outcome(h: &Harness, journal_id: &str) -> String {
+    let (_, journal) = h.admin_get("/admin/journal?panel=HOSTILE&limit=1000").await;
+    journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == journal_id)
+        .map(|e| e["outcome"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no journal entry {journal_id}"))
+}
+
+#[tokio::test]
+async fn each_hostile_adapter_fails_only_its_own_request() {
+    let h = start_with(&hostile_panel()).await;
+    // (product, status, error code, what the journal says)
+    let cases: [(&str, &[StatusCode], &str, &str); 6] = [
+        (
+            "loop",
+            &[StatusCode::GATEWAY_TIMEOUT],
+            "deadline_exceeded",
+            "deadline",
+        ),
+        ("alloc", &[StatusCode::BAD_GATEWAY], "adapter_fault", "memory"),
+        ("recurse", &[StatusCode::BAD_GATEWAY], "adapter_fault", "stack"),
+        (
+            "log-flood",
+            &[StatusCode::GATEWAY_TIMEOUT],
+            "deadline_exceeded",
+            "deadline",
+        ),
+        (
+            "stdout-flood",
+            &[StatusCode::BAD_GATEWAY, StatusCode::GATEWAY_TIMEOUT],
+            "",
+            "",
+        ),
+        (
+            "malformed",
+            &[StatusCode::BAD_GATEWAY],
+            "adapter_fault",
+            "result.options[0].premium.amount `a lot`",
+        ),
+    ];
+    for (product, statuses, code, cause) in cases {
+        let started = std::time::Instant::now();
+        let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote(product)).await;
+        assert!(statuses.contains(&status), "{product}: {status} {body}");
+        if !code.is_empty() {
+            assert_eq!(body["error"]["code"], code, "{product}: {body}");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{product} was not stopped in time"
+        );
+        let journal_id = body["error"]["journal_id"].as_str().expect("a journal id");
+        let outcome = journal_outcome(&h, journal_id).await;
+        assert!(outcome.contains(cause), "{product}: the journal says `{outcome}`");
+        // The same panel serves the next request, and the other panels never noticed.
+        let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+        assert_eq!(status, StatusCode::OK, "after {product}: {body}");
+        let (status, body) = h.post("/v1/panels/A03/quotes", &example("A03", "quote")).await;
+        assert_eq!(status, StatusCode::OK, "after {product}: {body}");
+    }
+    let (status, _) = h
+        .client
+        .get(h.url("/healthz"))
+        .send()
+        .await
+        .map(|r| (r.status(), ()))
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_adapter_that_keeps_faulting_is_quarantined_until_an_operator_acts() {
+    let h = start_with(&hostile_panel()).await;
+    for _ in 0..5 {
+        let (status, _) = h.post("/v1/panels/HOSTILE/quotes", &quote("trap")).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+    }
+    // Quarantined: even a request that would succeed is refused without calling the adapter.
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "adapter_quarantined");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("5 faults in a row") && message.contains("trap"),
+        "{message}"
+    );
+    let (_, panels) = h.get("/v1/panels").await;
+    let health = panels
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "HOSTILE")
+        .unwrap()["health"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(health.starts_with("quarantined"), "{health}");
+    let (status, _) = h.post("/v1/panels/A03/quotes", &example("A03", "quote")).await;
+    assert_eq!(status, StatusCode::OK, "other panels serve on");
+
+    // An operator re-enables it.
+    let response = h
+        .client
+        .post(h.url("/admin/panels/HOSTILE/enable"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Quarantined again; deploying another version lifts it too.
+    for _ in 0..5 {
+        h.post("/v1/panels/HOSTILE/quotes", &quote("trap")).await;
+    }
+    let (status, _) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let response = h
+        .client
+        .post(h.url("/admin/adapters"))
+        .bearer_auth(ADMIN)
+        .body(std::fs::read(guests::PROBE_NEXT).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = h
+        .client
+        .put(h.url("/admin/panels/HOSTILE/adapter"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "adapter": "probe@0.2.0" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["adapter"], "probe@0.2.0");
+}

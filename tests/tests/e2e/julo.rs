@@ -1,0 +1,169 @@
+//! JULO end to end: the whole credit-limit application, reference lookups, and JULO's refusals.
+
+use crate::common::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+async fn register(h: &Harness) -> (String, String) {
+    let (status, body) = h
+        .post("/v1/panels/julo/policies", &example("julo", "accept"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let case = body["case_id"].as_str().unwrap().to_string();
+    let xid = body["result"]["references"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (case, xid)
+}
+
+async fn step(h: &Harness, case: &str, body: serde_json::Value) -> (StatusCode, serde_json::Value) {
+    h.post(&format!("/v1/panels/julo/policies/{case}/confirm"), &body)
+        .await
+}
+
+#[tokio::test]
+async fn the_whole_credit_limit_application() {
+    let h = start().await;
+    // #5, #6, #1: checked, then registered.
+    let (case, xid) = register(&h).await;
+    let (_, c) = h.get(&format!("/v1/panels/julo/policies/{case}")).await;
+    assert_eq!(c["kind"], "credit_application");
+    assert_eq!(c["status"], "pending_documents");
+
+    // #3: KTP and selfie.
+    for code in ["ktp_self", "selfie"] {
+        let (status, body) = h
+            .upload(
+                &format!("/v1/panels/julo/policies/{case}/documents"),
+                code,
+                "photo.jpg",
+                b"\xff\xd8\xff jpeg".to_vec(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // #7, #8: the phone, confirmed with the OTP the customer received.
+    let (status, body) = step(&h, &case, example("julo", "confirm-send-otp")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let otp = h.julo.otp_for(&xid).expect("an OTP was sent");
+    let (status, body) = step(&h, &case, json!({ "step": { "verify_otp": otp } })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // #4 and #11: supporting data.
+    let (status, body) = step(&h, &case, example("julo", "confirm-bpjs")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["result"]["link"].as_str().unwrap().starts_with("https://"));
+    let (status, body) = step(&h, &case, example("julo", "confirm-bank-import")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["result"]["message"].as_str().unwrap().contains("initiated"));
+    // #2: the full application; JULO decides later.
+    let (status, body) = step(&h, &case, example("julo", "confirm-complete-application")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, c) = h.get(&format!("/v1/panels/julo/policies/{case}")).await;
+    assert_eq!(c["status"], "pending_underwriting");
+
+    // Every call carried JULO's headers; the customer's PIN and bank password stayed out of the journal.
+    assert!(h.julo.requests().iter().all(|(_, ok)| *ok));
+    let (_, journal) = h.admin_get("/admin/journal?limit=1000").await;
+    let text = journal.to_string();
+    for secret in ["159357", "password_example", JULO_SECRET] {
+        assert!(!text.contains(secret), "`{secret}` is in the journal");
+    }
+}
+
+#[tokio::test]
+async fn reference_lists_come_from_julo() {
+    let h = start().await;
+    let (status, body) = h.get("/v1/panels/julo/lookups/loan_purposes").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["code"] == "Membeli kendaraan")
+    );
+    let (_, body) = h.get("/v1/panels/julo/lookups/jobs?job_industry=Kesehatan").await;
+    assert!(
+        body["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["code"] == "Apoteker"),
+        "{body}"
+    );
+    let (_, body) = h.get("/v1/panels/julo/lookups/sub-districts?province=DKI%20Jakarta&city=Jakarta%20Barat&district=Cengkareng").await;
+    assert_eq!(body["result"].as_array().unwrap().len(), 2, "{body}");
+    let (status, body) = h.get("/v1/panels/julo/lookups/cities").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["issues"][0]["path"], "province");
+}
+
+#[tokio::test]
+async fn julo_refuses_what_it_should_and_the_portal_hears_why() {
+    let h = start().await;
+    // A missing PIN is named before any call.
+    let mut accept = example("julo", "accept");
+    accept["interest"]["credit_limit"]
+        .as_object_mut()
+        .unwrap()
+        .remove("pin");
+    let (status, body) = h.post("/v1/panels/julo/policies", &accept).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["issues"][0]["path"], "interest.credit_limit.pin");
+    assert!(h.julo.requests().is_empty());
+
+    // A weak PIN: JULO's check, reported on the field.
+    let mut accept = example("julo", "accept");
+    accept["interest"]["credit_limit"]["pin"] = json!("123456");
+    let (status, body) = h.post("/v1/panels/julo/policies", &accept).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["issues"][0]["path"], "interest.credit_limit.pin");
+
+    // Registered once; the second time the pre-register check says no.
+    let (case, _) = register(&h).await;
+    let (status, body) = h
+        .post("/v1/panels/julo/policies", &example("julo", "accept"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "rejected");
+
+    // The full application before the OTP: JULO's sequence.
+    let (status, body) = step(&h, &case, example("julo", "confirm-complete-application")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("KTP"));
+
+    // A phone JULO calls malformed: its 400.
+    let (status, body) = step(&h, &case, json!({ "step": { "send_otp": "12345" } })).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "partner_bad_request");
+
+    // An image type JULO does not have.
+    let (status, _) = h
+        .upload(
+            &format!("/v1/panels/julo/policies/{case}/documents"),
+            "passport_photo",
+            "p.jpg",
+            b"x".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn a_wrong_secret_key_is_partner_unauthorized() {
+    let h = start().await;
+    let extra = r#"
+[panels.julo-bad]
+adapter = "julo"
+base_url = "{JULO}"
+[panels.julo-bad.credentials.partner]
+kind = "api-key"
+headers = { secret-key = { value = "wrong" }, username = { value = "partner" } }
+"#
+    .replace("{JULO}", &h.julo.base_url());
+    let base = h.another_host(&extra).await;
+    let (status, body) = h.get_from(&base, "/v1/panels/julo-bad/lookups/banks").await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["error"]["code"], "partner_unauthorized");
+}
