@@ -282,6 +282,25 @@ async fn panel(command: PanelCommand, host: HostArgs) -> Result<()> {
 }
 
 /// Runs the command line `args` (the program name first); the process exit code.
+/// The whole `panelgate` process: logging from `RUST_LOG` (default `info`), the command line,
+/// and the exit code. Errors are printed as one line of causes, not a backtrace: this is what
+/// an operator reads.
+pub async fn main() -> ! {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let code = match run(std::env::args_os()).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code)
+}
+
 pub async fn run<I, T>(args: I) -> Result<i32>
 where
     I: IntoIterator<Item = T>,

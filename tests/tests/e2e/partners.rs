@@ -335,10 +335,16 @@ async fn a_partner_that_never_accepts_the_connection_is_a_connect_timeout() {
     let (status, body) = h.post("/v1/panels/SILENT/quotes", &echo()).await;
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
     assert_eq!(body["error"]["code"], "partner_timeout");
-    assert!(started.elapsed() < Duration::from_secs(3), "the connect timeout did not bound it");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the connect timeout did not bound it"
+    );
     let journal_id = body["error"]["journal_id"].as_str().unwrap();
     let attempts = exchanges(&h, journal_id).await;
     assert!(!attempts.is_empty());
-    assert!(attempts.iter().all(|e| e["error_kind"] == "timeout"), "{attempts:?}");
+    assert!(
+        attempts.iter().all(|e| e["error_kind"] == "timeout"),
+        "{attempts:?}"
+    );
     drop((listener, fillers));
 }
