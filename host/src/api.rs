@@ -141,8 +141,29 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(admin::open_router())
         .merge(callbacks::router())
         .merge(openapi::router())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .layer(DefaultBodyLimit::max(20 * 1024 * 1024))
         .with_state(state)
+}
+
+/// Counts every answered request under its route's pattern.
+async fn count_request(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str().to_string())
+        .unwrap_or_default();
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    state
+        .runtime
+        .metrics
+        .http(&route, method.as_str(), response.status().as_u16());
+    response
 }
 
 /// Parses a `multipart/form-data` body already read into memory; `None` when the content type

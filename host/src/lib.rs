@@ -9,6 +9,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod deploy;
+pub mod metrics;
 pub mod model;
 pub mod recovery;
 pub mod replay;

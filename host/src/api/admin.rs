@@ -208,6 +208,7 @@ pub fn open_router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
 }
 
 /// Panels with their adapter's full description.
@@ -296,6 +297,28 @@ pub async fn attachment(
 }
 
 /// Liveness.
+/// Prometheus metrics: requests, latency and errors per panel, operation and adapter version;
+/// partner calls; circuit breakers; instance pool use; sandbox faults and limit hits. Open like
+/// the health checks: it names panels and adapters, never a secret or a customer.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let metrics = &state.runtime.metrics;
+    metrics.panel_states(state.panels().iter().map(|panel| {
+        let circuit = match panel.context.breaker.state() {
+            "closed" => 0,
+            "open" => 1,
+            _ => 2,
+        };
+        (panel.id.clone(), circuit, panel.adapter.quarantine().is_some())
+    }));
+    (
+        [(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        metrics.encode(),
+    )
+        .into_response()
+}
+
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200)))]
 pub async fn healthz() -> &'static str {
     "ok"

@@ -34,6 +34,23 @@ pub async fn callback(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let panel = state.panel(&panel_id)?;
+    let answer = receive(&state, &panel, path, headers, body).await;
+    let status = match &answer {
+        Ok(response) => response.status(),
+        Err(e) => e.status(),
+    };
+    state.runtime.metrics.callback(&panel.id, status.as_u16());
+    answer
+}
+
+async fn receive(
+    state: &AppState,
+    panel: &Panel,
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let panel_id = &panel.id;
     if let Some(credential) = &panel.callback_auth {
         let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         if !credential.accepts_basic(given) {
@@ -67,7 +84,7 @@ pub async fn callback(
         query: None,
         body: parse_body(&headers, &body).await,
     };
-    handle(&state, &panel, request, &headers, body).await
+    handle(state, panel, request, &headers, body).await
 }
 
 async fn parse_body(headers: &HeaderMap, body: &Bytes) -> CallbackBody {

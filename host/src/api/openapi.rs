@@ -19,7 +19,7 @@ use super::{admin, callbacks, error, portal};
         portal::upload_policy_document, portal::upload_claim_document, portal::confirm, portal::cancel,
         portal::claim, portal::policy_document, portal::lookup, portal::worklist, portal::notify, portal::events,
         callbacks::callback,
-        admin::panels, admin::journal, admin::verify, admin::callbacks, admin::attachment, admin::healthz, admin::readyz,
+        admin::panels, admin::journal, admin::verify, admin::callbacks, admin::attachment, admin::healthz, admin::readyz, admin::metrics,
         admin::adapters, admin::push_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes,
     ),
     components(schemas(

@@ -85,6 +85,31 @@ pub(crate) async fn run(
     effect: CaseEffect,
     key: Option<IdempotencyKey>,
 ) -> Result<Answer, ApiError> {
+    let started = std::time::Instant::now();
+    let labels = crate::metrics::OperationLabels {
+        panel: panel.id.clone(),
+        operation: enum_str(&call.operation()),
+        adapter: format!("{}@{}", panel.module.name, panel.module.version),
+    };
+    let answer = answer(state, panel, call, effect, key).await;
+    let (status, code) = match &answer {
+        Ok((status, _)) => (status.as_u16(), None),
+        Err(e) => (e.status().as_u16(), Some(e.body().error.code)),
+    };
+    state
+        .runtime
+        .metrics
+        .request(&labels, status, code.as_deref(), started.elapsed());
+    answer
+}
+
+async fn answer(
+    state: &AppState,
+    panel: &Panel,
+    call: Call,
+    effect: CaseEffect,
+    key: Option<IdempotencyKey>,
+) -> Result<Answer, ApiError> {
     let operation = call.operation();
     if !panel.adapter.description().operations.contains(&operation) {
         return Err(ApiError::Unsupported {

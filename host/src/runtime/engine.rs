@@ -28,6 +28,8 @@ pub struct Runtime {
     pub linker: Arc<Linker<HostState>>,
     /// Faults in a row that quarantine an adapter (0: never).
     pub quarantine_after: u32,
+    /// The host's metrics: every panel and every request count here.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Runtime {
@@ -64,6 +66,7 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             quarantine_after: sandbox.quarantine_after,
+            metrics: Arc::new(crate::metrics::Metrics::new(instances)),
         })
     }
 

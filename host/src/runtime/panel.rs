@@ -146,6 +146,11 @@ impl WasmAdapter {
         &self.panel
     }
 
+    /// `name@version`, as the metrics and the API name the adapter.
+    fn module_label(&self) -> String {
+        format!("{}@{}", self.description.name, self.description.version)
+    }
+
     /// The `panelgate:adapter` version the component targets.
     pub fn wit(&self) -> &'static str {
         self.wit
@@ -232,6 +237,7 @@ impl Adapter for WasmAdapter {
             let Ok(_permit) = self.permits.acquire().await else {
                 return Err(CallError::Fault("the panel is shutting down".into()));
             };
+            let _in_use = self.runtime.metrics.in_use(&self.panel.id);
             let timeout = self.panel.operation_timeout;
             tokio::time::timeout(timeout, self.run_validate(request))
                 .await
@@ -254,25 +260,32 @@ impl Adapter for WasmAdapter {
             if let Some(reason) = self.quarantine() {
                 return (Err(CallError::Quarantined(reason)), CallRecord::default());
             }
+            let metrics = &self.runtime.metrics;
+            let _in_use = metrics.in_use(&self.panel.id);
             let timeout = self.panel.operation_timeout;
             // The epoch deadline and the partner timeouts end the call at `timeout`, keeping
             // what it did; this outer limit is the backstop should both miss it.
-            match tokio::time::timeout(timeout + BACKSTOP, self.run(call, None)).await {
-                Ok((result, store)) => {
-                    let mut record = CallRecord::default();
-                    if let Some(store) = store {
-                        store.data().flush_output(journal_id);
-                        record.exchanges = store.into_data().exchanges;
+            let (result, record, hit) =
+                match tokio::time::timeout(timeout + BACKSTOP, self.run(call, None)).await {
+                    Ok((result, store)) => {
+                        let mut record = CallRecord::default();
+                        let mut hit = Default::default();
+                        if let Some(store) = store {
+                            store.data().flush_output(journal_id);
+                            hit = store.data().limits_hit();
+                            record.exchanges = store.into_data().exchanges;
+                        }
+                        (result, record, hit)
                     }
-                    self.count(&result, &record);
-                    (result, record)
-                }
-                Err(_) => {
-                    let result = Err(CallError::Deadline(timeout.as_millis() as u64));
-                    self.count(&result, &CallRecord::default());
-                    (result, CallRecord::default())
-                }
-            }
+                    Err(_) => (
+                        Err(CallError::Deadline(timeout.as_millis() as u64)),
+                        CallRecord::default(),
+                        Default::default(),
+                    ),
+                };
+            self.count(&result, &record);
+            metrics.call(&self.panel.id, &self.module_label(), &result, &record, hit);
+            (result, record)
         })
     }
 

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -130,7 +130,7 @@ impl Recording {
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limits: Limits,
     pub panel: Arc<PanelContext>,
     pub operation: &'static str,
     pub deadline: Instant,
@@ -154,10 +154,13 @@ impl HostState {
             .allow_udp(false)
             .allow_ip_name_lookup(false)
             .build();
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(panel.memory_bytes)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = Limits {
+            inner: StoreLimitsBuilder::new()
+                .memory_size(panel.memory_bytes)
+                .trap_on_grow_failure(true)
+                .build(),
+            memory_hit: false,
+        };
         HostState {
             wasi,
             table: ResourceTable::new(),
@@ -173,6 +176,14 @@ impl HostState {
         }
     }
 
+    /// The limits this operation reached, for the metrics.
+    pub fn limits_hit(&self) -> crate::metrics::LimitsHit {
+        crate::metrics::LimitsHit {
+            memory: self.limits.memory_hit,
+            log_bytes: self.log_bytes > self.panel.max_log_bytes,
+        }
+    }
+
     /// Forwards what the adapter printed to the host's log.
     pub fn flush_output(&self, journal_id: &str) {
         for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
@@ -185,6 +196,56 @@ impl HostState {
                 tracing::info!(panel = %self.panel.id, operation = self.operation, journal = journal_id, stream, "{line}");
             }
         }
+    }
+}
+
+/// The store's limits, noting when the adapter asked for more memory than its panel allows.
+pub struct Limits {
+    inner: StoreLimits,
+    pub memory_hit: bool,
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.inner.memory_growing(current, desired, maximum);
+        if !matches!(allowed, Ok(true)) {
+            self.memory_hit = true;
+        }
+        allowed
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
     }
 }
 

@@ -15,6 +15,7 @@ mod examples;
 mod fuzz;
 mod hostile;
 mod julo;
+mod metrics;
 mod partners;
 mod sandbox;
 mod soak;

@@ -1,0 +1,379 @@
+//! `/metrics`: what broker IT watches, in the Prometheus (OpenMetrics) text format.
+//!
+//! One registry per host, not a process-global one: the tests run several hosts in one process
+//! and each must count only its own requests.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::adapter::{CallError, CallRecord, Outcome};
+
+/// The media type of what [`Metrics::encode`] writes.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OperationLabels {
+    pub panel: String,
+    pub operation: String,
+    /// `name@version` of the module that served it (empty when no adapter was reached).
+    pub adapter: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    panel: String,
+    operation: String,
+    adapter: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    /// The route's pattern, `/v1/panels/{panel}/quotes`: a bounded set, unlike paths.
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ErrorLabels {
+    panel: String,
+    operation: String,
+    adapter: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PanelLabels {
+    panel: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PartnerLabels {
+    panel: String,
+    /// The HTTP status (`200`, `503`, ...) or, when no answer came, the failure (`timeout`,
+    /// `connect`, `too-large`, `refused`, ...).
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FaultLabels {
+    panel: String,
+    adapter: String,
+    /// `trap`, `memory_limit`, `cpu_deadline`, `malformed_result`, `instantiate`.
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    panel: String,
+    /// `memory`, `deadline`, `log_bytes`, `response_bytes`.
+    limit: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallbackLabels {
+    panel: String,
+    status: u16,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Seconds, from half a millisecond (a quote through the host) to the longest partner timeout.
+fn latency() -> Histogram {
+    Histogram::new([
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    ])
+}
+
+pub struct Metrics {
+    registry: Registry,
+    http: Family<HttpLabels, Counter>,
+    requests: Family<RequestLabels, Counter>,
+    errors: Family<ErrorLabels, Counter>,
+    duration: Histograms<OperationLabels>,
+    callbacks: Family<CallbackLabels, Counter>,
+    partner_requests: Family<PartnerLabels, Counter>,
+    partner_duration: Histograms<PanelLabels>,
+    faults: Family<FaultLabels, Counter>,
+    limit_hits: Family<LimitLabels, Counter>,
+    in_flight: Family<PanelLabels, Gauge>,
+    circuit: Family<PanelLabels, Gauge>,
+    quarantined: Family<PanelLabels, Gauge>,
+}
+
+/// What one adapter call ran into besides its result: the limits it hit.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LimitsHit {
+    pub memory: bool,
+    pub log_bytes: bool,
+}
+
+impl Metrics {
+    /// `pool_slots`: the component instances the pooling allocator holds.
+    pub fn new(pool_slots: u32) -> Metrics {
+        let mut registry = Registry::with_prefix("panelgate");
+        let http = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "Every HTTP request the host answered (portal, admin, callbacks), by route and status",
+            http.clone(),
+        );
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Portal operation requests answered, by panel, operation, adapter version and HTTP status",
+            requests.clone(),
+        );
+        let errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "request_errors",
+            "Portal operation requests answered with an error, by its code",
+            errors.clone(),
+        );
+        let duration = Histograms::<OperationLabels>::new_with_constructor(latency);
+        registry.register(
+            "request_duration_seconds",
+            "Time from a portal operation request to its answer",
+            duration.clone(),
+        );
+        let callbacks = Family::<CallbackLabels, Counter>::default();
+        registry.register(
+            "callbacks",
+            "Partner callbacks answered, by panel and HTTP status",
+            callbacks.clone(),
+        );
+        let partner_requests = Family::<PartnerLabels, Counter>::default();
+        registry.register(
+            "partner_requests",
+            "Requests to partners, by panel and outcome (HTTP status or failure)",
+            partner_requests.clone(),
+        );
+        let partner_duration = Histograms::<PanelLabels>::new_with_constructor(latency);
+        registry.register(
+            "partner_request_duration_seconds",
+            "Time of one partner exchange",
+            partner_duration.clone(),
+        );
+        let faults = Family::<FaultLabels, Counter>::default();
+        registry.register(
+            "adapter_faults",
+            "Adapter calls that failed in the sandbox: traps, limits, malformed results",
+            faults.clone(),
+        );
+        let limit_hits = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "limit_hits",
+            "Adapter calls that reached a sandbox limit",
+            limit_hits.clone(),
+        );
+        let in_flight = Family::<PanelLabels, Gauge>::default();
+        registry.register(
+            "instances_in_use",
+            "Adapter instances running an operation now, by panel",
+            in_flight.clone(),
+        );
+        let pool: Gauge = Gauge::default();
+        pool.set(i64::from(pool_slots));
+        registry.register(
+            "instance_pool_slots",
+            "Component instances the pooling allocator holds for all panels",
+            pool,
+        );
+        let circuit = Family::<PanelLabels, Gauge>::default();
+        registry.register(
+            "circuit_state",
+            "The panel's circuit breaker: 0 closed, 1 open, 2 half-open",
+            circuit.clone(),
+        );
+        let quarantined = Family::<PanelLabels, Gauge>::default();
+        registry.register(
+            "adapter_quarantined",
+            "1 while the panel's adapter is quarantined",
+            quarantined.clone(),
+        );
+        Metrics {
+            registry,
+            http,
+            requests,
+            errors,
+            duration,
+            callbacks,
+            partner_requests,
+            partner_duration,
+            faults,
+            limit_hits,
+            in_flight,
+            circuit,
+            quarantined,
+        }
+    }
+
+    /// Any HTTP request answered, by its route's pattern.
+    pub fn http(&self, route: &str, method: &str, status: u16) {
+        self.http
+            .get_or_create(&HttpLabels {
+                route: route.to_string(),
+                method: method.to_string(),
+                status,
+            })
+            .inc();
+    }
+
+    /// A portal operation answered: its status, its error code if any, and how long it took.
+    pub fn request(
+        &self,
+        labels: &OperationLabels,
+        status: u16,
+        error_code: Option<&str>,
+        elapsed: std::time::Duration,
+    ) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                panel: labels.panel.clone(),
+                operation: labels.operation.clone(),
+                adapter: labels.adapter.clone(),
+                status,
+            })
+            .inc();
+        if let Some(code) = error_code {
+            self.errors
+                .get_or_create(&ErrorLabels {
+                    panel: labels.panel.clone(),
+                    operation: labels.operation.clone(),
+                    adapter: labels.adapter.clone(),
+                    code: code.to_string(),
+                })
+                .inc();
+        }
+        self.duration.get_or_create(labels).observe(elapsed.as_secs_f64());
+    }
+
+    pub fn callback(&self, panel: &str, status: u16) {
+        self.callbacks
+            .get_or_create(&CallbackLabels {
+                panel: panel.to_string(),
+                status,
+            })
+            .inc();
+    }
+
+    /// An adapter call ended: its partner exchanges, and its fault if it was one.
+    pub fn call(
+        &self,
+        panel: &str,
+        adapter: &str,
+        result: &Result<Outcome, CallError>,
+        record: &CallRecord,
+        hit: LimitsHit,
+    ) {
+        let panel_labels = PanelLabels {
+            panel: panel.to_string(),
+        };
+        let mut partner_timeout = false;
+        for exchange in &record.exchanges {
+            let outcome = match (exchange.status, &exchange.error_kind) {
+                (Some(status), _) => status.to_string(),
+                (None, Some(kind)) => kind.clone(),
+                (None, None) => "error".to_string(),
+            };
+            partner_timeout |= exchange.error_kind.as_deref() == Some("timeout");
+            if exchange.error_kind.as_deref() == Some("too-large") {
+                self.limit(panel, "response_bytes");
+            }
+            self.partner_requests
+                .get_or_create(&PartnerLabels {
+                    panel: panel.to_string(),
+                    outcome,
+                })
+                .inc();
+            self.partner_duration
+                .get_or_create(&panel_labels)
+                .observe(exchange.duration_ms as f64 / 1000.0);
+        }
+        if hit.memory {
+            self.limit(panel, "memory");
+        }
+        if hit.log_bytes {
+            self.limit(panel, "log_bytes");
+        }
+        let kind = match result {
+            Err(CallError::Fault(_)) if hit.memory => "memory_limit",
+            Err(CallError::Fault(reason)) if reason.starts_with("instantiating") => "instantiate",
+            Err(CallError::Fault(reason)) if reason.contains("malformed result") => "malformed_result",
+            Err(CallError::Fault(_)) => "trap",
+            Err(CallError::Deadline(_)) => {
+                self.limit(panel, "deadline");
+                if partner_timeout {
+                    return;
+                }
+                "cpu_deadline"
+            }
+            _ => return,
+        };
+        self.faults
+            .get_or_create(&FaultLabels {
+                panel: panel.to_string(),
+                adapter: adapter.to_string(),
+                kind: kind.to_string(),
+            })
+            .inc();
+    }
+
+    fn limit(&self, panel: &str, limit: &str) {
+        self.limit_hits
+            .get_or_create(&LimitLabels {
+                panel: panel.to_string(),
+                limit: limit.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts an adapter instance in use for as long as the guard lives.
+    pub fn in_use(&self, panel: &str) -> InUse {
+        let gauge = self
+            .in_flight
+            .get_or_create(&PanelLabels {
+                panel: panel.to_string(),
+            })
+            .clone();
+        gauge.inc();
+        InUse(gauge)
+    }
+
+    /// The state of each panel as it is now: `(panel, circuit state, quarantined)`.
+    pub fn panel_states(&self, panels: impl IntoIterator<Item = (String, i64, bool)>) {
+        self.circuit.clear();
+        self.quarantined.clear();
+        for (panel, circuit, quarantined) in panels {
+            let labels = PanelLabels { panel };
+            self.circuit.get_or_create(&labels).set(circuit);
+            self.quarantined
+                .get_or_create(&labels)
+                .set(i64::from(quarantined));
+            // Panels that never ran an operation still show 0 instances in use.
+            drop(self.in_flight.get_or_create(&labels));
+        }
+    }
+
+    /// The registry in the OpenMetrics text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// See [`Metrics::in_use`].
+pub struct InUse(Gauge);
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
