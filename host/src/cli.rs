@@ -281,16 +281,19 @@ async fn panel(command: PanelCommand, host: HostArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs the command line `args` (the program name first); the process exit code.
-/// The whole `panelgate` process: logging from `RUST_LOG` (default `info`), the command line,
-/// and the exit code. Errors are printed as one line of causes, not a backtrace: this is what
-/// an operator reads.
+/// The whole `panelgate` process: logging, the command line, and the exit code. Errors are
+/// printed as one line of causes, not a backtrace: this is what an operator reads.
+///
+/// `RUST_LOG` filters the log (default `info`); `PANELGATE_LOG_FORMAT=json` writes it as one
+/// JSON object per line, with the current span (panel, operation, journal id) in each.
 pub async fn main() -> ! {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let log = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("PANELGATE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        log.json().with_current_span(true).with_span_list(true).init();
+    } else {
+        log.init();
+    }
     let code = match run(std::env::args_os()).await {
         Ok(code) => code,
         Err(e) => {
@@ -301,6 +304,7 @@ pub async fn main() -> ! {
     std::process::exit(code)
 }
 
+/// Runs the command line `args` (the program name first); the process exit code.
 pub async fn run<I, T>(args: I) -> Result<i32>
 where
     I: IntoIterator<Item = T>,

@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
+use tracing::Instrument as _;
 
 use super::{ApiError, AppState, Panel};
 use crate::adapter::{Call, CallError, Outcome};
@@ -34,12 +35,16 @@ pub async fn callback(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let panel = state.panel(&panel_id)?;
-    let answer = receive(&state, &panel, path, headers, body).await;
+    let span = tracing::info_span!("callback", panel = %panel.id, path = %path);
+    let answer = receive(&state, &panel, path, headers, body)
+        .instrument(span.clone())
+        .await;
     let status = match &answer {
         Ok(response) => response.status(),
         Err(e) => e.status(),
     };
     state.runtime.metrics.callback(&panel.id, status.as_u16());
+    span.in_scope(|| tracing::info!(status = status.as_u16(), "answered"));
     answer
 }
 

@@ -3,6 +3,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tracing::Instrument as _;
 
 use super::{ApiError, AppState, Panel};
 use crate::adapter::{Call, CallError, Outcome};
@@ -91,11 +92,30 @@ pub(crate) async fn run(
         operation: enum_str(&call.operation()),
         adapter: format!("{}@{}", panel.module.name, panel.module.version),
     };
-    let answer = answer(state, panel, call, effect, key).await;
+    // The operation's span: its adapter call, partner exchanges and logs nest in it, and it
+    // carries the journal id once there is one.
+    let span = tracing::info_span!(
+        "operation",
+        panel = %labels.panel,
+        operation = %labels.operation,
+        adapter = %labels.adapter,
+        journal_id = tracing::field::Empty,
+    );
+    let answer = answer(state, panel, call, effect, key)
+        .instrument(span.clone())
+        .await;
     let (status, code) = match &answer {
         Ok((status, _)) => (status.as_u16(), None),
         Err(e) => (e.status().as_u16(), Some(e.body().error.code)),
     };
+    span.in_scope(|| {
+        tracing::info!(
+            status,
+            code = code.as_deref(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "answered"
+        )
+    });
     state
         .runtime
         .metrics
@@ -148,6 +168,7 @@ async fn execute(
 ) -> Result<Answer, ApiError> {
     let operation = enum_str(&call.operation());
     let journal_id = uuid::Uuid::now_v7().to_string();
+    tracing::Span::current().record("journal_id", journal_id.as_str());
     let input = call.journal_view();
     let adapter = format!("{}@{}", panel.module.name, panel.module.version);
     // A state-changing call is recorded before the partner is asked: should the host die

@@ -2,6 +2,7 @@
 //! with the named credential applied here, and every exchange journaled with secrets redacted.
 
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 use futures::StreamExt;
 use reqwest::header::{HeaderName, HeaderValue};
@@ -42,16 +43,32 @@ impl Host for HostState {
         loop {
             let started = Instant::now();
             let mut exchange = self.exchange(&request, attempt);
+            let span = tracing::info_span!(
+                "partner_request",
+                method = %exchange.method,
+                url = %exchange.url,
+                attempt,
+            );
             let result = match self.panel.breaker.admit() {
                 Err(open) => Err(HttpError::Connect(open)),
                 Ok(()) => {
-                    let result = send(&self.panel, self.deadline, request.clone()).await;
+                    let result = send(&self.panel, self.deadline, request.clone())
+                        .instrument(span.clone())
+                        .await;
                     self.panel.breaker.record(partner_failed(&result));
                     result
                 }
             };
             let transient = transient(&result);
             self.finish(&mut exchange, &result, started);
+            span.in_scope(|| {
+                tracing::debug!(
+                    status = exchange.status,
+                    error = exchange.error_kind.as_deref(),
+                    duration_ms = exchange.duration_ms,
+                    "partner answered"
+                )
+            });
             if retryable && transient && attempt < MAX_ATTEMPTS {
                 // Full jitter: anywhere up to the doubled backoff, within the deadline.
                 let cap = BACKOFF * 2u32.pow(attempt - 1);

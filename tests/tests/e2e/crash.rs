@@ -291,6 +291,7 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
             .args(["serve", "--config"])
             .arg(&config)
             .env("RUST_LOG", "trace")
+            .env("PANELGATE_LOG_FORMAT", "json")
             .stdout(Stdio::from(log_file.try_clone().unwrap()))
             .stderr(Stdio::from(log_file))
             .spawn()
@@ -309,6 +310,7 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
     let mut seen = String::new();
     let (_, body) = post(&base, "/v1/panels/A03/quotes", "q-1", &example("A03", "quote")).await;
     seen += &body.to_string();
+    let quote_journal = body["journal_id"].as_str().expect("a journal id").to_string();
     let (_, body) = post(
         &base,
         "/v1/panels/A03/policies",
@@ -355,4 +357,26 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
     }
     // The credential was applied at egress all the same.
     assert!(sim.requests().iter().any(|r| r.authorized));
+
+    // The log is JSON, a line per event, and the quote's partner exchange is logged inside the
+    // operation's span, which carries its journal id.
+    let lines: Vec<Value> = log_text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let exchange = lines
+        .iter()
+        .find(|l| {
+            l["fields"]["message"] == "partner answered"
+                && l["spans"][0]["journal_id"] == quote_journal.as_str()
+        })
+        .unwrap_or_else(|| panic!("no partner exchange logged under journal id {quote_journal}"));
+    assert_eq!(exchange["spans"][0]["name"], "operation");
+    assert_eq!(exchange["spans"][0]["panel"], "A03");
+    assert_eq!(exchange["spans"][0]["operation"], "quote");
+    assert_eq!(exchange["spans"][1]["name"], "partner_request");
+    assert_eq!(exchange["fields"]["status"], 200);
+    assert!(lines.iter().any(|l| l["fields"]["message"] == "answered"
+        && l["span"]["journal_id"] == quote_journal.as_str()
+        && l["fields"]["status"] == 200));
 }
