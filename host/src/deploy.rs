@@ -206,6 +206,63 @@ impl AppState {
         Ok(())
     }
 
+    /// Loads, for each panel, the module the shared deployment history makes active where this
+    /// host serves another: how a push, switch or rollback made on one host reaches the others.
+    pub async fn follow_deployments(&self) -> anyhow::Result<()> {
+        let _turn = self.deploying.lock().await;
+        for id in self.config.panels.keys() {
+            let history = self.store.deployments(id).await?;
+            let Some(active) = active_stack(&history).pop() else {
+                continue;
+            };
+            if self.panel(id).is_ok_and(|p| p.module.hash == active) {
+                continue;
+            }
+            match self.build_panel(id, &active).await {
+                Ok(panel) => {
+                    tracing::info!(panel = %id, adapter = %panel.module.name, version = %panel.module.version, "panel switched by another host");
+                    self.install(panel);
+                }
+                Err(e) => {
+                    tracing::error!(panel = %id, "another host switched the panel to a module this host cannot load: {e}")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// On a shared store, watches the deployment history and follows what other hosts deploy,
+    /// within [`FOLLOW_INTERVAL`].
+    pub fn spawn_deployment_follower(self: &Arc<Self>) {
+        if self.store.backend() != crate::store::Backend::Postgres {
+            return;
+        }
+        let state = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut seen = None;
+            let mut tick = tokio::time::interval(FOLLOW_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(state) = state.upgrade() else { return };
+                let head = match state.store.deployments_head().await {
+                    Ok(head) => head,
+                    Err(e) => {
+                        tracing::warn!("reading the deployment history: {e}");
+                        continue;
+                    }
+                };
+                if seen.is_some_and(|seen| seen == head) {
+                    continue;
+                }
+                match state.follow_deployments().await {
+                    Ok(()) => seen = Some(head),
+                    Err(e) => tracing::warn!("following deployments: {e:#}"),
+                }
+            }
+        });
+    }
+
     /// A ready panel serving module `hash`, not yet installed.
     async fn build_panel(&self, id: &str, hash: &str) -> Result<Panel, DeployError> {
         let config = self
@@ -306,6 +363,9 @@ impl AppState {
         Ok(())
     }
 }
+
+/// How often a host on a shared store looks for deployments made by the others.
+pub const FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Refuses a panel whose config lacks what its adapter declares it needs.
 pub fn check_description(id: &str, panel: &PanelConfig, description: &Description) -> Result<(), String> {

@@ -51,6 +51,8 @@ impl App {
             .recover()
             .await
             .context("recovering operations a stop cut off")?;
+        state.spawn_recovery_sweep();
+        state.spawn_deployment_follower();
         if let Some(dir) = &config.registry.watch_dir {
             watch::spawn(
                 state.clone(),

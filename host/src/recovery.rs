@@ -20,18 +20,34 @@ use crate::adapter::Call;
 use crate::api::AppState;
 use crate::api::operations::{CaseEffect, run};
 use crate::model::{CaseKind, CaseStatus, Operation};
-use crate::store::{CaseChange, Commit, JournalEntry, NewEvent, PendingOperation};
+use crate::store::{Backend, CaseChange, Commit, JournalEntry, NewEvent, PendingOperation, StoreError};
 
 impl AppState {
-    /// Settles what a crash left in flight. Called once at start-up, before serving.
+    /// Settles what a crash left in flight. Called at start-up, before serving.
+    ///
+    /// On SQLite the host is alone with its store: everything still running was its own. On
+    /// PostgreSQL other hosts may be running operations right now, so only records older than
+    /// any operation can live ([`AppState::orphan_age`]) are settled, and a sweep
+    /// ([`AppState::spawn_recovery_sweep`]) settles those of a host that died and never came back.
     pub async fn recover(&self) -> anyhow::Result<()> {
+        let cutoff = match self.store.backend() {
+            Backend::Sqlite => crate::store::now_plus(std::time::Duration::from_secs(1)),
+            Backend::Postgres => crate::store::now_minus(self.orphan_age()),
+        };
         for op in self.store.pending("running").await? {
-            let case_id = self.settle_unknown(&op).await?;
+            if op.started_at >= cutoff {
+                continue;
+            }
+            let case_id = match self.settle_unknown(&op).await {
+                Ok(case_id) => case_id,
+                Err(e) if matches!(e.downcast_ref(), Some(StoreError::Settled(_))) => continue,
+                Err(e) => return Err(e),
+            };
             if let Some(case_id) = case_id {
                 self.reconcile(&op, &case_id).await;
             }
         }
-        let released = self.store.release_running_keys().await?;
+        let released = self.store.release_running_keys(&cutoff).await?;
         if released > 0 {
             tracing::info!(
                 released,
@@ -39,6 +55,39 @@ impl AppState {
             );
         }
         Ok(())
+    }
+
+    /// How old a running operation's record must be before no host can still be working on
+    /// it: twice the longest operation deadline, and ten seconds for the commit.
+    fn orphan_age(&self) -> std::time::Duration {
+        let longest = self
+            .config
+            .panels
+            .values()
+            .filter_map(|p| p.limits.operation_timeout_ms)
+            .chain([self.config.sandbox.operation_timeout_ms])
+            .max()
+            .unwrap_or_default();
+        std::time::Duration::from_millis(2 * longest) + std::time::Duration::from_secs(10)
+    }
+
+    /// On a shared store, settles now and then what a host that died left running.
+    pub fn spawn_recovery_sweep(self: &std::sync::Arc<Self>) {
+        if self.store.backend() != Backend::Postgres {
+            return;
+        }
+        let state = std::sync::Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(state) = state.upgrade() else { return };
+                if let Err(e) = state.recover().await {
+                    tracing::warn!("recovery sweep: {e:#}");
+                }
+            }
+        });
     }
 
     async fn settle_unknown(&self, op: &PendingOperation) -> anyhow::Result<Option<String>> {

@@ -7,12 +7,12 @@ mod journal;
 mod registry;
 
 use std::path::Path;
-use std::str::FromStr;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::Executor as _;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
 
 pub use journal::{JournalEntry, JournalRow};
 pub use registry::{DeployAction, Deployment, ModuleInfo, active_stack};
@@ -29,12 +29,43 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    #[error("operation {0} was already settled")]
+    Settled(String),
+    #[error("store.url `...{0}`: give `sqlite://FILE` or `postgres://USER@HOST/DATABASE`")]
+    Url(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The database behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, one host: the embedded default.
+    Sqlite,
+    /// Shared by several hosts.
+    Postgres,
+}
+
+impl Backend {
+    fn of(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite://") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Url(
+                url.split('@').next_back().unwrap_or_default().to_string(),
+            ))
+        }
+    }
+}
+
+/// The advisory lock key of [`Store::begin_ordered`] ("pgate" in ASCII).
+const ORDERED_WRITES: i64 = 0x70_67_61_74_65;
+
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     /// SQLite has one writer; taking turns here avoids busy upgrades inside transactions.
     write: tokio::sync::Mutex<()>,
 }
@@ -202,6 +233,21 @@ pub fn now() -> String {
         .unwrap_or_default()
 }
 
+/// [`now`] moved by `by`: the bounds of "older than" in the store's RFC 3339 text.
+pub fn now_minus(by: std::time::Duration) -> String {
+    shifted(-(by.as_millis() as i64))
+}
+
+pub fn now_plus(by: std::time::Duration) -> String {
+    shifted(by.as_millis() as i64)
+}
+
+fn shifted(millis: i64) -> String {
+    (time::OffsetDateTime::now_utc() + time::Duration::milliseconds(millis))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// The snake_case name serde gives a unit enum value.
 pub fn enum_str<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
@@ -220,34 +266,74 @@ fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T> {
 }
 
 impl Store {
-    /// Opens (creating on first start) the database at `url` and brings its schema up to date.
+    /// Opens (creating on first start) the database at `url` and brings its schema up to date:
+    /// `sqlite://FILE` (embedded, the default) or `postgres://...` (shared by several hosts).
     pub async fn open(url: &str, durability: crate::config::Durability) -> Result<Store> {
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .map(|p| p.split('?').next().unwrap_or(p))
-            && let Some(dir) = Path::new(path).parent()
-            && !dir.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(dir)?;
-        }
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(match durability {
-                crate::config::Durability::Full => SqliteSynchronous::Full,
-                crate::config::Durability::Normal => SqliteSynchronous::Normal,
-            })
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of(url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                let path = url["sqlite://".len()..].split('?').next().unwrap_or_default();
+                if let Some(dir) = Path::new(path).parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let url = if url.contains("mode=") {
+                    url.to_string()
+                } else {
+                    format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+                };
+                let pragmas = match durability {
+                    crate::config::Durability::Full => {
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                    }
+                    crate::config::Durability::Normal => {
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                    }
+                };
+                let pool = AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move { conn.execute(pragmas).await.map(drop) })
+                    })
+                    .connect(&url)
+                    .await?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                pool
+            }
+            Backend::Postgres => {
+                // `normal`: the commit returns before the WAL reaches the disk (a crash of the
+                // database server may lose the last moments, a crash of a host loses nothing).
+                let asynchronous = durability == crate::config::Durability::Normal;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            if asynchronous {
+                                conn.execute("SET synchronous_commit = off").await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect(url)
+                    .await?;
+                // sqlx takes an advisory lock while migrating: hosts starting together take turns.
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                pool
+            }
+        };
         Ok(Store {
             pool,
+            backend,
             write: tokio::sync::Mutex::new(()),
         })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -255,45 +341,78 @@ impl Store {
         Ok(())
     }
 
-    /// Claims an idempotency key for a request whose body hashes to `request_hash`.
-    pub async fn claim_key(&self, scope: &str, key: &str, request_hash: &str) -> Result<KeyState> {
-        let _turn = self.write.lock().await;
-        let row = sqlx::query(
-            "SELECT request_hash, state, status, body FROM idempotency WHERE scope = ? AND key = ?",
-        )
-        .bind(scope)
-        .bind(key)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
-            sqlx::query("INSERT INTO idempotency (scope, key, request_hash, state, created_at) VALUES (?, ?, ?, 'running', ?)")
-                .bind(scope)
-                .bind(key)
-                .bind(request_hash)
-                .bind(now())
-                .execute(&self.pool)
+    /// SQLite has one writer: this host's writes take turns, rather than meeting as busy
+    /// upgrades inside transactions. PostgreSQL needs no such turn.
+    async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write.lock().await),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// A transaction that appends to the journal or the feed. On PostgreSQL it holds a
+    /// transaction-scoped advisory lock, so that the writers of every host take turns: the
+    /// journal's hash chain stays one chain, and events get their sequence numbers in commit
+    /// order, so a reader following the feed's cursor never skips one committed late.
+    async fn begin_ordered(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+                .bind(ORDERED_WRITES)
+                .execute(&mut *tx)
                 .await?;
-            return Ok(KeyState::Fresh);
-        };
-        let stored_hash: String = row.get("request_hash");
-        if stored_hash != request_hash {
-            return Ok(KeyState::Mismatch);
         }
-        let state: String = row.get("state");
-        if state != "done" {
-            return Ok(KeyState::InFlight);
+        Ok(tx)
+    }
+
+    /// Claims an idempotency key for a request whose body hashes to `request_hash`. One
+    /// statement decides who holds a fresh key, so two hosts on one database never both do.
+    pub async fn claim_key(&self, scope: &str, key: &str, request_hash: &str) -> Result<KeyState> {
+        let _turn = self.turn().await;
+        loop {
+            let claimed = sqlx::query(
+                "INSERT INTO idempotency (scope, key, request_hash, state, created_at) VALUES ($1, $2, $3, 'running', $4)
+                 ON CONFLICT (scope, key) DO NOTHING",
+            )
+            .bind(scope)
+            .bind(key)
+            .bind(request_hash)
+            .bind(now())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            if claimed == 1 {
+                return Ok(KeyState::Fresh);
+            }
+            let row = sqlx::query(
+                "SELECT request_hash, state, status, body FROM idempotency WHERE scope = $1 AND key = $2",
+            )
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+            // Released between the two statements: claim it again.
+            let Some(row) = row else { continue };
+            let stored_hash: String = row.get("request_hash");
+            if stored_hash != request_hash {
+                return Ok(KeyState::Mismatch);
+            }
+            let state: String = row.get("state");
+            if state != "done" {
+                return Ok(KeyState::InFlight);
+            }
+            let status: i64 = row.get("status");
+            return Ok(KeyState::Replay {
+                status: status as u16,
+                body: row.get("body"),
+            });
         }
-        let status: i64 = row.get("status");
-        Ok(KeyState::Replay {
-            status: status as u16,
-            body: row.get("body"),
-        })
     }
 
     /// Lets a key go when its request failed in a way a retry may fix.
     pub async fn release_key(&self, scope: &str, key: &str) -> Result<()> {
-        let _turn = self.write.lock().await;
-        sqlx::query("DELETE FROM idempotency WHERE scope = ? AND key = ? AND state = 'running'")
+        let _turn = self.turn().await;
+        sqlx::query("DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND state = 'running'")
             .bind(scope)
             .bind(key)
             .execute(&self.pool)
@@ -303,17 +422,31 @@ impl Store {
 
     /// Writes everything an operation learned, atomically.
     pub async fn commit(&self, commit: Commit) -> Result<Committed> {
-        let _turn = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let _turn = self.turn().await;
+        let mut tx = self.begin_ordered().await?;
         let at = now();
         let mut committed = Committed::default();
+        if let Some(journal_id) = &commit.marks_unknown {
+            let marked = sqlx::query(
+                "UPDATE pending SET state = 'unknown', recovered_at = $1 WHERE journal_id = $2 AND state = 'running'",
+            )
+            .bind(&at)
+            .bind(journal_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if marked == 0 {
+                // Another host settled it first: nothing of this commit is written.
+                return Err(StoreError::Settled(journal_id.clone()));
+            }
+        }
         for change in &commit.cases {
             apply_case_change(&mut tx, change, &at).await?;
         }
         for event in &commit.events {
             let inserted = sqlx::query(
                 "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (panel, dedup_key) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (panel, dedup_key) DO NOTHING",
             )
             .bind(uuid::Uuid::now_v7().to_string())
             .bind(&event.panel)
@@ -330,7 +463,7 @@ impl Store {
             committed.events_new.push(inserted == 1);
         }
         for a in &commit.attachments {
-            sqlx::query("INSERT INTO attachments (id, event_id, filename, content_type, sha256, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO attachments (id, event_id, filename, content_type, sha256, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
                 .bind(&a.id)
                 .bind(&a.event_id)
                 .bind(&a.filename)
@@ -342,7 +475,7 @@ impl Store {
                 .await?;
         }
         if let Some(cb) = &commit.callback {
-            sqlx::query("INSERT INTO callbacks (id, panel, path, received_at, headers, body, parsed, reply_status, flagged) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            sqlx::query("INSERT INTO callbacks (id, panel, path, received_at, headers, body, parsed, reply_status, flagged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
                 .bind(&cb.id)
                 .bind(&cb.panel)
                 .bind(&cb.path)
@@ -359,21 +492,14 @@ impl Store {
             journal::append(&mut tx, entry, &at).await?;
         }
         if let Some(journal_id) = &commit.settles {
-            sqlx::query("DELETE FROM pending WHERE journal_id = ?")
-                .bind(journal_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(journal_id) = &commit.marks_unknown {
-            sqlx::query("UPDATE pending SET state = 'unknown', recovered_at = ? WHERE journal_id = ?")
-                .bind(&at)
+            sqlx::query("DELETE FROM pending WHERE journal_id = $1")
                 .bind(journal_id)
                 .execute(&mut *tx)
                 .await?;
         }
         if let Some((scope, key, status, body)) = &commit.idempotent_response {
             sqlx::query(
-                "UPDATE idempotency SET state = 'done', status = ?, body = ? WHERE scope = ? AND key = ?",
+                "UPDATE idempotency SET state = 'done', status = $1, body = $2 WHERE scope = $3 AND key = $4",
             )
             .bind(i64::from(*status))
             .bind(body)
@@ -387,14 +513,14 @@ impl Store {
     }
 
     pub async fn case(&self, panel: &str, id: &str) -> Result<Option<Case>> {
-        let row = sqlx::query("SELECT * FROM cases WHERE id = ? AND panel = ?")
+        let row = sqlx::query("SELECT * FROM cases WHERE id = $1 AND panel = $2")
             .bind(id)
             .bind(panel)
             .fetch_optional(&self.pool)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let references =
-            sqlx::query("SELECT kind, value FROM case_references WHERE case_id = ? ORDER BY kind")
+            sqlx::query("SELECT kind, value FROM case_references WHERE case_id = $1 ORDER BY kind")
                 .bind(id)
                 .fetch_all(&self.pool)
                 .await?
@@ -405,7 +531,7 @@ impl Store {
                 })
                 .collect();
         let history = sqlx::query(
-            "SELECT at, status, source, journal_id FROM case_history WHERE case_id = ? ORDER BY seq",
+            "SELECT at, status, source, journal_id FROM case_history WHERE case_id = $1 ORDER BY seq",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -444,7 +570,7 @@ impl Store {
     pub async fn case_by_reference(&self, panel: &str, reference: &Reference) -> Result<Option<Case>> {
         let id: Option<String> = sqlx::query_scalar(
             "SELECT r.case_id FROM case_references r JOIN cases c ON c.id = r.case_id
-             WHERE r.panel = ? AND r.kind = ? AND r.value = ? ORDER BY c.created_at DESC LIMIT 1",
+             WHERE r.panel = $1 AND r.kind = $2 AND r.value = $3 ORDER BY c.created_at DESC LIMIT 1",
         )
         .bind(panel)
         .bind(&reference.kind)
@@ -459,7 +585,7 @@ impl Store {
 
     /// Events after `cursor`, oldest first.
     pub async fn events_after(&self, cursor: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-        sqlx::query("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+        sqlx::query("SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(cursor)
             .bind(limit)
             .fetch_all(&self.pool)
@@ -486,7 +612,7 @@ impl Store {
 
     pub async fn event_payload(&self, panel: &str, dedup_key: &str) -> Result<Option<String>> {
         Ok(
-            sqlx::query_scalar("SELECT payload FROM events WHERE panel = ? AND dedup_key = ?")
+            sqlx::query_scalar("SELECT payload FROM events WHERE panel = $1 AND dedup_key = $2")
                 .bind(panel)
                 .bind(dedup_key)
                 .fetch_optional(&self.pool)
@@ -496,11 +622,11 @@ impl Store {
 
     /// Records a state-changing operation before its adapter asks the partner.
     pub async fn begin_pending(&self, op: &PendingOperation) -> Result<()> {
-        let _turn = self.write.lock().await;
+        let _turn = self.turn().await;
         let (scope, key) = op.idempotency.clone().unzip();
         sqlx::query(
             "INSERT INTO pending (journal_id, panel, operation, case_id, opens, idem_scope, idem_key, request, started_at, state)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running')",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running')",
         )
         .bind(&op.journal_id)
         .bind(&op.panel)
@@ -518,7 +644,7 @@ impl Store {
 
     /// Operations with the given state (`running` or `unknown`), oldest first.
     pub async fn pending(&self, state: &str) -> Result<Vec<PendingOperation>> {
-        let rows = sqlx::query("SELECT * FROM pending WHERE state = ? ORDER BY started_at")
+        let rows = sqlx::query("SELECT * FROM pending WHERE state = $1 ORDER BY started_at")
             .bind(state)
             .fetch_all(&self.pool)
             .await?;
@@ -548,12 +674,13 @@ impl Store {
 
     /// After a crash: lets go of idempotency keys whose request was cut off and changed
     /// nothing (read-only operations), so a retry runs it again.
-    pub async fn release_running_keys(&self) -> Result<u64> {
-        let _turn = self.write.lock().await;
+    pub async fn release_running_keys(&self, created_before: &str) -> Result<u64> {
+        let _turn = self.turn().await;
         Ok(sqlx::query(
-            "DELETE FROM idempotency WHERE state = 'running' AND NOT EXISTS
+            "DELETE FROM idempotency WHERE state = 'running' AND created_at < $1 AND NOT EXISTS
                (SELECT 1 FROM pending p WHERE p.idem_scope = idempotency.scope AND p.idem_key = idempotency.key)",
         )
+        .bind(created_before)
         .execute(&self.pool)
         .await?
         .rows_affected())
@@ -561,7 +688,7 @@ impl Store {
 
     /// Registers a module; `false` when one with the same hash was already there.
     pub async fn register_module(&self, info: &ModuleInfo, bytes: &[u8]) -> Result<bool> {
-        let _turn = self.write.lock().await;
+        let _turn = self.turn().await;
         registry::insert_module(&self.pool, info, bytes).await
     }
 
@@ -587,6 +714,15 @@ impl Store {
         registry::deployments(&self.pool, panel).await
     }
 
+    /// The newest deployment's sequence number (0 for none): changes whenever any host deploys.
+    pub async fn deployments_head(&self) -> Result<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM deployments")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     /// Records that `panel` now serves `module`, journaled in the same transaction.
     pub async fn deploy(
         &self,
@@ -595,8 +731,8 @@ impl Store {
         action: DeployAction,
         journal: JournalEntry,
     ) -> Result<()> {
-        let _turn = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
+        let _turn = self.turn().await;
+        let mut tx = self.begin_ordered().await?;
         registry::deploy(&mut tx, panel, module, action).await?;
         journal::append(&mut tx, &journal, &now()).await?;
         tx.commit().await?;
@@ -627,7 +763,7 @@ impl Store {
     }
 
     pub async fn attachment(&self, id: &str) -> Result<Option<(String, String, Vec<u8>)>> {
-        let row = sqlx::query("SELECT filename, content_type, data FROM attachments WHERE id = ?")
+        let row = sqlx::query("SELECT filename, content_type, data FROM attachments WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -636,7 +772,7 @@ impl Store {
 
     pub async fn callbacks(&self, panel: &str) -> Result<Vec<(String, String, Option<String>)>> {
         Ok(
-            sqlx::query("SELECT id, path, flagged FROM callbacks WHERE panel = ? ORDER BY received_at")
+            sqlx::query("SELECT id, path, flagged FROM callbacks WHERE panel = $1 ORDER BY received_at")
                 .bind(panel)
                 .fetch_all(&self.pool)
                 .await?
@@ -648,12 +784,12 @@ impl Store {
 }
 
 async fn apply_case_change(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     change: &CaseChange,
     at: &str,
 ) -> Result<()> {
     if let Some((panel, kind, product, parent)) = &change.create {
-        sqlx::query("INSERT INTO cases (id, panel, kind, status, product, parent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO cases (id, panel, kind, status, product, parent, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&change.case_id)
             .bind(panel)
             .bind(enum_str(kind))
@@ -665,19 +801,19 @@ async fn apply_case_change(
             .execute(&mut **tx)
             .await?;
     }
-    let panel: String = sqlx::query_scalar("SELECT panel FROM cases WHERE id = ?")
+    let panel: String = sqlx::query_scalar("SELECT panel FROM cases WHERE id = $1")
         .bind(&change.case_id)
         .fetch_one(&mut **tx)
         .await?;
     if let Some(status) = &change.status {
-        sqlx::query("UPDATE cases SET status = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE cases SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(enum_str(status))
             .bind(at)
             .bind(&change.case_id)
             .execute(&mut **tx)
             .await?;
         sqlx::query(
-            "INSERT INTO case_history (case_id, at, status, source, journal_id) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO case_history (case_id, at, status, source, journal_id) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&change.case_id)
         .bind(at)
@@ -688,7 +824,7 @@ async fn apply_case_change(
         .await?;
     }
     if let Some(policy) = &change.policy {
-        sqlx::query("UPDATE cases SET policy = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE cases SET policy = $1, updated_at = $2 WHERE id = $3")
             .bind(serde_json::to_string(policy).map_err(|e| StoreError::Corrupt(e.to_string()))?)
             .bind(at)
             .bind(&change.case_id)
@@ -696,14 +832,14 @@ async fn apply_case_change(
             .await?;
     }
     if let Some(requirements) = &change.requirements {
-        sqlx::query("UPDATE cases SET requirements = ? WHERE id = ?")
+        sqlx::query("UPDATE cases SET requirements = $1 WHERE id = $2")
             .bind(serde_json::to_string(requirements).map_err(|e| StoreError::Corrupt(e.to_string()))?)
             .bind(&change.case_id)
             .execute(&mut **tx)
             .await?;
     }
     if let Some(message) = &change.message {
-        sqlx::query("UPDATE cases SET message = ? WHERE id = ?")
+        sqlx::query("UPDATE cases SET message = $1 WHERE id = $2")
             .bind(message)
             .bind(&change.case_id)
             .execute(&mut **tx)
@@ -711,7 +847,7 @@ async fn apply_case_change(
     }
     for reference in &change.references {
         sqlx::query(
-            "INSERT OR IGNORE INTO case_references (panel, kind, value, case_id) VALUES (?, ?, ?, ?)",
+            "INSERT INTO case_references (panel, kind, value, case_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         )
         .bind(&panel)
         .bind(&reference.kind)

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 
 use super::Result;
 
@@ -69,7 +69,7 @@ fn entry_hash(
 }
 
 pub(super) async fn append(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entry: &JournalEntry,
     at: &str,
 ) -> Result<()> {
@@ -89,7 +89,7 @@ pub(super) async fn append(
         &entry.outcome,
         &detail,
     );
-    sqlx::query("INSERT INTO journal (id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    sqlx::query("INSERT INTO journal (id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(&entry.id)
         .bind(at)
         .bind(&entry.panel)
@@ -106,13 +106,13 @@ pub(super) async fn append(
 }
 
 pub(super) async fn list(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     panel: Option<&str>,
     limit: i64,
     before: Option<i64>,
 ) -> Result<Vec<JournalRow>> {
     let rows = sqlx::query(
-        "SELECT * FROM journal WHERE (?1 IS NULL OR panel = ?1) AND (?3 IS NULL OR seq < ?3) ORDER BY seq DESC LIMIT ?2",
+        "SELECT * FROM journal WHERE ($1 IS NULL OR panel = $1) AND ($3 IS NULL OR seq < $3) ORDER BY seq DESC LIMIT $2",
     )
     .bind(panel)
     .bind(limit)
@@ -122,7 +122,7 @@ pub(super) async fn list(
     Ok(rows.iter().map(to_row).collect())
 }
 
-fn to_row(r: &sqlx::sqlite::SqliteRow) -> JournalRow {
+fn to_row(r: &sqlx::any::AnyRow) -> JournalRow {
     JournalRow {
         seq: r.get("seq"),
         id: r.get("id"),
@@ -139,17 +139,17 @@ fn to_row(r: &sqlx::sqlite::SqliteRow) -> JournalRow {
 
 /// The panel's last `limit` portal operations, oldest first, each with its partner exchanges.
 pub(super) async fn operations(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     panel: &str,
     limit: i64,
 ) -> Result<Vec<(JournalRow, Vec<JournalRow>)>> {
-    let mut portal = list_where(pool, "panel = ?1 AND kind = 'portal'", panel, limit).await?;
+    let mut portal = list_where(pool, "panel = $1 AND kind = 'portal'", panel, limit).await?;
     portal.reverse();
     let Some(first) = portal.first().map(|r| r.seq) else {
         return Ok(Vec::new());
     };
     let rows =
-        sqlx::query("SELECT * FROM journal WHERE panel = ?1 AND kind = 'partner' AND seq > ?2 ORDER BY seq")
+        sqlx::query("SELECT * FROM journal WHERE panel = $1 AND kind = 'partner' AND seq > $2 ORDER BY seq")
             .bind(panel)
             .bind(first)
             .fetch_all(pool)
@@ -169,9 +169,9 @@ pub(super) async fn operations(
         .collect())
 }
 
-async fn list_where(pool: &SqlitePool, filter: &str, panel: &str, limit: i64) -> Result<Vec<JournalRow>> {
+async fn list_where(pool: &AnyPool, filter: &str, panel: &str, limit: i64) -> Result<Vec<JournalRow>> {
     let rows = sqlx::query(&format!(
-        "SELECT * FROM journal WHERE {filter} ORDER BY seq DESC LIMIT ?2"
+        "SELECT * FROM journal WHERE {filter} ORDER BY seq DESC LIMIT $2"
     ))
     .bind(panel)
     .bind(limit)
@@ -180,7 +180,7 @@ async fn list_where(pool: &SqlitePool, filter: &str, panel: &str, limit: i64) ->
     Ok(rows.iter().map(to_row).collect())
 }
 
-pub(super) async fn verify(pool: &SqlitePool) -> Result<Option<String>> {
+pub(super) async fn verify(pool: &AnyPool) -> Result<Option<String>> {
     let rows = sqlx::query("SELECT * FROM journal ORDER BY seq")
         .fetch_all(pool)
         .await?;

@@ -1,7 +1,7 @@
 //! The adapter registry: modules by content hash, and each panel's deployment history.
 
 use serde::Serialize;
-use sqlx::{Row, SqlitePool};
+use sqlx::{AnyPool, Row};
 
 use super::{Result, StoreError, now};
 
@@ -62,7 +62,7 @@ pub struct Deployment {
     pub at: String,
 }
 
-fn module_info(r: &sqlx::sqlite::SqliteRow) -> ModuleInfo {
+fn module_info(r: &sqlx::any::AnyRow) -> ModuleInfo {
     ModuleInfo {
         hash: r.get("hash"),
         name: r.get("name"),
@@ -78,10 +78,10 @@ fn module_info(r: &sqlx::sqlite::SqliteRow) -> ModuleInfo {
 
 const INFO_COLUMNS: &str = "hash, name, version, wit, size, source, pushed_at, description";
 
-pub(super) async fn insert_module(pool: &SqlitePool, info: &ModuleInfo, bytes: &[u8]) -> Result<bool> {
+pub(super) async fn insert_module(pool: &AnyPool, info: &ModuleInfo, bytes: &[u8]) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO modules (hash, name, version, wit, description, size, bytes, source, pushed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (hash) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (hash) DO NOTHING",
     )
     .bind(&info.hash)
     .bind(&info.name)
@@ -97,29 +97,25 @@ pub(super) async fn insert_module(pool: &SqlitePool, info: &ModuleInfo, bytes: &
     Ok(done.rows_affected() == 1)
 }
 
-pub(super) async fn module(pool: &SqlitePool, hash: &str) -> Result<Option<ModuleInfo>> {
-    let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM modules WHERE hash = ?"))
+pub(super) async fn module(pool: &AnyPool, hash: &str) -> Result<Option<ModuleInfo>> {
+    let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM modules WHERE hash = $1"))
         .bind(hash)
         .fetch_optional(pool)
         .await?;
     Ok(row.as_ref().map(module_info))
 }
 
-pub(super) async fn module_bytes(pool: &SqlitePool, hash: &str) -> Result<Option<Vec<u8>>> {
-    Ok(sqlx::query_scalar("SELECT bytes FROM modules WHERE hash = ?")
+pub(super) async fn module_bytes(pool: &AnyPool, hash: &str) -> Result<Option<Vec<u8>>> {
+    Ok(sqlx::query_scalar("SELECT bytes FROM modules WHERE hash = $1")
         .bind(hash)
         .fetch_optional(pool)
         .await?)
 }
 
 /// The newest module registered as `name@version`.
-pub(super) async fn module_by_name(
-    pool: &SqlitePool,
-    name: &str,
-    version: &str,
-) -> Result<Option<ModuleInfo>> {
+pub(super) async fn module_by_name(pool: &AnyPool, name: &str, version: &str) -> Result<Option<ModuleInfo>> {
     let row = sqlx::query(&format!(
-        "SELECT {INFO_COLUMNS} FROM modules WHERE name = ? AND version = ? ORDER BY pushed_at DESC, rowid DESC LIMIT 1"
+        "SELECT {INFO_COLUMNS} FROM modules WHERE name = $1 AND version = $2 ORDER BY pushed_at DESC, hash DESC LIMIT 1"
     ))
     .bind(name)
     .bind(version)
@@ -128,18 +124,18 @@ pub(super) async fn module_by_name(
     Ok(row.as_ref().map(module_info))
 }
 
-pub(super) async fn modules(pool: &SqlitePool) -> Result<Vec<ModuleInfo>> {
+pub(super) async fn modules(pool: &AnyPool) -> Result<Vec<ModuleInfo>> {
     let rows = sqlx::query(&format!(
-        "SELECT {INFO_COLUMNS} FROM modules ORDER BY name, pushed_at, rowid"
+        "SELECT {INFO_COLUMNS} FROM modules ORDER BY name, pushed_at, hash"
     ))
     .fetch_all(pool)
     .await?;
     Ok(rows.iter().map(module_info).collect())
 }
 
-pub(super) async fn deployments(pool: &SqlitePool, panel: &str) -> Result<Vec<Deployment>> {
+pub(super) async fn deployments(pool: &AnyPool, panel: &str) -> Result<Vec<Deployment>> {
     let rows =
-        sqlx::query("SELECT seq, panel, module, action, at FROM deployments WHERE panel = ? ORDER BY seq")
+        sqlx::query("SELECT seq, panel, module, action, at FROM deployments WHERE panel = $1 ORDER BY seq")
             .bind(panel)
             .fetch_all(pool)
             .await?;
@@ -157,12 +153,12 @@ pub(super) async fn deployments(pool: &SqlitePool, panel: &str) -> Result<Vec<De
 }
 
 pub(super) async fn deploy(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     panel: &str,
     module: &str,
     action: DeployAction,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO deployments (panel, module, action, at) VALUES (?, ?, ?, ?)")
+    sqlx::query("INSERT INTO deployments (panel, module, action, at) VALUES ($1, $2, $3, $4)")
         .bind(panel)
         .bind(module)
         .bind(action.as_str())
