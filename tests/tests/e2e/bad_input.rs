@@ -293,3 +293,12 @@ async fn an_oversized_callback_is_413_and_stores_nothing() {
     let (_, after) = h.admin_get("/admin/panels/A03/callbacks").await;
     assert_eq!(before, after, "nothing stored");
 }
+
+#[tokio::test]
+async fn a_nul_character_in_a_string_is_stored_and_answered() {
+    let h = start().await;
+    let mut quote = example("A03", "quote");
+    quote["product"] = serde_json::json!("life\u{0}");
+    let (status, body) = h.post("/v1/panels/A03/quotes", &quote).await;
+    assert!(status.is_client_error(), "{status} {body}");
+}

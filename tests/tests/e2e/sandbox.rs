@@ -172,16 +172,18 @@ async fn an_altered_journal_entry_is_caught_by_the_hash_chain() {
     assert_eq!(panelgate::cli::run(argv).await.unwrap(), 0);
 
     // Behind the host's back: the append-only triggers refuse, so a forger drops them first.
-    let url = format!("sqlite://{}", h.dir.path().join("panelgate.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&h.store_url).await.unwrap();
     let refused = sqlx::query("UPDATE journal SET outcome = 'ok' WHERE seq = 2")
         .execute(&pool)
         .await;
     assert!(refused.is_err(), "the journal refuses updates");
-    sqlx::query("DROP TRIGGER journal_no_update")
-        .execute(&pool)
-        .await
-        .unwrap();
+    let drop_trigger = if h.store_url.starts_with("sqlite:") {
+        "DROP TRIGGER journal_no_update"
+    } else {
+        "DROP TRIGGER journal_no_update ON journal"
+    };
+    sqlx::query(drop_trigger).execute(&pool).await.unwrap();
     let victim: String = sqlx::query_scalar("SELECT id FROM journal WHERE seq = 2")
         .fetch_one(&pool)
         .await

@@ -23,6 +23,8 @@ pub const BCS_SECRET: &str = "s3cret-bcs-client";
 
 pub struct Harness {
     pub base: String,
+    /// The store the host runs on: see [`store_url`].
+    pub store_url: String,
     pub client: reqwest::Client,
     pub a03: AapSimulator,
     pub b03: AapSimulator,
@@ -50,6 +52,11 @@ fn sim_config(code: &str, life: bool) -> AapSimConfig {
 
 /// `extra` is appended to the config (more adapters and panels).
 pub async fn start_with(extra: &str) -> Harness {
+    start_on(None, extra).await
+}
+
+/// [`start_with`] on the store at `store_url` rather than [`store_url`]'s choice.
+pub async fn start_on(store_url: Option<String>, extra: &str) -> Harness {
     // The host's log (adapters' stdout and stderr included) shows with `--nocapture`.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -84,6 +91,10 @@ pub async fn start_with(extra: &str) -> Harness {
         .await
         .expect("BCS simulator");
     let dir = tempfile::tempdir().expect("tempdir");
+    let store_url = match store_url {
+        Some(url) => url,
+        None => self::store_url(dir.path()).await,
+    };
     let panel = |id: &str, line: &str, base: &str| {
         format!(
             r#"
@@ -110,7 +121,7 @@ listen = "127.0.0.1:0"
 portal_token = {{ value = "{PORTAL}" }}
 admin_token = {{ value = "{ADMIN}" }}
 [store]
-url = "sqlite://{db}"
+url = "{store_url}"
 [sandbox]
 pool_instances = 50
 cache_dir = "{cache}"
@@ -142,7 +153,6 @@ base_url = "{julo_url}"
 kind = "api-key"
 headers = {{ secret-key = {{ value = "{JULO_SECRET}" }}, username = {{ value = "partner" }} }}
 {a}{b}{extra}"#,
-        db = dir.path().join("panelgate.db").display(),
         cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
         aap = guests::AAP_H2H,
         aagi_path = guests::AAGI_MOTOR,
@@ -167,6 +177,7 @@ headers = {{ secret-key = {{ value = "{JULO_SECRET}" }}, username = {{ value = "
     b03.set_callback_base(&format!("{base}/callbacks/B03"));
     Harness {
         base,
+        store_url,
         client: reqwest::Client::new(),
         a03,
         b03,
@@ -175,6 +186,60 @@ headers = {{ secret-key = {{ value = "{JULO_SECRET}" }}, username = {{ value = "
         bcs,
         dir,
     }
+}
+
+/// The store a harness runs on: a fresh SQLite file in `dir`, or, with
+/// `PANELGATE_TEST_STORE=postgres`, a fresh database on the PostgreSQL server.
+pub async fn store_url(dir: &std::path::Path) -> String {
+    match std::env::var("PANELGATE_TEST_STORE").as_deref() {
+        Ok("postgres") => fresh_postgres().await,
+        Ok("sqlite") | Err(_) => format!("sqlite://{}", dir.join("panelgate.db").display()),
+        Ok(other) => panic!("PANELGATE_TEST_STORE=`{other}`: `sqlite` or `postgres`"),
+    }
+}
+
+/// The server the PostgreSQL tests use: `PANELGATE_TEST_POSTGRES`, or the local one.
+fn postgres_server() -> String {
+    std::env::var("PANELGATE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A new, empty database on the PostgreSQL server; its URL. The first call of the test run drops
+/// the databases earlier runs left.
+pub async fn fresh_postgres() -> String {
+    use sqlx::Connection as _;
+    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    let server = postgres_server();
+    let connect = || async {
+        sqlx::PgConnection::connect(&server)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL at {server}: {e}"))
+    };
+    SWEPT
+        .get_or_init(|| async {
+            let mut conn = connect().await;
+            let old: Vec<String> = sqlx::query_scalar(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'panelgate\\_test\\_%'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            for name in old {
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    let name = format!("panelgate_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = connect().await;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (base, _) = server.rsplit_once('/').expect("a database in the URL");
+    format!("{base}/{name}")
 }
 
 pub async fn start() -> Harness {
