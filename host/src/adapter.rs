@@ -153,6 +153,7 @@ pub fn check_outcome(outcome: &Outcome) -> Result<(), String> {
             Value::String(text) if is_date_key(key) && !is_date(text) => {
                 Err(format!("{path} `{text}` is not a YYYY-MM-DD date"))
             }
+            Value::String(text) if text.contains('\0') => Err(format!("{path} holds the NUL character")),
             _ => Ok(()),
         }
     }

@@ -142,6 +142,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(callbacks::router())
         .merge(openapi::router())
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
+        .layer(axum::middleware::from_fn(refuse_nul_in_url))
         .layer(DefaultBodyLimit::max(20 * 1024 * 1024))
         .with_state(state)
 }
@@ -164,6 +165,39 @@ async fn count_request(
         .metrics
         .http(&route, method.as_str(), response.status().as_u16());
     response
+}
+
+/// The path of the first string (or key) in `value` that holds a NUL character.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let path = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(path)
+            } else {
+                nul_path(v, path)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Refuses a URL that carries an encoded NUL character (`%00`) before any handler sees it.
+async fn refuse_nul_in_url(request: Request, next: Next) -> Response {
+    let uri = request.uri().to_string();
+    if uri.to_ascii_lowercase().contains("%00") {
+        return ApiError::invalid("url", "must not contain the NUL character (%00)").into_response();
+    }
+    next.run(request).await
 }
 
 /// Parses a `multipart/form-data` body already read into memory; `None` when the content type
@@ -227,8 +261,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     from_value(value)
 }
 
-/// Deserializes a JSON value into `T` with field paths in errors.
+/// Deserializes a JSON value into `T` with field paths in errors. No text the host keeps may
+/// hold the NUL character (PostgreSQL cannot store it, and no partner field means it).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if let Some(path) = nul_path(&value, String::new()) {
+        return Err(ApiError::invalid(
+            &path,
+            "must not contain the NUL character (U+0000)",
+        ));
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };

@@ -215,7 +215,8 @@ async fn execute(
         Ok(_) => "ok".to_string(),
         Err(CallError::Adapter(e)) => format!("adapter-error: {e}"),
         Err(e) => e.to_string(),
-    };
+    }
+    .replace('\0', "\u{fffd}");
     commit.journal.push(JournalEntry {
         id: journal_id.clone(),
         panel: Some(panel.id.clone()),

@@ -295,10 +295,38 @@ async fn an_oversized_callback_is_413_and_stores_nothing() {
 }
 
 #[tokio::test]
-async fn a_nul_character_in_a_string_is_stored_and_answered() {
+async fn a_nul_character_in_any_string_is_never_a_500() {
     let h = start().await;
-    let mut quote = example("A03", "quote");
-    quote["product"] = serde_json::json!("life\u{0}");
-    let (status, body) = h.post("/v1/panels/A03/quotes", &quote).await;
-    assert!(status.is_client_error(), "{status} {body}");
+    for (route, name, pointer, path) in [
+        ("/v1/panels/A03/quotes", "quote", "/product", "product"),
+        (
+            "/v1/panels/A03/policies",
+            "accept-cac",
+            "/interest/credit_life/account",
+            "interest.credit_life.account",
+        ),
+        ("/v1/panels/A03/policies", "accept-cac", "/product", "product"),
+        (
+            "/v1/panels/A03/policies",
+            "accept-cac",
+            "/parties/0/detail/person/full_name",
+            "parties[0].detail.person.full_name",
+        ),
+    ] {
+        let mut body = example("A03", name);
+        let value = body
+            .pointer_mut(pointer)
+            .unwrap_or_else(|| panic!("{name} has {pointer}"));
+        *value = serde_json::json!(format!("{}\u{0}x", value.as_str().unwrap_or("a")));
+        let (status, answer) = h.post(route, &body).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{name} {pointer}: {answer}"
+        );
+        assert_eq!(answer["error"]["issues"][0]["path"], path);
+    }
+    let (status, answer) = h.get("/v1/panels/A03/policies/case%00").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["issues"][0]["path"], "url");
 }
