@@ -338,7 +338,7 @@ where
             command: JournalCommand::Verify { config },
         } => {
             let config = crate::config::Config::load(&config)?;
-            let store = crate::store::Store::open(&config.store.url, config.store.durability).await?;
+            let store = crate::store::Store::open(&config.store.url()?, config.store.durability).await?;
             match store.verify_journal().await? {
                 None => {
                     println!("journal intact");

@@ -61,9 +61,15 @@ fn default_listen() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://path/to/file.db` (created on first start).
+    /// `sqlite://path/to/file.db` (created on first start; one host), or
+    /// `postgres://USER@HOST/DATABASE` (shared by several hosts; the schema is created on first
+    /// start).
     #[serde(default = "default_store_url")]
     pub url: String,
+    /// The name of an environment variable holding the URL instead, for a URL with a password
+    /// in it: secrets are never written in the config.
+    #[serde(default)]
+    pub url_env: Option<String>,
     /// `full` (the default): every answer waits for the commit to reach the disk, so nothing
     /// answered 2xx is lost even to a power cut. `normal`: the commit reaches the operating
     /// system (a crash of the host loses nothing; a power cut may lose the last commits) and
@@ -84,6 +90,7 @@ impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             url: default_store_url(),
+            url_env: None,
             durability: Durability::Full,
         }
     }
@@ -219,6 +226,17 @@ impl Secret {
             }
             (None, Some(value)) => Ok(value.clone()),
             _ => bail!("{what}: give exactly one of `env` or `value`"),
+        }
+    }
+}
+
+impl StoreConfig {
+    /// The store's URL: `url_env`'s variable when it is given, `url` otherwise.
+    pub fn url(&self) -> Result<String> {
+        match &self.url_env {
+            Some(var) => std::env::var(var)
+                .with_context(|| format!("store.url_env: environment variable `{var}` is not set")),
+            None => Ok(self.url.clone()),
         }
     }
 }

@@ -35,7 +35,7 @@ pub struct App {
 impl App {
     /// Opens the store, registers the config's adapters and loads every panel's active module.
     pub async fn start(config: &Config) -> Result<App> {
-        let store = store::Store::open(&config.store.url, config.store.durability)
+        let store = store::Store::open(&config.store.url()?, config.store.durability)
             .await
             .context("opening the store")?;
         let runtime = Runtime::new(&config.sandbox, config.max_memory_mib())?;
