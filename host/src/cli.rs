@@ -281,19 +281,17 @@ async fn panel(command: PanelCommand, host: HostArgs) -> Result<()> {
     Ok(())
 }
 
-/// The whole `panelgate` process: logging, the command line, and the exit code. Errors are
-/// printed as one line of causes, not a backtrace: this is what an operator reads.
-///
-/// `RUST_LOG` filters the log (default `info`); `PANELGATE_LOG_FORMAT=json` writes it as one
-/// JSON object per line, with the current span (panel, operation, journal id) in each.
+/// The whole `panelgate` process: logs and traces ([`crate::telemetry`]), the command line, and
+/// the exit code. Errors are printed as one line of causes, not a backtrace: this is what an
+/// operator reads.
 pub async fn main() -> ! {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let log = tracing_subscriber::fmt().with_env_filter(filter);
-    if std::env::var("PANELGATE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
-        log.json().with_current_span(true).with_span_list(true).init();
-    } else {
-        log.init();
-    }
+    let telemetry = match crate::telemetry::Telemetry::init() {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1)
+        }
+    };
     let code = match run(std::env::args_os()).await {
         Ok(code) => code,
         Err(e) => {
@@ -301,6 +299,9 @@ pub async fn main() -> ! {
             1
         }
     };
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .ok();
     std::process::exit(code)
 }
 

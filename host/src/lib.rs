@@ -15,6 +15,7 @@ pub mod recovery;
 pub mod replay;
 pub mod runtime;
 pub mod store;
+pub mod telemetry;
 pub mod watch;
 
 use std::collections::BTreeMap;

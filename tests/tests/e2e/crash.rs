@@ -380,3 +380,163 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
         && l["span"]["journal_id"] == quote_journal.as_str()
         && l["fields"]["status"] == 200));
 }
+
+/// A stand-in OpenTelemetry collector: what arrives at `/v1/traces` (OTLP JSON).
+async fn collector() -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let store = store.clone();
+            async move {
+                let export: Value = serde_json::from_slice(&body).expect("OTLP JSON");
+                store.lock().unwrap().push(export);
+                axum::Json(json!({}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, received)
+}
+
+/// Every span of the exports, flattened.
+fn spans(exports: &[Value]) -> Vec<Value> {
+    exports
+        .iter()
+        .flat_map(|e| e["resourceSpans"].as_array().cloned().unwrap_or_default())
+        .flat_map(|r| r["scopeSpans"].as_array().cloned().unwrap_or_default())
+        .flat_map(|s| s["spans"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
+    span["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)
+        .map(|a| &a["value"])
+}
+
+#[tokio::test]
+async fn spans_reach_an_opentelemetry_collector_with_the_journal_id() {
+    use panelgate_tests::sim::aap::{AapSimConfig, AapSimulator};
+    let sim = AapSimulator::start(
+        AapSimConfig {
+            panel_code: "A03".into(),
+            life: true,
+            username: PANEL_USER.into(),
+            password: PANEL_PASSWORD.into(),
+            callback_base: None,
+            callback_username: CALLBACK_USER.into(),
+            callback_password: CALLBACK_PASSWORD.into(),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let (otlp, received) = collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("panelgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "{ADMIN}" }}
+[store]
+url = "sqlite://{db}"
+[sandbox]
+cache_dir = "{cache}"
+[adapters.aap-h2h]
+path = "{aap}"
+[panels.A03]
+adapter = "aap-h2h"
+base_url = "{sim}"
+settings = {{ line = "life" }}
+[panels.A03.credentials.partner]
+kind = "basic"
+username = {{ value = "{PANEL_USER}" }}
+password = {{ value = "{PANEL_PASSWORD}" }}
+"#,
+            db = dir.path().join("panelgate.db").display(),
+            cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
+            aap = guests::AAP_H2H,
+            sim = sim.base_url(),
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("host.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_panelgate-host"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp)
+        .env("OTEL_SERVICE_NAME", "panelgate-test")
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let _host = Host { child };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reqwest::get(format!("{base}/readyz"))
+        .await
+        .is_ok_and(|r| r.status() == StatusCode::OK)
+    {
+        assert!(Instant::now() < deadline, "the host did not get ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = post(&base, "/v1/panels/A03/quotes", "otel-1", &example("A03", "quote")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let journal_id = body["journal_id"].as_str().unwrap().to_string();
+
+    // The batch goes out within its 100 ms schedule; allow a slow machine some seconds.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (operation, exchange, exports) = loop {
+        let exports = received.lock().unwrap().clone();
+        let all = spans(&exports);
+        let operation = all.iter().find(|s| {
+            s["name"] == "operation"
+                && attribute(s, "journal_id").is_some_and(|v| v["stringValue"] == journal_id.as_str())
+        });
+        if let Some(operation) = operation
+            && let Some(exchange) = all
+                .iter()
+                .find(|s| s["name"] == "partner_request" && s["parentSpanId"] == operation["spanId"])
+        {
+            break (operation.clone(), exchange.clone(), exports);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no operation span with journal id {journal_id} and its partner_request reached the collector: {exports:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(exchange["traceId"], operation["traceId"], "one trace");
+    assert_eq!(attribute(&operation, "panel").unwrap()["stringValue"], "A03");
+    assert_eq!(
+        attribute(&operation, "operation").unwrap()["stringValue"],
+        "quote"
+    );
+    assert_eq!(attribute(&exchange, "method").unwrap()["stringValue"], "POST");
+    let service = exports[0]["resourceSpans"][0]["resource"]["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "service.name")
+        .map(|a| a["value"]["stringValue"].clone());
+    assert_eq!(service, Some(json!("panelgate-test")));
+    // No secret in what left for the collector either.
+    let text = serde_json::to_string(&exports).unwrap();
+    assert!(!text.contains(PANEL_PASSWORD));
+}
