@@ -1,4 +1,4 @@
-//! Two hosts on one PostgreSQL database, as behind a load balancer: an idempotency key used on
+//! Two host processes on one PostgreSQL database, as behind a load balancer: an idempotency key used on
 //! one is replayed by the other, a partner callback advances its case once whichever host
 //! receives it (and however often), the feed is one stream, and a switch made on one host is
 //! served by the other within a second.
@@ -10,10 +10,45 @@ use panelgate_tests::guests;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-async fn two_hosts(extra: &str) -> (Harness, String) {
+/// Two `panelgate` processes on one fresh PostgreSQL database, with the harness's panels and
+/// simulators (and `extra`); the harness's own in-process host shares the database too.
+struct Cluster {
+    h: Harness,
+    first: String,
+    second: String,
+    _hosts: [HostProcess; 2],
+}
+
+async fn two_hosts(extra: &str) -> Cluster {
     let h = start_on(Some(fresh_postgres().await), extra).await;
-    let second = h.another_host("").await;
-    (h, second)
+    let config = std::fs::read_to_string(h.dir.path().join("panelgate.toml")).unwrap();
+    let mut hosts = Vec::new();
+    let mut bases = Vec::new();
+    for n in 1..=2 {
+        let port = free_port();
+        let path = h.dir.path().join(format!("host-{n}.toml"));
+        std::fs::write(
+            &path,
+            config.replace(
+                "listen = \"127.0.0.1:0\"",
+                &format!("listen = \"127.0.0.1:{port}\""),
+            ),
+        )
+        .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        hosts.push(HostProcess::start(&path, &h.dir.path().join(format!("host-{n}.log")), &base).await);
+        bases.push(base);
+    }
+    let [first, second] = <[String; 2]>::try_from(bases).unwrap();
+    let Ok(hosts) = <[HostProcess; 2]>::try_from(hosts) else {
+        unreachable!()
+    };
+    Cluster {
+        h,
+        first,
+        second,
+        _hosts: hosts,
+    }
 }
 
 async fn post_keyed(h: &Harness, base: &str, path: &str, key: &str, body: &Value) -> (StatusCode, Value) {
@@ -38,7 +73,7 @@ fn application(loan: &str) -> Value {
 
 #[tokio::test]
 async fn an_idempotency_key_used_on_one_host_is_replayed_by_the_other() {
-    let (h, second) = two_hosts("").await;
+    let Cluster { h, first, second, .. } = &two_hosts("").await;
     let submissions = || {
         h.a03
             .requests()
@@ -46,43 +81,24 @@ async fn an_idempotency_key_used_on_one_host_is_replayed_by_the_other() {
             .filter(|r| r.path != "/get-rate-premi-panel")
             .count()
     };
-    let (status, first) = post_keyed(
-        &h,
-        &h.base,
-        "/v1/panels/A03/policies",
-        "K-1",
-        &application("CL-1"),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, answer) = post_keyed(h, first, "/v1/panels/A03/policies", "K-1", &application("CL-1")).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
     let asked = submissions();
-    let (status, again) = post_keyed(
-        &h,
-        &second,
-        "/v1/panels/A03/policies",
-        "K-1",
-        &application("CL-1"),
-    )
-    .await;
+    let (status, again) = post_keyed(h, second, "/v1/panels/A03/policies", "K-1", &application("CL-1")).await;
     assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(again, first, "the second host replays the first host's answer");
+    assert_eq!(again, answer, "the second host replays the first host's answer");
     assert_eq!(submissions(), asked, "the partner was asked once");
-    let (status, other) = post_keyed(
-        &h,
-        &second,
-        "/v1/panels/A03/policies",
-        "K-1",
-        &application("CL-2"),
-    )
-    .await;
+    let (status, other) = post_keyed(h, second, "/v1/panels/A03/policies", "K-1", &application("CL-2")).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{other}");
     assert_eq!(other["error"]["code"], "idempotency_key_reused");
 }
 
 #[tokio::test]
 async fn a_callback_advances_its_case_once_whichever_host_receives_it() {
-    let (h, second) = two_hosts("").await;
-    let (status, body) = h.post("/v1/panels/A03/policies", &application("CBC-77")).await;
+    let Cluster { h, first, second, .. } = &two_hosts("").await;
+    let (status, body) = h
+        .post_to(first, "/v1/panels/A03/policies", &application("CBC-77"))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let case_id = body["case_id"].as_str().unwrap().to_string();
 
@@ -94,7 +110,7 @@ async fn a_callback_advances_its_case_once_whichever_host_receives_it() {
         .await
         .unwrap();
     assert_eq!(code, 200, "{reply}");
-    h.a03.set_callback_base(&format!("{}/callbacks/A03", h.base));
+    h.a03.set_callback_base(&format!("{first}/callbacks/A03"));
     let (code, reply) = h
         .a03
         .send_cbc_decision("CBC-77", "DISETUJUI", 100_000, "ok")
@@ -109,12 +125,12 @@ async fn a_callback_advances_its_case_once_whichever_host_receives_it() {
         .filter(|e| e["case_id"] == case_id.as_str() && e["status"] == "offered")
         .collect();
     assert_eq!(decisions.len(), 1, "{events:#?}");
-    let (status, page) = h.get_from(&second, "/v1/events?limit=1000").await;
+    let (status, page) = h.get_from(second, "/v1/events?limit=1000").await;
     assert_eq!(status, StatusCode::OK);
     let ids = |events: &[Value]| events.iter().map(|e| e["id"].clone()).collect::<Vec<_>>();
     assert_eq!(ids(page["events"].as_array().unwrap()), ids(&events));
     let (_, case) = h
-        .get_from(&second, &format!("/v1/panels/A03/policies/{case_id}"))
+        .get_from(second, &format!("/v1/panels/A03/policies/{case_id}"))
         .await;
     assert_eq!(case["status"], "offered");
     let offered = case["history"]
@@ -128,9 +144,9 @@ async fn a_callback_advances_its_case_once_whichever_host_receives_it() {
 
 #[tokio::test]
 async fn the_feed_is_one_ordered_stream_while_both_hosts_write() {
-    let (h, second) = two_hosts("").await;
+    let Cluster { h, first, second, .. } = &two_hosts("").await;
     let writers = (0..2).map(|w| {
-        let base = if w == 0 { h.base.clone() } else { second.clone() };
+        let base = if w == 0 { first.clone() } else { second.clone() };
         let client = h.client.clone();
         tokio::spawn(async move {
             for i in 0..10 {
@@ -154,7 +170,7 @@ async fn the_feed_is_one_ordered_stream_while_both_hosts_write() {
     loop {
         let done = writers.iter().all(|w| w.is_finished());
         let (_, page) = h
-            .get_from(&second, &format!("/v1/events?after={cursor}&limit=3"))
+            .get_from(second, &format!("/v1/events?after={cursor}&limit=3"))
             .await;
         let batch = page["events"].as_array().cloned().unwrap_or_default();
         if let Some(next) = page["next_cursor"].as_str() {
@@ -194,15 +210,15 @@ async fn a_switch_on_one_host_is_served_by_the_other_within_a_second() {
         "[adapters.probe]\npath = \"{}\"\n[panels.PROBE]\nadapter = \"probe\"\nbase_url = \"{partner}\"\nsettings = {{ channel = \"h2h\" }}\n",
         guests::PROBE
     );
-    let (h, second) = two_hosts(&extra).await;
+    let Cluster { h, first, second, .. } = &two_hosts(&extra).await;
     let quote = json!({ "product": "echo", "binding": false, "interest": { "life": {} } });
-    let (_, body) = h.post_to(&second, "/v1/panels/PROBE/quotes", &quote).await;
+    let (_, body) = h.post_to(second, "/v1/panels/PROBE/quotes", &quote).await;
     assert_eq!(body["adapter"], "probe@0.1.0");
 
     // Pushed and switched on the first host.
     let pushed = h
         .client
-        .post(h.url("/admin/adapters"))
+        .post(format!("{first}/admin/adapters"))
         .bearer_auth(ADMIN)
         .body(std::fs::read(guests::PROBE_NEXT).unwrap())
         .send()
@@ -211,7 +227,7 @@ async fn a_switch_on_one_host_is_served_by_the_other_within_a_second() {
     assert!(pushed.status().is_success(), "{}", pushed.text().await.unwrap());
     let switched = h
         .client
-        .put(h.url("/admin/panels/PROBE/adapter"))
+        .put(format!("{first}/admin/panels/PROBE/adapter"))
         .bearer_auth(ADMIN)
         .json(&json!({ "adapter": "probe@0.2.0" }))
         .send()
@@ -220,7 +236,7 @@ async fn a_switch_on_one_host_is_served_by_the_other_within_a_second() {
     assert_eq!(switched.status(), StatusCode::OK);
     let at = Instant::now();
     loop {
-        let (status, body) = h.post_to(&second, "/v1/panels/PROBE/quotes", &quote).await;
+        let (status, body) = h.post_to(second, "/v1/panels/PROBE/quotes", &quote).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         if body["adapter"] == "probe@0.2.0" {
             break;
@@ -232,7 +248,7 @@ async fn a_switch_on_one_host_is_served_by_the_other_within_a_second() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (_, body) = h.post_to(&second, "/v1/panels/PROBE/quotes", &quote).await;
+    let (_, body) = h.post_to(second, "/v1/panels/PROBE/quotes", &quote).await;
     assert_eq!(
         body["result"]["message"]
             .as_str()
@@ -252,7 +268,7 @@ async fn a_switch_on_one_host_is_served_by_the_other_within_a_second() {
     assert_eq!(rolled.status(), StatusCode::OK);
     let at = Instant::now();
     loop {
-        let (_, body) = h.post("/v1/panels/PROBE/quotes", &quote).await;
+        let (_, body) = h.post_to(first, "/v1/panels/PROBE/quotes", &quote).await;
         if body["adapter"] == "probe@0.1.0" {
             break;
         }

@@ -3,7 +3,7 @@
 //! (never dropped, never run twice), and a read-only one simply runs again. And a host process
 //! logging at `trace` writes no secret anywhere.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -39,52 +39,6 @@ impl Partner {
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         base
-    }
-}
-
-struct Host {
-    child: Child,
-}
-
-impl Host {
-    async fn start(config: &std::path::Path, log: &std::path::Path, base: &str) -> Host {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_panelgate-host"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .stdout(Stdio::from(log.try_clone().unwrap()))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("starting the host");
-        let host = Host { child };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let client = reqwest::Client::new();
-        loop {
-            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-                && r.status() == StatusCode::OK
-            {
-                return host;
-            }
-            assert!(Instant::now() < deadline, "the host did not get ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL: no shutdown, no flush, no goodbye.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -162,7 +116,7 @@ base_url = "{partner_base}"
     let mut application = example("A03", "accept-cac");
     application["product"] = json!("echo");
 
-    let host = Host::start(&config, &log, &base).await;
+    let host = HostProcess::start(&config, &log, &base).await;
     // Answered before the crash.
     let (status, done) = post(&base, "/v1/panels/probe/policies", "accept-1", &application).await;
     assert_eq!(status, StatusCode::CREATED, "{done}");
@@ -179,7 +133,7 @@ base_url = "{partner_base}"
     let _ = quoting.await;
     partner.hang.store(false, Ordering::SeqCst);
 
-    let host = Host::start(&config, &log, &base).await;
+    let host = HostProcess::start(&config, &log, &base).await;
     // What was answered is there, and its key replays the same answer.
     let (status, again) = post(&base, "/v1/panels/probe/policies", "accept-1", &application).await;
     assert_eq!(status, StatusCode::CREATED);
@@ -296,15 +250,8 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
             .stderr(Stdio::from(log_file))
             .spawn()
             .unwrap();
-        let h = Host { child };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !reqwest::get(format!("{base}/readyz"))
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            assert!(Instant::now() < deadline, "the host did not get ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let h = HostProcess { child };
+        h.ready(&base).await;
         h
     };
     let mut seen = String::new();
@@ -487,15 +434,8 @@ password = {{ value = "{PANEL_PASSWORD}" }}
         .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
-    let _host = Host { child };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !reqwest::get(format!("{base}/readyz"))
-        .await
-        .is_ok_and(|r| r.status() == StatusCode::OK)
-    {
-        assert!(Instant::now() < deadline, "the host did not get ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let host = HostProcess { child };
+    host.ready(&base).await;
     let (status, body) = post(&base, "/v1/panels/A03/quotes", "otel-1", &example("A03", "quote")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let journal_id = body["journal_id"].as_str().unwrap().to_string();

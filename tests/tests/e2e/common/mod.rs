@@ -389,3 +389,70 @@ pub fn issue_paths(body: &Value) -> Vec<String> {
         .filter_map(|i| i["path"].as_str().map(str::to_string))
         .collect()
 }
+
+/// A `panelgate` process (the test package's build of the binary), killed when dropped.
+pub struct HostProcess {
+    pub child: std::process::Child,
+}
+
+impl HostProcess {
+    /// Starts `panelgate serve --config CONFIG`, its output appended to `log`, and waits until
+    /// `base` answers `/readyz`.
+    pub async fn start(config: &std::path::Path, log: &std::path::Path, base: &str) -> HostProcess {
+        use std::process::{Command, Stdio};
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_panelgate-host"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("starting the host");
+        let host = HostProcess { child };
+        host.ready(base).await;
+        host
+    }
+
+    pub async fn ready(&self, base: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the host at {base} did not get ready"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown, no flush, no goodbye.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for HostProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
