@@ -90,7 +90,8 @@ async fn throughput(call: Path, offset: u64) -> Result<f64> {
 
 struct Row {
     name: &'static str,
-    /// direct, host (durability full), host (durability normal): latencies and req/s.
+    /// direct, host on SQLite (durability full, normal), host on PostgreSQL when there is one:
+    /// latencies and req/s.
     paths: Vec<(Vec<Duration>, f64)>,
 }
 
@@ -130,8 +131,9 @@ fn print_rows(rows: &[Row]) {
         let (dp50, dp99) = (micros(percentile(direct, 0.5)), micros(percentile(direct, 0.99)));
         for (label, (lat, rps)) in [
             "direct",
-            "panelgate (durability full)",
-            "panelgate (durability normal)",
+            "panelgate (SQLite, durability full)",
+            "panelgate (SQLite, durability normal)",
+            "panelgate (PostgreSQL, local server)",
         ]
         .iter()
         .zip(&r.paths)
@@ -281,7 +283,7 @@ async fn main() -> Result<()> {
 portal_token = {{ value = "{PORTAL}" }}
 admin_token = {{ value = "bench-admin" }}
 [store]
-url = "sqlite://{db}"
+url = "STORE_URL"
 durability = "DURABILITY"
 [sandbox]
 cache_dir = "{cache}"
@@ -304,7 +306,6 @@ base_url = "{aagi_url}"
 kind = "bearer"
 token = {{ value = "bench-token" }}
 "#,
-        db = dir.path().join("DB.db").display(),
         cache = cache.display(),
         aap_path = guests::AAP_H2H,
         aagi_path = guests::AAGI_MOTOR,
@@ -314,11 +315,19 @@ token = {{ value = "bench-token" }}
     let mut hosts = Vec::new();
     let mut apps = Vec::new();
     let mut loaded = None;
-    for durability in ["full", "normal"] {
+    let mut stores = vec![
+        ("full", format!("sqlite://{}", dir.path().join("bench-full.db").display())),
+        ("normal", format!("sqlite://{}", dir.path().join("bench-normal.db").display())),
+    ];
+    match fresh_postgres().await {
+        Ok(url) => stores.push(("full", url)),
+        Err(e) => println!("\n(no PostgreSQL path: {e:#})"),
+    }
+    for (n, (durability, url)) in stores.iter().enumerate() {
         let text = config
             .replace("DURABILITY", durability)
-            .replace("DB.db", &format!("bench-{durability}.db"));
-        let config_path = dir.path().join(format!("bench-{durability}.toml"));
+            .replace("STORE_URL", url);
+        let config_path = dir.path().join(format!("bench-{n}.toml"));
         std::fs::write(&config_path, text)?;
         let config = panelgate::config::Config::load(&config_path)?;
         let rss_before = rss_kib();
@@ -370,7 +379,7 @@ token = {{ value = "bench-token" }}
     );
 
     // ---- the store: what one operation's commit costs (a portal entry and one exchange) ----
-    for ((app, _), durability) in apps.iter().zip(["full", "normal"]) {
+    for ((app, _), durability) in apps.iter().zip(["SQLite, full", "SQLite, normal", "PostgreSQL"]) {
         let store = &app.state.store;
         let commit = || panelgate::store::Commit {
             journal: (0..2)
@@ -424,7 +433,7 @@ token = {{ value = "bench-token" }}
             task.await??;
         }
         println!(
-            "store commit (durability {durability}): p50 {:.0} µs, p99 {:.0} µs alone; {:.0} commits/s with {CONCURRENCY} committers",
+            "store commit ({durability}): p50 {:.0} µs, p99 {:.0} µs alone; {:.0} commits/s with {CONCURRENCY} committers",
             micros(percentile(&one, 0.5)),
             micros(percentile(&one, 0.99)),
             done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
@@ -540,21 +549,9 @@ token = {{ value = "bench-token" }}
             }
         })
     };
-    let paths = vec![
-        path(direct_aap_quote),
-        host_call(
-            &hosts[0],
-            "/v1/panels/A03/quotes",
-            examples("A03", "quote")?,
-            None,
-        ),
-        host_call(
-            &hosts[1],
-            "/v1/panels/A03/quotes",
-            examples("A03", "quote")?,
-            None,
-        ),
-    ];
+    let body = examples("A03", "quote")?;
+    let mut paths = vec![path(direct_aap_quote)];
+    paths.extend(hosts.iter().map(|h| host_call(h, "/v1/panels/A03/quotes", body.clone(), None)));
     rows.push(measure("AAP quote", paths).await?);
 
     // AAP accept (automatic cover): a new loan each time, as the panel refuses duplicates.
@@ -604,21 +601,9 @@ token = {{ value = "bench-token" }}
             }
         }
     };
-    let paths = vec![
-        path(direct_aap_accept),
-        host_call(
-            &hosts[0],
-            "/v1/panels/A03/policies",
-            examples("A03", "accept-cac")?,
-            Some("/interest/credit_life/account"),
-        ),
-        host_call(
-            &hosts[1],
-            "/v1/panels/A03/policies",
-            examples("A03", "accept-cac")?,
-            Some("/interest/credit_life/account"),
-        ),
-    ];
+    let body = examples("A03", "accept-cac")?;
+    let mut paths = vec![path(direct_aap_accept)];
+    paths.extend(hosts.iter().map(|h| host_call(h, "/v1/panels/A03/policies", body.clone(), Some("/interest/credit_life/account"))));
     rows.push(measure("AAP accept", paths).await?);
 
     // AAGI quote and accept: the canonical examples, mapped natively for the direct path.
@@ -648,21 +633,9 @@ token = {{ value = "bench-token" }}
             }
         }
     };
-    let paths = vec![
-        path(direct_aagi_quote),
-        host_call(
-            &hosts[0],
-            "/v1/panels/aagi-motor/quotes",
-            examples("aagi-motor", "quote")?,
-            None,
-        ),
-        host_call(
-            &hosts[1],
-            "/v1/panels/aagi-motor/quotes",
-            examples("aagi-motor", "quote")?,
-            None,
-        ),
-    ];
+    let body = examples("aagi-motor", "quote")?;
+    let mut paths = vec![path(direct_aagi_quote)];
+    paths.extend(hosts.iter().map(|h| host_call(h, "/v1/panels/aagi-motor/quotes", body.clone(), None)));
     rows.push(measure("AAGI quote", paths).await?);
 
     let aagi_application = aagi_application_sdk(aagi_quote);
@@ -693,21 +666,9 @@ token = {{ value = "bench-token" }}
             }
         }
     };
-    let paths = vec![
-        path(direct_aagi_accept),
-        host_call(
-            &hosts[0],
-            "/v1/panels/aagi-motor/policies",
-            examples("aagi-motor", "accept")?,
-            None,
-        ),
-        host_call(
-            &hosts[1],
-            "/v1/panels/aagi-motor/policies",
-            examples("aagi-motor", "accept")?,
-            None,
-        ),
-    ];
+    let body = examples("aagi-motor", "accept")?;
+    let mut paths = vec![path(direct_aagi_accept)];
+    paths.extend(hosts.iter().map(|h| host_call(h, "/v1/panels/aagi-motor/policies", body.clone(), None)));
     rows.push(measure("AAGI accept", paths).await?);
 
     let in_flight = memory_in_flight(host_call(
@@ -726,6 +687,25 @@ token = {{ value = "bench-token" }}
     );
     print_rows(&rows);
     Ok(())
+}
+
+/// A new database `panelgate_bench` on the PostgreSQL server of `PANELGATE_BENCH_POSTGRES`
+/// (default: the local one), replacing the last run's.
+async fn fresh_postgres() -> Result<String> {
+    use sqlx::Connection as _;
+    let server = std::env::var("PANELGATE_BENCH_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut conn = sqlx::PgConnection::connect(&server)
+        .await
+        .with_context(|| format!("PostgreSQL at {server}"))?;
+    sqlx::query("DROP DATABASE IF EXISTS panelgate_bench WITH (FORCE)")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("CREATE DATABASE panelgate_bench")
+        .execute(&mut conn)
+        .await?;
+    let (base, _) = server.rsplit_once('/').context("a database in the URL")?;
+    Ok(format!("{base}/panelgate_bench"))
 }
 
 /// `App::start` on `./dev demo`'s config (every demo panel), with a fresh store and compile

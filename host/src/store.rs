@@ -488,9 +488,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        for entry in &commit.journal {
-            journal::append(&mut tx, entry, &at).await?;
-        }
+        journal::append(&mut tx, &commit.journal, &at).await?;
         if let Some(journal_id) = &commit.settles {
             sqlx::query("DELETE FROM pending WHERE journal_id = $1")
                 .bind(journal_id)
@@ -734,7 +732,7 @@ impl Store {
         let _turn = self.turn().await;
         let mut tx = self.begin_ordered().await?;
         registry::deploy(&mut tx, panel, module, action).await?;
-        journal::append(&mut tx, &journal, &now()).await?;
+        journal::append(&mut tx, std::slice::from_ref(&journal), &now()).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -68,15 +68,32 @@ fn entry_hash(
     hex::encode(h.finalize())
 }
 
+/// Appends `entries` in order, each chained to the one before; the chain's head is read once.
 pub(super) async fn append(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    entries: &[JournalEntry],
+    at: &str,
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let head: Option<String> = sqlx::query_scalar("SELECT hash FROM journal ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut **tx)
+        .await?;
+    let mut prev = head.unwrap_or_else(|| GENESIS.to_string());
+    for entry in entries {
+        prev = append_one(tx, entry, at, prev).await?;
+    }
+    Ok(())
+}
+
+/// Inserts one entry after `prev`; its hash.
+async fn append_one(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entry: &JournalEntry,
     at: &str,
-) -> Result<()> {
-    let prev: Option<String> = sqlx::query_scalar("SELECT hash FROM journal ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut **tx)
-        .await?;
-    let prev = prev.unwrap_or_else(|| GENESIS.to_string());
+    prev: String,
+) -> Result<String> {
     let detail = entry.detail.to_string();
     let hash = entry_hash(
         &prev,
@@ -102,7 +119,7 @@ pub(super) async fn append(
         .bind(&hash)
         .execute(&mut **tx)
         .await?;
-    Ok(())
+    Ok(hash)
 }
 
 pub(super) async fn list(
