@@ -316,17 +316,21 @@ token = {{ value = "bench-token" }}
     let mut apps = Vec::new();
     let mut loaded = None;
     let mut stores = vec![
-        ("full", format!("sqlite://{}", dir.path().join("bench-full.db").display())),
-        ("normal", format!("sqlite://{}", dir.path().join("bench-normal.db").display())),
+        (
+            "full",
+            format!("sqlite://{}", dir.path().join("bench-full.db").display()),
+        ),
+        (
+            "normal",
+            format!("sqlite://{}", dir.path().join("bench-normal.db").display()),
+        ),
     ];
     match fresh_postgres().await {
         Ok(url) => stores.push(("full", url)),
         Err(e) => println!("\n(no PostgreSQL path: {e:#})"),
     }
     for (n, (durability, url)) in stores.iter().enumerate() {
-        let text = config
-            .replace("DURABILITY", durability)
-            .replace("STORE_URL", url);
+        let text = config.replace("DURABILITY", durability).replace("STORE_URL", url);
         let config_path = dir.path().join(format!("bench-{n}.toml"));
         std::fs::write(&config_path, text)?;
         let config = panelgate::config::Config::load(&config_path)?;
@@ -551,7 +555,11 @@ token = {{ value = "bench-token" }}
     };
     let body = examples("A03", "quote")?;
     let mut paths = vec![path(direct_aap_quote)];
-    paths.extend(hosts.iter().map(|h| host_call(h, "/v1/panels/A03/quotes", body.clone(), None)));
+    paths.extend(
+        hosts
+            .iter()
+            .map(|h| host_call(h, "/v1/panels/A03/quotes", body.clone(), None)),
+    );
     rows.push(measure("AAP quote", paths).await?);
 
     // AAP accept (automatic cover): a new loan each time, as the panel refuses duplicates.
@@ -603,7 +611,14 @@ token = {{ value = "bench-token" }}
     };
     let body = examples("A03", "accept-cac")?;
     let mut paths = vec![path(direct_aap_accept)];
-    paths.extend(hosts.iter().map(|h| host_call(h, "/v1/panels/A03/policies", body.clone(), Some("/interest/credit_life/account"))));
+    paths.extend(hosts.iter().map(|h| {
+        host_call(
+            h,
+            "/v1/panels/A03/policies",
+            body.clone(),
+            Some("/interest/credit_life/account"),
+        )
+    }));
     rows.push(measure("AAP accept", paths).await?);
 
     // AAGI quote and accept: the canonical examples, mapped natively for the direct path.
@@ -635,7 +650,11 @@ token = {{ value = "bench-token" }}
     };
     let body = examples("aagi-motor", "quote")?;
     let mut paths = vec![path(direct_aagi_quote)];
-    paths.extend(hosts.iter().map(|h| host_call(h, "/v1/panels/aagi-motor/quotes", body.clone(), None)));
+    paths.extend(
+        hosts
+            .iter()
+            .map(|h| host_call(h, "/v1/panels/aagi-motor/quotes", body.clone(), None)),
+    );
     rows.push(measure("AAGI quote", paths).await?);
 
     let aagi_application = aagi_application_sdk(aagi_quote);
@@ -668,7 +687,11 @@ token = {{ value = "bench-token" }}
     };
     let body = examples("aagi-motor", "accept")?;
     let mut paths = vec![path(direct_aagi_accept)];
-    paths.extend(hosts.iter().map(|h| host_call(h, "/v1/panels/aagi-motor/policies", body.clone(), None)));
+    paths.extend(
+        hosts
+            .iter()
+            .map(|h| host_call(h, "/v1/panels/aagi-motor/policies", body.clone(), None)),
+    );
     rows.push(measure("AAGI accept", paths).await?);
 
     let in_flight = memory_in_flight(host_call(
