@@ -4,6 +4,8 @@
 //! loopback; plus the runtime's micro-figures. See BENCHMARKS.md.
 
 use std::future::Future;
+
+use futures::FutureExt as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -68,6 +70,10 @@ async fn latencies(paths: &[Path]) -> Result<Vec<Vec<Duration>>> {
 
 /// Requests per second with `CONCURRENCY` callers for `SATURATION`.
 async fn throughput(call: Path, offset: u64) -> Result<f64> {
+    throughput_for(call, offset, SATURATION).await
+}
+
+async fn throughput_for(call: Path, offset: u64, period: Duration) -> Result<f64> {
     let done = Arc::new(AtomicU64::new(0));
     let counter = Arc::new(AtomicU64::new(offset));
     let start = Instant::now();
@@ -75,7 +81,7 @@ async fn throughput(call: Path, offset: u64) -> Result<f64> {
     for _ in 0..CONCURRENCY {
         let (call, done, counter) = (call.clone(), done.clone(), counter.clone());
         tasks.push(tokio::spawn(async move {
-            while start.elapsed() < SATURATION {
+            while start.elapsed() < period {
                 call(counter.fetch_add(1, Ordering::Relaxed)).await?;
                 done.fetch_add(1, Ordering::Relaxed);
             }
@@ -90,8 +96,8 @@ async fn throughput(call: Path, offset: u64) -> Result<f64> {
 
 struct Row {
     name: &'static str,
-    /// direct, host on SQLite (durability full, normal), host on PostgreSQL when there is one:
-    /// latencies and req/s.
+    /// direct, relay, host on SQLite (durability full, normal), host on PostgreSQL when there is
+    /// one: latencies and req/s.
     paths: Vec<(Vec<Duration>, f64)>,
 }
 
@@ -131,6 +137,7 @@ fn print_rows(rows: &[Row]) {
         let (dp50, dp99) = (micros(percentile(direct, 0.5)), micros(percentile(direct, 0.99)));
         for (label, (lat, rps)) in [
             "direct",
+            "relay (a bare Rust hop: no sandbox, no store)",
             "panelgate (SQLite, durability full)",
             "panelgate (SQLite, durability normal)",
             "panelgate (PostgreSQL, local server)",
@@ -236,6 +243,15 @@ async fn main() -> Result<()> {
     .await?;
     let dir = tempfile::tempdir()?;
     let cache = dir.path().join("cache");
+    // `PANELGATE_BENCH_PROFILE=SECONDS`: only keep the host busy with AAP quotes for that long
+    // (SQLite, durability full), for a profiler watching the process.
+    let profile = std::env::var("PANELGATE_BENCH_PROFILE")
+        .ok()
+        .map(|s| s.parse::<u64>().map(Duration::from_secs))
+        .transpose()
+        .context("PANELGATE_BENCH_PROFILE: a number of seconds")?;
+    // `PANELGATE_BENCH_MICRO=1`: only the runtime's per-call figures, for comparing settings.
+    let micro = std::env::var("PANELGATE_BENCH_MICRO").is_ok();
 
     // ---- micro-figures: compiling, loading from the cache ----
     println!(
@@ -249,7 +265,10 @@ async fn main() -> Result<()> {
         ("aap-h2h", guests::AAP_H2H),
         ("aagi-motor", guests::AAGI_MOTOR),
         ("deskcoll (Python)", guests::DESKCOLL),
-    ] {
+    ]
+    .into_iter()
+    .filter(|_| profile.is_none() && !micro)
+    {
         let size = std::fs::metadata(path)?.len() / 1024;
         let cold_runtime =
             panelgate::runtime::Runtime::new(&panelgate::config::SandboxConfig::default(), 64)?;
@@ -274,7 +293,9 @@ async fn main() -> Result<()> {
     }
 
     // ---- start-up: all demo panels, cold and restarted with a warm cache ----
-    startup(dir.path()).await?;
+    if profile.is_none() && !micro {
+        startup(dir.path()).await?;
+    }
 
     // ---- the host ----
     let config = format!(
@@ -345,6 +366,26 @@ token = {{ value = "bench-token" }}
     }
     let (app, config) = &apps[0];
 
+    if let Some(period) = profile {
+        let url = format!("{}/v1/panels/A03/quotes", hosts[0]);
+        let (client, body) = (reqwest::Client::new(), examples("A03", "quote")?);
+        let quote = path(move |_| {
+            let (client, url, body) = (client.clone(), url.clone(), body.clone());
+            async move {
+                let response = client.post(url).bearer_auth(PORTAL).json(&body).send().await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "host answered {}",
+                    response.status()
+                );
+                anyhow::Ok(())
+            }
+        });
+        let rps = throughput_for(quote, 0, period).await?;
+        println!("profile: AAP quotes through the host (SQLite, full) for {period:?}: {rps:.0} req/s");
+        return Ok(());
+    }
+
     // ---- instantiate + call, no network: an AAP quote the adapter refuses before any call ----
     let adapter = app.state.panel("A03").expect("panel A03").adapter.clone();
     let refused = Call::Quote(panelgate::model::QuoteRequest {
@@ -382,6 +423,51 @@ token = {{ value = "bench-token" }}
         micros(percentile(&calls, 0.99))
     );
 
+    // ---- the adapter with its partner exchange, no portal API and no store ----
+    let quote: panelgate::model::QuoteRequest = serde_json::from_value(examples("A03", "quote")?)?;
+    let mut calls = Vec::new();
+    for i in 0..1000 {
+        let t = Instant::now();
+        let (result, record) = adapter.call(Call::Quote(quote.clone()), "bench").await;
+        if i >= 100 {
+            calls.push(t.elapsed());
+        }
+        anyhow::ensure!(
+            result.is_ok() && record.exchanges.len() == 1,
+            "the AAP quote failed: {result:?}"
+        );
+    }
+    calls.sort();
+    println!(
+        "adapter call with its partner exchange (AAP quote; no portal API, no store): p50 {:.1} µs, p99 {:.1} µs",
+        micros(percentile(&calls, 0.5)),
+        micros(percentile(&calls, 0.99))
+    );
+
+    if micro {
+        let client = reqwest::Client::new();
+        let body = examples("A03", "quote")?;
+        let mut host = Vec::new();
+        for _ in 0..300 {
+            let t = Instant::now();
+            let response = client
+                .post(format!("{}/v1/panels/A03/quotes", hosts[0]))
+                .bearer_auth(PORTAL)
+                .json(&body)
+                .send()
+                .await?;
+            anyhow::ensure!(response.status().is_success());
+            response.bytes().await?;
+            host.push(t.elapsed());
+        }
+        host.sort();
+        println!(
+            "AAP quote through the host (SQLite, full), one at a time: p50 {:.1} µs",
+            micros(percentile(&host, 0.5))
+        );
+        return Ok(());
+    }
+
     // ---- the store: what one operation's commit costs (a portal entry and one exchange) ----
     for ((app, _), durability) in apps.iter().zip(["SQLite, full", "SQLite, normal", "PostgreSQL"]) {
         let store = &app.state.store;
@@ -406,16 +492,16 @@ token = {{ value = "bench-token" }}
             one.push(t.elapsed());
         }
         one.sort();
-        let start = Instant::now();
-        let done = Arc::new(AtomicU64::new(0));
-        let mut tasks = Vec::new();
-        for _ in 0..CONCURRENCY {
-            let (state, done) = (app.state.clone(), done.clone());
-            tasks.push(tokio::spawn(async move {
-                while start.elapsed() < Duration::from_secs(2) {
-                    state
-                        .store
-                        .commit(panelgate::store::Commit {
+        let mut rates = Vec::new();
+        for grouped in [true, false] {
+            let start = Instant::now();
+            let done = Arc::new(AtomicU64::new(0));
+            let mut tasks = Vec::new();
+            for _ in 0..CONCURRENCY {
+                let (state, done) = (app.state.clone(), done.clone());
+                tasks.push(tokio::spawn(async move {
+                    while start.elapsed() < Duration::from_secs(2) {
+                        let commit = panelgate::store::Commit {
                             journal: vec![panelgate::store::JournalEntry {
                                 id: format!("bench-c-{}", uuid_like()),
                                 panel: Some("A03".into()),
@@ -426,21 +512,28 @@ token = {{ value = "bench-token" }}
                                 detail: json!({}),
                             }],
                             ..Default::default()
-                        })
-                        .await?;
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-                anyhow::Ok(())
-            }));
-        }
-        for task in tasks {
-            task.await??;
+                        };
+                        if grouped {
+                            state.store.commit(commit).await?;
+                        } else {
+                            state.store.commit_alone(commit).await?;
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    anyhow::Ok(())
+                }));
+            }
+            for task in tasks {
+                task.await??;
+            }
+            rates.push(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64());
         }
         println!(
-            "store commit ({durability}): p50 {:.0} µs, p99 {:.0} µs alone; {:.0} commits/s with {CONCURRENCY} committers",
+            "store commit ({durability}): p50 {:.0} µs, p99 {:.0} µs alone; with {CONCURRENCY} committers {:.0} commits/s grouped, {:.0} one transaction each",
             micros(percentile(&one, 0.5)),
             micros(percentile(&one, 0.99)),
-            done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+            rates[0],
+            rates[1]
         );
     }
 
@@ -554,7 +647,9 @@ token = {{ value = "bench-token" }}
         })
     };
     let body = examples("A03", "quote")?;
-    let mut paths = vec![path(direct_aap_quote)];
+    let direct = path(direct_aap_quote);
+    let relay_url = relay(direct.clone()).await?;
+    let mut paths = vec![direct, host_call(&relay_url, "", body.clone(), None)];
     paths.extend(
         hosts
             .iter()
@@ -610,7 +705,9 @@ token = {{ value = "bench-token" }}
         }
     };
     let body = examples("A03", "accept-cac")?;
-    let mut paths = vec![path(direct_aap_accept)];
+    let direct = path(direct_aap_accept);
+    let relay_url = relay(direct.clone()).await?;
+    let mut paths = vec![direct, host_call(&relay_url, "", body.clone(), None)];
     paths.extend(hosts.iter().map(|h| {
         host_call(
             h,
@@ -649,7 +746,9 @@ token = {{ value = "bench-token" }}
         }
     };
     let body = examples("aagi-motor", "quote")?;
-    let mut paths = vec![path(direct_aagi_quote)];
+    let direct = path(direct_aagi_quote);
+    let relay_url = relay(direct.clone()).await?;
+    let mut paths = vec![direct, host_call(&relay_url, "", body.clone(), None)];
     paths.extend(
         hosts
             .iter()
@@ -686,7 +785,9 @@ token = {{ value = "bench-token" }}
         }
     };
     let body = examples("aagi-motor", "accept")?;
-    let mut paths = vec![path(direct_aagi_accept)];
+    let direct = path(direct_aagi_accept);
+    let relay_url = relay(direct.clone()).await?;
+    let mut paths = vec![direct, host_call(&relay_url, "", body.clone(), None)];
     paths.extend(
         hosts
             .iter()
@@ -710,6 +811,40 @@ token = {{ value = "bench-token" }}
     );
     print_rows(&rows);
     Ok(())
+}
+
+/// The floor of any host: an HTTP server on loopback that takes the portal's JSON body, parses
+/// it, makes the direct path's call (native mapping, one partner exchange) and answers JSON.
+/// What panelgate adds over this is the sandbox, the store, and its checks.
+async fn relay(direct: Path) -> Result<String> {
+    use axum::extract::State;
+    let counter = Arc::new(AtomicU64::new(50_000_000));
+    let router = axum::Router::new()
+        .route(
+            "/relay",
+            axum::routing::post(
+                |State((direct, counter)): State<(Path, Arc<AtomicU64>)>,
+                 axum::Json(body): axum::Json<Value>| {
+                    async move {
+                        anyhow::ensure!(body.is_object(), "not a JSON object");
+                        direct(counter.fetch_add(1, Ordering::Relaxed)).await?;
+                        anyhow::Ok(())
+                    }
+                    .map(|done| match done {
+                        Ok(()) => (axum::http::StatusCode::OK, axum::Json(json!({ "result": "ok" }))),
+                        Err(e) => (
+                            axum::http::StatusCode::BAD_GATEWAY,
+                            axum::Json(json!({ "error": e.to_string() })),
+                        ),
+                    })
+                },
+            ),
+        )
+        .with_state((direct, counter));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/relay", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(url)
 }
 
 /// A new database `panelgate_bench` on the PostgreSQL server of `PANELGATE_BENCH_POSTGRES`

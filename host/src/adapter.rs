@@ -127,38 +127,38 @@ pub trait Adapter: Send + Sync {
 /// Checks what the canonical model cannot say in types: money is a decimal string with an ISO
 /// 4217 code, a date is `YYYY-MM-DD`. The path of the first value that is not.
 pub fn check_outcome(outcome: &Outcome) -> Result<(), String> {
-    fn walk(path: &str, key: &str, value: &serde_json::Value) -> Result<(), String> {
+    /// The path is built on the way out of a failing value only: a good result allocates none.
+    fn walk(key: &str, value: &serde_json::Value) -> Result<(), (String, String)> {
         use serde_json::Value;
+        let here = |what: String| Err((String::new(), what));
         match value {
             Value::Object(map) => {
                 if let (Some(Value::String(amount)), Some(Value::String(currency)), 2) =
                     (map.get("amount"), map.get("currency"), map.len())
                 {
                     if !is_decimal(amount) {
-                        return Err(format!("{path}.amount `{amount}` is not a decimal number"));
+                        return here(format!(".amount `{amount}` is not a decimal number"));
                     }
                     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-                        return Err(format!("{path}.currency `{currency}` is not an ISO 4217 code"));
+                        return here(format!(".currency `{currency}` is not an ISO 4217 code"));
                     }
                 }
-                for (k, v) in map {
-                    walk(&format!("{path}.{k}"), k, v)?;
-                }
-                Ok(())
+                map.iter()
+                    .try_for_each(|(k, v)| walk(k, v).map_err(|(path, what)| (format!(".{k}{path}"), what)))
             }
             Value::Array(items) => items
                 .iter()
                 .enumerate()
-                .try_for_each(|(i, v)| walk(&format!("{path}[{i}]"), key, v)),
+                .try_for_each(|(i, v)| walk(key, v).map_err(|(path, what)| (format!("[{i}]{path}"), what))),
             Value::String(text) if is_date_key(key) && !is_date(text) => {
-                Err(format!("{path} `{text}` is not a YYYY-MM-DD date"))
+                here(format!(" `{text}` is not a YYYY-MM-DD date"))
             }
-            Value::String(text) if text.contains('\0') => Err(format!("{path} holds the NUL character")),
+            Value::String(text) if text.contains('\0') => here(" holds the NUL character".into()),
             _ => Ok(()),
         }
     }
     let value = serde_json::to_value(outcome).map_err(|e| e.to_string())?;
-    walk("result", "", &value)
+    walk("", &value).map_err(|(path, what)| format!("result{path}{what}"))
 }
 
 fn is_decimal(text: &str) -> bool {

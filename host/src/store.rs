@@ -1,7 +1,8 @@
 //! The store: SQLite (WAL, full sync) under a migration-managed schema.
 //!
 //! Everything one operation learns is written in one transaction before the portal or the
-//! partner gets a 2xx, so nothing acknowledged can be lost by a crash.
+//! partner gets a 2xx, so nothing acknowledged can be lost by a crash. Operations committing at
+//! the same moment share that transaction (a group commit, [`Writer::run`]).
 
 mod journal;
 mod registry;
@@ -33,6 +34,12 @@ pub enum StoreError {
     Settled(String),
     #[error("store.url `...{0}`: give `sqlite://FILE` or `postgres://USER@HOST/DATABASE`")]
     Url(String),
+    /// The group commit's transaction failed at its end; the other commits of the batch, if
+    /// any, were tried again one by one and this one failed alone too, or the commit itself did.
+    #[error("committing: {0}")]
+    Commit(String),
+    #[error("the store is shut down")]
+    Closed,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -65,9 +72,27 @@ const ORDERED_WRITES: i64 = 0x70_67_61_74_65;
 
 pub struct Store {
     pool: AnyPool,
+    writer: Writer,
+    /// The group commit's queue: see [`Writer::run`].
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+}
+
+/// The most commits written in one transaction.
+const MAX_BATCH: usize = 64;
+
+/// One [`Commit`] waiting for the group commit, and where its result goes.
+struct Job {
+    commit: Commit,
+    done: tokio::sync::oneshot::Sender<Result<Committed>>,
+}
+
+/// What writes need: the pool, the backend, and (SQLite) this host's writers' turn.
+#[derive(Clone)]
+struct Writer {
+    pool: AnyPool,
     backend: Backend,
     /// SQLite has one writer; taking turns here avoids busy upgrades inside transactions.
-    write: tokio::sync::Mutex<()>,
+    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A case as stored.
@@ -187,6 +212,8 @@ pub struct Commit {
     pub settles: Option<String>,
     /// The in-flight record a crash cut off: marked `unknown`.
     pub marks_unknown: Option<String>,
+    /// A state-changing operation about to ask its partner: recorded as in flight.
+    pub begins: Option<PendingOperation>,
 }
 
 /// A state-changing operation about to ask the partner.
@@ -325,15 +352,18 @@ impl Store {
                 pool
             }
         };
-        Ok(Store {
-            pool,
+        let writer = Writer {
+            pool: pool.clone(),
             backend,
-            write: tokio::sync::Mutex::new(()),
-        })
+            turn: Default::default(),
+        };
+        let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(writer.clone().run(queue));
+        Ok(Store { pool, writer, jobs })
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.writer.backend
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -341,28 +371,12 @@ impl Store {
         Ok(())
     }
 
-    /// SQLite has one writer: this host's writes take turns, rather than meeting as busy
-    /// upgrades inside transactions. PostgreSQL needs no such turn.
-    async fn turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.write.lock().await),
-            Backend::Postgres => None,
-        }
+    async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.writer.turn().await
     }
 
-    /// A transaction that appends to the journal or the feed. On PostgreSQL it holds a
-    /// transaction-scoped advisory lock, so that the writers of every host take turns: the
-    /// journal's hash chain stays one chain, and events get their sequence numbers in commit
-    /// order, so a reader following the feed's cursor never skips one committed late.
     async fn begin_ordered(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
-                .bind(ORDERED_WRITES)
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
+        self.writer.begin_ordered().await
     }
 
     /// Claims an idempotency key for a request whose body hashes to `request_hash`. One
@@ -420,94 +434,24 @@ impl Store {
         Ok(())
     }
 
-    /// Writes everything an operation learned, atomically.
+    /// Writes everything an operation learned, atomically. Commits arriving together share one
+    /// transaction (a group commit: one sync to disk for the lot); each caller's answer waits
+    /// until the transaction holding its commit is durable.
     pub async fn commit(&self, commit: Commit) -> Result<Committed> {
-        let _turn = self.turn().await;
-        let mut tx = self.begin_ordered().await?;
-        let at = now();
-        let mut committed = Committed::default();
-        if let Some(journal_id) = &commit.marks_unknown {
-            let marked = sqlx::query(
-                "UPDATE pending SET state = 'unknown', recovered_at = $1 WHERE journal_id = $2 AND state = 'running'",
-            )
-            .bind(&at)
-            .bind(journal_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if marked == 0 {
-                // Another host settled it first: nothing of this commit is written.
-                return Err(StoreError::Settled(journal_id.clone()));
-            }
-        }
-        for change in &commit.cases {
-            apply_case_change(&mut tx, change, &at).await?;
-        }
-        for event in &commit.events {
-            let inserted = sqlx::query(
-                "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (panel, dedup_key) DO NOTHING",
-            )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&event.panel)
-            .bind(&event.case_id)
-            .bind(&event.kind)
-            .bind(&event.dedup_key)
-            .bind(event.status.as_ref().map(enum_str))
-            .bind(event.payload.to_string())
-            .bind(&event.flagged)
-            .bind(&at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            committed.events_new.push(inserted == 1);
-        }
-        for a in &commit.attachments {
-            sqlx::query("INSERT INTO attachments (id, event_id, filename, content_type, sha256, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-                .bind(&a.id)
-                .bind(&a.event_id)
-                .bind(&a.filename)
-                .bind(&a.content_type)
-                .bind(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&a.data)))
-                .bind(&a.data)
-                .bind(&at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some(cb) = &commit.callback {
-            sqlx::query("INSERT INTO callbacks (id, panel, path, received_at, headers, body, parsed, reply_status, flagged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-                .bind(&cb.id)
-                .bind(&cb.panel)
-                .bind(&cb.path)
-                .bind(&at)
-                .bind(cb.headers.to_string())
-                .bind(&cb.body)
-                .bind(cb.parsed.as_ref().map(|p| p.to_string()))
-                .bind(cb.reply_status.map(i64::from))
-                .bind(&cb.flagged)
-                .execute(&mut *tx)
-                .await?;
-        }
-        journal::append(&mut tx, &commit.journal, &at).await?;
-        if let Some(journal_id) = &commit.settles {
-            sqlx::query("DELETE FROM pending WHERE journal_id = $1")
-                .bind(journal_id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if let Some((scope, key, status, body)) = &commit.idempotent_response {
-            sqlx::query(
-                "UPDATE idempotency SET state = 'done', status = $1, body = $2 WHERE scope = $3 AND key = $4",
-            )
-            .bind(i64::from(*status))
-            .bind(body)
-            .bind(scope)
-            .bind(key)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(committed)
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Job { commit, done })
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// [`Store::commit`] without the group commit: a transaction for this commit alone, as
+    /// every commit was before it. For the benchmark's side-by-side.
+    #[doc(hidden)]
+    pub async fn commit_alone(&self, commit: Commit) -> Result<Committed> {
+        let _turn = self.writer.turn().await;
+        let mut results = self.writer.together(&[&commit]).await?;
+        Ok(results.pop().unwrap_or_default())
     }
 
     pub async fn case(&self, panel: &str, id: &str) -> Result<Option<Case>> {
@@ -620,24 +564,12 @@ impl Store {
 
     /// Records a state-changing operation before its adapter asks the partner.
     pub async fn begin_pending(&self, op: &PendingOperation) -> Result<()> {
-        let _turn = self.turn().await;
-        let (scope, key) = op.idempotency.clone().unzip();
-        sqlx::query(
-            "INSERT INTO pending (journal_id, panel, operation, case_id, opens, idem_scope, idem_key, request, started_at, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running')",
-        )
-        .bind(&op.journal_id)
-        .bind(&op.panel)
-        .bind(&op.operation)
-        .bind(&op.case_id)
-        .bind(op.opens.as_ref().map(|o| o.to_string()))
-        .bind(scope)
-        .bind(key)
-        .bind(op.request.to_string())
-        .bind(&op.started_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.commit(Commit {
+            begins: Some(op.clone()),
+            ..Commit::default()
+        })
+        .await
+        .map(drop)
     }
 
     /// Operations with the given state (`running` or `unknown`), oldest first.
@@ -781,6 +713,180 @@ impl Store {
     }
 }
 
+impl Writer {
+    /// SQLite has one writer: this host's writes take turns, rather than meeting as busy
+    /// upgrades inside transactions. PostgreSQL needs no such turn.
+    async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.turn.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// A transaction that appends to the journal or the feed. On PostgreSQL it holds a
+    /// transaction-scoped advisory lock, so that the writers of every host take turns: the
+    /// journal's hash chain stays one chain, and events get their sequence numbers in commit
+    /// order, so a reader following the feed's cursor never skips one committed late.
+    async fn begin_ordered(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+                .bind(ORDERED_WRITES)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
+    }
+
+    /// The group commit: takes every commit waiting (up to [`MAX_BATCH`]) and writes them in one
+    /// transaction while the next ones queue. Under load this is one disk sync and one
+    /// transaction for many operations; alone, a commit goes straight through.
+    async fn run(self, mut queue: tokio::sync::mpsc::UnboundedReceiver<Job>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            self.write_batch(std::mem::take(&mut batch)).await;
+        }
+    }
+
+    async fn write_batch(&self, batch: Vec<Job>) {
+        let _turn = self.turn().await;
+        if batch.len() > 1 {
+            let commits: Vec<&Commit> = batch.iter().map(|job| &job.commit).collect();
+            if let Ok(results) = self.together(&commits).await {
+                for (job, result) in batch.into_iter().zip(results) {
+                    let _ = job.done.send(Ok(result));
+                }
+                return;
+            }
+            // One of them failed and the transaction is rolled back: each alone again, so
+            // that a failure is only its own commit's.
+        }
+        for job in batch {
+            let result = self
+                .together(&[&job.commit])
+                .await
+                .map(|mut results| results.pop().unwrap_or_default());
+            let _ = job.done.send(result);
+        }
+    }
+
+    /// Writes `commits` in one transaction, in order.
+    async fn together(&self, commits: &[&Commit]) -> Result<Vec<Committed>> {
+        let mut tx = self.begin_ordered().await?;
+        let mut results = Vec::with_capacity(commits.len());
+        for commit in commits {
+            results.push(write_commit(&mut tx, commit).await?);
+        }
+        tx.commit().await.map_err(|e| StoreError::Commit(e.to_string()))?;
+        Ok(results)
+    }
+}
+
+/// Writes one commit into `tx`.
+async fn write_commit(tx: &mut sqlx::Transaction<'static, sqlx::Any>, commit: &Commit) -> Result<Committed> {
+    let at = now();
+    let mut committed = Committed::default();
+    if let Some(op) = &commit.begins {
+        let (scope, key) = op.idempotency.clone().unzip();
+        sqlx::query(
+            "INSERT INTO pending (journal_id, panel, operation, case_id, opens, idem_scope, idem_key, request, started_at, state)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running')",
+        )
+        .bind(&op.journal_id)
+        .bind(&op.panel)
+        .bind(&op.operation)
+        .bind(&op.case_id)
+        .bind(op.opens.as_ref().map(|o| o.to_string()))
+        .bind(scope)
+        .bind(key)
+        .bind(op.request.to_string())
+        .bind(&op.started_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let Some(journal_id) = &commit.marks_unknown {
+        let marked = sqlx::query(
+            "UPDATE pending SET state = 'unknown', recovered_at = $1 WHERE journal_id = $2 AND state = 'running'",
+        )
+        .bind(&at)
+        .bind(journal_id)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if marked == 0 {
+            // Another host settled it first: nothing of this commit is written.
+            return Err(StoreError::Settled(journal_id.clone()));
+        }
+    }
+    for change in &commit.cases {
+        apply_case_change(tx, change, &at).await?;
+    }
+    for event in &commit.events {
+        let inserted = sqlx::query(
+            "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (panel, dedup_key) DO NOTHING",
+        )
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(&event.panel)
+        .bind(&event.case_id)
+        .bind(&event.kind)
+        .bind(&event.dedup_key)
+        .bind(event.status.as_ref().map(enum_str))
+        .bind(event.payload.to_string())
+        .bind(&event.flagged)
+        .bind(&at)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        committed.events_new.push(inserted == 1);
+    }
+    for a in &commit.attachments {
+        sqlx::query("INSERT INTO attachments (id, event_id, filename, content_type, sha256, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&a.id)
+            .bind(&a.event_id)
+            .bind(&a.filename)
+            .bind(&a.content_type)
+            .bind(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&a.data)))
+            .bind(&a.data)
+            .bind(&at)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some(cb) = &commit.callback {
+        sqlx::query("INSERT INTO callbacks (id, panel, path, received_at, headers, body, parsed, reply_status, flagged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(&cb.id)
+            .bind(&cb.panel)
+            .bind(&cb.path)
+            .bind(&at)
+            .bind(cb.headers.to_string())
+            .bind(&cb.body)
+            .bind(cb.parsed.as_ref().map(|p| p.to_string()))
+            .bind(cb.reply_status.map(i64::from))
+            .bind(&cb.flagged)
+            .execute(&mut **tx)
+            .await?;
+    }
+    journal::append(tx, &commit.journal, &at).await?;
+    if let Some(journal_id) = &commit.settles {
+        sqlx::query("DELETE FROM pending WHERE journal_id = $1")
+            .bind(journal_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    if let Some((scope, key, status, body)) = &commit.idempotent_response {
+        sqlx::query(
+            "UPDATE idempotency SET state = 'done', status = $1, body = $2 WHERE scope = $3 AND key = $4",
+        )
+        .bind(i64::from(*status))
+        .bind(body)
+        .bind(scope)
+        .bind(key)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(committed)
+}
+
 async fn apply_case_change(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     change: &CaseChange,
@@ -799,49 +905,46 @@ async fn apply_case_change(
             .execute(&mut **tx)
             .await?;
     }
-    let panel: String = sqlx::query_scalar("SELECT panel FROM cases WHERE id = $1")
-        .bind(&change.case_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    if let Some(status) = &change.status {
-        sqlx::query("UPDATE cases SET status = $1, updated_at = $2 WHERE id = $3")
-            .bind(enum_str(status))
-            .bind(at)
-            .bind(&change.case_id)
-            .execute(&mut **tx)
-            .await?;
+    // One statement for every column the change sets; `updated_at` moves with the status or
+    // the policy, as a portal reads it.
+    let policy = change
+        .policy
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let requirements = change
+        .requirements
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let status = change.status.as_ref().map(enum_str);
+    let panel: String = sqlx::query_scalar(
+        "UPDATE cases SET status = COALESCE($1, status), policy = COALESCE($2, policy),
+             requirements = COALESCE($3, requirements), message = COALESCE($4, message),
+             updated_at = CASE WHEN $1 IS NULL AND $2 IS NULL THEN updated_at ELSE $5 END
+         WHERE id = $6 RETURNING panel",
+    )
+    .bind(&status)
+    .bind(&policy)
+    .bind(&requirements)
+    .bind(&change.message)
+    .bind(at)
+    .bind(&change.case_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    if let Some(status) = &status {
         sqlx::query(
             "INSERT INTO case_history (case_id, at, status, source, journal_id) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&change.case_id)
         .bind(at)
-        .bind(enum_str(status))
+        .bind(status)
         .bind(&change.source)
         .bind(change.source.split_once(':').map(|(_, id)| id))
         .execute(&mut **tx)
         .await?;
-    }
-    if let Some(policy) = &change.policy {
-        sqlx::query("UPDATE cases SET policy = $1, updated_at = $2 WHERE id = $3")
-            .bind(serde_json::to_string(policy).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-            .bind(at)
-            .bind(&change.case_id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if let Some(requirements) = &change.requirements {
-        sqlx::query("UPDATE cases SET requirements = $1 WHERE id = $2")
-            .bind(serde_json::to_string(requirements).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-            .bind(&change.case_id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if let Some(message) = &change.message {
-        sqlx::query("UPDATE cases SET message = $1 WHERE id = $2")
-            .bind(message)
-            .bind(&change.case_id)
-            .execute(&mut **tx)
-            .await?;
     }
     for reference in &change.references {
         sqlx::query(

@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use tokio::sync::Semaphore;
 use wasmtime::Result;
-use wasmtime::component::Component;
+use wasmtime::component::{
+    Component, ComponentExportIndex, ComponentNamedList, Instance as ComponentInstance, Lift, Lower,
+};
 use wasmtime::error::Context as _;
 use wasmtime::{Store, UpdateDeadline};
 
@@ -26,39 +28,102 @@ enum Instance {
     V1_1(v1_1::Adapter),
 }
 
-/// Calls the export for `call` on an instance's `operations`, whichever version it is.
-macro_rules! dispatch {
-    ($ops:expr, $s:expr, $call:expr) => {{
-        let (ops, s) = ($ops, $s);
-        match $call {
-            Call::Quote(r) => ops.call_quote(s, &r).await.map(|r| r.map(Outcome::Quote)),
-            Call::Accept(r) => ops.call_accept(s, &r).await.map(|r| r.map(Outcome::Accept)),
-            Call::UploadDocument(r) => ops
-                .call_upload_document(s, &r)
-                .await
-                .map(|r| r.map(Outcome::UploadDocument)),
-            Call::Confirm(r) => ops.call_confirm(s, &r).await.map(|r| r.map(Outcome::Confirm)),
-            Call::Cancel(r) => ops.call_cancel(s, &r).await.map(|r| r.map(Outcome::Cancel)),
-            Call::Claim(r) => ops.call_claim(s, &r).await.map(|r| r.map(Outcome::Claim)),
-            Call::Status(r) => ops.call_status(s, &r).await.map(|r| r.map(Outcome::Status)),
-            Call::PolicyDocument(r) => ops
-                .call_policy_document(s, &r)
-                .await
-                .map(|r| r.map(Outcome::PolicyDocument)),
-            Call::HandleCallback(r) => ops
-                .call_handle_callback(s, &r)
-                .await
-                .map(|r| r.map(Outcome::HandleCallback)),
-            Call::Lookup(r) => ops.call_look_up(s, &r).await.map(|r| r.map(Outcome::Lookup)),
-            Call::Poll(r) => ops.call_poll(s, &r).await.map(|r| r.map(Outcome::Poll)),
-            Call::Notify(r) => ops.call_notify(s, &r).await.map(|r| r.map(Outcome::Notify)),
-        }
-    }};
+/// Where each operation's function sits in the component, found once when the panel loads. A
+/// call then type-checks only the function it calls: loading every export of the contract on
+/// each instantiation type-checked all twelve of them, deep records and all, every time.
+struct Exports {
+    quote: ComponentExportIndex,
+    accept: ComponentExportIndex,
+    upload_document: ComponentExportIndex,
+    confirm: ComponentExportIndex,
+    cancel: ComponentExportIndex,
+    claim: ComponentExportIndex,
+    status: ComponentExportIndex,
+    policy_document: ComponentExportIndex,
+    handle_callback: ComponentExportIndex,
+    look_up: ComponentExportIndex,
+    poll: ComponentExportIndex,
+    notify: ComponentExportIndex,
+}
+
+impl Exports {
+    fn find(component: &Component, wit: &str) -> Result<Exports> {
+        let interface = format!("panelgate:adapter/operations@{wit}");
+        let (_, operations) = component
+            .get_export(None, &interface)
+            .ok_or_else(|| wasmtime::format_err!("no `{interface}` export"))?;
+        let find = |name: &str| {
+            component
+                .get_export_index(Some(&operations), name)
+                .ok_or_else(|| wasmtime::format_err!("`{interface}` exports no `{name}`"))
+        };
+        Ok(Exports {
+            quote: find("quote")?,
+            accept: find("accept")?,
+            upload_document: find("upload-document")?,
+            confirm: find("confirm")?,
+            cancel: find("cancel")?,
+            claim: find("claim")?,
+            status: find("status")?,
+            policy_document: find("policy-document")?,
+            handle_callback: find("handle-callback")?,
+            look_up: find("look-up")?,
+            poll: find("poll")?,
+            notify: find("notify")?,
+        })
+    }
+}
+
+/// Calls the function at `index` with `params`, type-checking that one function.
+async fn invoke<P, R>(
+    store: &mut Store<HostState>,
+    instance: &ComponentInstance,
+    index: &ComponentExportIndex,
+    params: P,
+) -> Result<Result<R, AdapterError>>
+where
+    P: ComponentNamedList + Lower + Send + Sync,
+    (Result<R, AdapterError>,): ComponentNamedList + Lift + Send + Sync + 'static,
+{
+    let func = instance.get_typed_func::<P, (Result<R, AdapterError>,)>(&mut *store, index)?;
+    let (result,) = func.call_async(&mut *store, params).await?;
+    Ok(result)
+}
+
+/// Calls the export for `call`; the contract versions share their functions' types.
+async fn dispatch(
+    store: &mut Store<HostState>,
+    instance: &ComponentInstance,
+    exports: &Exports,
+    call: Call,
+) -> Result<Result<Outcome, AdapterError>> {
+    let (s, i, e) = (store, instance, exports);
+    Ok(match call {
+        Call::Quote(r) => invoke(s, i, &e.quote, (&r,)).await?.map(Outcome::Quote),
+        Call::Accept(r) => invoke(s, i, &e.accept, (&r,)).await?.map(Outcome::Accept),
+        Call::UploadDocument(r) => invoke(s, i, &e.upload_document, (&r,))
+            .await?
+            .map(Outcome::UploadDocument),
+        Call::Confirm(r) => invoke(s, i, &e.confirm, (&r,)).await?.map(Outcome::Confirm),
+        Call::Cancel(r) => invoke(s, i, &e.cancel, (&r,)).await?.map(Outcome::Cancel),
+        Call::Claim(r) => invoke(s, i, &e.claim, (&r,)).await?.map(Outcome::Claim),
+        Call::Status(r) => invoke(s, i, &e.status, (&r,)).await?.map(Outcome::Status),
+        Call::PolicyDocument(r) => invoke(s, i, &e.policy_document, (&r,))
+            .await?
+            .map(Outcome::PolicyDocument),
+        Call::HandleCallback(r) => invoke(s, i, &e.handle_callback, (&r,))
+            .await?
+            .map(Outcome::HandleCallback),
+        Call::Lookup(r) => invoke(s, i, &e.look_up, (&r,)).await?.map(Outcome::Lookup),
+        Call::Poll(r) => invoke(s, i, &e.poll, (&r,)).await?.map(Outcome::Poll),
+        Call::Notify(r) => invoke(s, i, &e.notify, (&r,)).await?.map(Outcome::Notify),
+    })
 }
 
 pub struct WasmAdapter {
     runtime: Runtime,
     pre: Pre,
+    exports: Exports,
     /// The `panelgate:adapter` version the component targets.
     wit: &'static str,
     panel: Arc<PanelContext>,
@@ -86,19 +151,21 @@ impl WasmAdapter {
                 panel.id
             )
         })?;
-        let exports = || {
+        let no_exports = || {
             format!(
                 "panel `{}`: the component does not export the operations of panelgate:adapter@{wit}",
                 panel.id
             )
         };
+        let exports = Exports::find(instance_pre.component(), wit).with_context(no_exports)?;
         let pre = match wit {
-            "1.0.0" => Pre::V1_0(v1_0::AdapterPre::new(instance_pre).with_context(exports)?),
-            _ => Pre::V1_1(v1_1::AdapterPre::new(instance_pre).with_context(exports)?),
+            "1.0.0" => Pre::V1_0(v1_0::AdapterPre::new(instance_pre).with_context(no_exports)?),
+            _ => Pre::V1_1(v1_1::AdapterPre::new(instance_pre).with_context(no_exports)?),
         };
         let mut adapter = WasmAdapter {
             runtime: runtime.clone(),
             pre,
+            exports,
             wit,
             panel,
             description: placeholder_description(),
@@ -156,7 +223,8 @@ impl WasmAdapter {
         self.wit
     }
 
-    async fn instantiate(&self, operation: &'static str) -> Result<(Store<HostState>, Instance)> {
+    /// A store for one operation: its limits, and its CPU deadline.
+    fn new_store(&self, operation: &'static str) -> Store<HostState> {
         let mut store = Store::new(
             &self.runtime.engine,
             HostState::new(self.panel.clone(), operation),
@@ -171,9 +239,29 @@ impl WasmAdapter {
             }
             Ok(UpdateDeadline::Yield(1))
         });
+        store
+    }
+
+    /// An instance with every export of its contract loaded (and type-checked): for `describe`
+    /// and `validate`.
+    async fn instantiate(&self, operation: &'static str) -> Result<(Store<HostState>, Instance)> {
+        let mut store = self.new_store(operation);
         let instance = match &self.pre {
             Pre::V1_0(pre) => Instance::V1_0(pre.instantiate_async(&mut store).await?),
             Pre::V1_1(pre) => Instance::V1_1(pre.instantiate_async(&mut store).await?),
+        };
+        Ok((store, instance))
+    }
+
+    /// A bare instance, for an operation: [`dispatch`] finds its one function.
+    async fn instantiate_bare(
+        &self,
+        operation: &'static str,
+    ) -> Result<(Store<HostState>, ComponentInstance)> {
+        let mut store = self.new_store(operation);
+        let instance = match &self.pre {
+            Pre::V1_0(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
+            Pre::V1_1(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
         };
         Ok((store, instance))
     }
@@ -198,15 +286,12 @@ impl WasmAdapter {
         replay: Option<Recording>,
     ) -> (Result<Outcome, CallError>, Option<Store<HostState>>) {
         let operation = operation_name(&call);
-        let (mut store, instance) = match self.instantiate(operation).await {
+        let (mut store, instance) = match self.instantiate_bare(operation).await {
             Ok(pair) => pair,
             Err(e) => return (Err(CallError::Fault(format!("instantiating: {e:#}"))), None),
         };
         store.data_mut().replay = replay;
-        let result = match &instance {
-            Instance::V1_0(i) => dispatch!(i.panelgate_adapter_operations(), &mut store, call),
-            Instance::V1_1(i) => dispatch!(i.panelgate_adapter_operations(), &mut store, call),
-        };
+        let result = dispatch(&mut store, &instance, &self.exports, call).await;
         let result = match result {
             Ok(Ok(outcome)) => match crate::adapter::check_outcome(&outcome) {
                 Ok(()) => Ok(outcome),

@@ -68,7 +68,8 @@ fn entry_hash(
     hex::encode(h.finalize())
 }
 
-/// Appends `entries` in order, each chained to the one before; the chain's head is read once.
+/// Appends `entries` in order, each chained to the one before: the chain's head is read once,
+/// and the entries go in as one statement (rows keep their order, so `seq` follows the chain).
 pub(super) async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     entries: &[JournalEntry],
@@ -81,46 +82,56 @@ pub(super) async fn append(
         .fetch_optional(&mut **tx)
         .await?;
     let mut prev = head.unwrap_or_else(|| GENESIS.to_string());
+    let mut rows = Vec::with_capacity(entries.len());
     for entry in entries {
-        prev = append_one(tx, entry, at, prev).await?;
+        let detail = entry.detail.to_string();
+        let hash = entry_hash(
+            &prev,
+            &entry.id,
+            at,
+            entry.panel.as_deref(),
+            &entry.operation,
+            entry.kind,
+            entry.case_id.as_deref(),
+            &entry.outcome,
+            &detail,
+        );
+        let before = std::mem::replace(&mut prev, hash.clone());
+        rows.push((entry, detail, before, hash));
+    }
+    // Well under any database's limit of bound values per statement.
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut sql = String::from(
+            "INSERT INTO journal (id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            let n = i * 10;
+            let row: Vec<String> = (n + 1..=n + 10).map(|k| format!("${k}")).collect();
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            sql.push_str(&row.join(", "));
+            sql.push(')');
+        }
+        let mut insert = sqlx::query(&sql);
+        for (entry, detail, before, hash) in chunk {
+            insert = insert
+                .bind(&entry.id)
+                .bind(at)
+                .bind(&entry.panel)
+                .bind(&entry.operation)
+                .bind(entry.kind)
+                .bind(&entry.case_id)
+                .bind(&entry.outcome)
+                .bind(detail)
+                .bind(before)
+                .bind(hash);
+        }
+        insert.execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-/// Inserts one entry after `prev`; its hash.
-async fn append_one(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    entry: &JournalEntry,
-    at: &str,
-    prev: String,
-) -> Result<String> {
-    let detail = entry.detail.to_string();
-    let hash = entry_hash(
-        &prev,
-        &entry.id,
-        at,
-        entry.panel.as_deref(),
-        &entry.operation,
-        entry.kind,
-        entry.case_id.as_deref(),
-        &entry.outcome,
-        &detail,
-    );
-    sqlx::query("INSERT INTO journal (id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
-        .bind(&entry.id)
-        .bind(at)
-        .bind(&entry.panel)
-        .bind(&entry.operation)
-        .bind(entry.kind)
-        .bind(&entry.case_id)
-        .bind(&entry.outcome)
-        .bind(&detail)
-        .bind(&prev)
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
-    Ok(hash)
-}
+/// Journal rows one `INSERT` writes at most.
+const ROWS_PER_INSERT: usize = 100;
 
 pub(super) async fn list(
     pool: &AnyPool,

@@ -20,3 +20,4 @@ mod metrics;
 mod partners;
 mod sandbox;
 mod soak;
+mod store;
