@@ -78,12 +78,19 @@ pub(super) async fn append(
     if entries.is_empty() {
         return Ok(());
     }
-    let head: Option<String> = sqlx::query_scalar("SELECT hash FROM journal ORDER BY seq DESC LIMIT 1")
+    // The sequence numbers are counted here, not drawn from the database: a PostgreSQL sequence
+    // skips the numbers of a rolled-back transaction, and `verify` reads a gap as a removed
+    // entry. Writers take turns (`begin_ordered`), so the count is theirs alone.
+    let head = sqlx::query("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await?;
-    let mut prev = head.unwrap_or_else(|| GENESIS.to_string());
+    let (mut seq, mut prev) = match head {
+        Some(row) => (row.get::<i64, _>("seq"), row.get::<String, _>("hash")),
+        None => (0, GENESIS.to_string()),
+    };
     let mut rows = Vec::with_capacity(entries.len());
     for entry in entries {
+        seq += 1;
         let detail = entry.detail.to_string();
         let hash = entry_hash(
             &prev,
@@ -97,23 +104,24 @@ pub(super) async fn append(
             &detail,
         );
         let before = std::mem::replace(&mut prev, hash.clone());
-        rows.push((entry, detail, before, hash));
+        rows.push((seq, entry, detail, before, hash));
     }
     // Well under any database's limit of bound values per statement.
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut sql = String::from(
-            "INSERT INTO journal (id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES ",
+            "INSERT INTO journal (seq, id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES ",
         );
         for i in 0..chunk.len() {
-            let n = i * 10;
-            let row: Vec<String> = (n + 1..=n + 10).map(|k| format!("${k}")).collect();
+            let n = i * 11;
+            let row: Vec<String> = (n + 1..=n + 11).map(|k| format!("${k}")).collect();
             sql.push_str(if i == 0 { "(" } else { ", (" });
             sql.push_str(&row.join(", "));
             sql.push(')');
         }
         let mut insert = sqlx::query(&sql);
-        for (entry, detail, before, hash) in chunk {
+        for (seq, entry, detail, before, hash) in chunk {
             insert = insert
+                .bind(*seq)
                 .bind(&entry.id)
                 .bind(at)
                 .bind(&entry.panel)
