@@ -292,6 +292,14 @@ fn parse_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// [`parse_json`]'s other way: a value as the JSON text a column keeps.
+fn json_text<T: Serialize>(value: Option<&T>) -> Result<Option<String>> {
+    value
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 impl Store {
     /// Opens (creating on first start) the database at `url` and brings its schema up to date:
     /// `sqlite://FILE` (embedded, the default) or `postgres://...` (shared by several hosts).
@@ -907,18 +915,8 @@ async fn apply_case_change(
     }
     // One statement for every column the change sets; `updated_at` moves with the status or
     // the policy, as a portal reads it.
-    let policy = change
-        .policy
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let requirements = change
-        .requirements
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let policy = json_text(change.policy.as_ref())?;
+    let requirements = json_text(change.requirements.as_ref())?;
     let status = change.status.as_ref().map(enum_str);
     let panel: String = sqlx::query_scalar(
         "UPDATE cases SET status = COALESCE($1, status), policy = COALESCE($2, policy),
