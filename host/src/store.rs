@@ -672,7 +672,7 @@ impl Store {
         let _turn = self.turn().await;
         let mut tx = self.begin_ordered().await?;
         registry::deploy(&mut tx, panel, module, action).await?;
-        journal::append(&mut tx, std::slice::from_ref(&journal), &now()).await?;
+        journal::append(&mut tx, &[(&journal, &now())]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -778,21 +778,32 @@ impl Writer {
         }
     }
 
-    /// Writes `commits` in one transaction, in order.
+    /// Writes `commits` in one transaction, in order. Their journal entries go last, all in
+    /// one append: one read of the chain's head and one `INSERT` for the whole batch.
     async fn together(&self, commits: &[&Commit]) -> Result<Vec<Committed>> {
         let mut tx = self.begin_ordered().await?;
         let mut results = Vec::with_capacity(commits.len());
-        for commit in commits {
-            results.push(write_commit(&mut tx, commit).await?);
+        let times: Vec<String> = commits.iter().map(|_| now()).collect();
+        for (commit, at) in commits.iter().zip(&times) {
+            results.push(write_commit(&mut tx, commit, at).await?);
         }
+        let entries: Vec<(&JournalEntry, &str)> = commits
+            .iter()
+            .zip(&times)
+            .flat_map(|(commit, at)| commit.journal.iter().map(move |entry| (entry, at.as_str())))
+            .collect();
+        journal::append(&mut tx, &entries).await?;
         tx.commit().await.map_err(|e| StoreError::Commit(e.to_string()))?;
         Ok(results)
     }
 }
 
-/// Writes one commit into `tx`.
-async fn write_commit(tx: &mut sqlx::Transaction<'static, sqlx::Any>, commit: &Commit) -> Result<Committed> {
-    let at = now();
+/// Writes one commit into `tx`, all but its journal entries (the caller appends those).
+async fn write_commit(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    commit: &Commit,
+    at: &str,
+) -> Result<Committed> {
     let mut committed = Committed::default();
     if let Some(op) = &commit.begins {
         let (scope, key) = op.idempotency.clone().unzip();
@@ -816,7 +827,7 @@ async fn write_commit(tx: &mut sqlx::Transaction<'static, sqlx::Any>, commit: &C
         let marked = sqlx::query(
             "UPDATE pending SET state = 'unknown', recovered_at = $1 WHERE journal_id = $2 AND state = 'running'",
         )
-        .bind(&at)
+        .bind(at)
         .bind(journal_id)
         .execute(&mut **tx)
         .await?
@@ -827,7 +838,7 @@ async fn write_commit(tx: &mut sqlx::Transaction<'static, sqlx::Any>, commit: &C
         }
     }
     for change in &commit.cases {
-        apply_case_change(tx, change, &at).await?;
+        apply_case_change(tx, change, at).await?;
     }
     for event in &commit.events {
         let inserted = sqlx::query(
@@ -842,7 +853,7 @@ async fn write_commit(tx: &mut sqlx::Transaction<'static, sqlx::Any>, commit: &C
         .bind(event.status.as_ref().map(enum_str))
         .bind(event.payload.to_string())
         .bind(&event.flagged)
-        .bind(&at)
+        .bind(at)
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -856,7 +867,7 @@ async fn write_commit(tx: &mut sqlx::Transaction<'static, sqlx::Any>, commit: &C
             .bind(&a.content_type)
             .bind(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&a.data)))
             .bind(&a.data)
-            .bind(&at)
+            .bind(at)
             .execute(&mut **tx)
             .await?;
     }
@@ -865,7 +876,7 @@ async fn write_commit(tx: &mut sqlx::Transaction<'static, sqlx::Any>, commit: &C
             .bind(&cb.id)
             .bind(&cb.panel)
             .bind(&cb.path)
-            .bind(&at)
+            .bind(at)
             .bind(cb.headers.to_string())
             .bind(&cb.body)
             .bind(cb.parsed.as_ref().map(|p| p.to_string()))
@@ -874,7 +885,6 @@ async fn write_commit(tx: &mut sqlx::Transaction<'static, sqlx::Any>, commit: &C
             .execute(&mut **tx)
             .await?;
     }
-    journal::append(tx, &commit.journal, &at).await?;
     if let Some(journal_id) = &commit.settles {
         sqlx::query("DELETE FROM pending WHERE journal_id = $1")
             .bind(journal_id)

@@ -68,12 +68,12 @@ fn entry_hash(
     hex::encode(h.finalize())
 }
 
-/// Appends `entries` in order, each chained to the one before: the chain's head is read once,
-/// and the entries go in as one statement (rows keep their order, so `seq` follows the chain).
+/// Appends `entries`, each with its time, in order, each chained to the one before: the
+/// chain's head is read once, and the entries go in as one statement (rows keep their order, so
+/// `seq` follows the chain).
 pub(super) async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    entries: &[JournalEntry],
-    at: &str,
+    entries: &[(&JournalEntry, &str)],
 ) -> Result<()> {
     if entries.is_empty() {
         return Ok(());
@@ -89,7 +89,7 @@ pub(super) async fn append(
         None => (0, GENESIS.to_string()),
     };
     let mut rows = Vec::with_capacity(entries.len());
-    for entry in entries {
+    for &(entry, at) in entries {
         seq += 1;
         let detail = entry.detail.to_string();
         let hash = entry_hash(
@@ -104,7 +104,7 @@ pub(super) async fn append(
             &detail,
         );
         let before = std::mem::replace(&mut prev, hash.clone());
-        rows.push((seq, entry, detail, before, hash));
+        rows.push((seq, entry, at, detail, before, hash));
     }
     // Well under any database's limit of bound values per statement.
     for chunk in rows.chunks(ROWS_PER_INSERT) {
@@ -119,11 +119,11 @@ pub(super) async fn append(
             sql.push(')');
         }
         let mut insert = sqlx::query(&sql);
-        for (seq, entry, detail, before, hash) in chunk {
+        for (seq, entry, at, detail, before, hash) in chunk {
             insert = insert
                 .bind(*seq)
                 .bind(&entry.id)
-                .bind(at)
+                .bind(*at)
                 .bind(&entry.panel)
                 .bind(&entry.operation)
                 .bind(entry.kind)
