@@ -68,14 +68,28 @@ async fn latencies(paths: &[Path]) -> Result<Vec<Vec<Duration>>> {
     Ok(samples)
 }
 
+/// The CPU time the whole process has used: client, host and simulators together.
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Throughput at saturation: requests per second, and the process's CPU time per request.
+#[derive(Clone, Copy)]
+struct Saturation {
+    rps: f64,
+    cpu_per_request: Duration,
+}
+
 /// Requests per second with `CONCURRENCY` callers for `SATURATION`.
-async fn throughput(call: Path, offset: u64) -> Result<f64> {
+async fn throughput(call: Path, offset: u64) -> Result<Saturation> {
     throughput_for(call, offset, SATURATION).await
 }
 
-async fn throughput_for(call: Path, offset: u64, period: Duration) -> Result<f64> {
+async fn throughput_for(call: Path, offset: u64, period: Duration) -> Result<Saturation> {
     let done = Arc::new(AtomicU64::new(0));
     let counter = Arc::new(AtomicU64::new(offset));
+    let cpu = process_cpu();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..CONCURRENCY {
@@ -91,14 +105,18 @@ async fn throughput_for(call: Path, offset: u64, period: Duration) -> Result<f64
     for task in tasks {
         task.await??;
     }
-    Ok(done.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64())
+    let (elapsed, cpu, done) = (start.elapsed(), process_cpu() - cpu, done.load(Ordering::Relaxed));
+    Ok(Saturation {
+        rps: done as f64 / elapsed.as_secs_f64(),
+        cpu_per_request: cpu / done.max(1) as u32,
+    })
 }
 
 struct Row {
     name: &'static str,
     /// direct, relay, host on SQLite (durability full, normal), host on PostgreSQL when there is
     /// one: latencies and req/s.
-    paths: Vec<(Vec<Duration>, f64)>,
+    paths: Vec<(Vec<Duration>, Saturation)>,
 }
 
 async fn measure(name: &'static str, paths: Vec<Path>) -> Result<Row> {
@@ -130,12 +148,15 @@ async fn memory_in_flight(path: Path) -> Result<f64> {
 }
 
 fn print_rows(rows: &[Row]) {
-    println!("\n| scenario | path | p50 µs | p99 µs | added p50 µs | added p99 µs | req/s | of direct |");
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!(
+        "\n| scenario | path | p50 µs | p99 µs | added p50 µs | added p99 µs | req/s | of direct | CPU µs/req | added CPU µs/req |"
+    );
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for r in rows {
-        let (direct, direct_rps) = &r.paths[0];
+        let (direct, direct_sat) = &r.paths[0];
         let (dp50, dp99) = (micros(percentile(direct, 0.5)), micros(percentile(direct, 0.99)));
-        for (label, (lat, rps)) in [
+        let dcpu = micros(direct_sat.cpu_per_request);
+        for (label, (lat, sat)) in [
             "direct",
             "relay (a bare Rust hop: no sandbox, no store)",
             "panelgate (SQLite, durability full)",
@@ -146,12 +167,15 @@ fn print_rows(rows: &[Row]) {
         .zip(&r.paths)
         {
             let (p50, p99) = (micros(percentile(lat, 0.5)), micros(percentile(lat, 0.99)));
+            let cpu = micros(sat.cpu_per_request);
             println!(
-                "| {} | {label} | {p50:.0} | {p99:.0} | {:.0} | {:.0} | {rps:.0} | {:.0}% |",
+                "| {} | {label} | {p50:.0} | {p99:.0} | {:.0} | {:.0} | {:.0} | {:.0}% | {cpu:.0} | {:.0} |",
                 r.name,
                 p50 - dp50,
                 p99 - dp99,
-                100.0 * rps / direct_rps
+                sat.rps,
+                100.0 * sat.rps / direct_sat.rps,
+                cpu - dcpu,
             );
         }
     }
@@ -378,11 +402,17 @@ token = {{ value = "bench-token" }}
                     "host answered {}",
                     response.status()
                 );
+                // Read to the end, as a portal does: the connection goes back to the pool.
+                response.bytes().await?;
                 anyhow::Ok(())
             }
         });
-        let rps = throughput_for(quote, 0, period).await?;
-        println!("profile: AAP quotes through the host (SQLite, full) for {period:?}: {rps:.0} req/s");
+        let sat = throughput_for(quote, 0, period).await?;
+        println!(
+            "profile: AAP quotes through the host (SQLite, full) for {period:?}: {:.0} req/s, {:.0} µs of CPU per request",
+            sat.rps,
+            micros(sat.cpu_per_request)
+        );
         return Ok(());
     }
 
@@ -636,11 +666,13 @@ token = {{ value = "bench-token" }}
             }
             async move {
                 let response = client.post(url).bearer_auth(PORTAL).json(&body).send().await?;
+                let status = response.status();
+                // Read to the end, as a portal does: the connection goes back to the pool.
+                let body = response.bytes().await?;
                 anyhow::ensure!(
-                    response.status().is_success(),
-                    "host answered {}: {}",
-                    response.status(),
-                    response.text().await?
+                    status.is_success(),
+                    "host answered {status}: {}",
+                    String::from_utf8_lossy(&body)
                 );
                 anyhow::Ok(())
             }
