@@ -473,6 +473,26 @@ token = {{ value = "bench-token" }}
         micros(percentile(&calls, 0.5)),
         micros(percentile(&calls, 0.99))
     );
+    // The same at saturation: what the sandbox and its HTTP capability cost in CPU per call,
+    // beside the full path's figure in the table.
+    let adapter_alone = {
+        let (adapter, quote) = (adapter.clone(), quote.clone());
+        path(move |_| {
+            let (adapter, quote) = (adapter.clone(), quote.clone());
+            async move {
+                let (result, _) = adapter.call(Call::Quote(quote), "bench").await;
+                result
+                    .map(drop)
+                    .map_err(|e| anyhow::anyhow!("the AAP quote failed: {e}"))
+            }
+        })
+    };
+    let sat = throughput(adapter_alone, 0).await?;
+    println!(
+        "adapter call with its partner exchange, {CONCURRENCY} callers: {:.0} calls/s, {:.0} µs of CPU per call (client, host and simulator)",
+        sat.rps,
+        micros(sat.cpu_per_request)
+    );
 
     if micro {
         let client = reqwest::Client::new();

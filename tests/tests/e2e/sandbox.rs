@@ -29,6 +29,23 @@ fn quote(product: &str) -> serde_json::Value {
 }
 
 #[tokio::test]
+async fn no_call_sees_the_memory_of_the_one_before() {
+    let h = start_with(&probe_panel("http://127.0.0.1:9")).await;
+    // Enough calls that instances reuse the pool's slots, one at a time and side by side.
+    for _ in 0..5 {
+        let (status, body) = h.post("/v1/panels/PROBE/quotes", &quote("count")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["result"]["message"], "calls 1, leftover pages 0");
+    }
+    let body = quote("count");
+    let calls = (0..8).map(|_| h.post("/v1/panels/PROBE/quotes", &body));
+    for (status, body) in futures::future::join_all(calls).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["result"]["message"], "calls 1, leftover pages 0");
+    }
+}
+
+#[tokio::test]
 async fn a_trapping_adapter_fails_only_its_request_and_the_next_one_succeeds() {
     let h = start_with(&probe_panel("http://127.0.0.1:9")).await;
     let (status, body) = h.post("/v1/panels/PROBE/quotes", &quote("trap")).await;

@@ -5,6 +5,8 @@
 //! quotation. The hostile products: `loop` spins forever, `alloc` allocates without bound,
 //! `recurse` recurses without end, `log-flood` logs without end, `stdout-flood` prints without
 //! end, and `malformed` answers a quotation whose money and dates are not money and dates.
+//! `count` counts its calls in statics, one of them 2 MiB, and answers what it found: a fresh
+//! instance per call finds nothing of the one before.
 //!
 //! Built twice by `tests/build.rs`: as `probe@0.1.0`, and with the `next` feature as
 //! `probe@0.2.0`, a "new version" that needs the `channel` setting and sends it to the partner,
@@ -12,6 +14,7 @@
 
 use panelgate_adapter_sdk::bindings::panelgate::adapter::http::{Method, RequestBody, Response};
 use panelgate_adapter_sdk::*;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 pub struct Probe;
 
@@ -45,6 +48,25 @@ fn probe() -> String {
     };
     serde_json::json!({ "env": env, "args": args, "files": files, "settings": settings, "outside": outside })
         .to_string()
+}
+
+/// Calls this instance has answered with `count`.
+static CALLS: AtomicU32 = AtomicU32::new(0);
+
+/// 2 MiB of zero-initialised memory, more than the pool resets in place (1 MiB), so that both
+/// the in-place reset and the kernel's are seen.
+static PAGES: [AtomicU8; 2 << 20] = [const { AtomicU8::new(0) }; 2 << 20];
+
+/// `count`: how many calls this instance has seen, and how many pages of [`PAGES`] an earlier
+/// call left marked. A fresh instance per call: always 1 and 0.
+fn count() -> String {
+    let calls = CALLS.fetch_add(1, Ordering::SeqCst) + 1;
+    let leftover = PAGES
+        .iter()
+        .step_by(4096)
+        .filter(|byte| byte.swap(0xAB, Ordering::SeqCst) != 0)
+        .count();
+    format!("calls {calls}, leftover pages {leftover}")
 }
 
 // Recursion without end is the point: the host must stop it.
@@ -110,6 +132,7 @@ impl Adapter for Probe {
             Some("trap") => panic!("the probe adapter was asked to trap"),
             Some("probe") => Ok(quotation(probe())),
             Some("echo") => echo(),
+            Some("count") => Ok(quotation(count())),
             Some("loop") => loop {
                 std::hint::black_box(());
             },
