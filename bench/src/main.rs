@@ -115,7 +115,7 @@ async fn throughput_for(call: Path, offset: u64, period: Duration) -> Result<Sat
 struct Row {
     name: &'static str,
     /// direct, relay, host on SQLite (durability full, normal), host on PostgreSQL when there is
-    /// one: latencies and req/s.
+    /// one: latencies, and throughput with CPU per request.
     paths: Vec<(Vec<Duration>, Saturation)>,
 }
 
