@@ -112,6 +112,37 @@ async fn throughput_for(call: Path, offset: u64, period: Duration) -> Result<Sat
     })
 }
 
+/// The portal's side of a host (or the relay): POST `body` to `url` with the portal's token and
+/// read the answer to the end, as a portal does, so the connection goes back to the pool. With
+/// `loan_pointer`, that field of the body is made distinct per call.
+fn portal_call(
+    client: &reqwest::Client,
+    url: String,
+    body: Value,
+    loan_pointer: Option<&'static str>,
+) -> Path {
+    let client = client.clone();
+    path(move |i: u64| {
+        let (client, url, mut body) = (client.clone(), url.clone(), body.clone());
+        if let Some(pointer) = loan_pointer
+            && let Some(slot) = body.pointer_mut(pointer)
+        {
+            *slot = json!(format!("BENCH-H-{i}"));
+        }
+        async move {
+            let response = client.post(url).bearer_auth(PORTAL).json(&body).send().await?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            anyhow::ensure!(
+                status.is_success(),
+                "host answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            anyhow::Ok(())
+        }
+    })
+}
+
 struct Row {
     name: &'static str,
     /// direct, relay, host on SQLite (durability full, normal), host on PostgreSQL when there is
@@ -392,21 +423,7 @@ token = {{ value = "bench-token" }}
 
     if let Some(period) = profile {
         let url = format!("{}/v1/panels/A03/quotes", hosts[0]);
-        let (client, body) = (reqwest::Client::new(), examples("A03", "quote")?);
-        let quote = path(move |_| {
-            let (client, url, body) = (client.clone(), url.clone(), body.clone());
-            async move {
-                let response = client.post(url).bearer_auth(PORTAL).json(&body).send().await?;
-                anyhow::ensure!(
-                    response.status().is_success(),
-                    "host answered {}",
-                    response.status()
-                );
-                // Read to the end, as a portal does: the connection goes back to the pool.
-                response.bytes().await?;
-                anyhow::Ok(())
-            }
-        });
+        let quote = portal_call(&reqwest::Client::new(), url, examples("A03", "quote")?, None);
         let sat = throughput_for(quote, 0, period).await?;
         println!(
             "profile: AAP quotes through the host (SQLite, full) for {period:?}: {:.0} req/s, {:.0} µs of CPU per request",
@@ -676,27 +693,7 @@ token = {{ value = "bench-token" }}
         }
     };
     let host_call = |host: &String, path: &str, body: Value, loan_pointer: Option<&'static str>| {
-        let (client, host, path) = (client.clone(), host.clone(), path.to_string());
-        self::path(move |i: u64| {
-            let (client, url, mut body) = (client.clone(), format!("{host}{path}"), body.clone());
-            if let Some(pointer) = loan_pointer
-                && let Some(slot) = body.pointer_mut(pointer)
-            {
-                *slot = json!(format!("BENCH-H-{i}"));
-            }
-            async move {
-                let response = client.post(url).bearer_auth(PORTAL).json(&body).send().await?;
-                let status = response.status();
-                // Read to the end, as a portal does: the connection goes back to the pool.
-                let body = response.bytes().await?;
-                anyhow::ensure!(
-                    status.is_success(),
-                    "host answered {status}: {}",
-                    String::from_utf8_lossy(&body)
-                );
-                anyhow::Ok(())
-            }
-        })
+        portal_call(&client, format!("{host}{path}"), body, loan_pointer)
     };
     let body = examples("A03", "quote")?;
     let direct = path(direct_aap_quote);

@@ -784,14 +784,11 @@ impl Writer {
         let mut tx = self.begin_ordered().await?;
         let mut results = Vec::with_capacity(commits.len());
         let times: Vec<String> = commits.iter().map(|_| now()).collect();
+        let mut entries = Vec::new();
         for (commit, at) in commits.iter().zip(&times) {
             results.push(write_commit(&mut tx, commit, at).await?);
+            entries.extend(commit.journal.iter().map(|entry| (entry, at.as_str())));
         }
-        let entries: Vec<(&JournalEntry, &str)> = commits
-            .iter()
-            .zip(&times)
-            .flat_map(|(commit, at)| commit.journal.iter().map(move |entry| (entry, at.as_str())))
-            .collect();
         journal::append(&mut tx, &entries).await?;
         tx.commit().await.map_err(|e| StoreError::Commit(e.to_string()))?;
         Ok(results)
