@@ -782,17 +782,36 @@ impl Writer {
     /// one append: one read of the chain's head and one `INSERT` for the whole batch.
     async fn together(&self, commits: &[&Commit]) -> Result<Vec<Committed>> {
         let mut tx = self.begin_ordered().await?;
-        let mut results = Vec::with_capacity(commits.len());
-        let times: Vec<String> = commits.iter().map(|_| now()).collect();
-        let mut entries = Vec::new();
-        for (commit, at) in commits.iter().zip(&times) {
-            results.push(write_commit(&mut tx, commit, at).await?);
-            entries.extend(commit.journal.iter().map(|entry| (entry, at.as_str())));
+        match write_all(&mut tx, commits).await {
+            Ok(results) => {
+                tx.commit().await.map_err(|e| StoreError::Commit(e.to_string()))?;
+                Ok(results)
+            }
+            Err(e) => {
+                // Rolled back before the caller tries again: a dropped transaction rolls back
+                // later, and on SQLite it would hold the write lock against that next try
+                // ("database is locked").
+                let _ = tx.rollback().await;
+                Err(e)
+            }
         }
-        journal::append(&mut tx, &entries).await?;
-        tx.commit().await.map_err(|e| StoreError::Commit(e.to_string()))?;
-        Ok(results)
     }
+}
+
+/// Writes `commits` into `tx`, in order, their journal entries last in one append.
+async fn write_all(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    commits: &[&Commit],
+) -> Result<Vec<Committed>> {
+    let mut results = Vec::with_capacity(commits.len());
+    let times: Vec<String> = commits.iter().map(|_| now()).collect();
+    let mut entries = Vec::new();
+    for (commit, at) in commits.iter().zip(&times) {
+        results.push(write_commit(tx, commit, at).await?);
+        entries.extend(commit.journal.iter().map(|entry| (entry, at.as_str())));
+    }
+    journal::append(tx, &entries).await?;
+    Ok(results)
 }
 
 /// Writes one commit into `tx`, all but its journal entries (the caller appends those).
