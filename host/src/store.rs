@@ -2,10 +2,14 @@
 //!
 //! Everything one operation learns is written in one transaction before the portal or the
 //! partner gets a 2xx, so nothing acknowledged can be lost by a crash. Operations committing at
-//! the same moment share that transaction (a group commit, [`Writer::run`]).
+//! the same moment share that transaction (a group commit): on SQLite a writer thread with a
+//! connection of its own runs it ([`sqlite`]), on PostgreSQL a task ([`Writer::run`]); both
+//! run the same statements ([`write`]).
 
 mod journal;
 mod registry;
+mod sqlite;
+mod write;
 
 use std::path::Path;
 
@@ -24,6 +28,8 @@ use crate::model::{CaseKind, CaseRef, CaseStatus, Policy, Reference, Requirement
 pub enum StoreError {
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migrating the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
@@ -83,6 +89,8 @@ const MAX_BATCH: usize = 64;
 /// One [`Commit`] waiting for the group commit, and where its result goes.
 struct Job {
     commit: Commit,
+    /// In a transaction of its own, not grouped ([`Store::commit_alone`]).
+    alone: bool,
     done: tokio::sync::oneshot::Sender<Result<Committed>>,
 }
 
@@ -306,9 +314,14 @@ impl Store {
     pub async fn open(url: &str, durability: crate::config::Durability) -> Result<Store> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of(url)?;
-        let pool = match backend {
+        // SQLite's path, and its settings for the writer's own connection.
+        let (pool, sqlite) = match backend {
             Backend::Sqlite => {
                 let path = url["sqlite://".len()..].split('?').next().unwrap_or_default();
+                if path.is_empty() || path.contains(":memory:") {
+                    // The writer's connection and the pool's must open the same database.
+                    return Err(StoreError::Url(url.to_string()));
+                }
                 if let Some(dir) = Path::new(path).parent()
                     && !dir.as_os_str().is_empty()
                 {
@@ -337,7 +350,7 @@ impl Store {
                     .connect(&url)
                     .await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-                pool
+                (pool, Some((path.to_string(), pragmas)))
             }
             Backend::Postgres => {
                 // `normal`: the commit returns before the WAL reaches the disk (a crash of the
@@ -357,7 +370,7 @@ impl Store {
                     .await?;
                 // sqlx takes an advisory lock while migrating: hosts starting together take turns.
                 sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-                pool
+                (pool, None)
             }
         };
         let writer = Writer {
@@ -366,7 +379,10 @@ impl Store {
             turn: Default::default(),
         };
         let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(writer.clone().run(queue));
+        match sqlite {
+            Some((path, pragmas)) => sqlite::start(Path::new(&path), pragmas, writer.turn.clone(), queue)?,
+            None => drop(tokio::spawn(writer.clone().run(queue))),
+        }
         Ok(Store { pool, writer, jobs })
     }
 
@@ -447,9 +463,11 @@ impl Store {
     /// until the transaction holding its commit is durable.
     pub async fn commit(&self, commit: Commit) -> Result<Committed> {
         let (done, answer) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Job { commit, done })
-            .map_err(|_| StoreError::Closed)?;
+        self.send(Job {
+            commit,
+            alone: false,
+            done,
+        })?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -457,9 +475,17 @@ impl Store {
     /// every commit was before it. For the benchmark's side-by-side.
     #[doc(hidden)]
     pub async fn commit_alone(&self, commit: Commit) -> Result<Committed> {
-        let _turn = self.writer.turn().await;
-        let mut results = self.writer.together(&[&commit]).await?;
-        Ok(results.pop().unwrap_or_default())
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.send(Job {
+            commit,
+            alone: true,
+            done,
+        })?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        self.jobs.send(job).map_err(|_| StoreError::Closed)
     }
 
     pub async fn case(&self, panel: &str, id: &str) -> Result<Option<Case>> {
@@ -672,7 +698,7 @@ impl Store {
         let _turn = self.turn().await;
         let mut tx = self.begin_ordered().await?;
         registry::deploy(&mut tx, panel, module, action).await?;
-        journal::append(&mut tx, &[(&journal, &now())]).await?;
+        journal::append(&mut tx, &[(&journal, now())]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -746,51 +772,42 @@ impl Writer {
         Ok(tx)
     }
 
-    /// The group commit: takes every commit waiting (up to [`MAX_BATCH`]) and writes them in one
-    /// transaction while the next ones queue. Under load this is one disk sync and one
-    /// transaction for many operations; alone, a commit goes straight through.
+    /// The group commit on PostgreSQL: takes every commit waiting (up to [`MAX_BATCH`]) and
+    /// writes them in one transaction while the next ones queue. Under load this is one disk
+    /// sync and one transaction for many operations; alone, a commit goes straight through.
+    /// SQLite's runs on a thread of its own ([`sqlite::start`]).
     async fn run(self, mut queue: tokio::sync::mpsc::UnboundedReceiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            self.write_batch(std::mem::take(&mut batch)).await;
-        }
-    }
-
-    async fn write_batch(&self, batch: Vec<Job>) {
-        let _turn = self.turn().await;
-        if batch.len() > 1 {
-            let commits: Vec<&Commit> = batch.iter().map(|job| &job.commit).collect();
-            if let Ok(results) = self.together(&commits).await {
-                for (job, result) in batch.into_iter().zip(results) {
-                    let _ = job.done.send(Ok(result));
+            let batch = std::mem::take(&mut batch);
+            // As `write_batch` does, with an async `together`.
+            if groups(&batch) {
+                let commits: Vec<&Commit> = batch.iter().map(|job| &job.commit).collect();
+                if let Ok(results) = self.together(&commits).await {
+                    answer(batch, results);
+                    continue;
                 }
-                return;
             }
-            // One of them failed and the transaction is rolled back: each alone again, so
-            // that a failure is only its own commit's.
-        }
-        for job in batch {
-            let result = self
-                .together(&[&job.commit])
-                .await
-                .map(|mut results| results.pop().unwrap_or_default());
-            let _ = job.done.send(result);
+            for job in batch {
+                let result = self.together(&[&job.commit]).await.map(only);
+                let _ = job.done.send(result);
+            }
         }
     }
 
     /// Writes `commits` in one transaction, in order. Their journal entries go last, all in
-    /// one append: one read of the chain's head and one `INSERT` for the whole batch.
+    /// one append: one read of the chain's head for the whole batch.
     async fn together(&self, commits: &[&Commit]) -> Result<Vec<Committed>> {
+        let plan = write::Plan::of(commits)?;
         let mut tx = self.begin_ordered().await?;
-        match write_all(&mut tx, commits).await {
+        match run_plan(&mut tx, &plan).await {
             Ok(results) => {
                 tx.commit().await.map_err(|e| StoreError::Commit(e.to_string()))?;
                 Ok(results)
             }
             Err(e) => {
                 // Rolled back before the caller tries again: a dropped transaction rolls back
-                // later, and on SQLite it would hold the write lock against that next try
-                // ("database is locked").
+                // later.
                 let _ = tx.rollback().await;
                 Err(e)
             }
@@ -798,188 +815,50 @@ impl Writer {
     }
 }
 
-/// Writes `commits` into `tx`, in order, their journal entries last in one append.
-async fn write_all(
+/// Runs a batch's statements in `tx`: each commit's, then the journal's append.
+async fn run_plan(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    commits: &[&Commit],
+    plan: &write::Plan<'_>,
 ) -> Result<Vec<Committed>> {
-    let mut results = Vec::with_capacity(commits.len());
-    let times: Vec<String> = commits.iter().map(|_| now()).collect();
-    let mut entries = Vec::new();
-    for (commit, at) in commits.iter().zip(&times) {
-        results.push(write_commit(tx, commit, at).await?);
-        entries.extend(commit.journal.iter().map(|entry| (entry, at.as_str())));
+    let mut results = Vec::with_capacity(plan.commits.len());
+    for statements in &plan.commits {
+        let mut committed = Committed::default();
+        write::run_sqlx(tx, statements, &mut committed).await?;
+        results.push(committed);
     }
-    journal::append(tx, &entries).await?;
+    journal::append(tx, &plan.entries).await?;
     Ok(results)
 }
 
-/// Writes one commit into `tx`, all but its journal entries (the caller appends those).
-async fn write_commit(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    commit: &Commit,
-    at: &str,
-) -> Result<Committed> {
-    let mut committed = Committed::default();
-    if let Some(op) = &commit.begins {
-        let (scope, key) = op.idempotency.clone().unzip();
-        sqlx::query(
-            "INSERT INTO pending (journal_id, panel, operation, case_id, opens, idem_scope, idem_key, request, started_at, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running')",
-        )
-        .bind(&op.journal_id)
-        .bind(&op.panel)
-        .bind(&op.operation)
-        .bind(&op.case_id)
-        .bind(op.opens.as_ref().map(|o| o.to_string()))
-        .bind(scope)
-        .bind(key)
-        .bind(op.request.to_string())
-        .bind(&op.started_at)
-        .execute(&mut **tx)
-        .await?;
-    }
-    if let Some(journal_id) = &commit.marks_unknown {
-        let marked = sqlx::query(
-            "UPDATE pending SET state = 'unknown', recovered_at = $1 WHERE journal_id = $2 AND state = 'running'",
-        )
-        .bind(at)
-        .bind(journal_id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if marked == 0 {
-            // Another host settled it first: nothing of this commit is written.
-            return Err(StoreError::Settled(journal_id.clone()));
-        }
-    }
-    for change in &commit.cases {
-        apply_case_change(tx, change, at).await?;
-    }
-    for event in &commit.events {
-        let inserted = sqlx::query(
-            "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (panel, dedup_key) DO NOTHING",
-        )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(&event.panel)
-        .bind(&event.case_id)
-        .bind(&event.kind)
-        .bind(&event.dedup_key)
-        .bind(event.status.as_ref().map(enum_str))
-        .bind(event.payload.to_string())
-        .bind(&event.flagged)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        committed.events_new.push(inserted == 1);
-    }
-    for a in &commit.attachments {
-        sqlx::query("INSERT INTO attachments (id, event_id, filename, content_type, sha256, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(&a.id)
-            .bind(&a.event_id)
-            .bind(&a.filename)
-            .bind(&a.content_type)
-            .bind(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&a.data)))
-            .bind(&a.data)
-            .bind(at)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if let Some(cb) = &commit.callback {
-        sqlx::query("INSERT INTO callbacks (id, panel, path, received_at, headers, body, parsed, reply_status, flagged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(&cb.id)
-            .bind(&cb.panel)
-            .bind(&cb.path)
-            .bind(at)
-            .bind(cb.headers.to_string())
-            .bind(&cb.body)
-            .bind(cb.parsed.as_ref().map(|p| p.to_string()))
-            .bind(cb.reply_status.map(i64::from))
-            .bind(&cb.flagged)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if let Some(journal_id) = &commit.settles {
-        sqlx::query("DELETE FROM pending WHERE journal_id = $1")
-            .bind(journal_id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    if let Some((scope, key, status, body)) = &commit.idempotent_response {
-        sqlx::query(
-            "UPDATE idempotency SET state = 'done', status = $1, body = $2 WHERE scope = $3 AND key = $4",
-        )
-        .bind(i64::from(*status))
-        .bind(body)
-        .bind(scope)
-        .bind(key)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(committed)
+/// Whether a batch may share one transaction: more than one commit, none asking to be alone.
+fn groups(batch: &[Job]) -> bool {
+    batch.len() > 1 && !batch.iter().any(|job| job.alone)
 }
 
-async fn apply_case_change(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    change: &CaseChange,
-    at: &str,
-) -> Result<()> {
-    if let Some((panel, kind, product, parent)) = &change.create {
-        sqlx::query("INSERT INTO cases (id, panel, kind, status, product, parent, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(&change.case_id)
-            .bind(panel)
-            .bind(enum_str(kind))
-            .bind(enum_str(&change.status.unwrap_or(CaseStatus::Submitted)))
-            .bind(product)
-            .bind(parent)
-            .bind(at)
-            .bind(at)
-            .execute(&mut **tx)
-            .await?;
+/// Hands each job its commit's result.
+fn answer(batch: Vec<Job>, results: Vec<Committed>) {
+    for (job, result) in batch.into_iter().zip(results) {
+        let _ = job.done.send(Ok(result));
     }
-    // One statement for every column the change sets; `updated_at` moves with the status or
-    // the policy, as a portal reads it.
-    let policy = json_text(change.policy.as_ref())?;
-    let requirements = json_text(change.requirements.as_ref())?;
-    let status = change.status.as_ref().map(enum_str);
-    let panel: String = sqlx::query_scalar(
-        "UPDATE cases SET status = COALESCE($1, status), policy = COALESCE($2, policy),
-             requirements = COALESCE($3, requirements), message = COALESCE($4, message),
-             updated_at = CASE WHEN $1 IS NULL AND $2 IS NULL THEN updated_at ELSE $5 END
-         WHERE id = $6 RETURNING panel",
-    )
-    .bind(&status)
-    .bind(&policy)
-    .bind(&requirements)
-    .bind(&change.message)
-    .bind(at)
-    .bind(&change.case_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    if let Some(status) = &status {
-        sqlx::query(
-            "INSERT INTO case_history (case_id, at, status, source, journal_id) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&change.case_id)
-        .bind(at)
-        .bind(status)
-        .bind(&change.source)
-        .bind(change.source.split_once(':').map(|(_, id)| id))
-        .execute(&mut **tx)
-        .await?;
+}
+
+/// The one commit's result of a transaction that held only it.
+fn only(mut results: Vec<Committed>) -> Committed {
+    results.pop().unwrap_or_default()
+}
+
+/// A batch written by `together`: in one transaction when it [`groups`]; each commit alone when
+/// it does not, or when that transaction failed, so that a failure is only its own commit's.
+fn write_batch(batch: Vec<Job>, mut together: impl FnMut(&[&Commit]) -> Result<Vec<Committed>>) {
+    if groups(&batch) {
+        let commits: Vec<&Commit> = batch.iter().map(|job| &job.commit).collect();
+        if let Ok(results) = together(&commits) {
+            answer(batch, results);
+            return;
+        }
     }
-    for reference in &change.references {
-        sqlx::query(
-            "INSERT INTO case_references (panel, kind, value, case_id) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-        )
-        .bind(&panel)
-        .bind(&reference.kind)
-        .bind(&reference.value)
-        .bind(&change.case_id)
-        .execute(&mut **tx)
-        .await?;
+    for job in batch {
+        let result = together(&[&job.commit]).map(only);
+        let _ = job.done.send(result);
     }
-    Ok(())
 }

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
 
 use super::Result;
+use super::write::{Arg, Statement, args, run_sqlx};
 
 /// An entry to append.
 #[derive(Debug, Clone)]
@@ -68,74 +69,76 @@ fn entry_hash(
     hex::encode(h.finalize())
 }
 
-/// Appends `entries`, each with its time, in order, each chained to the one before: the
-/// chain's head is read once, and the entries go in as one statement (rows keep their order, so
-/// `seq` follows the chain).
+/// The query that reads the chain's head: `(seq, hash)` of the newest entry.
+pub(super) const HEAD: &str = "SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1";
+
+/// Appends `entries`, each with its time, in order, each chained to the one before.
 pub(super) async fn append(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    entries: &[(&JournalEntry, &str)],
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    entries: &[(&JournalEntry, String)],
 ) -> Result<()> {
     if entries.is_empty() {
         return Ok(());
     }
+    let head = sqlx::query(HEAD)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|row| (row.get::<i64, _>("seq"), row.get::<String, _>("hash")));
+    run_sqlx(tx, &inserts(head, entries), &mut Default::default()).await
+}
+
+/// The statements that append `entries` after the chain's `head` (none: an empty journal), each
+/// entry chained to the one before. The rows go in as few statements as possible and keep
+/// their order, so `seq` follows the chain.
+pub(super) fn inserts(head: Option<(i64, String)>, entries: &[(&JournalEntry, String)]) -> Vec<Statement> {
     // The sequence numbers are counted here, not drawn from the database: a PostgreSQL sequence
     // skips the numbers of a rolled-back transaction, and `verify` reads a gap as a removed
-    // entry. Writers take turns (`begin_ordered`), so the count is theirs alone.
-    let head = sqlx::query("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut **tx)
-        .await?;
-    let (mut seq, mut prev) = match head {
-        Some(row) => (row.get::<i64, _>("seq"), row.get::<String, _>("hash")),
-        None => (0, GENESIS.to_string()),
-    };
-    let mut rows = Vec::with_capacity(entries.len());
-    for &(entry, at) in entries {
-        seq += 1;
-        let detail = entry.detail.to_string();
-        let hash = entry_hash(
-            &prev,
-            &entry.id,
-            at,
-            entry.panel.as_deref(),
-            &entry.operation,
-            entry.kind,
-            entry.case_id.as_deref(),
-            &entry.outcome,
-            &detail,
-        );
-        let before = std::mem::replace(&mut prev, hash.clone());
-        rows.push((seq, entry, at, detail, before, hash));
-    }
+    // entry. Writers take turns (`begin_ordered`, the SQLite writer), so the count is theirs.
+    let (mut seq, mut prev) = head.unwrap_or_else(|| (0, GENESIS.to_string()));
+    let mut statements = Vec::new();
     // Well under any database's limit of bound values per statement.
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
+    for chunk in entries.chunks(ROWS_PER_INSERT) {
         let mut sql = String::from(
             "INSERT INTO journal (seq, id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES ",
         );
-        for i in 0..chunk.len() {
+        let mut bound = Vec::with_capacity(chunk.len() * 11);
+        for (i, (entry, at)) in chunk.iter().enumerate() {
             let n = i * 11;
             let row: Vec<String> = (n + 1..=n + 11).map(|k| format!("${k}")).collect();
             sql.push_str(if i == 0 { "(" } else { ", (" });
             sql.push_str(&row.join(", "));
             sql.push(')');
+            seq += 1;
+            let detail = entry.detail.to_string();
+            let hash = entry_hash(
+                &prev,
+                &entry.id,
+                at,
+                entry.panel.as_deref(),
+                &entry.operation,
+                entry.kind,
+                entry.case_id.as_deref(),
+                &entry.outcome,
+                &detail,
+            );
+            let before = std::mem::replace(&mut prev, hash.clone());
+            bound.extend(args![
+                seq,
+                &entry.id,
+                at,
+                &entry.panel,
+                &entry.operation,
+                entry.kind,
+                &entry.case_id,
+                &entry.outcome,
+                detail,
+                before,
+                hash,
+            ]);
         }
-        let mut insert = sqlx::query(&sql);
-        for (seq, entry, at, detail, before, hash) in chunk {
-            insert = insert
-                .bind(*seq)
-                .bind(&entry.id)
-                .bind(*at)
-                .bind(&entry.panel)
-                .bind(&entry.operation)
-                .bind(entry.kind)
-                .bind(&entry.case_id)
-                .bind(&entry.outcome)
-                .bind(detail)
-                .bind(before)
-                .bind(hash);
-        }
-        insert.execute(&mut **tx).await?;
+        statements.push(Statement::new(sql, bound));
     }
-    Ok(())
+    statements
 }
 
 /// Journal rows one `INSERT` writes at most.

@@ -1,0 +1,336 @@
+//! What a group commit writes, as a list of statements with their arguments: built once here,
+//! run by sqlx on PostgreSQL ([`run_sqlx`]) and in process by the SQLite writer thread
+//! (`super::sqlite`). The SQL numbers its parameters `$1`, `$2`, ... in the order they first
+//! appear, which is how both drivers bind them.
+
+use std::borrow::Cow;
+
+use super::journal::{self, JournalEntry};
+use super::{Commit, Committed, Result, StoreError, enum_str, json_text, now};
+use crate::model::CaseStatus;
+
+/// A bound value. A null keeps its type: PostgreSQL checks it against the column's.
+#[derive(Debug)]
+pub(super) enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Blob(Vec<u8>),
+}
+
+impl From<String> for Arg {
+    fn from(value: String) -> Arg {
+        Arg::Text(Some(value))
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(value: &str) -> Arg {
+        Arg::Text(Some(value.to_string()))
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(value: &String) -> Arg {
+        Arg::Text(Some(value.clone()))
+    }
+}
+
+impl From<Option<String>> for Arg {
+    fn from(value: Option<String>) -> Arg {
+        Arg::Text(value)
+    }
+}
+
+impl From<&Option<String>> for Arg {
+    fn from(value: &Option<String>) -> Arg {
+        Arg::Text(value.clone())
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(value: Option<&str>) -> Arg {
+        Arg::Text(value.map(str::to_string))
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(value: i64) -> Arg {
+        Arg::Int(Some(value))
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(value: Option<i64>) -> Arg {
+        Arg::Int(value)
+    }
+}
+
+impl From<Vec<u8>> for Arg {
+    fn from(value: Vec<u8>) -> Arg {
+        Arg::Blob(value)
+    }
+}
+
+/// What a statement's count of changed rows must show.
+#[derive(Debug)]
+pub(super) enum Expect {
+    /// Anything.
+    Any,
+    /// At least one row, else the in-flight record with this journal id was settled first (by
+    /// another host's recovery).
+    Unsettled(String),
+    /// At least one row, else the case with this id does not exist.
+    Case(String),
+    /// An event: one row when it is new, none for a duplicate.
+    Event,
+}
+
+impl Expect {
+    pub(super) fn check(&self, rows: u64, committed: &mut Committed) -> Result<()> {
+        match self {
+            Expect::Any => {}
+            Expect::Unsettled(id) if rows == 0 => return Err(StoreError::Settled(id.clone())),
+            Expect::Case(id) if rows == 0 => {
+                return Err(StoreError::Corrupt(format!("case {id} does not exist")));
+            }
+            Expect::Unsettled(_) | Expect::Case(_) => {}
+            Expect::Event => committed.events_new.push(rows == 1),
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Statement {
+    pub sql: Cow<'static, str>,
+    pub args: Vec<Arg>,
+    pub expect: Expect,
+}
+
+impl Statement {
+    pub(super) fn new(sql: impl Into<Cow<'static, str>>, args: Vec<Arg>) -> Statement {
+        Statement {
+            sql: sql.into(),
+            args,
+            expect: Expect::Any,
+        }
+    }
+
+    fn expecting(self, expect: Expect) -> Statement {
+        Statement { expect, ..self }
+    }
+}
+
+/// `Vec<Arg>` from values of mixed types.
+macro_rules! args {
+    ($($value:expr),* $(,)?) => { vec![$(Arg::from($value)),*] };
+}
+pub(super) use args;
+
+/// A batch of commits made statements: each commit's own, then the journal entries of all of
+/// them, which go in last as one append ([`Plan::journal`]).
+pub(super) struct Plan<'a> {
+    pub commits: Vec<Vec<Statement>>,
+    /// Every journal entry of the batch, in order, with the time of its commit.
+    pub entries: Vec<(&'a JournalEntry, String)>,
+}
+
+impl<'a> Plan<'a> {
+    pub(super) fn of(commits: &[&'a Commit]) -> Result<Plan<'a>> {
+        let mut plan = Plan {
+            commits: Vec::with_capacity(commits.len()),
+            entries: Vec::new(),
+        };
+        for commit in commits {
+            let at = now();
+            plan.commits.push(statements(commit, &at)?);
+            plan.entries
+                .extend(commit.journal.iter().map(|entry| (entry, at.clone())));
+        }
+        Ok(plan)
+    }
+
+    /// The journal's append, given the chain's head as the transaction reads it.
+    pub(super) fn journal(&self, head: Option<(i64, String)>) -> Vec<Statement> {
+        journal::inserts(head, &self.entries)
+    }
+}
+
+/// The statements that write `commit` at time `at`, all but its journal entries, in order.
+fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
+    let mut out = Vec::new();
+    if let Some(op) = &commit.begins {
+        let (scope, key) = op.idempotency.clone().unzip();
+        out.push(Statement::new(
+            "INSERT INTO pending (journal_id, panel, operation, case_id, opens, idem_scope, idem_key, request, started_at, state)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'running')",
+            args![
+                &op.journal_id,
+                &op.panel,
+                &op.operation,
+                &op.case_id,
+                op.opens.as_ref().map(|o| o.to_string()),
+                scope,
+                key,
+                op.request.to_string(),
+                &op.started_at,
+            ],
+        ));
+    }
+    if let Some(journal_id) = &commit.marks_unknown {
+        // Another host settled it first: nothing of this commit is written.
+        out.push(
+            Statement::new(
+                "UPDATE pending SET state = 'unknown', recovered_at = $1 WHERE journal_id = $2 AND state = 'running'",
+                args![at, journal_id],
+            )
+            .expecting(Expect::Unsettled(journal_id.clone())),
+        );
+    }
+    for change in &commit.cases {
+        case_change(change, at, &mut out)?;
+    }
+    for event in &commit.events {
+        out.push(
+            Statement::new(
+                "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (panel, dedup_key) DO NOTHING",
+                args![
+                    uuid::Uuid::now_v7().to_string(),
+                    &event.panel,
+                    &event.case_id,
+                    &event.kind,
+                    &event.dedup_key,
+                    event.status.as_ref().map(enum_str),
+                    event.payload.to_string(),
+                    &event.flagged,
+                    at,
+                ],
+            )
+            .expecting(Expect::Event),
+        );
+    }
+    for a in &commit.attachments {
+        out.push(Statement::new(
+            "INSERT INTO attachments (id, event_id, filename, content_type, sha256, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            args![
+                &a.id,
+                &a.event_id,
+                &a.filename,
+                &a.content_type,
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&a.data)),
+                a.data.clone(),
+                at,
+            ],
+        ));
+    }
+    if let Some(cb) = &commit.callback {
+        out.push(Statement::new(
+            "INSERT INTO callbacks (id, panel, path, received_at, headers, body, parsed, reply_status, flagged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            args![
+                &cb.id,
+                &cb.panel,
+                &cb.path,
+                at,
+                cb.headers.to_string(),
+                cb.body.clone(),
+                cb.parsed.as_ref().map(|p| p.to_string()),
+                cb.reply_status.map(i64::from),
+                &cb.flagged,
+            ],
+        ));
+    }
+    if let Some(journal_id) = &commit.settles {
+        out.push(Statement::new(
+            "DELETE FROM pending WHERE journal_id = $1",
+            args![journal_id],
+        ));
+    }
+    if let Some((scope, key, status, body)) = &commit.idempotent_response {
+        out.push(Statement::new(
+            "UPDATE idempotency SET state = 'done', status = $1, body = $2 WHERE scope = $3 AND key = $4",
+            args![i64::from(*status), body, scope, key],
+        ));
+    }
+    Ok(out)
+}
+
+fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -> Result<()> {
+    if let Some((panel, kind, product, parent)) = &change.create {
+        out.push(Statement::new(
+            "INSERT INTO cases (id, panel, kind, status, product, parent, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![
+                &change.case_id,
+                panel,
+                enum_str(kind),
+                enum_str(&change.status.unwrap_or(CaseStatus::Submitted)),
+                product,
+                parent,
+                at,
+                at,
+            ],
+        ));
+    }
+    // One statement for every column the change sets; `updated_at` moves with the status or
+    // the policy, as a portal reads it.
+    let status = change.status.as_ref().map(enum_str);
+    out.push(
+        Statement::new(
+            "UPDATE cases SET status = COALESCE($1, status), policy = COALESCE($2, policy),
+                 requirements = COALESCE($3, requirements), message = COALESCE($4, message),
+                 updated_at = CASE WHEN $1 IS NULL AND $2 IS NULL THEN updated_at ELSE $5 END
+             WHERE id = $6",
+            args![
+                status.clone(),
+                json_text(change.policy.as_ref())?,
+                json_text(change.requirements.as_ref())?,
+                &change.message,
+                at,
+                &change.case_id,
+            ],
+        )
+        .expecting(Expect::Case(change.case_id.clone())),
+    );
+    if let Some(status) = status {
+        out.push(Statement::new(
+            "INSERT INTO case_history (case_id, at, status, source, journal_id) VALUES ($1, $2, $3, $4, $5)",
+            args![
+                &change.case_id,
+                at,
+                status,
+                &change.source,
+                change.source.split_once(':').map(|(_, id)| id),
+            ],
+        ));
+    }
+    for reference in &change.references {
+        // The reference is the case's panel's, whatever panel the change came through.
+        out.push(Statement::new(
+            "INSERT INTO case_references (panel, kind, value, case_id)
+             SELECT panel, $1, $2, id FROM cases WHERE id = $3 ON CONFLICT DO NOTHING",
+            args![&reference.kind, &reference.value, &change.case_id],
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `statements` in `tx`, checking each one's count of changed rows into `committed`.
+pub(super) async fn run_sqlx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    statements: &[Statement],
+    committed: &mut Committed,
+) -> Result<()> {
+    for statement in statements {
+        let mut query = sqlx::query(&statement.sql);
+        for arg in &statement.args {
+            query = match arg {
+                Arg::Text(text) => query.bind(text.as_deref()),
+                Arg::Int(int) => query.bind(*int),
+                Arg::Blob(bytes) => query.bind(bytes.as_slice()),
+            };
+        }
+        let rows = query.execute(&mut **tx).await?.rows_affected();
+        statement.expect.check(rows, committed)?;
+    }
+    Ok(())
+}
