@@ -12,11 +12,13 @@ mod sqlite;
 mod write;
 
 use std::path::Path;
+use std::str::FromStr as _;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Executor as _;
 use sqlx::any::AnyPoolOptions;
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Row};
 
 pub use journal::{JournalEntry, JournalRow};
@@ -38,6 +40,8 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("operation {0} was already settled")]
     Settled(String),
+    #[error("case {0} does not exist")]
+    NoCase(String),
     #[error("store.url `...{0}`: give `sqlite://FILE` or `postgres://USER@HOST/DATABASE`")]
     Url(String),
     /// The group commit's transaction failed at its end; the other commits of the batch, if
@@ -318,7 +322,7 @@ impl Store {
         let (pool, sqlite) = match backend {
             Backend::Sqlite => {
                 let path = url["sqlite://".len()..].split('?').next().unwrap_or_default();
-                if path.is_empty() || path.contains(":memory:") {
+                if path.is_empty() || url.contains(":memory:") || url.contains("mode=memory") {
                     // The writer's connection and the pool's must open the same database.
                     return Err(StoreError::Url(url.to_string()));
                 }
@@ -350,7 +354,9 @@ impl Store {
                     .connect(&url)
                     .await?;
                 sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-                (pool, Some((path.to_string(), pragmas)))
+                // The file as sqlx read the URL (percent-decoded), for the writer to open too.
+                let file = SqliteConnectOptions::from_str(&url)?.get_filename().to_path_buf();
+                (pool, Some((file, pragmas)))
             }
             Backend::Postgres => {
                 // `normal`: the commit returns before the WAL reaches the disk (a crash of the
@@ -391,6 +397,10 @@ impl Store {
     }
 
     pub async fn ping(&self) -> Result<()> {
+        if self.jobs.is_closed() {
+            // The group commit's writer is gone: no commit can succeed.
+            return Err(StoreError::Closed);
+        }
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
@@ -471,8 +481,9 @@ impl Store {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// [`Store::commit`] without the group commit: a transaction for this commit alone, as
-    /// every commit was before it. For the benchmark's side-by-side.
+    /// [`Store::commit`] without the group commit: through the same queue and writer, but in a
+    /// transaction for this commit alone, as every commit was before the group commit. For the
+    /// benchmark's side-by-side; a batch holding such a commit is written one commit at a time.
     #[doc(hidden)]
     pub async fn commit_alone(&self, commit: Commit) -> Result<Committed> {
         let (done, answer) = tokio::sync::oneshot::channel();
@@ -798,8 +809,15 @@ impl Writer {
     /// Writes `commits` in one transaction, in order. Their journal entries go last, all in
     /// one append: one read of the chain's head for the whole batch.
     async fn together(&self, commits: &[&Commit]) -> Result<Vec<Committed>> {
-        let plan = write::Plan::of(commits)?;
         let mut tx = self.begin_ordered().await?;
+        // Timed under the ordering lock, so that times follow the journal's order.
+        let plan = match write::Plan::of(commits) {
+            Ok(plan) => plan,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
         match run_plan(&mut tx, &plan).await {
             Ok(results) => {
                 tx.commit().await.map_err(|e| StoreError::Commit(e.to_string()))?;

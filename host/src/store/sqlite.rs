@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::types::ToSqlOutput;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use super::write::{Arg, Plan, Statement};
 use super::{Commit, Committed, Job, MAX_BATCH, Result, StoreError, write_batch};
@@ -33,7 +33,10 @@ pub(super) fn start(
     turn: Arc<tokio::sync::Mutex<()>>,
     mut queue: tokio::sync::mpsc::UnboundedReceiver<Job>,
 ) -> Result<()> {
-    let mut conn = Connection::open(path)?;
+    // Never creates: the pool has created and migrated the file, so a path that the two read
+    // differently fails here rather than giving the writer an empty database.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags)?;
     conn.execute_batch(pragmas)?;
     // Every statement a batch runs stays prepared: a journal append has one shape per count of
     // rows (up to 100), the rest a dozen.
@@ -51,7 +54,15 @@ pub(super) fn start(
                     }
                 }
                 let _turn = turn.blocking_lock();
-                write_batch(std::mem::take(&mut batch), |commits| together(&mut conn, commits));
+                let jobs = std::mem::take(&mut batch);
+                // A panic (a bug) fails its batch's callers with `Closed`, not every commit
+                // after it: its transaction rolled back as it unwound.
+                let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    write_batch(jobs, |commits| together(&mut conn, commits))
+                }));
+                if written.is_err() {
+                    tracing::error!("the SQLite writer panicked; its batch's commits failed");
+                }
             }
         })?;
     Ok(())
@@ -59,10 +70,11 @@ pub(super) fn start(
 
 /// Writes `commits` in one transaction, in order, their journal entries last in one append.
 fn together(conn: &mut Connection, commits: &[&Commit]) -> Result<Vec<Committed>> {
-    let plan = Plan::of(commits)?;
     // Dropped on an error: rusqlite rolls back at once, so the write lock is free for the
     // commits tried again one by one.
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Timed inside the transaction, so that times follow the journal's order.
+    let plan = Plan::of(commits)?;
     let mut results = Vec::with_capacity(commits.len());
     for statements in &plan.commits {
         let mut committed = Committed::default();
@@ -71,7 +83,8 @@ fn together(conn: &mut Connection, commits: &[&Commit]) -> Result<Vec<Committed>
     }
     if !plan.entries.is_empty() {
         let head = tx
-            .query_row(super::journal::HEAD, [], |row| Ok((row.get(0)?, row.get(1)?)))
+            .prepare_cached(super::journal::HEAD)?
+            .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
         run(&tx, &plan.journal(head), &mut Committed::default())?;
     }
@@ -81,10 +94,57 @@ fn together(conn: &mut Connection, commits: &[&Commit]) -> Result<Vec<Committed>
 
 fn run(conn: &Connection, statements: &[Statement], committed: &mut Committed) -> Result<()> {
     for statement in statements {
-        let rows = conn
-            .prepare_cached(&statement.sql)
-            .and_then(|mut prepared| prepared.execute(rusqlite::params_from_iter(&statement.args)))?;
+        let rows = execute(conn, statement)?;
         statement.expect.check(rows as u64, committed)?;
     }
     Ok(())
+}
+
+/// Binds `$N` to the statement's N-th argument by the parameter's name, as sqlx does, rather
+/// than by the order in which SQLite met the parameters.
+fn execute(conn: &Connection, statement: &Statement) -> rusqlite::Result<usize> {
+    let mut prepared = conn.prepare_cached(&statement.sql)?;
+    let count = prepared.parameter_count();
+    if count != statement.args.len() {
+        return Err(rusqlite::Error::InvalidParameterCount(
+            statement.args.len(),
+            count,
+        ));
+    }
+    for index in 1..=count {
+        let name = prepared.parameter_name(index).unwrap_or_default();
+        let arg = name
+            .strip_prefix('$')
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| statement.args.get(n.wrapping_sub(1)))
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_string()))?;
+        prepared.raw_bind_parameter(index, arg)?;
+    }
+    prepared.raw_execute()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::write::args;
+
+    #[test]
+    fn arguments_bind_by_their_number_not_by_the_order_sqlite_meets_them() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (a TEXT, b TEXT)").unwrap();
+        let swapped = Statement::new("INSERT INTO t (b, a) VALUES ($2, $1)", args!["first", "second"]);
+        assert_eq!(execute(&conn, &swapped).unwrap(), 1);
+        let (a, b): (String, String) = conn
+            .query_row("SELECT a, b FROM t", [], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap();
+        assert_eq!((a.as_str(), b.as_str()), ("first", "second"));
+
+        let short = Statement::new("INSERT INTO t (a, b) VALUES ($1, $2)", args!["only"]);
+        assert!(execute(&conn, &short).is_err(), "an argument missing is refused");
+        let unnamed = Statement::new("INSERT INTO t (a, b) VALUES (?, ?)", args!["a", "b"]);
+        assert!(
+            execute(&conn, &unnamed).is_err(),
+            "only `$N` parameters are bound"
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! What a group commit writes, as a list of statements with their arguments: built once here,
 //! run by sqlx on PostgreSQL ([`run_sqlx`]) and in process by the SQLite writer thread
-//! (`super::sqlite`). The SQL numbers its parameters `$1`, `$2`, ... in the order they first
-//! appear, which is how both drivers bind them.
+//! (`super::sqlite`). The SQL names its parameters `$1`, `$2`, ...: both bind `$N` to the N-th
+//! argument.
 
 use std::borrow::Cow;
 
@@ -90,9 +90,7 @@ impl Expect {
         match self {
             Expect::Any => {}
             Expect::Unsettled(id) if rows == 0 => return Err(StoreError::Settled(id.clone())),
-            Expect::Case(id) if rows == 0 => {
-                return Err(StoreError::Corrupt(format!("case {id} does not exist")));
-            }
+            Expect::Case(id) if rows == 0 => return Err(StoreError::NoCase(id.clone())),
             Expect::Unsettled(_) | Expect::Case(_) => {}
             Expect::Event => committed.events_new.push(rows == 1),
         }
