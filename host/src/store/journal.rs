@@ -84,20 +84,24 @@ pub(super) async fn append(
         .fetch_optional(&mut **tx)
         .await?
         .map(|row| (row.get::<i64, _>("seq"), row.get::<String, _>("hash")));
-    run_sqlx(tx, &inserts(head, entries), &mut Default::default()).await
+    let inserts = inserts(head, entries, ROWS_PER_INSERT);
+    run_sqlx(tx, &inserts, &mut Default::default()).await
 }
 
 /// The statements that append `entries` after the chain's `head` (none: an empty journal), each
-/// entry chained to the one before. The rows go in as few statements as possible and keep
-/// their order, so `seq` follows the chain.
-pub(super) fn inserts(head: Option<(i64, String)>, entries: &[(&JournalEntry, String)]) -> Vec<Statement> {
+/// entry chained to the one before, `rows` entries per statement at most. The rows keep their
+/// order, so `seq` follows the chain.
+pub(super) fn inserts(
+    head: Option<(i64, String)>,
+    entries: &[(&JournalEntry, String)],
+    rows: usize,
+) -> Vec<Statement> {
     // The sequence numbers are counted here, not drawn from the database: a PostgreSQL sequence
     // skips the numbers of a rolled-back transaction, and `verify` reads a gap as a removed
     // entry. Writers take turns (`begin_ordered`, the SQLite writer), so the count is theirs.
     let (mut seq, mut prev) = head.unwrap_or_else(|| (0, GENESIS.to_string()));
     let mut statements = Vec::new();
-    // Well under any database's limit of bound values per statement.
-    for chunk in entries.chunks(ROWS_PER_INSERT) {
+    for chunk in entries.chunks(rows.max(1)) {
         let mut sql = String::from(
             "INSERT INTO journal (seq, id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES ",
         );
@@ -141,7 +145,8 @@ pub(super) fn inserts(head: Option<(i64, String)>, entries: &[(&JournalEntry, St
     statements
 }
 
-/// Journal rows one `INSERT` writes at most.
+/// Journal rows one `INSERT` writes at most over sqlx: one round trip for many rows, and well
+/// under any database's limit of bound values per statement.
 const ROWS_PER_INSERT: usize = 100;
 
 pub(super) async fn list(

@@ -38,9 +38,8 @@ pub(super) fn start(
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags)?;
     conn.execute_batch(pragmas)?;
-    // Every statement a batch runs stays prepared: a journal append has one shape per count of
-    // rows (up to 100), the rest a dozen.
-    conn.set_prepared_statement_cache_capacity(128);
+    // Every statement a batch runs stays prepared: there are about a dozen.
+    conn.set_prepared_statement_cache_capacity(32);
     std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || {
@@ -86,7 +85,10 @@ fn together(conn: &mut Connection, commits: &[&Commit]) -> Result<Vec<Committed>
             .prepare_cached(super::journal::HEAD)?
             .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
-        run(&tx, &plan.journal(head), &mut Committed::default())?;
+        // One row per statement: in process, one prepared statement run per entry costs less
+        // than a statement of every batch's size (and SQLite looks a parameter's name up by
+        // walking the statement's list of them, so wide statements bind in quadratic time).
+        run(&tx, &plan.journal(head, 1), &mut Committed::default())?;
     }
     tx.commit().map_err(|e| StoreError::Commit(e.to_string()))?;
     Ok(results)

@@ -148,9 +148,10 @@ impl<'a> Plan<'a> {
         Ok(plan)
     }
 
-    /// The journal's append, given the chain's head as the transaction reads it.
-    pub(super) fn journal(&self, head: Option<(i64, String)>) -> Vec<Statement> {
-        journal::inserts(head, &self.entries)
+    /// The journal's append, given the chain's head as the transaction reads it, `rows`
+    /// entries per statement at most.
+    pub(super) fn journal(&self, head: Option<(i64, String)>, rows: usize) -> Vec<Statement> {
+        journal::inserts(head, &self.entries, rows)
     }
 }
 
