@@ -276,6 +276,11 @@ fn examples(panel: &str, name: &str) -> Result<Value> {
     )?)
 }
 
+/// The allocator the `panelgate` binary uses, so that the host measured here is the one that
+/// ships. Every path of the benchmark shares the process, and so the allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let any = "127.0.0.1:0".parse()?;
