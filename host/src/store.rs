@@ -386,7 +386,7 @@ impl Store {
         };
         let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
         match sqlite {
-            Some((path, pragmas)) => sqlite::start(Path::new(&path), pragmas, writer.turn.clone(), queue)?,
+            Some((file, pragmas)) => sqlite::start(&file, pragmas, writer.turn.clone(), queue)?,
             None => drop(tokio::spawn(writer.clone().run(queue))),
         }
         Ok(Store { pool, writer, jobs })
@@ -810,15 +810,7 @@ impl Writer {
     /// one append: one read of the chain's head for the whole batch.
     async fn together(&self, commits: &[&Commit]) -> Result<Vec<Committed>> {
         let mut tx = self.begin_ordered().await?;
-        // Timed under the ordering lock, so that times follow the journal's order.
-        let plan = match write::Plan::of(commits) {
-            Ok(plan) => plan,
-            Err(e) => {
-                let _ = tx.rollback().await;
-                return Err(e);
-            }
-        };
-        match run_plan(&mut tx, &plan).await {
+        match run_plan(&mut tx, commits).await {
             Ok(results) => {
                 tx.commit().await.map_err(|e| StoreError::Commit(e.to_string()))?;
                 Ok(results)
@@ -833,11 +825,13 @@ impl Writer {
     }
 }
 
-/// Runs a batch's statements in `tx`: each commit's, then the journal's append.
+/// Writes `commits` in `tx`: each commit's statements, then the journal's append.
 async fn run_plan(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    plan: &write::Plan<'_>,
+    commits: &[&Commit],
 ) -> Result<Vec<Committed>> {
+    // Timed under the ordering lock, so that times follow the journal's order.
+    let plan = write::Plan::of(commits)?;
     let mut results = Vec::with_capacity(plan.commits.len());
     for statements in &plan.commits {
         let mut committed = Committed::default();

@@ -1,6 +1,8 @@
 //! The journal: append-only (triggers refuse updates and deletes) and hash-chained, so an
 //! auditor can tell an altered or removed entry.
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyPool, Row};
@@ -100,18 +102,18 @@ pub(super) fn inserts(
     // skips the numbers of a rolled-back transaction, and `verify` reads a gap as a removed
     // entry. Writers take turns (`begin_ordered`, the SQLite writer), so the count is theirs.
     let (mut seq, mut prev) = head.unwrap_or_else(|| (0, GENESIS.to_string()));
+    let rows = rows.clamp(1, entries.len().max(1));
+    // Every chunk but the last has `rows` rows: their SQL is written once.
+    let full = insert_sql(rows);
     let mut statements = Vec::new();
-    for chunk in entries.chunks(rows.max(1)) {
-        let mut sql = String::from(
-            "INSERT INTO journal (seq, id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES ",
-        );
-        let mut bound = Vec::with_capacity(chunk.len() * 11);
-        for (i, (entry, at)) in chunk.iter().enumerate() {
-            let n = i * 11;
-            let row: Vec<String> = (n + 1..=n + 11).map(|k| format!("${k}")).collect();
-            sql.push_str(if i == 0 { "(" } else { ", (" });
-            sql.push_str(&row.join(", "));
-            sql.push(')');
+    for chunk in entries.chunks(rows) {
+        let sql = if chunk.len() == rows {
+            full.clone()
+        } else {
+            insert_sql(chunk.len())
+        };
+        let mut bound = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (entry, at) in chunk {
             seq += 1;
             let detail = entry.detail.to_string();
             let hash = entry_hash(
@@ -143,6 +145,27 @@ pub(super) fn inserts(
         statements.push(Statement::new(sql, bound));
     }
     statements
+}
+
+/// The columns an entry fills.
+const COLUMNS: usize = 11;
+
+/// `INSERT INTO journal ... VALUES ($1, ..., $11), ($12, ...)` for `rows` rows.
+fn insert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO journal (seq, id, at, panel, operation, kind, case_id, outcome, detail, prev_hash, hash) VALUES ",
+    );
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 1..=COLUMNS {
+            if column > 1 {
+                sql.push_str(", ");
+            }
+            let _ = write!(sql, "${}", row * COLUMNS + column);
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// Journal rows one `INSERT` writes at most over sqlx: one round trip for many rows, and well
