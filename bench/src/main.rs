@@ -143,6 +143,23 @@ fn portal_call(
     })
 }
 
+/// The adapter's quote with its partner exchange, called as the API calls it: no portal hop,
+/// no store.
+fn adapter_quote(
+    adapter: Arc<dyn panelgate::adapter::Adapter>,
+    quote: panelgate::model::QuoteRequest,
+) -> Path {
+    path(move |_| {
+        let (adapter, quote) = (adapter.clone(), quote.clone());
+        async move {
+            let (result, _) = adapter.call(Call::Quote(quote), "bench").await;
+            result
+                .map(drop)
+                .map_err(|e| anyhow::anyhow!("the AAP quote failed: {e}"))
+        }
+    })
+}
+
 struct Row {
     name: &'static str,
     /// direct, relay, host on SQLite (durability full, normal), host on PostgreSQL when there is
@@ -427,11 +444,28 @@ token = {{ value = "bench-token" }}
     let (app, config) = &apps[0];
 
     if let Some(period) = profile {
-        let url = format!("{}/v1/panels/A03/quotes", hosts[0]);
-        let quote = portal_call(&reqwest::Client::new(), url, examples("A03", "quote")?, None);
-        let sat = throughput_for(quote, 0, period).await?;
+        // `PANELGATE_BENCH_PROFILE_PATH=adapter`: the adapter call with its partner exchange
+        // alone (no portal API, no store) instead of the whole host.
+        let (what, call) = match std::env::var("PANELGATE_BENCH_PROFILE_PATH").as_deref() {
+            Ok("adapter") => {
+                let adapter = app.state.panel("A03").expect("panel A03").adapter.clone();
+                let quote: panelgate::model::QuoteRequest =
+                    serde_json::from_value(examples("A03", "quote")?)?;
+                (
+                    "the AAP adapter's quote with its partner exchange",
+                    adapter_quote(adapter, quote),
+                )
+            }
+            Ok("host") | Err(_) => {
+                let url = format!("{}/v1/panels/A03/quotes", hosts[0]);
+                let quote = portal_call(&reqwest::Client::new(), url, examples("A03", "quote")?, None);
+                ("AAP quotes through the host (SQLite, full)", quote)
+            }
+            Ok(other) => anyhow::bail!("PANELGATE_BENCH_PROFILE_PATH: `adapter` or `host`, not `{other}`"),
+        };
+        let sat = throughput_for(call, 0, period).await?;
         println!(
-            "profile: AAP quotes through the host (SQLite, full) for {period:?}: {:.0} req/s, {:.0} µs of CPU per request",
+            "profile: {what} for {period:?}: {:.0} req/s, {:.0} µs of CPU per request",
             sat.rps,
             micros(sat.cpu_per_request)
         );
@@ -497,19 +531,7 @@ token = {{ value = "bench-token" }}
     );
     // The same at saturation: what the sandbox and its HTTP capability cost in CPU per call,
     // beside the full path's figure in the table.
-    let adapter_alone = {
-        let (adapter, quote) = (adapter.clone(), quote.clone());
-        path(move |_| {
-            let (adapter, quote) = (adapter.clone(), quote.clone());
-            async move {
-                let (result, _) = adapter.call(Call::Quote(quote), "bench").await;
-                result
-                    .map(drop)
-                    .map_err(|e| anyhow::anyhow!("the AAP quote failed: {e}"))
-            }
-        })
-    };
-    let sat = throughput(adapter_alone, 0).await?;
+    let sat = throughput(adapter_quote(adapter.clone(), quote.clone()), 0).await?;
     println!(
         "adapter call with its partner exchange, {CONCURRENCY} callers: {:.0} calls/s, {:.0} µs of CPU per call (client, host and simulator)",
         sat.rps,
@@ -518,25 +540,24 @@ token = {{ value = "bench-token" }}
 
     if micro {
         let client = reqwest::Client::new();
-        let body = examples("A03", "quote")?;
-        let mut host = Vec::new();
-        for _ in 0..300 {
-            let t = Instant::now();
-            let response = client
-                .post(format!("{}/v1/panels/A03/quotes", hosts[0]))
-                .bearer_auth(PORTAL)
-                .json(&body)
-                .send()
-                .await?;
-            anyhow::ensure!(response.status().is_success());
-            response.bytes().await?;
-            host.push(t.elapsed());
+        for (host, store) in hosts.iter().zip(["SQLite, full", "SQLite, normal"]) {
+            let url = format!("{host}/v1/panels/A03/quotes");
+            let quote = portal_call(&client, url, examples("A03", "quote")?, None);
+            let mut samples = Vec::new();
+            for i in 0..2000 {
+                let t = Instant::now();
+                quote(i).await?;
+                samples.push(t.elapsed());
+            }
+            samples.sort();
+            println!(
+                "AAP quote through the host ({store}), one at a time: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
+                micros(percentile(&samples, 0.5)),
+                micros(percentile(&samples, 0.9)),
+                micros(percentile(&samples, 0.99)),
+                micros(percentile(&samples, 1.0)),
+            );
         }
-        host.sort();
-        println!(
-            "AAP quote through the host (SQLite, full), one at a time: p50 {:.1} µs",
-            micros(percentile(&host, 0.5))
-        );
         return Ok(());
     }
 

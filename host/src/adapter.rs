@@ -37,9 +37,7 @@ impl Call {
                 "sha256": hex::encode(sha2::Sha256::digest(&document.data)),
             });
         }
-        for key in SENSITIVE_KEYS {
-            mask(&mut value, key);
-        }
+        mask(&mut value);
         value
     }
 
@@ -196,19 +194,19 @@ pub const SENSITIVE_KEYS: [&str; 6] = [
     "verify_otp",
 ];
 
-/// Replaces the value of every `key` in a JSON tree with `***`.
-pub fn mask(value: &mut serde_json::Value, key: &str) {
+/// Replaces the value of every key of [`SENSITIVE_KEYS`] in a JSON tree with `***`, in one walk.
+pub fn mask(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                if k == key && !v.is_null() {
+                if SENSITIVE_KEYS.contains(&k.as_str()) && !v.is_null() {
                     *v = serde_json::Value::String("***".into());
                 } else {
-                    mask(v, key);
+                    mask(v);
                 }
             }
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| mask(v, key)),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask),
         _ => {}
     }
 }
@@ -219,11 +217,19 @@ mod tests {
 
     #[test]
     fn the_journal_view_masks_pins_and_keeps_no_document_bytes() {
-        let mut value = serde_json::json!({ "a": { "pin": "123456", "b": [{ "pin": "9" }] }, "pin": null });
-        mask(&mut value, "pin");
+        let mut value = serde_json::json!({
+            "a": { "pin": "123456", "b": [{ "pin": "9", "login": { "user": "u" } }] },
+            "pin": null,
+            "otp": "kept",
+        });
+        mask(&mut value);
         assert_eq!(
             value,
-            serde_json::json!({ "a": { "pin": "***", "b": [{ "pin": "***" }] }, "pin": null })
+            serde_json::json!({
+                "a": { "pin": "***", "b": [{ "pin": "***", "login": "***" }] },
+                "pin": null,
+                "otp": "kept",
+            })
         );
         let call = Call::Lookup(LookupRequest {
             kind: "banks".into(),

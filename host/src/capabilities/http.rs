@@ -144,7 +144,7 @@ impl HostState {
                     .iter()
                     .map(|p| (p.name.clone(), self.panel.redact(&p.value)))
                     .collect();
-                exchange.response_body = self.panel.redact(&masked_json(&body_text(&response.body)));
+                exchange.response_body = journal_body(&self.panel, &response.body);
             }
             Err(error) => {
                 let (kind, detail) = error_parts(error);
@@ -367,13 +367,20 @@ fn method_name(method: Method) -> &'static str {
     }
 }
 
-/// A JSON body with customer secrets masked (see `SENSITIVE_KEYS`).
+/// A JSON body with customer secrets masked (see `SENSITIVE_KEYS`). A body that cannot hold one
+/// of those keys is kept as it came, unparsed: none of their names is in its text, and it has
+/// no `\u` escape that could spell one.
 fn masked_json(text: &str) -> String {
+    let may_hold_a_secret = text.contains("\\u")
+        || crate::adapter::SENSITIVE_KEYS
+            .iter()
+            .any(|key| text.contains(key));
+    if !may_hold_a_secret {
+        return text.to_string();
+    }
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(mut value) => {
-            for key in crate::adapter::SENSITIVE_KEYS {
-                crate::adapter::mask(&mut value, key);
-            }
+            crate::adapter::mask(&mut value);
             value.to_string()
         }
         Err(_) => text.to_string(),
@@ -383,7 +390,7 @@ fn masked_json(text: &str) -> String {
 fn describe_body(panel: &PanelContext, body: &RequestBody) -> String {
     match body {
         RequestBody::Empty => String::new(),
-        RequestBody::Json(json) => panel.redact(&truncate(&masked_json(json))),
+        RequestBody::Json(json) => journal_body(panel, json.as_bytes()),
         RequestBody::Bytes((ct, bytes)) => format!("<{} bytes of {ct}>", bytes.len()),
         RequestBody::Form(parts) => {
             let fields: Vec<String> = parts
@@ -401,9 +408,12 @@ fn describe_body(panel: &PanelContext, body: &RequestBody) -> String {
     }
 }
 
-fn body_text(body: &[u8]) -> String {
+/// A body as the journal keeps it: customer secrets masked and the panel's secrets redacted
+/// in the whole text first, then cut at `JOURNAL_BODY_LIMIT` (a cut body is no JSON to mask,
+/// and a cut could leave part of a secret that redaction would no longer recognise).
+fn journal_body(panel: &PanelContext, body: &[u8]) -> String {
     match std::str::from_utf8(body) {
-        Ok(text) => truncate(text),
+        Ok(text) => truncate(&panel.redact(&masked_json(text))),
         Err(_) => format!("<{} bytes of binary>", body.len()),
     }
 }
@@ -417,4 +427,46 @@ fn truncate(text: &str) -> String {
         end -= 1;
     }
     format!("{}…<{} bytes in all>", &text[..end], text.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel(secret: &str) -> PanelContext {
+        let mut panel = PanelContext::detached(&crate::config::SandboxConfig::default());
+        panel.redactions = vec![secret.into()];
+        panel
+    }
+
+    #[test]
+    fn a_body_longer_than_the_journal_keeps_is_masked_before_it_is_cut() {
+        let padding = "x".repeat(JOURNAL_BODY_LIMIT);
+        let body = format!(r#"{{"pin":"123456","rest":"{padding}"}}"#);
+        let kept = journal_body(&panel("s3cret"), body.as_bytes());
+        assert!(!kept.contains("123456"), "the PIN is in the journal");
+        assert!(kept.contains(r#""pin":"***""#) && kept.contains("bytes in all>"));
+    }
+
+    #[test]
+    fn a_secret_across_the_cut_is_redacted_before_it() {
+        let secret = "s3cret-token";
+        let body = format!("{}{secret}", "x".repeat(JOURNAL_BODY_LIMIT - 4));
+        let kept = journal_body(&panel(secret), body.as_bytes());
+        assert!(!kept.contains("s3cr"), "part of the secret is in the journal");
+    }
+
+    #[test]
+    fn only_a_body_that_may_name_a_secret_is_parsed_and_masked() {
+        // Kept as it came, spacing and all: no key of `SENSITIVE_KEYS` is in it.
+        let plain = r#"{ "premium": "1000", "b": [1, 2] }"#;
+        assert_eq!(masked_json(plain), plain);
+        assert_eq!(
+            masked_json(r#"{"a":{"otp_token":"99"}}"#),
+            r#"{"a":{"otp_token":"***"}}"#
+        );
+        // An escape can spell a key: `\u0070in` is `pin`.
+        assert_eq!(masked_json(r#"{"\u0070in":"1234"}"#), r#"{"pin":"***"}"#);
+        assert_eq!(masked_json("not json, pin 1234"), "not json, pin 1234");
+    }
 }
