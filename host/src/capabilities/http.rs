@@ -36,6 +36,7 @@ impl Host for HostState {
                 None => unreachable_replay(),
             };
             self.finish(&mut exchange, &result, Instant::now());
+            self.exchanges.push(exchange);
             return Ok(result);
         }
         let retryable = READ_ONLY.contains(&self.operation);
@@ -69,6 +70,7 @@ impl Host for HostState {
                     "partner answered"
                 )
             });
+            self.exchanges.push(exchange);
             if retryable && transient && attempt < MAX_ATTEMPTS {
                 // Full jitter: anywhere up to the doubled backoff, within the deadline.
                 let cap = BACKOFF * 2u32.pow(attempt - 1);
@@ -133,8 +135,8 @@ impl HostState {
         }
     }
 
-    /// Completes and keeps the exchange for the journal.
-    fn finish(&mut self, exchange: &mut Exchange, result: &Result<Response, HttpError>, started: Instant) {
+    /// Completes the exchange with its answer, as the journal keeps it.
+    fn finish(&self, exchange: &mut Exchange, result: &Result<Response, HttpError>, started: Instant) {
         exchange.duration_ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(response) => {
@@ -152,7 +154,6 @@ impl HostState {
                 exchange.error = Some(self.panel.redact(&detail));
             }
         }
-        self.exchanges.push(exchange.clone());
     }
 }
 
