@@ -370,9 +370,10 @@ fn method_name(method: Method) -> &'static str {
 
 /// A JSON body with customer secrets masked (see `SENSITIVE_KEYS`). A body that cannot hold one
 /// of those keys is kept as it came, unparsed: none of their names is in its text, and it has
-/// no `\u` escape that could spell one.
+/// no escape at all. An escape could spell a key (`\u0070in`), or hide a panel secret from
+/// [`PanelContext::redact`], which looks for it in the unescaped text (`\/` for `/`).
 fn masked_json(text: &str) -> String {
-    let may_hold_a_secret = text.contains("\\u")
+    let may_hold_a_secret = text.contains('\\')
         || crate::adapter::SENSITIVE_KEYS
             .iter()
             .any(|key| text.contains(key));
@@ -414,12 +415,13 @@ fn describe_body(panel: &PanelContext, body: &RequestBody) -> String {
 /// and a cut could leave part of a secret that redaction would no longer recognise).
 fn journal_body(panel: &PanelContext, body: &[u8]) -> String {
     match std::str::from_utf8(body) {
-        Ok(text) => truncate(&panel.redact(&masked_json(text))),
+        Ok(text) => truncate(&panel.redact(&masked_json(text)), body.len()),
         Err(_) => format!("<{} bytes of binary>", body.len()),
     }
 }
 
-fn truncate(text: &str) -> String {
+/// `text` cut at `JOURNAL_BODY_LIMIT`, saying how long the partner's body (`total` bytes) was.
+fn truncate(text: &str, total: usize) -> String {
     if text.len() <= JOURNAL_BODY_LIMIT {
         return text.to_string();
     }
@@ -427,7 +429,7 @@ fn truncate(text: &str) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…<{} bytes in all>", &text[..end], text.len())
+    format!("{}…<{total} bytes in all>", &text[..end])
 }
 
 #[cfg(test)]
@@ -455,6 +457,13 @@ mod tests {
         let body = format!("{}{secret}", "x".repeat(JOURNAL_BODY_LIMIT - 4));
         let kept = journal_body(&panel(secret), body.as_bytes());
         assert!(!kept.contains("s3cr"), "part of the secret is in the journal");
+    }
+
+    #[test]
+    fn a_secret_written_with_escapes_is_redacted() {
+        // `\/` is how some encoders write `/`, common in base64 credentials.
+        let kept = journal_body(&panel("dXNlcjpw/YXNz"), br#"{"echo":"dXNlcjpw\/YXNz"}"#);
+        assert_eq!(kept, r#"{"echo":"***"}"#);
     }
 
     #[test]
