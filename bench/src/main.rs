@@ -54,10 +54,11 @@ where
     Arc::new(move |i| Box::pin(f(i)))
 }
 
-/// Alternates the paths request by request so all see the same machine.
-async fn latencies(paths: &[Path]) -> Result<Vec<Vec<Duration>>> {
+/// `count` requests per path, one at a time, alternating the paths request by request so all
+/// see the same machine.
+async fn latencies(paths: &[Path], count: usize) -> Result<Vec<Vec<Duration>>> {
     let mut samples = vec![Vec::new(); paths.len()];
-    for i in 0..LATENCY_SAMPLES as u64 {
+    for i in 0..count as u64 {
         for (p, path) in paths.iter().enumerate() {
             let t = Instant::now();
             path(i * 10 + p as u64).await?;
@@ -168,7 +169,7 @@ struct Row {
 }
 
 async fn measure(name: &'static str, paths: Vec<Path>) -> Result<Row> {
-    let lat = latencies(&paths).await?;
+    let lat = latencies(&paths, LATENCY_SAMPLES).await?;
     let mut out = Vec::new();
     for (p, (path, lat)) in paths.into_iter().zip(lat).enumerate() {
         out.push((lat, throughput(path, 10_000_000 * (p as u64 + 1)).await?));
@@ -539,8 +540,8 @@ token = {{ value = "bench-token" }}
     );
 
     if micro {
-        // Both SQLite durabilities, alternating request by request as `latencies` does, after
-        // a warm-up that opens the connections and the first instances.
+        // Both SQLite durabilities, alternating request by request, after a warm-up that opens
+        // the connections and the first instances.
         let client = reqwest::Client::new();
         let stores = ["SQLite, full", "SQLite, normal"];
         let quotes = hosts[..stores.len()]
@@ -555,16 +556,7 @@ token = {{ value = "bench-token" }}
                 quote(i).await?;
             }
         }
-        let mut samples = vec![Vec::new(); quotes.len()];
-        for i in 0..2000 {
-            for (quote, samples) in quotes.iter().zip(&mut samples) {
-                let t = Instant::now();
-                quote(i).await?;
-                samples.push(t.elapsed());
-            }
-        }
-        for (store, mut samples) in stores.into_iter().zip(samples) {
-            samples.sort();
+        for (store, samples) in stores.into_iter().zip(latencies(&quotes, 2000).await?) {
             println!(
                 "AAP quote through the host ({store}), one at a time: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
                 micros(percentile(&samples, 0.5)),

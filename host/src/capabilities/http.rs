@@ -1,6 +1,7 @@
 //! `http.send`: outbound calls to the panel's partner, allow-listed, time- and size-bounded,
 //! with the named credential applied here, and every exchange journaled with secrets redacted.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 use tracing::Instrument as _;
 
@@ -372,20 +373,20 @@ fn method_name(method: Method) -> &'static str {
 /// of those keys is kept as it came, unparsed: none of their names is in its text, and it has
 /// no escape at all. An escape could spell a key (`\u0070in`), or hide a panel secret from
 /// [`PanelContext::redact`], which looks for it in the unescaped text (`\/` for `/`).
-fn masked_json(text: &str) -> String {
+fn masked_json(text: &str) -> Cow<'_, str> {
     let may_hold_a_secret = text.contains('\\')
         || crate::adapter::SENSITIVE_KEYS
             .iter()
             .any(|key| text.contains(key));
     if !may_hold_a_secret {
-        return text.to_string();
+        return Cow::Borrowed(text);
     }
     match serde_json::from_str::<serde_json::Value>(text) {
         Ok(mut value) => {
             crate::adapter::mask(&mut value);
-            value.to_string()
+            Cow::Owned(value.to_string())
         }
-        Err(_) => text.to_string(),
+        Err(_) => Cow::Borrowed(text),
     }
 }
 
@@ -415,21 +416,22 @@ fn describe_body(panel: &PanelContext, body: &RequestBody) -> String {
 /// and a cut could leave part of a secret that redaction would no longer recognise).
 fn journal_body(panel: &PanelContext, body: &[u8]) -> String {
     match std::str::from_utf8(body) {
-        Ok(text) => truncate(&panel.redact(&masked_json(text)), body.len()),
+        Ok(text) => truncate(panel.redact(&masked_json(text)), body.len()),
         Err(_) => format!("<{} bytes of binary>", body.len()),
     }
 }
 
 /// `text` cut at `JOURNAL_BODY_LIMIT`, saying how long the partner's body (`total` bytes) was.
-fn truncate(text: &str, total: usize) -> String {
-    if text.len() <= JOURNAL_BODY_LIMIT {
-        return text.to_string();
+fn truncate(mut text: String, total: usize) -> String {
+    if text.len() > JOURNAL_BODY_LIMIT {
+        let mut end = JOURNAL_BODY_LIMIT;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str(&format!("…<{total} bytes in all>"));
     }
-    let mut end = JOURNAL_BODY_LIMIT;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…<{total} bytes in all>", &text[..end])
+    text
 }
 
 #[cfg(test)]
