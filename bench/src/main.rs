@@ -580,7 +580,7 @@ token = {{ value = "bench-token" }}
                     kind: if i == 0 { "portal" } else { "partner" },
                     case_id: None,
                     outcome: "ok".into(),
-                    detail: json!({ "request": { "product": "01" }, "exchanges": 1 }),
+                    detail: json!({ "request": { "product": "01" }, "exchanges": 1 }).to_string(),
                 })
                 .collect(),
             ..Default::default()
@@ -609,7 +609,7 @@ token = {{ value = "bench-token" }}
                                 kind: "portal",
                                 case_id: None,
                                 outcome: "ok".into(),
-                                detail: json!({}),
+                                detail: "{}".into(),
                             }],
                             ..Default::default()
                         };

@@ -168,27 +168,27 @@ async fn count_request(
 }
 
 /// The path of the first string (or key) in `value` that holds a NUL character.
-fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
-    match value {
-        serde_json::Value::String(s) if s.contains('\0') => Some(path),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .enumerate()
-            .find_map(|(i, v)| nul_path(v, format!("{path}[{i}]"))),
-        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-            let path = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
-            if k.contains('\0') {
-                Some(path)
-            } else {
-                nul_path(v, path)
-            }
-        }),
-        _ => None,
+fn nul_path(value: &serde_json::Value) -> Option<String> {
+    /// The path below `value`, each step with its separator (`.key`, `[0]`), built on the way
+    /// out of a hit only: a clean tree allocates nothing.
+    fn below(value: &serde_json::Value) -> Option<String> {
+        match value {
+            serde_json::Value::String(s) if s.contains('\0') => Some(String::new()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| below(v).map(|rest| format!("[{i}]{rest}"))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+                if k.contains('\0') {
+                    Some(format!(".{k}"))
+                } else {
+                    below(v).map(|rest| format!(".{k}{rest}"))
+                }
+            }),
+            _ => None,
+        }
     }
+    below(value).map(|path| path.strip_prefix('.').map(str::to_string).unwrap_or(path))
 }
 
 /// Refuses a URL that carries an encoded NUL character (`%00`) before any handler sees it.
@@ -256,6 +256,15 @@ pub fn require_bearer(headers: &HeaderMap, token: &str) -> Result<(), ApiError> 
 
 /// Parses a JSON body into `T`, naming the field path of whatever is wrong.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // A body that cannot hold a NUL character (JSON text spells it only as `\u0000`) and that
+    // parses straight into `T` is done in one pass. Anything else, every bad body among it,
+    // goes through the tree, so that an error names its field and reads the same whichever
+    // path the body took. (A body that parses both ways gives the same value both ways.)
+    if memchr::memmem::find(body, br"\u0000").is_none()
+        && let Ok(parsed) = serde_json::from_slice(body)
+    {
+        return Ok(parsed);
+    }
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     from_value(value)
@@ -264,7 +273,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// Deserializes a JSON value into `T` with field paths in errors. No text the host keeps may
 /// hold the NUL character (PostgreSQL cannot store it, and no partner field means it).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    if let Some(path) = nul_path(&value, String::new()) {
+    if let Some(path) = nul_path(&value) {
         return Err(ApiError::invalid(
             &path,
             "must not contain the NUL character (U+0000)",
@@ -275,4 +284,66 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
         let path = if path == "." { String::new() } else { path };
         ApiError::invalid(&path, e.inner().to_string())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::QuoteRequest;
+
+    /// What the tree alone makes of `body`: the path every body took before the one-pass parse.
+    fn through_the_tree<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+        from_value(value)
+    }
+
+    fn issues(error: ApiError) -> Vec<(String, String)> {
+        match error {
+            ApiError::Invalid(issues) => issues.into_iter().map(|i| (i.path, i.message)).collect(),
+            other => vec![(String::new(), other.to_string())],
+        }
+    }
+
+    #[test]
+    fn a_body_parses_to_the_same_request_or_the_same_error_on_either_path() {
+        let quote =
+            std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/A03/quote.json")).unwrap();
+        let mut bodies = vec![quote.clone()];
+        let text = String::from_utf8(quote).unwrap();
+        // A duplicate field: one pass refuses it, the tree keeps the last; the tree's answer stands.
+        bodies.push(text.replacen("{", r#"{"product": "ignored", "#, 1).into_bytes());
+        // A NUL, an unknown field, a wrong type, a missing field, not JSON at all.
+        bodies.push(text.replacen("{", r#"{"x": "a\u0000b", "#, 1).into_bytes());
+        bodies.push(text.replacen("{", r#"{"surprise": 1, "#, 1).into_bytes());
+        bodies.push(text.replacen("{", r#"{"product": 7, "#, 1).into_bytes());
+        bodies.push(br#"{"product": "x"}"#.to_vec());
+        bodies.push(b"{not json".to_vec());
+        for body in &bodies {
+            let fast = parse_json::<QuoteRequest>(body).map(|q| serde_json::to_value(q).unwrap());
+            let tree = through_the_tree::<QuoteRequest>(body).map(|q| serde_json::to_value(q).unwrap());
+            match (fast, tree) {
+                (Ok(fast), Ok(tree)) => assert_eq!(fast, tree),
+                (Err(fast), Err(tree)) => assert_eq!(issues(fast), issues(tree)),
+                (fast, tree) => panic!(
+                    "the paths disagree on {}: {:?} against {:?}",
+                    String::from_utf8_lossy(body),
+                    fast.map_err(issues),
+                    tree.map_err(issues)
+                ),
+            }
+        }
+    }
+
+    #[test]
+    fn a_nul_is_named_by_its_path() {
+        let body = br#"{"a": [{"b": "ok"}, {"c": "x\u0000"}], "d": "fine"}"#;
+        let error = parse_json::<serde_json::Value>(body).unwrap_err();
+        assert_eq!(issues(error)[0].0, "a[1].c");
+        let error = parse_json::<serde_json::Value>(br#"["", {"k\u0000": 1}]"#).unwrap_err();
+        assert_eq!(issues(error)[0].0, "[1].k\u{0}");
+        let error = parse_json::<serde_json::Value>(br#"{"top": "\u0000"}"#).unwrap_err();
+        assert_eq!(issues(error)[0].0, "top");
+        assert!(parse_json::<serde_json::Value>(br#"{"escaped": "\\u0000"}"#).is_ok());
+    }
 }

@@ -356,7 +356,8 @@ impl AppState {
                     "module": p.hash,
                     "adapter": format!("{}@{}", p.name, p.version),
                 })),
-            }),
+            })
+            .to_string(),
         };
         self.store.deploy(panel, &module.hash, action, journal).await?;
         tracing::info!(panel, adapter = %module.name, version = %module.version, ?action, "panel switched");

@@ -147,7 +147,8 @@ impl AppState {
             kind: "portal",
             case_id: case_id.clone(),
             outcome: "unknown: the host stopped during the operation".into(),
-            detail: json!({ "request": op.request, "recovered": true, "started_at": op.started_at }),
+            detail: json!({ "request": op.request, "recovered": true, "started_at": op.started_at })
+                .to_string(),
         });
         if let Some((scope, key)) = &op.idempotency {
             let body = json!({

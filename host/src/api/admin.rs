@@ -185,7 +185,7 @@ pub async fn enable(
             kind: "admin",
             case_id: None,
             outcome: "ok".into(),
-            detail: json!({ "quarantine": reason, "module": panel.module.hash }),
+            detail: json!({ "quarantine": reason, "module": panel.module.hash }).to_string(),
         });
         state.store.commit(commit).await?;
     }

@@ -221,7 +221,8 @@ async fn handle(
         kind: "callback",
         case_id: commit.cases.first().map(|c| c.case_id.clone()),
         outcome: record.flagged.clone().unwrap_or_else(|| "ok".into()),
-        detail: json!({ "callback_id": callback_id, "path": path, "reply_status": record.reply_status }),
+        detail: json!({ "callback_id": callback_id, "path": path, "reply_status": record.reply_status })
+            .to_string(),
     });
     commit.callback = Some(record);
     state.store.commit(commit).await?;

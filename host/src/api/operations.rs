@@ -1,13 +1,15 @@
 //! Running one operation: idempotency, the adapter call, and committing what it learned.
 
 use axum::http::{HeaderMap, StatusCode};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 
 use super::{ApiError, AppState, Panel};
 use crate::adapter::{Call, CallError, Outcome};
-use crate::model::{CaseKind, CaseStatus};
+use crate::model::{AdapterError, CaseKind, CaseStatus};
+use crate::runtime::Exchange;
 use crate::store::{CaseChange, Commit, JournalEntry, KeyState, NewEvent, PendingOperation, enum_str};
 
 /// How an operation relates to cases.
@@ -76,8 +78,8 @@ impl IdempotencyKey {
     }
 }
 
-/// A response ready to send: status and JSON.
-pub type Answer = (StatusCode, Value);
+/// A response ready to send: its status and its body, JSON text.
+pub type Answer = (StatusCode, String);
 
 pub(crate) async fn run(
     state: &AppState,
@@ -142,7 +144,6 @@ async fn answer(
             KeyState::Fresh => {}
             KeyState::Replay { status, body } => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                let body = serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.into()))?;
                 return Ok((status, body));
             }
             KeyState::Mismatch => return Err(ApiError::KeyReused),
@@ -224,16 +225,16 @@ async fn execute(
         kind: "portal",
         case_id: case_id.clone(),
         outcome: outcome_label,
-        detail: json!({
-            "request": input["input"],
-            "adapter": adapter,
-            "module": panel.module.hash,
-            "result": match &result {
-                Ok(outcome) => json!({ "ok": outcome }),
-                Err(CallError::Adapter(e)) => json!({ "error": e }),
-                Err(e) => json!({ "fault": e.to_string() }),
+        detail: detail(&OperationDetail {
+            adapter: &adapter,
+            exchanges: record.exchanges.len(),
+            module: &panel.module.hash,
+            request: &input["input"],
+            result: match &result {
+                Ok(outcome) => ResultDetail::Ok(outcome),
+                Err(CallError::Adapter(e)) => ResultDetail::Error(e),
+                Err(e) => ResultDetail::Fault(e.to_string()),
             },
-            "exchanges": record.exchanges.len(),
         }),
     });
     for exchange in &record.exchanges {
@@ -248,7 +249,10 @@ async fn execute(
                 (None, Some(e)) => e.clone(),
                 (None, None) => "unknown".into(),
             },
-            detail: json!({ "of": journal_id, "exchange": exchange }),
+            detail: detail(&ExchangeDetail {
+                exchange,
+                of: &journal_id,
+            }),
         });
     }
 
@@ -274,11 +278,16 @@ async fn execute(
                 }
                 commit.cases.push(change);
             }
-            let mut body = json!({ "journal_id": journal_id, "adapter": adapter, "result": outcome });
-            if let Some(id) = &case_id {
-                body["case_id"] = json!(id);
-            }
-            Ok((status, body))
+            // Not `?`: what the partner did is committed below whatever happens here. (The
+            // outcome passed `check_outcome`, which renders it, so this does not fail.)
+            serde_json::to_string(&AnswerBody {
+                adapter: &adapter,
+                case_id: case_id.as_deref(),
+                journal_id: &journal_id,
+                result: &outcome,
+            })
+            .map(|body| (status, body))
+            .map_err(|e| ApiError::Internal(e.into()))
         }
         Err(error) => Err(ApiError::Call {
             error,
@@ -287,7 +296,7 @@ async fn execute(
     };
     if let Some(k) = key {
         let (status, body) = match &answer {
-            Ok((s, b)) => (s.as_u16(), b.to_string()),
+            Ok((s, b)) => (s.as_u16(), b.clone()),
             Err(e) => (
                 e.status().as_u16(),
                 serde_json::to_string(&e.body()).unwrap_or_default(),
@@ -299,6 +308,49 @@ async fn execute(
     }
     state.store.commit(commit).await?;
     answer
+}
+
+/// What the portal gets back from an operation that reached its adapter.
+#[derive(Serialize)]
+struct AnswerBody<'a> {
+    adapter: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    case_id: Option<&'a str>,
+    journal_id: &'a str,
+    result: &'a Outcome,
+}
+
+/// A portal operation's journal entry: what the portal asked, which module answered, and what.
+#[derive(Serialize)]
+struct OperationDetail<'a> {
+    adapter: &'a str,
+    exchanges: usize,
+    module: &'a str,
+    request: &'a Value,
+    result: ResultDetail<'a>,
+}
+
+/// `{"ok": outcome}`, `{"error": adapter error}` or `{"fault": what went wrong}`.
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum ResultDetail<'a> {
+    Ok(&'a Outcome),
+    Error(&'a AdapterError),
+    Fault(String),
+}
+
+/// A partner exchange's journal entry, pointing at its operation's entry.
+#[derive(Serialize)]
+struct ExchangeDetail<'a> {
+    exchange: &'a Exchange,
+    of: &'a str,
+}
+
+/// A journal detail as JSON text, straight from the values it holds. Outcomes have passed
+/// `check_outcome`, which renders them once already, so this cannot fail; should it, the entry
+/// says so rather than being lost.
+fn detail(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| json!({ "unrenderable": e.to_string() }).to_string())
 }
 
 /// The status to answer with, and what the outcome changes in the case.

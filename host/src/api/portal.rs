@@ -84,8 +84,8 @@ pub async fn list_panels(State(state): State<Arc<AppState>>) -> Result<Json<Vec<
     ))
 }
 
-fn answer((status, body): (StatusCode, Value)) -> Response {
-    (status, Json(body)).into_response()
+fn answer((status, body): (StatusCode, String)) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn load_case(state: &AppState, panel: &str, id: &str) -> Result<Case, ApiError> {
@@ -194,7 +194,7 @@ pub async fn validate(
             Ok(_) => "ok".into(),
             Err(e) => e.to_string(),
         },
-        detail: json!({ "request": request, "adapter": adapter, "module": p.module.hash }),
+        detail: json!({ "request": request, "adapter": adapter, "module": p.module.hash }).to_string(),
     });
     state.store.commit(commit).await?;
     match result {
@@ -521,8 +521,12 @@ pub async fn policy_document(
     }
     let effect = CaseEffect::on(&case);
     let (_, body) = run(&state, &p, Call::PolicyDocument(case.to_ref()), effect, None).await?;
-    let content: DocumentContent =
-        serde_json::from_value(body["result"].clone()).map_err(|e| ApiError::Internal(e.into()))?;
+    #[derive(Deserialize)]
+    struct Answered {
+        result: DocumentContent,
+    }
+    let Answered { result: content } =
+        serde_json::from_str(&body).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(match content {
         DocumentContent::Pdf(bytes) => ([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response(),
         DocumentContent::Link(link) => Json(json!({ "link": link })).into_response(),

@@ -21,7 +21,9 @@ pub struct JournalEntry {
     pub case_id: Option<String>,
     /// `ok`, or the error class.
     pub outcome: String,
-    pub detail: serde_json::Value,
+    /// What the entry records, as JSON text: kept, and hashed, as given. Callers render it from
+    /// their own values, so that no tree is built only to be printed.
+    pub detail: String,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -115,7 +117,7 @@ pub(super) fn inserts(
         let mut bound = Vec::with_capacity(chunk.len() * COLUMNS);
         for (entry, at) in chunk {
             seq += 1;
-            let detail = entry.detail.to_string();
+            let detail = &entry.detail;
             let hash = entry_hash(
                 &prev,
                 &entry.id,
@@ -125,7 +127,7 @@ pub(super) fn inserts(
                 entry.kind,
                 entry.case_id.as_deref(),
                 &entry.outcome,
-                &detail,
+                detail,
             );
             let before = std::mem::replace(&mut prev, hash.clone());
             bound.extend(args![

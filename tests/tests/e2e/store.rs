@@ -15,7 +15,7 @@ fn entry(id: &str) -> JournalEntry {
         kind: "portal",
         case_id: None,
         outcome: "ok".into(),
-        detail: json!({ "request": { "product": "01" } }),
+        detail: json!({ "request": { "product": "01" } }).to_string(),
     }
 }
 
