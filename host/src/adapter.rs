@@ -3,6 +3,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use serde_json::value::RawValue;
+
 use crate::model::*;
 use crate::runtime::Exchange;
 
@@ -25,11 +27,41 @@ pub enum Call {
 }
 
 impl Call {
-    /// The input as the journal keeps it: PINs masked, document bytes as their size and digest.
-    pub fn journal_view(&self) -> serde_json::Value {
-        let mut value = serde_json::to_value(self).unwrap_or_default();
-        if let Call::UploadDocument(document) = self
-            && let Some(data) = value.pointer_mut("/input/data")
+    /// The input as the journal keeps it, JSON text: secrets masked, document bytes as their
+    /// size and digest. Rendered straight from the input; only an input whose text may hold a
+    /// secret, and a document, go through a tree to be changed.
+    pub fn journal_input(&self) -> Box<RawValue> {
+        use serde_json::value::to_raw_value as raw;
+        let text = match self {
+            Call::Quote(r) => raw(r),
+            Call::Accept(r) => raw(r),
+            Call::UploadDocument(r) => raw(r),
+            Call::Confirm(r) => raw(r),
+            Call::Cancel(r) => raw(r),
+            Call::Claim(r) => raw(r),
+            Call::Status(r) | Call::PolicyDocument(r) => raw(r),
+            Call::HandleCallback(r) => raw(r),
+            Call::Lookup(r) => raw(r),
+            Call::Poll(r) => raw(r),
+            Call::Notify(r) => raw(r),
+        };
+        // The portal's input was parsed from JSON, so it renders back; should it not, the
+        // journal says so rather than losing the entry.
+        let text = text.unwrap_or_else(|e| {
+            raw(&serde_json::json!({ "unrenderable": e.to_string() })).unwrap_or_default()
+        });
+        let document = match self {
+            Call::UploadDocument(document) => Some(document),
+            _ => None,
+        };
+        if document.is_none() && !may_hold_a_secret(text.get()) {
+            return text;
+        }
+        let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text.get()) else {
+            return text;
+        };
+        if let Some(document) = document
+            && let Some(data) = value.get_mut("data")
         {
             use sha2::Digest as _;
             *data = serde_json::json!({
@@ -38,7 +70,7 @@ impl Call {
             });
         }
         mask(&mut value);
-        value
+        raw(&value).unwrap_or(text)
     }
 
     pub fn operation(&self) -> Operation {
@@ -194,6 +226,12 @@ pub const SENSITIVE_KEYS: [&str; 6] = [
     "verify_otp",
 ];
 
+/// Whether JSON `text` may hold a key of [`SENSITIVE_KEYS`]: it names one, or it has an escape,
+/// which could spell one (`\u0070in`). Text that may not can be kept without [`mask`].
+pub fn may_hold_a_secret(text: &str) -> bool {
+    text.contains('\\') || SENSITIVE_KEYS.iter().any(|key| text.contains(key))
+}
+
 /// Replaces the value of every key of [`SENSITIVE_KEYS`] in a JSON tree with `***`, in one walk.
 pub fn mask(value: &mut serde_json::Value) {
     match value {
@@ -235,6 +273,65 @@ mod tests {
             kind: "banks".into(),
             filters: vec![],
         });
-        assert_eq!(call.journal_view()["operation"], "lookup");
+        assert_eq!(call.journal_input().get(), r#"{"kind":"banks","filters":[]}"#);
+    }
+
+    fn journaled(call: &Call) -> serde_json::Value {
+        serde_json::from_str(call.journal_input().get()).unwrap()
+    }
+
+    #[test]
+    fn the_journal_input_masks_a_pin_and_keeps_no_document_bytes() {
+        let mut application: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../examples/julo/accept.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        application["case_id"] = "c-1".into();
+        let call = Call::Accept(serde_json::from_value(application.clone()).unwrap());
+        let text = call.journal_input();
+        let pin = "/interest/credit_limit/pin";
+        assert!(application.pointer(pin).is_some_and(|p| p != "***"));
+        assert_eq!(journaled(&call).pointer(pin).unwrap(), "***", "{}", text.get());
+        // Everything else is the input as the host read it.
+        let Call::Accept(typed) = &call else {
+            unreachable!()
+        };
+        let mut expected = serde_json::to_value(typed).unwrap();
+        *expected.pointer_mut(pin).unwrap() = "***".into();
+        assert_eq!(journaled(&call), expected);
+
+        let document: Document = serde_json::from_value(serde_json::json!({
+            "case": { "id": "c-1", "kind": "policy", "status": "submitted", "references": [] },
+            "code": "KTP",
+            "filename": "ktp.pdf",
+            "content_type": "application/pdf",
+            "data": "JVBERi0=",
+        }))
+        .unwrap();
+        let view = journaled(&Call::UploadDocument(document));
+        assert_eq!(view["data"]["bytes"], 5);
+        assert_eq!(view["data"]["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(view["filename"], "ktp.pdf");
+    }
+
+    #[test]
+    fn a_secret_in_free_json_is_masked_in_the_journal_input() {
+        // `extensions` is free JSON: a key spelled with an escape (`p\u0069n`) is a `pin`.
+        let quote =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/A03/quote.json"))
+                .unwrap()
+                .replacen(
+                    '{',
+                    r#"{"extensions": {"p\u0069n": "1234", "note": "a \"quoted\" \\ word"}, "#,
+                    1,
+                );
+        let call = Call::Quote(serde_json::from_str(&quote).unwrap());
+        let view = journaled(&call);
+        assert_eq!(view["extensions"]["pin"], "***");
+        assert_eq!(view["extensions"]["note"], "a \"quoted\" \\ word");
     }
 }

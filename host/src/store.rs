@@ -240,7 +240,7 @@ pub struct PendingOperation {
     pub opens: Option<serde_json::Value>,
     pub idempotency: Option<(String, String)>,
     #[schema(value_type = Object)]
-    pub request: serde_json::Value,
+    pub request: Box<serde_json::value::RawValue>,
     pub started_at: String,
     /// `running`, or `unknown` once recovery found the host had died in it.
     pub state: String,
@@ -639,7 +639,11 @@ impl Store {
                     idempotency: r
                         .get::<Option<String>, _>("idem_scope")
                         .zip(r.get::<Option<String>, _>("idem_key")),
-                    request: json("request")?.unwrap_or_default(),
+                    request: r
+                        .get::<Option<String>, _>("request")
+                        .map(|t| parse_json(&t))
+                        .transpose()?
+                        .unwrap_or_default(),
                     started_at: r.get("started_at"),
                     state: r.get("state"),
                 })

@@ -2,7 +2,8 @@
 
 use axum::http::{HeaderMap, StatusCode};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 
@@ -170,7 +171,7 @@ async fn execute(
     let operation = enum_str(&call.operation());
     let journal_id = uuid::Uuid::now_v7().to_string();
     tracing::Span::current().record("journal_id", journal_id.as_str());
-    let input = call.journal_view();
+    let input = call.journal_input();
     let adapter = format!("{}@{}", panel.module.name, panel.module.version);
     // A state-changing call is recorded before the partner is asked: should the host die
     // before the outcome is committed, start-up finds it and marks its outcome unknown.
@@ -195,7 +196,7 @@ async fn execute(
                     json!({ "case_id": id, "kind": kind, "product": product, "parent": parent })
                 }),
                 idempotency: key.map(|k| (k.scope.clone(), k.key.clone())),
-                request: input["input"].clone(),
+                request: input.clone(),
                 started_at: crate::store::now(),
                 state: "running".into(),
             })
@@ -229,7 +230,7 @@ async fn execute(
             adapter: &adapter,
             exchanges: record.exchanges.len(),
             module: &panel.module.hash,
-            request: &input["input"],
+            request: &input,
             result: match &result {
                 Ok(outcome) => ResultDetail::Ok(outcome),
                 Err(CallError::Adapter(e)) => ResultDetail::Error(e),
@@ -326,7 +327,7 @@ struct OperationDetail<'a> {
     adapter: &'a str,
     exchanges: usize,
     module: &'a str,
-    request: &'a Value,
+    request: &'a RawValue,
     result: ResultDetail<'a>,
 }
 

@@ -171,7 +171,7 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
                 op.opens.as_ref().map(|o| o.to_string()),
                 scope,
                 key,
-                op.request.to_string(),
+                op.request.get(),
                 &op.started_at,
             ],
         ));
