@@ -45,11 +45,15 @@ impl Call {
             Call::Poll(r) => raw(r),
             Call::Notify(r) => raw(r),
         };
-        // The portal's input was parsed from JSON, so it renders back; should it not, the
-        // journal says so rather than losing the entry.
-        let text = text.unwrap_or_else(|e| {
+        // The portal's input was parsed from JSON, so it renders back, and parses back below;
+        // should either fail, the journal says so, and never keeps what it could not mask.
+        let unrenderable = |e: serde_json::Error| {
             raw(&serde_json::json!({ "unrenderable": e.to_string() })).unwrap_or_default()
-        });
+        };
+        let text = match text {
+            Ok(text) => text,
+            Err(e) => return unrenderable(e),
+        };
         let document = match self {
             Call::UploadDocument(document) => Some(document),
             _ => None,
@@ -57,8 +61,9 @@ impl Call {
         if document.is_none() && !may_hold_a_secret(text.get()) {
             return text;
         }
-        let Ok(mut value) = serde_json::from_str::<serde_json::Value>(text.get()) else {
-            return text;
+        let mut value = match serde_json::from_str::<serde_json::Value>(text.get()) {
+            Ok(value) => value,
+            Err(e) => return unrenderable(e),
         };
         if let Some(document) = document
             && let Some(data) = value.get_mut("data")
@@ -70,7 +75,7 @@ impl Call {
             });
         }
         mask(&mut value);
-        raw(&value).unwrap_or(text)
+        raw(&value).unwrap_or_else(unrenderable)
     }
 
     pub fn operation(&self) -> Operation {
@@ -320,7 +325,8 @@ mod tests {
 
     #[test]
     fn a_secret_in_free_json_is_masked_in_the_journal_input() {
-        // `extensions` is free JSON: a key spelled with an escape (`p\u0069n`) is a `pin`.
+        // `extensions` is free JSON: a key the portal spelled with an escape (`p\u0069n`) is read,
+        // and rendered again, as `pin`.
         let quote =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/A03/quote.json"))
                 .unwrap()
@@ -333,5 +339,15 @@ mod tests {
         let view = journaled(&call);
         assert_eq!(view["extensions"]["pin"], "***");
         assert_eq!(view["extensions"]["note"], "a \"quoted\" \\ word");
+    }
+
+    #[test]
+    fn text_may_hold_a_secret_when_it_names_a_key_or_has_an_escape() {
+        assert!(!may_hold_a_secret(r#"{"product":"01","notes":["a"]}"#));
+        assert!(may_hold_a_secret(r#"{"pin":"1"}"#));
+        assert!(may_hold_a_secret(r#"{"login":{"user":"u"}}"#));
+        // A partner body may spell a key with an escape, or a panel secret with `\/`.
+        assert!(may_hold_a_secret(r#"{"p\u0069n":"1"}"#));
+        assert!(may_hold_a_secret(r#"{"token":"a\/b"}"#));
     }
 }

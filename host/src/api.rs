@@ -8,6 +8,7 @@ pub(crate) mod operations;
 pub mod portal;
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
@@ -169,26 +170,35 @@ async fn count_request(
 
 /// The path of the first string (or key) in `value` that holds a NUL character.
 fn nul_path(value: &serde_json::Value) -> Option<String> {
-    /// The path below `value`, each step with its separator (`.key`, `[0]`), built on the way
-    /// out of a hit only: a clean tree allocates nothing.
-    fn below(value: &serde_json::Value) -> Option<String> {
+    /// Walks `value` at `path`, one buffer for the whole walk: a step is pushed on the way in
+    /// and taken off on the way out, so only a hit keeps it.
+    fn walk(value: &serde_json::Value, path: &mut String) -> bool {
         match value {
-            serde_json::Value::String(s) if s.contains('\0') => Some(String::new()),
-            serde_json::Value::Array(items) => items
-                .iter()
-                .enumerate()
-                .find_map(|(i, v)| below(v).map(|rest| format!("[{i}]{rest}"))),
-            serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
-                if k.contains('\0') {
-                    Some(format!(".{k}"))
-                } else {
-                    below(v).map(|rest| format!(".{k}{rest}"))
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().enumerate().any(|(i, v)| {
+                let len = path.len();
+                let _ = write!(path, "[{i}]");
+                walk(v, path) || {
+                    path.truncate(len);
+                    false
                 }
             }),
-            _ => None,
+            serde_json::Value::Object(map) => map.iter().any(|(k, v)| {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                k.contains('\0') || walk(v, path) || {
+                    path.truncate(len);
+                    false
+                }
+            }),
+            _ => false,
         }
     }
-    below(value).map(|path| path.strip_prefix('.').map(str::to_string).unwrap_or(path))
+    let mut path = String::new();
+    walk(value, &mut path).then_some(path)
 }
 
 /// Refuses a URL that carries an encoded NUL character (`%00`) before any handler sees it.
@@ -313,10 +323,18 @@ mod tests {
         let text = String::from_utf8(quote).unwrap();
         // A duplicate field: one pass refuses it, the tree keeps the last; the tree's answer stands.
         bodies.push(text.replacen("{", r#"{"product": "ignored", "#, 1).into_bytes());
-        // A NUL, an unknown field, a wrong type, a missing field, not JSON at all.
-        bodies.push(text.replacen("{", r#"{"x": "a\u0000b", "#, 1).into_bytes());
+        // A NUL in a field the request has, an unknown field, a wrong type, a missing field, not
+        // JSON at all.
+        assert!(text.contains(r#""product": "01""#) && text.contains(r#""binding": false"#));
+        bodies.push(
+            text.replacen(r#""product": "01""#, r#""product": "0\u00001""#, 1)
+                .into_bytes(),
+        );
         bodies.push(text.replacen("{", r#"{"surprise": 1, "#, 1).into_bytes());
-        bodies.push(text.replacen("{", r#"{"product": 7, "#, 1).into_bytes());
+        bodies.push(
+            text.replacen(r#""binding": false"#, r#""binding": "no""#, 1)
+                .into_bytes(),
+        );
         bodies.push(br#"{"product": "x"}"#.to_vec());
         bodies.push(b"{not json".to_vec());
         for body in &bodies {
@@ -333,6 +351,9 @@ mod tests {
                 ),
             }
         }
+        let refused = |body: &[u8]| issues(parse_json::<QuoteRequest>(body).unwrap_err())[0].0.clone();
+        assert_eq!(refused(&bodies[2]), "product", "the NUL is named");
+        assert_eq!(refused(&bodies[4]), "binding", "the wrong type is named");
     }
 
     #[test]
@@ -344,6 +365,9 @@ mod tests {
         assert_eq!(issues(error)[0].0, "[1].k\u{0}");
         let error = parse_json::<serde_json::Value>(br#"{"top": "\u0000"}"#).unwrap_err();
         assert_eq!(issues(error)[0].0, "top");
+        // An empty key names nothing, as it always has.
+        let error = parse_json::<serde_json::Value>(br#"{"": {"b": "\u0000"}}"#).unwrap_err();
+        assert_eq!(issues(error)[0].0, "b");
         assert!(parse_json::<serde_json::Value>(br#"{"escaped": "\\u0000"}"#).is_ok());
     }
 }

@@ -147,8 +147,12 @@ impl AppState {
             kind: "portal",
             case_id: case_id.clone(),
             outcome: "unknown: the host stopped during the operation".into(),
-            detail: json!({ "request": op.request, "recovered": true, "started_at": op.started_at })
-                .to_string(),
+            // Rendered around the stored text, not through `json!`, which would parse it again.
+            detail: serde_json::to_string(&Recovered {
+                recovered: true,
+                request: &op.request,
+                started_at: &op.started_at,
+            })?,
         });
         if let Some((scope, key)) = &op.idempotency {
             let body = json!({
@@ -198,4 +202,11 @@ impl AppState {
             }
         }
     }
+}
+/// The journal's entry for an operation found cut off by a stop.
+#[derive(serde::Serialize)]
+struct Recovered<'a> {
+    recovered: bool,
+    request: &'a serde_json::value::RawValue,
+    started_at: &'a str,
 }
