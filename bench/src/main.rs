@@ -321,6 +321,12 @@ async fn main() -> Result<()> {
     .await?;
     let dir = tempfile::tempdir()?;
     let cache = dir.path().join("cache");
+    // The hosts log as `panelgate serve` does (its subscriber, `RUST_LOG` or `info`), to a file
+    // instead of stderr: a line per operation is part of what a host costs.
+    let log = dir.path().join("host.log");
+    let _telemetry = panelgate::telemetry::Telemetry::init_writing_to(
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?,
+    )?;
     // `PANELGATE_BENCH_PROFILE=SECONDS`: only keep the host busy with AAP quotes for that long
     // (SQLite, durability full), for a profiler watching the process.
     let profile = std::env::var("PANELGATE_BENCH_PROFILE")
@@ -335,6 +341,10 @@ async fn main() -> Result<()> {
     println!(
         "# panelgate benchmark ({} cores)",
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+    );
+    println!(
+        "\nThe hosts log as `panelgate serve` does (RUST_LOG={}), to a file.",
+        std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())
     );
     println!(
         "\n| adapter | size KiB | compile ms (cold) | load ms (compiled cache) |\n| --- | ---: | ---: | ---: |"

@@ -16,14 +16,32 @@ use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
-/// Keeps the trace exporter; [`Telemetry::shutdown`] sends what is still batched.
+/// Keeps the log writer's thread and the trace exporter; [`Telemetry::shutdown`] writes and
+/// sends what is still queued.
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    _log: tracing_appender::non_blocking::WorkerGuard,
 }
 
 impl Telemetry {
-    /// Installs the process's subscriber.
+    /// Installs the process's subscriber, its log lines going to stderr (coloured only when
+    /// stderr is a terminal).
     pub fn init() -> Result<Telemetry> {
+        use std::io::IsTerminal as _;
+        Telemetry::install(std::io::stderr(), std::io::stderr().is_terminal())
+    }
+
+    /// Installs the process's subscriber, its log lines going to `out`, without colours.
+    pub fn init_writing_to(out: impl std::io::Write + Send + 'static) -> Result<Telemetry> {
+        Telemetry::install(out, false)
+    }
+
+    /// Installs the subscriber. A request never waits for its log line: lines are formatted on the request's thread and
+    /// written by a thread of their own. Should whatever reads `out` stall until 128k lines
+    /// are queued, further lines are dropped rather than the host's threads blocked (the journal,
+    /// not the log, is the record of what happened).
+    fn install(out: impl std::io::Write + Send + 'static, ansi: bool) -> Result<Telemetry> {
+        let (out, guard) = tracing_appender::non_blocking(out);
         let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
         let json = std::env::var("PANELGATE_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
         let log = if json {
@@ -31,9 +49,13 @@ impl Telemetry {
                 .json()
                 .with_current_span(true)
                 .with_span_list(true)
+                .with_writer(out)
                 .boxed()
         } else {
-            tracing_subscriber::fmt::layer().boxed()
+            tracing_subscriber::fmt::layer()
+                .with_ansi(ansi)
+                .with_writer(out)
+                .boxed()
         };
         let provider = match std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT") {
             Ok(endpoint) if !endpoint.trim().is_empty() => Some(tracer_provider(&endpoint)?),
@@ -48,12 +70,15 @@ impl Telemetry {
             .with(traces)
             .try_init()
             .context("installing the log subscriber")?;
-        Ok(Telemetry { provider })
+        Ok(Telemetry {
+            provider,
+            _log: guard,
+        })
     }
 
-    /// Flushes the spans not yet exported.
+    /// Flushes the spans not yet exported, then the log lines not yet written.
     pub fn shutdown(self) {
-        if let Some(provider) = self.provider
+        if let Some(provider) = &self.provider
             && let Err(e) = provider.shutdown()
         {
             eprintln!("flushing traces: {e}");
