@@ -275,6 +275,11 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     {
         return Ok(parsed);
     }
+    parse_json_through_the_tree(body)
+}
+
+/// Parses a JSON body into a tree, then into `T`: the path that names whatever is wrong.
+fn parse_json_through_the_tree<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     from_value(value)
@@ -300,13 +305,6 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
 mod tests {
     use super::*;
     use crate::model::QuoteRequest;
-
-    /// What the tree alone makes of `body`: the path every body took before the one-pass parse.
-    fn through_the_tree<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
-        from_value(value)
-    }
 
     fn issues(error: ApiError) -> Vec<(String, String)> {
         match error {
@@ -339,7 +337,9 @@ mod tests {
         bodies.push(b"{not json".to_vec());
         for body in &bodies {
             let fast = parse_json::<QuoteRequest>(body).map(|q| serde_json::to_value(q).unwrap());
-            let tree = through_the_tree::<QuoteRequest>(body).map(|q| serde_json::to_value(q).unwrap());
+            // The tree alone: the path every body took before the one-pass parse.
+            let tree =
+                parse_json_through_the_tree::<QuoteRequest>(body).map(|q| serde_json::to_value(q).unwrap());
             match (fast, tree) {
                 (Ok(fast), Ok(tree)) => assert_eq!(fast, tree),
                 (Err(fast), Err(tree)) => assert_eq!(issues(fast), issues(tree)),

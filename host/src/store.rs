@@ -625,25 +625,21 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| {
-                let json = |col: &str| -> Result<Option<serde_json::Value>> {
+                fn json<T: DeserializeOwned>(r: &sqlx::any::AnyRow, col: &str) -> Result<Option<T>> {
                     r.get::<Option<String>, _>(col)
                         .map(|t| parse_json(&t))
                         .transpose()
-                };
+                }
                 Ok(PendingOperation {
                     journal_id: r.get("journal_id"),
                     panel: r.get("panel"),
                     operation: r.get("operation"),
                     case_id: r.get("case_id"),
-                    opens: json("opens")?,
+                    opens: json(r, "opens")?,
                     idempotency: r
                         .get::<Option<String>, _>("idem_scope")
                         .zip(r.get::<Option<String>, _>("idem_key")),
-                    request: r
-                        .get::<Option<String>, _>("request")
-                        .map(|t| parse_json(&t))
-                        .transpose()?
-                        .unwrap_or_default(),
+                    request: json(r, "request")?.unwrap_or_default(),
                     started_at: r.get("started_at"),
                     state: r.get("state"),
                 })

@@ -36,10 +36,10 @@ impl Telemetry {
         Telemetry::install(out, false)
     }
 
-    /// Installs the subscriber. A request never waits for its log line: lines are formatted on the request's thread and
-    /// written by a thread of their own. Should whatever reads `out` stall until 128k lines
-    /// are queued, further lines are dropped rather than the host's threads blocked (the journal,
-    /// not the log, is the record of what happened).
+    /// Installs the subscriber. A request never waits for its log line: lines are formatted on
+    /// the request's thread and written by a thread of their own. Should whatever reads `out`
+    /// stall until 128k lines are queued, further lines are dropped rather than the host's
+    /// threads blocked (the journal, not the log, is the record of what happened).
     fn install(out: impl std::io::Write + Send + 'static, ansi: bool) -> Result<Telemetry> {
         let (out, guard) = tracing_appender::non_blocking(out);
         let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
