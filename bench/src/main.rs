@@ -550,31 +550,7 @@ token = {{ value = "bench-token" }}
     );
 
     if micro {
-        // Both SQLite durabilities, alternating request by request, after a warm-up that opens
-        // the connections and the first instances.
-        let client = reqwest::Client::new();
-        let stores = ["SQLite, full", "SQLite, normal"];
-        let quotes = hosts[..stores.len()]
-            .iter()
-            .map(|host| {
-                let url = format!("{host}/v1/panels/A03/quotes");
-                Ok(portal_call(&client, url, examples("A03", "quote")?, None))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        for quote in &quotes {
-            for i in 0..50 {
-                quote(i).await?;
-            }
-        }
-        for (store, samples) in stores.into_iter().zip(latencies(&quotes, 2000).await?) {
-            println!(
-                "AAP quote through the host ({store}), one at a time: p50 {:.1} µs, p90 {:.1} µs, p99 {:.1} µs, max {:.1} µs",
-                micros(percentile(&samples, 0.5)),
-                micros(percentile(&samples, 0.9)),
-                micros(percentile(&samples, 0.99)),
-                micros(percentile(&samples, 1.0)),
-            );
-        }
+        low_load(&aap.base_url(), &hosts, &apps, 2000).await?;
         return Ok(());
     }
 
@@ -696,50 +672,11 @@ token = {{ value = "bench-token" }}
     let mut rows = Vec::new();
 
     // AAP quote.
-    let aap_quote = sdk::QuoteRequest {
-        product: Some("01".into()),
-        plan: None,
-        binding: false,
-        start_date: None,
-        end_date: None,
-        frequency: None,
-        sum_insured: Some(sdk::Money {
-            amount: "15000000".into(),
-            currency: "IDR".into(),
-        }),
-        parties: vec![aap_person()],
-        interest: sdk::InsuredInterest::CreditLife(aap_loan("Q")),
-        coverages: vec![],
-        channel: None,
-        extensions: None,
-    };
-    let direct_aap_quote = {
-        let (client, url, request) = (client.clone(), aap_url.clone(), aap_quote.clone());
-        move |_: u64| {
-            let (client, url, request) = (client.clone(), url.clone(), request.clone());
-            async move {
-                let wire =
-                    aap_h2h::mapping::premium_request(&request).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                let response = client
-                    .post(format!("{url}/get-rate-premi-panel"))
-                    .basic_auth("bench", Some("bench-secret"))
-                    .json(&wire)
-                    .send()
-                    .await?;
-                let status = response.status().as_u16();
-                let body = response.bytes().await?;
-                aap_h2h::mapping::check_response(status, &body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                let parsed: aap_h2h::partner::PremiumResponse = serde_json::from_slice(&body)?;
-                let _ = aap_h2h::mapping::quotation(parsed, request.product.clone());
-                anyhow::Ok(())
-            }
-        }
-    };
     let host_call = |host: &String, path: &str, body: Value, loan_pointer: Option<&'static str>| {
         portal_call(&client, format!("{host}{path}"), body, loan_pointer)
     };
     let body = examples("A03", "quote")?;
-    let direct = path(direct_aap_quote);
+    let direct = direct_aap_quote(&client, &aap_url);
     let relay_url = relay(direct.clone()).await?;
     let mut paths = vec![direct, host_call(&relay_url, "", body.clone(), None)];
     paths.extend(
@@ -781,16 +718,8 @@ token = {{ value = "bench-token" }}
                 };
                 let wire = aap_h2h::mapping::acceptance_request(&application)
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                let response = client
-                    .post(format!("{url}/akseptasi/registrasi"))
-                    .basic_auth("bench", Some("bench-secret"))
-                    .json(&wire)
-                    .send()
-                    .await?;
-                let status = response.status().as_u16();
-                let body = response.bytes().await?;
-                aap_h2h::mapping::check_response(status, &body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-                let parsed: aap_h2h::partner::PolicyResponse = serde_json::from_slice(&body)?;
+                let body = aap_post(&client, &url, "akseptasi/registrasi", &wire).await?;
+                let parsed: aap_h2h::partner::PolicyResponse = serde_json::from_slice(body.as_ref())?;
                 aap_h2h::mapping::issued(&wire, parsed).map_err(|e| anyhow::anyhow!("{e:?}"))?;
                 anyhow::Ok(())
             }
@@ -902,6 +831,208 @@ token = {{ value = "bench-token" }}
         SATURATION.as_secs()
     );
     print_rows(&rows);
+    low_load(&aap_url, &hosts, &apps, 1000).await?;
+    Ok(())
+}
+
+/// The direct path's AAP quote: the adapter's mapping, natively, and one partner exchange.
+fn direct_aap_quote(client: &reqwest::Client, aap_url: &str) -> Path {
+    let request = sdk::QuoteRequest {
+        product: Some("01".into()),
+        plan: None,
+        binding: false,
+        start_date: None,
+        end_date: None,
+        frequency: None,
+        sum_insured: Some(sdk::Money {
+            amount: "15000000".into(),
+            currency: "IDR".into(),
+        }),
+        parties: vec![aap_person()],
+        interest: sdk::InsuredInterest::CreditLife(aap_loan("Q")),
+        coverages: vec![],
+        channel: None,
+        extensions: None,
+    };
+    let (client, url) = (client.clone(), aap_url.to_string());
+    path(move |_: u64| {
+        let (client, url, request) = (client.clone(), url.clone(), request.clone());
+        async move {
+            let wire = aap_h2h::mapping::premium_request(&request).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let body = aap_post(&client, &url, "get-rate-premi-panel", &wire).await?;
+            let parsed: aap_h2h::partner::PremiumResponse = serde_json::from_slice(body.as_ref())?;
+            let _ = aap_h2h::mapping::quotation(parsed, request.product.clone());
+            anyhow::Ok(())
+        }
+    })
+}
+
+/// The direct path's exchange with the AAP simulator: `wire` POSTed to `endpoint` with the
+/// panel's credentials, the answer checked as the adapter checks it; its body.
+async fn aap_post(
+    client: &reqwest::Client,
+    url: &str,
+    endpoint: &str,
+    wire: &impl serde::Serialize,
+) -> Result<impl AsRef<[u8]>> {
+    let response = client
+        .post(format!("{url}/{endpoint}"))
+        .basic_auth("bench", Some("bench-secret"))
+        .json(wire)
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await?;
+    aap_h2h::mapping::check_response(status, &body).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(body)
+}
+
+/// Sums and counts, in seconds, of the histograms a host keeps for its A03 quotes: enough for
+/// the mean of each part of a quote's time.
+#[derive(Clone, Copy, Default)]
+struct Timings {
+    request: (f64, f64),
+    adapter: (f64, f64),
+    partner: (f64, f64),
+    commit: (f64, f64),
+}
+
+impl Timings {
+    /// Read from the host's `/metrics` text, as Prometheus would.
+    fn of(app: &panelgate::App) -> Timings {
+        let mut t = Timings::default();
+        for line in app.runtime().metrics.encode().lines() {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+            let (name, slot) = match (name.strip_suffix("_sum"), name.strip_suffix("_count")) {
+                (Some(name), _) => (name, 0),
+                (_, Some(name)) => (name, 1),
+                _ => continue,
+            };
+            let a03 = labels.contains(r#"panel="A03""#);
+            let part = match name {
+                "panelgate_request_duration_seconds" if a03 && labels.contains(r#"operation="quote""#) => {
+                    &mut t.request
+                }
+                "panelgate_adapter_call_duration_seconds" if a03 => &mut t.adapter,
+                "panelgate_partner_request_duration_seconds" if a03 => &mut t.partner,
+                "panelgate_store_commit_duration_seconds" => &mut t.commit,
+                _ => continue,
+            };
+            if slot == 0 {
+                part.0 += value;
+            } else {
+                part.1 += value;
+            }
+        }
+        t
+    }
+
+    /// The mean of each part, in µs, over what was observed since `before`.
+    fn means_since(&self, before: &Timings) -> [f64; 4] {
+        let mean = |now: (f64, f64), then: (f64, f64)| (now.0 - then.0) * 1e6 / (now.1 - then.1).max(1.0);
+        [
+            mean(self.request, before.request),
+            mean(self.adapter, before.adapter),
+            mean(self.partner, before.partner),
+            mean(self.commit, before.commit),
+        ]
+    }
+}
+
+/// AAP quotes one at a time, the direct path and the hosts on both SQLite durabilities
+/// alternating request by request: their distributions, the latency the host adds, and where a
+/// host quote's time goes, from the host's own histograms (`/metrics`).
+async fn low_load(
+    aap_url: &str,
+    hosts: &[String],
+    apps: &[(panelgate::App, panelgate::config::Config)],
+    count: usize,
+) -> Result<()> {
+    let client = reqwest::Client::new();
+    let stores = ["SQLite, full", "SQLite, normal"];
+    let mut paths = vec![direct_aap_quote(&client, aap_url)];
+    for host in &hosts[..stores.len()] {
+        let url = format!("{host}/v1/panels/A03/quotes");
+        paths.push(portal_call(&client, url, examples("A03", "quote")?, None));
+    }
+    // A warm-up that opens the connections and the first instances.
+    for path in &paths {
+        for i in 0..50 {
+            path(i).await?;
+        }
+    }
+    let before: Vec<Timings> = apps[..stores.len()]
+        .iter()
+        .map(|(app, _)| Timings::of(app))
+        .collect();
+    let samples = latencies(&paths, count).await?;
+    let means: Vec<[f64; 4]> = apps[..stores.len()]
+        .iter()
+        .zip(&before)
+        .map(|((app, _), before)| Timings::of(app).means_since(before))
+        .collect();
+
+    println!(
+        "
+## AAP quotes one at a time ({count} per path, alternating request by request)
+"
+    );
+    println!(
+        "| path | p50 µs | p90 µs | p99 µs | max µs | added p50 µs | added p99 µs |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let direct = &samples[0];
+    for (label, lat) in ["direct"].into_iter().chain(stores).zip(&samples) {
+        let p = |q| micros(percentile(lat, q));
+        println!(
+            "| {label} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            p(0.5),
+            p(0.9),
+            p(0.99),
+            p(1.0),
+            p(0.5) - micros(percentile(direct, 0.5)),
+            p(0.99) - micros(percentile(direct, 0.99)),
+        );
+    }
+    let mean = |lat: &[Duration]| micros(lat.iter().sum::<Duration>()) / lat.len() as f64;
+    println!(
+        "
+Where a host quote's time goes, in means (µs) over the same quotes: the host's own histograms, read from its `/metrics`.
+"
+    );
+    println!(
+        "| part | {} |
+| --- | ---: | ---: |",
+        stores.join(" | ")
+    );
+    let row = |label: &str, value: &dyn Fn(usize) -> f64| {
+        let cells: Vec<String> = (0..stores.len()).map(|h| format!("{:.0}", value(h))).collect();
+        println!("| {label} | {} |", cells.join(" | "));
+    };
+    row("the direct path, for comparison", &|_| mean(direct));
+    row("seen by the portal", &|h| mean(&samples[h + 1]));
+    row(
+        "outside the operation: the portal's HTTP hop both ways, reading and parsing the body, sending the answer",
+        &|h| mean(&samples[h + 1]) - means[h][0],
+    );
+    row("the partner exchange, as the host's HTTP client sees it", &|h| {
+        means[h][2]
+    });
+    row(
+        "the sandbox around it: instantiation, the adapter's code, the teardown",
+        &|h| means[h][1] - means[h][2],
+    );
+    row("the commit, the group commit's wait included", &|h| means[h][3]);
+    row(
+        "the rest of the operation: its journal entries, the answer's JSON, the log line and the metrics",
+        &|h| means[h][0] - means[h][1] - means[h][3],
+    );
     Ok(())
 }
 

@@ -40,6 +40,7 @@ impl App {
             .await
             .context("opening the store")?;
         let runtime = Runtime::new(&config.sandbox, config.max_memory_mib())?;
+        let store = store.timing_commits(runtime.metrics.commit_duration());
         let state = Arc::new(AppState::new(
             store,
             runtime,

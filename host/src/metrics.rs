@@ -83,10 +83,12 @@ struct CallbackLabels {
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
-/// Seconds, from half a millisecond (a quote through the host) to the longest partner timeout.
+/// Seconds, from a tenth of a millisecond (a commit, an adapter's own work) to the longest
+/// partner timeout.
 fn latency() -> Histogram {
     Histogram::new([
-        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        10.0, 30.0,
     ])
 }
 
@@ -99,6 +101,8 @@ pub struct Metrics {
     callbacks: Family<CallbackLabels, Counter>,
     partner_requests: Family<PartnerLabels, Counter>,
     partner_duration: Histograms<PanelLabels>,
+    adapter_duration: Histograms<PanelLabels>,
+    commit_duration: Histogram,
     faults: Family<FaultLabels, Counter>,
     limit_hits: Family<LimitLabels, Counter>,
     in_flight: Family<PanelLabels, Gauge>,
@@ -159,6 +163,18 @@ impl Metrics {
             "Time of one partner exchange",
             partner_duration.clone(),
         );
+        let adapter_duration = Histograms::<PanelLabels>::new_with_constructor(latency);
+        registry.register(
+            "adapter_call_duration_seconds",
+            "Time of one adapter call in its sandbox: instantiation, the adapter's code, its partner exchanges and the instance's teardown",
+            adapter_duration.clone(),
+        );
+        let commit_duration = latency();
+        registry.register(
+            "store_commit_duration_seconds",
+            "Time from handing a commit to the store until it is durable, the group commit's wait included",
+            commit_duration.clone(),
+        );
         let faults = Family::<FaultLabels, Counter>::default();
         registry.register(
             "adapter_faults",
@@ -205,6 +221,8 @@ impl Metrics {
             callbacks,
             partner_requests,
             partner_duration,
+            adapter_duration,
+            commit_duration,
             faults,
             limit_hits,
             in_flight,
@@ -262,7 +280,8 @@ impl Metrics {
             .inc();
     }
 
-    /// An adapter call ended: its partner exchanges, and its fault if it was one.
+    /// An adapter call ended after `elapsed` in its sandbox: its partner exchanges, and its
+    /// fault if it was one.
     pub fn call(
         &self,
         panel: &str,
@@ -270,10 +289,14 @@ impl Metrics {
         result: &Result<Outcome, CallError>,
         record: &CallRecord,
         hit: LimitsHit,
+        elapsed: std::time::Duration,
     ) {
         let panel_labels = PanelLabels {
             panel: panel.to_string(),
         };
+        self.adapter_duration
+            .get_or_create(&panel_labels)
+            .observe(elapsed.as_secs_f64());
         let mut partner_timeout = false;
         for exchange in &record.exchanges {
             let outcome = match (exchange.status, &exchange.error_kind) {
@@ -293,7 +316,7 @@ impl Metrics {
                 .inc();
             self.partner_duration
                 .get_or_create(&panel_labels)
-                .observe(exchange.duration_ms as f64 / 1000.0);
+                .observe(exchange.elapsed.as_secs_f64());
         }
         if hit.memory {
             self.limit(panel, "memory");
@@ -331,6 +354,11 @@ impl Metrics {
                 limit: limit.to_string(),
             })
             .inc();
+    }
+
+    /// The histogram [`crate::store::Store::timing_commits`] observes.
+    pub fn commit_duration(&self) -> Histogram {
+        self.commit_duration.clone()
     }
 
     /// Counts an adapter instance in use for as long as the guard lives.

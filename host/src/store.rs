@@ -85,6 +85,8 @@ pub struct Store {
     writer: Writer,
     /// The group commit's queue: see [`Writer::run`].
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    /// Where each commit's time goes, once the host's metrics are attached.
+    commit_time: Option<prometheus_client::metrics::histogram::Histogram>,
 }
 
 /// The most commits written in one transaction.
@@ -389,7 +391,12 @@ impl Store {
             Some((file, pragmas)) => sqlite::start(&file, pragmas, writer.turn.clone(), queue)?,
             None => drop(tokio::spawn(writer.clone().run(queue))),
         }
-        Ok(Store { pool, writer, jobs })
+        Ok(Store {
+            pool,
+            writer,
+            jobs,
+            commit_time: None,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -472,13 +479,24 @@ impl Store {
     /// transaction (a group commit: one sync to disk for the lot); each caller's answer waits
     /// until the transaction holding its commit is durable.
     pub async fn commit(&self, commit: Commit) -> Result<Committed> {
+        let started = std::time::Instant::now();
         let (done, answer) = tokio::sync::oneshot::channel();
         self.send(Job {
             commit,
             alone: false,
             done,
         })?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let committed = answer.await.map_err(|_| StoreError::Closed)?;
+        if let Some(histogram) = &self.commit_time {
+            histogram.observe(started.elapsed().as_secs_f64());
+        }
+        committed
+    }
+
+    /// Observes every [`Store::commit`]'s time, from the hand-over to the answer, in `histogram`.
+    pub fn timing_commits(mut self, histogram: prometheus_client::metrics::histogram::Histogram) -> Store {
+        self.commit_time = Some(histogram);
+        self
     }
 
     /// [`Store::commit`] without the group commit: through the same queue and writer, but in a

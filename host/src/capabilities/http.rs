@@ -133,12 +133,14 @@ impl HostState {
             error_kind: None,
             error: None,
             duration_ms: 0,
+            elapsed: Duration::ZERO,
         }
     }
 
     /// Completes the exchange with its answer, as the journal keeps it.
     fn finish(&self, exchange: &mut Exchange, result: &Result<Response, HttpError>, started: Instant) {
-        exchange.duration_ms = started.elapsed().as_millis() as u64;
+        exchange.elapsed = started.elapsed();
+        exchange.duration_ms = exchange.elapsed.as_millis() as u64;
         match result {
             Ok(response) => {
                 exchange.status = Some(response.status);

@@ -350,6 +350,7 @@ impl Adapter for WasmAdapter {
             let timeout = self.panel.operation_timeout;
             // The epoch deadline and the partner timeouts end the call at `timeout`, keeping
             // what it did; this outer limit is the backstop should both miss it.
+            let started = Instant::now();
             let (result, record, hit) =
                 match tokio::time::timeout(timeout + BACKSTOP, self.run(call, None)).await {
                     Ok((result, store)) => {
@@ -369,7 +370,15 @@ impl Adapter for WasmAdapter {
                     ),
                 };
             self.count(&result, &record);
-            metrics.call(&self.panel.id, &self.module_label(), &result, &record, hit);
+            let elapsed = started.elapsed();
+            metrics.call(
+                &self.panel.id,
+                &self.module_label(),
+                &result,
+                &record,
+                hit,
+                elapsed,
+            );
             (result, record)
         })
     }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use wasmtime::component::ResourceTable;
@@ -90,6 +90,9 @@ pub struct Exchange {
     pub error_kind: Option<String>,
     pub error: Option<String>,
     pub duration_ms: u64,
+    /// The exchange's time to the nanosecond, for the metrics; the journal keeps `duration_ms`.
+    #[serde(skip)]
+    pub elapsed: Duration,
 }
 
 fn first_attempt() -> u32 {

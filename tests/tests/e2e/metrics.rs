@@ -246,6 +246,46 @@ async fn metrics_count_a_known_sequence_of_requests() {
         ),
         2.0
     );
+    // Timed to the nanosecond, not in the whole milliseconds the journal keeps (a loopback
+    // exchange takes less than one): the sum is not a whole number of milliseconds.
+    let partner_time = count(
+        "panelgate_partner_request_duration_seconds_sum",
+        &[("panel", "A03")],
+    );
+    let ms = partner_time * 1000.0;
+    assert!(
+        ms > 0.0 && (ms - ms.round()).abs() > 1e-6,
+        "the A03 exchanges took {partner_time} s"
+    );
+
+    // Each adapter call's time in its sandbox encloses its partner exchanges; the faults and
+    // the deadline are timed too.
+    assert_eq!(
+        count(
+            "panelgate_adapter_call_duration_seconds_count",
+            &[("panel", "A03")]
+        ),
+        2.0
+    );
+    assert!(count("panelgate_adapter_call_duration_seconds_sum", &[("panel", "A03")]) > partner_time);
+    assert_eq!(
+        count(
+            "panelgate_adapter_call_duration_seconds_count",
+            &[("panel", "PROBE")]
+        ),
+        5.0
+    );
+    assert_eq!(
+        count(
+            "panelgate_adapter_call_duration_seconds_count",
+            &[("panel", "PROBE-BAD")]
+        ),
+        1.0
+    );
+    // Every operation that reached an adapter committed what it did (8), besides what the host
+    // committed at start-up.
+    assert!(count("panelgate_store_commit_duration_seconds_count", &[]) >= 8.0);
+    assert!(count("panelgate_store_commit_duration_seconds_sum", &[]) > 0.0);
 
     // The sandbox: a trap, a memory limit, a malformed result, and CPU past the deadline.
     let faults = |kind: &str| {
