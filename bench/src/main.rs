@@ -954,12 +954,16 @@ async fn low_load(
     apps: &[(panelgate::App, panelgate::config::Config)],
     count: usize,
 ) -> Result<()> {
+    const LABELS: [&str; 4] = ["direct", "relay", "SQLite, full", "SQLite, normal"];
+    let hosts_and_apps = hosts.iter().zip(apps).take(2);
     let client = reqwest::Client::new();
-    let stores = ["SQLite, full", "SQLite, normal"];
-    let mut paths = vec![direct_aap_quote(&client, aap_url)];
-    for host in &hosts[..stores.len()] {
+    let direct = direct_aap_quote(&client, aap_url);
+    let body = examples("A03", "quote")?;
+    let relay_url = relay(direct.clone()).await?;
+    let mut paths = vec![direct, portal_call(&client, relay_url, body.clone(), None)];
+    for (host, _) in hosts_and_apps.clone() {
         let url = format!("{host}/v1/panels/A03/quotes");
-        paths.push(portal_call(&client, url, examples("A03", "quote")?, None));
+        paths.push(portal_call(&client, url, body.clone(), None));
     }
     // A warm-up that opens the connections and the first instances.
     for path in &paths {
@@ -967,59 +971,50 @@ async fn low_load(
             path(i).await?;
         }
     }
-    let before: Vec<Timings> = apps[..stores.len()]
-        .iter()
-        .map(|(app, _)| Timings::of(app))
+    let before: Vec<Timings> = hosts_and_apps
+        .clone()
+        .map(|(_, (app, _))| Timings::of(app))
         .collect();
     let samples = latencies(&paths, count).await?;
-    let means: Vec<[f64; 4]> = apps[..stores.len()]
-        .iter()
+    let means: Vec<[f64; 4]> = hosts_and_apps
         .zip(&before)
-        .map(|((app, _), before)| Timings::of(app).means_since(before))
+        .map(|((_, (app, _)), before)| Timings::of(app).means_since(before))
         .collect();
 
-    println!(
-        "
-## AAP quotes one at a time ({count} per path, alternating request by request)
-"
-    );
-    println!(
-        "| path | p50 µs | p90 µs | p99 µs | max µs | added p50 µs | added p99 µs |
-| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
-    );
+    println!("\n## AAP quotes one at a time ({count} per path, alternating request by request)\n");
+    println!("| path | p50 µs | p90 µs | p99 µs | max µs | added p50 µs | added p99 µs |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     let direct = &samples[0];
-    for (label, lat) in ["direct"].into_iter().chain(stores).zip(&samples) {
+    for (label, lat) in LABELS.iter().zip(&samples) {
         let p = |q| micros(percentile(lat, q));
+        let added = |q| p(q) - micros(percentile(direct, q));
         println!(
             "| {label} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
             p(0.5),
             p(0.9),
             p(0.99),
             p(1.0),
-            p(0.5) - micros(percentile(direct, 0.5)),
-            p(0.99) - micros(percentile(direct, 0.99)),
+            added(0.5),
+            added(0.99),
         );
     }
-    let mean = |lat: &[Duration]| micros(lat.iter().sum::<Duration>()) / lat.len() as f64;
+
+    // Means, so that the parts add up to the whole.
+    let mean = |p: usize| micros(samples[p].iter().sum::<Duration>()) / samples[p].len() as f64;
     println!(
-        "
-Where a host quote's time goes, in means (µs) over the same quotes: the host's own histograms, read from its `/metrics`.
-"
+        "\nWhere a host quote's time goes: means in µs over the same quotes, from the host's own `/metrics`.\n"
     );
-    println!(
-        "| part | {} |
-| --- | ---: | ---: |",
-        stores.join(" | ")
-    );
+    println!("| part | {} | {} |", LABELS[2], LABELS[3]);
+    println!("| --- | ---: | ---: |");
     let row = |label: &str, value: &dyn Fn(usize) -> f64| {
-        let cells: Vec<String> = (0..stores.len()).map(|h| format!("{:.0}", value(h))).collect();
-        println!("| {label} | {} |", cells.join(" | "));
+        println!("| {label} | {:.0} | {:.0} |", value(0), value(1));
     };
-    row("the direct path, for comparison", &|_| mean(direct));
-    row("seen by the portal", &|h| mean(&samples[h + 1]));
+    row("the direct path, for comparison", &|_| mean(0));
+    row("the relay, for comparison", &|_| mean(1));
+    row("seen by the portal", &|h| mean(h + 2));
     row(
-        "outside the operation: the portal's HTTP hop both ways, reading and parsing the body, sending the answer",
-        &|h| mean(&samples[h + 1]) - means[h][0],
+        "outside the operation: the portal's hop both ways, the body's parse, sending the answer",
+        &|h| mean(h + 2) - means[h][0],
     );
     row("the partner exchange, as the host's HTTP client sees it", &|h| {
         means[h][2]
@@ -1030,7 +1025,7 @@ Where a host quote's time goes, in means (µs) over the same quotes: the host's 
     );
     row("the commit, the group commit's wait included", &|h| means[h][3]);
     row(
-        "the rest of the operation: its journal entries, the answer's JSON, the log line and the metrics",
+        "the rest of the operation: journal entries, the answer's JSON, the log line, the metrics",
         &|h| means[h][0] - means[h][1] - means[h][3],
     );
     Ok(())
