@@ -887,7 +887,7 @@ async fn aap_post(
     Ok(body)
 }
 
-/// Sums and counts, in seconds, of the histograms a host keeps for its A03 quotes: enough for
+/// Sums (in seconds) and counts of the histograms a host keeps for its A03 quotes: enough for
 /// the mean of each part of a quote's time.
 #[derive(Clone, Copy, Default)]
 struct Timings {
@@ -915,11 +915,10 @@ impl Timings {
                 _ => continue,
             };
             let a03 = labels.contains(r#"panel="A03""#);
+            let quote = a03 && labels.contains(r#"operation="quote""#);
             let part = match name {
-                "panelgate_request_duration_seconds" if a03 && labels.contains(r#"operation="quote""#) => {
-                    &mut t.request
-                }
-                "panelgate_adapter_call_duration_seconds" if a03 => &mut t.adapter,
+                "panelgate_request_duration_seconds" if quote => &mut t.request,
+                "panelgate_adapter_call_duration_seconds" if quote => &mut t.adapter,
                 "panelgate_partner_request_duration_seconds" if a03 => &mut t.partner,
                 "panelgate_store_commit_duration_seconds" => &mut t.commit,
                 _ => continue,
@@ -935,7 +934,11 @@ impl Timings {
 
     /// The mean of each part, in µs, over what was observed since `before`.
     fn means_since(&self, before: &Timings) -> [f64; 4] {
-        let mean = |now: (f64, f64), then: (f64, f64)| (now.0 - then.0) * 1e6 / (now.1 - then.1).max(1.0);
+        // No observation in the window: no mean (printed as NaN), rather than a false 0.
+        let mean = |now: (f64, f64), then: (f64, f64)| match now.1 - then.1 {
+            0.0 => f64::NAN,
+            count => (now.0 - then.0) * 1e6 / count,
+        };
         [
             mean(self.request, before.request),
             mean(self.adapter, before.adapter),
@@ -945,9 +948,10 @@ impl Timings {
     }
 }
 
-/// AAP quotes one at a time, the direct path and the hosts on both SQLite durabilities
-/// alternating request by request: their distributions, the latency the host adds, and where a
-/// host quote's time goes, from the host's own histograms (`/metrics`).
+/// AAP quotes one at a time, the direct path, the relay and the hosts on both SQLite
+/// durabilities alternating request by request: their distributions, the latency each adds to
+/// the direct path, and where a host quote's time goes, from the host's own histograms
+/// (`/metrics`).
 async fn low_load(
     aap_url: &str,
     hosts: &[String],

@@ -101,7 +101,7 @@ pub struct Metrics {
     callbacks: Family<CallbackLabels, Counter>,
     partner_requests: Family<PartnerLabels, Counter>,
     partner_duration: Histograms<PanelLabels>,
-    adapter_duration: Histograms<PanelLabels>,
+    adapter_duration: Histograms<OperationLabels>,
     commit_duration: Histogram,
     faults: Family<FaultLabels, Counter>,
     limit_hits: Family<LimitLabels, Counter>,
@@ -163,16 +163,16 @@ impl Metrics {
             "Time of one partner exchange",
             partner_duration.clone(),
         );
-        let adapter_duration = Histograms::<PanelLabels>::new_with_constructor(latency);
+        let adapter_duration = Histograms::<OperationLabels>::new_with_constructor(latency);
         registry.register(
             "adapter_call_duration_seconds",
-            "Time of one adapter call in its sandbox: instantiation, the adapter's code, its partner exchanges and the instance's teardown",
+            "Time of one adapter call in its sandbox, from instantiation to teardown: the adapter's code, its partner exchanges with any retry waits, the check of its result (the wait for a free instance excluded)",
             adapter_duration.clone(),
         );
         let commit_duration = latency();
         registry.register(
             "store_commit_duration_seconds",
-            "Time from handing a commit to the store until it is durable, the group commit's wait included",
+            "Time from handing a commit to the store until the caller has its answer (durable, or the error), the group commit's wait included",
             commit_duration.clone(),
         );
         let faults = Family::<FaultLabels, Counter>::default();
@@ -280,8 +280,14 @@ impl Metrics {
             .inc();
     }
 
-    /// An adapter call ended after `elapsed` in its sandbox: its partner exchanges, and its
-    /// fault if it was one.
+    /// An adapter call spent `elapsed` in its sandbox.
+    pub fn adapter_call(&self, labels: &OperationLabels, elapsed: std::time::Duration) {
+        self.adapter_duration
+            .get_or_create(labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// An adapter call ended: its partner exchanges, and its fault if it was one.
     pub fn call(
         &self,
         panel: &str,
@@ -289,14 +295,10 @@ impl Metrics {
         result: &Result<Outcome, CallError>,
         record: &CallRecord,
         hit: LimitsHit,
-        elapsed: std::time::Duration,
     ) {
         let panel_labels = PanelLabels {
             panel: panel.to_string(),
         };
-        self.adapter_duration
-            .get_or_create(&panel_labels)
-            .observe(elapsed.as_secs_f64());
         let mut partner_timeout = false;
         for exchange in &record.exchanges {
             let outcome = match (exchange.status, &exchange.error_kind) {

@@ -350,6 +350,11 @@ impl Adapter for WasmAdapter {
             let timeout = self.panel.operation_timeout;
             // The epoch deadline and the partner timeouts end the call at `timeout`, keeping
             // what it did; this outer limit is the backstop should both miss it.
+            let labels = crate::metrics::OperationLabels {
+                panel: self.panel.id.clone(),
+                operation: crate::store::enum_str(&call.operation()),
+                adapter: self.module_label(),
+            };
             let started = Instant::now();
             let (result, record, hit) =
                 match tokio::time::timeout(timeout + BACKSTOP, self.run(call, None)).await {
@@ -369,16 +374,10 @@ impl Adapter for WasmAdapter {
                         Default::default(),
                     ),
                 };
-            self.count(&result, &record);
             let elapsed = started.elapsed();
-            metrics.call(
-                &self.panel.id,
-                &self.module_label(),
-                &result,
-                &record,
-                hit,
-                elapsed,
-            );
+            self.count(&result, &record);
+            metrics.adapter_call(&labels, elapsed);
+            metrics.call(&self.panel.id, &labels.adapter, &result, &record, hit);
             (result, record)
         })
     }
