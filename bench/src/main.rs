@@ -900,8 +900,13 @@ struct Timings {
 impl Timings {
     /// Read from the host's `/metrics` text, as Prometheus would.
     fn of(app: &panelgate::App) -> Timings {
+        Timings::read(&app.runtime().metrics.encode())
+    }
+
+    /// Read from `/metrics` text.
+    fn read(text: &str) -> Timings {
         let mut t = Timings::default();
-        for line in app.runtime().metrics.encode().lines() {
+        for line in text.lines() {
             let Some((series, value)) = line.rsplit_once(' ') else {
                 continue;
             };
@@ -1232,5 +1237,57 @@ fn aagi_application_sdk(quote: sdk::QuoteRequest) -> sdk::Application {
         digital_policy: Some(true),
         channel: None,
         extensions: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use panelgate::metrics::{Metrics, OperationLabels};
+
+    /// The split reads the series the host writes: a renamed metric or label would leave it
+    /// without an observation (NaN), and this fails.
+    #[test]
+    fn timings_read_the_series_a_host_writes() {
+        let metrics = Metrics::new(1);
+        let quote = |panel: &str, operation: &str| OperationLabels {
+            panel: panel.into(),
+            operation: operation.into(),
+            adapter: "aap-h2h@1.0.0".into(),
+        };
+        let ms = |n: u64| Duration::from_millis(n);
+        let before = Timings::read(&metrics.encode());
+        metrics.request(&quote("A03", "quote"), 200, None, ms(10));
+        metrics.adapter_call(&quote("A03", "quote"), ms(6));
+        metrics.commit_duration().observe(0.003);
+        let exchange: panelgate::runtime::Exchange = serde_json::from_value(json!({
+            "method": "POST", "url": "http://partner/rate", "request_headers": [],
+            "request_body": "", "credential": null, "status": 200, "response_body": "",
+            "error": null, "duration_ms": 4,
+        }))
+        .unwrap();
+        let record = panelgate::adapter::CallRecord {
+            exchanges: vec![panelgate::runtime::Exchange {
+                elapsed: ms(4),
+                ..exchange
+            }],
+        };
+        metrics.call(
+            "A03",
+            "aap-h2h@1.0.0",
+            &Err(panelgate::adapter::CallError::Deadline(1)),
+            &record,
+            Default::default(),
+        );
+        // Other panels and operations are not A03's quotes.
+        metrics.request(&quote("B03", "quote"), 200, None, ms(100));
+        metrics.adapter_call(&quote("A03", "accept"), ms(100));
+
+        let means = Timings::read(&metrics.encode()).means_since(&before);
+        let expected = [10_000.0, 6_000.0, 4_000.0, 3_000.0];
+        for (got, want) in means.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{means:?} against {expected:?}");
+        }
+        assert!(Timings::read("").means_since(&Timings::default())[0].is_nan());
     }
 }
