@@ -3,6 +3,7 @@
 //! component → partner and back), side by side in one run, against the strict simulators on
 //! loopback; plus the runtime's micro-figures. See BENCHMARKS.md.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use futures::FutureExt as _;
@@ -73,6 +74,32 @@ async fn latencies(paths: &[Path], count: usize) -> Result<Vec<Vec<Duration>>> {
 fn process_cpu() -> Duration {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Context switches so far of the process's threads, voluntary or not, summed by thread name
+/// (as `/proc/self/task/*/comm` has it, cut to 15 bytes): each is a thread that parked for want
+/// of work, or was put off its CPU. `None` where there is no `/proc`.
+fn context_switches() -> Option<BTreeMap<String, u64>> {
+    let mut by_name = BTreeMap::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        // A thread may end between the listing and the reads.
+        let (Ok(status), Ok(name)) = (
+            std::fs::read_to_string(task.path().join("status")),
+            std::fs::read_to_string(task.path().join("comm")),
+        ) else {
+            continue;
+        };
+        let switches: u64 = status
+            .lines()
+            .filter_map(|line| {
+                line.strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            })
+            .filter_map(|count| count.trim().parse::<u64>().ok())
+            .sum();
+        *by_name.entry(name.trim().to_string()).or_default() += switches;
+    }
+    Some(by_name)
 }
 
 /// Throughput at saturation: requests per second, and the process's CPU time per request.
@@ -1037,6 +1064,39 @@ async fn low_load(
         "the rest of the operation: journal entries, the answer's JSON, the log line, the metrics",
         &|h| means[h][0] - means[h][1] - means[h][3],
     );
+
+    // Each path alone: how often the process's threads park per quote, and which. On this
+    // machine a parked thread's CPU may halt, and a hand-off to a parked thread waits for its
+    // wake-up.
+    const ALONE: u64 = 500;
+    println!(
+        "\nEach path alone, {ALONE} quotes one at a time: the process's context switches per quote, in all and by thread\n"
+    );
+    println!("| path | mean µs | context switches per quote | by thread |");
+    println!("| --- | ---: | ---: | --- |");
+    for (label, path) in LABELS.iter().zip(&paths) {
+        let (before, started) = (context_switches(), Instant::now());
+        for i in 0..ALONE {
+            path(1_000_000 + i).await?;
+        }
+        let mean = micros(started.elapsed()) / ALONE as f64;
+        let (Some(before), Some(after)) = (before, context_switches()) else {
+            println!("| {label} | {mean:.0} | n/a | no /proc |");
+            continue;
+        };
+        let mut threads: Vec<(f64, &String)> = after
+            .iter()
+            .map(|(name, n)| {
+                let was = before.get(name).copied().unwrap_or(0);
+                (n.saturating_sub(was) as f64 / ALONE as f64, name)
+            })
+            .collect();
+        let all: f64 = threads.iter().map(|(n, _)| n).sum();
+        threads.retain(|(n, _)| *n >= 0.05);
+        threads.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let by_thread: Vec<String> = threads.iter().map(|(n, name)| format!("{name} {n:.1}")).collect();
+        println!("| {label} | {mean:.0} | {all:.1} | {} |", by_thread.join(", "));
+    }
     Ok(())
 }
 
@@ -1244,6 +1304,35 @@ fn aagi_application_sdk(quote: sdk::QuoteRequest) -> sdk::Application {
 mod tests {
     use super::*;
     use panelgate::metrics::{Metrics, OperationLabels};
+
+    /// A named thread that parks five times shows at least five switches under its own name.
+    #[test]
+    fn context_switches_are_counted_by_thread() {
+        let (parked, go) = std::sync::mpsc::channel::<()>();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("bench-parker".into())
+            .spawn(move || {
+                // The first wait parks it before the count below.
+                go.recv().unwrap();
+                for _ in 0..5 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                done.send(()).unwrap();
+                go.recv().unwrap();
+            })
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let before = context_switches().expect("/proc");
+        parked.send(()).unwrap();
+        finished.recv().unwrap();
+        let after = context_switches().expect("/proc");
+        parked.send(()).unwrap();
+        thread.join().unwrap();
+        let name = "bench-parker".to_string();
+        let was = before.get(&name).copied().expect("the thread, by its name");
+        assert!(after[&name] >= was + 5, "{was} -> {}", after[&name]);
+    }
 
     /// The split reads the series the host writes: a renamed metric or label would leave it
     /// without an observation (NaN), and this fails.
