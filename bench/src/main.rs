@@ -473,7 +473,8 @@ token = {{ value = "bench-token" }}
         let rss_before = rss_kib();
         let app = panelgate::App::start(&config).await?;
         loaded.get_or_insert(rss_kib().saturating_sub(rss_before));
-        let listener = tokio::net::TcpListener::bind(any).await?;
+        // Bound as `panelgate serve` binds its listener.
+        let listener = panelgate::listen("127.0.0.1:0").await?;
         hosts.push(format!("http://{}", listener.local_addr()?));
         let router = app.router();
         tokio::spawn(async move { axum::serve(listener, router).await });
@@ -1018,22 +1019,7 @@ async fn low_load(
         .collect();
 
     println!("\n## AAP quotes one at a time ({count} per path, alternating request by request)\n");
-    println!("| path | p50 µs | p90 µs | p99 µs | max µs | added p50 µs | added p99 µs |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    let direct = &samples[0];
-    for (label, lat) in LABELS.iter().zip(&samples) {
-        let p = |q| micros(percentile(lat, q));
-        let added = |q| p(q) - micros(percentile(direct, q));
-        println!(
-            "| {label} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
-            p(0.5),
-            p(0.9),
-            p(0.99),
-            p(1.0),
-            added(0.5),
-            added(0.99),
-        );
-    }
+    distributions(&LABELS, &samples);
 
     // Means, so that the parts add up to the whole.
     let mean = |p: usize| micros(samples[p].iter().sum::<Duration>()) / samples[p].len() as f64;
@@ -1097,6 +1083,75 @@ async fn low_load(
         let by_thread: Vec<String> = threads.iter().map(|(n, name)| format!("{name} {n:.1}")).collect();
         println!("| {label} | {mean:.0} | {all:.1} | {} |", by_thread.join(", "));
     }
+    moderate_load(&paths, &LABELS).await
+}
+
+/// A table of each path's latencies, `samples` sorted and the direct path's first: how many,
+/// p50, p90, p99, the maximum, and what each path adds to the direct path at p50 and p99.
+fn distributions(labels: &[&str], samples: &[Vec<Duration>]) {
+    println!("| path | quotes | p50 µs | p90 µs | p99 µs | max µs | added p50 µs | added p99 µs |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let direct = &samples[0];
+    for (label, lat) in labels.iter().zip(samples) {
+        let p = |q| micros(percentile(lat, q));
+        let added = |q| p(q) - micros(percentile(direct, q));
+        println!(
+            "| {label} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            lat.len(),
+            p(0.5),
+            p(0.9),
+            p(0.99),
+            p(1.0),
+            added(0.5),
+            added(0.99),
+        );
+    }
+}
+
+/// The rates [`moderate_load`] offers, as quotes sent every so many milliseconds: 500, 1,000
+/// and 2,000 a second, from under a tenth to about a third of what a host serves at saturation
+/// here.
+const MODERATE_RATES: [(usize, u64); 3] = [(1, 2), (1, 1), (2, 1)];
+
+/// The issue's "moderate load": AAP quotes sent at fixed rates whether or not the earlier ones
+/// have been answered (an open loop: a slow answer delays no later send, and a connection
+/// the portal's pool lacks is opened), each path alone for 1 s in turn, over two rounds. A
+/// quote's latency runs from its issue (the task that sends it spawned) to its answer, its wait
+/// for a worker included.
+async fn moderate_load(paths: &[Path], labels: &[&str]) -> Result<()> {
+    const ROUNDS: usize = 2;
+    const PERIOD: Duration = Duration::from_secs(1);
+    let mut n = 2_000_000;
+    for (quotes, every_ms) in MODERATE_RATES {
+        let mut samples = vec![Vec::new(); paths.len()];
+        for _ in 0..ROUNDS {
+            for (p, path) in paths.iter().enumerate() {
+                let mut sent = tokio::task::JoinSet::new();
+                let mut tick = tokio::time::interval(Duration::from_millis(every_ms));
+                // A late tick sends its quotes at once: the rate holds over the period, and a
+                // busy machine gets its arrivals in bursts, as a real portal's would come.
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+                let started = Instant::now();
+                while started.elapsed() < PERIOD {
+                    tick.tick().await;
+                    for _ in 0..quotes {
+                        let (call, issued) = (path(n), Instant::now());
+                        n += 1;
+                        sent.spawn(async move { call.await.map(|()| issued.elapsed()) });
+                    }
+                }
+                while let Some(answered) = sent.join_next().await {
+                    samples[p].push(answered??);
+                }
+            }
+        }
+        samples.iter_mut().for_each(|s| s.sort());
+        println!(
+            "\n## AAP quotes at {} a second (an open loop, each path alone for {PERIOD:?} in turn, {ROUNDS} rounds)\n",
+            quotes as u64 * 1000 / every_ms
+        );
+        distributions(labels, &samples);
+    }
     Ok(())
 }
 
@@ -1128,7 +1183,8 @@ async fn relay(direct: Path) -> Result<String> {
             ),
         )
         .with_state((direct, counter));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // Its listener bound as the host's is.
+    let listener = panelgate::listen("127.0.0.1:0").await?;
     let url = format!("http://{}/relay", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok(url)

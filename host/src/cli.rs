@@ -322,7 +322,7 @@ where
         Command::Serve { config } => {
             let config = crate::config::Config::load(&config)?;
             let app = crate::App::start(&config).await?;
-            let listener = tokio::net::TcpListener::bind(&config.server.listen)
+            let listener = crate::listen(&config.server.listen)
                 .await
                 .with_context(|| format!("binding {}", config.server.listen))?;
             tracing::info!("panelgate listening on http://{}", listener.local_addr()?);

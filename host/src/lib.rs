@@ -74,6 +74,36 @@ impl App {
     }
 }
 
+/// How many connections the kernel may hold for the portal before the host accepts them. The
+/// kernel clamps it to `net.core.somaxconn` (4096 on current Linux). The standard library's 128
+/// was too few: a burst of new connections past it had its connection attempts dropped, and
+/// each waited for its SYN to be sent again, 1 s later and then 3 s.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// The portal's listener at `addr` (an IP address or a host name, with its port), with
+/// [`LISTEN_BACKLOG`]. Like the standard library's bind, it tries each address the name resolves
+/// to and reuses an address a stopped host left in `TIME_WAIT`.
+pub async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = match addr {
+            std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr) {
+            Ok(()) => return socket.listen(LISTEN_BACKLOG),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("`{addr}` names no address"),
+        )
+    }))
+}
+
 /// The circuit breaker a panel's config asks for.
 pub(crate) fn breaker(panel: &PanelConfig, config: &Config) -> capabilities::breaker::Breaker {
     capabilities::breaker::Breaker::new(
@@ -154,4 +184,34 @@ pub(crate) fn panel_context(
         redactions,
         breaker,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst of 400 connections the host has not accepted yet all connect at once: with the
+    /// standard library's backlog of 128 the ones past it wait a second for their SYN's retry.
+    #[tokio::test]
+    async fn a_burst_of_connections_waits_in_the_backlog_not_for_a_retry() {
+        let listener = listen("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut connects = tokio::task::JoinSet::new();
+        for _ in 0..400 {
+            connects.spawn(tokio::time::timeout(
+                Duration::from_millis(500),
+                tokio::net::TcpStream::connect(addr),
+            ));
+        }
+        let mut held = Vec::new();
+        while let Some(connected) = connects.join_next().await {
+            let stream = connected
+                .unwrap()
+                .expect("connected within 500 ms, no SYN retried")
+                .unwrap();
+            held.push(stream);
+        }
+        assert_eq!(held.len(), 400);
+        drop(listener);
+    }
 }
