@@ -76,12 +76,15 @@ fn process_cpu() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
-/// Context switches so far of the process's threads, voluntary or not, summed by thread name
-/// (as `/proc/self/task/*/comm` has it, cut to 15 bytes): each is a thread that parked for want
-/// of work, or was put off its CPU. `None` where there is no `/proc`.
-fn context_switches() -> Option<BTreeMap<String, u64>> {
-    let mut by_name = BTreeMap::new();
+/// Each live thread of the process, by its id: its name (as `/proc/self/task/*/comm` has it,
+/// cut to 15 bytes) and its context switches so far, voluntary or not. Each is the thread
+/// parking for want of work, or being put off its CPU. `None` where there is no `/proc`.
+fn context_switches() -> Option<BTreeMap<u32, (String, u64)>> {
+    let mut threads = BTreeMap::new();
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<u32>().ok()) else {
+            continue;
+        };
         // A thread may end between the listing and the reads.
         let (Ok(status), Ok(name)) = (
             std::fs::read_to_string(task.path().join("status")),
@@ -97,9 +100,24 @@ fn context_switches() -> Option<BTreeMap<String, u64>> {
             })
             .filter_map(|count| count.trim().parse::<u64>().ok())
             .sum();
-        *by_name.entry(name.trim().to_string()).or_default() += switches;
+        threads.insert(tid, (name.trim().to_string(), switches));
     }
-    Some(by_name)
+    Some(threads)
+}
+
+/// The context switches between two readings of [`context_switches`], summed by thread name:
+/// each thread's own difference (a thread born between them counts from 0; one that ended is
+/// lost).
+fn switches_by_name(
+    before: &BTreeMap<u32, (String, u64)>,
+    after: &BTreeMap<u32, (String, u64)>,
+) -> BTreeMap<String, u64> {
+    let mut by_name = BTreeMap::new();
+    for (tid, (name, now)) in after {
+        let was = before.get(tid).map_or(0, |(_, n)| *n);
+        *by_name.entry(name.clone()).or_default() += now.saturating_sub(was);
+    }
+    by_name
 }
 
 /// Throughput at saturation: requests per second, and the process's CPU time per request.
@@ -1070,12 +1088,9 @@ async fn low_load(
             println!("| {label} | {mean:.0} | n/a | no /proc |");
             continue;
         };
-        let mut threads: Vec<(f64, &String)> = after
-            .iter()
-            .map(|(name, n)| {
-                let was = before.get(name).copied().unwrap_or(0);
-                (n.saturating_sub(was) as f64 / ALONE as f64, name)
-            })
+        let mut threads: Vec<(f64, String)> = switches_by_name(&before, &after)
+            .into_iter()
+            .map(|(name, n)| (n as f64 / ALONE as f64, name))
             .collect();
         let all: f64 = threads.iter().map(|(n, _)| n).sum();
         threads.retain(|(n, _)| *n >= 0.05);
@@ -1115,15 +1130,19 @@ const MODERATE_RATES: [(usize, u64); 3] = [(1, 2), (1, 1), (2, 1)];
 
 /// The issue's "moderate load": AAP quotes sent at fixed rates whether or not the earlier ones
 /// have been answered (an open loop: a slow answer delays no later send, and a connection
-/// the portal's pool lacks is opened), each path alone for 1 s in turn, over two rounds. A
-/// quote's latency runs from its issue (the task that sends it spawned) to its answer, its wait
-/// for a worker included.
+/// the portal's pool lacks is opened), each path alone for 1 s of ticks in turn, over two
+/// rounds. A quote's latency runs from its issue (the task that sends it spawned) to its
+/// answer, its wait for a worker included. A generator that falls behind its clock is not in
+/// the latencies: it shows as a round that took longer than 1 s to send, printed under the
+/// table.
 async fn moderate_load(paths: &[Path], labels: &[&str]) -> Result<()> {
     const ROUNDS: usize = 2;
     const PERIOD: Duration = Duration::from_secs(1);
     let mut n = 2_000_000;
     for (quotes, every_ms) in MODERATE_RATES {
         let mut samples = vec![Vec::new(); paths.len()];
+        // The longest a round took to send its quotes: over the period, the rate did not hold.
+        let mut sending = vec![Duration::ZERO; paths.len()];
         for _ in 0..ROUNDS {
             for (p, path) in paths.iter().enumerate() {
                 let mut sent = tokio::task::JoinSet::new();
@@ -1132,7 +1151,7 @@ async fn moderate_load(paths: &[Path], labels: &[&str]) -> Result<()> {
                 // busy machine gets its arrivals in bursts, as a real portal's would come.
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
                 let started = Instant::now();
-                while started.elapsed() < PERIOD {
+                for _ in 0..PERIOD.as_millis() as u64 / every_ms {
                     tick.tick().await;
                     for _ in 0..quotes {
                         let (call, issued) = (path(n), Instant::now());
@@ -1140,6 +1159,7 @@ async fn moderate_load(paths: &[Path], labels: &[&str]) -> Result<()> {
                         sent.spawn(async move { call.await.map(|()| issued.elapsed()) });
                     }
                 }
+                sending[p] = sending[p].max(started.elapsed());
                 while let Some(answered) = sent.join_next().await {
                     samples[p].push(answered??);
                 }
@@ -1151,6 +1171,15 @@ async fn moderate_load(paths: &[Path], labels: &[&str]) -> Result<()> {
             quotes as u64 * 1000 / every_ms
         );
         distributions(labels, &samples);
+        let sending: Vec<String> = labels
+            .iter()
+            .zip(&sending)
+            .map(|(label, took)| format!("{label} {:.2} s", took.as_secs_f64()))
+            .collect();
+        println!(
+            "\nThe longest a round took to send its quotes ({PERIOD:?} when the rate held): {}",
+            sending.join(", ")
+        );
     }
     Ok(())
 }
@@ -1364,12 +1393,13 @@ mod tests {
     /// A named thread that parks five times shows at least five switches under its own name.
     #[test]
     fn context_switches_are_counted_by_thread() {
+        let (started, ready) = std::sync::mpsc::channel::<()>();
         let (parked, go) = std::sync::mpsc::channel::<()>();
         let (done, finished) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("bench-parker".into())
             .spawn(move || {
-                // The first wait parks it before the count below.
+                started.send(()).unwrap();
                 go.recv().unwrap();
                 for _ in 0..5 {
                     std::thread::sleep(Duration::from_millis(2));
@@ -1378,16 +1408,17 @@ mod tests {
                 go.recv().unwrap();
             })
             .unwrap();
-        std::thread::sleep(Duration::from_millis(20));
+        // Named by now: the name is set before the thread runs its closure.
+        ready.recv().unwrap();
         let before = context_switches().expect("/proc");
         parked.send(()).unwrap();
         finished.recv().unwrap();
         let after = context_switches().expect("/proc");
         parked.send(()).unwrap();
         thread.join().unwrap();
-        let name = "bench-parker".to_string();
-        let was = before.get(&name).copied().expect("the thread, by its name");
-        assert!(after[&name] >= was + 5, "{was} -> {}", after[&name]);
+        let counted = switches_by_name(&before, &after);
+        let parker = counted.get("bench-parker").copied().unwrap_or(0);
+        assert!(parker >= 5, "{parker} switches counted for the thread");
     }
 
     /// The split reads the series the host writes: a renamed metric or label would leave it
