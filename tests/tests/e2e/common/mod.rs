@@ -168,7 +168,8 @@ headers = {{ secret-key = {{ value = "{JULO_SECRET}" }}, username = {{ value = "
     std::fs::write(&path, config).expect("writing config");
     let config = panelgate::config::Config::load(&path).expect("config");
     let app = panelgate::App::start(&config).await.expect("host starts");
-    let listener = tokio::net::TcpListener::bind(any_port()).await.expect("bind");
+    // Bound as `panelgate serve` binds its listener.
+    let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = app.router();
     tokio::spawn(async move { axum::serve(listener, router).await });
@@ -343,7 +344,7 @@ impl Harness {
         let app = panelgate::App::start(&panelgate::config::Config::load(&path).expect("config"))
             .await
             .expect("host");
-        let listener = tokio::net::TcpListener::bind(any_port()).await.expect("bind");
+        let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app.router()).await });
         base
