@@ -96,6 +96,23 @@ impl Call {
     }
 }
 
+impl Operation {
+    /// Whether the operation may change something at the partner. Such an operation is
+    /// recorded before the partner is asked, a failure after its request left may leave it in
+    /// doubt, and it is never retried by the host.
+    pub fn changes_state(self) -> bool {
+        !matches!(
+            self,
+            Operation::Quote
+                | Operation::Status
+                | Operation::Lookup
+                | Operation::Poll
+                | Operation::PolicyDocument
+                | Operation::HandleCallback
+        )
+    }
+}
+
 /// An operation's result.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(untagged)]

@@ -14,13 +14,17 @@
 //! and then reconciles through `status` where the adapter has it and the case carries the
 //! partner's references. What stays unknown is listed at `GET /admin/unknown-outcomes`.
 
+use std::sync::Arc;
+
 use serde_json::json;
 
 use crate::adapter::Call;
-use crate::api::AppState;
 use crate::api::operations::{CaseEffect, run};
+use crate::api::{ApiError, AppState};
 use crate::model::{CaseKind, CaseStatus, Operation};
-use crate::store::{Backend, CaseChange, Commit, JournalEntry, NewEvent, PendingOperation, StoreError};
+use crate::store::{
+    Backend, CaseChange, Commit, JournalEntry, NewEvent, PendingOperation, SettledUnknown, StoreError,
+};
 
 impl AppState {
     /// Settles what a crash left in flight. Called at start-up, before serving.
@@ -29,7 +33,7 @@ impl AppState {
     /// PostgreSQL other hosts may be running operations right now, so only records older than
     /// any operation can live ([`AppState::orphan_age`]) are settled, and a sweep
     /// ([`AppState::spawn_recovery_sweep`]) settles those of a host that died and never came back.
-    pub async fn recover(&self) -> anyhow::Result<()> {
+    pub async fn recover(self: &Arc<Self>) -> anyhow::Result<()> {
         let cutoff = match self.store.backend() {
             Backend::Sqlite => crate::store::now_plus(std::time::Duration::from_secs(1)),
             Backend::Postgres => crate::store::now_minus(self.orphan_age()),
@@ -43,9 +47,9 @@ impl AppState {
                 Err(e) if matches!(e.downcast_ref(), Some(StoreError::Settled(_))) => continue,
                 Err(e) => return Err(e),
             };
-            if let Some(case_id) = case_id {
-                self.reconcile(&op, &case_id).await;
-            }
+            let mut op = op;
+            op.state = "unknown".into();
+            self.reconcile_later(op, case_id);
         }
         let released = self.store.release_running_keys(&cutoff).await?;
         if released > 0 {
@@ -72,11 +76,11 @@ impl AppState {
     }
 
     /// On a shared store, settles now and then what a host that died left running.
-    pub fn spawn_recovery_sweep(self: &std::sync::Arc<Self>) {
+    pub fn spawn_recovery_sweep(self: &Arc<Self>) {
         if self.store.backend() != Backend::Postgres {
             return;
         }
-        let state = std::sync::Arc::downgrade(self);
+        let state = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
             tick.tick().await;
@@ -90,62 +94,17 @@ impl AppState {
         });
     }
 
-    async fn settle_unknown(&self, op: &PendingOperation) -> anyhow::Result<Option<String>> {
+    async fn settle_unknown(self: &Arc<Self>, op: &PendingOperation) -> anyhow::Result<Option<String>> {
         let message = format!(
             "outcome unknown: the host stopped while `{}` was under way (journal {}); the partner may or may not have acted on it",
             op.operation, op.journal_id
         );
-        let source = format!("recovery:{}", op.journal_id);
-        let mut commit = Commit {
-            marks_unknown: Some(op.journal_id.clone()),
-            ..Commit::default()
-        };
-        let mut case_id = op.case_id.clone();
-        let mut opened = false;
-        if let Some(opens) = &op.opens
-            && let Some(id) = opens["case_id"].as_str()
-        {
-            let kind: CaseKind = serde_json::from_value(opens["kind"].clone())?;
-            if self.store.case(&op.panel, id).await?.is_none() {
-                commit.cases.push(CaseChange {
-                    case_id: id.to_string(),
-                    create: Some((
-                        op.panel.clone(),
-                        kind,
-                        opens["product"].as_str().map(str::to_string),
-                        opens["parent"].as_str().map(str::to_string),
-                    )),
-                    status: Some(CaseStatus::Unknown),
-                    message: Some(message.clone()),
-                    source: source.clone(),
-                    ..CaseChange::default()
-                });
-                opened = true;
-            }
-            case_id = Some(id.to_string());
-        } else if let Some(id) = &case_id {
-            commit.cases.push(CaseChange {
-                case_id: id.clone(),
-                message: Some(message.clone()),
-                source: source.clone(),
-                ..CaseChange::default()
-            });
-        }
-        commit.events.push(NewEvent {
-            panel: op.panel.clone(),
-            case_id: case_id.clone(),
-            kind: "outcome_unknown".into(),
-            dedup_key: source.clone(),
-            status: opened.then_some(CaseStatus::Unknown),
-            payload: json!({ "operation": op.operation, "journal_id": op.journal_id, "message": message }),
-            flagged: Some(message.clone()),
-        });
-        commit.journal.push(JournalEntry {
+        let entry = JournalEntry {
             id: op.journal_id.clone(),
             panel: Some(op.panel.clone()),
             operation: op.operation.clone(),
             kind: "portal",
-            case_id: case_id.clone(),
+            case_id: None,
             outcome: "unknown: the host stopped during the operation".into(),
             // Rendered around the stored text, not through `json!`, which would parse it again.
             detail: serde_json::to_string(&Recovered {
@@ -153,39 +112,135 @@ impl AppState {
                 request: &op.request,
                 started_at: &op.started_at,
             })?,
-        });
-        if let Some((scope, key)) = &op.idempotency {
-            let body = json!({
-                "error": { "code": "outcome_unknown", "message": message, "journal_id": op.journal_id },
-                "case_id": case_id,
-            });
-            commit.idempotent_response = Some((scope.clone(), key.clone(), 409, body.to_string()));
-        }
+        };
+        let opens_case = match op.opens.as_ref().and_then(|o| o["case_id"].as_str()) {
+            Some(id) => self.store.case(&op.panel, id).await?.is_none(),
+            None => false,
+        };
+        let (commit, case_id) = self.unknown_commit(op, &message, entry, opens_case);
         self.store.commit(commit).await?;
         tracing::warn!(panel = %op.panel, operation = %op.operation, journal = %op.journal_id, case = ?case_id, "{message}");
         Ok(case_id)
     }
 
-    /// Asks the partner where it can: a `status` refresh of a case that carries references.
-    async fn reconcile(&self, op: &PendingOperation, case_id: &str) {
-        let Ok(panel) = self.panel(&op.panel) else {
-            return;
+    /// What marks an operation in doubt, in one commit: its journal `entry` (given the case),
+    /// its record marked `unknown`, its case opened with status `unknown` (when `opens_case`)
+    /// or noted, a flagged `outcome_unknown` event, and its key answering `409 outcome_unknown`
+    /// so that no retry places the same business twice. Returns the commit and the case.
+    pub(crate) fn unknown_commit(
+        &self,
+        op: &PendingOperation,
+        message: &str,
+        mut entry: JournalEntry,
+        opens_case: bool,
+    ) -> (Commit, Option<String>) {
+        let source = format!("unknown:{}", op.journal_id);
+        let mut commit = Commit {
+            marks_unknown: Some(op.journal_id.clone()),
+            ..Commit::default()
         };
+        let opens = op.opens.as_ref().and_then(|opens| {
+            let kind: CaseKind = serde_json::from_value(opens["kind"].clone()).ok()?;
+            Some((opens["case_id"].as_str()?.to_string(), kind, opens))
+        });
+        let case_id = opens.as_ref().map(|o| o.0.clone()).or(op.case_id.clone());
+        match (&opens, &case_id) {
+            (Some((id, kind, opens)), _) if opens_case => commit.cases.push(CaseChange {
+                case_id: id.clone(),
+                create: Some((
+                    op.panel.clone(),
+                    *kind,
+                    opens["product"].as_str().map(str::to_string),
+                    opens["parent"].as_str().map(str::to_string),
+                )),
+                status: Some(CaseStatus::Unknown),
+                message: Some(message.to_string()),
+                source: source.clone(),
+                ..CaseChange::default()
+            }),
+            (_, Some(id)) => commit.cases.push(CaseChange {
+                case_id: id.clone(),
+                message: Some(message.to_string()),
+                source: source.clone(),
+                ..CaseChange::default()
+            }),
+            _ => {}
+        }
+        commit.events.push(NewEvent {
+            panel: op.panel.clone(),
+            case_id: case_id.clone(),
+            kind: "outcome_unknown".into(),
+            dedup_key: source,
+            status: opens_case.then_some(CaseStatus::Unknown),
+            payload: json!({ "operation": op.operation, "journal_id": op.journal_id, "message": message }),
+            flagged: Some(message.to_string()),
+        });
+        entry.case_id = case_id.clone();
+        commit.journal.push(entry);
+        if let Some((scope, key)) = &op.idempotency {
+            let body = ApiError::OutcomeUnknown {
+                message: message.to_string(),
+                journal_id: op.journal_id.clone(),
+                case_id: case_id.clone(),
+            }
+            .body();
+            let body = serde_json::to_string(&body).unwrap_or_default();
+            commit.idempotent_response = Some((scope.clone(), key.clone(), 409, body));
+        }
+        (commit, case_id)
+    }
+
+    /// Reconciles an operation in doubt in the background, on a backoff (1 s, doubling, at
+    /// most [`RECONCILE_CAP`] apart, [`RECONCILE_ATTEMPTS`] times): see [`AppState::reconcile`].
+    pub(crate) fn reconcile_later(self: &Arc<Self>, op: PendingOperation, case_id: Option<String>) {
+        let Some(case_id) = case_id else { return };
+        let state = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut wait = std::time::Duration::from_secs(1);
+            for _ in 0..RECONCILE_ATTEMPTS {
+                tokio::time::sleep(wait).await;
+                let Some(state) = state.upgrade() else { return };
+                match state.reconcile(&op, &case_id).await {
+                    Ok(Reconciled::Settled | Reconciled::CannotTell) => return,
+                    Ok(Reconciled::NotYet(why)) => {
+                        tracing::info!(panel = %op.panel, journal = %op.journal_id, "reconciling later: {why}")
+                    }
+                    Err(e) => {
+                        tracing::warn!(panel = %op.panel, journal = %op.journal_id, "reconciling failed: {e}")
+                    }
+                }
+                wait = (wait * 2).min(RECONCILE_CAP);
+            }
+        });
+    }
+
+    /// Asks the partner where it can: a `status` refresh of the case, once it carries the
+    /// partner's references. When the partner answers, the operation is settled as the
+    /// partner reports the case: its record goes, its key replays the case as refreshed, and
+    /// the feed says so.
+    pub(crate) async fn reconcile(
+        self: &Arc<Self>,
+        op: &PendingOperation,
+        case_id: &str,
+    ) -> anyhow::Result<Reconciled> {
+        let panel = self.panel(&op.panel)?;
         if !panel
             .adapter
             .description()
             .operations
             .contains(&Operation::Status)
         {
-            return;
+            return Ok(Reconciled::CannotTell);
         }
-        let Ok(Some(case)) = self.store.case(&op.panel, case_id).await else {
-            return;
+        let Some(case) = self.store.case(&op.panel, case_id).await? else {
+            return Ok(Reconciled::CannotTell);
         };
         if case.references.is_empty() {
-            return;
+            return Ok(Reconciled::NotYet(
+                "the case carries no partner reference to ask by",
+            ));
         }
-        match run(
+        run(
             self,
             &panel,
             Call::Status(case.to_ref()),
@@ -193,16 +248,181 @@ impl AppState {
             None,
         )
         .await
-        {
-            Ok(_) => {
-                tracing::info!(panel = %op.panel, case = case_id, "case refreshed from the partner after an unknown outcome")
-            }
-            Err(e) => {
-                tracing::warn!(panel = %op.panel, case = case_id, "reconciling through status failed: {e}")
-            }
+        .map_err(|e| anyhow::anyhow!("status: {e}"))?;
+        let case = self
+            .store
+            .case(&op.panel, case_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("case {case_id} is gone"))?;
+        let how = format!(
+            "reconciled: the partner reports the case as `{}`",
+            crate::store::enum_str(&case.status)
+        );
+        match self.settle(op, &case, &how, Some(200)).await {
+            Ok(()) => Ok(Reconciled::Settled),
+            Err(e) if matches!(e, StoreError::Settled(_)) => Ok(Reconciled::Settled),
+            Err(e) => Err(e.into()),
         }
     }
+
+    /// Settles an operation in doubt as an operator decided (journaled under `by`): the partner
+    /// acted, and the case takes `status` and `references`, its key then replaying the case; or
+    /// it did not, and its key is released so that a retry runs the operation again.
+    pub async fn settle_by_operator(
+        self: &Arc<Self>,
+        journal_id: &str,
+        decision: &Settlement,
+    ) -> Result<crate::store::Case, ApiError> {
+        let op = self
+            .store
+            .pending("unknown")
+            .await?
+            .into_iter()
+            .find(|op| op.journal_id == journal_id)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!("no operation in doubt with journal id `{journal_id}`"))
+            })?;
+        let case_id = op
+            .opens
+            .as_ref()
+            .and_then(|o| o["case_id"].as_str().map(str::to_string))
+            .or(op.case_id.clone())
+            .ok_or_else(|| ApiError::Conflict(format!("operation `{journal_id}` has no case to settle")))?;
+        let opened = op.opens.is_some();
+        let (status, how) = if decision.acted {
+            let status = decision.status.ok_or_else(|| {
+                ApiError::invalid(
+                    "status",
+                    "is required when the partner acted: the case's status at the partner",
+                )
+            })?;
+            (
+                Some(status),
+                format!("settled by an operator: the partner acted ({})", decision.note),
+            )
+        } else {
+            // A case the operation opened never existed at the partner.
+            (
+                opened.then_some(CaseStatus::Withdrawn),
+                format!(
+                    "settled by an operator: the partner did not act ({})",
+                    decision.note
+                ),
+            )
+        };
+        let change = CaseChange {
+            case_id: case_id.clone(),
+            status,
+            references: decision.references.clone(),
+            message: Some(how.clone()),
+            source: format!("operator:{journal_id}"),
+            ..CaseChange::default()
+        };
+        let mut commit = Commit::default();
+        commit.cases.push(change);
+        let case = self
+            .store
+            .case(&op.panel, &case_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no case `{case_id}`")))?;
+        self.settle_with(&op, &case, &how, decision.acted.then_some(200), commit)
+            .await
+            .map_err(|e| match e {
+                StoreError::Settled(id) => ApiError::Conflict(format!("operation `{id}` is settled already")),
+                e => e.into(),
+            })?;
+        self.store
+            .case(&op.panel, &case_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no case `{case_id}`")))
+    }
+
+    async fn settle(
+        &self,
+        op: &PendingOperation,
+        case: &crate::store::Case,
+        how: &str,
+        replay: Option<u16>,
+    ) -> Result<(), StoreError> {
+        self.settle_with(op, case, how, replay, Commit::default()).await
+    }
+
+    /// Writes a settlement: the record goes, the key replays the settled case with `replay`'s
+    /// status (or is released), a journal entry and an `outcome_settled` event say how.
+    async fn settle_with(
+        &self,
+        op: &PendingOperation,
+        case: &crate::store::Case,
+        how: &str,
+        replay: Option<u16>,
+        mut commit: Commit,
+    ) -> Result<(), StoreError> {
+        let answer = replay.map(|status| {
+            let body = json!({
+                "settled": how,
+                "journal_id": op.journal_id,
+                "case_id": case.id,
+                "case": case,
+            });
+            (status, body.to_string())
+        });
+        commit.settles_unknown = Some(SettledUnknown {
+            journal_id: op.journal_id.clone(),
+            key: op.idempotency.clone().map(|(scope, key)| (scope, key, answer)),
+        });
+        commit.journal.push(JournalEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            panel: Some(op.panel.clone()),
+            operation: op.operation.clone(),
+            kind: "settlement",
+            case_id: Some(case.id.clone()),
+            outcome: how.to_string(),
+            detail: json!({ "of": op.journal_id, "settled": how }).to_string(),
+        });
+        commit.events.push(NewEvent {
+            panel: op.panel.clone(),
+            case_id: Some(case.id.clone()),
+            kind: "outcome_settled".into(),
+            dedup_key: format!("settled:{}", op.journal_id),
+            status: None,
+            payload: json!({ "operation": op.operation, "journal_id": op.journal_id, "settled": how }),
+            flagged: None,
+        });
+        self.store.commit(commit).await?;
+        tracing::info!(panel = %op.panel, journal = %op.journal_id, case = %case.id, "{how}");
+        Ok(())
+    }
 }
+
+/// An operator's decision on an operation in doubt (`POST /admin/unknown-outcomes/{journal_id}`).
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settlement {
+    /// Whether the partner acted on the operation (as the partner's own records show).
+    pub acted: bool,
+    /// The case's status at the partner; required when it acted.
+    pub status: Option<CaseStatus>,
+    /// The partner's references for the case (its contract or policy number), when it acted.
+    #[serde(default)]
+    pub references: Vec<crate::model::Reference>,
+    /// Why: what the operator checked, for the journal.
+    pub note: String,
+}
+
+/// How many times an operation in doubt is asked about before it is left to an operator.
+const RECONCILE_ATTEMPTS: u32 = 16;
+/// The longest wait between two reconciliation attempts.
+const RECONCILE_CAP: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// What one reconciliation attempt found.
+pub(crate) enum Reconciled {
+    Settled,
+    /// The adapter cannot ask the partner (no `status`): an operator settles it.
+    CannotTell,
+    /// Not yet: the case lacks what the partner could be asked by.
+    NotYet(&'static str),
+}
+
 /// The journal's entry for an operation found cut off by a stop.
 #[derive(serde::Serialize)]
 struct Recovered<'a> {

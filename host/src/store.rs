@@ -52,6 +52,17 @@ pub enum StoreError {
     Closed,
 }
 
+impl StoreError {
+    /// A fault of the database's reachability or of this moment (a lock held, a connection
+    /// lost, the disk full), which a later attempt may not meet; not a fault of the data.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(_) | StoreError::Sqlite(_) | StoreError::Io(_) | StoreError::Commit(_)
+        )
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// The database behind the store.
@@ -77,6 +88,14 @@ impl Backend {
     }
 }
 
+/// How long a PostgreSQL operation waits for a pooled connection.
+const POSTGRES_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Every PostgreSQL session's bounds: a lock wait (the journal's ordering lock included) and a
+/// statement end with an error rather than hang the operation that waits; a transaction left
+/// idle is ended by the server.
+const POSTGRES_TIMEOUTS: &str = "SET lock_timeout = '5s'; SET statement_timeout = '15s'; \
+     SET idle_in_transaction_session_timeout = '60s'";
+
 /// The advisory lock key of [`Store::begin_ordered`] ("pgate" in ASCII).
 const ORDERED_WRITES: i64 = 0x70_67_61_74_65;
 
@@ -87,6 +106,8 @@ pub struct Store {
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
     /// Where each commit's time goes, once the host's metrics are attached.
     commit_time: Option<prometheus_client::metrics::histogram::Histogram>,
+    /// Whether the last commit failed: `/readyz` then probes a write before saying ready.
+    failing: std::sync::atomic::AtomicBool,
 }
 
 /// The most commits written in one transaction.
@@ -213,7 +234,7 @@ pub struct NewAttachment {
 }
 
 /// Everything one operation writes, committed atomically.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Commit {
     pub journal: Vec<JournalEntry>,
     pub cases: Vec<CaseChange>,
@@ -228,6 +249,20 @@ pub struct Commit {
     pub marks_unknown: Option<String>,
     /// A state-changing operation about to ask its partner: recorded as in flight.
     pub begins: Option<PendingOperation>,
+    /// An operation in doubt settled (reconciled or by an operator): its record removed and
+    /// its key's answer replaced (`None` releases the key).
+    pub settles_unknown: Option<SettledUnknown>,
+    /// A write that proves the store can write (`/readyz` after a failure).
+    pub probe: bool,
+}
+
+/// How an operation in doubt was settled, as a [`Commit`] writes it.
+#[derive(Debug, Clone)]
+pub struct SettledUnknown {
+    pub journal_id: String,
+    /// The key and its new answer `(status, body)`; no answer releases the key, so a retry
+    /// with it runs the operation again.
+    pub key: Option<(String, String, Option<(u16, String)>)>,
 }
 
 /// A state-changing operation about to ask the partner.
@@ -341,11 +376,11 @@ impl Store {
                 let pragmas = match durability {
                     crate::config::Durability::Full => {
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
                     }
                     crate::config::Durability::Normal => {
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;"
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
                     }
                 };
                 let pool = AnyPoolOptions::new()
@@ -366,8 +401,12 @@ impl Store {
                 let asynchronous = durability == crate::config::Durability::Normal;
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
+                    .acquire_timeout(POSTGRES_WAIT)
                     .after_connect(move |conn, _| {
                         Box::pin(async move {
+                            // A lock another session holds, or a statement that never ends,
+                            // fails its operation with a 503 rather than hanging it.
+                            conn.execute(POSTGRES_TIMEOUTS).await?;
                             if asynchronous {
                                 conn.execute("SET synchronous_commit = off").await?;
                             }
@@ -396,6 +435,7 @@ impl Store {
             writer,
             jobs,
             commit_time: None,
+            failing: Default::default(),
         })
     }
 
@@ -490,7 +530,30 @@ impl Store {
         if let Some(histogram) = &self.commit_time {
             histogram.observe(started.elapsed().as_secs_f64());
         }
+        self.note(&committed);
         committed
+    }
+
+    /// Remembers whether the store could write, for [`Store::writable`].
+    fn note<T>(&self, result: &Result<T>) {
+        let failed = matches!(result, Err(e) if e.is_transient() || matches!(e, StoreError::Closed));
+        self.failing.store(failed, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the store can write now. While commits succeed this is free; after one failed,
+    /// it writes a probe through the same writer, so that it turns true again only when a
+    /// commit would succeed.
+    pub async fn writable(&self) -> Result<()> {
+        if !self.failing.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
+        let probe = self
+            .commit(Commit {
+                probe: true,
+                ..Commit::default()
+            })
+            .await;
+        probe.map(drop)
     }
 
     /// Observes every [`Store::commit`]'s time, from the hand-over to the answer, in `histogram`.

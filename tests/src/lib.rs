@@ -1,4 +1,5 @@
 //! Partner simulators, strict to each partner's spec, and helpers for end-to-end tests.
+pub mod faults;
 pub mod sim;
 
 /// Paths of the compiled adapters and test guests (built by `build.rs`).

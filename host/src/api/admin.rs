@@ -35,6 +35,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/admin/panels/{panel}/enable", post(enable))
         .route("/admin/unknown-outcomes", get(unknown_outcomes))
         .route(
+            "/admin/unknown-outcomes/{journal_id}",
+            post(settle_unknown_outcome),
+        )
+        .route(
             "/admin/panels/{panel}/replay",
             post(replay).layer(DefaultBodyLimit::max(MAX_MODULE_BYTES)),
         )
@@ -161,10 +165,27 @@ pub async fn set_adapter(
     Ok(Json(&panel.module).into_response())
 }
 
-/// State-changing operations a stop of the host cut off: the partner may or may not have acted.
+/// State-changing operations in doubt: the partner may or may not have acted (an answer lost,
+/// a 5xx after the request left, a stop of the host). Each stays here until reconciliation or
+/// an operator settles it.
 #[utoipa::path(get, path = "/admin/unknown-outcomes", tag = "admin", responses((status = 200, body = Vec<crate::store::PendingOperation>)))]
 pub async fn unknown_outcomes(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     Ok(Json(state.store.pending("unknown").await?).into_response())
+}
+
+/// Settles an operation in doubt as the operator found it at the partner: `acted` (the case
+/// takes `status` and `references`; the Idempotency-Key replays the case) or not (the key is
+/// released: the portal's retry runs the operation again). Journaled; answers the case.
+#[utoipa::path(post, path = "/admin/unknown-outcomes/{journal_id}", tag = "admin",
+    request_body = crate::recovery::Settlement,
+    responses((status = 200, body = crate::store::Case), (status = 404), (status = 409), (status = 422)))]
+pub async fn settle_unknown_outcome(
+    State(state): State<Arc<AppState>>,
+    Path(journal_id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let decision: crate::recovery::Settlement = super::parse_json(&body)?;
+    Ok(Json(state.settle_by_operator(&journal_id, &decision).await?).into_response())
 }
 
 /// Lifts a quarantine: the panel's adapter is called again.
@@ -325,9 +346,24 @@ pub async fn healthz() -> &'static str {
 }
 
 /// Readiness: the store answers and every panel is loaded.
+/// How long `/readyz` waits for its write probe.
+const READY_PROBE: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[utoipa::path(get, path = "/readyz", tag = "ops", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.ping().await {
+    // Not ready while the store cannot write, though it can be read: an operation would only
+    // answer 503. The write probe is bounded, so a held lock does not hang the probe.
+    let writable = async {
+        state.store.ping().await?;
+        match tokio::time::timeout(READY_PROBE, state.store.writable()).await {
+            Ok(result) => result,
+            Err(_) => Err(crate::store::StoreError::Commit(format!(
+                "no write completed within {} ms",
+                READY_PROBE.as_millis()
+            ))),
+        }
+    };
+    match writable.await {
         Ok(()) => Json(json!({ "ready": true, "panels": state.panels().len() })).into_response(),
         Err(e) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

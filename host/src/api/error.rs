@@ -31,6 +31,18 @@ pub enum ApiError {
     AdapterRefused(String),
     #[error("{error}")]
     Call { error: CallError, journal_id: String },
+    /// A state-changing operation whose partner may or may not have acted: in doubt until the
+    /// host reconciles it or an operator settles it (`/admin/unknown-outcomes`).
+    #[error("{message}")]
+    OutcomeUnknown {
+        message: String,
+        journal_id: String,
+        case_id: Option<String>,
+    },
+    /// The store cannot write now. `kept`: what the partner answered is held and committed
+    /// when the store returns, and the Idempotency-Key then replays it.
+    #[error("the store cannot write now; {}", if *kept { "the partner's answer is kept and will be committed when it returns" } else { "try again" })]
+    StoreUnavailable { kept: bool },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -38,6 +50,9 @@ pub enum ApiError {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
+    /// The case an operation in doubt opened or acted on (`outcome_unknown`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -71,7 +86,10 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,
-            ApiError::KeyInFlight | ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::KeyInFlight | ApiError::Conflict(_) | ApiError::OutcomeUnknown { .. } => {
+                StatusCode::CONFLICT
+            }
+            ApiError::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Call { error, .. } => match error {
                 CallError::Adapter(e) => match e {
                     AdapterError::InvalidRequest(_) | AdapterError::Rejected(_) => {
@@ -125,6 +143,10 @@ impl ApiError {
                     CallError::Quarantined(_) => ("adapter_quarantined", vec![], None, j),
                 }
             }
+            ApiError::OutcomeUnknown { journal_id, .. } => {
+                ("outcome_unknown", vec![], None, Some(journal_id.clone()))
+            }
+            ApiError::StoreUnavailable { .. } => ("store_unavailable", vec![], None, None),
             ApiError::Internal(_) => ("internal", vec![], None, None),
         };
         let message = match self {
@@ -144,16 +166,45 @@ impl ApiError {
                 partner_code,
                 journal_id,
             },
+            case_id: match self {
+                ApiError::OutcomeUnknown { case_id, .. } => case_id.clone(),
+                _ => None,
+            },
+        }
+    }
+
+    /// Seconds a caller should wait before trying again, for the answers that say "not yet".
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::KeyInFlight => Some(1),
+            ApiError::StoreUnavailable { .. } => Some(RETRY_AFTER_STORE),
+            ApiError::OutcomeUnknown { .. } => Some(RETRY_AFTER_UNKNOWN),
+            ApiError::Call {
+                error: CallError::Quarantined(_),
+                ..
+            } => Some(60),
+            _ => None,
         }
     }
 }
+
+/// How long a portal waits on a store fault: the host retries its commits every few seconds.
+pub const RETRY_AFTER_STORE: u64 = 5;
+/// How long a portal waits on an operation in doubt: reconciliation's first attempts.
+pub const RETRY_AFTER_UNKNOWN: u64 = 30;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(e) = &self {
             tracing::error!("internal error: {e:#}");
         }
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -170,7 +221,14 @@ impl From<crate::deploy::DeployError> for ApiError {
 }
 
 impl From<crate::store::StoreError> for ApiError {
+    /// A store that cannot be reached or written is a 503 the caller may retry; stored data
+    /// the host cannot read is a bug, logged as internal.
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::Internal(e.into())
+        if e.is_transient() {
+            tracing::warn!("store unavailable: {e}");
+            ApiError::StoreUnavailable { kept: false }
+        } else {
+            ApiError::Internal(e.into())
+        }
     }
 }

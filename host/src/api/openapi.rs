@@ -20,7 +20,7 @@ use super::{admin, callbacks, error, portal};
         portal::claim, portal::policy_document, portal::lookup, portal::worklist, portal::notify, portal::events,
         callbacks::callback,
         admin::panels, admin::journal, admin::verify, admin::callbacks, admin::attachment, admin::healthz, admin::readyz, admin::metrics,
-        admin::adapters, admin::push_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes,
+        admin::adapters, admin::push_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes, admin::settle_unknown_outcome,
     ),
     components(schemas(
         error::ErrorBody, crate::model::Quotation, crate::model::Acceptance, crate::model::ClaimReceipt,

@@ -7,6 +7,8 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use tracing::Instrument as _;
 
+use std::sync::Arc;
+
 use super::{ApiError, AppState, Panel};
 use crate::adapter::{Call, CallError, Outcome};
 use crate::model::{AdapterError, CaseKind, CaseStatus};
@@ -54,15 +56,22 @@ impl CaseEffect {
     }
 }
 
-/// An idempotency key scoped to the caller and route.
+/// An idempotency key scoped to the caller and route, with the fingerprint of the request's
+/// meaning it was first used for.
 pub struct IdempotencyKey {
-    scope: String,
-    key: String,
+    pub(crate) scope: String,
+    pub(crate) key: String,
     hash: String,
 }
 
 impl IdempotencyKey {
-    pub fn from_headers(headers: &HeaderMap, route: &str, body: &[u8]) -> Result<Option<Self>, ApiError> {
+    /// The request's key, if it sent one. `fingerprint` is asked only then: see
+    /// [`json_fingerprint`] and [`parts_fingerprint`].
+    pub fn from_headers(
+        headers: &HeaderMap,
+        route: &str,
+        fingerprint: impl FnOnce() -> Result<String, ApiError>,
+    ) -> Result<Option<Self>, ApiError> {
         let Some(value) = headers.get("idempotency-key") else {
             return Ok(None);
         };
@@ -74,16 +83,101 @@ impl IdempotencyKey {
         Ok(Some(IdempotencyKey {
             scope: format!("portal:{route}"),
             key: key.to_string(),
-            hash: hex::encode(Sha256::digest(body)),
+            hash: fingerprint()?,
         }))
     }
+}
+
+/// A JSON body's meaning, hashed: the same value gives the same fingerprint whatever its
+/// spacing, key order or escapes, so a retry that re-serialises its body is the same request.
+pub fn json_fingerprint(body: &[u8]) -> Result<String, ApiError> {
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    let mut hasher = Sha256::new();
+    canonical(&value, &mut hasher);
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Feeds `value` to `hasher` as canonical JSON: object keys sorted, no whitespace, strings
+/// and numbers as serde_json renders them.
+fn canonical(value: &serde_json::Value, hasher: &mut Sha256) {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            hasher.update(b"{");
+            for (i, (k, v)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    hasher.update(b",");
+                }
+                hasher.update(serde_json::to_string(k).unwrap_or_default());
+                hasher.update(b":");
+                canonical(v, hasher);
+            }
+            hasher.update(b"}");
+        }
+        Value::Array(items) => {
+            hasher.update(b"[");
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    hasher.update(b",");
+                }
+                canonical(v, hasher);
+            }
+            hasher.update(b"]");
+        }
+        scalar => hasher.update(scalar.to_string()),
+    }
+}
+
+/// A multipart form's meaning, hashed: its parts (name, file name, content type, bytes), in
+/// name order, whatever the boundary or the order the client sent them in.
+pub fn parts_fingerprint(parts: &[crate::model::FormPart]) -> String {
+    let mut sorted: Vec<_> = parts.iter().collect();
+    sorted.sort_by(|a, b| (&a.name, &a.filename).cmp(&(&b.name, &b.filename)));
+    let mut hasher = Sha256::new();
+    for part in sorted {
+        // Each field length-prefixed, so that no two forms run together into the same bytes.
+        for field in [
+            Some(part.name.as_bytes()),
+            part.filename.as_deref().map(str::as_bytes),
+            part.content_type.as_deref().map(str::as_bytes),
+            Some(part.data.as_slice()),
+        ] {
+            match field {
+                Some(bytes) => {
+                    hasher.update((bytes.len() as u64 + 1).to_le_bytes());
+                    hasher.update(bytes);
+                }
+                None => hasher.update(0u64.to_le_bytes()),
+            }
+        }
+    }
+    hex::encode(hasher.finalize())
 }
 
 /// A response ready to send: its status and its body, JSON text.
 pub type Answer = (StatusCode, String);
 
+/// Runs an operation to its end, whatever happens to the caller meanwhile: it runs on a task of
+/// its own, so a portal that hangs up (dropping this future) leaves it running, and its answer
+/// is committed and stored under its key as if the portal had waited.
 pub(crate) async fn run(
-    state: &AppState,
+    state: &Arc<AppState>,
+    panel: &Arc<Panel>,
+    call: Call,
+    effect: CaseEffect,
+    key: Option<IdempotencyKey>,
+) -> Result<Answer, ApiError> {
+    let (state, panel) = (state.clone(), panel.clone());
+    tokio::spawn(async move { run_to_end(&state, &panel, call, effect, key).await })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the operation's task ended: {e}")))?
+}
+
+async fn run_to_end(
+    state: &Arc<AppState>,
     panel: &Panel,
     call: Call,
     effect: CaseEffect,
@@ -127,7 +221,7 @@ pub(crate) async fn run(
 }
 
 async fn answer(
-    state: &AppState,
+    state: &Arc<AppState>,
     panel: &Panel,
     call: Call,
     effect: CaseEffect,
@@ -153,16 +247,68 @@ async fn answer(
     }
     let result = execute(state, panel, call, effect, key.as_ref()).await;
     if let (Some(k), Err(e)) = (&key, &result)
-        && (e.status().is_server_error() || matches!(e, ApiError::Internal(_)))
+        && releases_key(e)
     {
-        // A retry may succeed where this failed: let the key go.
-        state.store.release_key(&k.scope, &k.key).await?;
+        // The partner certainly did not act (or the operation changes nothing): a retry may
+        // succeed where this failed, so the key goes. Should the store refuse even that, it
+        // goes as soon as the store returns.
+        if state.store.release_key(&k.scope, &k.key).await.is_err() {
+            spawn_release(state, k.scope.clone(), k.key.clone());
+        }
     }
     result
 }
 
+/// Whether a failed request lets its key go: a server-side failure that left nothing behind
+/// (an answer in doubt and a kept commit both hold their key until they are settled).
+fn releases_key(e: &ApiError) -> bool {
+    match e {
+        ApiError::OutcomeUnknown { .. } | ApiError::StoreUnavailable { kept: true } => false,
+        e => e.status().is_server_error(),
+    }
+}
+
+/// Releases a key once the store can write again.
+fn spawn_release(state: &Arc<AppState>, scope: String, key: String) {
+    let state = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut wait = std::time::Duration::from_millis(500);
+        loop {
+            tokio::time::sleep(wait).await;
+            let Some(state) = state.upgrade() else { return };
+            match state.store.release_key(&scope, &key).await {
+                Ok(()) => return,
+                Err(e) => tracing::warn!(%scope, %key, "releasing an idempotency key: {e}"),
+            }
+            wait = (wait * 2).min(STORE_RETRY_CAP);
+        }
+    });
+}
+
+/// The longest wait between two attempts to commit what a store fault held back.
+const STORE_RETRY_CAP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether a failed call's error is the partner's (or the host's) definite answer: the partner
+/// refused the request, so it did not act on it, or nothing was sent.
+fn definite(error: &CallError) -> bool {
+    match error {
+        CallError::Adapter(e) => matches!(
+            e,
+            AdapterError::InvalidRequest(_)
+                | AdapterError::Rejected(_)
+                | AdapterError::NotFound(_)
+                | AdapterError::Conflict(_)
+                | AdapterError::Unsupported(_)
+                | AdapterError::PartnerBadRequest(_)
+                | AdapterError::Unauthorized(_)
+        ),
+        CallError::Quarantined(_) => true,
+        CallError::Fault(_) | CallError::Deadline(_) => false,
+    }
+}
+
 async fn execute(
-    state: &AppState,
+    state: &Arc<AppState>,
     panel: &Panel,
     call: Call,
     effect: CaseEffect,
@@ -175,32 +321,24 @@ async fn execute(
     let adapter = format!("{}@{}", panel.module.name, panel.module.version);
     // A state-changing call is recorded before the partner is asked: should the host die
     // before the outcome is committed, start-up finds it and marks its outcome unknown.
-    let changes_state = !matches!(
-        call,
-        Call::Quote(_)
-            | Call::Status(_)
-            | Call::Lookup(_)
-            | Call::Poll(_)
-            | Call::PolicyDocument(_)
-            | Call::HandleCallback(_)
-    );
-    if changes_state {
-        state
-            .store
-            .begin_pending(&PendingOperation {
-                journal_id: journal_id.clone(),
-                panel: panel.id.clone(),
-                operation: operation.clone(),
-                case_id: effect.case_id.clone(),
-                opens: effect.opens.as_ref().map(|(id, kind, product, parent)| {
-                    json!({ "case_id": id, "kind": kind, "product": product, "parent": parent })
-                }),
-                idempotency: key.map(|k| (k.scope.clone(), k.key.clone())),
-                request: input.clone(),
-                started_at: crate::store::now(),
-                state: "running".into(),
-            })
-            .await?;
+    let changes_state = call.operation().changes_state();
+    let pending = changes_state.then(|| {
+        PendingOperation {
+        journal_id: journal_id.clone(),
+        panel: panel.id.clone(),
+        operation: operation.clone(),
+        case_id: effect.case_id.clone(),
+        opens: effect.opens.as_ref().map(|(id, kind, product, parent)| {
+            json!({ "case_id": id, "kind": kind, "product": product, "parent": parent })
+        }),
+        idempotency: key.map(|k| (k.scope.clone(), k.key.clone())),
+        request: input.clone(),
+        started_at: crate::store::now(),
+        state: "running".into(),
+    }
+    });
+    if let Some(pending) = &pending {
+        state.store.begin_pending(pending).await?;
     }
     let (result, record) = panel.adapter.call(call, &journal_id).await;
     let case_id = effect
@@ -208,18 +346,21 @@ async fn execute(
         .as_ref()
         .map(|o| o.0.clone())
         .or(effect.case_id.clone());
-
-    let mut commit = Commit {
-        settles: changes_state.then(|| journal_id.clone()),
-        ..Commit::default()
+    // The partner may have acted though no answer says so: a timeout or a reset after the
+    // request left, a 5xx, an answer the adapter could not read, a trap after a call.
+    let in_doubt = match (&pending, &result) {
+        (Some(_), Err(error)) if !definite(error) => record.exchanges.iter().any(Exchange::may_have_acted),
+        _ => false,
     };
+
     let outcome_label = match &result {
         Ok(_) => "ok".to_string(),
+        Err(e) if in_doubt => format!("unknown: {e}"),
         Err(CallError::Adapter(e)) => format!("adapter-error: {e}"),
         Err(e) => e.to_string(),
     }
     .replace('\0', "\u{fffd}");
-    commit.journal.push(JournalEntry {
+    let entry = JournalEntry {
         id: journal_id.clone(),
         panel: Some(panel.id.clone()),
         operation: operation.clone(),
@@ -237,26 +378,38 @@ async fn execute(
                 Err(e) => ResultDetail::Fault(e.to_string()),
             },
         }),
-    });
-    for exchange in &record.exchanges {
-        commit.journal.push(JournalEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            panel: Some(panel.id.clone()),
-            operation: operation.clone(),
-            kind: "partner",
-            case_id: case_id.clone(),
-            outcome: match (exchange.status, &exchange.error) {
-                (Some(s), _) => format!("http {s}"),
-                (None, Some(e)) => e.clone(),
-                (None, None) => "unknown".into(),
-            },
-            detail: detail(&ExchangeDetail {
-                exchange,
-                of: &journal_id,
-            }),
+    };
+    let exchanges = exchange_entries(&record, &journal_id, &panel.id, &operation, case_id.as_deref());
+
+    if let (true, Some(pending), Err(error)) = (in_doubt, &pending, &result) {
+        let cause = match error {
+            CallError::Adapter(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        let message = format!(
+            "outcome unknown: `{operation}` reached the partner but no definite answer came back ({}); the partner may or may not have acted (journal {journal_id})",
+            cause.replace('\0', "\u{fffd}")
+        );
+        let (mut commit, case_id) = state.unknown_commit(pending, &message, entry, true);
+        commit.journal.extend(exchanges);
+        let kept = keep(state, commit, true).await;
+        tracing::warn!(case = ?case_id, "{message}");
+        // Asked of the partner where it can tell, once the commit is in (a kept one too).
+        state.reconcile_later(pending.clone(), case_id.clone());
+        kept?;
+        return Err(ApiError::OutcomeUnknown {
+            message,
+            journal_id,
+            case_id,
         });
     }
 
+    let mut commit = Commit {
+        settles: changes_state.then(|| journal_id.clone()),
+        ..Commit::default()
+    };
+    commit.journal.push(entry);
+    commit.journal.extend(exchanges);
     let answer = match result {
         Ok(outcome) => {
             let (status, change) = case_change(&outcome, &effect, &journal_id, &panel.id);
@@ -307,8 +460,84 @@ async fn execute(
             commit.idempotent_response = Some((k.scope.clone(), k.key.clone(), status, body));
         }
     }
-    state.store.commit(commit).await?;
+    keep(state, commit, changes_state).await?;
     answer
+}
+
+/// The journal entries of an operation's partner exchanges, each pointing at its operation.
+pub(crate) fn exchange_entries(
+    record: &crate::adapter::CallRecord,
+    of: &str,
+    panel: &str,
+    operation: &str,
+    case_id: Option<&str>,
+) -> Vec<JournalEntry> {
+    record
+        .exchanges
+        .iter()
+        .map(|exchange| JournalEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            panel: Some(panel.to_string()),
+            operation: operation.to_string(),
+            kind: "partner",
+            case_id: case_id.map(str::to_string),
+            outcome: match (exchange.status, &exchange.error) {
+                (Some(s), _) => format!("http {s}"),
+                (None, Some(e)) => e.clone(),
+                (None, None) => "unknown".into(),
+            },
+            detail: detail(&ExchangeDetail { exchange, of }),
+        })
+        .collect()
+}
+
+/// Commits what an operation learned. When the partner may have acted (`hold`), a store fault
+/// does not lose it: the commit is kept and tried again until the store takes it, and the
+/// caller hears `503` meanwhile (its key still held, so a retry waits for the kept answer).
+pub(crate) async fn keep(state: &Arc<AppState>, commit: Commit, hold: bool) -> Result<(), ApiError> {
+    if !hold {
+        state.store.commit(commit).await?;
+        return Ok(());
+    }
+    match state.store.commit(commit.clone()).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_transient() => {
+            tracing::error!(
+                "the store refused an operation's outcome; kept, and tried again until it takes it: {e}"
+            );
+            spawn_keeper(state, commit);
+            Err(ApiError::StoreUnavailable { kept: true })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Tries a held-back commit again, backing off to [`STORE_RETRY_CAP`], until the store takes it
+/// or refuses it for good (its operation settled elsewhere). Only a stop of the host loses it,
+/// and then start-up finds its operation still running and marks it in doubt.
+fn spawn_keeper(state: &Arc<AppState>, commit: Commit) {
+    let state = Arc::downgrade(state);
+    tokio::spawn(async move {
+        let mut wait = std::time::Duration::from_millis(200);
+        loop {
+            tokio::time::sleep(wait).await;
+            let Some(state) = state.upgrade() else { return };
+            match state.store.commit(commit.clone()).await {
+                Ok(_) => {
+                    tracing::info!("a kept outcome is committed");
+                    return;
+                }
+                Err(e) if e.is_transient() => {
+                    tracing::warn!("a kept outcome is still waiting for the store: {e}")
+                }
+                Err(e) => {
+                    tracing::error!("a kept outcome was refused for good: {e}");
+                    return;
+                }
+            }
+            wait = (wait * 2).min(STORE_RETRY_CAP);
+        }
+    });
 }
 
 /// What the portal gets back from an operation that reached its adapter.

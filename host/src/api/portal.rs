@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::operations::{CaseEffect, IdempotencyKey, run};
+use super::operations::{CaseEffect, IdempotencyKey, json_fingerprint, parts_fingerprint, run};
 use super::{ApiError, AppState, Query, from_value, parse_json, parse_multipart};
 use crate::adapter::Call;
 use crate::model::*;
@@ -85,7 +85,16 @@ pub async fn list_panels(State(state): State<Arc<AppState>>) -> Result<Json<Vec<
 }
 
 fn answer((status, body): (StatusCode, String)) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    // A replayed `outcome_unknown` says when to ask again, as the first answer did.
+    let in_doubt = status == StatusCode::CONFLICT
+        && serde_json::from_str::<Value>(&body).is_ok_and(|b| b["error"]["code"] == "outcome_unknown");
+    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+    if in_doubt {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, super::error::RETRY_AFTER_UNKNOWN.into());
+    }
+    response
 }
 
 async fn load_case(state: &AppState, panel: &str, id: &str) -> Result<Case, ApiError> {
@@ -127,7 +136,7 @@ pub async fn quote(
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
     let request: QuoteRequest = parse_json(&body)?;
-    let key = IdempotencyKey::from_headers(&headers, &format!("quote:{panel}"), &body)?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("quote:{panel}"), || json_fingerprint(&body))?;
     let effect = CaseEffect::none();
     Ok(answer(run(&state, &p, Call::Quote(request), effect, key).await?))
 }
@@ -236,7 +245,7 @@ pub async fn accept(
         InsuredInterest::CreditLimit(_) => CaseKind::CreditApplication,
         _ => CaseKind::Policy,
     };
-    let key = IdempotencyKey::from_headers(&headers, &format!("accept:{panel}"), &body)?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("accept:{panel}"), || json_fingerprint(&body))?;
     let effect = CaseEffect::opening(case_id, kind, application.product.clone(), None);
     Ok(answer(
         run(&state, &p, Call::Accept(application), effect, key).await?,
@@ -277,7 +286,7 @@ async fn case_status(
 }
 
 async fn upload(
-    state: &AppState,
+    state: &Arc<AppState>,
     panel: &str,
     id: &str,
     headers: &HeaderMap,
@@ -295,6 +304,10 @@ async fn upload(
             ));
         }
     };
+    // The request's meaning is its parts, whatever boundary carried them.
+    let key = IdempotencyKey::from_headers(headers, &format!("upload:{panel}:{id}"), || {
+        Ok(parts_fingerprint(&parts))
+    })?;
     let (mut code, mut name, mut file) = (None, None, None);
     for part in parts {
         let text = || {
@@ -327,7 +340,7 @@ async fn upload(
     if data.is_empty() {
         return Err(ApiError::invalid("file", "is empty"));
     }
-    let key = IdempotencyKey::from_headers(headers, &format!("upload:{panel}:{id}"), &body)?;
+
     let document = Document {
         case: case.to_ref(),
         code,
@@ -391,7 +404,9 @@ pub async fn confirm(
     let p = state.panel(&panel)?;
     let request: ConfirmBody = parse_json(&body)?;
     let case = load_case(&state, &panel, &id).await?;
-    let key = IdempotencyKey::from_headers(&headers, &format!("confirm:{panel}:{id}"), &body)?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("confirm:{panel}:{id}"), || {
+        json_fingerprint(&body)
+    })?;
     let effect = CaseEffect::on(&case);
     let call = Call::Confirm(Confirmation {
         case: case.to_ref(),
@@ -419,7 +434,9 @@ pub async fn cancel(
     let p = state.panel(&panel)?;
     let request: CancelBody = parse_json(&body)?;
     let case = load_case(&state, &panel, &id).await?;
-    let key = IdempotencyKey::from_headers(&headers, &format!("cancel:{panel}:{id}"), &body)?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("cancel:{panel}:{id}"), || {
+        json_fingerprint(&body)
+    })?;
     let effect = CaseEffect::on(&case);
     let call = Call::Cancel(Cancellation {
         case: case.to_ref(),
@@ -488,7 +505,7 @@ pub async fn claim(
         ],
     )?;
     let request: ClaimRequest = from_value(with_host)?;
-    let key = IdempotencyKey::from_headers(&headers, &format!("claim:{panel}"), &body)?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("claim:{panel}"), || json_fingerprint(&body))?;
     let effect = CaseEffect::opening(
         case_id,
         CaseKind::Claim,
@@ -598,7 +615,7 @@ pub async fn notify(
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
     let notification: Notification = parse_json(&body)?;
-    let key = IdempotencyKey::from_headers(&headers, &format!("notify:{panel}"), &body)?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("notify:{panel}"), || json_fingerprint(&body))?;
     let effect = CaseEffect::none();
     Ok(answer(
         run(&state, &p, Call::Notify(notification), effect, key).await?,

@@ -54,7 +54,7 @@ impl Host for HostState {
             let result = match self.panel.breaker.admit() {
                 Err(open) => Err(HttpError::Connect(open)),
                 Ok(()) => {
-                    let result = send(&self.panel, self.deadline, request.clone())
+                    let result = send(&self.panel, self.deadline, request.clone(), &mut exchange.sent)
                         .instrument(span.clone())
                         .await;
                     self.panel.breaker.record(partner_failed(&result));
@@ -134,6 +134,7 @@ impl HostState {
             error: None,
             duration_ms: 0,
             elapsed: Duration::ZERO,
+            sent: false,
         }
     }
 
@@ -160,7 +161,16 @@ impl HostState {
     }
 }
 
-async fn send(panel: &PanelContext, deadline: Instant, request: Request) -> Result<Response, HttpError> {
+/// Sends `request` to the partner. `sent` says whether it may have reached the partner: set just
+/// before the request leaves, and cleared again when the connection was never made. Every
+/// refusal before that point (allow-list, deadline, credential, a malformed header) leaves it
+/// false: the partner certainly never saw the request.
+async fn send(
+    panel: &PanelContext,
+    deadline: Instant,
+    request: Request,
+    sent: &mut bool,
+) -> Result<Response, HttpError> {
     let url = reqwest::Url::parse(&request.url).map_err(|e| HttpError::Denied(format!("bad URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(HttpError::Denied(format!(
@@ -248,7 +258,16 @@ async fn send(panel: &PanelContext, deadline: Instant, request: Request) -> Resu
             builder.multipart(form)
         }
     };
-    let response = builder.send().await.map_err(transport_error)?;
+    *sent = true;
+    let response = match builder.send().await {
+        Ok(response) => response,
+        Err(e) => {
+            // No connection, no request: connect refused, DNS, a TLS handshake that failed. A
+            // connect timeout is `is_connect` too. Anything else may have left the host.
+            *sent = !e.is_connect();
+            return Err(transport_error(e));
+        }
+    };
     let status = response.status().as_u16();
     let headers = response
         .headers()

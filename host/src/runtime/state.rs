@@ -93,6 +93,25 @@ pub struct Exchange {
     /// The exchange's time to the nanosecond, for the metrics; the journal keeps `duration_ms`.
     #[serde(skip)]
     pub elapsed: Duration,
+    /// Whether the request may have reached the partner: false only when the host refused it
+    /// or could not connect. Entries journaled before this field existed count as sent.
+    #[serde(default = "sent_before_recorded")]
+    pub sent: bool,
+}
+
+fn sent_before_recorded() -> bool {
+    true
+}
+
+impl Exchange {
+    /// Whether the partner may have acted on this request: it may have reached the partner, it
+    /// is not a safe method (a GET changes nothing, RFC 9110 9.2.1), and the partner did not
+    /// refuse it with a 4xx (a refusal is an answer: the partner did not act).
+    pub fn may_have_acted(&self) -> bool {
+        self.sent
+            && !matches!(self.method.as_str(), "GET" | "HEAD" | "OPTIONS")
+            && !matches!(self.status, Some(400..=499))
+    }
 }
 
 fn first_attempt() -> u32 {

@@ -245,6 +245,35 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
             args![journal_id],
         ));
     }
+    if let Some(settled) = &commit.settles_unknown {
+        // Settled once: by reconciliation or by an operator, whichever comes first.
+        out.push(
+            Statement::new(
+                "DELETE FROM pending WHERE journal_id = $1 AND state = 'unknown'",
+                args![&settled.journal_id],
+            )
+            .expecting(Expect::Unsettled(settled.journal_id.clone())),
+        );
+        match &settled.key {
+            Some((scope, key, Some((status, body)))) => out.push(Statement::new(
+                "UPDATE idempotency SET state = 'done', status = $1, body = $2 WHERE scope = $3 AND key = $4",
+                args![i64::from(*status), body, scope, key],
+            )),
+            Some((scope, key, None)) => out.push(Statement::new(
+                "DELETE FROM idempotency WHERE scope = $1 AND key = $2",
+                args![scope, key],
+            )),
+            None => {}
+        }
+    }
+    if commit.probe {
+        // A write that changes nothing but needs what every write needs (SQLite's write lock,
+        // PostgreSQL's row-exclusive lock on the table).
+        out.push(Statement::new(
+            "DELETE FROM idempotency WHERE scope = '' AND key = ''",
+            vec![],
+        ));
+    }
     if let Some((scope, key, status, body)) = &commit.idempotent_response {
         out.push(Statement::new(
             "UPDATE idempotency SET state = 'done', status = $1, body = $2 WHERE scope = $3 AND key = $4",

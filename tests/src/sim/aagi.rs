@@ -27,6 +27,8 @@ pub struct AagiSimConfig {
 struct Contract {
     info: Value,
     issued_at: OffsetDateTime,
+    /// The vehicle's identification number, to count contracts per vehicle.
+    vin: String,
 }
 
 struct Inner {
@@ -86,6 +88,16 @@ impl AagiSimulator {
     /// Every request as `(path, authorized)`.
     pub fn requests(&self) -> Vec<(String, bool)> {
         self.shared.lock().requests.clone()
+    }
+
+    /// Contracts issued, counted by the vehicle's identification number: a test that places one
+    /// vehicle per Idempotency-Key counts the partner's effects per key.
+    pub fn contracts_per_vin(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for contract in self.shared.lock().contracts.values() {
+            *counts.entry(contract.vin.clone()).or_default() += 1;
+        }
+        counts
     }
 
     /// The insurer's inspection of a car: the contract becomes SUCCESS or REJECTED.
@@ -656,6 +668,10 @@ async fn contracts(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
             Contract {
                 info: info.clone(),
                 issued_at: OffsetDateTime::now_utc(),
+                vin: o["vehicle"]["vehicleIdentificationNumber"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             },
         );
     }
