@@ -97,9 +97,50 @@ impl Call {
 }
 
 impl Operation {
+    /// Every operation, in the contract's order.
+    pub const ALL: [Operation; 12] = [
+        Operation::Quote,
+        Operation::Accept,
+        Operation::UploadDocument,
+        Operation::Confirm,
+        Operation::Cancel,
+        Operation::Claim,
+        Operation::Status,
+        Operation::PolicyDocument,
+        Operation::HandleCallback,
+        Operation::Lookup,
+        Operation::Poll,
+        Operation::Notify,
+    ];
+
+    /// The operation's name in the contract (its export's name, as the WIT spells it).
+    pub fn wit_name(self) -> &'static str {
+        match self {
+            Operation::Quote => "quote",
+            Operation::Accept => "accept",
+            Operation::UploadDocument => "upload-document",
+            Operation::Confirm => "confirm",
+            Operation::Cancel => "cancel",
+            Operation::Claim => "claim",
+            Operation::Status => "status",
+            Operation::PolicyDocument => "policy-document",
+            Operation::HandleCallback => "handle-callback",
+            Operation::Lookup => "lookup",
+            Operation::Poll => "poll",
+            Operation::Notify => "notify",
+        }
+    }
+
+    /// The operation a contract name names.
+    pub fn from_wit_name(name: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|o| o.wit_name() == name)
+    }
+
     /// Whether the operation may change something at the partner. Such an operation is
     /// recorded before the partner is asked, a failure after its request left may leave it in
-    /// doubt, and it is never retried by the host.
+    /// doubt, and the host never retries its partner calls. The others (quote, status,
+    /// lookup, poll, policy-document) only read. A callback's handling counts as changing:
+    /// whatever the adapter sends the partner then is sent once.
     pub fn changes_state(self) -> bool {
         !matches!(
             self,
@@ -108,7 +149,6 @@ impl Operation {
                 | Operation::Lookup
                 | Operation::Poll
                 | Operation::PolicyDocument
-                | Operation::HandleCallback
         )
     }
 }

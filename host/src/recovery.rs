@@ -1,18 +1,19 @@
-//! Start-up after a crash: state-changing operations the host died in are marked with an
-//! unknown outcome, never silently dropped and never run twice.
+//! Operations in doubt: marked, reconciled and settled, whether a fault left them so while the
+//! host ran or a stop cut them off.
 //!
 //! A state-changing operation is recorded (`pending`) before its adapter asks the partner and
-//! removed in the transaction that commits its outcome. A record still `running` at start-up is
-//! an operation whose outcome nobody knows: the partner may or may not have acted. Recovery
-//! then, in one transaction per operation,
-//! - journals it under the journal id the operation was given (with outcome `unknown`),
-//! - opens its case with status `unknown` if it was opening one, or notes it on its case,
-//! - puts an `outcome_unknown` event, flagged, in the feed,
-//! - answers its `Idempotency-Key` with `409 outcome_unknown` and the case id, so a portal retry
-//!   cannot place the same business twice,
+//! removed in the transaction that commits its outcome. When the partner may have acted without
+//! a definite answer (`api::operations`), or a record is still `running` at start-up (the host
+//! died in it), the operation is in doubt: in one transaction ([`AppState::unknown_commit`]) it
+//! is journaled under its journal id with outcome `unknown`, its case opened with status
+//! `unknown` (or noted), a flagged `outcome_unknown` event put in the feed, and its
+//! `Idempotency-Key` answers `409 outcome_unknown`, so no retry places the business twice.
 //!
-//! and then reconciles through `status` where the adapter has it and the case carries the
-//! partner's references. What stays unknown is listed at `GET /admin/unknown-outcomes`.
+//! It is then reconciled on a backoff through `status` where the adapter has it and the case
+//! carries the partner's references ([`AppState::reconcile`]), or settled by an operator
+//! ([`AppState::settle_by_operator`]); either way its key then replays the settled case (or is
+//! released when the partner did not act). What stays in doubt is listed at
+//! `GET /admin/unknown-outcomes`.
 
 use std::sync::Arc;
 
@@ -23,7 +24,8 @@ use crate::api::operations::{CaseEffect, run};
 use crate::api::{ApiError, AppState};
 use crate::model::{CaseKind, CaseStatus, Operation};
 use crate::store::{
-    Backend, CaseChange, Commit, JournalEntry, NewEvent, PendingOperation, SettledUnknown, StoreError,
+    Backend, CaseChange, Commit, JournalEntry, NewEvent, PendingOperation, SettledKey, SettledUnknown,
+    StoreError,
 };
 
 impl AppState {
@@ -260,7 +262,7 @@ impl AppState {
         );
         match self.settle(op, &case, &how, Some(200)).await {
             Ok(()) => Ok(Reconciled::Settled),
-            Err(e) if matches!(e, StoreError::Settled(_)) => Ok(Reconciled::Settled),
+            Err(StoreError::Settled(_)) => Ok(Reconciled::Settled),
             Err(e) => Err(e.into()),
         }
     }
@@ -318,13 +320,19 @@ impl AppState {
             source: format!("operator:{journal_id}"),
             ..CaseChange::default()
         };
-        let mut commit = Commit::default();
-        commit.cases.push(change);
-        let case = self
+        let mut case = self
             .store
             .case(&op.panel, &case_id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no case `{case_id}`")))?;
+        // The case as the settlement leaves it, for the key's replay.
+        if let Some(status) = status {
+            case.status = status;
+        }
+        case.references.extend(decision.references.iter().cloned());
+        case.message = Some(how.clone());
+        let mut commit = Commit::default();
+        commit.cases.push(change);
         self.settle_with(&op, &case, &how, decision.acted.then_some(200), commit)
             .await
             .map_err(|e| match e {
@@ -368,7 +376,10 @@ impl AppState {
         });
         commit.settles_unknown = Some(SettledUnknown {
             journal_id: op.journal_id.clone(),
-            key: op.idempotency.clone().map(|(scope, key)| (scope, key, answer)),
+            key: op
+                .idempotency
+                .clone()
+                .map(|(scope, key)| SettledKey { scope, key, answer }),
         });
         commit.journal.push(JournalEntry {
             id: uuid::Uuid::now_v7().to_string(),

@@ -260,9 +260,17 @@ pub struct Commit {
 #[derive(Debug, Clone)]
 pub struct SettledUnknown {
     pub journal_id: String,
-    /// The key and its new answer `(status, body)`; no answer releases the key, so a retry
-    /// with it runs the operation again.
-    pub key: Option<(String, String, Option<(u16, String)>)>,
+    /// The operation's key and its new answer, if it had a key.
+    pub key: Option<SettledKey>,
+}
+
+/// An idempotency key's new answer `(status, body)`; no answer releases the key, so that a
+/// retry with it runs the operation again.
+#[derive(Debug, Clone)]
+pub struct SettledKey {
+    pub scope: String,
+    pub key: String,
+    pub answer: Option<(u16, String)>,
 }
 
 /// A state-changing operation about to ask the partner.

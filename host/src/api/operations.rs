@@ -321,6 +321,7 @@ async fn execute(
     let adapter = format!("{}@{}", panel.module.name, panel.module.version);
     // A state-changing call is recorded before the partner is asked: should the host die
     // before the outcome is committed, start-up finds it and marks its outcome unknown.
+    // (A callback's handling never comes here: `api::callbacks` runs it.)
     let changes_state = call.operation().changes_state();
     let pending = changes_state.then(|| {
         PendingOperation {

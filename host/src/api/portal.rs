@@ -276,7 +276,10 @@ async fn case_status(
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
     let case = load_case(&state, &panel, &id).await?;
-    if p.adapter.description().operations.contains(&Operation::Status) {
+    // A case in doubt that carries no partner reference cannot be asked about: it waits for
+    // reconciliation or an operator, and reads as stored.
+    let askable = case.status != CaseStatus::Unknown || !case.references.is_empty();
+    if askable && p.adapter.description().operations.contains(&Operation::Status) {
         let effect = CaseEffect::on(&case);
         run(&state, &p, Call::Status(case.to_ref()), effect, None).await?;
         let case = load_case(&state, &panel, &id).await?;

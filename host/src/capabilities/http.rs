@@ -21,8 +21,6 @@ const JOURNAL_BODY_LIMIT: usize = 64 * 1024;
 /// Time left to the adapter after its last partner call times out.
 const ADAPTER_MARGIN: Duration = Duration::from_millis(50);
 
-/// Operations that change nothing at the partner: a failed call may be retried.
-const READ_ONLY: [&str; 5] = ["quote", "status", "lookup", "poll", "policy-document"];
 /// Attempts of one read-only call, the first included.
 const MAX_ATTEMPTS: u32 = 3;
 /// The first retry waits up to this long (full jitter), doubling after.
@@ -40,7 +38,9 @@ impl Host for HostState {
             self.exchanges.push(exchange);
             return Ok(result);
         }
-        let retryable = READ_ONLY.contains(&self.operation);
+        // Only an operation that changes nothing at the partner has a failed call retried.
+        let retryable =
+            crate::model::Operation::from_wit_name(self.operation).is_some_and(|o| !o.changes_state());
         let mut attempt = 1;
         loop {
             let started = Instant::now();

@@ -446,20 +446,7 @@ impl WasmAdapter {
 }
 
 fn operation_name(call: &Call) -> &'static str {
-    match call {
-        Call::Quote(_) => "quote",
-        Call::Accept(_) => "accept",
-        Call::UploadDocument(_) => "upload-document",
-        Call::Confirm(_) => "confirm",
-        Call::Cancel(_) => "cancel",
-        Call::Claim(_) => "claim",
-        Call::Status(_) => "status",
-        Call::PolicyDocument(_) => "policy-document",
-        Call::HandleCallback(_) => "handle-callback",
-        Call::Lookup(_) => "lookup",
-        Call::Poll(_) => "poll",
-        Call::Notify(_) => "notify",
-    }
+    call.operation().wit_name()
 }
 
 fn placeholder_description() -> Description {

@@ -255,11 +255,19 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
             .expecting(Expect::Unsettled(settled.journal_id.clone())),
         );
         match &settled.key {
-            Some((scope, key, Some((status, body)))) => out.push(Statement::new(
+            Some(super::SettledKey {
+                scope,
+                key,
+                answer: Some((status, body)),
+            }) => out.push(Statement::new(
                 "UPDATE idempotency SET state = 'done', status = $1, body = $2 WHERE scope = $3 AND key = $4",
                 args![i64::from(*status), body, scope, key],
             )),
-            Some((scope, key, None)) => out.push(Statement::new(
+            Some(super::SettledKey {
+                scope,
+                key,
+                answer: None,
+            }) => out.push(Statement::new(
                 "DELETE FROM idempotency WHERE scope = $1 AND key = $2",
                 args![scope, key],
             )),

@@ -13,6 +13,7 @@ mod crash;
 mod deploy;
 mod deskcoll;
 mod examples;
+mod faults;
 mod fuzz;
 mod hostile;
 mod julo;

@@ -245,12 +245,13 @@ async fn read_only_calls_retry_transient_failures_and_state_changing_ones_never_
         .collect();
     assert_eq!(attempts.len(), 3, "{attempts:?}");
 
-    // A bind meets one 503: it is not retried, whatever the partner might have done with it.
+    // A bind meets one 503: it is not retried, whatever the partner might have done with it,
+    // and it is in doubt: the 503 came after the request left.
     partner.set(Mode::StatusThenFine(503, 1));
     let before = partner.hits();
     let (status, body) = h.post("/v1/panels/PARTNER/policies", &bind()).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["error"]["code"], "partner_unavailable");
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "outcome_unknown");
     assert_eq!(
         partner.hits() - before,
         1,

@@ -118,16 +118,18 @@ async fn a_soak_with_injected_faults_loses_nothing_and_duplicates_nothing() {
             "an error nobody injected: {} → {} {}",
             e.what, e.status, e.body
         );
-        assert_eq!(
-            e.status,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "{}: {}",
-            e.what,
-            e.body
-        );
-        assert_eq!(e.body["error"]["code"], "partner_unavailable");
+        // A 5xx after the request left: the partner may have acted, so the accept is in doubt
+        // (and listed), never released for a retry to place again.
+        assert_eq!(e.status, StatusCode::CONFLICT, "{}: {}", e.what, e.body);
+        assert_eq!(e.body["error"]["code"], "outcome_unknown");
     }
     assert_eq!(errors.len(), injected.len(), "an injected fault was not reported");
+    let (_, listed) = h.admin_get("/admin/unknown-outcomes").await;
+    assert_eq!(
+        listed.as_array().map(Vec::len),
+        Some(injected.len()),
+        "each accept in doubt listed: {listed}"
+    );
     let served = h.a03.faults_served() + h.b03.faults_served();
     assert_eq!(
         served as usize,

@@ -1,0 +1,645 @@
+//! Exactly once under everyday faults: a fault-injecting proxy between the host and the AAGI
+//! simulator loses, resets, delays and replaces the partner's answers, the portal hangs up, and
+//! the store refuses to write. Each test counts the partner's effects per Idempotency-Key (one
+//! vehicle per key: AAGI's contracts counted by VIN) and checks what the portal, the journal and
+//! `/admin/unknown-outcomes` say.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use panelgate_tests::faults::{Fault, FaultProxy};
+use panelgate_tests::sim::aagi::{AagiSimConfig, AagiSimulator};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The AAGI panel behind the proxy: `aagi-faulty`. A short read timeout, so a held answer is a
+/// timeout within the test's time, and a breaker that does not open, so every fault is met.
+struct Faulty {
+    h: Harness,
+    sim: AagiSimulator,
+    proxy: FaultProxy,
+}
+
+const PANEL: &str = "/v1/panels/aagi-faulty/policies";
+const CONTRACTS: &str = "POST /v1/motor/contracts ";
+
+async fn faulty() -> Faulty {
+    let sim = AagiSimulator::start(
+        AagiSimConfig {
+            token: AAGI_TOKEN.into(),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("AAGI simulator");
+    let proxy = FaultProxy::start(&sim.base_url()).await.expect("proxy");
+    let h = start_with(&format!(
+        r#"
+[panels.aagi-faulty]
+adapter = "aagi-motor"
+base_url = "{proxy}"
+limits = {{ read_timeout_ms = 2000, operation_timeout_ms = 6000, breaker_failures = 100000 }}
+[panels.aagi-faulty.credentials.partner]
+kind = "bearer"
+token = {{ value = "{AAGI_TOKEN}" }}
+"#,
+        proxy = proxy.base_url()
+    ))
+    .await;
+    Faulty { h, sim, proxy }
+}
+
+/// An AAGI application for the vehicle `vin` (17 characters).
+fn application(vin: &str) -> Value {
+    let mut accept = example("aagi-motor", "accept");
+    accept["interest"]["motor"]["vin"] = json!(vin);
+    accept
+}
+
+fn vin(n: usize) -> String {
+    format!("KNDJA7235{n:08}")
+}
+
+/// Posts with an Idempotency-Key; the status, the body and the Retry-After header.
+async fn post_keyed(h: &Harness, path: &str, key: &str, body: &Value) -> (StatusCode, Value, Option<String>) {
+    let response = h
+        .client
+        .post(h.url(path))
+        .bearer_auth(PORTAL)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_string());
+    (status, response.json().await.unwrap_or(Value::Null), retry_after)
+}
+
+async fn unknown_outcomes(h: &Harness) -> Vec<Value> {
+    let (status, body) = h.admin_get("/admin/unknown-outcomes").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body.as_array().cloned().unwrap_or_default()
+}
+
+async fn admin_post(h: &Harness, path: &str, body: &Value) -> (StatusCode, Value) {
+    let response = h
+        .client
+        .post(h.url(path))
+        .bearer_auth(ADMIN)
+        .json(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Finding 2: the partner acted, its answer never came back (dropped, reset, replaced by a 502,
+/// held past the read timeout). The operation is in doubt at once: the portal hears
+/// `409 outcome_unknown` with `Retry-After`, its ordinary retry with the same key hears it
+/// again and never reaches the partner, the case is `unknown`, and the operation is listed.
+#[tokio::test]
+async fn a_lost_answer_leaves_the_accept_in_doubt_and_a_retry_places_nothing_twice() {
+    let f = faulty().await;
+    for (n, fault) in Fault::AFTER_FORWARDING.into_iter().enumerate() {
+        let vin = vin(n);
+        let key = format!("lost-{n}");
+        f.proxy.queue(CONTRACTS, [fault]);
+        let (status, body, retry_after) = post_keyed(&f.h, PANEL, &key, &application(&vin)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{fault:?}: {body}");
+        assert_eq!(body["error"]["code"], "outcome_unknown", "{fault:?}: {body}");
+        assert!(retry_after.is_some(), "{fault:?}: a Retry-After");
+        let case_id = body["case_id"].as_str().expect("the case in doubt").to_string();
+        let journal_id = body["error"]["journal_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            f.sim.contracts_per_vin().get(&vin),
+            Some(&1),
+            "{fault:?}: the partner acted"
+        );
+
+        // The portal's ordinary retries: the same answer, and the partner is not asked again.
+        for _ in 0..2 {
+            let (status, again, retry_after) = post_keyed(&f.h, PANEL, &key, &application(&vin)).await;
+            assert_eq!(status, StatusCode::CONFLICT, "{fault:?}: {again}");
+            assert_eq!(again["error"]["code"], "outcome_unknown");
+            assert_eq!(again["case_id"], case_id.as_str());
+            assert!(retry_after.is_some(), "{fault:?}: a replayed Retry-After");
+        }
+        assert_eq!(
+            f.sim.contracts_per_vin().get(&vin),
+            Some(&1),
+            "{fault:?}: placed twice"
+        );
+
+        let (status, case) = f.h.get(&format!("{PANEL}/{case_id}")).await;
+        assert_eq!(status, StatusCode::OK, "{case}");
+        assert_eq!(case["status"], "unknown", "{fault:?}: {case}");
+        let listed = unknown_outcomes(&f.h).await;
+        assert!(
+            listed.iter().any(|op| op["journal_id"] == journal_id.as_str()),
+            "{fault:?}: {journal_id} listed in {listed:?}"
+        );
+        // The journal has the operation and the exchange that went unanswered.
+        let (_, journal) = f.h.admin_get("/admin/journal?panel=aagi-faulty&limit=50").await;
+        let entries = journal.as_array().cloned().unwrap_or_default();
+        assert!(
+            entries.iter().any(|e| e["id"] == journal_id.as_str()
+                && e["outcome"].as_str().is_some_and(|o| o.starts_with("unknown"))),
+            "{fault:?}: the operation journaled as unknown: {journal}"
+        );
+    }
+}
+
+/// An operator who checked at the partner settles an operation in doubt either way: acted (the
+/// case takes the partner's status and reference; the key replays the case) or not (the key is
+/// released, and the portal's retry places it now, once).
+#[tokio::test]
+async fn an_operator_settles_an_operation_in_doubt_either_way() {
+    let f = faulty().await;
+    // Acted: the partner has the contract.
+    f.proxy.queue(CONTRACTS, [Fault::Drop]);
+    let (status, body, _) = post_keyed(&f.h, PANEL, "settle-acted", &application(&vin(100))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let journal_id = body["error"]["journal_id"].as_str().unwrap().to_string();
+    let case_id = body["case_id"].as_str().unwrap().to_string();
+    let settlement = json!({
+        "acted": true, "status": "in_force",
+        "references": [{ "kind": "contract", "value": "C-checked-by-phone" }],
+        "note": "AAGI's portal shows the contract",
+    });
+    let (status, case) = admin_post(
+        &f.h,
+        &format!("/admin/unknown-outcomes/{journal_id}"),
+        &settlement,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{case}");
+    assert_eq!(case["status"], "in_force");
+    let (status, again) = admin_post(
+        &f.h,
+        &format!("/admin/unknown-outcomes/{journal_id}"),
+        &settlement,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "settled once: {again}");
+    let (status, replay, _) = post_keyed(&f.h, PANEL, "settle-acted", &application(&vin(100))).await;
+    assert_eq!(status, StatusCode::OK, "{replay}");
+    assert_eq!(replay["case_id"], case_id.as_str());
+    assert_eq!(replay["case"]["status"], "in_force");
+    assert!(
+        unknown_outcomes(&f.h)
+            .await
+            .iter()
+            .all(|op| op["journal_id"] != journal_id.as_str())
+    );
+    assert_eq!(f.sim.contracts_per_vin().get(&vin(100)), Some(&1));
+
+    // Not acted: the request never got through (the proxy closed before forwarding).
+    f.proxy.queue(CONTRACTS, [Fault::Refuse]);
+    let (status, body, _) = post_keyed(&f.h, PANEL, "settle-not", &application(&vin(101))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let journal_id = body["error"]["journal_id"].as_str().unwrap().to_string();
+    assert_eq!(f.sim.contracts_per_vin().get(&vin(101)), None);
+    let (status, body) = admin_post(
+        &f.h,
+        &format!("/admin/unknown-outcomes/{journal_id}"),
+        &json!({ "acted": true, "note": "x" }),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "acted needs a status: {body}"
+    );
+    assert_eq!(body["error"]["issues"][0]["path"], "status");
+    let (status, case) = admin_post(
+        &f.h,
+        &format!("/admin/unknown-outcomes/{journal_id}"),
+        &json!({ "acted": false, "note": "AAGI has no contract for this VIN" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{case}");
+    assert_eq!(case["status"], "withdrawn");
+    let (status, placed, _) = post_keyed(&f.h, PANEL, "settle-not", &application(&vin(101))).await;
+    assert_eq!(status, StatusCode::CREATED, "the key was released: {placed}");
+    assert_eq!(f.sim.contracts_per_vin().get(&vin(101)), Some(&1));
+    // The settlements are journaled.
+    let (_, journal) = f.h.admin_get("/admin/journal?panel=aagi-faulty&limit=100").await;
+    let text = journal.to_string();
+    assert!(
+        text.contains("settled by an operator: the partner acted"),
+        "{journal}"
+    );
+    assert!(
+        text.contains("settled by an operator: the partner did not act"),
+        "{journal}"
+    );
+}
+
+/// Certainly not sent (nobody listens at the partner's address): the key is released, and the
+/// retry, once the partner is up, places the business once.
+#[tokio::test]
+async fn a_refused_connection_releases_the_key() {
+    let port = free_port();
+    let h = start_with(&format!(
+        r#"
+[panels.aagi-down]
+adapter = "aagi-motor"
+base_url = "http://127.0.0.1:{port}"
+limits = {{ breaker_failures = 100000 }}
+[panels.aagi-down.credentials.partner]
+kind = "bearer"
+token = {{ value = "{AAGI_TOKEN}" }}
+"#
+    ))
+    .await;
+    let (status, body, _) = post_keyed(
+        &h,
+        "/v1/panels/aagi-down/policies",
+        "down-1",
+        &application(&vin(200)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(unknown_outcomes(&h).await.is_empty(), "nothing in doubt");
+    let (status, body, _) = post_keyed(
+        &h,
+        "/v1/panels/aagi-down/policies",
+        "down-1",
+        &application(&vin(200)),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the key was released, the call made again: {body}"
+    );
+}
+
+/// Finding 1: the portal hangs up while the accept is at the partner. The operation runs to its
+/// end: the case is opened, journaled, and the key replays the answer the portal missed.
+#[tokio::test]
+async fn a_portal_that_hangs_up_mid_accept_leaves_the_operation_to_finish() {
+    let f = faulty().await;
+    f.proxy
+        .queue(CONTRACTS, [Fault::Delay(Duration::from_millis(1500))]);
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let hung_up = impatient
+        .post(f.h.url(PANEL))
+        .bearer_auth(PORTAL)
+        .header("idempotency-key", "hang-up")
+        .json(&application(&vin(300)))
+        .send()
+        .await;
+    assert!(hung_up.is_err(), "the portal gave up first");
+    // The retry while the operation is still at the partner: in flight, with Retry-After.
+    let (status, body, retry_after) = post_keyed(&f.h, PANEL, "hang-up", &application(&vin(300))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "idempotency_key_in_flight");
+    assert!(retry_after.is_some());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let replay = loop {
+        let (status, body, _) = post_keyed(&f.h, PANEL, "hang-up", &application(&vin(300))).await;
+        if status != StatusCode::CONFLICT {
+            break (status, body);
+        }
+        assert!(Instant::now() < deadline, "the operation never finished: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(replay.0, StatusCode::CREATED, "{}", replay.1);
+    let case_id = replay.1["case_id"].as_str().unwrap();
+    let (status, case) = f.h.get(&format!("{PANEL}/{case_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{case}");
+    assert_eq!(f.sim.contracts_per_vin().get(&vin(300)), Some(&1));
+    let (_, journal) = f.h.admin_get("/admin/journal?panel=aagi-faulty&limit=20").await;
+    assert!(journal.to_string().contains(case_id), "journaled: {journal}");
+}
+
+/// Finding 10: a retry that re-serialises its body (other spacing, other key order) is the same
+/// request, and so is an upload sent again with a new multipart boundary.
+#[tokio::test]
+async fn a_retry_that_reserialises_its_body_is_the_same_request() {
+    let h = start().await;
+    let accept = application(&vin(400));
+    let (status, first, _) = post_keyed(&h, "/v1/panels/aagi-motor/policies", "respaced", &accept).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    // Pretty-printed, and with the top-level keys in reverse order.
+    let object = accept.as_object().unwrap();
+    let reversed: serde_json::Map<String, Value> =
+        object.iter().rev().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let text = serde_json::to_string_pretty(&Value::Object(reversed)).unwrap();
+    let response = h
+        .client
+        .post(h.url("/v1/panels/aagi-motor/policies"))
+        .bearer_auth(PORTAL)
+        .header("idempotency-key", "respaced")
+        .header("content-type", "application/json")
+        .body(text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let again: Value = response.json().await.unwrap();
+    assert_eq!(again["case_id"], first["case_id"], "replayed, not placed again");
+    // Another meaning is still another request.
+    let (status, body, _) = post_keyed(
+        &h,
+        "/v1/panels/aagi-motor/policies",
+        "respaced",
+        &application(&vin(401)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "idempotency_key_reused");
+
+    // An upload: the same parts under two boundaries (reqwest picks a new one per form).
+    let (status, case) = h
+        .post("/v1/panels/A03/policies", &example("A03", "accept-cbc"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    let path = format!(
+        "/v1/panels/A03/policies/{}/documents",
+        case["case_id"].as_str().unwrap()
+    );
+    let mut answers = Vec::new();
+    for _ in 0..2 {
+        let form = reqwest::multipart::Form::new().text("code", "B-BJTM-0001").part(
+            "file",
+            reqwest::multipart::Part::bytes(pdf())
+                .file_name("statement.pdf")
+                .mime_str("application/pdf")
+                .unwrap(),
+        );
+        let response = h
+            .client
+            .post(h.url(&path))
+            .bearer_auth(PORTAL)
+            .header("idempotency-key", "upload-twice")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        answers.push((response.status(), response.json::<Value>().await.unwrap()));
+    }
+    assert_eq!(answers[0].0, StatusCode::OK, "{}", answers[0].1);
+    assert_eq!(answers[1], answers[0], "the second upload replays the first");
+}
+
+/// Findings 3 and 8: the store refuses to write (another connection holds SQLite's write lock,
+/// or PostgreSQL's lock on the table) after the partner answered. The partner's answer is not
+/// lost: the portal hears `503 store_unavailable` with `Retry-After` (never 500), `/readyz` says
+/// not ready, and once the store returns the kept outcome is committed and the key replays it:
+/// one contract, one case.
+#[tokio::test]
+async fn a_store_fault_after_the_partner_answered_loses_nothing_and_places_nothing_twice() {
+    let f = faulty().await;
+    f.proxy
+        .queue(CONTRACTS, [Fault::Delay(Duration::from_millis(800))]);
+    let h = &f.h;
+    let accept = {
+        let client = h.client.clone();
+        let url = h.url(PANEL);
+        let body = application(&vin(500));
+        tokio::spawn(async move {
+            let response = client
+                .post(url)
+                .bearer_auth(PORTAL)
+                .header("idempotency-key", "store-fault")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let retry_after = response.headers().get("retry-after").is_some();
+            (
+                response.status(),
+                retry_after,
+                response.json::<Value>().await.unwrap(),
+            )
+        })
+    };
+    // Once the request is at the partner (so the host recorded it as running), the store's
+    // write lock is taken from outside the host.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while f.proxy.counts().0 == 0 {
+        assert!(Instant::now() < deadline, "the accept never reached the partner");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let lock = StoreLock::take(&h.store_url).await;
+    let (status, retry_after, body) = accept.await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+    assert!(retry_after, "a Retry-After");
+    assert_eq!(f.sim.contracts_per_vin().get(&vin(500)), Some(&1));
+    let ready = h.client.get(h.url("/readyz")).send().await.unwrap();
+    assert_eq!(
+        ready.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not ready while writes fail"
+    );
+    // A retry meanwhile does not reach the partner.
+    let (status, body, _) = post_keyed(h, PANEL, "store-fault", &application(&vin(500))).await;
+    assert!(
+        matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT),
+        "{status}: {body}"
+    );
+    assert_eq!(f.sim.contracts_per_vin().get(&vin(500)), Some(&1));
+    lock.release().await;
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (status, body) = loop {
+        let (status, body, _) = post_keyed(h, PANEL, "store-fault", &application(&vin(500))).await;
+        if status == StatusCode::CREATED {
+            break (status, body);
+        }
+        assert!(
+            matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT),
+            "{status}: {body}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the kept outcome was never committed: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, StatusCode::CREATED);
+    let case_id = body["case_id"].as_str().unwrap();
+    let (status, case) = h.get(&format!("{PANEL}/{case_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{case}");
+    assert_eq!(f.sim.contracts_per_vin().get(&vin(500)), Some(&1), "placed once");
+    let ready = h.client.get(h.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK, "ready again");
+    assert!(unknown_outcomes(h).await.is_empty());
+}
+
+/// A write lock on the host's store held from another connection, as another process would.
+enum StoreLock {
+    Sqlite(sqlx::SqliteConnection),
+    Postgres(sqlx::PgConnection),
+}
+
+impl StoreLock {
+    async fn take(url: &str) -> StoreLock {
+        use sqlx::Connection as _;
+        if url.starts_with("sqlite://") {
+            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut conn).await.unwrap();
+            StoreLock::Sqlite(conn)
+        } else {
+            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut conn).await.unwrap();
+            // What the outcome's commit writes: the in-flight record it settles.
+            sqlx::query("LOCK TABLE pending IN ACCESS EXCLUSIVE MODE")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            StoreLock::Postgres(conn)
+        }
+    }
+
+    async fn release(self) {
+        match self {
+            StoreLock::Sqlite(mut conn) => drop(sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap()),
+            StoreLock::Postgres(mut conn) => drop(sqlx::query("ROLLBACK").execute(&mut conn).await.unwrap()),
+        }
+    }
+}
+
+/// The soak: accepts, each for a vehicle of its own under its own key, retried as a portal
+/// would (on 409 in flight, 503 and timeouts, with the same key), while the proxy gives the
+/// partner's contract calls every fault at random. After it: no vehicle placed twice, every
+/// acknowledged case stored, every operation in doubt listed (or settled), every key either
+/// answered or in doubt. 8 s here; `PANELGATE_SOAK_SECS=60` for longer.
+#[tokio::test]
+async fn accepts_under_random_faults_place_each_vehicle_at_most_once() {
+    let f = faulty().await;
+    let seconds: u64 = std::env::var("PANELGATE_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(8);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("soak seed {seed} ({seconds} s)");
+    f.proxy.randomly(
+        CONTRACTS,
+        seed,
+        vec![
+            Fault::Pass,
+            Fault::Pass,
+            Fault::Delay(Duration::from_millis(150)),
+            Fault::Hold,
+            Fault::Drop,
+            Fault::Reset,
+            Fault::Error(502),
+            Fault::Error(503),
+            Fault::Refuse,
+        ],
+    );
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut workers = tokio::task::JoinSet::new();
+    for worker in 0..6 {
+        let client = f.h.client.clone();
+        let url = f.h.url(PANEL);
+        workers.spawn(async move {
+            let mut outcomes = Vec::new();
+            let mut n = 0;
+            while Instant::now() < end {
+                let id = 10_000 + worker * 100_000 + n;
+                n += 1;
+                let vin = vin(id);
+                let key = format!("soak-{id}");
+                let mut last = None;
+                // The portal's ordinary retries: the same key, a few times.
+                for _ in 0..4 {
+                    let sent = client
+                        .post(&url)
+                        .bearer_auth(PORTAL)
+                        .header("idempotency-key", &key)
+                        .json(&application(&vin))
+                        .send()
+                        .await;
+                    let Ok(response) = sent else { continue };
+                    let status = response.status();
+                    let body: Value = response.json().await.unwrap_or(Value::Null);
+                    let retry = status == StatusCode::SERVICE_UNAVAILABLE
+                        || (status == StatusCode::CONFLICT
+                            && body["error"]["code"] == "idempotency_key_in_flight");
+                    last = Some((status, body));
+                    if !retry {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                outcomes.push((vin, key, last));
+            }
+            outcomes
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(done) = workers.join_next().await {
+        outcomes.extend(done.unwrap());
+    }
+    f.proxy.heal();
+    let (seen, faulted) = f.proxy.counts();
+    let placed = f.sim.contracts_per_vin();
+    let listed: HashSet<String> = unknown_outcomes(&f.h)
+        .await
+        .iter()
+        .filter_map(|op| op["journal_id"].as_str().map(str::to_string))
+        .collect();
+    let mut tally: HashMap<String, usize> = HashMap::new();
+    for (vin, key, last) in &outcomes {
+        let count = placed.get(vin).copied().unwrap_or(0);
+        assert!(
+            count <= 1,
+            "{key}: vehicle {vin} placed {count} times (seed {seed})"
+        );
+        let Some((status, body)) = last else {
+            *tally.entry("no answer".into()).or_default() += 1;
+            continue;
+        };
+        let code = body["error"]["code"].as_str().unwrap_or("ok").to_string();
+        *tally.entry(format!("{} {code}", status.as_u16())).or_default() += 1;
+        match (*status, code.as_str()) {
+            (StatusCode::CREATED, _) => {
+                // Acknowledged: stored, and the partner has it.
+                assert_eq!(count, 1, "{key}: acknowledged but not placed (seed {seed})");
+                let case_id = body["case_id"].as_str().unwrap();
+                let (status, case) = f.h.get(&format!("{PANEL}/{case_id}")).await;
+                assert_eq!(status, StatusCode::OK, "{key}: acknowledged case lost: {case}");
+            }
+            (StatusCode::CONFLICT, "outcome_unknown") => {
+                let journal_id = body["error"]["journal_id"].as_str().unwrap();
+                assert!(
+                    listed.contains(journal_id),
+                    "{key}: in doubt but not listed (seed {seed})"
+                );
+            }
+            (StatusCode::SERVICE_UNAVAILABLE, _) => {
+                // Certainly not sent: nothing at the partner.
+                assert_eq!(count, 0, "{key}: answered 503 but placed (seed {seed}): {body}");
+            }
+            (status, code) => panic!("{key}: unexpected {status} {code}: {body} (seed {seed})"),
+        }
+    }
+    eprintln!(
+        "soak: {} keys, {seen} partner requests ({faulted} faulted), outcomes {tally:?}, {} in doubt listed",
+        outcomes.len(),
+        listed.len()
+    );
+    assert!(
+        outcomes.len() >= 20,
+        "the soak ran too few accepts: {}",
+        outcomes.len()
+    );
+    assert!(faulted > 0, "no fault was injected");
+}
