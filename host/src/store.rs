@@ -6,7 +6,11 @@
 //! connection of its own runs it ([`sqlite`]), on PostgreSQL a task ([`Writer::run`]); both
 //! run the same statements ([`write`]).
 
+mod cases;
+mod group;
+mod idempotency;
 mod journal;
+mod pending;
 mod registry;
 mod sqlite;
 mod write;
@@ -16,15 +20,19 @@ use std::str::FromStr as _;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sqlx::AnyPool;
 use sqlx::Executor as _;
 use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, Row};
 
+pub use cases::{Case, HistoryEntry, StoredEvent};
+use group::{Job, MAX_BATCH, Writer, write_batch};
+pub use idempotency::KeyState;
 pub use journal::{JournalEntry, JournalRow};
+pub use pending::{PendingOperation, SettledKey, SettledUnknown};
 pub use registry::{DeployAction, Deployment, ModuleInfo, active_stack};
 
-use crate::model::{CaseKind, CaseRef, CaseStatus, Policy, Reference, Requirement};
+use crate::model::{CaseKind, CaseStatus, Policy, Reference, Requirement};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -96,9 +104,6 @@ const POSTGRES_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 const POSTGRES_TIMEOUTS: &str = "SET lock_timeout = '5s'; SET statement_timeout = '15s'; \
      SET idle_in_transaction_session_timeout = '60s'";
 
-/// The advisory lock key of [`Store::begin_ordered`] ("pgate" in ASCII).
-const ORDERED_WRITES: i64 = 0x70_67_61_74_65;
-
 pub struct Store {
     pool: AnyPool,
     writer: Writer,
@@ -108,66 +113,6 @@ pub struct Store {
     commit_time: Option<prometheus_client::metrics::histogram::Histogram>,
     /// Whether the last commit failed: `/readyz` then probes a write before saying ready.
     failing: std::sync::atomic::AtomicBool,
-}
-
-/// The most commits written in one transaction.
-const MAX_BATCH: usize = 64;
-
-/// One [`Commit`] waiting for the group commit, and where its result goes.
-struct Job {
-    commit: Commit,
-    /// In a transaction of its own, not grouped ([`Store::commit_alone`]).
-    alone: bool,
-    done: tokio::sync::oneshot::Sender<Result<Committed>>,
-}
-
-/// What writes need: the pool, the backend, and (SQLite) this host's writers' turn.
-#[derive(Clone)]
-struct Writer {
-    pool: AnyPool,
-    backend: Backend,
-    /// SQLite has one writer; taking turns here avoids busy upgrades inside transactions.
-    turn: std::sync::Arc<tokio::sync::Mutex<()>>,
-}
-
-/// A case as stored.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct Case {
-    pub id: String,
-    pub panel: String,
-    pub kind: CaseKind,
-    pub status: CaseStatus,
-    pub product: Option<String>,
-    pub parent: Option<String>,
-    pub policy: Option<Policy>,
-    pub requirements: Vec<Requirement>,
-    pub message: Option<String>,
-    pub references: Vec<Reference>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub history: Vec<HistoryEntry>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct HistoryEntry {
-    pub at: String,
-    pub status: CaseStatus,
-    pub source: String,
-    pub journal_id: Option<String>,
-}
-
-impl Case {
-    pub fn to_ref(&self) -> CaseRef {
-        CaseRef {
-            id: self.id.clone(),
-            kind: self.kind,
-            status: self.status,
-            product: self.product.clone(),
-            references: self.references.clone(),
-            policy: self.policy.clone(),
-            parent: self.parent.clone(),
-        }
-    }
 }
 
 /// A change to a case (or a new one) that an operation or callback brings.
@@ -194,21 +139,6 @@ pub struct NewEvent {
     pub status: Option<CaseStatus>,
     pub payload: serde_json::Value,
     pub flagged: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct StoredEvent {
-    /// The feed cursor: pass it as `after` to resume.
-    pub cursor: String,
-    pub id: String,
-    pub panel: String,
-    pub case_id: Option<String>,
-    pub kind: String,
-    pub status: Option<CaseStatus>,
-    #[schema(value_type = Object)]
-    pub payload: serde_json::Value,
-    pub flagged: Option<String>,
-    pub created_at: String,
 }
 
 /// A partner callback as received.
@@ -256,59 +186,11 @@ pub struct Commit {
     pub probe: bool,
 }
 
-/// How an operation in doubt was settled, as a [`Commit`] writes it.
-#[derive(Debug, Clone)]
-pub struct SettledUnknown {
-    pub journal_id: String,
-    /// The operation's key and its new answer, if it had a key.
-    pub key: Option<SettledKey>,
-}
-
-/// An idempotency key's new answer `(status, body)`; no answer releases the key, so that a
-/// retry with it runs the operation again.
-#[derive(Debug, Clone)]
-pub struct SettledKey {
-    pub scope: String,
-    pub key: String,
-    pub answer: Option<(u16, String)>,
-}
-
-/// A state-changing operation about to ask the partner.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct PendingOperation {
-    pub journal_id: String,
-    pub panel: String,
-    pub operation: String,
-    pub case_id: Option<String>,
-    /// `{kind, product, parent}` when the operation opens the case.
-    #[schema(value_type = Option<Object>)]
-    pub opens: Option<serde_json::Value>,
-    pub idempotency: Option<(String, String)>,
-    #[schema(value_type = Object)]
-    pub request: Box<serde_json::value::RawValue>,
-    pub started_at: String,
-    /// `running`, or `unknown` once recovery found the host had died in it.
-    pub state: String,
-}
-
 /// What committing found.
 #[derive(Debug, Default)]
 pub struct Committed {
     /// Per event of the commit: true when it was new, false for a duplicate.
     pub events_new: Vec<bool>,
-}
-
-/// The state of an idempotency key when a request arrives.
-#[derive(Debug)]
-pub enum KeyState {
-    /// First use: the key is now held by this request.
-    Fresh,
-    /// Same key and body, already answered: replay this.
-    Replay { status: u16, body: String },
-    /// Same key, other body.
-    Mismatch,
-    /// The first request with this key is still running.
-    InFlight,
 }
 
 pub fn now() -> String {
@@ -468,61 +350,6 @@ impl Store {
         self.writer.begin_ordered().await
     }
 
-    /// Claims an idempotency key for a request whose body hashes to `request_hash`. One
-    /// statement decides who holds a fresh key, so two hosts on one database never both do.
-    pub async fn claim_key(&self, scope: &str, key: &str, request_hash: &str) -> Result<KeyState> {
-        let _turn = self.turn().await;
-        loop {
-            let claimed = sqlx::query(
-                "INSERT INTO idempotency (scope, key, request_hash, state, created_at) VALUES ($1, $2, $3, 'running', $4)
-                 ON CONFLICT (scope, key) DO NOTHING",
-            )
-            .bind(scope)
-            .bind(key)
-            .bind(request_hash)
-            .bind(now())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-            if claimed == 1 {
-                return Ok(KeyState::Fresh);
-            }
-            let row = sqlx::query(
-                "SELECT request_hash, state, status, body FROM idempotency WHERE scope = $1 AND key = $2",
-            )
-            .bind(scope)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
-            // Released between the two statements: claim it again.
-            let Some(row) = row else { continue };
-            let stored_hash: String = row.get("request_hash");
-            if stored_hash != request_hash {
-                return Ok(KeyState::Mismatch);
-            }
-            let state: String = row.get("state");
-            if state != "done" {
-                return Ok(KeyState::InFlight);
-            }
-            let status: i64 = row.get("status");
-            return Ok(KeyState::Replay {
-                status: status as u16,
-                body: row.get("body"),
-            });
-        }
-    }
-
-    /// Lets a key go when its request failed in a way a retry may fix.
-    pub async fn release_key(&self, scope: &str, key: &str) -> Result<()> {
-        let _turn = self.turn().await;
-        sqlx::query("DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND state = 'running'")
-            .bind(scope)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Writes everything an operation learned, atomically. Commits arriving together share one
     /// transaction (a group commit: one sync to disk for the lot); each caller's answer waits
     /// until the transaction holding its commit is durable.
@@ -586,168 +413,6 @@ impl Store {
 
     fn send(&self, job: Job) -> Result<()> {
         self.jobs.send(job).map_err(|_| StoreError::Closed)
-    }
-
-    pub async fn case(&self, panel: &str, id: &str) -> Result<Option<Case>> {
-        let row = sqlx::query("SELECT * FROM cases WHERE id = $1 AND panel = $2")
-            .bind(id)
-            .bind(panel)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let references =
-            sqlx::query("SELECT kind, value FROM case_references WHERE case_id = $1 ORDER BY kind")
-                .bind(id)
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(|r| Reference {
-                    kind: r.get("kind"),
-                    value: r.get("value"),
-                })
-                .collect();
-        let history = sqlx::query(
-            "SELECT at, status, source, journal_id FROM case_history WHERE case_id = $1 ORDER BY seq",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|r| {
-            Ok(HistoryEntry {
-                at: r.get("at"),
-                status: parse_enum(&r.get::<String, _>("status"))?,
-                source: r.get("source"),
-                journal_id: r.get("journal_id"),
-            })
-        })
-        .collect::<Result<_>>()?;
-        Ok(Some(Case {
-            id: row.get("id"),
-            panel: row.get("panel"),
-            kind: parse_enum(&row.get::<String, _>("kind"))?,
-            status: parse_enum(&row.get::<String, _>("status"))?,
-            product: row.get("product"),
-            parent: row.get("parent"),
-            policy: row
-                .get::<Option<String>, _>("policy")
-                .map(|p| parse_json(&p))
-                .transpose()?,
-            requirements: parse_json(&row.get::<String, _>("requirements"))?,
-            message: row.get("message"),
-            references,
-            created_at: row.get("created_at"),
-            updated_at: row.get("updated_at"),
-            history,
-        }))
-    }
-
-    /// The case of `panel` that carries the partner reference `kind = value`.
-    pub async fn case_by_reference(&self, panel: &str, reference: &Reference) -> Result<Option<Case>> {
-        let id: Option<String> = sqlx::query_scalar(
-            "SELECT r.case_id FROM case_references r JOIN cases c ON c.id = r.case_id
-             WHERE r.panel = $1 AND r.kind = $2 AND r.value = $3 ORDER BY c.created_at DESC LIMIT 1",
-        )
-        .bind(panel)
-        .bind(&reference.kind)
-        .bind(&reference.value)
-        .fetch_optional(&self.pool)
-        .await?;
-        match id {
-            Some(id) => self.case(panel, &id).await,
-            None => Ok(None),
-        }
-    }
-
-    /// Events after `cursor`, oldest first.
-    pub async fn events_after(&self, cursor: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-        sqlx::query("SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
-            .bind(cursor)
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?
-            .into_iter()
-            .map(|r| {
-                Ok(StoredEvent {
-                    cursor: r.get::<i64, _>("seq").to_string(),
-                    id: r.get("id"),
-                    panel: r.get("panel"),
-                    case_id: r.get("case_id"),
-                    kind: r.get("kind"),
-                    status: r
-                        .get::<Option<String>, _>("status")
-                        .map(|s| parse_enum(&s))
-                        .transpose()?,
-                    payload: parse_json(&r.get::<String, _>("payload"))?,
-                    flagged: r.get("flagged"),
-                    created_at: r.get("created_at"),
-                })
-            })
-            .collect()
-    }
-
-    pub async fn event_payload(&self, panel: &str, dedup_key: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT payload FROM events WHERE panel = $1 AND dedup_key = $2")
-                .bind(panel)
-                .bind(dedup_key)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
-    /// Records a state-changing operation before its adapter asks the partner.
-    pub async fn begin_pending(&self, op: &PendingOperation) -> Result<()> {
-        self.commit(Commit {
-            begins: Some(op.clone()),
-            ..Commit::default()
-        })
-        .await
-        .map(drop)
-    }
-
-    /// Operations with the given state (`running` or `unknown`), oldest first.
-    pub async fn pending(&self, state: &str) -> Result<Vec<PendingOperation>> {
-        let rows = sqlx::query("SELECT * FROM pending WHERE state = $1 ORDER BY started_at")
-            .bind(state)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                fn json<T: DeserializeOwned>(r: &sqlx::any::AnyRow, col: &str) -> Result<Option<T>> {
-                    r.get::<Option<String>, _>(col)
-                        .map(|t| parse_json(&t))
-                        .transpose()
-                }
-                Ok(PendingOperation {
-                    journal_id: r.get("journal_id"),
-                    panel: r.get("panel"),
-                    operation: r.get("operation"),
-                    case_id: r.get("case_id"),
-                    opens: json(r, "opens")?,
-                    idempotency: r
-                        .get::<Option<String>, _>("idem_scope")
-                        .zip(r.get::<Option<String>, _>("idem_key")),
-                    request: json(r, "request")?.unwrap_or_default(),
-                    started_at: r.get("started_at"),
-                    state: r.get("state"),
-                })
-            })
-            .collect()
-    }
-
-    /// After a crash: lets go of idempotency keys whose request was cut off and changed
-    /// nothing (read-only operations), so a retry runs it again.
-    pub async fn release_running_keys(&self, created_before: &str) -> Result<u64> {
-        let _turn = self.turn().await;
-        Ok(sqlx::query(
-            "DELETE FROM idempotency WHERE state = 'running' AND created_at < $1 AND NOT EXISTS
-               (SELECT 1 FROM pending p WHERE p.idem_scope = idempotency.scope AND p.idem_key = idempotency.key)",
-        )
-        .bind(created_before)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
     }
 
     /// Registers a module; `false` when one with the same hash was already there.
@@ -824,142 +489,5 @@ impl Store {
     /// Checks the journal's hash chain; the first broken entry's id, if any.
     pub async fn verify_journal(&self) -> Result<Option<String>> {
         journal::verify(&self.pool).await
-    }
-
-    pub async fn attachment(&self, id: &str) -> Result<Option<(String, String, Vec<u8>)>> {
-        let row = sqlx::query("SELECT filename, content_type, data FROM attachments WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| (r.get("filename"), r.get("content_type"), r.get("data"))))
-    }
-
-    pub async fn callbacks(&self, panel: &str) -> Result<Vec<(String, String, Option<String>)>> {
-        Ok(
-            sqlx::query("SELECT id, path, flagged FROM callbacks WHERE panel = $1 ORDER BY received_at")
-                .bind(panel)
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(|r| (r.get("id"), r.get("path"), r.get("flagged")))
-                .collect(),
-        )
-    }
-}
-
-impl Writer {
-    /// SQLite has one writer: this host's writes take turns, rather than meeting as busy
-    /// upgrades inside transactions. PostgreSQL needs no such turn.
-    async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.turn.clone().lock_owned().await),
-            Backend::Postgres => None,
-        }
-    }
-
-    /// A transaction that appends to the journal or the feed. On PostgreSQL it holds a
-    /// transaction-scoped advisory lock, so that the writers of every host take turns: the
-    /// journal's hash chain stays one chain, and events get their sequence numbers in commit
-    /// order, so a reader following the feed's cursor never skips one committed late.
-    async fn begin_ordered(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
-                .bind(ORDERED_WRITES)
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
-    }
-
-    /// The group commit on PostgreSQL: takes every commit waiting (up to [`MAX_BATCH`]) and
-    /// writes them in one transaction while the next ones queue. Under load this is one disk
-    /// sync and one transaction for many operations; alone, a commit goes straight through.
-    /// SQLite's runs on a thread of its own ([`sqlite::start`]).
-    async fn run(self, mut queue: tokio::sync::mpsc::UnboundedReceiver<Job>) {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
-        while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-            let batch = std::mem::take(&mut batch);
-            // As `write_batch` does, with an async `together`.
-            if groups(&batch) {
-                let commits: Vec<&Commit> = batch.iter().map(|job| &job.commit).collect();
-                if let Ok(results) = self.together(&commits).await {
-                    answer(batch, results);
-                    continue;
-                }
-            }
-            for job in batch {
-                let result = self.together(&[&job.commit]).await.map(only);
-                let _ = job.done.send(result);
-            }
-        }
-    }
-
-    /// Writes `commits` in one transaction, in order. Their journal entries go last, all in
-    /// one append: one read of the chain's head for the whole batch.
-    async fn together(&self, commits: &[&Commit]) -> Result<Vec<Committed>> {
-        let mut tx = self.begin_ordered().await?;
-        match run_plan(&mut tx, commits).await {
-            Ok(results) => {
-                tx.commit().await.map_err(|e| StoreError::Commit(e.to_string()))?;
-                Ok(results)
-            }
-            Err(e) => {
-                // Rolled back before the caller tries again: a dropped transaction rolls back
-                // later.
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
-    }
-}
-
-/// Writes `commits` in `tx`: each commit's statements, then the journal's append.
-async fn run_plan(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    commits: &[&Commit],
-) -> Result<Vec<Committed>> {
-    // Timed under the ordering lock, so that times follow the journal's order.
-    let plan = write::Plan::of(commits)?;
-    let mut results = Vec::with_capacity(plan.commits.len());
-    for statements in &plan.commits {
-        let mut committed = Committed::default();
-        write::run_sqlx(tx, statements, &mut committed).await?;
-        results.push(committed);
-    }
-    journal::append(tx, &plan.entries).await?;
-    Ok(results)
-}
-
-/// Whether a batch may share one transaction: more than one commit, none asking to be alone.
-fn groups(batch: &[Job]) -> bool {
-    batch.len() > 1 && !batch.iter().any(|job| job.alone)
-}
-
-/// Hands each job its commit's result.
-fn answer(batch: Vec<Job>, results: Vec<Committed>) {
-    for (job, result) in batch.into_iter().zip(results) {
-        let _ = job.done.send(Ok(result));
-    }
-}
-
-/// The one commit's result of a transaction that held only it.
-fn only(mut results: Vec<Committed>) -> Committed {
-    results.pop().unwrap_or_default()
-}
-
-/// A batch written by `together`: in one transaction when it [`groups`]; each commit alone when
-/// it does not, or when that transaction failed, so that a failure is only its own commit's.
-fn write_batch(batch: Vec<Job>, mut together: impl FnMut(&[&Commit]) -> Result<Vec<Committed>>) {
-    if groups(&batch) {
-        let commits: Vec<&Commit> = batch.iter().map(|job| &job.commit).collect();
-        if let Ok(results) = together(&commits) {
-            answer(batch, results);
-            return;
-        }
-    }
-    for job in batch {
-        let result = together(&[&job.commit]).map(only);
-        let _ = job.done.send(result);
     }
 }

@@ -1,0 +1,193 @@
+//! Reading what operations and callbacks stored: cases with their history and references, the
+//! event feed, callbacks and attachments.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Result, Store, parse_enum, parse_json};
+use crate::model::{CaseKind, CaseRef, CaseStatus, Policy, Reference, Requirement};
+
+/// A case as stored.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Case {
+    pub id: String,
+    pub panel: String,
+    pub kind: CaseKind,
+    pub status: CaseStatus,
+    pub product: Option<String>,
+    pub parent: Option<String>,
+    pub policy: Option<Policy>,
+    pub requirements: Vec<Requirement>,
+    pub message: Option<String>,
+    pub references: Vec<Reference>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub history: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub status: CaseStatus,
+    pub source: String,
+    pub journal_id: Option<String>,
+}
+
+impl Case {
+    pub fn to_ref(&self) -> CaseRef {
+        CaseRef {
+            id: self.id.clone(),
+            kind: self.kind,
+            status: self.status,
+            product: self.product.clone(),
+            references: self.references.clone(),
+            policy: self.policy.clone(),
+            parent: self.parent.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StoredEvent {
+    /// The feed cursor: pass it as `after` to resume.
+    pub cursor: String,
+    pub id: String,
+    pub panel: String,
+    pub case_id: Option<String>,
+    pub kind: String,
+    pub status: Option<CaseStatus>,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    pub flagged: Option<String>,
+    pub created_at: String,
+}
+
+impl Store {
+    pub async fn case(&self, panel: &str, id: &str) -> Result<Option<Case>> {
+        let row = sqlx::query("SELECT * FROM cases WHERE id = $1 AND panel = $2")
+            .bind(id)
+            .bind(panel)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let references =
+            sqlx::query("SELECT kind, value FROM case_references WHERE case_id = $1 ORDER BY kind")
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| Reference {
+                    kind: r.get("kind"),
+                    value: r.get("value"),
+                })
+                .collect();
+        let history = sqlx::query(
+            "SELECT at, status, source, journal_id FROM case_history WHERE case_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(HistoryEntry {
+                at: r.get("at"),
+                status: parse_enum(&r.get::<String, _>("status"))?,
+                source: r.get("source"),
+                journal_id: r.get("journal_id"),
+            })
+        })
+        .collect::<Result<_>>()?;
+        Ok(Some(Case {
+            id: row.get("id"),
+            panel: row.get("panel"),
+            kind: parse_enum(&row.get::<String, _>("kind"))?,
+            status: parse_enum(&row.get::<String, _>("status"))?,
+            product: row.get("product"),
+            parent: row.get("parent"),
+            policy: row
+                .get::<Option<String>, _>("policy")
+                .map(|p| parse_json(&p))
+                .transpose()?,
+            requirements: parse_json(&row.get::<String, _>("requirements"))?,
+            message: row.get("message"),
+            references,
+            created_at: row.get("created_at"),
+            updated_at: row.get("updated_at"),
+            history,
+        }))
+    }
+
+    /// The case of `panel` that carries the partner reference `kind = value`.
+    pub async fn case_by_reference(&self, panel: &str, reference: &Reference) -> Result<Option<Case>> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT r.case_id FROM case_references r JOIN cases c ON c.id = r.case_id
+             WHERE r.panel = $1 AND r.kind = $2 AND r.value = $3 ORDER BY c.created_at DESC LIMIT 1",
+        )
+        .bind(panel)
+        .bind(&reference.kind)
+        .bind(&reference.value)
+        .fetch_optional(&self.pool)
+        .await?;
+        match id {
+            Some(id) => self.case(panel, &id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Events after `cursor`, oldest first.
+    pub async fn events_after(&self, cursor: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        sqlx::query("SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(cursor)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    cursor: r.get::<i64, _>("seq").to_string(),
+                    id: r.get("id"),
+                    panel: r.get("panel"),
+                    case_id: r.get("case_id"),
+                    kind: r.get("kind"),
+                    status: r
+                        .get::<Option<String>, _>("status")
+                        .map(|s| parse_enum(&s))
+                        .transpose()?,
+                    payload: parse_json(&r.get::<String, _>("payload"))?,
+                    flagged: r.get("flagged"),
+                    created_at: r.get("created_at"),
+                })
+            })
+            .collect()
+    }
+
+    pub async fn event_payload(&self, panel: &str, dedup_key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT payload FROM events WHERE panel = $1 AND dedup_key = $2")
+                .bind(panel)
+                .bind(dedup_key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn attachment(&self, id: &str) -> Result<Option<(String, String, Vec<u8>)>> {
+        let row = sqlx::query("SELECT filename, content_type, data FROM attachments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| (r.get("filename"), r.get("content_type"), r.get("data"))))
+    }
+
+    pub async fn callbacks(&self, panel: &str) -> Result<Vec<(String, String, Option<String>)>> {
+        Ok(
+            sqlx::query("SELECT id, path, flagged FROM callbacks WHERE panel = $1 ORDER BY received_at")
+                .bind(panel)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| (r.get("id"), r.get("path"), r.get("flagged")))
+                .collect(),
+        )
+    }
+}
