@@ -275,12 +275,18 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
         }
     }
     if commit.probe {
-        // A write that changes nothing but needs what every write needs (SQLite's write lock,
-        // PostgreSQL's row-exclusive lock on the table).
-        out.push(Statement::new(
+        // Writes that change nothing but need what an operation's commit needs: SQLite's write
+        // lock, and PostgreSQL's row-exclusive lock on each table an outcome writes (the
+        // journal's only by appending, which the probe leaves alone).
+        for sql in [
+            "DELETE FROM pending WHERE journal_id = ''",
             "DELETE FROM idempotency WHERE scope = '' AND key = ''",
-            vec![],
-        ));
+            "DELETE FROM case_history WHERE case_id = ''",
+            "DELETE FROM cases WHERE id = ''",
+            "DELETE FROM events WHERE id = ''",
+        ] {
+            out.push(Statement::new(sql, vec![]));
+        }
     }
     if let Some((scope, key, status, body)) = &commit.idempotent_response {
         out.push(Statement::new(
