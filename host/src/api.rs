@@ -2,14 +2,14 @@
 
 pub mod admin;
 pub mod callbacks;
-pub mod error;
 pub mod openapi;
-pub(crate) mod operations;
 pub mod portal;
 
-use std::collections::{BTreeMap, HashMap};
+pub use crate::core::error;
+pub use crate::core::{AppState, Panel};
+
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -19,93 +19,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
-use crate::adapter::Adapter;
-use crate::capabilities::credentials::{Credential, constant_time_eq};
-use crate::config::Config;
-use crate::runtime::Runtime;
-use crate::store::{ModuleInfo, Store};
+use crate::capabilities::credentials::constant_time_eq;
 pub use error::ApiError;
-use wasmtime::component::Component;
-
-/// A configured panel as the API serves it: the adapter of one registered module. A request
-/// holds its `Arc<Panel>` from start to end, so a switch never changes a running request.
-pub struct Panel {
-    pub id: String,
-    pub adapter: Arc<dyn Adapter>,
-    /// What the panel's capabilities work with (settings, credentials, its circuit breaker).
-    pub context: Arc<crate::runtime::PanelContext>,
-    pub callback_auth: Option<Credential>,
-    pub module: ModuleInfo,
-}
-
-pub struct AppState {
-    pub store: Store,
-    pub runtime: Runtime,
-    pub config: Config,
-    pub portal_token: String,
-    pub admin_token: String,
-    pub(crate) panels: RwLock<BTreeMap<String, Arc<Panel>>>,
-    /// Compiled components by module hash, with the contract version each targets.
-    compiled: Mutex<HashMap<String, (Component, &'static str)>>,
-    /// Switches take turns, so a rollback always sees the history the last switch left.
-    pub(crate) deploying: tokio::sync::Mutex<()>,
-}
-
-impl AppState {
-    pub fn new(
-        store: Store,
-        runtime: Runtime,
-        config: Config,
-        portal_token: String,
-        admin_token: String,
-    ) -> Self {
-        AppState {
-            store,
-            runtime,
-            config,
-            portal_token,
-            admin_token,
-            panels: RwLock::default(),
-            compiled: Mutex::default(),
-            deploying: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    /// The panel as it is now; the caller keeps this version for the whole request.
-    pub fn panel(&self, id: &str) -> Result<Arc<Panel>, ApiError> {
-        self.panels
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .cloned()
-            .ok_or_else(|| ApiError::NotFound(format!("no panel `{id}`")))
-    }
-
-    /// Every panel, ordered by id.
-    pub fn panels(&self) -> Vec<Arc<Panel>> {
-        self.panels
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .cloned()
-            .collect()
-    }
-
-    pub(crate) fn compiled(&self, hash: &str) -> Option<(Component, &'static str)> {
-        self.compiled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(hash)
-            .cloned()
-    }
-
-    pub(crate) fn compiled_put(&self, hash: &str, component: &Component, wit: &'static str) {
-        self.compiled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(hash.to_string(), (component.clone(), wit));
-    }
-}
 
 /// `axum::extract::Query` whose refusal is the API's JSON error naming the parameter, not
 /// axum's plain text.

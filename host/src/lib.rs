@@ -8,15 +8,12 @@ pub mod api;
 pub mod capabilities;
 pub mod cli;
 pub mod config;
-pub mod deploy;
+pub mod core;
 pub mod metrics;
 pub mod model;
-pub mod recovery;
-pub mod replay;
 pub mod runtime;
 pub mod store;
 pub mod telemetry;
-pub mod watch;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -24,9 +21,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::api::AppState;
 use crate::capabilities::credentials::Credential;
 use crate::config::{Config, PanelConfig};
+use crate::core::AppState;
 use crate::runtime::{PanelContext, Runtime};
 
 pub struct App {
@@ -56,7 +53,7 @@ impl App {
         state.spawn_recovery_sweep();
         state.spawn_deployment_follower();
         if let Some(dir) = &config.registry.watch_dir {
-            watch::spawn(
+            core::watch::spawn(
                 state.clone(),
                 dir.clone(),
                 Duration::from_millis(config.registry.watch_interval_ms.max(50)),

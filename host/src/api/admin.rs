@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{ApiError, AppState, Query};
-use crate::deploy::Source;
+use crate::core::deploy::Source;
 use crate::store::{JournalRow, ModuleInfo};
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -54,7 +54,7 @@ pub struct ReplayQuery {
 /// partner calls from the journal; registers and switches nothing.
 #[utoipa::path(post, path = "/admin/panels/{panel}/replay", tag = "admin", params(ReplayQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the component (`.wasm`)"),
-    responses((status = 200, body = crate::replay::ReplayReport), (status = 422)))]
+    responses((status = 200, body = crate::core::replay::ReplayReport), (status = 422)))]
 pub async fn replay(
     State(state): State<Arc<AppState>>,
     Path(panel): Path<String>,
@@ -177,14 +177,14 @@ pub async fn unknown_outcomes(State(state): State<Arc<AppState>>) -> Result<Resp
 /// takes `status` and `references`; the Idempotency-Key replays the case) or not (the key is
 /// released: the portal's retry runs the operation again). Journaled; answers the case.
 #[utoipa::path(post, path = "/admin/unknown-outcomes/{journal_id}", tag = "admin",
-    request_body = crate::recovery::Settlement,
+    request_body = crate::core::recovery::Settlement,
     responses((status = 200, body = crate::store::Case), (status = 404), (status = 409), (status = 422)))]
 pub async fn settle_unknown_outcome(
     State(state): State<Arc<AppState>>,
     Path(journal_id): Path<String>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let decision: crate::recovery::Settlement = super::parse_json(&body)?;
+    let decision: crate::core::recovery::Settlement = super::parse_json(&body)?;
     Ok(Json(state.settle_by_operator(&journal_id, &decision).await?).into_response())
 }
 

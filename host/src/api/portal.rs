@@ -12,9 +12,9 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::operations::{CaseEffect, IdempotencyKey, json_fingerprint, parts_fingerprint, run};
 use super::{ApiError, AppState, Query, from_value, parse_json, parse_multipart};
 use crate::adapter::Call;
+use crate::core::operations::{CaseEffect, IdempotencyKey, json_fingerprint, parts_fingerprint, run};
 use crate::model::*;
 use crate::store::{Case, StoredEvent};
 

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::adapter::Call;
-use crate::api::operations::{CaseEffect, run};
-use crate::api::{ApiError, AppState};
+use crate::core::operations::{CaseEffect, run};
+use crate::core::{ApiError, AppState};
 use crate::model::{CaseKind, CaseStatus, Operation};
 use crate::store::{
     Backend, CaseChange, Commit, JournalEntry, NewEvent, PendingOperation, SettledKey, SettledUnknown,

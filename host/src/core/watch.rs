@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::api::AppState;
-use crate::deploy::Source;
+use crate::core::AppState;
+use crate::core::deploy::Source;
 
 type Seen = HashMap<PathBuf, (u64, Option<SystemTime>)>;
 

@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use crate::adapter::Adapter as _;
-use crate::api::{AppState, Panel};
 use crate::capabilities::credentials::Credential;
 use crate::config::PanelConfig;
+use crate::core::{AppState, Panel};
 use crate::model::Description;
 use crate::runtime::{PanelContext, WasmAdapter};
 use crate::store::{DeployAction, JournalEntry, ModuleInfo, StoreError, active_stack};

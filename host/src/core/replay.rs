@@ -11,8 +11,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::adapter::{Call, CallError};
-use crate::api::AppState;
-use crate::deploy::{DeployError, Source};
+use crate::core::AppState;
+use crate::core::deploy::{DeployError, Source};
 use crate::runtime::{Exchange, Recording, WasmAdapter};
 use crate::store::JournalRow;
 

@@ -208,9 +208,9 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<crate::deploy::DeployError> for ApiError {
-    fn from(e: crate::deploy::DeployError) -> Self {
-        use crate::deploy::DeployError;
+impl From<crate::core::deploy::DeployError> for ApiError {
+    fn from(e: crate::core::deploy::DeployError) -> Self {
+        use crate::core::deploy::DeployError;
         match e {
             DeployError::Refused(m) => ApiError::AdapterRefused(m),
             DeployError::NotFound(m) => ApiError::NotFound(m),
