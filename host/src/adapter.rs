@@ -192,6 +192,9 @@ pub enum CallError {
 #[derive(Debug, Default)]
 pub struct CallRecord {
     pub exchanges: Vec<Exchange>,
+    /// The call was cut off while a request to the partner may have been out, before its
+    /// exchange was recorded: the partner may have acted on a request `exchanges` lacks.
+    pub unrecorded_request: bool,
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -54,6 +54,7 @@ impl Host for HostState {
             let result = match self.panel.breaker.admit() {
                 Err(open) => Err(HttpError::Connect(open)),
                 Ok(()) => {
+                    self.sending.store(true, std::sync::atomic::Ordering::SeqCst);
                     let result = send(&self.panel, self.deadline, request.clone(), &mut exchange.sent)
                         .instrument(span.clone())
                         .await;

@@ -350,7 +350,9 @@ async fn execute(
     // The partner may have acted though no answer says so: a timeout or a reset after the
     // request left, a 5xx, an answer the adapter could not read, a trap after a call.
     let in_doubt = match (&pending, &result) {
-        (Some(_), Err(error)) if !definite(error) => record.exchanges.iter().any(Exchange::may_have_acted),
+        (Some(_), Err(error)) if !definite(error) => {
+            record.unrecorded_request || record.exchanges.iter().any(Exchange::may_have_acted)
+        }
         _ => false,
     };
 

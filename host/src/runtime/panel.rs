@@ -274,7 +274,7 @@ impl WasmAdapter {
         recording: Recording,
     ) -> (Result<Outcome, CallError>, Vec<Exchange>) {
         let timeout = self.panel.operation_timeout;
-        match tokio::time::timeout(timeout, self.run(call, Some(recording))).await {
+        match tokio::time::timeout(timeout, self.run(call, Some(recording), Default::default())).await {
             Ok((result, store)) => (result, store.map(|s| s.into_data().exchanges).unwrap_or_default()),
             Err(_) => (Err(CallError::Deadline(timeout.as_millis() as u64)), Vec::new()),
         }
@@ -284,6 +284,7 @@ impl WasmAdapter {
         &self,
         call: Call,
         replay: Option<Recording>,
+        sending: std::sync::Arc<std::sync::atomic::AtomicBool>,
     ) -> (Result<Outcome, CallError>, Option<Store<HostState>>) {
         let operation = operation_name(&call);
         let (mut store, instance) = match self.instantiate_bare(operation).await {
@@ -291,6 +292,7 @@ impl WasmAdapter {
             Err(e) => return (Err(CallError::Fault(format!("instantiating: {e:#}"))), None),
         };
         store.data_mut().replay = replay;
+        store.data_mut().sending = sending;
         let result = dispatch(&mut store, &instance, &self.exports, call).await;
         let result = match result {
             Ok(Ok(outcome)) => match crate::adapter::check_outcome(&outcome) {
@@ -356,24 +358,29 @@ impl Adapter for WasmAdapter {
                 adapter: self.module_label(),
             };
             let started = Instant::now();
-            let (result, record, hit) =
-                match tokio::time::timeout(timeout + BACKSTOP, self.run(call, None)).await {
-                    Ok((result, store)) => {
-                        let mut record = CallRecord::default();
-                        let mut hit = Default::default();
-                        if let Some(store) = store {
-                            store.data().flush_output(journal_id);
-                            hit = store.data().limits_hit();
-                            record.exchanges = store.into_data().exchanges;
-                        }
-                        (result, record, hit)
+            let sending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let run = self.run(call, None, sending.clone());
+            let (result, record, hit) = match tokio::time::timeout(timeout + BACKSTOP, run).await {
+                Ok((result, store)) => {
+                    let mut record = CallRecord::default();
+                    let mut hit = Default::default();
+                    if let Some(store) = store {
+                        store.data().flush_output(journal_id);
+                        hit = store.data().limits_hit();
+                        record.exchanges = store.into_data().exchanges;
                     }
-                    Err(_) => (
-                        Err(CallError::Deadline(timeout.as_millis() as u64)),
-                        CallRecord::default(),
-                        Default::default(),
-                    ),
-                };
+                    (result, record, hit)
+                }
+                Err(_) => (
+                    Err(CallError::Deadline(timeout.as_millis() as u64)),
+                    CallRecord {
+                        // Cut off with its state: a request may have been out.
+                        unrecorded_request: sending.load(std::sync::atomic::Ordering::SeqCst),
+                        ..CallRecord::default()
+                    },
+                    Default::default(),
+                ),
+            };
             let elapsed = started.elapsed();
             self.count(&result, &record);
             metrics.adapter_call(&labels, elapsed);

@@ -162,6 +162,9 @@ pub struct HostState {
     pub log_bytes: usize,
     /// When replaying: the recorded partner exchanges `http.send` serves instead of the partner.
     pub replay: Option<Recording>,
+    /// Set as a request starts out to the partner. Shared with the caller, who still holds it
+    /// should the call be cut off (and this state dropped) before the exchange is recorded.
+    pub sending: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl HostState {
@@ -195,6 +198,7 @@ impl HostState {
             stderr,
             log_bytes: 0,
             replay: None,
+            sending: Default::default(),
         }
     }
 
