@@ -1447,6 +1447,7 @@ mod tests {
                 elapsed: ms(4),
                 ..exchange
             }],
+            ..Default::default()
         };
         metrics.call(
             "A03",
