@@ -189,37 +189,9 @@ pub async fn validate(
             ));
         }
     };
-    let journal_id = uuid::Uuid::now_v7().to_string();
-    let adapter = format!("{}@{}", p.module.name, p.module.version);
-    let result = p.adapter.validate(request.clone()).await;
-    let mut commit = crate::store::Commit::default();
-    commit.journal.push(crate::store::JournalEntry {
-        id: journal_id.clone(),
-        panel: Some(p.id.clone()),
-        operation: "validate".into(),
-        kind: "portal",
-        case_id: None,
-        outcome: match &result {
-            Ok(_) => "ok".into(),
-            Err(e) => e.to_string(),
-        },
-        detail: json!({ "request": request, "adapter": adapter, "module": p.module.hash }).to_string(),
-    });
-    state.store.commit(commit).await?;
-    match result {
-        Ok(issues) => Ok(Json(json!({
-            "journal_id": journal_id,
-            "adapter": adapter,
-            "valid": issues.is_empty(),
-            "issues": issues,
-        }))
-        .into_response()),
-        Err(crate::adapter::CallError::Adapter(AdapterError::Unsupported(_))) => Err(ApiError::Unsupported {
-            panel: p.id.clone(),
-            operation: "validate".into(),
-        }),
-        Err(error) => Err(ApiError::Call { error, journal_id }),
-    }
+    Ok(answer(
+        crate::core::operations::validate(&state, &p, request).await?,
+    ))
 }
 
 /// Parses one field of a wrapper object, so field paths in errors start with its name.

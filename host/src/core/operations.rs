@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::{ApiError, AppState, Panel};
 use crate::adapter::{Call, CallError, Outcome};
-use crate::model::{AdapterError, CaseKind, CaseStatus};
+use crate::model::{AdapterError, CaseKind, CaseStatus, ValidationRequest};
 use crate::runtime::Exchange;
 use crate::store::{CaseChange, Commit, JournalEntry, KeyState, NewEvent, PendingOperation, enum_str};
 
@@ -170,54 +170,120 @@ pub(crate) async fn run(
     effect: CaseEffect,
     key: Option<IdempotencyKey>,
 ) -> Result<Answer, ApiError> {
-    let (state, panel) = (state.clone(), panel.clone());
-    tokio::spawn(async move { run_to_end(&state, &panel, call, effect, key).await })
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the operation's task ended: {e}")))?
+    let operation = enum_str(&call.operation());
+    detached(state, panel, operation, move |state, panel| async move {
+        answer(&state, &panel, call, effect, key).await
+    })
+    .await
 }
 
-async fn run_to_end(
+/// Validates a request against the panel's partner rules without calling the partner, through
+/// the same pipeline as an operation: its own task, span, log line, metrics and journal entry.
+pub(crate) async fn validate(
+    state: &Arc<AppState>,
+    panel: &Arc<Panel>,
+    request: ValidationRequest,
+) -> Result<Answer, ApiError> {
+    detached(state, panel, "validate".into(), move |state, panel| async move {
+        validation(&state, &panel, request).await
+    })
+    .await
+}
+
+/// Runs `work` on a task of its own, in the operation's span, and logs and counts its answer.
+async fn detached<F, Fut>(
+    state: &Arc<AppState>,
+    panel: &Arc<Panel>,
+    operation: String,
+    work: F,
+) -> Result<Answer, ApiError>
+where
+    F: FnOnce(Arc<AppState>, Arc<Panel>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<Answer, ApiError>> + Send,
+{
+    let (state, panel) = (state.clone(), panel.clone());
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let labels = crate::metrics::OperationLabels {
+            panel: panel.id.clone(),
+            operation,
+            adapter: format!("{}@{}", panel.module.name, panel.module.version),
+        };
+        // The operation's span: its adapter call, partner exchanges and logs nest in it, and
+        // it carries the journal id once there is one.
+        let span = tracing::info_span!(
+            "operation",
+            panel = %labels.panel,
+            operation = %labels.operation,
+            adapter = %labels.adapter,
+            journal_id = tracing::field::Empty,
+        );
+        let answer = work(state.clone(), panel).instrument(span.clone()).await;
+        let (status, code) = match &answer {
+            Ok((status, _)) => (status.as_u16(), None),
+            Err(e) => (e.status().as_u16(), Some(e.body().error.code)),
+        };
+        span.in_scope(|| {
+            tracing::info!(
+                status,
+                code = code.as_deref(),
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "answered"
+            )
+        });
+        state
+            .runtime
+            .metrics
+            .request(&labels, status, code.as_deref(), started.elapsed());
+        answer
+    })
+    .await
+    .map_err(|e| ApiError::Internal(anyhow::anyhow!("the operation's task ended: {e}")))?
+}
+
+async fn validation(
     state: &Arc<AppState>,
     panel: &Panel,
-    call: Call,
-    effect: CaseEffect,
-    key: Option<IdempotencyKey>,
+    request: ValidationRequest,
 ) -> Result<Answer, ApiError> {
-    let started = std::time::Instant::now();
-    let labels = crate::metrics::OperationLabels {
-        panel: panel.id.clone(),
-        operation: enum_str(&call.operation()),
-        adapter: format!("{}@{}", panel.module.name, panel.module.version),
+    let journal_id = uuid::Uuid::now_v7().to_string();
+    tracing::Span::current().record("journal_id", journal_id.as_str());
+    let adapter = format!("{}@{}", panel.module.name, panel.module.version);
+    let result = panel.adapter.validate(request.clone()).await;
+    let commit = Commit {
+        journal: vec![JournalEntry {
+            id: journal_id.clone(),
+            panel: Some(panel.id.clone()),
+            operation: "validate".into(),
+            kind: "portal",
+            case_id: None,
+            outcome: match &result {
+                Ok(_) => "ok".into(),
+                Err(e) => e.to_string(),
+            },
+            detail: json!({ "request": request, "adapter": adapter, "module": panel.module.hash })
+                .to_string(),
+        }],
+        ..Commit::default()
     };
-    // The operation's span: its adapter call, partner exchanges and logs nest in it, and it
-    // carries the journal id once there is one.
-    let span = tracing::info_span!(
-        "operation",
-        panel = %labels.panel,
-        operation = %labels.operation,
-        adapter = %labels.adapter,
-        journal_id = tracing::field::Empty,
-    );
-    let answer = answer(state, panel, call, effect, key)
-        .instrument(span.clone())
-        .await;
-    let (status, code) = match &answer {
-        Ok((status, _)) => (status.as_u16(), None),
-        Err(e) => (e.status().as_u16(), Some(e.body().error.code)),
-    };
-    span.in_scope(|| {
-        tracing::info!(
-            status,
-            code = code.as_deref(),
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "answered"
-        )
-    });
-    state
-        .runtime
-        .metrics
-        .request(&labels, status, code.as_deref(), started.elapsed());
-    answer
+    keep(state, commit, false).await?;
+    match result {
+        Ok(issues) => Ok((
+            StatusCode::OK,
+            json!({
+                "journal_id": journal_id,
+                "adapter": adapter,
+                "valid": issues.is_empty(),
+                "issues": issues,
+            })
+            .to_string(),
+        )),
+        Err(CallError::Adapter(AdapterError::Unsupported(_))) => Err(ApiError::Unsupported {
+            panel: panel.id.clone(),
+            operation: "validate".into(),
+        }),
+        Err(error) => Err(ApiError::Call { error, journal_id }),
+    }
 }
 
 async fn answer(
