@@ -18,6 +18,7 @@ mod hostile;
 mod julo;
 mod metrics;
 mod partners;
+mod paths;
 mod sandbox;
 mod soak;
 mod store;
