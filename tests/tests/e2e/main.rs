@@ -8,6 +8,7 @@ mod aagi;
 mod aap;
 mod bad_input;
 mod bcs;
+mod callbacks;
 mod cluster;
 mod crash;
 mod deploy;
