@@ -389,3 +389,41 @@ callback_auth = {{ kind = "none" }}
         "{journal:#}"
     );
 }
+
+/// What hosts sharing a store meet at when the same fact reaches two of them at once (the
+/// in-process turns cannot order them): the event and its attachment are kept once, and
+/// neither commit fails.
+#[tokio::test]
+async fn the_store_keeps_an_event_and_its_attachment_once_whoever_commits_them() {
+    use panelgate::store::{Commit, NewAttachment, NewEvent, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&store_url(dir.path()).await, Default::default())
+        .await
+        .unwrap();
+    let commit = Commit {
+        events: vec![NewEvent {
+            panel: "B03".into(),
+            case_id: None,
+            kind: "claim_payment".into(),
+            dedup_key: "payment:RACE-1".into(),
+            status: None,
+            payload: json!({ "proof": { "attachment_id": "a1" } }),
+            flagged: None,
+        }],
+        attachments: vec![NewAttachment {
+            id: "a1".into(),
+            event_id: "cb-1:payment:RACE-1".into(),
+            filename: "bukti.pdf".into(),
+            content_type: "application/pdf".into(),
+            data: pdf(),
+        }],
+        ..Commit::default()
+    };
+    // One after the other: the same statements a racing host would run, in the same order.
+    let first = store.commit(commit.clone()).await.expect("first commit");
+    let second = store.commit(commit).await.expect("the repeat commits too");
+    assert_eq!(first.events_new, [true]);
+    assert_eq!(second.events_new, [false]);
+    let (_, _, data) = store.attachment("a1").await.unwrap().expect("kept");
+    assert_eq!(data, pdf());
+}
