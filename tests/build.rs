@@ -75,6 +75,25 @@ fn main() {
         "pub const PROBE_NEXT: &str = {:?};\n",
         next.display().to_string()
     ));
+    // The probe that serves a callback, for the callback tests.
+    let status = guest_cargo(&root, &target_dir)
+        .args(["-p", "probe-adapter", "--features", "callbacks"])
+        .status()
+        .expect("running cargo for the probe with callbacks");
+    assert!(
+        status.success(),
+        "building probe-adapter --features callbacks failed"
+    );
+    let callbacks = target_dir.join("probe_callbacks.wasm");
+    std::fs::copy(
+        target_dir.join("wasm32-wasip2/release/probe_adapter.wasm"),
+        &callbacks,
+    )
+    .expect("copying the probe with callbacks");
+    out.push_str(&format!(
+        "pub const PROBE_CALLBACKS: &str = {:?};\n",
+        callbacks.display().to_string()
+    ));
     let dest = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("guests.rs");
     std::fs::write(dest, out).expect("writing guests.rs");
 }

@@ -453,6 +453,10 @@ settings = {{ line = "life" }}
 kind = "basic"
 username = {{ value = "bench" }}
 password = {{ value = "bench-secret" }}
+[panels.A03.callback_auth]
+kind = "basic"
+username = {{ value = "cb" }}
+password = {{ value = "cb-secret" }}
 [panels.aagi-motor]
 adapter = "aagi-motor"
 base_url = "{aagi_url}"

@@ -338,7 +338,19 @@ where
         Command::Journal {
             command: JournalCommand::Verify { config },
         } => {
-            let config = crate::config::Config::load(&config)?;
+            let file = config;
+            let config = crate::config::Config::load(&file)?;
+            // Opening a store creates it: verifying a missing one would find an empty journal
+            // intact, which says nothing of the journal the operator meant.
+            if let Some(db) = config.store.sqlite_file()?
+                && !db.exists()
+            {
+                bail!(
+                    "no store at {} (store.url in {}): nothing to verify",
+                    db.display(),
+                    file.display()
+                );
+            }
             let store = crate::store::Store::open(&config.store.url()?, config.store.durability).await?;
             match store.verify_journal().await? {
                 None => {

@@ -61,13 +61,14 @@ fn default_listen() -> String {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `sqlite://path/to/file.db` (created on first start; one host), or
-    /// `postgres://USER@HOST/DATABASE` (shared by several hosts; the schema is created on first
-    /// start).
+    /// `sqlite://path/to/file.db` (created on first start; one host; a relative path is
+    /// relative to the config file, as every path in it is), or `postgres://USER@HOST/DATABASE`
+    /// (shared by several hosts; the schema is created on first start).
     #[serde(default = "default_store_url")]
     pub url: String,
     /// The name of an environment variable holding the URL instead, for a URL with a password
-    /// in it: secrets are never written in the config.
+    /// in it: secrets are never written in the config. A relative SQLite path in it is
+    /// relative to the config file too.
     #[serde(default)]
     pub url_env: Option<String>,
     /// `full` (the default): every answer waits for the commit to reach the disk, so nothing
@@ -76,6 +77,10 @@ pub struct StoreConfig {
     /// the disk catches up at WAL checkpoints.
     #[serde(default)]
     pub durability: Durability,
+    /// The config file's folder, which a relative SQLite path is relative to; set by
+    /// [`Config::load`] (a config built in code resolves against the working directory).
+    #[serde(skip)]
+    pub base: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
@@ -92,6 +97,7 @@ impl Default for StoreConfig {
             url: default_store_url(),
             url_env: None,
             durability: Durability::Full,
+            base: None,
         }
     }
 }
@@ -170,9 +176,10 @@ pub struct PanelConfig {
     pub settings: BTreeMap<String, String>,
     #[serde(default)]
     pub credentials: BTreeMap<String, CredentialConfig>,
-    /// How partner callbacks to this panel authenticate.
+    /// How partner callbacks to this panel authenticate. A panel whose adapter serves
+    /// callbacks must say: a credential, or `{ kind = "none" }` to take them unauthenticated.
     #[serde(default)]
-    pub callback_auth: Option<CredentialConfig>,
+    pub callback_auth: Option<CallbackAuthConfig>,
     #[serde(default)]
     pub limits: PanelLimits,
 }
@@ -210,6 +217,33 @@ pub enum CredentialConfig {
     },
 }
 
+/// What a partner's callback must carry. Only Basic is checked on the way in today: a kind the
+/// host could not check is refused here, not by refusing every callback at run time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum CallbackAuthConfig {
+    /// Callbacks are taken unauthenticated: said explicitly, warned about at start and on
+    /// `/admin/panels`, because anyone who can reach the host can then move the panel's cases.
+    None,
+    Basic {
+        username: Secret,
+        password: Secret,
+    },
+}
+
+impl CallbackAuthConfig {
+    /// The credential callbacks are checked against; `None` for `kind = "none"`.
+    pub fn credential(&self) -> Option<CredentialConfig> {
+        match self {
+            CallbackAuthConfig::None => None,
+            CallbackAuthConfig::Basic { username, password } => Some(CredentialConfig::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            }),
+        }
+    }
+}
+
 /// A secret value: `{ env = "VAR" }`, or `{ value = "..." }` for the demo only.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -231,14 +265,70 @@ impl Secret {
 }
 
 impl StoreConfig {
-    /// The store's URL: `url_env`'s variable when it is given, `url` otherwise.
+    /// The store's URL: `url_env`'s variable when it is given, `url` otherwise, with a relative
+    /// SQLite path made absolute against the config file's folder.
     pub fn url(&self) -> Result<String> {
-        match &self.url_env {
-            Some(var) => std::env::var(var)
-                .with_context(|| format!("store.url_env: environment variable `{var}` is not set")),
-            None => Ok(self.url.clone()),
+        let (url, what) = match &self.url_env {
+            Some(var) => (
+                std::env::var(var)
+                    .with_context(|| format!("store.url_env: environment variable `{var}` is not set"))?,
+                format!("store.url_env (`{var}`)"),
+            ),
+            None => (self.url.clone(), "store.url".to_string()),
+        };
+        match &self.base {
+            Some(base) => resolve_sqlite_url(&url, base).with_context(|| what),
+            None => Ok(url),
         }
     }
+
+    /// The SQLite file the store lives in, as SQLite will open it; `None` on PostgreSQL.
+    pub fn sqlite_file(&self) -> Result<Option<PathBuf>> {
+        use std::str::FromStr as _;
+        let url = self.url()?;
+        if !url.starts_with(SQLITE) {
+            return Ok(None);
+        }
+        // Read as the store reads it, percent-decoding included.
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(&url).context("store.url")?;
+        Ok(Some(options.get_filename().to_path_buf()))
+    }
+}
+
+const SQLITE: &str = "sqlite://";
+
+/// `url` with a relative SQLite file made absolute against `base`; any other URL unchanged.
+/// `base` is percent-encoded where SQLite's URL reading would cut or decode it (`%`, `?`, `#`).
+fn resolve_sqlite_url(url: &str, base: &Path) -> Result<String> {
+    let Some(rest) = url.strip_prefix(SQLITE) else {
+        return Ok(url.to_string());
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    // An empty path or an in-memory database is not a file; the store refuses both by name.
+    if path.is_empty() || path.starts_with(':') || Path::new(path).is_absolute() {
+        return Ok(url.to_string());
+    }
+    let base = base
+        .to_str()
+        .with_context(|| format!("the config's folder {} is not UTF-8", base.display()))?;
+    let base = base.replace('%', "%25").replace('?', "%3F").replace('#', "%23");
+    let separator = if base.ends_with('/') { "" } else { "/" };
+    Ok(match query {
+        Some(query) => format!("{SQLITE}{base}{separator}{path}?{query}"),
+        None => format!("{SQLITE}{base}{separator}{path}"),
+    })
+}
+
+/// The folder a config file is in, absolute: a bare file name's is the working directory.
+fn folder_of(path: &Path) -> Result<PathBuf> {
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::path::absolute(parent).with_context(|| format!("resolving the folder of {}", path.display()))
 }
 
 impl Config {
@@ -255,9 +345,10 @@ impl Config {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut config: Config =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-        // Relative paths in the file are relative to the file, made absolute once here.
-        let base = std::path::absolute(path.parent().unwrap_or(Path::new(".")))
-            .with_context(|| format!("resolving the folder of {}", path.display()))?;
+        // Relative paths in the file are relative to the file, made absolute once here (the
+        // store's URL when it is read, as it may come from the environment).
+        let base = folder_of(path)?;
+        config.store.base = Some(base.clone());
         let base = base.as_path();
         if let Some(dir) = config.sandbox.cache_dir.as_mut()
             && dir.is_relative()
@@ -308,6 +399,29 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config");
         let demo = Config::load(&root.join("demo.toml")).expect("demo.toml");
         assert_eq!(demo.panels.len(), 6);
+        // The README's `data/demo.db`, in the checkout, wherever the host starts.
+        let lexical = |path: &Path| {
+            let mut out = PathBuf::new();
+            for part in path.components() {
+                match part {
+                    std::path::Component::ParentDir => {
+                        out.pop();
+                    }
+                    std::path::Component::CurDir => {}
+                    part => out.push(part),
+                }
+            }
+            out
+        };
+        let checkout = lexical(
+            &std::path::absolute(env!("CARGO_MANIFEST_DIR"))
+                .unwrap()
+                .join(".."),
+        );
+        assert_eq!(
+            lexical(&demo.store.sqlite_file().unwrap().unwrap()),
+            checkout.join("data/demo.db")
+        );
         let example = Config::load(&root.join("example.toml")).expect("example.toml");
         let panel = &example.panels["A03"];
         // Outside the demo, no secret is written inline.
@@ -331,5 +445,99 @@ base_url = "http://127.0.0.1:1"
         let config: Config = toml::from_str(text).expect("parses");
         let error = config.check().expect_err("refused").to_string();
         assert!(error.contains("nowhere"), "{error}");
+    }
+
+    /// A fresh folder under the system's temporary one.
+    fn scratch() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("panelgate-config-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn every_relative_path_in_the_config_is_relative_to_its_folder() {
+        // `%`, `?` and `#` in the folder's name: SQLite's URL reading would cut or decode them.
+        let dir = scratch().join("conf 100%?#");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("panelgate.toml");
+        std::fs::write(
+            &file,
+            r#"
+[server]
+portal_token = { value = "p" }
+admin_token = { value = "a" }
+[store]
+url = "sqlite://data/demo.db?cache=private"
+[sandbox]
+cache_dir = "cache"
+[registry]
+watch_dir = "drop"
+[adapters.x]
+path = "adapters/x.wasm"
+"#,
+        )
+        .unwrap();
+        let config = Config::load(&file).unwrap();
+        assert_eq!(config.sandbox.cache_dir.unwrap(), dir.join("cache"));
+        assert_eq!(config.registry.watch_dir.unwrap(), dir.join("drop"));
+        assert_eq!(config.adapters["x"].path, dir.join("adapters/x.wasm"));
+        assert_eq!(
+            config.store.sqlite_file().unwrap().unwrap(),
+            dir.join("data/demo.db"),
+            "the store's file is the config folder's, not the working directory's"
+        );
+        assert!(config.store.url().unwrap().ends_with("?cache=private"));
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn absolute_and_non_file_store_urls_are_left_as_given() {
+        let base = Path::new("/srv/panelgate");
+        for url in [
+            "sqlite:///var/lib/panelgate.db",
+            "sqlite://:memory:",
+            "sqlite://",
+            "postgres://panelgate@db/panelgate",
+        ] {
+            assert_eq!(resolve_sqlite_url(url, base).unwrap(), url);
+        }
+        assert_eq!(
+            resolve_sqlite_url("sqlite://../data/demo.db", base).unwrap(),
+            "sqlite:///srv/panelgate/../data/demo.db"
+        );
+    }
+
+    #[test]
+    fn a_bare_config_file_name_is_in_the_working_directory() {
+        let folder = folder_of(Path::new("panelgate.toml")).unwrap();
+        assert!(folder.is_absolute(), "{}", folder.display());
+        assert_eq!(
+            std::fs::canonicalize(&folder).unwrap(),
+            std::fs::canonicalize(std::env::current_dir().unwrap()).unwrap()
+        );
+        assert_eq!(
+            folder_of(Path::new("/etc/panelgate/host.toml")).unwrap(),
+            Path::new("/etc/panelgate")
+        );
+    }
+
+    #[test]
+    fn callback_auth_is_basic_or_an_explicit_none() {
+        let parse = |auth: &str| {
+            toml::from_str::<PanelConfig>(&format!(
+                "adapter = \"a\"\nbase_url = \"http://127.0.0.1:1\"\ncallback_auth = {auth}\n"
+            ))
+        };
+        assert!(matches!(
+            parse(r#"{ kind = "none" }"#).unwrap().callback_auth,
+            Some(CallbackAuthConfig::None)
+        ));
+        let basic = parse(r#"{ kind = "basic", username = { value = "u" }, password = { value = "p" } }"#);
+        assert!(basic.unwrap().callback_auth.unwrap().credential().is_some());
+        // A kind the host cannot check on the way in is refused by name, not at every callback.
+        let error = parse(r#"{ kind = "bearer", token = { value = "t" } }"#)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("bearer") && error.contains("none"), "{error}");
     }
 }

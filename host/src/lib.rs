@@ -140,8 +140,8 @@ pub(crate) fn panel_context(
         redactions.extend(credential.secrets());
         credentials.insert(name.clone(), credential);
     }
-    if let Some(c) = &panel.callback_auth {
-        redactions.extend(Credential::resolve(&format!("panel `{id}` callback_auth"), c)?.secrets());
+    if let Some(c) = panel.callback_auth.as_ref().and_then(|a| a.credential()) {
+        redactions.extend(Credential::resolve(&format!("panel `{id}` callback_auth"), &c)?.secrets());
     }
     redactions.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let base = url::Url::parse(&panel.base_url)?;

@@ -238,7 +238,7 @@ pub async fn panels(State(state): State<Arc<AppState>>) -> Result<Response, ApiE
     let panels: Vec<_> = state
         .panels()
         .iter()
-        .map(|p| json!({ "id": p.id, "adapter": p.adapter.description(), "module": p.module, "quarantined": p.adapter.quarantine(), "circuit": p.context.breaker.state(), "callback_auth": p.callback_auth.is_some() }))
+        .map(|p| json!({ "id": p.id, "adapter": p.adapter.description(), "module": p.module, "quarantined": p.adapter.quarantine(), "circuit": p.context.breaker.state(), "callback_auth": p.callback_auth.is_some(), "callback_warning": state.callback_warning(p) }))
         .collect();
     Ok(Json(panels).into_response())
 }

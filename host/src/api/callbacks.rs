@@ -73,6 +73,10 @@ async fn receive(
             "panel `{panel_id}` has no callback `{path}`"
         )));
     }
+    let parsed = parse_body(&headers, &body).await;
+    if let Some(field) = nul_field(&headers, &parsed) {
+        return refuse(state, panel, &path, &headers, body, &field).await;
+    }
     let request = CallbackRequest {
         path: path.clone(),
         method: "POST".into(),
@@ -87,9 +91,132 @@ async fn receive(
             })
             .collect(),
         query: None,
-        body: parse_body(&headers, &body).await,
+        body: parsed,
     };
     handle(state, panel, request, &headers, body).await
+}
+
+/// The path of the first text field of a callback that holds the NUL character. No partner
+/// field means it, no text the host keeps may hold it (PostgreSQL cannot store it), and an
+/// adapter that passes it on faults: refused before the adapter runs, so that no callback
+/// source can count faults against the panel. Files in a form are bytes, and may hold it.
+fn nul_field(headers: &HeaderMap, body: &CallbackBody) -> Option<String> {
+    match body {
+        CallbackBody::Empty => None,
+        CallbackBody::Form(parts) => parts.iter().find_map(|part| {
+            let text = part.filename.is_none();
+            (part.name.contains('\0')
+                || part.filename.as_deref().is_some_and(|f| f.contains('\0'))
+                || (text && part.data.contains(&0)))
+            .then(|| part.name.clone())
+        }),
+        CallbackBody::Bytes(bytes) => {
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+                return super::nul_path(&value).map(|p| if p.is_empty() { "body".into() } else { p });
+            }
+            (bytes.contains(&0) && is_text(headers)).then(|| "body".to_string())
+        }
+    }
+}
+
+/// Whether a body's declared type is text (or undeclared, so read as text).
+fn is_text(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence.starts_with("text/")
+        || essence.ends_with("json")
+        || essence.ends_with("xml")
+        || essence == "application/x-www-form-urlencoded"
+}
+
+/// Answers a callback refused before its adapter ran, keeping it as received, flagged, and
+/// journaled: a partner's request is never lost, even one the host would not hand on.
+async fn refuse(
+    state: &AppState,
+    panel: &Panel,
+    path: &str,
+    headers: &HeaderMap,
+    raw: Bytes,
+    field: &str,
+) -> Result<Response, ApiError> {
+    let error = ApiError::invalid(field, "must not contain the NUL character (U+0000)");
+    let status = error.status();
+    let callback_id = uuid::Uuid::now_v7().to_string();
+    // The field's name may hold the NUL itself; what the host stores may not.
+    let flag = format!(
+        "refused: `{}` holds the NUL character",
+        field.replace('\0', "\u{fffd}")
+    );
+    let mut commit = Commit::default();
+    commit.journal.push(JournalEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        panel: Some(panel.id.clone()),
+        operation: "handle-callback".into(),
+        kind: "callback",
+        case_id: None,
+        outcome: flag.clone(),
+        detail: json!({ "callback_id": callback_id, "path": path, "reply_status": status.as_u16() })
+            .to_string(),
+    });
+    commit.callback = Some(CallbackRecord {
+        id: callback_id,
+        panel: panel.id.clone(),
+        path: path.to_string(),
+        headers: recorded_headers(headers),
+        body: raw.to_vec(),
+        parsed: None,
+        reply_status: Some(status.as_u16()),
+        flagged: Some(flag),
+    });
+    state.store.commit(commit).await?;
+    Err(error)
+}
+
+/// Headers a callback record keeps as sent: what says how the request was made and by what,
+/// never who it claims to be. Every other header is kept by name with its value masked, as a
+/// partner's key, cookie or proxy credential must not sit in the store.
+const RECORDED_HEADERS: [&str; 16] = [
+    "accept",
+    "accept-encoding",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "date",
+    "expect",
+    "host",
+    "traceparent",
+    "tracestate",
+    "transfer-encoding",
+    "user-agent",
+    "x-correlation-id",
+    "x-forwarded-for",
+    "x-request-id",
+];
+
+/// A callback's headers as its record keeps them: `[name, value]` pairs, in the order sent,
+/// values outside [`RECORDED_HEADERS`] masked.
+fn recorded_headers(headers: &HeaderMap) -> serde_json::Value {
+    json!(
+        headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if RECORDED_HEADERS.contains(&name.as_str()) {
+                    value.to_str().unwrap_or("")
+                } else {
+                    "***"
+                };
+                (name.as_str().to_string(), value.to_string())
+            })
+            .collect::<Vec<_>>()
+    )
 }
 
 async fn parse_body(headers: &HeaderMap, body: &Bytes) -> CallbackBody {
@@ -131,7 +258,7 @@ async fn handle(
     let journal_id = uuid::Uuid::now_v7().to_string();
     let callback_id = uuid::Uuid::now_v7().to_string();
     let path = request.path.clone();
-    let (result, _record) = panel
+    let (result, call_record) = panel
         .adapter
         .call(Call::HandleCallback(request), &journal_id)
         .await;
@@ -139,19 +266,21 @@ async fn handle(
         id: callback_id.clone(),
         panel: panel.id.clone(),
         path: path.clone(),
-        headers: json!(
-            headers
-                .iter()
-                .filter(|(n, _)| *n != header::AUTHORIZATION)
-                .map(|(n, v)| (n.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-                .collect::<Vec<_>>()
-        ),
+        headers: recorded_headers(headers),
         body: raw.to_vec(),
         parsed: None,
         reply_status: None,
         flagged: None,
     };
     let mut commit = Commit::default();
+    // Held from the look for a stored event to the commit, so that deliveries of one fact
+    // arriving together see each other: one stores it, the others find it (issue 17, #9).
+    let _turns = match &result {
+        Ok(Outcome::HandleCallback(outcome)) => {
+            take_turns(&panel.id, outcome.events.iter().map(|e| e.dedup_key.as_str())).await
+        }
+        _ => Vec::new(),
+    };
     let reply = match result {
         Ok(Outcome::HandleCallback(outcome)) => {
             let mut flags = Vec::new();
@@ -214,19 +343,57 @@ async fn handle(
                 .into_response()
         }
     };
+    let case_id = commit.cases.first().map(|c| c.case_id.clone());
+    // What the adapter asked of the partner while handling it, each pointing at the callback's
+    // entry, as an operation's exchanges point at the operation's.
+    let exchanges = crate::core::operations::exchange_entries(
+        &call_record,
+        &journal_id,
+        &panel.id,
+        "handle-callback",
+        case_id.as_deref(),
+    );
     commit.journal.push(JournalEntry {
         id: journal_id,
         panel: Some(panel.id.clone()),
         operation: "handle-callback".into(),
         kind: "callback",
-        case_id: commit.cases.first().map(|c| c.case_id.clone()),
+        case_id,
         outcome: record.flagged.clone().unwrap_or_else(|| "ok".into()),
-        detail: json!({ "callback_id": callback_id, "path": path, "reply_status": record.reply_status })
+        detail: json!({ "callback_id": callback_id, "path": path, "reply_status": record.reply_status, "exchanges": call_record.exchanges.len() })
             .to_string(),
     });
+    commit.journal.extend(exchanges);
     commit.callback = Some(record);
     state.store.commit(commit).await?;
     Ok(reply)
+}
+
+/// Turns for storing callback events, by a hash of the panel and the event's partner key: few
+/// enough to keep, many enough that unrelated callbacks rarely wait for each other. Shared by
+/// every host in the process, which only makes them wait a little more; hosts on one shared
+/// store meet at the store (an event and its attachment are inserted once whatever races).
+static TURNS: [tokio::sync::Mutex<()>; 64] = [const { tokio::sync::Mutex::const_new(()) }; 64];
+
+/// Takes the turns of `panel`'s events with `dedup_keys`, in index order so that two callbacks
+/// sharing several never wait for each other in a circle.
+async fn take_turns<'a>(
+    panel: &str,
+    dedup_keys: impl Iterator<Item = &'a str>,
+) -> Vec<tokio::sync::MutexGuard<'static, ()>> {
+    let mut indices: Vec<usize> = dedup_keys
+        .map(|key| {
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(format!("{panel}\n{key}"));
+            usize::from(digest[0]) % TURNS.len()
+        })
+        .collect();
+    indices.sort_unstable();
+    indices.dedup();
+    let mut guards = Vec::with_capacity(indices.len());
+    for i in indices {
+        guards.push(TURNS[i].lock().await);
+    }
+    guards
 }
 
 type EventPlan = (
@@ -314,4 +481,65 @@ fn event_json(event: &Event) -> serde_json::Value {
         value["status"] = json!(enum_str(status));
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(content_type: Option<&str>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        if let Some(content_type) = content_type {
+            headers.insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+        }
+        headers
+    }
+
+    async fn nul(content_type: Option<&str>, body: &[u8]) -> Option<String> {
+        let headers = headers(content_type);
+        let parsed = parse_body(&headers, &Bytes::copy_from_slice(body)).await;
+        nul_field(&headers, &parsed)
+    }
+
+    #[tokio::test]
+    async fn a_nul_is_found_in_every_text_a_callback_carries_and_nowhere_else() {
+        let json = Some("application/json");
+        assert_eq!(
+            nul(json, br#"{"a": {"b": ["x\u0000"]}}"#).await.as_deref(),
+            Some("a.b[0]")
+        );
+        assert_eq!(nul(json, br#""\u0000""#).await.as_deref(), Some("body"));
+        assert_eq!(
+            nul(json, br#"{"a": "\\u0000"}"#).await,
+            None,
+            "an escaped backslash is no NUL"
+        );
+        let form = Some("application/x-www-form-urlencoded");
+        assert_eq!(nul(form, b"ok=1&note=a%00b").await.as_deref(), Some("note"));
+        // Text that is not JSON, declared or not; bytes declared as such may hold anything.
+        assert_eq!(nul(Some("text/xml"), b"<a>\0</a>").await.as_deref(), Some("body"));
+        assert_eq!(nul(None, b"plain\0text").await.as_deref(), Some("body"));
+        assert_eq!(nul(Some("application/pdf"), b"%PDF\0\0").await, None);
+        assert_eq!(nul(json, b"").await, None);
+    }
+
+    #[test]
+    fn a_callback_record_keeps_harmless_headers_and_masks_the_rest() {
+        let mut headers = headers(Some("application/json"));
+        headers.insert("x-request-id", "r-1".parse().unwrap());
+        headers.insert(header::AUTHORIZATION, "Basic c2VjcmV0".parse().unwrap());
+        headers.insert("x-api-key", "secret".parse().unwrap());
+        let recorded = recorded_headers(&headers).to_string();
+        assert!(
+            recorded.contains(r#"["content-type","application/json"]"#),
+            "{recorded}"
+        );
+        assert!(recorded.contains(r#"["x-request-id","r-1"]"#), "{recorded}");
+        assert!(recorded.contains(r#"["authorization","***"]"#), "{recorded}");
+        assert!(recorded.contains(r#"["x-api-key","***"]"#), "{recorded}");
+        assert!(
+            !recorded.contains("secret") && !recorded.contains("c2VjcmV0"),
+            "{recorded}"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use wasmtime::component::Component;
 
 use crate::adapter::Adapter as _;
 use crate::capabilities::credentials::Credential;
-use crate::config::PanelConfig;
+use crate::config::{CallbackAuthConfig, PanelConfig};
 use crate::core::{AppState, Panel};
 use crate::model::Description;
 use crate::runtime::{PanelContext, WasmAdapter};
@@ -311,9 +311,15 @@ impl AppState {
         let callback_auth = config
             .callback_auth
             .as_ref()
-            .map(|c| Credential::resolve(&format!("{id}.callback_auth"), c))
+            .and_then(|c| c.credential())
+            .map(|c| Credential::resolve(&format!("{id}.callback_auth"), &c))
             .transpose()
             .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
+        if let Some(warning) = unauthenticated_callbacks(id, config, adapter.description()) {
+            // At start and at every switch to such a module: the operator chose this, and
+            // should keep seeing it.
+            tracing::warn!(panel = %id, "{warning}");
+        }
         let context = adapter.context().clone();
         Ok(Panel {
             id: id.to_string(),
@@ -322,6 +328,12 @@ impl AppState {
             callback_auth,
             module,
         })
+    }
+
+    /// The warning `/admin/panels` shows for a panel that takes callbacks unauthenticated.
+    pub fn callback_warning(&self, panel: &Panel) -> Option<String> {
+        let config = self.config.panels.get(&panel.id)?;
+        unauthenticated_callbacks(&panel.id, config, panel.adapter.description())
     }
 
     fn install(&self, panel: Panel) -> Arc<Panel> {
@@ -386,5 +398,37 @@ pub fn check_description(id: &str, panel: &PanelConfig, description: &Descriptio
             ));
         }
     }
+    // A callback moves cases: one nobody authenticates is a forged decision waiting to happen,
+    // so taking them unauthenticated must be the config's explicit choice.
+    if !description.callbacks.is_empty() && panel.callback_auth.is_none() {
+        return Err(format!(
+            "panel `{id}`: adapter `{}@{}` serves callbacks ({}), and the panel's config has no `callback_auth`; \
+             give the credential partners call back with, or `callback_auth = {{ kind = \"none\" }}` to take them unauthenticated",
+            description.name,
+            description.version,
+            callback_paths(description)
+        ));
+    }
     Ok(())
+}
+
+/// The warning for a panel whose adapter serves callbacks that its config lets in
+/// unauthenticated (`callback_auth = { kind = "none" }`); `None` for every other panel.
+pub fn unauthenticated_callbacks(id: &str, panel: &PanelConfig, description: &Description) -> Option<String> {
+    let open = matches!(panel.callback_auth, Some(CallbackAuthConfig::None));
+    (open && !description.callbacks.is_empty()).then(|| {
+        format!(
+            "panel `{id}` takes callbacks ({}) unauthenticated (`callback_auth = {{ kind = \"none\" }}`): anyone who reaches the host can move its cases",
+            callback_paths(description)
+        )
+    })
+}
+
+fn callback_paths(description: &Description) -> String {
+    description
+        .callbacks
+        .iter()
+        .map(|c| format!("`{}`", c.path))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

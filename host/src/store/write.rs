@@ -210,8 +210,11 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
         );
     }
     for a in &commit.attachments {
+        // Its id is its event's identity: a repeat of the event (one from another host, racing
+        // this one) repeats the attachment, and is kept once, as the event is.
         out.push(Statement::new(
-            "INSERT INTO attachments (id, event_id, filename, content_type, sha256, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO attachments (id, event_id, filename, content_type, sha256, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (id) DO NOTHING",
             args![
                 &a.id,
                 &a.event_id,

@@ -198,6 +198,10 @@ settings = {{ line = "life" }}
 kind = "basic"
 username = {{ value = "u" }}
 password = {{ value = "p" }}
+[panels.DEAD.callback_auth]
+kind = "basic"
+username = {{ value = "{CALLBACK_USER}" }}
+password = {{ value = "{CALLBACK_PASSWORD}" }}
 "#
     );
     let h = start_with(&extra).await;

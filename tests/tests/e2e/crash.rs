@@ -415,6 +415,10 @@ settings = {{ line = "life" }}
 kind = "basic"
 username = {{ value = "{PANEL_USER}" }}
 password = {{ value = "{PANEL_PASSWORD}" }}
+[panels.A03.callback_auth]
+kind = "basic"
+username = {{ value = "{CALLBACK_USER}" }}
+password = {{ value = "{CALLBACK_PASSWORD}" }}
 "#,
             db = dir.path().join("panelgate.db").display(),
             cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),

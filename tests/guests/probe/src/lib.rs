@@ -8,9 +8,12 @@
 //! `count` counts its calls in statics, one of them 2 MiB, and answers what it found: a fresh
 //! instance per call finds nothing of the one before.
 //!
-//! Built twice by `tests/build.rs`: as `probe@0.1.0`, and with the `next` feature as
+//! Built three times by `tests/build.rs`: as `probe@0.1.0`; with the `next` feature as
 //! `probe@0.2.0`, a "new version" that needs the `channel` setting and sends it to the partner,
-//! for the deploy, rollback and replay tests.
+//! for the deploy, rollback and replay tests; and with the `callbacks` feature as
+//! `probe-callbacks@0.1.0`, which serves the callback `rate-changed` by asking its partner
+//! (`POST {base-url}/rate`) and answering the rate, for the tests of callback auth and of the
+//! journal of a callback's partner exchanges.
 
 use panelgate_adapter_sdk::bindings::panelgate::adapter::http::{Method, RequestBody, Response};
 use panelgate_adapter_sdk::*;
@@ -115,16 +118,48 @@ impl Adapter for Probe {
                 required: true,
             });
         }
+        let mut operations = vec![Operation::Quote, Operation::Accept];
+        let mut callbacks = vec![];
+        if cfg!(feature = "callbacks") {
+            operations.push(Operation::HandleCallback);
+            callbacks.push(CallbackRoute {
+                path: "rate-changed".into(),
+                description: "the partner says its rate changed; the probe asks for it".into(),
+            });
+        }
         Description {
-            name: "probe".into(),
+            name: if cfg!(feature = "callbacks") {
+                "probe-callbacks".into()
+            } else {
+                "probe".into()
+            },
             version: VERSION.into(),
             spec: "test guest".into(),
-            operations: vec![Operation::Quote, Operation::Accept],
+            operations,
             config_keys,
             credentials: vec![],
-            callbacks: vec![],
+            callbacks,
             lookups: vec![],
         }
+    }
+
+    /// `rate-changed` (with the `callbacks` feature): asks the partner for the rate and answers
+    /// it, no event.
+    fn handle_callback(_callback: CallbackRequest) -> Result<CallbackOutcome, AdapterError> {
+        if !cfg!(feature = "callbacks") {
+            return Err(errors::unsupported("handle-callback"));
+        }
+        let base = required_setting("base-url")?;
+        let body = serde_json::json!({ "ask": "rate" });
+        let response = checked(http::post_json(&http::url(&base, "rate"), &body, None)?)?;
+        Ok(CallbackOutcome {
+            events: vec![],
+            reply: CallbackReply {
+                status: 200,
+                content_type: "application/json".into(),
+                body: response.body,
+            },
+        })
     }
 
     fn quote(request: QuoteRequest) -> Result<Quotation, AdapterError> {

@@ -1,0 +1,429 @@
+//! Partner callbacks as a partner and an operator see them: a text field holding NUL is refused
+//! before the adapter and kept, deliveries of one fact arriving together make one event and
+//! each gets the partner's answer, records keep only harmless headers in clear, a panel that
+//! takes callbacks says how they authenticate, and what an adapter asks its partner while
+//! handling one is journaled.
+
+use crate::common::*;
+use panelgate_tests::guests;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The callbacks a panel has received, as the store keeps them: (path, headers, flagged).
+async fn stored_callbacks(h: &Harness, panel: &str) -> Vec<(String, Value, Option<String>)> {
+    use sqlx::Row as _;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&h.store_url).await.unwrap();
+    let rows =
+        sqlx::query("SELECT path, headers, flagged FROM callbacks WHERE panel = $1 ORDER BY received_at")
+            .bind(panel)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    rows.iter()
+        .map(|row| {
+            let headers: String = row.get("headers");
+            (
+                row.get("path"),
+                serde_json::from_str(&headers).unwrap(),
+                row.get("flagged"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_nul_in_a_callbacks_text_is_refused_before_the_adapter_and_the_callback_kept_flagged() {
+    let h = start().await;
+    // More than the panel's quarantine threshold (5): none of them may count as a fault.
+    let body = r#"{"ID_Loan":"Z-1","Status":"TAHAN","Keterangan":"Kurang\u0000KTP","No_Polis":"P-1"}"#;
+    for _ in 0..7 {
+        let (status, text) = h
+            .a03
+            .send_raw_callback("post-status", body, CALLBACK_USER, CALLBACK_PASSWORD)
+            .await
+            .unwrap();
+        assert_eq!(status, 422, "{text}");
+        let error: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(error["error"]["code"], "invalid_request", "{error}");
+        assert_eq!(issue_paths(&error), ["Keterangan"], "{error}");
+    }
+    // A form's text field too; a file in it is bytes, NUL and all.
+    let (status, text) = h
+        .a03
+        .send_claim_payment("Z-1", "P-1", 1_000, "Pembayaran\0klaim", pdf())
+        .await
+        .unwrap();
+    assert_eq!(status, 422, "{text}");
+    assert_eq!(issue_paths(&serde_json::from_str(&text).unwrap()), ["Keterangan"]);
+    let mut binary = pdf();
+    binary.extend_from_slice(&[0, 0, 0xff, 0]);
+    let (status, text) = h
+        .a03
+        .send_claim_payment("Z-1", "P-1", 1_000, "Pembayaran klaim", binary)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{text}");
+
+    // The panel still serves: not quarantined, and the next callback is handled.
+    let (_, panels) = h.admin_get("/admin/panels").await;
+    let a03 = panels
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "A03")
+        .unwrap();
+    assert!(a03["quarantined"].is_null(), "{a03}");
+    let fine = r#"{"ID_Loan":"Z-1","Status":"TAHAN","Keterangan":"Kurang KTP","No_Polis":"P-1"}"#;
+    let (status, text) = h
+        .a03
+        .send_raw_callback("post-status", fine, CALLBACK_USER, CALLBACK_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{text}");
+
+    // Every refused callback is kept as received, flagged with the field.
+    let stored = stored_callbacks(&h, "A03").await;
+    assert_eq!(stored.len(), 10, "{stored:?}");
+    let refused: Vec<_> = stored
+        .iter()
+        .filter_map(|(_, _, flag)| flag.as_deref())
+        .filter(|flag| flag.contains("NUL character"))
+        .collect();
+    assert_eq!(refused.len(), 8, "{stored:?}");
+    assert!(refused.iter().all(|f| f.contains("`Keterangan`")), "{refused:?}");
+}
+
+#[tokio::test]
+async fn identical_callbacks_arriving_together_make_one_event_and_each_gets_the_partners_answer() {
+    let h = start().await;
+    let loan = "RACE-0001";
+    let mut application = example("B03", "accept");
+    application["interest"]["credit_life"]["account"] = json!(loan);
+    let (status, body) = h.post("/v1/panels/B03/policies", &application).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let policy = body["result"]["policy"]["number"].as_str().unwrap().to_string();
+    let mut claim = example("B03", "claim");
+    claim["policy_reference"]["value"] = json!(loan);
+    let (status, body) = h.post("/v1/panels/B03/claims", &claim).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let claim_case = body["case_id"].as_str().unwrap().to_string();
+
+    // Ten deliveries of one payment with its proof, all at once.
+    let answers = futures::future::join_all((0..10).map(|_| {
+        h.b03
+            .send_claim_payment(loan, &policy, 6_000_000, "Pembayaran klaim", pdf())
+    }))
+    .await;
+    for answer in &answers {
+        let (status, reply) = answer.as_ref().unwrap();
+        assert_eq!(*status, 200, "{reply}");
+        assert_eq!(
+            serde_json::from_str::<Value>(reply).unwrap()["Status"],
+            "00",
+            "{reply}"
+        );
+    }
+
+    let payments: Vec<Value> = h
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "claim_payment")
+        .collect();
+    assert_eq!(payments.len(), 1, "{payments:#?}");
+    let proof = &payments[0]["payload"]["detail"]["claim_payment"]["proof"];
+    let (status, _) = h
+        .admin_get(&format!(
+            "/admin/attachments/{}",
+            proof["attachment_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // The case moved once; every delivery is kept, the repeats of the same body unflagged.
+    let (_, case) = h.get(&format!("/v1/panels/B03/claims/{claim_case}")).await;
+    assert_eq!(case["status"], "claim_paid");
+    let paid = case["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == "claim_paid")
+        .count();
+    assert_eq!(paid, 1, "{case}");
+    let stored = stored_callbacks(&h, "B03").await;
+    let deliveries: Vec<_> = stored
+        .iter()
+        .filter(|(path, _, _)| path == "post-pembayaran")
+        .collect();
+    assert_eq!(deliveries.len(), 10);
+    assert!(
+        deliveries.iter().all(|(_, _, flag)| flag.is_none()),
+        "{deliveries:?}"
+    );
+}
+
+#[tokio::test]
+async fn callback_records_keep_only_harmless_headers_in_clear() {
+    let h = start().await;
+    let response = h
+        .client
+        .post(h.url("/callbacks/A03/post-status"))
+        .basic_auth(CALLBACK_USER, Some(CALLBACK_PASSWORD))
+        .header("content-type", "application/json")
+        .header("x-request-id", "req-42")
+        .header("user-agent", "insurer/1.0")
+        .header("x-api-key", "s3cret-api-key")
+        .header("cookie", "session=s3cret-cookie")
+        .header("proxy-authorization", "Basic s3cret-proxy")
+        .header("x-partner-signature", "s3cret-signature")
+        .body(r#"{"ID_Loan":"H-1","Status":"TAHAN","Keterangan":"Kurang KTP","No_Polis":"P-1"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let stored = stored_callbacks(&h, "A03").await;
+    assert_eq!(stored.len(), 1);
+    let headers = stored[0].1.as_array().unwrap();
+    let value = |name: &str| {
+        headers
+            .iter()
+            .find(|pair| pair[0] == name)
+            .map(|pair| pair[1].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no `{name}` in {headers:?}"))
+    };
+    assert_eq!(value("content-type"), "application/json");
+    assert_eq!(value("x-request-id"), "req-42");
+    assert_eq!(value("user-agent"), "insurer/1.0");
+    for secret in [
+        "authorization",
+        "x-api-key",
+        "cookie",
+        "proxy-authorization",
+        "x-partner-signature",
+    ] {
+        assert_eq!(value(secret), "***", "{secret}");
+    }
+    assert!(!stored[0].1.to_string().contains("s3cret"), "{}", stored[0].1);
+}
+
+/// A partner for the probe's callback: `POST /rate` answers a rate.
+async fn rate_partner() -> String {
+    let app = axum::Router::new().route(
+        "/rate",
+        axum::routing::post(|| async { axum::Json(json!({ "rate": "0.0175" })) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// A config of the probe that serves a callback, for panel `CB` with `callback_auth` as given
+/// (nothing when empty).
+fn probe_callbacks_config(dir: &std::path::Path, partner: &str, callback_auth: &str) -> std::path::PathBuf {
+    let config = format!(
+        r#"
+[server]
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "{ADMIN}" }}
+[store]
+url = "sqlite://panelgate.db"
+[sandbox]
+cache_dir = "{cache}"
+[adapters.probe-callbacks]
+path = "{probe}"
+[panels.CB]
+adapter = "probe-callbacks"
+base_url = "{partner}"
+{callback_auth}
+"#,
+        cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
+        probe = guests::PROBE_CALLBACKS,
+    );
+    let path = dir.join("panelgate.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_panel_whose_adapter_serves_callbacks_must_say_how_they_authenticate() {
+    let partner = rate_partner().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Nothing said: the host does not start, and names the panel.
+    let path = probe_callbacks_config(dir.path(), &partner, "");
+    let config = panelgate::config::Config::load(&path).unwrap();
+    let error = match panelgate::App::start(&config).await {
+        Ok(_) => panic!("a panel taking unauthenticated callbacks by omission started"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        error.contains("panel `CB`") && error.contains("callback_auth") && error.contains("rate-changed"),
+        "{error}"
+    );
+
+    // Said explicitly: it starts, and `/admin/panels` warns.
+    let path = probe_callbacks_config(dir.path(), &partner, r#"callback_auth = { kind = "none" }"#);
+    let config = panelgate::config::Config::load(&path).unwrap();
+    let app = panelgate::App::start(&config).await.expect("starts");
+    let listener = panelgate::listen("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app.router()).await });
+    let client = reqwest::Client::new();
+    let panels: Value = client
+        .get(format!("{base}/admin/panels"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let warning = panels[0]["callback_warning"].as_str().unwrap_or_default();
+    assert!(warning.contains("unauthenticated"), "{panels}");
+    let response = client
+        .post(format!("{base}/callbacks/CB/rate-changed"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn switching_a_panel_to_an_adapter_that_serves_callbacks_needs_callback_auth() {
+    let partner = rate_partner().await;
+    let h = start_with(&format!(
+        r#"
+[adapters.probe]
+path = "{probe}"
+[panels.probe]
+adapter = "probe"
+base_url = "{partner}"
+"#,
+        probe = guests::PROBE
+    ))
+    .await;
+    let response = h
+        .client
+        .post(h.url("/admin/adapters"))
+        .bearer_auth(ADMIN)
+        .header("content-type", "application/wasm")
+        .body(std::fs::read(guests::PROBE_CALLBACKS).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+    let response = h
+        .client
+        .put(h.url("/admin/panels/probe/adapter"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "adapter": "probe-callbacks@0.1.0" }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("panel `probe`") && message.contains("callback_auth"),
+        "{body}"
+    );
+    // Nothing changed: the panel serves what it served.
+    let (_, panels) = h.admin_get("/admin/panels").await;
+    let probe = panels
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "probe")
+        .unwrap();
+    assert_eq!(probe["module"]["name"], "probe", "{probe}");
+}
+
+#[tokio::test]
+async fn partner_exchanges_made_while_handling_a_callback_are_journaled() {
+    let partner = rate_partner().await;
+    let h = start_with(&format!(
+        r#"
+[adapters.probe-callbacks]
+path = "{probe}"
+[panels.CB]
+adapter = "probe-callbacks"
+base_url = "{partner}"
+callback_auth = {{ kind = "none" }}
+"#,
+        probe = guests::PROBE_CALLBACKS
+    ))
+    .await;
+    let response = h
+        .client
+        .post(h.url("/callbacks/CB/rate-changed"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap()["rate"], "0.0175");
+
+    let (_, journal) = h.admin_get("/admin/journal?panel=CB").await;
+    let entries = journal.as_array().unwrap();
+    let callback = entries
+        .iter()
+        .find(|e| e["kind"] == "callback")
+        .expect("the callback's entry");
+    let exchanges: Vec<&Value> = entries.iter().filter(|e| e["kind"] == "partner").collect();
+    assert_eq!(exchanges.len(), 1, "{journal:#}");
+    assert_eq!(exchanges[0]["detail"]["of"], callback["id"], "{journal:#}");
+    assert_eq!(exchanges[0]["operation"], "handle-callback");
+    assert_eq!(exchanges[0]["outcome"], "http 200");
+    assert!(
+        exchanges[0]["detail"]["exchange"]["url"]
+            .as_str()
+            .is_some_and(|url| url.ends_with("/rate")),
+        "{journal:#}"
+    );
+}
+
+/// What hosts sharing a store meet at when the same fact reaches two of them at once (the
+/// in-process turns cannot order them): the event and its attachment are kept once, and
+/// neither commit fails.
+#[tokio::test]
+async fn the_store_keeps_an_event_and_its_attachment_once_whoever_commits_them() {
+    use panelgate::store::{Commit, NewAttachment, NewEvent, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&store_url(dir.path()).await, Default::default())
+        .await
+        .unwrap();
+    let commit = Commit {
+        events: vec![NewEvent {
+            panel: "B03".into(),
+            case_id: None,
+            kind: "claim_payment".into(),
+            dedup_key: "payment:RACE-1".into(),
+            status: None,
+            payload: json!({ "proof": { "attachment_id": "a1" } }),
+            flagged: None,
+        }],
+        attachments: vec![NewAttachment {
+            id: "a1".into(),
+            event_id: "cb-1:payment:RACE-1".into(),
+            filename: "bukti.pdf".into(),
+            content_type: "application/pdf".into(),
+            data: pdf(),
+        }],
+        ..Commit::default()
+    };
+    // One after the other: the same statements a racing host would run, in the same order.
+    let first = store.commit(commit.clone()).await.expect("first commit");
+    let second = store.commit(commit).await.expect("the repeat commits too");
+    assert_eq!(first.events_new, [true]);
+    assert_eq!(second.events_new, [false]);
+    let (_, _, data) = store.attachment("a1").await.unwrap().expect("kept");
+    assert_eq!(data, pdf());
+}
