@@ -250,14 +250,15 @@ pub async fn bearer_guard(token: String, request: Request, next: Next) -> Respon
     }
 }
 
-/// Checks `Authorization: Bearer <token>` in constant time.
+/// Checks `Authorization: Bearer <token>` in constant time, the token exactly as configured:
+/// whitespace around it is not trimmed, so a token has one spelling.
 pub fn require_bearer(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthenticated)?;
-    if constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
+    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::Unauthenticated)
@@ -354,6 +355,29 @@ mod tests {
         let refused = |body: &[u8]| issues(parse_json::<QuoteRequest>(body).unwrap_err())[0].0.clone();
         assert_eq!(refused(&bodies[2]), "product", "the NUL is named");
         assert_eq!(refused(&bodies[4]), "binding", "the wrong type is named");
+    }
+
+    #[test]
+    fn a_bearer_token_with_whitespace_around_it_is_refused() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                axum::http::header::AUTHORIZATION,
+                axum::http::HeaderValue::from_str(value).unwrap(),
+            );
+            require_bearer(&headers, "portal-token")
+        };
+        assert!(with("Bearer portal-token").is_ok());
+        for spelled in [
+            "Bearer portal-token ",
+            "Bearer  portal-token",
+            "Bearer portal-token\t",
+        ] {
+            assert!(
+                matches!(with(spelled), Err(ApiError::Unauthenticated)),
+                "`{spelled}` was accepted"
+            );
+        }
     }
 
     #[test]
