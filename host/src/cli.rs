@@ -326,11 +326,10 @@ where
                 .await
                 .with_context(|| format!("binding {}", config.server.listen))?;
             tracing::info!("panelgate listening on http://{}", listener.local_addr()?);
-            axum::serve(listener, app.router())
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+            crate::serve(listener, app.router(), &config.server, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
             Ok(0)
         }
         Command::Adapter { command, host } => adapter(command, host).await,

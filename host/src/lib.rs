@@ -14,6 +14,7 @@ pub mod model;
 pub mod recovery;
 pub mod replay;
 pub mod runtime;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 pub mod watch;
@@ -28,6 +29,7 @@ use crate::api::AppState;
 use crate::capabilities::credentials::Credential;
 use crate::config::{Config, PanelConfig};
 use crate::runtime::{PanelContext, Runtime};
+pub use crate::serve::serve;
 
 pub struct App {
     pub state: Arc<AppState>,

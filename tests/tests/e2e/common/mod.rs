@@ -168,11 +168,12 @@ headers = {{ secret-key = {{ value = "{JULO_SECRET}" }}, username = {{ value = "
     std::fs::write(&path, config).expect("writing config");
     let config = panelgate::config::Config::load(&path).expect("config");
     let app = panelgate::App::start(&config).await.expect("host starts");
-    // Bound as `panelgate serve` binds its listener.
+    // Bound and served as `panelgate serve` binds and serves.
     let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = app.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = config.server.clone();
+    tokio::spawn(async move { panelgate::serve(listener, router, &server, std::future::pending()).await });
     let base = format!("http://{addr}");
     a03.set_callback_base(&format!("{base}/callbacks/A03"));
     b03.set_callback_base(&format!("{base}/callbacks/B03"));
@@ -341,12 +342,13 @@ impl Harness {
         let config = std::fs::read_to_string(&path).expect("config") + extra;
         let path = self.dir.path().join("panelgate-extra.toml");
         std::fs::write(&path, config).expect("writing config");
-        let app = panelgate::App::start(&panelgate::config::Config::load(&path).expect("config"))
-            .await
-            .expect("host");
+        let config = panelgate::config::Config::load(&path).expect("config");
+        let app = panelgate::App::start(&config).await.expect("host");
         let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app.router()).await });
+        tokio::spawn(async move {
+            panelgate::serve(listener, app.router(), &config.server, std::future::pending()).await
+        });
         base
     }
 
