@@ -186,6 +186,14 @@ impl ApiError {
                 error: CallError::Adapter(AdapterError::Rejected(r)),
                 ..
             } => r.message.clone(),
+            // The trap's backtrace goes to the log and the journal; the caller gets the cause.
+            ApiError::Call {
+                error: CallError::Fault(fault),
+                journal_id,
+            } => format!(
+                "adapter fault: {}; the full cause is in the host's log and journal entry {journal_id}",
+                crate::adapter::fault_cause(fault)
+            ),
             other => other.to_string(),
         };
         ErrorBody {

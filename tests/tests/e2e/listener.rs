@@ -11,37 +11,6 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// A host with no panels, served by `panelgate::serve` under `[server]` settings `server`; its
-/// address, and the folder its store lives in.
-async fn host(server: &str) -> (std::net::SocketAddr, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("panelgate.toml");
-    std::fs::write(&path, config(dir.path(), "127.0.0.1:0", server)).unwrap();
-    let config = panelgate::config::Config::load(&path).unwrap();
-    let app = panelgate::App::start(&config).await.unwrap();
-    let listener = panelgate::listen("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        panelgate::serve(listener, app.router(), &config.server, std::future::pending()).await
-    });
-    (addr, dir)
-}
-
-fn config(dir: &std::path::Path, listen: &str, server: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "{listen}"
-portal_token = {{ value = "{PORTAL}" }}
-admin_token = {{ value = "{ADMIN}" }}
-{server}
-[store]
-url = "sqlite://{db}"
-"#,
-        db = dir.join("panelgate.db").display()
-    )
-}
-
 /// Reads until the host closes the connection; what it sent, or `None` if it is still open
 /// after `within`.
 async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
@@ -61,7 +30,7 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Vec<u
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_closed_after_the_header_timeout() {
-    let (addr, _dir) = host("header_read_timeout_ms = 300\nidle_timeout_ms = 60000").await;
+    let (addr, _dir) = bare_host("header_read_timeout_ms = 300\nidle_timeout_ms = 60000").await;
     let mut slow = TcpStream::connect(addr).await.unwrap();
     // A head without its closing blank line, then nothing.
     slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: panelgate\r\n")
@@ -82,7 +51,7 @@ async fn a_client_that_never_finishes_its_headers_is_closed_after_the_header_tim
 
 #[tokio::test]
 async fn a_connection_idle_between_requests_is_closed_after_the_idle_timeout_not_the_header_one() {
-    let (addr, _dir) = host("header_read_timeout_ms = 200\nidle_timeout_ms = 1500").await;
+    let (addr, _dir) = bare_host("header_read_timeout_ms = 200\nidle_timeout_ms = 1500").await;
     let mut client = TcpStream::connect(addr).await.unwrap();
     client
         .write_all(b"GET /healthz HTTP/1.1\r\nhost: panelgate\r\n\r\n")
@@ -111,7 +80,7 @@ async fn a_connection_idle_between_requests_is_closed_after_the_idle_timeout_not
 
 #[tokio::test]
 async fn idle_sockets_past_the_cap_make_room_for_a_new_client() {
-    let (addr, _dir) = host("max_connections = 20").await;
+    let (addr, _dir) = bare_host("max_connections = 20").await;
     // Fifty sockets that say nothing, and ten that start a head and stop.
     let mut idle = Vec::new();
     for i in 0..60 {
@@ -149,7 +118,7 @@ async fn idle_sockets_past_the_cap_make_room_for_a_new_client() {
 
 #[tokio::test]
 async fn when_every_connection_is_serving_a_request_a_new_one_is_refused_in_json() {
-    let (addr, _dir) = host("max_connections = 3").await;
+    let (addr, _dir) = bare_host("max_connections = 3").await;
     // Three requests whose bodies never come: each connection is serving, none is idle.
     let mut serving = Vec::new();
     for _ in 0..3 {
@@ -187,7 +156,7 @@ async fn idle_sockets_past_the_open_files_limit_do_not_stop_healthz() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let path = dir.path().join("panelgate.toml");
-    std::fs::write(&path, config(dir.path(), &format!("127.0.0.1:{port}"), "")).unwrap();
+    std::fs::write(&path, bare_config(dir.path(), &format!("127.0.0.1:{port}"), "")).unwrap();
     let log = std::fs::File::create(dir.path().join("host.log")).unwrap();
     let child = std::process::Command::new("sh")
         .arg("-c")

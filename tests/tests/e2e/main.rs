@@ -15,6 +15,7 @@ mod deskcoll;
 mod examples;
 mod fuzz;
 mod hostile;
+mod http_errors;
 mod julo;
 mod listener;
 mod metrics;

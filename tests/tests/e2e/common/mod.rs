@@ -459,3 +459,35 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A host with no panels, served by `panelgate::serve` under `[server]` settings `server`; its
+/// address, and the folder its store lives in.
+pub async fn bare_host(server: &str) -> (std::net::SocketAddr, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("panelgate.toml");
+    std::fs::write(&path, bare_config(dir.path(), "127.0.0.1:0", server)).unwrap();
+    let config = panelgate::config::Config::load(&path).unwrap();
+    let app = panelgate::App::start(&config).await.unwrap();
+    let listener = panelgate::listen("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        panelgate::serve(listener, app.router(), &config.server, std::future::pending()).await
+    });
+    (addr, dir)
+}
+
+/// A config with no panels, listening on `listen`, with more `[server]` settings `server`.
+pub fn bare_config(dir: &std::path::Path, listen: &str, server: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "{listen}"
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "{ADMIN}" }}
+{server}
+[store]
+url = "sqlite://{db}"
+"#,
+        db = dir.join("panelgate.db").display()
+    )
+}
