@@ -408,4 +408,28 @@ base_url = "http://127.0.0.1:1"
         let error = config.check().expect_err("refused").to_string();
         assert!(error.contains("nowhere"), "{error}");
     }
+
+    #[test]
+    fn a_listener_limit_that_would_serve_nothing_is_refused_naming_it() {
+        let with = |setting: &str| {
+            let text = format!(
+                "[server]\nportal_token = {{ value = \"p\" }}\nadmin_token = {{ value = \"a\" }}\n{setting}\n"
+            );
+            let config: Config = toml::from_str(&text).expect("parses");
+            config.check().map_err(|e| e.to_string())
+        };
+        assert!(with("").is_ok(), "the defaults pass");
+        for (setting, field) in [
+            ("max_connections = 0", "server.max_connections"),
+            ("header_read_timeout_ms = 0", "server.header_read_timeout_ms"),
+            ("idle_timeout_ms = 0", "server.idle_timeout_ms"),
+            ("max_uri_bytes = 100", "server.max_uri_bytes"),
+            ("max_uri_bytes = 70000", "server.max_uri_bytes"),
+            ("max_header_bytes = 10", "server.max_header_bytes"),
+            ("max_header_bytes = 1000000", "server.max_header_bytes"),
+        ] {
+            let error = with(setting).expect_err(setting);
+            assert!(error.contains(field), "{setting}: {error}");
+        }
+    }
 }
