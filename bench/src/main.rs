@@ -495,11 +495,14 @@ token = {{ value = "bench-token" }}
         let rss_before = rss_kib();
         let app = panelgate::App::start(&config).await?;
         loaded.get_or_insert(rss_kib().saturating_sub(rss_before));
-        // Bound as `panelgate serve` binds its listener.
+        // Bound and served as `panelgate serve` binds and serves.
         let listener = panelgate::listen("127.0.0.1:0").await?;
         hosts.push(format!("http://{}", listener.local_addr()?));
         let router = app.router();
-        tokio::spawn(async move { axum::serve(listener, router).await });
+        let server = config.server.clone();
+        tokio::spawn(
+            async move { panelgate::serve(listener, router, &server, std::future::pending()).await },
+        );
         apps.push((app, config));
     }
     let (app, config) = &apps[0];

@@ -314,9 +314,61 @@ pub fn mask(value: &mut serde_json::Value) {
     }
 }
 
+/// A fault's cause in one line, for the portal and the panel's health: wasmtime's text for a
+/// trap carries the guest's whole backtrace (one line per frame, with the adapter's function
+/// names), which belongs in the log and the journal, not in an answer. Keeps what came before the
+/// backtrace (`instantiating: `) and the cause after the last frame (`wasm trap: call stack
+/// exhausted`); any other text is joined onto one line. At most 300 characters.
+pub fn fault_cause(fault: &str) -> String {
+    const BACKTRACE: &str = "error while executing at wasm backtrace:";
+    let cause = match fault.split_once(BACKTRACE) {
+        Some((before, frames)) => {
+            // The cause follows the last frame, after its `: ` (frame names use `::`).
+            let last = frames.lines().last().unwrap_or_default().trim_start();
+            let frame = last
+                .split_once(": ")
+                .filter(|(index, _)| index.chars().all(|c| c.is_ascii_digit()))
+                .map_or(last, |(_, frame)| frame);
+            let after = frame.split_once(": ").map_or("", |(_, cause)| cause);
+            format!("{before}{}", if after.is_empty() { "wasm trap" } else { after })
+        }
+        None => fault.split_whitespace().collect::<Vec<_>>().join(" "),
+    };
+    match cause.char_indices().nth(300) {
+        Some((cut, _)) => format!("{}...", &cause[..cut]),
+        None => cause,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fault_tells_its_cause_in_one_line_without_the_backtrace() {
+        // As wasmtime words a trap (`{trap:#}`), from the probe guest.
+        let trap = "error while executing at wasm backtrace:\n    0:  0x42788 - probe_adapter.wasm!abort\n   \
+                    12:   0xb01b - probe_adapter.wasm!sdk::_export_quote_cabi::h1aef\n   \
+                    13:  0x2d259 - probe_adapter.wasm!panelgate:adapter/operations@1.1.0#quote: wasm \
+                    trap: wasm `unreachable` instruction executed";
+        assert_eq!(
+            fault_cause(trap),
+            "wasm trap: wasm `unreachable` instruction executed"
+        );
+        let recursion = "error while executing at wasm backtrace:\n    0: probe_adapter.wasm!recurse::h51\n   \
+                         19:  0x2869b - probe_adapter.wasm!recurse::h51: wasm trap: call stack exhausted";
+        assert_eq!(fault_cause(recursion), "wasm trap: call stack exhausted");
+        let instantiating = format!("instantiating: {trap}");
+        assert_eq!(
+            fault_cause(&instantiating),
+            "instantiating: wasm trap: wasm `unreachable` instruction executed"
+        );
+        assert_eq!(
+            fault_cause("the adapter returned a malformed result:\n  premium `a lot`"),
+            "the adapter returned a malformed result: premium `a lot`"
+        );
+        assert_eq!(fault_cause(&"x".repeat(1000)).chars().count(), 303);
+    }
 
     #[test]
     fn the_journal_view_masks_pins_and_keeps_no_document_bytes() {

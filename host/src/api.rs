@@ -57,10 +57,94 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(admin::open_router())
         .merge(callbacks::router())
         .merge(openapi::router())
+        .fallback(no_route)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_request))
         .layer(axum::middleware::from_fn(refuse_nul_in_url))
-        .layer(DefaultBodyLimit::max(20 * 1024 * 1024))
+        .layer(axum::middleware::from_fn(body_too_large_in_json))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_oversized_head,
+        ))
         .with_state(state)
+}
+
+/// The largest body a route takes unless it says otherwise (a module push takes
+/// [`admin::MAX_MODULE_BYTES`]).
+pub const BODY_LIMIT: usize = 20 * 1024 * 1024;
+
+async fn no_route(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::NoRoute {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    }
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+    }
+}
+
+/// axum answers a body over its route's limit (`DefaultBodyLimit`) with a line of plain text
+/// from inside the `Bytes` extractor; this gives that answer the API's JSON shape. The limit
+/// named is the route's: the module routes take more than the rest.
+async fn body_too_large_in_json(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE || is_json {
+        return response;
+    }
+    // The routes `admin::router` gives `MAX_MODULE_BYTES`: a push and a replay.
+    let takes_a_module = path == "/admin/adapters" || path.ends_with("/replay");
+    let limit = if takes_a_module {
+        admin::MAX_MODULE_BYTES
+    } else {
+        BODY_LIMIT
+    };
+    ApiError::BodyTooLarge { limit }.into_response()
+}
+
+/// Refuses a request whose target or headers are longer than `[server]` allows, in the API's
+/// JSON shape, before anything else reads them. hyper's own limits are higher (see `serve`),
+/// so that these, not hyper's empty answers, are what a client meets.
+async fn refuse_oversized_head(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let server = &state.config.server;
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if target > server.max_uri_bytes {
+        return ApiError::UriTooLong {
+            length: target,
+            limit: server.max_uri_bytes,
+        }
+        .into_response();
+    }
+    // As the head spells them: `name: value` and its line end.
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if headers > server.max_header_bytes {
+        return ApiError::HeadersTooLarge {
+            length: headers,
+            limit: server.max_header_bytes,
+        }
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Counts every answered request under its route's pattern.
@@ -165,14 +249,15 @@ pub async fn bearer_guard(token: String, request: Request, next: Next) -> Respon
     }
 }
 
-/// Checks `Authorization: Bearer <token>` in constant time.
+/// Checks `Authorization: Bearer <token>` in constant time, the token exactly as configured:
+/// whitespace around it is not trimmed, so a token has one spelling.
 pub fn require_bearer(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or(ApiError::Unauthenticated)?;
-    if constant_time_eq(given.trim().as_bytes(), token.as_bytes()) {
+    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::Unauthenticated)
@@ -269,6 +354,29 @@ mod tests {
         let refused = |body: &[u8]| issues(parse_json::<QuoteRequest>(body).unwrap_err())[0].0.clone();
         assert_eq!(refused(&bodies[2]), "product", "the NUL is named");
         assert_eq!(refused(&bodies[4]), "binding", "the wrong type is named");
+    }
+
+    #[test]
+    fn a_bearer_token_with_whitespace_around_it_is_refused() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                axum::http::header::AUTHORIZATION,
+                axum::http::HeaderValue::from_str(value).unwrap(),
+            );
+            require_bearer(&headers, "portal-token")
+        };
+        assert!(with("Bearer portal-token").is_ok());
+        for spelled in [
+            "Bearer portal-token ",
+            "Bearer  portal-token",
+            "Bearer portal-token\t",
+        ] {
+            assert!(
+                matches!(with(spelled), Err(ApiError::Unauthenticated)),
+                "`{spelled}` was accepted"
+            );
+        }
     }
 
     #[test]

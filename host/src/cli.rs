@@ -117,14 +117,31 @@ impl HostArgs {
             .context("give the admin token with --token or PANELGATE_ADMIN_TOKEN")?;
         let url = format!("{}{path}", self.url.trim_end_matches('/'));
         let mut request = reqwest::Client::new().request(method, &url).bearer_auth(token);
+        let mut module_bytes = None;
         request = match body {
             Some(Body::Json(v)) => request.json(&v),
-            Some(Body::Wasm(bytes)) => request
-                .header(reqwest::header::CONTENT_TYPE, "application/wasm")
-                .body(bytes),
+            Some(Body::Wasm(bytes)) => {
+                module_bytes = Some(bytes.len());
+                request
+                    .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+                    .body(bytes)
+            }
             None => request,
         };
-        let response = request.send().await.with_context(|| format!("reaching {url}"))?;
+        let response = match request.send().await {
+            Ok(response) => response,
+            // A host refuses a body over its limit as soon as it reads the length, and closes
+            // the connection while the module is still being sent: the client sees a broken
+            // pipe or a reset, not the host's 413.
+            Err(e) if module_bytes.is_some_and(|n| n > crate::api::admin::MAX_MODULE_BYTES / 2) => {
+                bail!(
+                    "reaching {url}: {e:#}; the host closed the connection while the module ({} \
+                     bytes) was being sent: it may be larger than that host takes",
+                    module_bytes.unwrap_or_default()
+                )
+            }
+            Err(e) => return Err(e).with_context(|| format!("reaching {url}")),
+        };
         let status = response.status();
         let value: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
@@ -158,7 +175,7 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
     use reqwest::Method;
     match command {
         AdapterCommand::Push { file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = read_module(&file)?;
             let m = host
                 .send(Method::POST, "/admin/adapters", Some(Body::Wasm(bytes)))
                 .await?;
@@ -185,7 +202,7 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
             }
         }
         AdapterCommand::Replay { file, panel, last } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = read_module(&file)?;
             let report = host
                 .send(
                     Method::POST,
@@ -200,6 +217,24 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// A module file, refused here if it is larger than a host takes: sending it would only end in
+/// the host closing the connection halfway.
+fn read_module(file: &std::path::Path) -> Result<Vec<u8>> {
+    let limit = crate::api::admin::MAX_MODULE_BYTES;
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size > limit as u64 {
+        bail!(
+            "{}: the module is too large: {size} bytes, and a host takes modules of at most {limit} \
+             bytes ({} MiB)",
+            file.display(),
+            limit >> 20
+        );
+    }
+    std::fs::read(file).with_context(|| format!("reading {}", file.display()))
 }
 
 fn print_replay(report: &Value) {
@@ -326,11 +361,10 @@ where
                 .await
                 .with_context(|| format!("binding {}", config.server.listen))?;
             tracing::info!("panelgate listening on http://{}", listener.local_addr()?);
-            axum::serve(listener, app.router())
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+            crate::serve(listener, app.router(), &config.server, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
             Ok(0)
         }
         Command::Adapter { command, host } => adapter(command, host).await,

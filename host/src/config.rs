@@ -52,10 +52,48 @@ pub struct ServerConfig {
     pub listen: String,
     pub portal_token: Secret,
     pub admin_token: Secret,
+    /// Connections the host holds open at once. A new connection past it closes the connection
+    /// that has waited longest for a request; when every connection is serving one, the new
+    /// one is answered `503 too_many_connections` and closed. Lowered at start to fit the
+    /// process's open-files limit (see `serve`).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// How long a request's head (its request line and headers) may take to arrive, from its
+    /// first byte; a client slower than this is disconnected.
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// How long a connection may wait for its next request (from its opening or its last
+    /// answer) before the host closes it.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
+    /// The longest request target (path and query) the host reads: `414 uri_too_long` past it.
+    #[serde(default = "default_max_uri_bytes")]
+    pub max_uri_bytes: usize,
+    /// The most bytes of headers (names, values and their separators) a request may carry:
+    /// `431 headers_too_large` past it.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
 }
 
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
+}
+
+// The reasons for these values are in `serve.rs`, beside the code that applies them.
+fn default_max_connections() -> usize {
+    crate::serve::DEFAULT_MAX_CONNECTIONS
+}
+fn default_header_read_timeout_ms() -> u64 {
+    crate::serve::DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64
+}
+fn default_idle_timeout_ms() -> u64 {
+    crate::serve::DEFAULT_IDLE_TIMEOUT.as_millis() as u64
+}
+fn default_max_uri_bytes() -> usize {
+    crate::serve::DEFAULT_MAX_URI_BYTES
+}
+fn default_max_header_bytes() -> usize {
+    crate::serve::DEFAULT_MAX_HEADER_BYTES
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -331,6 +369,43 @@ fn folder_of(path: &Path) -> Result<PathBuf> {
     std::path::absolute(parent).with_context(|| format!("resolving the folder of {}", path.display()))
 }
 
+impl ServerConfig {
+    /// Refuses a limit that would stop the host serving anything, naming the field.
+    fn check(&self) -> Result<()> {
+        let positive = [
+            ("max_connections", self.max_connections as u64),
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("idle_timeout_ms", self.idle_timeout_ms),
+        ];
+        for (field, value) in positive {
+            if value == 0 {
+                bail!("server.{field}: must be at least 1");
+            }
+        }
+        // Below these, ordinary requests would be refused: a portal's routes with their
+        // panel and case ids, and the headers every HTTP client sends.
+        // Above these, hyper's own limits (a 64 KiB target, a 408 KiB head) would answer first,
+        // with an empty body instead of the API's JSON error (see `serve`).
+        let (uri, headers) = (
+            crate::serve::HYPER_MAX_URI_BYTES,
+            crate::serve::MAX_HEADER_BYTES_LIMIT,
+        );
+        if !(256..=uri).contains(&self.max_uri_bytes) {
+            bail!(
+                "server.max_uri_bytes: must be between 256 and {uri}, not {}",
+                self.max_uri_bytes
+            );
+        }
+        if !(1024..=headers).contains(&self.max_header_bytes) {
+            bail!(
+                "server.max_header_bytes: must be between 1024 and {headers}, not {}",
+                self.max_header_bytes
+            );
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// The largest memory any panel may use: the pool's slots are sized for it.
     pub fn max_memory_mib(&self) -> u64 {
@@ -370,6 +445,7 @@ impl Config {
     }
 
     pub fn check(&self) -> Result<()> {
+        self.server.check()?;
         for (id, panel) in &self.panels {
             if !self.adapters.contains_key(&panel.adapter) {
                 bail!(
@@ -539,5 +615,29 @@ path = "adapters/x.wasm"
             .unwrap_err()
             .to_string();
         assert!(error.contains("bearer") && error.contains("none"), "{error}");
+    }
+
+    #[test]
+    fn a_listener_limit_that_would_serve_nothing_is_refused_naming_it() {
+        let with = |setting: &str| {
+            let text = format!(
+                "[server]\nportal_token = {{ value = \"p\" }}\nadmin_token = {{ value = \"a\" }}\n{setting}\n"
+            );
+            let config: Config = toml::from_str(&text).expect("parses");
+            config.check().map_err(|e| e.to_string())
+        };
+        assert!(with("").is_ok(), "the defaults pass");
+        for (setting, field) in [
+            ("max_connections = 0", "server.max_connections"),
+            ("header_read_timeout_ms = 0", "server.header_read_timeout_ms"),
+            ("idle_timeout_ms = 0", "server.idle_timeout_ms"),
+            ("max_uri_bytes = 100", "server.max_uri_bytes"),
+            ("max_uri_bytes = 70000", "server.max_uri_bytes"),
+            ("max_header_bytes = 10", "server.max_header_bytes"),
+            ("max_header_bytes = 1000000", "server.max_header_bytes"),
+        ] {
+            let error = with(setting).expect_err(setting);
+            assert!(error.contains(field), "{setting}: {error}");
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod core;
 pub mod metrics;
 pub mod model;
 pub mod runtime;
+pub mod serve;
 pub mod store;
 pub mod telemetry;
 
@@ -25,6 +26,7 @@ use crate::capabilities::credentials::Credential;
 use crate::config::{Config, PanelConfig};
 use crate::core::AppState;
 use crate::runtime::{PanelContext, Runtime};
+pub use crate::serve::serve;
 
 pub struct App {
     pub state: Arc<AppState>,

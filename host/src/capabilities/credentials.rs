@@ -75,15 +75,25 @@ impl Credential {
             return false;
         };
         let expected = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-        constant_time_eq(encoded.trim().as_bytes(), expected.as_bytes())
+        // Not trimmed: `Basic  dXNlcjpwYXNz ` is not the credential, and accepting it would
+        // make two spellings of one secret.
+        constant_time_eq(encoded.as_bytes(), expected.as_bytes())
     }
 }
 
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Whether `given` equals `secret`, in a time that tells a caller nothing about where they
+/// differ, their lengths included. Both sides are hashed first (SHA-256), so what is compared
+/// byte by byte is always 32 bytes long: a guess of the wrong length costs as long as a guess
+/// of the right length, and an early return on a length difference cannot tell a caller how
+/// long the secret is.
+pub fn constant_time_eq(given: &[u8], secret: &[u8]) -> bool {
+    let given = Sha256::digest(given);
+    let secret = Sha256::digest(secret);
+    given
+        .iter()
+        .zip(secret.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 impl Host for HostState {
@@ -113,5 +123,60 @@ impl Host for HostState {
                 hex::encode(mac.finalize().into_bytes())
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fastest of a few runs of `compare`, to keep a busy machine's noise out.
+    fn fastest(compare: impl Fn() -> bool) -> std::time::Duration {
+        (0..5)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                assert!(!std::hint::black_box(compare()));
+                start.elapsed()
+            })
+            .min()
+            .expect("five runs")
+    }
+
+    #[test]
+    fn a_token_of_another_length_costs_as_long_to_refuse_as_one_of_the_same_length() {
+        // A long secret makes the difference plain: comparing it takes milliseconds, an
+        // early return on the length nanoseconds.
+        let secret = vec![b'k'; 4 << 20];
+        let mut same_length = secret.clone();
+        *same_length.last_mut().expect("not empty") = b'x';
+        let full = fastest(|| constant_time_eq(&same_length, &secret));
+        let short = fastest(|| constant_time_eq(b"k", &secret));
+        assert!(
+            short * 10 > full,
+            "a one-byte guess was refused in {short:?}, a full-length one in {full:?}: the \
+             length leaks"
+        );
+        assert!(constant_time_eq(&secret, &secret));
+        assert!(!constant_time_eq(b"", &secret));
+    }
+
+    #[test]
+    fn a_basic_credential_with_whitespace_around_it_is_refused() {
+        let credential = Credential::Basic {
+            username: "user".into(),
+            password: "pass".into(),
+        };
+        let encoded = base64::engine::general_purpose::STANDARD.encode("user:pass");
+        assert!(credential.accepts_basic(Some(&format!("Basic {encoded}"))));
+        for spelled in [
+            format!("Basic {encoded} "),
+            format!("Basic  {encoded}"),
+            format!("Basic {encoded}\t"),
+        ] {
+            assert!(
+                !credential.accepts_basic(Some(&spelled)),
+                "`{spelled}` was accepted"
+            );
+        }
     }
 }

@@ -45,6 +45,24 @@ pub enum ApiError {
     StoreUnavailable { kept: bool },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+    /// No route has this path.
+    #[error("no route `{method} {path}`")]
+    NoRoute { method: String, path: String },
+    /// The route exists, not with this method.
+    #[error("`{path}` does not take {method}")]
+    MethodNotAllowed { method: String, path: String },
+    /// The body is larger than the route takes.
+    #[error("the body is larger than this route's limit of {limit} bytes")]
+    BodyTooLarge { limit: usize },
+    /// The request target (path and query) is longer than the host reads.
+    #[error("the request target is {length} bytes long; the limit is {limit} (server.max_uri_bytes)")]
+    UriTooLong { length: usize, limit: usize },
+    /// The request's headers are larger than the host reads.
+    #[error("the request's headers are {length} bytes; the limit is {limit} (server.max_header_bytes)")]
+    HeadersTooLarge { length: usize, limit: usize },
+    /// Every connection the host holds is serving a request (`server.max_connections`).
+    #[error("the host holds its maximum of {max} connections, each serving a request; try again")]
+    TooManyConnections { max: usize },
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -109,6 +127,12 @@ impl ApiError {
                 CallError::Quarantined(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -148,6 +172,12 @@ impl ApiError {
             }
             ApiError::StoreUnavailable { .. } => ("store_unavailable", vec![], None, None),
             ApiError::Internal(_) => ("internal", vec![], None, None),
+            ApiError::NoRoute { .. } => ("not_found", vec![], None, None),
+            ApiError::MethodNotAllowed { .. } => ("method_not_allowed", vec![], None, None),
+            ApiError::BodyTooLarge { .. } => ("body_too_large", vec![], None, None),
+            ApiError::UriTooLong { .. } => ("uri_too_long", vec![], None, None),
+            ApiError::HeadersTooLarge { .. } => ("headers_too_large", vec![], None, None),
+            ApiError::TooManyConnections { .. } => ("too_many_connections", vec![], None, None),
         };
         let message = match self {
             // Internal causes go to the log, not to the client.
@@ -156,6 +186,14 @@ impl ApiError {
                 error: CallError::Adapter(AdapterError::Rejected(r)),
                 ..
             } => r.message.clone(),
+            // The trap's backtrace goes to the log and the journal; the caller gets the cause.
+            ApiError::Call {
+                error: CallError::Fault(fault),
+                journal_id,
+            } => format!(
+                "adapter fault: {}; the full cause is in the host's log and journal entry {journal_id}",
+                crate::adapter::fault_cause(fault)
+            ),
             other => other.to_string(),
         };
         ErrorBody {
@@ -183,6 +221,7 @@ impl ApiError {
                 error: CallError::Quarantined(_),
                 ..
             } => Some(60),
+            ApiError::TooManyConnections { .. } => Some(1),
             _ => None,
         }
     }

@@ -204,7 +204,10 @@ impl WasmAdapter {
         match result {
             Ok(Ok(issues)) => Ok(issues),
             Ok(Err(error)) => Err(CallError::Adapter(error)),
-            Err(trap) => Err(CallError::Fault(format!("{trap:#}"))),
+            Err(trap) => {
+                tracing::warn!(panel = %self.panel.id, operation = "validate", "adapter fault: {trap:#}");
+                Err(CallError::Fault(format!("{trap:#}")))
+            }
         }
     }
 
@@ -308,7 +311,12 @@ impl WasmAdapter {
                     self.panel.operation_timeout.as_millis() as u64
                 ))
             }
-            Err(trap) => Err(CallError::Fault(format!("{trap:#}"))),
+            Err(trap) => {
+                // The whole text, the guest's backtrace with it, for the operator; the portal
+                // gets its cause in one line (`adapter::fault_cause`), the journal all of it.
+                tracing::warn!(panel = %self.panel.id, operation, "adapter fault: {trap:#}");
+                Err(CallError::Fault(format!("{trap:#}")))
+            }
         };
         (result, Some(store))
     }
@@ -421,7 +429,9 @@ impl WasmAdapter {
     /// success or a typed error, proves the adapter works and resets the count.
     fn count(&self, result: &Result<Outcome, CallError>, record: &CallRecord) {
         let fault = match result {
-            Err(CallError::Fault(reason)) => Some(reason.clone()),
+            // The cause without the backtrace: the reason is shown on `/v1/panels` and in the
+            // portal's `adapter_quarantined` answers.
+            Err(CallError::Fault(reason)) => Some(crate::adapter::fault_cause(reason)),
             Err(CallError::Deadline(ms))
                 if !record
                     .exchanges

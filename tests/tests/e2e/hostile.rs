@@ -169,3 +169,43 @@ async fn an_adapter_that_keeps_faulting_is_quarantined_until_an_operator_acts() 
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["adapter"], "probe@0.2.0");
 }
+
+#[tokio::test]
+async fn an_adapter_fault_tells_the_portal_its_cause_in_one_line_and_the_journal_everything() {
+    let h = start_with(&hostile_panel()).await;
+    for (product, cause) in [("trap", "unreachable"), ("alloc", "memory"), ("recurse", "stack")] {
+        let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote(product)).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{product}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        let journal_id = body["error"]["journal_id"].as_str().expect("a journal id");
+        assert!(
+            !message.contains('\n') && !message.contains("backtrace") && !message.contains(".wasm!"),
+            "{product}: the portal got the backtrace: {message}"
+        );
+        assert!(
+            message.contains(cause),
+            "{product}: `{message}` does not name the cause"
+        );
+        assert!(
+            message.contains(journal_id),
+            "{product}: `{message}` does not name {journal_id}"
+        );
+        // The journal keeps the whole text for the operator.
+        let outcome = journal_outcome(&h, journal_id).await;
+        assert!(
+            outcome.contains("wasm backtrace") && outcome.contains(cause),
+            "{product}: the journal says `{outcome}`"
+        );
+    }
+    // The quarantine's reason, on `/v1/panels` and in every refusal, is the cause in one line.
+    for _ in 0..5 {
+        h.post("/v1/panels/HOSTILE/quotes", &quote("trap")).await;
+    }
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+    assert_eq!(body["error"]["code"], "adapter_quarantined", "{status} {body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        !message.contains('\n') && !message.contains(".wasm!") && message.contains("unreachable"),
+        "{message}"
+    );
+}

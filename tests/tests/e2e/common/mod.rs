@@ -168,11 +168,12 @@ headers = {{ secret-key = {{ value = "{JULO_SECRET}" }}, username = {{ value = "
     std::fs::write(&path, config).expect("writing config");
     let config = panelgate::config::Config::load(&path).expect("config");
     let app = panelgate::App::start(&config).await.expect("host starts");
-    // Bound as `panelgate serve` binds its listener.
+    // Bound and served as `panelgate serve` binds and serves.
     let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let router = app.router();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = config.server.clone();
+    tokio::spawn(async move { panelgate::serve(listener, router, &server, std::future::pending()).await });
     let base = format!("http://{addr}");
     a03.set_callback_base(&format!("{base}/callbacks/A03"));
     b03.set_callback_base(&format!("{base}/callbacks/B03"));
@@ -341,12 +342,13 @@ impl Harness {
         let config = std::fs::read_to_string(&path).expect("config") + extra;
         let path = self.dir.path().join("panelgate-extra.toml");
         std::fs::write(&path, config).expect("writing config");
-        let app = panelgate::App::start(&panelgate::config::Config::load(&path).expect("config"))
-            .await
-            .expect("host");
+        let config = panelgate::config::Config::load(&path).expect("config");
+        let app = panelgate::App::start(&config).await.expect("host");
         let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move { axum::serve(listener, app.router()).await });
+        tokio::spawn(async move {
+            panelgate::serve(listener, app.router(), &config.server, std::future::pending()).await
+        });
         base
     }
 
@@ -456,4 +458,36 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A host with no panels, served by `panelgate::serve` under `[server]` settings `server`; its
+/// address, and the folder its store lives in.
+pub async fn bare_host(server: &str) -> (std::net::SocketAddr, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("panelgate.toml");
+    std::fs::write(&path, bare_config(dir.path(), "127.0.0.1:0", server)).unwrap();
+    let config = panelgate::config::Config::load(&path).unwrap();
+    let app = panelgate::App::start(&config).await.unwrap();
+    let listener = panelgate::listen("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        panelgate::serve(listener, app.router(), &config.server, std::future::pending()).await
+    });
+    (addr, dir)
+}
+
+/// A config with no panels, listening on `listen`, with more `[server]` settings `server`.
+pub fn bare_config(dir: &std::path::Path, listen: &str, server: &str) -> String {
+    format!(
+        r#"
+[server]
+listen = "{listen}"
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "{ADMIN}" }}
+{server}
+[store]
+url = "sqlite://{db}"
+"#,
+        db = dir.join("panelgate.db").display()
+    )
 }
