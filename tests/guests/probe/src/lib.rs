@@ -8,9 +8,10 @@
 //! `count` counts its calls in statics, one of them 2 MiB, and answers what it found: a fresh
 //! instance per call finds nothing of the one before.
 //!
-//! Built twice by `tests/build.rs`: as `probe@0.1.0`, and with the `next` feature as
+//! Built three times by `tests/build.rs`: as `probe@0.1.0`; with the `next` feature as
 //! `probe@0.2.0`, a "new version" that needs the `channel` setting and sends it to the partner,
-//! for the deploy, rollback and replay tests.
+//! for the deploy, rollback and replay tests; and with the `reach` feature, importing the
+//! filesystem and sockets the sandbox does not grant, which push must refuse.
 
 use panelgate_adapter_sdk::bindings::panelgate::adapter::http::{Method, RequestBody, Response};
 use panelgate_adapter_sdk::*;
@@ -34,10 +35,7 @@ fn quotation(message: String) -> Quotation {
 fn probe() -> String {
     let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
     let args: Vec<String> = std::env::args().collect();
-    let files = match std::fs::read_dir("/") {
-        Ok(entries) => format!("read_dir ok: {}", entries.count()),
-        Err(e) => format!("read_dir refused: {e}"),
-    };
+    let files = reach();
     let settings: Vec<String> = ["base-url", "line", "partner", "password", "secret"]
         .iter()
         .map(|k| format!("{k}={:?}", setting(k)))
@@ -48,6 +46,27 @@ fn probe() -> String {
     };
     serde_json::json!({ "env": env, "args": args, "files": files, "settings": settings, "outside": outside })
         .to_string()
+}
+
+/// What the filesystem and the network let the guest do. Only the `reach` build imports them
+/// (`wasi:filesystem`, `wasi:sockets`), and the host refuses that build at push; the others
+/// import neither, so there is nothing to try.
+#[cfg(feature = "reach")]
+fn reach() -> String {
+    let files = match std::fs::read_dir("/") {
+        Ok(entries) => format!("read_dir ok: {}", entries.count()),
+        Err(e) => format!("read_dir refused: {e}"),
+    };
+    let socket = match std::net::TcpStream::connect("127.0.0.1:9") {
+        Ok(_) => "connected".to_string(),
+        Err(e) => format!("connect refused: {e}"),
+    };
+    format!("{files}; {socket}")
+}
+
+#[cfg(not(feature = "reach"))]
+fn reach() -> String {
+    "no filesystem or socket imported".into()
 }
 
 /// Calls this instance has answered with `count`.
