@@ -78,22 +78,31 @@ fn main() {
         "pub const PROBE_NEXT: &str = {:?};\n",
         next.display().to_string()
     ));
-    // The probe reaching for files and sockets, which push must refuse.
-    let status = guest_cargo(&root, &target_dir)
-        .args(["-p", "probe-adapter", "--features", "reach"])
-        .status()
-        .expect("running cargo for the probe that reaches for files and sockets");
-    assert!(status.success(), "building probe-adapter --features reach failed");
-    let reach = target_dir.join("probe_reach.wasm");
-    std::fs::copy(
-        target_dir.join("wasm32-wasip2/release/probe_adapter.wasm"),
-        &reach,
-    )
-    .expect("copying the probe that reaches");
-    out.push_str(&format!(
-        "pub const PROBE_REACH: &str = {:?};\n",
-        reach.display().to_string()
-    ));
+    // The probe's other builds: a bad release, and one reaching for files and sockets.
+    for (feature, constant, what) in [
+        ("broken", "PROBE_BROKEN", "the probe that traps on every quote"),
+        (
+            "reach",
+            "PROBE_REACH",
+            "the probe that reaches for files and sockets",
+        ),
+    ] {
+        let status = guest_cargo(&root, &target_dir)
+            .args(["-p", "probe-adapter", "--features", feature])
+            .status()
+            .unwrap_or_else(|e| panic!("running cargo for {what}: {e}"));
+        assert!(
+            status.success(),
+            "building probe-adapter --features {feature} failed"
+        );
+        let copy = target_dir.join(format!("probe_{feature}.wasm"));
+        std::fs::copy(target_dir.join("wasm32-wasip2/release/probe_adapter.wasm"), &copy)
+            .unwrap_or_else(|e| panic!("copying {what}: {e}"));
+        out.push_str(&format!(
+            "pub const {constant}: &str = {:?};\n",
+            copy.display().to_string()
+        ));
+    }
     let dest = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("guests.rs");
     std::fs::write(dest, out).expect("writing guests.rs");
 }

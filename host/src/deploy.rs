@@ -304,8 +304,12 @@ impl AppState {
             .panel(id)
             .map(|p| p.context.breaker.clone())
             .unwrap_or_else(|_| Arc::new(crate::breaker(config, &self.config)));
-        let context = crate::panel_context(id, config, &self.config, breaker)
+        let mut context = crate::panel_context(id, config, &self.config, breaker)
             .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
+        // So is the panel's last good request: a new version that faults on it is quarantined.
+        if let Ok(current) = self.panel(id) {
+            context.known_good = current.context.known_good.clone();
+        }
         let adapter = WasmAdapter::load(
             &self.runtime,
             &component,

@@ -45,6 +45,20 @@ pub enum ApiError {
     StoreUnavailable { kept: bool },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+    /// An input larger than the panel's adapter can hold, refused before the adapter runs.
+    /// `field`: the part of the request it is (empty: the whole body).
+    #[error(
+        "{} is {size} bytes; panel `{panel}` gives its adapter at most {limit} bytes for `{operation}` ({why})",
+        if field.is_empty() { "the body" } else { field.as_str() }
+    )]
+    InputTooLarge {
+        panel: String,
+        operation: &'static str,
+        field: String,
+        size: usize,
+        limit: usize,
+        why: &'static str,
+    },
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -109,6 +123,7 @@ impl ApiError {
                 CallError::Quarantined(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::InputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -148,6 +163,15 @@ impl ApiError {
             }
             ApiError::StoreUnavailable { .. } => ("store_unavailable", vec![], None, None),
             ApiError::Internal(_) => ("internal", vec![], None, None),
+            ApiError::InputTooLarge { field, .. } => (
+                "input_too_large",
+                vec![FieldIssue {
+                    path: field.clone(),
+                    message: self.to_string(),
+                }],
+                None,
+                None,
+            ),
         };
         let message = match self {
             // Internal causes go to the log, not to the client.

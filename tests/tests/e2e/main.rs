@@ -16,6 +16,7 @@ mod examples;
 mod fuzz;
 mod hostile;
 mod julo;
+mod limits;
 mod metrics;
 mod partners;
 mod sandbox;

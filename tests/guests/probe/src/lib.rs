@@ -8,10 +8,12 @@
 //! `count` counts its calls in statics, one of them 2 MiB, and answers what it found: a fresh
 //! instance per call finds nothing of the one before.
 //!
-//! Built three times by `tests/build.rs`: as `probe@0.1.0`; with the `next` feature as
+//! Built four times by `tests/build.rs`: as `probe@0.1.0`; with the `next` feature as
 //! `probe@0.2.0`, a "new version" that needs the `channel` setting and sends it to the partner,
-//! for the deploy, rollback and replay tests; and with the `reach` feature, importing the
-//! filesystem and sockets the sandbox does not grant, which push must refuse.
+//! for the deploy, rollback and replay tests; with the `broken` feature as `probe@0.3.0`, a bad
+//! release that traps on every quote, ordinary ones included, which quarantine must catch; and
+//! with the `reach` feature, importing the filesystem and sockets the sandbox does not grant,
+//! which push must refuse.
 
 use panelgate_adapter_sdk::bindings::panelgate::adapter::http::{Method, RequestBody, Response};
 use panelgate_adapter_sdk::*;
@@ -94,7 +96,13 @@ fn recurse(depth: u64) -> u64 {
     std::hint::black_box(recurse(std::hint::black_box(depth + 1))) + 1
 }
 
-const VERSION: &str = if cfg!(feature = "next") { "0.2.0" } else { "0.1.0" };
+const VERSION: &str = if cfg!(feature = "broken") {
+    "0.3.0"
+} else if cfg!(feature = "next") {
+    "0.2.0"
+} else {
+    "0.1.0"
+};
 
 fn echo() -> Result<Quotation, AdapterError> {
     let base = required_setting("base-url")?;
@@ -147,6 +155,9 @@ impl Adapter for Probe {
     }
 
     fn quote(request: QuoteRequest) -> Result<Quotation, AdapterError> {
+        if cfg!(feature = "broken") {
+            panic!("this build of the probe traps on every quote");
+        }
         match request.product.as_deref() {
             Some("trap") => panic!("the probe adapter was asked to trap"),
             Some("probe") => Ok(quotation(probe())),
