@@ -59,7 +59,7 @@ impl PanelContext {
 
     /// The largest document an upload gives the adapter: an eighth of its memory (8 MiB at
     /// 64 MiB). The adapter holds the bytes and the multipart or base64 body it builds from
-    /// them: aap-h2h uploaded 16 MiB at 64 MiB without a fault
+    /// them: aap-h2h built and sent a 16 MiB document at 64 MiB without a fault
     /// (`limits::measure_the_largest_document_an_adapter_uploads`); an eighth leaves it twice
     /// that.
     pub fn max_document(&self) -> usize {
