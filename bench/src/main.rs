@@ -703,6 +703,7 @@ token = {{ value = "bench-token" }}
             max_log_bytes: 65536,
             redactions: vec![],
             breaker: Arc::new(panelgate::capabilities::breaker::Breaker::new(0, Duration::ZERO)),
+            known_good: Default::default(),
         };
         extra.push(
             panelgate::runtime::WasmAdapter::load(app.runtime(), &component, Arc::new(ctx), 64)

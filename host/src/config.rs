@@ -162,8 +162,10 @@ pub struct SandboxConfig {
     /// Operations in flight per panel.
     pub panel_concurrency: usize,
     /// An adapter that faults (traps, returns malformed results, runs out of CPU time) this many
-    /// times in a row is quarantined: its panel answers 503 until an operator re-enables it or
-    /// deploys another version. 0 never quarantines.
+    /// times in a row, and also on the panel's last good request replayed, is quarantined: its
+    /// panel answers 503 until an operator re-enables it or deploys another version. Faults it
+    /// does not repeat on that request were its callers' inputs' and quarantine nothing
+    /// (docs/security.md). 0 never quarantines.
     pub quarantine_after: u32,
     /// Partner failures in a row (unreachable, timed out, 5xx) that open a panel's circuit:
     /// calls then fail at once as `partner_unavailable` until the cool-down ends and one trial

@@ -39,7 +39,8 @@ pub struct AppState {
     pub portal_token: String,
     pub admin_token: String,
     pub(crate) panels: RwLock<BTreeMap<String, Arc<Panel>>>,
-    /// Compiled components by module hash, with the contract version each targets.
+    /// Compiled components of registered modules by hash, with the contract version each
+    /// targets. Only registered modules: a refused push leaves nothing here.
     compiled: Mutex<HashMap<String, (Component, &'static str)>>,
     /// Switches take turns, so a rollback always sees the history the last switch left.
     pub(crate) deploying: tokio::sync::Mutex<()>,
@@ -93,10 +94,10 @@ impl AppState {
             .cloned()
     }
 
+    /// Keeps a registered module's compiled component; `/metrics` shows how many are held.
     pub(crate) fn compiled_put(&self, hash: &str, component: &Component, wit: &'static str) {
-        self.compiled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(hash.to_string(), (component.clone(), wit));
+        let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        compiled.insert(hash.to_string(), (component.clone(), wit));
+        self.runtime.metrics.compiled_modules(compiled.len());
     }
 }

@@ -189,6 +189,7 @@ pub(crate) fn panel_context(
         max_log_bytes: sandbox.max_log_bytes,
         redactions,
         breaker,
+        known_good: Default::default(),
     })
 }
 

@@ -108,6 +108,7 @@ pub struct Metrics {
     in_flight: Family<PanelLabels, Gauge>,
     circuit: Family<PanelLabels, Gauge>,
     quarantined: Family<PanelLabels, Gauge>,
+    compiled_modules: Gauge,
 }
 
 /// What one adapter call ran into besides its result: the limits it hit.
@@ -212,6 +213,12 @@ impl Metrics {
             "1 while the panel's adapter is quarantined",
             quarantined.clone(),
         );
+        let compiled_modules: Gauge = Gauge::default();
+        registry.register(
+            "compiled_modules",
+            "Compiled adapter modules the host keeps in memory: the registered ones it has loaded",
+            compiled_modules.clone(),
+        );
         Metrics {
             registry,
             http,
@@ -228,7 +235,13 @@ impl Metrics {
             in_flight,
             circuit,
             quarantined,
+            compiled_modules,
         }
+    }
+
+    /// How many compiled modules the host keeps.
+    pub fn compiled_modules(&self, count: usize) {
+        self.compiled_modules.set(count as i64);
     }
 
     /// Any HTTP request answered, by its route's pattern.

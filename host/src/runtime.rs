@@ -8,4 +8,4 @@ mod state;
 
 pub use engine::{Runtime, SUPPORTED_WIT};
 pub use panel::WasmAdapter;
-pub use state::{Exchange, HostState, PanelContext, Recording};
+pub use state::{Exchange, HostState, KnownGood, PanelContext, Recording};

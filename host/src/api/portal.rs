@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{ApiError, AppState, Query, from_value, parse_json, parse_multipart};
+use super::{ApiError, AppState, Panel, Query, from_value, parse_json, parse_multipart};
 use crate::adapter::Call;
 use crate::core::operations::{CaseEffect, IdempotencyKey, json_fingerprint, parts_fingerprint, run};
 use crate::model::*;
@@ -121,6 +121,70 @@ fn inject(body: &[u8], fields: &[(&str, Value)]) -> Result<Value, ApiError> {
     Ok(value)
 }
 
+/// Refuses a JSON body larger than the panel's adapter can hold, or one holding a string
+/// longer than it takes, before anything parses it into the operation's input: an adapter
+/// that runs out of memory on a caller's oversized input would count as faulting.
+fn check_input(p: &Panel, operation: &'static str, body: &[u8]) -> Result<(), ApiError> {
+    let limit = p.context.max_json_input();
+    if body.len() > limit {
+        return Err(ApiError::InputTooLarge {
+            panel: p.id.clone(),
+            operation,
+            field: String::new(),
+            size: body.len(),
+            limit,
+            why: "a sixteenth of its sandbox memory: the adapter holds the input and the partner body it builds from it",
+        });
+    }
+    let longest = p.context.max_string();
+    // Only a body longer than the limit can hold a string longer than it: most bodies stop here.
+    if body.len() <= longest {
+        return Ok(());
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
+    match long_string(&value, longest) {
+        Some((path, size)) => Err(ApiError::invalid(
+            &path,
+            format!(
+                "is {size} bytes long; panel `{}` takes strings of at most {longest} bytes (a sixty-fourth of its sandbox memory)",
+                p.id
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The path and length of the first string (or key) in `value` longer than `limit` bytes.
+fn long_string(value: &Value, limit: usize) -> Option<(String, usize)> {
+    match value {
+        Value::String(s) => (s.len() > limit).then(|| (String::new(), s.len())),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| {
+            long_string(v, limit).map(|(path, size)| {
+                let rest = if path.is_empty() || path.starts_with('[') {
+                    path
+                } else {
+                    format!(".{path}")
+                };
+                (format!("[{i}]{rest}"), size)
+            })
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.len() > limit {
+                return Some((format!("{}...", &k[..k.floor_char_boundary(32)]), k.len()));
+            }
+            long_string(v, limit).map(|(path, size)| {
+                let path = match path.as_str() {
+                    "" => k.clone(),
+                    p if p.starts_with('[') => format!("{k}{p}"),
+                    p => format!("{k}.{p}"),
+                };
+                (path, size)
+            })
+        }),
+        _ => None,
+    }
+}
+
 fn new_case_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
@@ -135,6 +199,7 @@ pub async fn quote(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
+    check_input(&p, "quote", &body)?;
     let request: QuoteRequest = parse_json(&body)?;
     let key = IdempotencyKey::from_headers(&headers, &format!("quote:{panel}"), || json_fingerprint(&body))?;
     let effect = CaseEffect::none();
@@ -161,6 +226,7 @@ pub async fn validate(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
+    check_input(&p, "validate", &body)?;
     let request: ValidationBody = parse_json(&body)?;
     let request = match (request.quote, request.application) {
         (Some(quote), None) => {
@@ -211,6 +277,7 @@ pub async fn accept(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
+    check_input(&p, "accept", &body)?;
     let case_id = new_case_id();
     let application: Application = from_value(inject(&body, &[("case_id", json!(case_id))])?)?;
     let kind = match application.interest {
@@ -285,7 +352,18 @@ async fn upload(
     })?;
     let (mut code, mut name, mut file) = (None, None, None);
     for part in parts {
+        let longest = p.context.max_string();
         let text = || {
+            if part.data.len() > longest {
+                return Err(ApiError::invalid(
+                    &part.name,
+                    format!(
+                        "is {} bytes long; panel `{}` takes text fields of at most {longest} bytes",
+                        part.data.len(),
+                        p.id
+                    ),
+                ));
+            }
             String::from_utf8(part.data.clone())
                 .map_err(|_| ApiError::invalid(&part.name, "must be UTF-8 text"))
         };
@@ -314,6 +392,17 @@ async fn upload(
     let (filename, content_type, data) = file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
     if data.is_empty() {
         return Err(ApiError::invalid("file", "is empty"));
+    }
+    let limit = p.context.max_document();
+    if data.len() > limit {
+        return Err(ApiError::InputTooLarge {
+            panel: p.id.clone(),
+            operation: "upload-document",
+            field: "file".into(),
+            size: data.len(),
+            limit,
+            why: "an eighth of its sandbox memory: the adapter holds the document and the body it sends it in",
+        });
     }
 
     let document = Document {
@@ -377,6 +466,7 @@ pub async fn confirm(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
+    check_input(&p, "confirm", &body)?;
     let request: ConfirmBody = parse_json(&body)?;
     let case = load_case(&state, &panel, &id).await?;
     let key = IdempotencyKey::from_headers(&headers, &format!("confirm:{panel}:{id}"), || {
@@ -407,6 +497,7 @@ pub async fn cancel(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
+    check_input(&p, "cancel", &body)?;
     let request: CancelBody = parse_json(&body)?;
     let case = load_case(&state, &panel, &id).await?;
     let key = IdempotencyKey::from_headers(&headers, &format!("cancel:{panel}:{id}"), || {
@@ -432,6 +523,7 @@ pub async fn claim(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
+    check_input(&p, "claim", &body)?;
     let mut value: Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::MalformedJson(e.to_string()))?;
     let object = value
@@ -589,6 +681,7 @@ pub async fn notify(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
+    check_input(&p, "notify", &body)?;
     let notification: Notification = parse_json(&body)?;
     let key = IdempotencyKey::from_headers(&headers, &format!("notify:{panel}"), || json_fingerprint(&body))?;
     let effect = CaseEffect::none();
@@ -630,4 +723,24 @@ pub async fn events(
         .map(|e| e.cursor.clone())
         .unwrap_or_else(|| after.to_string());
     Ok(Json(EventPage { events, next_cursor }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_string_over_the_limit_is_named_by_its_path() {
+        let long = "x".repeat(9);
+        let value = json!({ "a": [{ "b": "ok" }, { "c": long }], "d": "fine" });
+        assert_eq!(long_string(&value, 8), Some(("a[1].c".into(), 9)));
+        assert_eq!(long_string(&json!([["ok", long]]), 8), Some(("[0][1]".into(), 9)));
+        assert_eq!(
+            long_string(&json!({ "k": { "l": [long] } }), 8),
+            Some(("k.l[0]".into(), 9))
+        );
+        assert_eq!(long_string(&value, 9), None, "at the limit is fine");
+        let key = json!({ "a": { long.clone(): 1 } });
+        assert_eq!(long_string(&key, 8), Some(("a.xxxxxxxxx...".into(), 9)));
+    }
 }

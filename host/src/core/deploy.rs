@@ -55,6 +55,8 @@ impl Source {
 pub struct Candidate {
     pub info: ModuleInfo,
     pub component: Component,
+    /// The contract version the component targets.
+    pub wit: &'static str,
 }
 
 pub fn module_hash(bytes: &[u8]) -> String {
@@ -66,17 +68,18 @@ impl AppState {
     /// to describe itself. Touches nothing.
     pub async fn inspect(&self, bytes: &[u8], source: Source) -> Result<Candidate, DeployError> {
         let hash = module_hash(bytes);
+        // Not cached here: a module refused below, or only replayed, is dropped with its
+        // compiled code when this returns (a compiled adapter holds megabytes). `push` caches
+        // what it registers.
         let (component, wit) = match self.compiled(&hash) {
             Some(c) => c,
             None => {
                 let runtime = self.runtime.clone();
                 let owned = bytes.to_vec();
-                let (component, wit) = tokio::task::spawn_blocking(move || runtime.compile_adapter(&owned))
+                tokio::task::spawn_blocking(move || runtime.compile_adapter(&owned))
                     .await
                     .map_err(|e| DeployError::Refused(format!("compiling: {e}")))?
-                    .map_err(DeployError::Refused)?;
-                self.compiled_put(&hash, &component, wit);
-                (component, wit)
+                    .map_err(DeployError::Refused)?
             }
         };
         let context = Arc::new(PanelContext::detached(&self.config.sandbox));
@@ -101,6 +104,7 @@ impl AppState {
                 description: serde_json::to_value(&description).unwrap_or_default(),
             },
             component,
+            wit,
         })
     }
 
@@ -109,7 +113,9 @@ impl AppState {
     pub async fn push(&self, bytes: &[u8], source: Source) -> Result<(ModuleInfo, bool), DeployError> {
         let candidate = self.inspect(bytes, source).await?;
         let info = candidate.info;
+        let keep = |info: &ModuleInfo| self.compiled_put(&info.hash, &candidate.component, candidate.wit);
         if let Some(existing) = self.store.module(&info.hash).await? {
+            keep(&existing);
             return Ok((existing, false));
         }
         if let (Source::Push, Some(other)) = (
@@ -131,6 +137,7 @@ impl AppState {
             }
         }
         self.store.register_module(&info, bytes).await?;
+        keep(&info);
         let info = self.store.module(&info.hash).await?.unwrap_or(info);
         tracing::info!(adapter = %info.name, version = %info.version, wit = %info.wit, hash = %info.hash, "module registered");
         Ok((info, true))
@@ -297,8 +304,12 @@ impl AppState {
             .panel(id)
             .map(|p| p.context.breaker.clone())
             .unwrap_or_else(|_| Arc::new(crate::breaker(config, &self.config)));
-        let context = crate::panel_context(id, config, &self.config, breaker)
+        let mut context = crate::panel_context(id, config, &self.config, breaker)
             .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
+        // So is the panel's last good request: a new version that faults on it is quarantined.
+        if let Ok(current) = self.panel(id) {
+            context.known_good = current.context.known_good.clone();
+        }
         let adapter = WasmAdapter::load(
             &self.runtime,
             &component,

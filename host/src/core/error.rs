@@ -63,6 +63,20 @@ pub enum ApiError {
     /// Every connection the host holds is serving a request (`server.max_connections`).
     #[error("the host holds its maximum of {max} connections, each serving a request; try again")]
     TooManyConnections { max: usize },
+    /// An input larger than the panel's adapter can hold, refused before the adapter runs.
+    /// `field`: the part of the request it is (empty: the whole body).
+    #[error(
+        "{} is {size} bytes; panel `{panel}` gives its adapter at most {limit} bytes for `{operation}` ({why})",
+        if field.is_empty() { "the body" } else { field.as_str() }
+    )]
+    InputTooLarge {
+        panel: String,
+        operation: &'static str,
+        field: String,
+        size: usize,
+        limit: usize,
+        why: &'static str,
+    },
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -133,6 +147,7 @@ impl ApiError {
             ApiError::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InputTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         }
     }
 
@@ -178,6 +193,15 @@ impl ApiError {
             ApiError::UriTooLong { .. } => ("uri_too_long", vec![], None, None),
             ApiError::HeadersTooLarge { .. } => ("headers_too_large", vec![], None, None),
             ApiError::TooManyConnections { .. } => ("too_many_connections", vec![], None, None),
+            ApiError::InputTooLarge { field, .. } => (
+                "input_too_large",
+                vec![FieldIssue {
+                    path: field.clone(),
+                    message: self.to_string(),
+                }],
+                None,
+                None,
+            ),
         };
         let message = match self {
             // Internal causes go to the log, not to the client.

@@ -70,7 +70,7 @@ impl Runtime {
         spawn_epoch_ticker(&engine);
 
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).context("linking WASI")?;
+        link_granted_wasi(&mut linker).context("linking WASI")?;
         Adapter::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .context("linking panelgate capabilities")?;
         Ok(Runtime {
@@ -96,6 +96,7 @@ impl Runtime {
         }
         let component =
             Component::new(&self.engine, bytes).map_err(|e| format!("not a valid component: {e:#}"))?;
+        refuse_ungranted_imports(&self.engine, &component)?;
         let version = exported_version(&self.engine, &component).ok_or_else(|| {
             format!(
                 "the component exports no `{OPERATIONS_EXPORT}...` interface: it is not a panelgate adapter"
@@ -116,6 +117,66 @@ impl Runtime {
     pub fn compile_file(&self, path: &Path) -> Result<Component> {
         Component::from_file(&self.engine, path).with_context(|| format!("compiling {}", path.display()))
     }
+}
+
+/// The WASI interfaces an adapter may import, by package: clocks, randomness, the streams the
+/// others hand out, and the CLI's stdio, environment (empty: the host grants none) and exit,
+/// which every `wasm32-wasip2` build imports. No filesystem, no sockets: a partner is reached
+/// only through `panelgate:adapter/http`, where the allow-list and the credentials are applied.
+const GRANTED_WASI: [&str; 4] = ["wasi:clocks/", "wasi:random/", "wasi:io/", "wasi:cli/"];
+
+/// Links [`GRANTED_WASI`] and nothing else of WASI, so that even a module that slipped past
+/// [`refuse_ungranted_imports`] could not be instantiated with a socket or a file.
+fn link_granted_wasi(linker: &mut Linker<HostState>) -> Result<()> {
+    use wasmtime_wasi::WasiView as _;
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView as _};
+    use wasmtime_wasi::p2::bindings::{cli, random};
+    use wasmtime_wasi::random::WasiRandom;
+    // Streams, polls, clocks, `random`, stdin, stdout and stderr.
+    wasmtime_wasi::p2::add_to_linker_proxy_interfaces_async(linker)?;
+    let l = linker;
+    random::insecure::add_to_linker::<HostState, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<HostState, WasiRandom>(l, |t| t.ctx().ctx.random())?;
+    cli::exit::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::environment::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::terminal_input::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::terminal_output::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stdout::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    Ok(())
+}
+
+/// Refuses a component that imports anything but the adapter contract and [`GRANTED_WASI`],
+/// naming the import: the sandbox grants no files and no sockets, and says so at push rather
+/// than when a panel first loads the module.
+fn refuse_ungranted_imports(engine: &Engine, component: &Component) -> std::result::Result<(), String> {
+    let ungranted: Vec<String> = component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name.to_string())
+        .filter(|name| {
+            !name.starts_with("panelgate:adapter/") && !GRANTED_WASI.iter().any(|p| name.starts_with(p))
+        })
+        .collect();
+    let Some(first) = ungranted.first() else {
+        return Ok(());
+    };
+    let why = if first.starts_with("wasi:sockets/") {
+        "adapters get no sockets: a partner is reached only through `panelgate:adapter/http`"
+    } else if first.starts_with("wasi:filesystem/") {
+        "adapters get no filesystem: what an adapter needs is built into it or read with `config.get`"
+    } else {
+        "the sandbox grants only `panelgate:adapter` and WASI clocks, random, io and cli"
+    };
+    Err(format!(
+        "the component imports `{first}`{}; {why} (build Python adapters with \
+         `componentize-py componentize --stub-wasi`)",
+        match ungranted.len() {
+            1 => String::new(),
+            n => format!(" and {} more ({})", n - 1, ungranted[1..].join(", ")),
+        }
+    ))
 }
 
 /// The version of `panelgate:adapter/operations` a component exports, whatever it is.

@@ -365,6 +365,10 @@ impl Adapter for WasmAdapter {
                 operation: crate::store::enum_str(&call.operation()),
                 adapter: self.module_label(),
             };
+            // A document's bytes are not kept: a request without one checks the adapter as well.
+            let sample = (!matches!(call, Call::UploadDocument(_)) && self.panel.known_good.wants())
+                .then(|| call.clone());
+            let input_bytes = input_bytes(&call);
             let started = Instant::now();
             let sending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let run = self.run(call, None, sending.clone());
@@ -390,7 +394,13 @@ impl Adapter for WasmAdapter {
                 ),
             };
             let elapsed = started.elapsed();
-            self.count(&result, &record);
+            if let (Some(call), Ok(_)) = (sample, &result) {
+                self.panel.known_good.keep(call, record.exchanges.clone());
+            }
+            let memory_is_the_callers = hit.memory && input_bytes > self.panel.memory_bytes / 8;
+            if let Some(reason) = self.count(&result, &record, memory_is_the_callers) {
+                self.check_before_quarantine(reason).await;
+            }
             metrics.adapter_call(&labels, elapsed);
             metrics.call(&self.panel.id, &labels.adapter, &result, &record, hit);
             (result, record)
@@ -424,11 +434,20 @@ struct Health {
 }
 
 impl WasmAdapter {
-    /// Counts the adapter's own faults in a row: a trap, a malformed result, or its CPU time
+    /// Counts the adapter's faults in a row: a trap, a malformed result, or its CPU time
     /// running out (a deadline with no partner timeout in the call). Any other outcome,
-    /// success or a typed error, proves the adapter works and resets the count.
-    fn count(&self, result: &Result<Outcome, CallError>, record: &CallRecord) {
+    /// success or a typed error, proves the adapter works and resets the count. Running out
+    /// of memory on an input larger than an eighth of the memory is the caller's doing and
+    /// counts for nothing. At `quarantine_after` faults, the reason to check with
+    /// [`check_before_quarantine`](Self::check_before_quarantine).
+    fn count(
+        &self,
+        result: &Result<Outcome, CallError>,
+        record: &CallRecord,
+        memory_is_the_callers: bool,
+    ) -> Option<String> {
         let fault = match result {
+            Err(CallError::Fault(_)) if memory_is_the_callers => return None,
             // The cause without the backtrace: the reason is shown on `/v1/panels` and in the
             // portal's `adapter_quarantined` answers.
             Err(CallError::Fault(reason)) => Some(crate::adapter::fault_cause(reason)),
@@ -440,25 +459,67 @@ impl WasmAdapter {
             {
                 Some(format!("ran past its {ms} ms deadline"))
             }
-            Err(CallError::Deadline(_)) | Err(CallError::Quarantined(_)) => return,
+            Err(CallError::Deadline(_)) | Err(CallError::Quarantined(_)) => return None,
             _ => None,
         };
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
         let Some(reason) = fault else {
             health.faults = 0;
-            return;
+            return None;
         };
         health.faults += 1;
         health.last = reason;
-        if self.quarantine_after > 0 && health.faults >= self.quarantine_after && health.quarantined.is_none()
+        if self.quarantine_after == 0 || health.faults < self.quarantine_after || health.quarantined.is_some()
         {
-            let reason = format!(
-                "{} faults in a row, the last: {}; re-enable with `panelgate panel enable {}` or deploy another version",
-                health.faults, health.last, self.panel.id
-            );
-            tracing::error!(panel = %self.panel.id, adapter = %self.description.name, version = %self.description.version, "adapter quarantined: {reason}");
+            return None;
+        }
+        let reason = format!("{} faults in a row, the last: {}", health.faults, health.last);
+        // Counting starts again: concurrent faults do not each run the check.
+        health.faults = 0;
+        Some(reason)
+    }
+
+    /// Quarantines the adapter only if its faults are its own: it must also fault on the
+    /// panel's last good request, replayed with the partner answers it got then (no partner
+    /// is called). Faults on inputs a caller chose, and that the adapter does not repeat on
+    /// an ordinary request, leave the panel serving everyone else: no caller, portal or
+    /// callback source, can quarantine a panel by sending what makes it fault. A panel that
+    /// has served no request yet has nothing to check against and is not quarantined; each
+    /// fault is still answered, journaled and counted in `panelgate_adapter_faults`.
+    async fn check_before_quarantine(&self, reason: String) {
+        let id = &self.panel.id;
+        let Some(good) = self.panel.known_good.get() else {
+            tracing::warn!(panel = %id, "{reason}; not quarantined: the panel has served no request to check the adapter against");
+            return;
+        };
+        let recording = Recording::new(good.exchanges.clone());
+        let (checked, _) = self.replay(good.call.clone(), recording).await;
+        let fault = match checked {
+            Ok(_) | Err(CallError::Adapter(_)) => {
+                tracing::warn!(panel = %id, "{reason}; not quarantined: the adapter still serves the panel's last good request, so the faults are its inputs'");
+                return;
+            }
+            Err(e) => e,
+        };
+        let reason = format!(
+            "{reason}; it also fails the panel's last good request ({fault}); re-enable with `panelgate panel enable {id}` or deploy another version"
+        );
+        tracing::error!(panel = %id, adapter = %self.description.name, version = %self.description.version, "adapter quarantined: {reason}");
+        let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
+        if health.quarantined.is_none() {
             health.quarantined = Some(reason);
         }
+    }
+}
+
+/// The bytes of `call`'s input that are not bounded by the portal's limits before the adapter
+/// runs: a document's and a callback's body. Other inputs are at most
+/// [`PanelContext::max_json_input`].
+fn input_bytes(call: &Call) -> usize {
+    match call {
+        Call::UploadDocument(document) => document.data.len(),
+        Call::HandleCallback(callback) => callback_body_bytes(&callback.body),
+        _ => 0,
     }
 }
 
@@ -476,5 +537,14 @@ fn placeholder_description() -> Description {
         credentials: Vec::new(),
         callbacks: Vec::new(),
         lookups: Vec::new(),
+    }
+}
+
+fn callback_body_bytes(body: &crate::model::CallbackBody) -> usize {
+    use crate::model::CallbackBody;
+    match body {
+        CallbackBody::Empty => 0,
+        CallbackBody::Bytes(bytes) => bytes.len(),
+        CallbackBody::Form(parts) => parts.iter().map(|p| p.name.len() + p.data.len()).sum(),
     }
 }

@@ -32,6 +32,76 @@ pub struct PanelContext {
     pub redactions: Vec<String>,
     /// The panel's circuit breaker, shared by every version the panel serves.
     pub breaker: Arc<crate::capabilities::breaker::Breaker>,
+    /// The last request the panel served, shared by every version the panel serves: what
+    /// tells an adapter's own faults from the ones its callers' inputs provoke.
+    pub known_good: Arc<KnownGood>,
+}
+
+impl PanelContext {
+    /// The largest JSON body of a portal operation the panel's adapter is given: a sixteenth
+    /// of its memory (4 MiB at the default 64 MiB). The canonical value is copied into linear
+    /// memory, parsed there, and mapped into a partner body that is serialized again: measured
+    /// with the real adapters at 64 MiB, aagi-motor faults on a 12 MiB string in a quote and
+    /// holds 8 MiB, so an adapter needs five to eight times its input
+    /// (`limits::measure_the_largest_string_each_adapter_holds`); a sixteenth leaves it twice
+    /// that.
+    pub fn max_json_input(&self) -> usize {
+        self.memory_bytes / 16
+    }
+
+    /// The longest string in a portal body: a sixty-fourth of the memory (1 MiB at 64 MiB).
+    /// No partner field the seeds define is near that long (a name, an address, a free-text
+    /// note: a few KiB at most), and a body's one oversized field gets its own name in the
+    /// refusal.
+    pub fn max_string(&self) -> usize {
+        self.memory_bytes / 64
+    }
+
+    /// The largest document an upload gives the adapter: an eighth of its memory (8 MiB at
+    /// 64 MiB). The adapter holds the bytes and the multipart or base64 body it builds from
+    /// them: aap-h2h built and sent a 16 MiB document at 64 MiB without a fault
+    /// (`limits::measure_the_largest_document_an_adapter_uploads`); an eighth leaves it twice
+    /// that.
+    pub fn max_document(&self) -> usize {
+        self.memory_bytes / 8
+    }
+}
+
+/// A request a panel served, with the partner exchanges it made.
+pub struct GoodCall {
+    pub call: crate::adapter::Call,
+    pub exchanges: Vec<Exchange>,
+    at: Instant,
+}
+
+/// The last request a panel served, refreshed at most every [`KnownGood::REFRESH`] so that
+/// the hot path seldom clones its input.
+#[derive(Default)]
+pub struct KnownGood(std::sync::Mutex<Option<Arc<GoodCall>>>);
+
+impl KnownGood {
+    const REFRESH: Duration = Duration::from_secs(10);
+
+    /// Whether the next request that succeeds should be kept.
+    pub fn wants(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_none_or(|good| good.at.elapsed() >= Self::REFRESH)
+    }
+
+    pub fn keep(&self, call: crate::adapter::Call, exchanges: Vec<Exchange>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(GoodCall {
+            call,
+            exchanges,
+            at: Instant::now(),
+        }));
+    }
+
+    pub fn get(&self) -> Option<Arc<GoodCall>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 impl PanelContext {
@@ -55,6 +125,7 @@ impl PanelContext {
                 0,
                 std::time::Duration::ZERO,
             )),
+            known_good: Default::default(),
         }
     }
 

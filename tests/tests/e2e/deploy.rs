@@ -615,3 +615,108 @@ async fn the_cli_pushes_replays_switches_and_rolls_back() {
     let error = panelgate::cli::run(argv).await.unwrap_err().to_string();
     assert!(error.contains("PANELGATE_ADMIN_TOKEN"), "{error}");
 }
+
+#[tokio::test]
+async fn a_module_importing_sockets_or_files_is_refused_at_push_naming_the_import() {
+    let h = start_with(&probe_panel("http://127.0.0.1:9", "")).await;
+    let (status, body) = push(&h, std::fs::read(guests::PROBE_REACH).unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "adapter_refused", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    for import in ["wasi:filesystem/", "wasi:sockets/"] {
+        assert!(message.contains(import), "`{message}` should name `{import}`");
+    }
+    assert!(message.contains("the component imports `wasi:"), "{message}");
+    // The probe without them, and the Python adapter built with `--stub-wasi`, are taken.
+    let (status, body) = h
+        .post(
+            "/v1/panels/probe/quotes",
+            &json!({ "product": "fine", "binding": false, "interest": { "life": {} } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = push(&h, std::fs::read(guests::DESKCOLL).unwrap()).await;
+    assert!(status.is_success(), "{status} {body}");
+}
+
+/// `bytes` with a custom section named `name` appended: the same component, another hash.
+fn with_custom_section(bytes: &[u8], name: &str) -> Vec<u8> {
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name.as_bytes());
+    let mut out = bytes.to_vec();
+    out.push(0);
+    // LEB128 of the section's size.
+    let mut size = payload.len();
+    loop {
+        let byte = (size & 0x7f) as u8;
+        size >>= 7;
+        out.push(if size == 0 { byte } else { byte | 0x80 });
+        if size == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// The host's `panelgate_compiled_modules` gauge.
+async fn compiled_modules(h: &Harness) -> i64 {
+    let text = h
+        .client
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("panelgate_compiled_modules "))
+        .unwrap_or_else(|| panic!("no panelgate_compiled_modules in /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// This process's resident set, in KiB (Linux), for the report.
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[tokio::test]
+async fn refused_pushes_leave_no_compiled_module_in_memory() {
+    // No `channel` setting: probe@0.2.0 needs it, so each push is refused after compiling.
+    let h = start_with(&probe_panel("http://127.0.0.1:9", "")).await;
+    let next = std::fs::read(guests::PROBE_NEXT).unwrap();
+    let before = compiled_modules(&h).await;
+    assert!(before > 0, "the config's modules are compiled and kept");
+    let rss_before = rss_kib();
+    for i in 0..15 {
+        let (status, body) = push(&h, with_custom_section(&next, &format!("build-{i}"))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("needs setting `channel`"),
+            "{body}"
+        );
+    }
+    if let (Some(a), Some(b)) = (rss_before, rss_kib()) {
+        eprintln!(
+            "RSS over 15 refused pushes: {a} KiB -> {b} KiB ({:+} KiB)",
+            b as i64 - a as i64
+        );
+    }
+    assert_eq!(
+        compiled_modules(&h).await,
+        before,
+        "a refused push keeps no compiled module"
+    );
+    // A module that is registered is kept.
+    let (status, body) = push(&h, std::fs::read(guests::DESKCOLL).unwrap()).await;
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(compiled_modules(&h).await, before + 1);
+}

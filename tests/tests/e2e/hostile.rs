@@ -99,11 +99,74 @@ async fn each_hostile_adapter_fails_only_its_own_request() {
     assert_eq!(status, StatusCode::OK);
 }
 
+async fn health(h: &Harness, panel: &str) -> String {
+    let (_, panels) = h.get("/v1/panels").await;
+    panels
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == panel)
+        .unwrap_or_else(|| panic!("no panel {panel}"))["health"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn switch(h: &Harness, adapter: &str) {
+    let response = h
+        .client
+        .put(h.url("/admin/panels/HOSTILE/adapter"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "adapter": adapter }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "switching to {adapter}");
+}
+
+async fn push(h: &Harness, path: &str) {
+    let response = h
+        .client
+        .post(h.url("/admin/adapters"))
+        .bearer_auth(ADMIN)
+        .body(std::fs::read(path).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED, "pushing {path}");
+}
+
+#[tokio::test]
+async fn a_callers_inputs_that_make_the_adapter_fault_do_not_quarantine_the_panel() {
+    let h = start_with(&hostile_panel()).await;
+    // Before the panel has served anything, and after: neither lets one caller's faults in a
+    // row take the panel from the others.
+    for _ in 0..6 {
+        let (status, _) = h.post("/v1/panels/HOSTILE/quotes", &quote("trap")).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+    }
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for product in ["trap", "alloc", "recurse", "malformed"].iter().cycle().take(12) {
+        let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote(product)).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{product}: {body}");
+        assert_eq!(body["error"]["code"], "adapter_fault", "{product}: {body}");
+    }
+    assert_eq!(health(&h, "HOSTILE").await, "serving");
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+    assert_eq!(status, StatusCode::OK, "another caller is served: {body}");
+}
+
 #[tokio::test]
 async fn an_adapter_that_keeps_faulting_is_quarantined_until_an_operator_acts() {
     let h = start_with(&hostile_panel()).await;
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A bad release that traps on every quote, the ordinary one the panel served included.
+    push(&h, guests::PROBE_BROKEN).await;
+    switch(&h, "probe@0.3.0").await;
     for _ in 0..5 {
-        let (status, _) = h.post("/v1/panels/HOSTILE/quotes", &quote("trap")).await;
+        let (status, _) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
         assert_eq!(status, StatusCode::BAD_GATEWAY);
     }
     // Quarantined: even a request that would succeed is refused without calling the adapter.
@@ -112,24 +175,16 @@ async fn an_adapter_that_keeps_faulting_is_quarantined_until_an_operator_acts() 
     assert_eq!(body["error"]["code"], "adapter_quarantined");
     let message = body["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("5 faults in a row") && message.contains("trap"),
+        message.contains("5 faults in a row")
+            && message.contains("it also fails the panel's last good request"),
         "{message}"
     );
-    let (_, panels) = h.get("/v1/panels").await;
-    let health = panels
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == "HOSTILE")
-        .unwrap()["health"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let health = health(&h, "HOSTILE").await;
     assert!(health.starts_with("quarantined"), "{health}");
     let (status, _) = h.post("/v1/panels/A03/quotes", &example("A03", "quote")).await;
     assert_eq!(status, StatusCode::OK, "other panels serve on");
 
-    // An operator re-enables it.
+    // An operator re-enables it: it is called again (and still faults).
     let response = h
         .client
         .post(h.url("/admin/panels/HOSTILE/enable"))
@@ -139,32 +194,17 @@ async fn an_adapter_that_keeps_faulting_is_quarantined_until_an_operator_acts() 
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "adapter_fault");
 
-    // Quarantined again; deploying another version lifts it too.
+    // Quarantined again; deploying another version lifts it.
     for _ in 0..5 {
-        h.post("/v1/panels/HOSTILE/quotes", &quote("trap")).await;
+        h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
     }
     let (status, _) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    let response = h
-        .client
-        .post(h.url("/admin/adapters"))
-        .bearer_auth(ADMIN)
-        .body(std::fs::read(guests::PROBE_NEXT).unwrap())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let response = h
-        .client
-        .put(h.url("/admin/panels/HOSTILE/adapter"))
-        .bearer_auth(ADMIN)
-        .json(&json!({ "adapter": "probe@0.2.0" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    push(&h, guests::PROBE_NEXT).await;
+    switch(&h, "probe@0.2.0").await;
     let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["adapter"], "probe@0.2.0");

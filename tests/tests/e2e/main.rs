@@ -19,6 +19,7 @@ mod fuzz;
 mod hostile;
 mod http_errors;
 mod julo;
+mod limits;
 mod listener;
 mod metrics;
 mod partners;

@@ -349,9 +349,39 @@ async fn metrics_count_a_known_sequence_of_requests() {
     }
     assert_eq!(sample(&text, "panelgate_instance_pool_slots", &[]), Some(50.0));
 
-    // A fifth fault in a row quarantines the probe, and the next scrape says so.
+    // A fifth fault in a row on a caller's input does not quarantine the probe: it still serves
+    // the panel's last good request.
     let (status, _) = h.post("/v1/panels/PROBE/quotes", &quote("trap")).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
+    let text = scrape().await;
+    assert_eq!(
+        sample(&text, "panelgate_adapter_quarantined", &[("panel", "PROBE")]),
+        Some(0.0)
+    );
+    // A release that faults on every request is quarantined at its fifth, and the next
+    // scrape says so.
+    let response = h
+        .client
+        .post(h.url("/admin/adapters"))
+        .bearer_auth(ADMIN)
+        .body(std::fs::read(guests::PROBE_BROKEN).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = h
+        .client
+        .put(h.url("/admin/panels/PROBE/adapter"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "adapter": "probe@0.3.0" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    for _ in 0..5 {
+        let (status, _) = h.post("/v1/panels/PROBE/quotes", &quote("fine")).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY);
+    }
     let text = scrape().await;
     assert_eq!(
         sample(&text, "panelgate_adapter_quarantined", &[("panel", "PROBE")]),

@@ -8,12 +8,15 @@
 //! `count` counts its calls in statics, one of them 2 MiB, and answers what it found: a fresh
 //! instance per call finds nothing of the one before.
 //!
-//! Built three times by `tests/build.rs`: as `probe@0.1.0`; with the `next` feature as
+//! Built five times by `tests/build.rs`: as `probe@0.1.0`; with the `next` feature as
 //! `probe@0.2.0`, a "new version" that needs the `channel` setting and sends it to the partner,
-//! for the deploy, rollback and replay tests; and with the `callbacks` feature as
+//! for the deploy, rollback and replay tests; with the `callbacks` feature as
 //! `probe-callbacks@0.1.0`, which serves the callback `rate-changed` by asking its partner
 //! (`POST {base-url}/rate`) and answering the rate, for the tests of callback auth and of the
-//! journal of a callback's partner exchanges.
+//! journal of a callback's partner exchanges; with the `broken` feature as `probe@0.3.0`, a bad
+//! release that traps on every quote, ordinary ones included, which quarantine must catch; and
+//! with the `reach` feature, importing the filesystem and sockets the sandbox does not grant,
+//! which push must refuse.
 
 use panelgate_adapter_sdk::bindings::panelgate::adapter::http::{Method, RequestBody, Response};
 use panelgate_adapter_sdk::*;
@@ -37,10 +40,7 @@ fn quotation(message: String) -> Quotation {
 fn probe() -> String {
     let env: Vec<String> = std::env::vars().map(|(k, v)| format!("{k}={v}")).collect();
     let args: Vec<String> = std::env::args().collect();
-    let files = match std::fs::read_dir("/") {
-        Ok(entries) => format!("read_dir ok: {}", entries.count()),
-        Err(e) => format!("read_dir refused: {e}"),
-    };
+    let files = reach();
     let settings: Vec<String> = ["base-url", "line", "partner", "password", "secret"]
         .iter()
         .map(|k| format!("{k}={:?}", setting(k)))
@@ -51,6 +51,27 @@ fn probe() -> String {
     };
     serde_json::json!({ "env": env, "args": args, "files": files, "settings": settings, "outside": outside })
         .to_string()
+}
+
+/// What the filesystem and the network let the guest do. Only the `reach` build imports them
+/// (`wasi:filesystem`, `wasi:sockets`), and the host refuses that build at push; the others
+/// import neither, so there is nothing to try.
+#[cfg(feature = "reach")]
+fn reach() -> String {
+    let files = match std::fs::read_dir("/") {
+        Ok(entries) => format!("read_dir ok: {}", entries.count()),
+        Err(e) => format!("read_dir refused: {e}"),
+    };
+    let socket = match std::net::TcpStream::connect("127.0.0.1:9") {
+        Ok(_) => "connected".to_string(),
+        Err(e) => format!("connect refused: {e}"),
+    };
+    format!("{files}; {socket}")
+}
+
+#[cfg(not(feature = "reach"))]
+fn reach() -> String {
+    "no filesystem or socket imported".into()
 }
 
 /// Calls this instance has answered with `count`.
@@ -78,7 +99,13 @@ fn recurse(depth: u64) -> u64 {
     std::hint::black_box(recurse(std::hint::black_box(depth + 1))) + 1
 }
 
-const VERSION: &str = if cfg!(feature = "next") { "0.2.0" } else { "0.1.0" };
+const VERSION: &str = if cfg!(feature = "broken") {
+    "0.3.0"
+} else if cfg!(feature = "next") {
+    "0.2.0"
+} else {
+    "0.1.0"
+};
 
 fn echo() -> Result<Quotation, AdapterError> {
     let base = required_setting("base-url")?;
@@ -163,6 +190,9 @@ impl Adapter for Probe {
     }
 
     fn quote(request: QuoteRequest) -> Result<Quotation, AdapterError> {
+        if cfg!(feature = "broken") {
+            panic!("this build of the probe traps on every quote");
+        }
         match request.product.as_deref() {
             Some("trap") => panic!("the probe adapter was asked to trap"),
             Some("probe") => Ok(quotation(probe())),

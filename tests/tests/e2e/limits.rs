@@ -1,0 +1,318 @@
+//! No caller disables a panel for others: input beyond what an adapter can hold is refused
+//! before it runs, and quarantine counts only the adapter's own faults.
+
+use crate::common::*;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// The first string leaf under `key` in `value`, by path, replaced with `text`.
+fn replace_first_string(value: &mut Value, text: &str) -> bool {
+    match value {
+        Value::String(s) => {
+            *s = text.to_string();
+            true
+        }
+        Value::Array(items) => items.iter_mut().any(|v| replace_first_string(v, text)),
+        Value::Object(map) => map.values_mut().any(|v| replace_first_string(v, text)),
+        _ => false,
+    }
+}
+
+async fn health(h: &Harness) -> Vec<(String, String)> {
+    let (_, panels) = h.get("/v1/panels").await;
+    panels
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_string(),
+                p["health"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn five_oversized_quotes_leave_the_panel_serving() {
+    let h = start().await;
+    let mut body = example("aagi-motor", "quote");
+    body["interest"]["motor"]["vin"] = Value::String("V".repeat(15_000_000));
+    for _ in 0..5 {
+        let (status, answer) = h.post("/v1/panels/aagi-motor/quotes", &body).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+        assert_eq!(answer["error"]["code"], "input_too_large", "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("at most 4194304 bytes for `quote`") && message.contains("the body is 15000"),
+            "{message}"
+        );
+        assert_eq!(
+            answer["error"]["issues"][0]["path"], "",
+            "the whole body: {answer}"
+        );
+    }
+    let (status, answer) = h
+        .post("/v1/panels/aagi-motor/quotes", &example("aagi-motor", "quote"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(health(&h).await.iter().all(|(_, health)| health == "serving"));
+    // Refused before the adapter ran: no operation of the panel is journaled as a fault.
+    let (_, journal) = h.admin_get("/admin/journal?panel=aagi-motor&limit=100").await;
+    assert!(
+        !journal.to_string().contains("adapter fault"),
+        "the adapter never saw the oversized bodies: {journal}"
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_string_or_document_is_refused_naming_the_field_and_the_limit() {
+    let h = start().await;
+    let mut body = example("aagi-motor", "quote");
+    body["interest"]["motor"]["vin"] = Value::String("V".repeat(2 << 20));
+    let (status, answer) = h.post("/v1/panels/aagi-motor/quotes", &body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_request");
+    assert_eq!(answer["error"]["issues"][0]["path"], "interest.motor.vin");
+    let message = answer["error"]["issues"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("is 2097152 bytes long") && message.contains("at most 1048576 bytes"),
+        "{message}"
+    );
+    // In an array, and on every JSON operation.
+    let mut application = example("A03", "accept-cac");
+    application["parties"][0]["detail"]["person"]["full_name"] = Value::String("N".repeat(2 << 20));
+    let (status, answer) = h.post("/v1/panels/A03/policies", &application).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(
+        answer["error"]["issues"][0]["path"],
+        "parties[0].detail.person.full_name"
+    );
+
+    let (status, issued) = h
+        .post("/v1/panels/A03/policies", &example("A03", "accept-cbc"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let case = issued["case_id"].as_str().unwrap();
+    let mut document = pdf();
+    document.resize(9 << 20, b' ');
+    let (status, answer) = h
+        .upload(
+            &format!("/v1/panels/A03/policies/{case}/documents"),
+            "KTP",
+            "d.pdf",
+            document,
+        )
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    assert_eq!(answer["error"]["issues"][0]["path"], "file");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("at most 8388608 bytes for `upload-document`"),
+        "{message}"
+    );
+}
+
+/// A hostile body of kind `n`, and the panel it goes to.
+fn hostile(n: usize, panels: &[&str]) -> (String, String) {
+    let panel = panels[n % panels.len()];
+    let body = match n % 10 {
+        // Larger than any adapter is given: a few, for they are megabytes each.
+        0 if n.is_multiple_of(100) => format!(r#"{{"product": "{}"}}"#, "x".repeat(5 << 20)),
+        // A string longer than any field.
+        0 if n % 50 == 10 => format!(r#"{{"product": "{}", "binding": false}}"#, "y".repeat(1100 << 10)),
+        0 => r#"{"product": "01", "binding": "yes"}"#.into(),
+        1 => format!("{}1{}", "[".repeat(5000), "]".repeat(5000)),
+        2 => r#"{"product": "0\u00001", "binding": false, "interest": {"life": {}}}"#.into(),
+        3 => r#"{"product": 1, "binding": false, "interest": {"life": {}}}"#.into(),
+        4 => r#"{"product": "01", "binding": false, "interest": {"life": {"x": "\u0000"}}}"#.into(),
+        5 => r#"[1, 2, 3]"#.into(),
+        6 => "{not json".into(),
+        // A real quote with a string just under the limit: the adapter runs on it.
+        7 if n % 20 == 7 => {
+            let mut quote = example(if n % 40 == 7 { "aagi-motor" } else { "A03" }, "quote");
+            replace_first_string(quote.get_mut("interest").unwrap(), &"z".repeat(1000 << 10));
+            return (
+                if n % 40 == 7 { "aagi-motor" } else { "A03" }.into(),
+                quote.to_string(),
+            );
+        }
+        7 => r#"{"product": "01", "binding": false, "interest": {"life": {}}, "extensions": {"k": 1e400}}"#
+            .into(),
+        8 => r#"{"product": "trap", "binding": false, "interest": {"life": {}}}"#.into(),
+        _ => r#"{"product": "alloc", "binding": false, "interest": {"life": {}}}"#.into(),
+    };
+    // The probe's faulting products go to the probe; the real adapters get the rest.
+    let panel = if n % 10 >= 8 { "HOSTILE" } else { panel };
+    (panel.to_string(), body)
+}
+
+#[tokio::test]
+async fn a_thousand_hostile_requests_from_one_token_leave_every_panel_serving() {
+    let h = start_with(&format!(
+        r#"
+[adapters.probe]
+path = "{path}"
+[panels.HOSTILE]
+adapter = "probe"
+base_url = "http://127.0.0.1:9"
+limits = {{ operation_timeout_ms = 1500, memory_mib = 16 }}
+"#,
+        path = panelgate_tests::guests::PROBE
+    ))
+    .await;
+    let normal = |panel: &str| -> Value {
+        match panel {
+            "HOSTILE" => {
+                serde_json::json!({ "product": "fine", "binding": false, "interest": { "life": {} } })
+            }
+            "bcs" => example("bcs", "quote-life"),
+            "julo" => Value::Null,
+            p => example(p, "quote"),
+        }
+    };
+    let panels = ["A03", "B03", "aagi-motor", "bcs", "julo", "HOSTILE"];
+    // Each panel serves once, as it would have before the hostile caller came.
+    for panel in panels.iter().filter(|p| **p != "julo") {
+        let (status, body) = h
+            .post(&format!("/v1/panels/{panel}/quotes"), &normal(panel))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{panel}: {body}");
+    }
+    let started = std::time::Instant::now();
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, base, next) = (h.client.clone(), h.base.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= 1000 {
+                        return statuses;
+                    }
+                    let (panel, body) = hostile(n, &panels);
+                    let response = client
+                        .post(format!("{base}/v1/panels/{panel}/quotes"))
+                        .bearer_auth(PORTAL)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("request");
+                    let status = response.status();
+                    let answer: Value = response.json().await.unwrap_or(Value::Null);
+                    statuses.push((
+                        n,
+                        status,
+                        answer["error"]["code"].as_str().unwrap_or("").to_string(),
+                    ));
+                }
+            })
+        })
+        .collect();
+    let mut answered = Vec::new();
+    for worker in workers {
+        answered.extend(worker.await.unwrap());
+    }
+    eprintln!("1000 hostile requests in {} ms", started.elapsed().as_millis());
+    assert_eq!(answered.len(), 1000);
+    for (n, status, code) in &answered {
+        // Refused, or the adapter's or the partner's own answer: never the host failing, never
+        // a panel refusing service.
+        assert!(
+            ![StatusCode::INTERNAL_SERVER_ERROR, StatusCode::SERVICE_UNAVAILABLE].contains(status),
+            "hostile request {n}: {status} {code}"
+        );
+    }
+    for (panel, health) in health(&h).await {
+        assert_eq!(health, "serving", "{panel}");
+    }
+    for panel in panels.iter().filter(|p| **p != "julo") {
+        let (status, body) = h
+            .post(&format!("/v1/panels/{panel}/quotes"), &normal(panel))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{panel} serves another caller: {body}");
+    }
+    let (status, body) = h
+        .post("/v1/panels/julo/policies", &example("julo", "accept"))
+        .await;
+    assert!(status.is_success(), "julo serves another caller: {body}");
+}
+
+/// Measures the largest string each real adapter holds in a JSON body at the default 64 MiB:
+/// `cargo test -p panelgate-tests --test e2e -- limits::measure --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn measure_the_largest_string_each_adapter_holds() {
+    let h = start().await;
+    for (panel, example_name, under) in [
+        ("A03", "quote", "parties"),
+        ("aagi-motor", "quote", "interest"),
+        ("bcs", "quote-life", "parties"),
+        ("julo", "accept", "parties"),
+        ("aagi-motor", "accept", "parties"),
+    ] {
+        let route = if example_name.starts_with("quote") {
+            "quotes"
+        } else {
+            "policies"
+        };
+        for mib in [1usize, 2, 3, 4, 6, 8, 12, 16] {
+            let mut body = example(panel, example_name);
+            let text = "x".repeat(mib << 20);
+            let target = body.get_mut(under).expect(under);
+            assert!(replace_first_string(target, &text));
+            let started = std::time::Instant::now();
+            let (status, answer) = h.post(&format!("/v1/panels/{panel}/{route}"), &body).await;
+            eprintln!(
+                "{panel} {example_name} {mib} MiB in `{under}`: {status} {} ({} ms)",
+                answer["error"]["code"].as_str().unwrap_or("ok"),
+                started.elapsed().as_millis()
+            );
+            if status == StatusCode::BAD_GATEWAY {
+                // Let the fault count reset before the next panel.
+                h.post(
+                    &format!("/v1/panels/{panel}/quotes"),
+                    &example(panel, example_name),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// Measures the largest document the AAP adapter uploads at the default 64 MiB:
+/// `cargo test -p panelgate-tests --test e2e -- limits::measure --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn measure_the_largest_document_an_adapter_uploads() {
+    let h = start().await;
+    let (status, body) = h
+        .post("/v1/panels/A03/policies", &example("A03", "accept-cbc"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let case = body["case_id"].as_str().unwrap().to_string();
+    let code = body["result"]["requirements"][0]["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for mib in [1usize, 2, 4, 6, 8, 10, 12, 16] {
+        let mut data = pdf();
+        data.resize(mib << 20, b' ');
+        let started = std::time::Instant::now();
+        let (status, answer) = h
+            .upload(
+                &format!("/v1/panels/A03/policies/{case}/documents"),
+                &code,
+                "d.pdf",
+                data,
+            )
+            .await;
+        eprintln!(
+            "A03 upload {mib} MiB: {status} {} ({} ms)",
+            answer["error"]["code"].as_str().unwrap_or("ok"),
+            started.elapsed().as_millis()
+        );
+    }
+}
