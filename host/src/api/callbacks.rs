@@ -36,9 +36,18 @@ pub async fn callback(
 ) -> Result<Response, ApiError> {
     let panel = state.panel(&panel_id)?;
     let span = tracing::info_span!("callback", panel = %panel.id, path = %path);
-    let answer = receive(&state, &panel, path, headers, body)
-        .instrument(span.clone())
-        .await;
+    // On a task of its own, as an operation runs: a partner that hangs up does not cut off
+    // what its callback set going (the adapter's own partner calls, the commit).
+    let (task_state, task_panel) = (state.clone(), panel.clone());
+    let answer = tokio::spawn(
+        async move { receive(&task_state, &task_panel, path, headers, body).await }.instrument(span.clone()),
+    )
+    .await
+    .unwrap_or_else(|e| {
+        Err(ApiError::Internal(anyhow::anyhow!(
+            "the callback's task ended: {e}"
+        )))
+    });
     let status = match &answer {
         Ok(response) => response.status(),
         Err(e) => e.status(),

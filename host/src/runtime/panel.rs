@@ -499,7 +499,9 @@ impl WasmAdapter {
                 tracing::warn!(panel = %id, "{reason}; not quarantined: the adapter still serves the panel's last good request, so the faults are its inputs'");
                 return;
             }
-            Err(e) => e,
+            // In one line: the reason is shown to every caller the quarantine refuses.
+            Err(CallError::Fault(cause)) => format!("adapter fault: {}", crate::adapter::fault_cause(&cause)),
+            Err(e) => e.to_string(),
         };
         let reason = format!(
             "{reason}; it also fails the panel's last good request ({fault}); re-enable with `panelgate panel enable {id}` or deploy another version"

@@ -427,3 +427,114 @@ async fn the_store_keeps_an_event_and_its_attachment_once_whoever_commits_them()
     let (_, _, data) = store.attachment("a1").await.unwrap().expect("kept");
     assert_eq!(data, pdf());
 }
+
+/// 1,000 hostile callbacks from one source holding the panel's own credentials (the worst a
+/// callback source can be): NUL in text, malformed and deeply nested JSON, huge strings, wrong
+/// types, unknown loans, unknown paths, wrong credentials, 20 at a time. Afterwards no panel is
+/// quarantined, every panel serves another caller, and a genuine callback still moves its case.
+#[tokio::test]
+async fn a_thousand_hostile_callbacks_leave_every_panel_serving() {
+    let h = start().await;
+    let (status, case) = h
+        .post("/v1/panels/A03/policies", &example("A03", "accept-cbc"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{case}");
+    let loan = example("A03", "accept-cbc")["interest"]["credit_life"]["account"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target = loan.clone();
+    let hostile = move |n: usize| -> (&'static str, String, bool) {
+        let loan = &target;
+        let paths = [
+            "post-status-pertanggung-cbc",
+            "post-status-pembatalan",
+            "post-status",
+        ];
+        let path = paths[n % paths.len()];
+        let body = match n % 9 {
+            0 => format!(r#"{{"ID_Loan":"{loan}","Status":"DISETUJUI","Keterangan":"a\u0000b"}}"#),
+            1 => "{\"ID_Loan\": ".to_string(),
+            2 => format!("{}1{}", "[".repeat(5000), "]".repeat(5000)),
+            3 => format!(
+                r#"{{"ID_Loan":"HUGE-{n}","Status":"TAHAN","Keterangan":"{}"}}"#,
+                "x".repeat(3 << 20)
+            ),
+            4 => r#"{"ID_Loan":12,"Status":["x"],"Keterangan":{"a":1}}"#.to_string(),
+            5 => format!(r#"{{"ID_Loan":"NO-SUCH-LOAN-{n}","Status":"DISETUJUI"}}"#),
+            6 => format!(r#"{{"{}":1}}"#, "k".repeat(1 << 20)),
+            7 => "\u{0}\u{1}binary".to_string(),
+            _ => format!(r#"{{"ID_Loan":"OTHER-{n}","Status":"DISETUJUI","Keterangan":"ok {n}"}}"#),
+        };
+        // Every tenth with wrong credentials, every 13th to a path the adapter does not serve.
+        let path = if n % 13 == 0 { "no-such-callback" } else { path };
+        (path, body, n % 10 != 0)
+    };
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let started = std::time::Instant::now();
+    let workers: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, base, next) = (h.client.clone(), h.base.clone(), next.clone());
+            let hostile = hostile.clone();
+            tokio::spawn(async move {
+                let mut answered = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if n >= 1000 {
+                        return answered;
+                    }
+                    let (path, body, authentic) = hostile(n);
+                    let password = if authentic { CALLBACK_PASSWORD } else { "wrong" };
+                    let response = client
+                        .post(format!("{base}/callbacks/A03/{path}"))
+                        .basic_auth(CALLBACK_USER, Some(password))
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("the host answers");
+                    answered.push((n, response.status()));
+                }
+            })
+        })
+        .collect();
+    let mut answered = Vec::new();
+    for worker in workers {
+        answered.extend(worker.await.unwrap());
+    }
+    eprintln!("1000 hostile callbacks in {} ms", started.elapsed().as_millis());
+    assert_eq!(answered.len(), 1000);
+    for (n, status) in &answered {
+        assert!(status.as_u16() < 500, "hostile callback {n}: {status}");
+    }
+    let (_, panels) = h.get("/v1/panels").await;
+    for panel in panels.as_array().unwrap() {
+        assert_eq!(panel["health"], "serving", "{panel}");
+    }
+    for panel in ["A03", "B03", "aagi-motor"] {
+        let (status, body) = h
+            .post(&format!("/v1/panels/{panel}/quotes"), &example(panel, "quote"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{panel} serves another caller: {body}");
+    }
+    let (status, body) = h
+        .post("/v1/panels/bcs/quotes", &example("bcs", "quote-life"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "bcs serves another caller: {body}");
+    // A genuine decision still reaches its case.
+    let (code, text) = h
+        .a03
+        .send_cbc_decision(&loan, "DISETUJUI", 100000, "CBC diterima")
+        .await
+        .unwrap();
+    assert_eq!(code, 200, "{text}");
+    let (_, after) = h
+        .get(&format!(
+            "/v1/panels/A03/policies/{}",
+            case["case_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(after["status"], "offered", "{after}");
+    let (_, verify) = h.admin_get("/admin/journal/verify").await;
+    assert_eq!(verify["intact"], true);
+}

@@ -238,8 +238,14 @@ async fn an_adapter_fault_tells_the_portal_its_cause_in_one_line_and_the_journal
         );
     }
     // The quarantine's reason, on `/v1/panels` and in every refusal, is the cause in one line.
+    // (Only an adapter that also fails the panel's last good request is quarantined: a bad
+    // release that traps on every quote.)
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    push(&h, guests::PROBE_BROKEN).await;
+    switch(&h, "probe@0.3.0").await;
     for _ in 0..5 {
-        h.post("/v1/panels/HOSTILE/quotes", &quote("trap")).await;
+        h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
     }
     let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
     assert_eq!(body["error"]["code"], "adapter_quarantined", "{status} {body}");
