@@ -467,8 +467,12 @@ async fn a_thousand_hostile_callbacks_leave_every_panel_serving() {
             _ => format!(r#"{{"ID_Loan":"OTHER-{n}","Status":"DISETUJUI","Keterangan":"ok {n}"}}"#),
         };
         // Every tenth with wrong credentials, every 13th to a path the adapter does not serve.
-        let path = if n % 13 == 0 { "no-such-callback" } else { path };
-        (path, body, n % 10 != 0)
+        let path = if n.is_multiple_of(13) {
+            "no-such-callback"
+        } else {
+            path
+        };
+        (path, body, !n.is_multiple_of(10))
     };
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = std::time::Instant::now();
