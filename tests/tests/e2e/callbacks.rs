@@ -451,9 +451,12 @@ async fn a_thousand_hostile_callbacks_leave_every_panel_serving() {
             "post-status-pembatalan",
             "post-status",
         ];
-        let path = paths[n % paths.len()];
+        // Each kind of body to each path in turn.
+        let path = paths[(n / 9) % paths.len()];
         let body = match n % 9 {
-            0 => format!(r#"{{"ID_Loan":"{loan}","Status":"DISETUJUI","Keterangan":"a\u0000b"}}"#),
+            0 => format!(
+                r#"{{"ID_Loan":"NUL-{n}","Status":"TAHAN","Keterangan":"a\u0000b","No_Polis":"P-{n}"}}"#
+            ),
             1 => "{\"ID_Loan\": ".to_string(),
             2 => format!("{}1{}", "[".repeat(5000), "]".repeat(5000)),
             3 => format!(
