@@ -443,9 +443,8 @@ async fn a_thousand_hostile_callbacks_leave_every_panel_serving() {
         .as_str()
         .unwrap()
         .to_string();
-    let target = loan.clone();
-    let hostile = move |n: usize| -> (&'static str, String, bool) {
-        let loan = &target;
+    // None aims at the case: the genuine decision below must find it untouched.
+    let hostile = |n: usize| -> (&'static str, String, bool) {
         let paths = [
             "post-status-pertanggung-cbc",
             "post-status-pembatalan",
@@ -482,7 +481,6 @@ async fn a_thousand_hostile_callbacks_leave_every_panel_serving() {
     let workers: Vec<_> = (0..20)
         .map(|_| {
             let (client, base, next) = (h.client.clone(), h.base.clone(), next.clone());
-            let hostile = hostile.clone();
             tokio::spawn(async move {
                 let mut answered = Vec::new();
                 loop {
