@@ -241,6 +241,55 @@ async fn an_operator_settles_an_operation_in_doubt_either_way() {
     );
 }
 
+/// Where the partner can tell, the host settles an operation in doubt by itself: a cancel whose
+/// answer was lost is asked about through `status` (AAGI's `GET contracts/{id}`, by the contract
+/// the case carries), the case takes what the partner reports, the operation leaves the list,
+/// and the key replays the settled case.
+#[tokio::test]
+async fn a_cancel_in_doubt_is_reconciled_through_status_and_its_key_replays_the_settled_case() {
+    let f = faulty().await;
+    let (status, placed, _) = post_keyed(&f.h, PANEL, "to-cancel", &application(&vin(600))).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let case_id = placed["case_id"].as_str().unwrap().to_string();
+    f.proxy.queue("/amendments", [Fault::Drop]);
+    let cancel = format!("{PANEL}/{case_id}/cancel");
+    let (status, body, _) = post_keyed(&f.h, &cancel, "cancel-1", &example("aagi-motor", "cancel")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "outcome_unknown");
+    let journal_id = body["error"]["journal_id"].as_str().unwrap().to_string();
+    // The partner did cancel: reconciliation finds the contract cancelled.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (status, settled) = loop {
+        let (status, body, _) = post_keyed(&f.h, &cancel, "cancel-1", &example("aagi-motor", "cancel")).await;
+        if status != StatusCode::CONFLICT {
+            break (status, body);
+        }
+        assert_eq!(body["error"]["code"], "outcome_unknown", "{body}");
+        assert!(Instant::now() < deadline, "never reconciled: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, StatusCode::OK, "{settled}");
+    assert_eq!(settled["case_id"], case_id.as_str());
+    assert_eq!(settled["case"]["status"], "cancelled", "{settled}");
+    assert!(
+        settled["settled"].as_str().unwrap().starts_with("reconciled"),
+        "{settled}"
+    );
+    assert!(
+        unknown_outcomes(&f.h)
+            .await
+            .iter()
+            .all(|op| op["journal_id"] != journal_id.as_str())
+    );
+    let events = f.h.all_events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "outcome_settled" && e["case_id"] == case_id.as_str()),
+        "the feed says it was settled"
+    );
+}
+
 /// Certainly not sent (nobody listens at the partner's address): the key is released, and the
 /// retry, once the partner is up, places the business once.
 #[tokio::test]
