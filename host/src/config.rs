@@ -255,6 +255,10 @@ pub enum CredentialConfig {
     HashKey {
         key: Secret,
     },
+    /// The partner needs no credential under this name (its spec names none): requests that
+    /// name it go out as the adapter made them. Said explicitly, so that no operator invents
+    /// a dummy secret for the host to send.
+    None,
 }
 
 /// What a partner's callback must carry. Only Basic is checked on the way in today: a kind the

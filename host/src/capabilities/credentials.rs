@@ -13,10 +13,21 @@ use crate::runtime::bindings::panelgate::adapter::credentials::{DigestAlgorithm,
 /// A credential with its secrets resolved.
 #[derive(Clone)]
 pub enum Credential {
-    Basic { username: String, password: String },
-    ApiKey { headers: Vec<(String, String)> },
-    Bearer { token: String },
-    HashKey { key: String },
+    Basic {
+        username: String,
+        password: String,
+    },
+    ApiKey {
+        headers: Vec<(String, String)>,
+    },
+    Bearer {
+        token: String,
+    },
+    HashKey {
+        key: String,
+    },
+    /// The partner needs none: nothing is applied.
+    None,
 }
 
 impl std::fmt::Debug for Credential {
@@ -26,6 +37,7 @@ impl std::fmt::Debug for Credential {
             Credential::ApiKey { .. } => "Credential::ApiKey(***)",
             Credential::Bearer { .. } => "Credential::Bearer(***)",
             Credential::HashKey { .. } => "Credential::HashKey(***)",
+            Credential::None => "Credential::None",
         })
     }
 }
@@ -50,6 +62,7 @@ impl Credential {
             CredentialConfig::HashKey { key } => Credential::HashKey {
                 key: key.resolve(&what("key"))?,
             },
+            CredentialConfig::None => Credential::None,
         })
     }
 
@@ -63,6 +76,7 @@ impl Credential {
             Credential::ApiKey { headers } => headers.iter().map(|(_, v)| v.clone()).collect(),
             Credential::Bearer { token } => vec![token.clone()],
             Credential::HashKey { key } => vec![key.clone()],
+            Credential::None => vec![],
         }
     }
 

@@ -221,6 +221,8 @@ async fn send(
             Some(Credential::ApiKey { headers }) => headers
                 .iter()
                 .fold(builder, |b, (h, v)| b.header(h.as_str(), v.as_str())),
+            // The partner needs none: the request goes out as the adapter made it.
+            Some(Credential::None) => builder,
             Some(Credential::HashKey { .. }) => {
                 return Err(HttpError::UnknownCredential(format!(
                     "`{name}` is a hash key, for credentials.digest, not for requests"

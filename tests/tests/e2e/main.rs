@@ -11,6 +11,7 @@ mod bcs;
 mod callbacks;
 mod cluster;
 mod crash;
+mod credentials;
 mod deploy;
 mod deskcoll;
 mod examples;
