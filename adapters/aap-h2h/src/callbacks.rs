@@ -217,3 +217,189 @@ fn claim_payment(callback: &CallbackRequest) -> Result<(Event, &'static str), Re
     };
     Ok((event, "Berhasil mengupload dokumen pembayaran klaim"))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The four callbacks against the seed's own examples, and each decision branch.
+
+    use super::*;
+
+    fn request(path: &str, body: serde_json::Value) -> CallbackRequest {
+        CallbackRequest {
+            path: path.into(),
+            method: "POST".into(),
+            headers: Vec::new(),
+            query: None,
+            body: CallbackBody::Bytes(serde_json::to_vec(&body).unwrap()),
+        }
+    }
+
+    fn cbc(status: &str, extra: i64) -> CallbackRequest {
+        // AAP #5's example request.
+        request(
+            "post-status-pertanggung-cbc",
+            serde_json::json!({
+                "ID_Loan": "PL004348", "Extra_Premi": extra, "Status": status, "Link_E_Polis": "",
+                "Nomor_Polis": "", "Keterangan": "CBC diterima dan dikenakan biaya Rp 100,000",
+                "Asuransi": "A03"
+            }),
+        )
+    }
+
+    fn decision(event: &Event) -> &UnderwritingDecision {
+        match &event.detail {
+            EventDetail::UnderwritingDecision(d) => d,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_seeds_cbc_approval_with_extra_premium_is_a_loaded_offer_acknowledged_00() {
+        let outcome = handle(&cbc("DISETUJUI", 100000));
+        assert_eq!(outcome.reply.status, 200);
+        let reply: serde_json::Value = serde_json::from_slice(&outcome.reply.body).unwrap();
+        assert_eq!(reply["Status"], "00");
+        assert_eq!(reply["Keterangan"], "Berhasil mengubah status akseptasi");
+        let event = &outcome.events[0];
+        assert_eq!(event.case_ref.kind, LOAN_ID);
+        assert_eq!(event.case_ref.value, "PL004348");
+        assert_eq!(event.status, Some(CaseStatus::Offered));
+        let d = decision(event);
+        assert_eq!(d.decision, UnderwritingDecisionKind::ApprovedLoaded);
+        assert_eq!(d.extra_premium.as_ref().unwrap().amount, "100000");
+    }
+
+    #[test]
+    fn each_cbc_status_has_its_decision_and_ditolak_declines_the_case() {
+        use CaseStatus as S;
+        use UnderwritingDecisionKind as K;
+        for (status, kind, case) in [
+            ("MENUNGGU", K::Waiting, S::PendingUnderwriting),
+            ("DIPROSES", K::InProgress, S::PendingUnderwriting),
+            ("DISETUJUI", K::Approved, S::Offered),
+            ("DITOLAK", K::Declined, S::Declined),
+        ] {
+            let (event, _) = cbc_decision(&cbc(status, 0)).ok().expect(status);
+            assert_eq!(event.status, Some(case), "{status}");
+            assert_eq!(decision(&event).decision, kind, "{status}");
+        }
+        let (declined, _) = cbc_decision(&cbc("DITOLAK", 0)).ok().unwrap();
+        let (approved, _) = cbc_decision(&cbc("DISETUJUI", 0)).ok().unwrap();
+        assert_ne!(declined.dedup_key, approved.dedup_key);
+    }
+
+    #[test]
+    fn a_cbc_status_outside_the_seeds_list_or_without_id_loan_is_refused() {
+        assert!(cbc_decision(&cbc("DITERIMA", 0)).is_err());
+        let mut body = serde_json::json!({ "ID_Loan": " ", "Extra_Premi": 0, "Status": "DITOLAK" });
+        assert!(cbc_decision(&request("post-status-pertanggung-cbc", body.clone())).is_err());
+        body["ID_Loan"] = "PL004348".into();
+        body["Extra_Premi"] = "seratus".into();
+        assert!(cbc_decision(&request("post-status-pertanggung-cbc", body)).is_err());
+    }
+
+    fn cancellation(status: &str) -> CallbackRequest {
+        // AAP #9's example request (its `Status` printed outside the braces).
+        request(
+            "post-status-pembatalan",
+            serde_json::json!({ "ID_Loan": "23K00322", "No_Polis": "1032311000649", "Status": status }),
+        )
+    }
+
+    #[test]
+    fn a_cancellation_disetujui_cancels_and_ditolak_keeps_the_policy_in_force() {
+        let (approved, message) = cancellation_decision(&cancellation("DISETUJUI")).ok().unwrap();
+        assert_eq!(message, "Berhasil mengubah status pembatalan");
+        assert_eq!(approved.status, Some(CaseStatus::Cancelled));
+        let (declined, _) = cancellation_decision(&cancellation("DITOLAK")).ok().unwrap();
+        assert_eq!(declined.status, Some(CaseStatus::InForce));
+        assert_eq!(declined.case_ref.value, "23K00322");
+        match &declined.detail {
+            EventDetail::CancellationDecision(d) => assert!(!d.approved),
+            other => panic!("{other:?}"),
+        }
+        assert!(cancellation_decision(&cancellation("MENUNGGU")).is_err());
+        let no_policy = request(
+            "post-status-pembatalan",
+            serde_json::json!({ "ID_Loan": "23K00322", "No_Polis": "", "Status": "DITOLAK" }),
+        );
+        assert!(cancellation_decision(&no_policy).is_err());
+    }
+
+    fn claim(status: &str) -> CallbackRequest {
+        // AAP #12's example request.
+        request(
+            "post-status",
+            serde_json::json!({
+                "ID_Loan": "TESANDI4", "Status": status, "Keterangan": "Kurang KTP",
+                "No_Polis": "1032311000648"
+            }),
+        )
+    }
+
+    #[test]
+    fn each_claim_status_maps_and_tolak_rejects_the_claim() {
+        for (status, expected) in [
+            ("ANALISA", CaseStatus::ClaimUnderReview),
+            ("TOLAK", CaseStatus::ClaimRejected),
+            ("TAHAN", CaseStatus::ClaimInformationRequested),
+            ("TERIMA", CaseStatus::ClaimApproved),
+        ] {
+            let (event, _) = claim_status(&claim(status)).ok().expect(status);
+            assert_eq!(event.status, Some(expected), "{status}");
+            assert_eq!(event.case_ref.kind, CLAIM);
+            assert_eq!(event.case_ref.value, "TESANDI4/1032311000648");
+            match &event.detail {
+                EventDetail::ClaimStatus(c) => {
+                    assert_eq!(c.status, expected);
+                    assert_eq!(c.remarks.as_deref(), Some("Kurang KTP"));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(claim_status(&claim("DITOLAK")).is_err());
+    }
+
+    fn payment(file: &[u8]) -> CallbackRequest {
+        let text = |name: &str, value: &str| FormPart {
+            name: name.into(),
+            filename: None,
+            content_type: None,
+            data: value.as_bytes().to_vec(),
+        };
+        CallbackRequest {
+            path: "post-pembayaran".into(),
+            method: "POST".into(),
+            headers: Vec::new(),
+            query: None,
+            body: CallbackBody::Form(vec![
+                text("ID_Loan", "TESANDI4"),
+                text("Nilai_Dibayarkan", "600000000"),
+                text("Keterangan", "Klaim dibayarkan"),
+                text("No_Polis", "1032311000648"),
+                FormPart {
+                    name: "files".into(),
+                    filename: Some("bukti.pdf".into()),
+                    content_type: Some("application/pdf".into()),
+                    data: file.to_vec(),
+                },
+            ]),
+        }
+    }
+
+    #[test]
+    fn a_claim_payment_carries_its_amount_and_pdf_proof() {
+        let (event, message) = claim_payment(&payment(b"%PDF-1.4 proof")).ok().unwrap();
+        assert_eq!(message, "Berhasil mengupload dokumen pembayaran klaim");
+        assert_eq!(event.status, Some(CaseStatus::ClaimPaid));
+        match &event.detail {
+            EventDetail::ClaimPayment(p) => {
+                assert_eq!(p.amount.amount, "600000000");
+                assert_eq!(p.proof.as_ref().unwrap().filename, "bukti.pdf");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(claim_payment(&payment(b"GIF89a")).is_err());
+        assert!(claim_payment(&claim("TERIMA")).is_err());
+    }
+}

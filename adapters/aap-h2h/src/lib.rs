@@ -200,6 +200,7 @@ impl Adapter for AapH2h {
                 })
             }
             CancellationKind::Withdrawal => {
+                withdrawable(case)?;
                 let response: partner::Envelope =
                     call("pembatalan/pengajuan-akseptasi", &partner::Withdrawal { id_loan })?;
                 Ok(CancelResult {

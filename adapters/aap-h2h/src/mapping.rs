@@ -200,13 +200,7 @@ pub fn requirements(dokumen: &[Dokumen], due: Option<&str>) -> Vec<Requirement> 
 }
 
 pub fn quotation(response: PremiumResponse, product: Option<String>) -> Quotation {
-    // AAP 7.7: `Status_Akseptasi` is an open list ("A, B, C, D, dll"); a panel that asks for
-    // underwriting documents is read as referring the case to case-by-case underwriting.
-    let underwriting = if response.dokumen.is_empty() {
-        UnderwritingIndication::Automatic
-    } else {
-        UnderwritingIndication::Refer
-    };
+    let underwriting = underwriting(&response.status_akseptasi, &response.dokumen);
     let accumulated = response.akumulasi.as_u64() == Some(1);
     Quotation {
         reference: None,
@@ -226,6 +220,21 @@ pub fn quotation(response: PremiumResponse, product: Option<String>) -> Quotatio
         requirements: requirements(&response.dokumen, None),
         valid_until: None,
         message: Some(response.keterangan),
+    }
+}
+
+/// AAP #1: "Status_Akseptasi ... CAC => Automatic Cover A, B, C, D, dll": the letter classes are
+/// automatic cover, issued by #2 at once, even where the panel lists underwriting documents (the
+/// seed's own example answers "A" beside five of them). Any other class (the panels' `CBC`) needs
+/// case-by-case underwriting (#3).
+pub fn underwriting(class: &str, dokumen: &[Dokumen]) -> UnderwritingIndication {
+    let class = class.trim();
+    let automatic_cover =
+        class == "CAC" || (class.len() == 1 && class.chars().all(|c| c.is_ascii_uppercase()));
+    if automatic_cover || (class.is_empty() && dokumen.is_empty()) {
+        UnderwritingIndication::Automatic
+    } else {
+        UnderwritingIndication::Refer
     }
 }
 
@@ -382,6 +391,31 @@ pub fn policy_number(case: &CaseRef) -> Result<String, AdapterError> {
         .ok_or_else(|| AdapterError::Conflict(format!("case `{}` has no issued policy", case.id)))
 }
 
+/// AAP #8 "Pembatalan Pengajuan Akseptasi" withdraws an application (pengajuan) not yet accepted;
+/// a policy already issued ("nasabah yang sudah terakseptasi") is cancelled by #7. Withdrawing it
+/// is refused before AAP is asked, whatever the panel would answer.
+pub fn withdrawable(case: &CaseRef) -> Result<(), AdapterError> {
+    let pending = matches!(
+        case.status,
+        CaseStatus::Submitted
+            | CaseStatus::PendingDocuments
+            | CaseStatus::PendingUnderwriting
+            | CaseStatus::Referred
+            | CaseStatus::Offered
+    );
+    match &case.policy {
+        Some(policy) => Err(AdapterError::Conflict(format!(
+            "case `{}` holds issued policy `{}`: withdraw only a pending application (AAP #8); cancel an issued policy as `in_force` (AAP #7)",
+            case.id, policy.number
+        ))),
+        None if !pending => Err(AdapterError::Conflict(format!(
+            "case `{}` is {:?}, not a pending application: AAP #8 withdraws only an application awaiting acceptance",
+            case.id, case.status
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// #4 or #11: one PDF per call, with the field casing each endpoint's spec uses.
 pub fn upload_form(document: &Document) -> Result<(&'static str, Vec<FormPart>), AdapterError> {
     if !form::is_pdf(&document.data) {
@@ -444,6 +478,12 @@ pub fn claim_registration(claim: &ClaimRequest, today: &str) -> Result<ClaimRegi
         Some(m) => rupiah(m, "estimated_amount", &mut issues),
         None => issues.require(None, "estimated_amount"),
     };
+    // AAP #10: `Deskripsi` is mandatory (✓), though its text reads "Keterangan pengajuan klaim
+    // apabila ditambahkan": refused here, as `Premi` is, rather than sent as "".
+    let deskripsi = match claim.description.as_deref().map(str::trim) {
+        Some(d) if !d.is_empty() => Some(d.to_string()),
+        _ => issues.require(None, "description"),
+    };
     if claim.claim_type.trim().is_empty() {
         issues.add(
             "claim_type",
@@ -457,8 +497,7 @@ pub fn claim_registration(claim: &ClaimRequest, today: &str) -> Result<ClaimRegi
         jenis_klaim: claim.claim_type.clone(),
         sebab_klaim: sebab.unwrap_or_default(),
         estimasi_nilai_klaim: estimate.unwrap_or_default(),
-        // AAP 7.22: mandatory, yet "if added"; an absent description is sent empty.
-        deskripsi: claim.description.clone().unwrap_or_default(),
+        deskripsi: deskripsi.unwrap_or_default(),
         no_polis,
     })
 }
@@ -500,7 +539,14 @@ pub fn check_response(status: u16, body: &[u8]) -> Result<(), AdapterError> {
     match envelope.status.as_str() {
         "00" => Ok(()),
         // AAP §4: every business or system failure is HTTP 200 with Status 01.
-        "01" => Err(errors::rejected("01", envelope.keterangan)),
+        // AAP §1-§13 document `01` only as "Skenario Internal Server Error (StatusCode 200)"
+        // ("Terjadi kesalahan host to host", "... pada sistem"): the partner's 5xx, sent as 200.
+        // So it is `partner-unavailable` as a 5xx is: a quote may be retried, and a state-changing
+        // call is in doubt (the panel's system failed part-way; it may have acted).
+        "01" => Err(AdapterError::PartnerUnavailable(format!(
+            "Status 01: {}",
+            envelope.keterangan
+        ))),
         other => Err(errors::protocol(format!("unknown Status `{other}`"))),
     }
 }

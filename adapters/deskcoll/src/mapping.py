@@ -5,7 +5,7 @@ Spec: shared/seeds/004_a1e7a4e4dc3d9321.txt. Decisions are in README.md.
 
 import json
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
 from componentize_py_types import Err
 from wit_world.imports import types as t
@@ -167,11 +167,56 @@ def work_items(status, body):
     return [task(raw) for raw in data]
 
 
+# Desk Coll's `YYYY-MM-DD HH:MM:SS` carries no offset; the partner is in Jakarta (UTC+7, no DST).
+JAKARTA = timezone(timedelta(hours=7))
+
+# The WIT's `timestamp`: "an ISO 8601 date-time; without an offset it is the partner's local
+# time". A date alone, minutes without seconds, fractional seconds and an offset (`Z`, `+07:00`,
+# `+0700`, `+07`) are all ISO 8601.
+_CANONICAL = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"(Z|z|[+-]\d{2}(?::?\d{2})?)?)?$"
+)
+
+
+def _offset(text):
+    """A `timezone` for an ISO 8601 offset, or None for none; ValueError when out of range."""
+    if not text:
+        return None
+    if text in ("Z", "z"):
+        return timezone.utc
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError("offset out of range")
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def canonical_timestamp(text):
+    """A canonical timestamp as the Jakarta local `datetime` Desk Coll means, or None if it is
+    not ISO 8601. An offset converts the instant to Jakarta time; no offset is Jakarta time
+    already; fractional seconds are cut, as Desk Coll's format has whole seconds."""
+    match = _CANONICAL.match((text or "").strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(match.group(i) or 0) for i in range(1, 7))
+    try:
+        parsed = datetime(year, month, day, hour, minute, second)
+        zone = _offset(match.group(8))
+    except ValueError:
+        return None
+    if zone is None:
+        return parsed
+    return parsed.replace(tzinfo=zone).astimezone(JAKARTA).replace(tzinfo=None)
+
+
 def _timestamp(text, path, issues):
-    """A canonical ISO timestamp (or date) as Desk Coll's `YYYY-MM-DD HH:MM:SS`."""
-    parsed = _iso(text)
+    """A canonical ISO timestamp (or date) as Desk Coll's `YYYY-MM-DD HH:MM:SS`, Jakarta time."""
+    parsed = canonical_timestamp(text)
     if parsed is None:
-        issues.append((path, "must be an ISO 8601 date-time, e.g. 2021-12-29T00:00:00"))
+        issues.append((path, "must be an ISO 8601 date-time, e.g. 2021-12-29T00:00:00 or 2021-12-28T17:00:00Z"))
         return None
     return parsed.strftime("%Y-%m-%d %H:%M:%S")
 

@@ -62,6 +62,37 @@ class Results(unittest.TestCase):
         self.assertEqual(body["period"], "0")
         self.assertEqual(body["hashing"], "digest")
 
+    def test_a_utc_timestamp_is_sent_as_jakarta_local_time(self):
+        body = mapping.result_body(
+            spec_result(contacted_at="2021-12-28T17:00:00Z", promise_date="2021-12-30T17:00:00z"), "d"
+        )
+        self.assertEqual(body["collection_date"], "2021-12-29 00:00:00")
+        self.assertEqual(body["promise_date"], "2021-12-31 00:00:00")
+
+    def test_offsets_and_fractional_seconds_are_iso_8601_and_accepted(self):
+        cases = {
+            "2021-12-29T00:00:00+07:00": "2021-12-29 00:00:00",
+            "2021-12-29T00:00:00+0700": "2021-12-29 00:00:00",
+            "2021-12-29T00:00:00.123456+07:00": "2021-12-29 00:00:00",
+            "2021-12-29T08:30:15.9": "2021-12-29 08:30:15",
+            "2021-12-28T23:59:59.999Z": "2021-12-29 06:59:59",
+            "2021-12-29T09:00:00+09:00": "2021-12-29 07:00:00",
+            "2021-12-28T20:00:00-05:00": "2021-12-29 08:00:00",
+            "2021-12-29T08:30": "2021-12-29 08:30:00",
+            "2021-12-29": "2021-12-29 00:00:00",
+        }
+        for given, sent in cases.items():
+            with self.subTest(given=given):
+                self.assertEqual(mapping.result_body(spec_result(contacted_at=given), "d")["collection_date"], sent)
+
+    def test_a_broken_timestamp_is_refused_naming_its_field(self):
+        for given in ("2021-12-29T00:00:00+25:00", "2021-12-29T00:00:00.", "2021-13-29T00:00:00Z", "29-12-2021"):
+            with self.subTest(given=given):
+                with self.assertRaises(Err) as caught:
+                    mapping.result_body(spec_result(promise_date=given), "d")
+                paths = [i.path for i in caught.exception.value.value]
+                self.assertEqual(paths, ["collection_result.promise_date"])
+
     def test_every_oversized_field_is_named(self):
         with self.assertRaises(Err) as caught:
             mapping.result_body(spec_result(contract="9" * 26, result_code="X" * 11, contacted_at="29-12-2021"), "d")

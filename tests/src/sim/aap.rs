@@ -573,10 +573,14 @@ fn premium(_shared: &Shared, o: &Map<String, Value>) -> Reply {
     field!(one_of(o, "Produk", &["01", "11"]));
     field!(string(o, "NIK"));
     let premi = sum / 2000 * tenor;
+    // "Status_Akseptasi ... CAC => Automatic Cover A, B, C, D, dll", and the seed's own normal
+    // answer is `"Status_Akseptasi": "A"` beside a five-document `List_Dokumen_UnderWriting`: an
+    // automatic-cover class may still list documents. Above the limit the class is `CBC` (a
+    // guess: the seed names no class for case-by-case).
     let (class, docs) = if sum <= CAC_LIMIT {
-        ("A", &UW_DOCS[..0])
+        ("A", &UW_DOCS[..])
     } else {
-        ("CBC", &UW_DOCS[..])
+        ("CBC", &CBC_DOCS[..])
     };
     ok(
         "Data sudah sesuai dengan ketentuan dan telah diverifikasi",
@@ -738,8 +742,11 @@ fn claim_registration(shared: &Shared, o: &Map<String, Value>) -> Reply {
     field!(string(o, "Jenis_Klaim"));
     field!(string(o, "Sebab_Klaim"));
     field!(number(o, "Estimasi_Nilai_Klaim"));
-    // AAP 7.22: mandatory but "if added": present, possibly empty.
-    if !matches!(o.get("Deskripsi"), Some(Value::String(_))) {
+    // AAP #10: "Deskripsi String ✓ Keterangan pengajuan klaim apabila ditambahkan": mandatory
+    // (✓), so an empty one is refused as a missing one would be, with the seed's 400 ("Format
+    // data tidak sesuai dengan persyaratan permintaan"). Whether the real panel refuses "" is a
+    // guess; the ✓ is the seed's.
+    if !matches!(o.get("Deskripsi"), Some(Value::String(d)) if !d.trim().is_empty()) {
         return Reply::BadRequest("`Deskripsi` is mandatory".into());
     }
     let no_polis = field!(string(o, "No_Polis"));

@@ -182,6 +182,10 @@ fn validate(o: &Map<String, Value>) -> Result<(), String> {
             _ => return Err(format!("`{field}` is required text")),
         }
     }
+    // Seed: "colection_date  Tanggal konsumen di hubungi  Datetime", example
+    // `"collection_date": "2021-12-29 00:00:00"`: exactly that shape, no `T`, offset or fraction.
+    // The seed names no time zone; a Jakarta partner's local time is presumed (a guess), which
+    // the simulator cannot see in the value: the e2e tests check the converted value it records.
     let datetime = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     // The example's spelling; the table's `colection_date` counts as missing (README).
     match o.get("collection_date").and_then(Value::as_str) {

@@ -2,6 +2,7 @@
 //! strict panel simulator, through all 13 endpoints of the spec.
 
 use crate::common::*;
+use panelgate_tests::sim::aap::Fault;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -177,7 +178,7 @@ async fn automatic_cover_issues_and_in_force_cancellation_awaits_the_insurers_ap
 }
 
 #[tokio::test]
-async fn a_pending_application_can_be_withdrawn_but_not_an_issued_one() {
+async fn a_pending_application_can_be_withdrawn_but_an_issued_policy_is_refused_before_aap_is_asked() {
     let h = start().await;
     let (pending, _) = issue(&h, "A03", "accept-cbc", "WD-0001").await;
     let (status, body) = h
@@ -188,13 +189,16 @@ async fn a_pending_application_can_be_withdrawn_but_not_an_issued_one() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(case(&h, "A03", &pending).await["status"], "withdrawn");
-    assert!(
+    let withdrawals = || {
         h.a03
             .requests()
-            .iter()
-            .any(|r| r.path == "/pembatalan/pengajuan-akseptasi" && r.authorized)
-    );
+            .into_iter()
+            .filter(|r| r.path == "/pembatalan/pengajuan-akseptasi")
+            .count()
+    };
+    assert_eq!(withdrawals(), 1);
 
+    // AAP #8 withdraws an application; an issued policy is cancelled in force by #7.
     let (issued, _) = issue(&h, "A03", "accept-cac", "WD-0002").await;
     let (status, body) = h
         .post(
@@ -202,8 +206,81 @@ async fn a_pending_application_can_be_withdrawn_but_not_an_issued_one() {
             &example("A03", "cancel-withdrawal"),
         )
         .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "conflict", "{body}");
+    assert_eq!(withdrawals(), 1, "AAP is not asked to withdraw an issued policy");
+    let c = case(&h, "A03", &issued).await;
+    assert_eq!(c["status"], "in_force", "{c}");
+    assert!(c["policy"]["number"].is_string(), "{c}");
+}
+
+/// AAP #1: "Status_Akseptasi ... CAC => Automatic Cover A, B, C, D"; the seed's own answer is
+/// class "A" beside a list of underwriting documents, and it is still automatic cover.
+#[tokio::test]
+async fn a_quote_of_class_a_is_automatic_cover_though_it_lists_documents() {
+    let h = start().await;
+    let (status, body) = h.post("/v1/panels/A03/quotes", &example("A03", "quote")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let result = &body["result"];
+    assert_eq!(result["acceptance_class"], "A", "{body}");
+    assert!(
+        result["requirements"].as_array().is_some_and(|r| !r.is_empty()),
+        "{body}"
+    );
+    assert_eq!(result["underwriting"], "automatic", "{body}");
+}
+
+/// AAP #10: `Deskripsi` is mandatory (✓); a claim without a description is refused by the host
+/// with the canonical field named, and AAP is never sent an empty one.
+#[tokio::test]
+async fn a_claim_without_description_is_refused_locally_naming_description() {
+    let h = start().await;
+    let loan = "CLM-DESC";
+    issue(&h, "B03", "accept", loan).await;
+    let mut claim = example("B03", "claim");
+    claim["policy_reference"]["value"] = json!(loan);
+    claim.as_object_mut().unwrap().remove("description");
+    let (status, body) = h.post("/v1/panels/B03/claims", &claim).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "rejected");
+    assert_eq!(body["error"]["code"], "invalid_request", "{body}");
+    assert_eq!(issue_paths(&body), vec!["description".to_string()], "{body}");
+    assert!(
+        !h.b03.requests().iter().any(|r| r.path == "/klaim/registrasi"),
+        "nothing reached AAP #10"
+    );
+}
+
+/// AAP documents `Status 01` only as "Skenario Internal Server Error (StatusCode 200)": a quote
+/// that meets it is the partner's outage (503, the portal may retry), and a state-changing call
+/// that meets it is in doubt, never a business refusal.
+#[tokio::test]
+async fn status_01_is_the_panels_internal_error_a_quote_may_be_retried_and_an_accept_is_in_doubt() {
+    let h = start().await;
+    h.a03
+        .set_fault(Some(Fault::Business("Terjadi kesalahan host to host".into())));
+    let (status, body) = h.post("/v1/panels/A03/quotes", &example("A03", "quote")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "partner_unavailable", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Terjadi kesalahan host to host")),
+        "{body}"
+    );
+    // The retry the portal may make succeeds.
+    let (status, body) = h.post("/v1/panels/A03/quotes", &example("A03", "quote")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    h.a03
+        .set_fault(Some(Fault::Business("Terjadi kesalahan host to host".into())));
+    let (status, body) = h
+        .post("/v1/panels/A03/policies", &example("A03", "accept-cac"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "outcome_unknown", "{body}");
+    let (status, listed) = h.admin_get("/admin/unknown-outcomes").await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
 }
 
 #[tokio::test]
@@ -400,4 +477,92 @@ async fn every_creating_example_gets_a_2xx_from_its_route() {
             assert!(status.is_success(), "{panel}/{name}.json: {status} {body}");
         }
     }
+}
+
+/// AAP #5 `DITOLAK`: the insurer declines the case-by-case application; the case is declined and
+/// its confirmation (#6) is no longer possible at the panel.
+#[tokio::test]
+async fn a_cbc_decision_ditolak_declines_the_application() {
+    let h = start().await;
+    let (case_id, _) = issue(&h, "A03", "accept-cbc", "CBC-TOLAK").await;
+    let (status, reply) = h
+        .a03
+        .send_cbc_decision("CBC-TOLAK", "DITOLAK", 0, "CBC ditolak")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{reply}");
+    assert!(reply.contains("\"Status\":\"00\""), "{reply}");
+    let c = case(&h, "A03", &case_id).await;
+    assert_eq!(c["status"], "declined", "{c}");
+    let decision = h
+        .all_events()
+        .await
+        .into_iter()
+        .find(|e| e["kind"] == "underwriting_decision" && e["case_id"] == case_id.as_str())
+        .expect("decision event");
+    assert_eq!(
+        decision["payload"]["detail"]["underwriting_decision"]["decision"],
+        "declined"
+    );
+}
+
+/// AAP #9 `DITOLAK`: the insurer refuses the cancellation; the policy stays in force.
+#[tokio::test]
+async fn a_cancellation_decision_ditolak_keeps_the_policy_in_force() {
+    let h = start().await;
+    let loan = "CAN-TOLAK";
+    let (case_id, body) = issue(&h, "B03", "accept", loan).await;
+    let policy = body["result"]["policy"]["number"].as_str().unwrap().to_string();
+    let (status, body) = h
+        .post(
+            &format!("/v1/panels/B03/policies/{case_id}/cancel"),
+            &example("B03", "cancel-inforce"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        case(&h, "B03", &case_id).await["status"],
+        "cancellation_requested"
+    );
+    let (status, reply) = h
+        .b03
+        .send_cancellation_decision(loan, &policy, "DITOLAK")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let c = case(&h, "B03", &case_id).await;
+    assert_eq!(c["status"], "in_force", "{c}");
+    assert_eq!(c["policy"]["number"], policy.as_str());
+    let decision = h
+        .all_events()
+        .await
+        .into_iter()
+        .find(|e| e["kind"] == "cancellation_decision" && e["case_id"] == case_id.as_str())
+        .expect("decision event");
+    assert_eq!(
+        decision["payload"]["detail"]["cancellation_decision"]["approved"],
+        false
+    );
+}
+
+/// AAP #12 `TOLAK`: the insurer rejects the claim.
+#[tokio::test]
+async fn a_claim_status_tolak_rejects_the_claim() {
+    let h = start().await;
+    let loan = "CLM-TOLAK";
+    let (_, body) = issue(&h, "B03", "accept", loan).await;
+    let policy = body["result"]["policy"]["number"].as_str().unwrap().to_string();
+    let mut claim = example("B03", "claim");
+    claim["policy_reference"]["value"] = json!(loan);
+    let (status, body) = h.post("/v1/panels/B03/claims", &claim).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let claim_case = body["case_id"].as_str().unwrap().to_string();
+    let (status, reply) = h
+        .b03
+        .send_claim_status(loan, &policy, "TOLAK", "Klaim ditolak: di luar pertanggungan")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let (_, c) = h.get(&format!("/v1/panels/B03/claims/{claim_case}")).await;
+    assert_eq!(c["status"], "claim_rejected", "{c}");
 }

@@ -168,22 +168,6 @@ async fn partner_400_and_401_are_their_own_typed_errors() {
 }
 
 #[tokio::test]
-async fn partner_status_01_is_a_rejection_carrying_keterangan() {
-    let h = start().await;
-    h.a03
-        .set_fault(Some(Fault::Business("Terjadi kesalahan host to host".into())));
-    let (status, body) = h
-        .post("/v1/panels/A03/policies", &example("A03", "accept-cac"))
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["code"], "rejected");
-    assert_eq!(body["error"]["partner_code"], "01");
-    assert_eq!(body["error"]["message"], "Terjadi kesalahan host to host");
-    // Nothing half-written: no case exists for the refused application.
-    assert!(h.all_events().await.is_empty());
-}
-
-#[tokio::test]
 async fn an_unreachable_partner_is_503() {
     let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = unused.local_addr().unwrap().port();

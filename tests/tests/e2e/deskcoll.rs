@@ -93,6 +93,46 @@ async fn a_collection_result_is_signed_with_the_host_computed_digest() {
     );
 }
 
+/// The WIT's `timestamp`: "an ISO 8601 date-time; without an offset it is the partner's local
+/// time". Desk Coll's `YYYY-MM-DD HH:MM:SS` is Jakarta time (UTC+7), so `Z` and other offsets
+/// are converted to it, `+07:00` is taken as it is, and fractional seconds are accepted (cut to
+/// the whole second Desk Coll's format holds). The simulator refuses anything but its format.
+#[tokio::test]
+async fn timestamps_with_an_offset_or_fraction_are_sent_as_jakarta_local_time() {
+    let (h, sim) = start_deskcoll(PASSWORD, HASH_KEY).await;
+    let cases = [
+        (
+            "2021-12-28T17:00:00Z",
+            "2021-12-30T17:00:00Z",
+            "2021-12-29 00:00:00",
+            "2021-12-31 00:00:00",
+        ),
+        (
+            "2021-12-29T09:15:00+07:00",
+            "2021-12-31T10:00:00+07:00",
+            "2021-12-29 09:15:00",
+            "2021-12-31 10:00:00",
+        ),
+        (
+            "2021-12-29T02:15:30.250Z",
+            "2021-12-31T00:00:00.5",
+            "2021-12-29 09:15:30",
+            "2021-12-31 00:00:00",
+        ),
+    ];
+    for (n, (contacted, promised, collection_date, promise_date)) in cases.into_iter().enumerate() {
+        let mut result = example("deskcoll", "collection-result");
+        result["collection_result"]["contacted_at"] = json!(contacted);
+        result["collection_result"]["promise_date"] = json!(promised);
+        let (status, body) = h.post("/v1/panels/deskcoll/notifications", &result).await;
+        assert_eq!(status, StatusCode::OK, "{contacted}: {body}");
+        let posted = sim.results();
+        assert_eq!(posted.len(), n + 1, "{contacted}");
+        assert_eq!(posted[n]["collection_date"], collection_date, "{contacted}");
+        assert_eq!(posted[n]["promise_date"], promise_date, "{promised}");
+    }
+}
+
 #[tokio::test]
 async fn bad_input_and_partner_refusals_are_typed() {
     let (h, _sim) = start_deskcoll(PASSWORD, HASH_KEY).await;

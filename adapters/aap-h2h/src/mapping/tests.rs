@@ -149,12 +149,11 @@ fn amounts_must_be_whole_rupiah() {
 }
 
 #[test]
-fn status_01_is_a_typed_rejection_with_keterangan() {
+fn status_01_is_the_seeds_internal_error_so_the_partner_is_unavailable() {
     let body = br#"{"Status":"01","Keterangan":"Terjadi kesalahan host to host"}"#;
     match check_response(200, body) {
-        Err(AdapterError::Rejected(r)) => {
-            assert_eq!(r.code, "01");
-            assert_eq!(r.message, "Terjadi kesalahan host to host");
+        Err(AdapterError::PartnerUnavailable(detail)) => {
+            assert!(detail.contains("Terjadi kesalahan host to host"), "{detail}");
         }
         other => panic!("{other:?}"),
     }
@@ -188,8 +187,101 @@ fn quotation_reads_the_nested_document_list() {
     assert_eq!(q.options[0].premium, money_idr("11250000"));
     assert_eq!(q.acceptance_class.as_deref(), Some("A"));
     assert_eq!(q.accumulation, Some(money_idr("5000000")));
-    assert_eq!(q.underwriting, UnderwritingIndication::Refer);
+    // "CAC => Automatic Cover A, B, C, D": the seed's "A" answer lists documents yet is automatic.
+    assert_eq!(q.underwriting, UnderwritingIndication::Automatic);
     assert_eq!(q.requirements[0].code, "A-BJTM-0003");
+}
+
+#[test]
+fn acceptance_classes_a_to_d_and_cac_are_automatic_cover_others_refer() {
+    let docs = [Dokumen {
+        kode_dokumen: "A-BJTM-0001".into(),
+        nama_dokumen: "Surat Pernyataan Kesehatan".into(),
+    }];
+    for class in ["A", "B", "C", "D", "CAC"] {
+        assert_eq!(
+            underwriting(class, &docs),
+            UnderwritingIndication::Automatic,
+            "{class}"
+        );
+    }
+    assert_eq!(underwriting("CBC", &docs), UnderwritingIndication::Refer);
+    assert_eq!(underwriting("CBC", &[]), UnderwritingIndication::Refer);
+    assert_eq!(underwriting("", &[]), UnderwritingIndication::Automatic);
+    assert_eq!(underwriting("", &docs), UnderwritingIndication::Refer);
+}
+
+fn policy_case(status: CaseStatus, policy: Option<&str>) -> CaseRef {
+    CaseRef {
+        id: "c".into(),
+        kind: CaseKind::Policy,
+        status,
+        product: None,
+        references: vec![Reference {
+            kind: LOAN_ID.into(),
+            value: "1MG289887".into(),
+        }],
+        policy: policy.map(|number| Policy {
+            number: number.into(),
+            certificate: None,
+            start_date: None,
+            end_date: None,
+            premium: None,
+            document_link: None,
+        }),
+        parent: None,
+    }
+}
+
+#[test]
+fn only_a_pending_application_may_be_withdrawn() {
+    assert!(withdrawable(&policy_case(CaseStatus::PendingDocuments, None)).is_ok());
+    assert!(withdrawable(&policy_case(CaseStatus::Offered, None)).is_ok());
+    match withdrawable(&policy_case(CaseStatus::InForce, Some("1032311000649"))) {
+        Err(AdapterError::Conflict(why)) => assert!(why.contains("1032311000649"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        withdrawable(&policy_case(CaseStatus::Declined, None)),
+        Err(AdapterError::Conflict(_))
+    ));
+}
+
+fn claim() -> ClaimRequest {
+    ClaimRequest {
+        case_id: "claim-1".into(),
+        policy: policy_case(CaseStatus::InForce, Some("1032311000648")),
+        claim_type: "Kredit_Macet".into(),
+        loss_date: "2024-11-26".into(),
+        notified_date: Some("2024-11-28".into()),
+        cause: Some("PHK".into()),
+        estimated_amount: Some(money_idr("600000000")),
+        description: Some("kolek 5".into()),
+        claimant: None,
+    }
+}
+
+#[test]
+fn claim_matches_the_spec_example() {
+    let wire = claim_registration(&claim(), "2024-11-28").unwrap();
+    assert_eq!(wire.deskripsi, "kolek 5");
+    assert_eq!(wire.no_polis, "1032311000648");
+    assert_eq!(wire.estimasi_nilai_klaim, 600000000);
+}
+
+#[test]
+fn a_claim_without_description_is_refused_naming_description() {
+    for description in [None, Some("  ".to_string())] {
+        let mut request = claim();
+        request.description = description;
+        match claim_registration(&request, "2024-11-28") {
+            Err(AdapterError::InvalidRequest(issues)) => {
+                assert_eq!(issues.len(), 1, "{issues:?}");
+                assert_eq!(issues[0].path, "description");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 #[test]
