@@ -722,6 +722,8 @@ fn status(s: &Shared, ctx: Ctx, v: &Value, update: bool) -> Check<Value> {
     // "personInfo.policy.status | Estado del cliente | String - enum | SE AP NE DE NR AE … SO":
     // the enum repeats the application's seventeen, but the seed's "Client status table" lists
     // SE AP NE DE NR only; a client is never "AE" (medical exams authorised is an application's).
+    // The seed's own #2 example sends `"status": "AE"` (spec 8.10 lists the contradiction): this
+    // simulator follows the table that defines the client status, a guess at which one BCS checks.
     ctx.one_of(v, "personInfo.policy.status", &CLIENT_STATUSES)?;
     ctx.text(v, "personInfo.policy.descriptionDesc", Some(200))?;
     if let Some(percentage) = v["personInfo"]["policy"]["percentage"].as_str()
