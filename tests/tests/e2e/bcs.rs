@@ -336,3 +336,51 @@ async fn a_status_push_sends_the_client_status_apart_from_the_application_status
         "{body}"
     );
 }
+
+/// The README's "Life cover from BCS" block, as a portal developer would paste it, against this
+/// harness's host (curl and python3 as the README assumes).
+fn readme_bcs_walk_through() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let start = readme.find("Life cover from BCS").expect("the BCS walk-through");
+    let block = &readme[start..];
+    let block = &block[block.find("```sh\n").expect("its sh block") + 6..];
+    let block = &block[..block.find("```").expect("the block's end")];
+    block.replace("examples/", &format!("{}/examples/", root.display()))
+}
+
+#[tokio::test]
+async fn the_readme_bcs_walk_through_runs_twice_on_one_simulator() {
+    let h = start().await;
+    let script = readme_bcs_walk_through().replace("http://127.0.0.1:8080", &h.base);
+    for run in 1..=2 {
+        let dir = tempfile::tempdir().unwrap();
+        let output = tokio::process::Command::new("sh")
+            .arg("-ec")
+            .arg(&script)
+            .env("H", format!("Authorization: Bearer {PORTAL}"))
+            .env("J", "Content-Type: application/json")
+            .current_dir(dir.path())
+            .output()
+            .await
+            .expect("sh runs");
+        assert!(
+            output.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let pdf = std::fs::read(dir.path().join("certificate.pdf")).expect("certificate.pdf");
+        assert!(
+            pdf.starts_with(b"%PDF-"),
+            "run {run}: {}",
+            String::from_utf8_lossy(&pdf)
+        );
+    }
+    let issued = h
+        .bcs
+        .requests()
+        .iter()
+        .filter(|(p, _)| p == "life/issuing")
+        .count();
+    assert_eq!(issued, 2);
+}
