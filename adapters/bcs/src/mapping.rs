@@ -694,20 +694,23 @@ pub fn case_body(
 
 /// Digits of a phone number as #3's `Int` of at most `digits` digits.
 fn phone_int(person: &Person, kind: PhoneKind, digits: usize, path: &str, issues: &mut Issues) -> u64 {
+    let name = match kind {
+        PhoneKind::Mobile => "mobile",
+        PhoneKind::Home => "home",
+        PhoneKind::Work => "work",
+        PhoneKind::Other => "other",
+    };
     let Some(phone) = person.phones.iter().find(|p| p.kind == kind) else {
-        issues.add(
-            path,
-            format!("needs a {kind:?} phone (BCS's case requires it)").to_lowercase(),
-        );
+        issues.add(path, format!("needs a {name} phone (BCS's case requires it)"));
         return 0;
     };
     let number: String = phone.number.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
     match number.parse::<u64>() {
-        Ok(n) if !number.is_empty() && number.len() <= digits => n,
+        Ok(n) if number.len() <= digits => n,
         _ => {
             issues.add(
                 path,
-                format!("a {kind:?} number for BCS is at most {digits} digits").to_lowercase(),
+                format!("a {name} number for BCS is at most {digits} digits"),
             );
             0
         }
@@ -799,18 +802,9 @@ fn case_applicant(application: &Application, issues: &mut Issues) -> CaseApplica
         // insured_person has named the missing person already.
         _ => {
             return CaseApplicantWire {
-                id_type: "",
-                id_number: 0,
                 plan,
-                work_address: String::new(),
-                work_city: String::new(),
-                work_phone: 0,
-                cell_phone: 0,
-                home_city: String::new(),
-                home_address: String::new(),
-                home_phone: 0,
-                occupation: String::new(),
                 questions,
+                ..Default::default()
             };
         }
     };

@@ -70,6 +70,7 @@ pub struct QuestionWire {
 }
 
 /// The #3 applicant fields a quote's person lacks (the seed's table, "Requerido YES").
+#[derive(Default)]
 pub struct CaseApplicantWire {
     pub id_type: &'static str,
     pub id_number: u64,
