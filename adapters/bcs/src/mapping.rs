@@ -3,7 +3,9 @@
 use panelgate_adapter_sdk::{date, errors, *};
 use serde_json::Value;
 
-use crate::partner::{self as wire, GENERAL_PRODUCTS, LIFE_PRODUCTS, PersonWire};
+use crate::partner::{
+    self as wire, CaseApplicantWire, GENERAL_PRODUCTS, LIFE_PRODUCTS, PaymentWire, PersonWire, QuestionWire,
+};
 
 pub const CURRENCY: &str = "COP";
 /// References: BCS's policy number (`policyId`) and its insurability case number.
@@ -179,7 +181,16 @@ pub fn person(party: &Party, path: &str, dates: Option<Dates>, issues: &mut Issu
         Some(Gender::Male) => "2",
         _ => "3",
     };
+    let address = home_address(p).map(|a| {
+        [
+            a.lines.first().cloned().unwrap_or_default(),
+            a.province.clone().unwrap_or_default(),
+            a.city.clone().unwrap_or_default(),
+            a.postal_code.clone().unwrap_or_default(),
+        ]
+    });
     PersonWire {
+        address,
         person_type: "1",
         id_type: id_type.unwrap_or_default(),
         id_number: identity.map(|i| i.number.clone()).unwrap_or_default(),
@@ -214,8 +225,17 @@ pub fn person(party: &Party, path: &str, dates: Option<Dates>, issues: &mut Issu
     }
 }
 
+/// The person's home: the residence, else the first address that is not the workplace.
+fn home_address(p: &Person) -> Option<&Address> {
+    p.addresses
+        .iter()
+        .find(|a| a.kind == AddressKind::Residence)
+        .or_else(|| p.addresses.iter().find(|a| a.kind != AddressKind::Work))
+}
+
 fn empty_person() -> PersonWire {
     PersonWire {
+        address: None,
         person_type: "1",
         id_type: "",
         id_number: String::new(),
@@ -450,20 +470,18 @@ pub fn issuing_body(
             "extensions.office",
         )
         .unwrap_or_default();
-    // Spec 5.6: `pmtType` has no code list; the examples use 1 and 2.
-    let pay_type = match application.payment.as_ref().map(|p| p.method) {
-        Some(PaymentMethod::Card) => "1",
-        Some(PaymentMethod::AccountDebit) => "2",
-        Some(_) => {
-            issues.add("payment.method", "BCS collects by card or account debit");
-            ""
-        }
-        None => {
-            issues.add("payment", "is required: card or account_debit");
-            ""
-        }
-    };
+    let payment = payment(application, &mut issues);
     let p = insured_person(&application.parties, Dates::Iso, &mut issues);
+    if p.address
+        .as_ref()
+        .is_none_or(|[line, _, city, _]| line.is_empty() || city.is_empty())
+    {
+        issues.add(
+            format!("{}.detail.person.addresses", insured_path(&application.parties)),
+            "needs the insured's address with a line and a city (BCS's postAddr addr1 and cityId)",
+        );
+    }
+    let risk = home_risk(&application.interest, &mut issues);
     let beneficiaries = application
         .parties
         .iter()
@@ -473,7 +491,11 @@ pub fn issuing_body(
             let share = issues
                 .require(b.share_percent.clone(), &format!("parties[{i}].share_percent"))
                 .unwrap_or_default();
-            let relationship = b.relationship.clone().unwrap_or_else(|| "3".into());
+            // Every beneficiary of the seed's examples carries its `relationshipType`, and BCS
+            // gives no code list to default from: the portal says it, the adapter never guesses.
+            let relationship = issues
+                .require(b.relationship.clone(), &format!("parties[{i}].relationship"))
+                .unwrap_or_default();
             wire::beneficiary(
                 &person(b, &format!("parties[{i}]"), Some(Dates::Iso), &mut issues),
                 &share,
@@ -492,11 +514,12 @@ pub fn issuing_body(
         frequency(application.frequency),
         &office,
         &quote,
-        pay_type,
         &plan,
         &channel,
         &p,
+        &payment,
         beneficiaries,
+        risk,
     );
     let path = if ident.is_none() {
         "life/issuing"
@@ -504,6 +527,57 @@ pub fn issuing_body(
         "general/issuing"
     };
     issues.finish(|| (format!("{}/{path}", wire::ROOT), body))
+}
+
+fn insured_path(parties: &[Party]) -> String {
+    insured(parties).map_or_else(|| "parties".into(), |(i, _)| format!("parties[{i}]"))
+}
+
+/// Spec 6.12: the bank codes of `ccAcctRec[].code` and `depAcctId[].bankId`.
+pub const BANKS: [&str; 22] = [
+    "1", "2", "6", "7", "8", "9", "12", "13", "19", "23", "32", "40", "51", "52", "53", "58", "60", "61",
+    "62", "65", "507", "558",
+];
+
+/// #6/#10's payment: the card or the account BCS collects from, every missing part named.
+fn payment(application: &Application, issues: &mut Issues) -> PaymentWire {
+    let Some(pay) = application.payment.as_ref() else {
+        issues.add("payment", "is required: card or account_debit");
+        return PaymentWire::Card {
+            bank: String::new(),
+            number: String::new(),
+        };
+    };
+    let bank = issues
+        .require(pay.bank.clone(), "payment.bank")
+        .unwrap_or_default();
+    if !bank.is_empty() && !BANKS.contains(&bank.as_str()) {
+        issues.add(
+            "payment.bank",
+            "is a BCS bank code (6.12), e.g. 32 Banco Caja Social",
+        );
+    }
+    let number = issues
+        .require(pay.account.clone(), "payment.account")
+        .unwrap_or_default();
+    match pay.method {
+        PaymentMethod::Card => PaymentWire::Card { bank, number },
+        PaymentMethod::AccountDebit => {
+            // `depAcctId.acctType` has no code list of its own (the seed prints the card-type
+            // table under it) and the canonical payment has no account type: extensions.
+            let kind = issues
+                .require(
+                    extension(&application.extensions, "account_type"),
+                    "extensions.account_type",
+                )
+                .unwrap_or_default();
+            PaymentWire::Account { bank, kind, number }
+        }
+        _ => {
+            issues.add("payment.method", "BCS collects by card or account_debit");
+            PaymentWire::Card { bank, number }
+        }
+    }
 }
 
 pub fn issued(answer: &Value) -> Result<Acceptance, AdapterError> {
@@ -591,6 +665,7 @@ pub fn case_body(
         )
         .unwrap_or_default();
     let p = insured_person(&application.parties, Dates::Iso, &mut issues);
+    let applicant = case_applicant(application, &mut issues);
     let city = insured(&application.parties)
         .and_then(|(_, party)| match &party.detail {
             PartyDetail::Person(person) => person.addresses.first().and_then(|a| a.city.clone()),
@@ -612,8 +687,190 @@ pub fn case_body(
         settings.bank_system,
         &product,
         &p,
+        &applicant,
     );
     issues.finish(|| (format!("{}/insurance/case", wire::ROOT), body))
+}
+
+/// Digits of a phone number as #3's `Int` of at most `digits` digits.
+fn phone_int(person: &Person, kind: PhoneKind, digits: usize, path: &str, issues: &mut Issues) -> u64 {
+    let name = match kind {
+        PhoneKind::Mobile => "mobile",
+        PhoneKind::Home => "home",
+        PhoneKind::Work => "work",
+        PhoneKind::Other => "other",
+    };
+    let Some(phone) = person.phones.iter().find(|p| p.kind == kind) else {
+        issues.add(path, format!("needs a {name} phone (BCS's case requires it)"));
+        return 0;
+    };
+    let number: String = phone.number.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    match number.parse::<u64>() {
+        Ok(n) if number.len() <= digits => n,
+        _ => {
+            issues.add(
+                path,
+                format!("a {name} number for BCS is at most {digits} digits"),
+            );
+            0
+        }
+    }
+}
+
+/// An address line (45) and city code (5) of #3.
+fn case_address(address: Option<&Address>, path: &str, what: &str, issues: &mut Issues) -> (String, String) {
+    let Some(a) = address else {
+        issues.add(
+            path,
+            format!("needs the applicant's {what} address (BCS's case requires it)"),
+        );
+        return Default::default();
+    };
+    let line = a.lines.first().cloned().unwrap_or_default();
+    if line.is_empty() || line.chars().count() > 45 {
+        issues.add(
+            format!("{path}.lines"),
+            "needs a first line of at most 45 characters",
+        );
+    }
+    let city = a.city.clone().unwrap_or_default();
+    if city.is_empty() || city.chars().count() > 5 {
+        issues.add(format!("{path}.city"), "is BCS's city code, at most 5 characters");
+    }
+    (line, city)
+}
+
+/// The insurability statement: the canonical model has no questionnaire, so it comes from
+/// `extensions.insurability_statement` as `[{"question": 1, "answer": false, "comment": ""}]`.
+fn questions(extensions: &Option<String>, issues: &mut Issues) -> Vec<QuestionWire> {
+    const PATH: &str = "extensions.insurability_statement";
+    let value: Option<Value> = extensions
+        .as_deref()
+        .and_then(|e| serde_json::from_str::<Value>(e).ok())
+        .and_then(|e| e.get("insurability_statement").cloned());
+    let Some(list) = value.as_ref().and_then(Value::as_array).filter(|l| !l.is_empty()) else {
+        issues.add(
+            PATH,
+            "is required: the insured's answers, [{\"question\": 1, \"answer\": false, \"comment\": \"\"}]",
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (i, q) in list.iter().enumerate() {
+        let ident = q["question"].as_u64().filter(|n| (1..=99).contains(n));
+        let answer = q["answer"].as_bool();
+        let comment = match &q["comment"] {
+            Value::Null => Some(String::new()),
+            Value::String(c) if c.chars().count() <= 200 => Some(c.clone()),
+            _ => None,
+        };
+        match (ident, answer, comment) {
+            (Some(ident), Some(answer), Some(comment)) => out.push(QuestionWire {
+                ident: ident as u8,
+                answer,
+                comment,
+            }),
+            (None, _, _) => issues.add(format!("{PATH}[{i}].question"), "is a question number 1-99"),
+            (_, None, _) => issues.add(format!("{PATH}[{i}].answer"), "is true or false"),
+            (_, _, None) => issues.add(
+                format!("{PATH}[{i}].comment"),
+                "is text of at most 200 characters",
+            ),
+        }
+    }
+    out
+}
+
+/// The #3 applicant fields beyond the person: identity as BCS's case takes it, plan,
+/// workplace, home, phones, occupation and the insurability statement.
+fn case_applicant(application: &Application, issues: &mut Issues) -> CaseApplicantWire {
+    let plan = issues
+        .require(application.plan.clone(), "plan")
+        .unwrap_or_default();
+    if plan.chars().count() > 3 {
+        issues.add("plan", "BCS's planRequested is at most 3 characters");
+    }
+    let questions = questions(&application.extensions, issues);
+    let (path, person) = match insured(&application.parties) {
+        Some((
+            i,
+            Party {
+                detail: PartyDetail::Person(p),
+                ..
+            },
+        )) => (format!("parties[{i}].detail.person"), p),
+        // insured_person has named the missing person already.
+        _ => {
+            return CaseApplicantWire {
+                plan,
+                questions,
+                ..Default::default()
+            };
+        }
+    };
+    let identity = person.identities.first();
+    // #3's example: "govIssueIdentType": "CC", the letter codes of #1/#2 (6.3a).
+    let id_type = identity
+        .and_then(|i| letter_id(i.kind, false))
+        .unwrap_or_default();
+    if id_type.is_empty() {
+        issues.add(
+            format!("{path}.identities"),
+            "BCS's case takes national_id, residence_permit, passport or tax_id",
+        );
+    }
+    // "identSerialNum … Número de identificación del solicitante. | Int | 15".
+    let id_number = match identity.map(|i| i.number.parse::<u64>()) {
+        Some(Ok(n)) if identity.is_some_and(|i| i.number.len() <= 15) => n,
+        _ => {
+            issues.add(
+                format!("{path}.identities[0].number"),
+                "BCS's case takes a numeric identification of at most 15 digits",
+            );
+            0
+        }
+    };
+    let work = person.addresses.iter().find(|a| a.kind == AddressKind::Work);
+    let (work_address, work_city) = case_address(work, &format!("{path}.addresses[work]"), "work", issues);
+    let (home_address, home_city) = case_address(
+        home_address(person),
+        &format!("{path}.addresses[residence]"),
+        "home",
+        issues,
+    );
+    let phones = format!("{path}.phones");
+    let work_phone = phone_int(person, PhoneKind::Work, 7, &format!("{phones}[work]"), issues);
+    let cell_phone = phone_int(
+        person,
+        PhoneKind::Mobile,
+        10,
+        &format!("{phones}[mobile]"),
+        issues,
+    );
+    let home_phone = phone_int(person, PhoneKind::Home, 7, &format!("{phones}[home]"), issues);
+    // "businessOcucupation.certcode … Ocupación del solicitante. | Int | 4"; the example sends
+    // "05", so the code goes out as the digits the portal gave, leading zero kept.
+    let occupation = person.occupation.clone().unwrap_or_default();
+    if occupation.is_empty() || occupation.len() > 4 || !occupation.chars().all(|c| c.is_ascii_digit()) {
+        issues.add(
+            format!("{path}.occupation"),
+            "is BCS's occupation code (certcode), up to 4 digits",
+        );
+    }
+    CaseApplicantWire {
+        id_type,
+        id_number,
+        plan,
+        work_address,
+        work_city,
+        work_phone,
+        cell_phone,
+        home_city,
+        home_address,
+        home_phone,
+        occupation,
+        questions,
+    }
 }
 
 pub fn case_opened(answer: &Value, application: &Application) -> Result<Acceptance, AdapterError> {
@@ -696,6 +953,13 @@ pub fn status_body(
     if observation.is_empty() {
         issues.add(format!("{base}.observation"), "is required");
     }
+    let client = client_status(report.status, &code);
+    if client.is_none() {
+        issues.add(
+            format!("{base}.status"),
+            "has no BCS client status (SE AP NE DE NR): use a pending, approved, rejected or withdrawn status",
+        );
+    }
     let id_type = letter_id(report.applicant.kind, false);
     if id_type.is_none() {
         issues.add(
@@ -740,6 +1004,7 @@ pub fn status_body(
         &product,
         id_type.unwrap_or_default(),
         &report.applicant.number,
+        client.unwrap_or_default(),
         report.applicant_type.as_deref(),
         &since,
         &observation,
@@ -754,6 +1019,24 @@ pub fn status_body(
         "status-submit"
     };
     issues.finish(|| (format!("{}/{path}", wire::ROOT), report.update, body))
+}
+
+/// The client's status (spec 5.2's "Client status table": SE AP NE DE NR) from the canonical
+/// status, apart from the application's own code (`statusCode`, seventeen values). "NR"
+/// (Negado Relacionado) is a rejection the application's code names as such.
+pub fn client_status(status: CaseStatus, application_code: &str) -> Option<&'static str> {
+    Some(match status {
+        CaseStatus::Submitted
+        | CaseStatus::PendingDocuments
+        | CaseStatus::PendingUnderwriting
+        | CaseStatus::Referred
+        | CaseStatus::Offered => "SE",
+        CaseStatus::ApplicationApproved | CaseStatus::InForce => "AP",
+        CaseStatus::ApplicationRejected | CaseStatus::Declined if application_code == "NR" => "NR",
+        CaseStatus::ApplicationRejected | CaseStatus::Declined => "NE",
+        CaseStatus::Withdrawn => "DE",
+        _ => return None,
+    })
 }
 
 /// #11: a payee the customer registers.

@@ -34,6 +34,56 @@ pub struct PersonWire {
     pub gender: &'static str,
     pub email: Option<String>,
     pub phones: Vec<(&'static str, String, String)>,
+    /// The home address: `addr1`, `stateProv`, `cityId`, `postalCode` (#6's `postAddr`).
+    pub address: Option<[String; 4]>,
+}
+
+/// The instrument of #6/#10's payment: a card (`ccAcctRec`) or a bank account (`depAcctId`).
+pub enum PaymentWire {
+    Card {
+        bank: String,
+        number: String,
+    },
+    Account {
+        bank: String,
+        kind: String,
+        number: String,
+    },
+}
+
+impl PaymentWire {
+    /// `pmtType` has no code list (spec 5.6); the only example with a card alone (#10,
+    /// productIdent 1) says "2", and every example carrying a `depAcctId` says "1".
+    pub fn pay_type(&self) -> &'static str {
+        match self {
+            PaymentWire::Card { .. } => "2",
+            PaymentWire::Account { .. } => "1",
+        }
+    }
+}
+
+/// One insurability question of #3's `question[]`.
+pub struct QuestionWire {
+    pub ident: u8,
+    pub answer: bool,
+    pub comment: String,
+}
+
+/// The #3 applicant fields a quote's person lacks (the seed's table, "Requerido YES").
+#[derive(Default)]
+pub struct CaseApplicantWire {
+    pub id_type: &'static str,
+    pub id_number: u64,
+    pub plan: String,
+    pub work_address: String,
+    pub work_city: String,
+    pub work_phone: u64,
+    pub cell_phone: u64,
+    pub home_city: String,
+    pub home_address: String,
+    pub home_phone: u64,
+    pub occupation: String,
+    pub questions: Vec<QuestionWire>,
 }
 
 fn phones(p: &PersonWire) -> Value {
@@ -112,20 +162,38 @@ pub fn issuing(
     freq: &str,
     office: &str,
     quote: &str,
-    pay_type: &str,
     plan: &str,
     channel: &str,
     p: &PersonWire,
+    payment: &PaymentWire,
     beneficiaries: Vec<Value>,
+    risk: Option<Value>,
 ) -> Value {
+    let [addr1, state, city, postal] = p.address.clone().unwrap_or_default();
     let mut body = json!({
         "product": { "productIdNumber": product, "freq": freq, "channel": channel }, "entprAgreement": { "cityId": office },
-        "pmtReferences": { "pmtAuthId": quote, "pmtType": pay_type }, "coverageInfo": { "coverageId": plan },
+        "pmtReferences": { "pmtAuthId": quote, "pmtType": payment.pay_type() }, "coverageInfo": { "coverageId": plan },
         "personInfo": { "personType": p.person_type, "govIssueIdentType": p.id_type, "identSerialNum": p.id_number,
             "lastName": p.last_name, "secondLastName": p.second_last_name, "firstName": p.first_name, "middleName": p.middle_name,
             "fullName": p.full_name, "birthDt": p.birth, "gender": p.gender,
-            "contactInfo": { "postAddr": [{ "emailAddr": p.email, "phoneNum": phones(p) }] } },
+            "contactInfo": { "postAddr": [{ "addr1": addr1, "stateProv": state, "cityId": city, "postalCode": postal,
+                "emailAddr": p.email, "phoneNum": phones(p) }] } },
         "beneficiary": beneficiaries });
+    // Spec 5.6: "ccAcctRec: Credit card information in case the payment method is through it";
+    // "depAcctId: bankId … acctType … acctId" for an account. Both sit in `personInfo` (#6, #10).
+    body["personInfo"][match payment {
+        PaymentWire::Card { .. } => "ccAcctRec",
+        PaymentWire::Account { .. } => "depAcctId",
+    }] = match payment {
+        PaymentWire::Card { bank, number } => json!([{ "code": bank, "acctId": number }]),
+        PaymentWire::Account { bank, kind, number } => {
+            json!([{ "bankId": bank, "acctType": kind, "acctId": number }])
+        }
+    };
+    // #10 productIdent 3: the insured capital and the building's address, as the quote had them.
+    if let Some(risk) = risk {
+        body["insuranceInfo"] = risk;
+    }
     if let Some(ident) = ident {
         body["productIdent"] = json!(ident.to_string());
     }
@@ -156,16 +224,34 @@ pub fn insurance_case(
     branch: &str,
     bank_system: u8,
     product_type: &str,
-    applicant: &PersonWire,
+    p: &PersonWire,
+    a: &CaseApplicantWire,
 ) -> Value {
+    let questions: Vec<Value> = a
+        .questions
+        .iter()
+        .map(|q| json!({ "questionIdent": q.ident, "answer": q.answer, "desc": q.comment }))
+        .collect();
     json!({ "channel": { "sPname": domain, "user": user },
         "insuranceInfo": [{ "desc": "GestionDeExamenesMedicos", "refInfo": [{
             "curAmt": { "amt": amount }, "cityId": city, "relationshipType": if collective { 2 } else { 1 },
             "createdDt": created, "requestNumber": request, "submitOffice": { "branchId": branch },
             "trnSrcInfo": { "code": bank_system }, "productType": product_type, "flagAutom": true,
-            "applicantInfo": [{ "govIssueIdent": { "govIssueIdentType": applicant.id_type, "identSerialNum": applicant.id_number },
-                "personName": { "firstName": applicant.first_name, "lastName": applicant.last_name, "fullName": applicant.full_name },
-                "birthDt": applicant.birth, "emailAddr": applicant.email }] }] }] })
+            "applicantInfo": [{
+                "personName": { "firstName": p.first_name, "middleName": p.middle_name, "lastName": p.last_name,
+                    "secondLastName": p.second_last_name },
+                "personInfo": { "birthDt": p.birth, "gender": p.gender },
+                "govIssueIdent": { "identSerialNum": a.id_number, "govIssueIdentType": a.id_type },
+                // "Si se trata de un caso individual, se guardará como 1-Titular principal."
+                "applicantType": 1, "planRequested": a.plan,
+                "orgInfo": { "addr1": a.work_address, "cityId": a.work_city,
+                    "additionalPhoneNum": { "cellPhone": a.work_phone } },
+                "contactInfo": { "cellPhone": a.cell_phone, "cityId": a.home_city, "emailAddr": p.email,
+                    "additionalPhoneNum": { "cellPhone": a.home_phone }, "addr1": a.home_address },
+                // "InsurabilityDate … Por defecto, se envía la misma fecha de nacimiento."
+                "birthDt": p.birth,
+                "businessOcucupation": { "certcode": a.occupation },
+                "question": questions }] }] }] })
 }
 
 /// #1 and #2: an application's status.
@@ -177,6 +263,7 @@ pub fn status(
     product_type: &str,
     id_type: &str,
     id_number: &str,
+    client_status: &str,
     applicant_type: Option<&str>,
     insurable_since: &str,
     observation: &str,
@@ -188,7 +275,7 @@ pub fn status(
     json!({ "request": { "source": source, "statusCode": code },
         "depAcctStmtRec": { "depAcctId": { "acctId": application } },
         "personInfo": { "govIssueIdent": { "identSerialNum": id_number, "govIssueIdentType": id_type }, "personType": applicant_type,
-            "policy": { "signature": { "issDt": insurable_since }, "status": code, "descriptionDesc": observation,
+            "policy": { "signature": { "issDt": insurable_since }, "status": client_status, "descriptionDesc": observation,
                 "pmtsPlanProdType": plan, "exclude": extra_premium.map(|_| "true"), "percentage": extra_premium } },
         "product": { "productType": product_type }, "coverageInfo": coverages, "insuranceInfo": { "coveredCode": case_number } })
 }

@@ -441,7 +441,7 @@ fn issuing(s: &Shared, ctx: Ctx, v: &Value, general: bool) -> Check<Value> {
         .text(v, "pmtReferences.pmtAuthId", None)?
         .parse()
         .map_err(|_| ctx.bad("pmtAuthId is numeric"))?;
-    ctx.text(v, "pmtReferences.pmtType", None)?;
+    let pay_type = ctx.text(v, "pmtReferences.pmtType", None)?;
     let plan = ctx.text(v, "coverageInfo.coverageId", None)?;
     ctx.one_of(v, "personInfo.personType", &["1", "2", "4"])?;
     let ids = id_types();
@@ -464,6 +464,9 @@ fn issuing(s: &Shared, ctx: Ctx, v: &Value, general: bool) -> Check<Value> {
             ctx.text(phone, "phone", None)?;
         }
     }
+    issuing_payment(ctx, v, &pay_type)?;
+    issuing_address(ctx, v)?;
+    issuing_beneficiaries(ctx, v)?;
     let mut inner = s.lock();
     let Some(quote) = inner.quotes.get(&auth) else {
         return Err(ctx.business("00004", "Cotizacion no encontrada"));
@@ -482,6 +485,61 @@ fn issuing(s: &Shared, ctx: Ctx, v: &Value, general: bool) -> Check<Value> {
         "effDt": "2023-08-24", "endDt": "2024-08-24", "insuranPremiumValue": premium, "fee": { "amt": premium * 95 / 1095 }, "rate": 0,
         "policyId": policy, "certCode": certificate, "forExRateInqRq": { "depAcctId": policy } } }),
     )
+}
+
+/// #6/#10's payment. "pmtType (Required) : pay method" has no code list; the examples pair
+/// pmtType "2" with a card alone (#10, productIdent 1) and "1" with a bank account (#6, #10
+/// productIdent 2 and 3), so this simulator reads 2 = card, 1 = account debit: a guess.
+/// "ccAcctRec: Credit card information in case the payment method is through it / code
+/// (Required): Bank code" (6.12); "pmtMethod: Bank account information in case the payment
+/// method is through an account / depAcctId: bankId: Bank code … acctType … acctId".
+fn issuing_payment(ctx: Ctx, v: &Value, pay_type: &str) -> Check<()> {
+    let first = |key: &str| {
+        v["personInfo"][key]
+            .as_array()
+            .and_then(|a| a.first())
+            .cloned()
+            .ok_or_else(|| ctx.bad(format!("personInfo.{key}[] is required for pmtType {pay_type}")))
+    };
+    match pay_type {
+        "2" => {
+            let card = first("ccAcctRec")?;
+            ctx.one_of(&card, "code", &BANKS)?;
+            ctx.text(&card, "acctId", None)?;
+        }
+        "1" => {
+            let account = first("depAcctId")?;
+            ctx.one_of(&account, "bankId", &BANKS)?;
+            ctx.text(&account, "acctType", Some(2))?;
+            ctx.text(&account, "acctId", None)?;
+        }
+        other => return Err(ctx.bad(format!("pmtReferences.pmtType `{other}` is not a pay method"))),
+    }
+    Ok(())
+}
+
+/// "contactInfo: contact informaction / postAddr: array address / addr1: customer address …
+/// cityId: city code": not marked Required, but every issuing example carries `addr1` and
+/// `cityId`, and a policy without its holder's address cannot be delivered: a guess.
+fn issuing_address(ctx: Ctx, v: &Value) -> Check<()> {
+    let address = v["personInfo"]["contactInfo"]["postAddr"]
+        .as_array()
+        .and_then(|a| a.first())
+        .ok_or_else(|| ctx.bad("personInfo.contactInfo.postAddr[] is required"))?;
+    ctx.text(address, "addr1", None)?;
+    ctx.text(address, "cityId", None)?;
+    Ok(())
+}
+
+/// `beneficiary[]` is only in the examples (spec 8.4), each with `rate` and `relationshipType`
+/// (payee: "relationshipType: Type of relationship among beneficiary and customer"). No list
+/// of codes is given, so any non-empty value passes: a guess.
+fn issuing_beneficiaries(ctx: Ctx, v: &Value) -> Check<()> {
+    for b in v["beneficiary"].as_array().into_iter().flatten() {
+        ctx.text(b, "personInfo.relationshipType", None)?;
+        ctx.text(b, "personInfo.rate", None)?;
+    }
+    Ok(())
 }
 
 fn certificate(s: &Shared, ctx: Ctx, v: &Value) -> Check<Value> {
@@ -535,12 +593,13 @@ fn insurance_case(s: &Shared, ctx: Ctx, v: &Value) -> Check<Value> {
     if !ctx.at(item, "flagAutom")?.is_boolean() {
         return Err(ctx.bad("flagAutom is a boolean"));
     }
-    if ctx
+    let applicants = ctx
         .at(item, "applicantInfo")?
         .as_array()
-        .is_none_or(|a| a.is_empty())
-    {
-        return Err(ctx.bad("applicantInfo[] is required"));
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ctx.bad("applicantInfo[] is required"))?;
+    for applicant in applicants {
+        case_applicant(ctx, applicant)?;
     }
     let mut inner = s.lock();
     if !inner.cases.insert(request) {
@@ -551,6 +610,100 @@ fn insurance_case(s: &Shared, ctx: Ctx, v: &Value) -> Check<Value> {
         json!({ "insuranceInfo": { "policyId": 23_032_000 + inner.next, "trnSrcInfo": { "code": "1" }, "requestNumber": request.to_string(),
         "productType": product, "responseType": { "value": "OK" } } }),
     )
+}
+
+/// Spec 6.12: the bank codes of `ccAcctRec[].code` and `depAcctId[].bankId`.
+const BANKS: [&str; 22] = [
+    "1", "2", "6", "7", "8", "9", "12", "13", "19", "23", "32", "40", "51", "52", "53", "58", "60", "61",
+    "62", "65", "507", "558",
+];
+
+/// Spec 5.2, "Client status table": only these five, though the field's enum lists seventeen.
+const CLIENT_STATUSES: [&str; 5] = ["SE", "AP", "NE", "DE", "NR"];
+
+/// An `Int` field of #3: a JSON integer of at most `digits` digits ("Int | 15").
+fn int_field(ctx: Ctx, v: &Value, path: &str, digits: usize) -> Check<u64> {
+    let n = ctx
+        .at(v, path)?
+        .as_u64()
+        .ok_or_else(|| ctx.bad(format!("{path} is an Int")))?;
+    if n.to_string().len() > digits {
+        return Err(ctx.bad(format!("{path} has more than {digits} digits")));
+    }
+    Ok(n)
+}
+
+/// One `applicantInfo[]` of #3, field by field from the seed's table ("Requerido YES").
+fn case_applicant(ctx: Ctx, a: &Value) -> Check<()> {
+    // "personName.firstName … String | 20 | YES", "personName.lastName … String | 20 | YES"
+    ctx.text(a, "personName.firstName", Some(20))?;
+    ctx.text(a, "personName.lastName", Some(20))?;
+    // "govIssueIdent.identSerialNum … Número de identificación del solicitante. | Int | 15 | YES"
+    int_field(ctx, a, "govIssueIdent.identSerialNum", 15)?;
+    // "govIssueIdent.govIssueIdentType … String | 3 | YES"; the example sends "CC". The letter
+    // codes are #2's enum (CC CE PA TI NI PE): a guess that #3 shares it, the seed lists none here.
+    ctx.one_of(
+        a,
+        "govIssueIdent.govIssueIdentType",
+        &["CC", "CE", "PA", "TI", "NI", "PE"],
+    )?;
+    // "applicantType … Si se trata de un caso individual, se guardará como 1-Titular principal. | int | 1 | YES"
+    int_field(ctx, a, "applicantType", 1)?;
+    // "planRequested … Guardar el plan al que pertenece el solicitante. | String | 3 | YES"
+    ctx.text(a, "planRequested", Some(3))?;
+    // "personInfo.birthDt … Formato AAAA-MM-DD. | Date | AAAA-MM-DD | YES"
+    ctx.date(a, "personInfo.birthDt", false, true)?;
+    // "personInfo.gender … Género del solicitante. | String | 1 | YES"; values from 6.10.
+    ctx.one_of(a, "personInfo.gender", &["1", "2", "3"])?;
+    // "orgInfo.addr1 … String | 45 | YES", "orgInfo.cityId … String | 5 | YES",
+    // "orgInfo.additionalPhoneNum.cellPhone … Número de teléfono del trabajo | Int | 7 | YES"
+    ctx.text(a, "orgInfo.addr1", Some(45))?;
+    ctx.text(a, "orgInfo.cityId", Some(5))?;
+    int_field(ctx, a, "orgInfo.additionalPhoneNum.cellPhone", 7)?;
+    // "contactInfo.cellPhone … Int | 10 | YES", "contactInfo.cityId … String | 5 | YES",
+    // "contactInfo.addr1 … String | 45 | YES", "contactInfo.additionalphoneNum.cellPhone …
+    // Número de teléfono fijo del hogar | Int | 7 | YES" (the example spells it `additionalPhoneNum`).
+    int_field(ctx, a, "contactInfo.cellPhone", 10)?;
+    ctx.text(a, "contactInfo.cityId", Some(5))?;
+    ctx.text(a, "contactInfo.addr1", Some(45))?;
+    int_field(ctx, a, "contactInfo.additionalPhoneNum.cellPhone", 7)?;
+    // "contactInfo.emailAddr … String | 50 | NO": optional, but only under `contactInfo`.
+    if a.get("emailAddr").is_some() {
+        return Err(ctx.bad("emailAddr belongs under contactInfo"));
+    }
+    if a["contactInfo"].get("emailAddr").is_some_and(|e| !e.is_null()) {
+        ctx.text(a, "contactInfo.emailAddr", Some(50))?;
+    }
+    // "birthDt … InsurabilityDate … Por defecto, se envía la misma fecha de nacimiento. | YES"
+    ctx.date(a, "birthDt", false, true)?;
+    // "businessOcucupation.certcode … Ocupación del solicitante. | Int | 4 | YES"; the example
+    // sends "05", so digits as a string pass as well.
+    let certcode = ctx.text(a, "businessOcucupation.certcode", Some(4))?;
+    if !certcode.chars().all(|c| c.is_ascii_digit()) {
+        return Err(ctx.bad("businessOcucupation.certcode is an Int"));
+    }
+    // "question[] … declaración de asegurabilidad … | Array | YES", each with "questionIdent |
+    // Int | 2 | YES", "answer | Respuesta TRUE - FALSE. | Boolean | YES", "desc | Si existen
+    // observaciones. | String | 200 | YES" (present; empty when there is nothing to observe).
+    let questions = ctx
+        .at(a, "question")?
+        .as_array()
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| ctx.bad("question[] is required"))?;
+    for q in questions {
+        int_field(ctx, q, "questionIdent", 2)?;
+        if !ctx.at(q, "answer")?.is_boolean() {
+            return Err(ctx.bad("question[].answer is a Boolean"));
+        }
+        let desc = ctx
+            .at(q, "desc")?
+            .as_str()
+            .ok_or_else(|| ctx.bad("question[].desc is a String"))?;
+        if desc.chars().count() > 200 {
+            return Err(ctx.bad("question[].desc is longer than 200"));
+        }
+    }
+    Ok(())
 }
 
 /// #1 (submit) and #2 (update), validated with #2's table (spec 5.2; #1 has none of its own).
@@ -566,7 +719,12 @@ fn status(s: &Shared, ctx: Ctx, v: &Value, update: bool) -> Check<Value> {
     )?;
     let id = ctx.text(v, "personInfo.govIssueIdent.identSerialNum", Some(30))?;
     ctx.date(v, "personInfo.policy.signature.issDt", false, true)?;
-    ctx.one_of(v, "personInfo.policy.status", &STATUS_CODES)?;
+    // "personInfo.policy.status | Estado del cliente | String - enum | SE AP NE DE NR AE … SO":
+    // the enum repeats the application's seventeen, but the seed's "Client status table" lists
+    // SE AP NE DE NR only; a client is never "AE" (medical exams authorised is an application's).
+    // The seed's own #2 example sends `"status": "AE"` (spec 8.10 lists the contradiction): this
+    // simulator follows the table that defines the client status, a guess at which one BCS checks.
+    ctx.one_of(v, "personInfo.policy.status", &CLIENT_STATUSES)?;
     ctx.text(v, "personInfo.policy.descriptionDesc", Some(200))?;
     if let Some(percentage) = v["personInfo"]["policy"]["percentage"].as_str()
         && (percentage.is_empty() || percentage.len() > 5 || !percentage.chars().all(|c| c.is_ascii_digit()))

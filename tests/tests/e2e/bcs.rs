@@ -2,7 +2,7 @@
 
 use crate::common::*;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[tokio::test]
 async fn simulations_quotes_issuing_and_the_certificate() {
@@ -184,4 +184,203 @@ headers = { client_id = { value = "panelgate" }, client_secret = { value = "wron
         .await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"]["code"], "partner_unauthorized");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 18: each seed rule the simulator now enforces, through the real component.
+
+/// Quotes `quote` (an example, edited) and answers the issuing body of `issue` bound to it.
+async fn bound(h: &Harness, quote: Value, mut issue: Value) -> Value {
+    let (status, body) = h.post("/v1/panels/bcs/quotes", &quote).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    issue["quote_reference"] = body["result"]["reference"].clone();
+    issue
+}
+
+#[tokio::test]
+async fn an_insurance_case_carries_every_applicant_field_the_seed_requires() {
+    let h = start().await;
+    // Seed #3: applicantType, planRequested, personInfo.birthDt/gender, orgInfo, contactInfo
+    // (with emailAddr), businessOcucupation.certcode and question[], identSerialNum an Int and
+    // govIssueIdentType "CC": the strict simulator refuses the case without any of them.
+    let (status, body) = h
+        .post(
+            "/v1/panels/bcs/policies",
+            &example("bcs", "accept-insurance-case"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["result"]["status"], "pending_underwriting");
+}
+
+#[tokio::test]
+async fn an_insurance_case_without_its_insurability_statement_or_workplace_is_named() {
+    let h = start().await;
+    let mut case = example("bcs", "accept-insurance-case");
+    case["extensions"] = json!({});
+    let person = &mut case["parties"][0]["detail"]["person"];
+    person["addresses"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|a| a["kind"] != "work");
+    person["occupation"] = Value::Null;
+    person["identities"][0]["number"] = json!("AB-123");
+    let (status, body) = h.post("/v1/panels/bcs/policies", &case).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let paths = issue_paths(&body);
+    for path in [
+        "extensions.insurability_statement",
+        "parties[0].detail.person.addresses[work]",
+        "parties[0].detail.person.occupation",
+        "parties[0].detail.person.identities[0].number",
+    ] {
+        assert!(paths.contains(&path.to_string()), "{path}: {paths:?}");
+    }
+    assert!(
+        !h.bcs.requests().iter().any(|(p, _)| p == "insurance/case"),
+        "nothing reaches BCS"
+    );
+}
+
+#[tokio::test]
+async fn issuing_debits_the_account_the_portal_gives_with_the_insured_address() {
+    let h = start().await;
+    // Seed #6: pmtType, and "depAcctId: bankId … acctType … acctId" for an account; postAddr
+    // with addr1 and cityId.
+    let issue = bound(&h, example("bcs", "quote-life"), example("bcs", "issue-life")).await;
+    let (status, body) = h.post("/v1/panels/bcs/policies", &issue).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
+#[tokio::test]
+async fn issuing_charges_the_card_the_portal_gives() {
+    let h = start().await;
+    // Seed #6: "ccAcctRec: Credit card information in case the payment method is through it /
+    // code (Required): Bank code".
+    let mut issue = example("bcs", "issue-life");
+    issue["payment"] = json!({ "method": "card", "bank": "32", "account": "4704371043791074" });
+    let issue = bound(&h, example("bcs", "quote-life"), issue).await;
+    let (status, body) = h.post("/v1/panels/bcs/policies", &issue).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // A bank BCS does not list (6.12) is named before BCS is called.
+    let mut issue = issue;
+    issue["payment"]["bank"] = json!("999");
+    let (status, body) = h.post("/v1/panels/bcs/policies", &issue).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(issue_paths(&body).contains(&"payment.bank".to_string()), "{body}");
+}
+
+#[tokio::test]
+async fn issuing_without_the_insured_address_is_named() {
+    let h = start().await;
+    let mut issue = example("bcs", "issue-life");
+    issue["parties"][0]["detail"]["person"]["addresses"] = json!([]);
+    let issue = bound(&h, example("bcs", "quote-life"), issue).await;
+    let (status, body) = h.post("/v1/panels/bcs/policies", &issue).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        issue_paths(&body).contains(&"parties[0].detail.person.addresses".to_string()),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_beneficiary_relationship_is_never_invented() {
+    let h = start().await;
+    let mut issue = example("bcs", "issue-life");
+    issue["parties"][1]["relationship"] = Value::Null;
+    let issue = bound(&h, example("bcs", "quote-life"), issue).await;
+    let (status, body) = h.post("/v1/panels/bcs/policies", &issue).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        issue_paths(&body).contains(&"parties[1].relationship".to_string()),
+        "{body}"
+    );
+    assert!(!h.bcs.requests().iter().any(|(p, _)| p == "life/issuing"));
+}
+
+#[tokio::test]
+async fn home_issuing_keeps_the_capital_and_the_risk_address_of_its_quote() {
+    let h = start().await;
+    // Seed #10 productIdent 3: "insuranceInfo": { "capitalization": [...], "riskInfo": { "postAddr": [...] } }.
+    let quote = example("bcs", "quote-home");
+    let mut issue = example("bcs", "issue-life");
+    issue["product"] = quote["product"].clone();
+    issue["interest"] = quote["interest"].clone();
+    issue["parties"].as_array_mut().unwrap().truncate(1);
+    let issue = bound(&h, quote, issue).await;
+    let (status, body) = h.post("/v1/panels/bcs/policies", &issue).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["result"]["outcome"], "issued");
+}
+
+#[tokio::test]
+async fn a_status_push_sends_the_client_status_apart_from_the_application_status() {
+    let h = start().await;
+    // Seed #2: statusCode is the application's (seventeen codes, here AE); personInfo.policy.status
+    // is the client's, from the "Client status table": SE AP NE DE NR.
+    let (status, body) = h
+        .post(
+            "/v1/panels/bcs/notifications",
+            &example("bcs", "notify-status-submit"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // A canonical status with no client status is named, not guessed.
+    let mut report = example("bcs", "notify-status-submit");
+    report["application_status"]["status"] = json!("claim_paid");
+    let (status, body) = h.post("/v1/panels/bcs/notifications", &report).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        issue_paths(&body).contains(&"application_status.status".to_string()),
+        "{body}"
+    );
+}
+
+/// The README's "Life cover from BCS" block, as a portal developer would paste it, against this
+/// harness's host (curl and python3 as the README assumes).
+fn readme_bcs_walk_through() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let start = readme.find("Life cover from BCS").expect("the BCS walk-through");
+    let block = &readme[start..];
+    let block = &block[block.find("```sh\n").expect("its sh block") + 6..];
+    let block = &block[..block.find("```").expect("the block's end")];
+    block.replace("examples/", &format!("{}/examples/", root.display()))
+}
+
+#[tokio::test]
+async fn the_readme_bcs_walk_through_runs_twice_on_one_simulator() {
+    let h = start().await;
+    let script = readme_bcs_walk_through().replace("http://127.0.0.1:8080", &h.base);
+    for run in 1..=2 {
+        let dir = tempfile::tempdir().unwrap();
+        let output = tokio::process::Command::new("sh")
+            .arg("-ec")
+            .arg(&script)
+            .env("H", format!("Authorization: Bearer {PORTAL}"))
+            .env("J", "Content-Type: application/json")
+            .current_dir(dir.path())
+            .output()
+            .await
+            .expect("sh runs");
+        assert!(
+            output.status.success(),
+            "run {run}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let pdf = std::fs::read(dir.path().join("certificate.pdf")).expect("certificate.pdf");
+        assert!(
+            pdf.starts_with(b"%PDF-"),
+            "run {run}: {}",
+            String::from_utf8_lossy(&pdf)
+        );
+    }
+    let issued = h
+        .bcs
+        .requests()
+        .iter()
+        .filter(|(p, _)| p == "life/issuing")
+        .count();
+    assert_eq!(issued, 2);
 }

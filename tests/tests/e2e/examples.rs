@@ -98,7 +98,8 @@ async fn every_example_gets_a_2xx_from_its_route() {
         w.post("julo", name, &format!("policies/{julo}/confirm")).await;
     }
 
-    // BCS: the life quote first, so it holds pmtAuthId 1001 as issue-life.json expects.
+    // BCS: the life quote first, so a fresh simulator holds pmtAuthId 1001 as issue-life.json
+    // carries (the README walk-through takes it from the quote's answer instead).
     w.post("bcs", "quote-life", "quotes").await;
     w.post("bcs", "issue-life", "policies").await;
     for name in ["quote-life-simulation", "quote-card-simulation", "quote-home"] {

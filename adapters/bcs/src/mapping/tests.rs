@@ -148,3 +148,304 @@ fn both_error_envelopes_are_typed() {
         &serde_json::json!({ "responseDetail": { "errorCode": "", "errorDesc": "" } })
     ));
 }
+
+// ---- issue 18: the seed's required fields ----
+
+fn address(kind: AddressKind, line: &str, city: &str) -> Address {
+    Address {
+        kind,
+        lines: vec![line.into()],
+        sub_district: None,
+        district: None,
+        city: Some(city.into()),
+        province: Some("11".into()),
+        postal_code: Some("110111".into()),
+        country: None,
+    }
+}
+
+fn phone(kind: PhoneKind, number: &str) -> Phone {
+    Phone {
+        kind,
+        number: number.into(),
+        country_code: None,
+        area_code: None,
+    }
+}
+
+/// The seed #3 example's applicant, canonically.
+fn applicant() -> Party {
+    let mut party = insured();
+    if let PartyDetail::Person(p) = &mut party.detail {
+        p.identities[0].number = "10003598".into();
+        p.occupation = Some("05".into());
+        p.addresses = vec![
+            address(AddressKind::Residence, "KR 22 06 32", "11001"),
+            address(AddressKind::Work, "KR 1 12 66", "81001"),
+        ];
+        p.phones = vec![
+            phone(PhoneKind::Mobile, "3212587913"),
+            phone(PhoneKind::Home, "4296111"),
+            phone(PhoneKind::Work, "740 3462"),
+        ];
+    }
+    party
+}
+
+fn application(mode: AcceptanceMode, product: &str, interest: InsuredInterest) -> Application {
+    Application {
+        case_id: "c1".into(),
+        mode,
+        product: Some(product.into()),
+        plan: Some("001".into()),
+        quote_reference: Some("1001".into()),
+        start_date: None,
+        end_date: None,
+        proposal_date: None,
+        frequency: None,
+        sum_insured: None,
+        premium: None,
+        payment: Some(Payment {
+            method: PaymentMethod::AccountDebit,
+            bank: Some("558".into()),
+            account: Some("696369321563".into()),
+        }),
+        parties: vec![applicant()],
+        interest,
+        coverages: vec![],
+        consents: vec![],
+        digital_policy: None,
+        channel: None,
+        extensions: Some(
+            r#"{"office":"6005","account_type":"2","insurability_statement":[{"question":1,"answer":true,"comment":""},{"question":2,"answer":false}]}"#
+                .into(),
+        ),
+    }
+}
+
+fn debtor() -> InsuredInterest {
+    InsuredInterest::CreditLife(Loan {
+        account: Some("1216827820".into()),
+        principal: Some(Money {
+            amount: "50000000".into(),
+            currency: "COP".into(),
+        }),
+        outstanding: None,
+        tenor_months: None,
+        branch: Some("0166".into()),
+        application_date: Some("2023-08-01".into()),
+        contract_date: None,
+        end_date: None,
+        transaction: None,
+    })
+}
+
+fn settings() -> CaseSettings {
+    CaseSettings {
+        domain: "domain".into(),
+        user: "admon".into(),
+        bank_system: 6,
+    }
+}
+
+fn paths(result: Result<(String, Value), AdapterError>) -> Vec<String> {
+    match result {
+        Err(AdapterError::InvalidRequest(issues)) => issues.into_iter().map(|i| i.path).collect(),
+        other => panic!("expected invalid, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_insurance_case_applicant_is_the_seed_example_shape() {
+    let app = application(AcceptanceMode::Underwrite, "3703", debtor());
+    let (path, body) = case_body(&app, &settings()).unwrap();
+    assert_eq!(path, "policy-management/v1/insurance/case");
+    let a = &body["insuranceInfo"][0]["refInfo"][0]["applicantInfo"][0];
+    assert_eq!(a["applicantType"], 1);
+    assert_eq!(a["planRequested"], "001");
+    assert_eq!(
+        a["personInfo"],
+        serde_json::json!({ "birthDt": "1990-12-30", "gender": "1" })
+    );
+    // "identSerialNum … | Int | 15"; the example's "govIssueIdentType": "CC".
+    assert_eq!(
+        a["govIssueIdent"],
+        serde_json::json!({ "identSerialNum": 10003598, "govIssueIdentType": "CC" })
+    );
+    assert_eq!(
+        a["orgInfo"],
+        serde_json::json!({ "addr1": "KR 1 12 66", "cityId": "81001", "additionalPhoneNum": { "cellPhone": 7403462 } })
+    );
+    assert_eq!(a["contactInfo"]["cellPhone"], 3212587913u64);
+    assert_eq!(a["contactInfo"]["addr1"], "KR 22 06 32");
+    assert_eq!(a["contactInfo"]["cityId"], "11001");
+    assert_eq!(a["contactInfo"]["additionalPhoneNum"]["cellPhone"], 4296111);
+    assert_eq!(a["contactInfo"]["emailAddr"], "angelica@example.co");
+    assert!(a.get("emailAddr").is_none(), "emailAddr is under contactInfo");
+    assert_eq!(
+        a["birthDt"], "1990-12-30",
+        "the insurability date defaults to the birth date"
+    );
+    assert_eq!(a["businessOcucupation"]["certcode"], "05");
+    assert_eq!(
+        a["question"],
+        serde_json::json!([{ "questionIdent": 1, "answer": true, "desc": "" }, { "questionIdent": 2, "answer": false, "desc": "" }])
+    );
+}
+
+#[test]
+fn an_insurance_case_names_each_missing_applicant_field() {
+    let mut app = application(AcceptanceMode::Underwrite, "3703", debtor());
+    app.plan = Some("0001".into());
+    app.extensions = Some(r#"{"insurability_statement":[{"question":1,"answer":"no"}]}"#.into());
+    if let PartyDetail::Person(p) = &mut app.parties[0].detail {
+        p.identities[0].number = "AB12".into();
+        p.addresses.retain(|a| a.kind == AddressKind::Residence);
+        p.phones.retain(|ph| ph.kind == PhoneKind::Mobile);
+        p.occupation = None;
+    }
+    let p = "parties[0].detail.person";
+    assert_eq!(
+        paths(case_body(&app, &settings())),
+        [
+            "plan".to_string(),
+            "extensions.insurability_statement[0].answer".into(),
+            format!("{p}.identities[0].number"),
+            format!("{p}.addresses[work]"),
+            format!("{p}.phones[work]"),
+            format!("{p}.phones[home]"),
+            format!("{p}.occupation"),
+        ]
+    );
+    app.extensions = None;
+    assert!(paths(case_body(&app, &settings())).contains(&"extensions.insurability_statement".to_string()));
+}
+
+fn beneficiary(relationship: Option<&str>) -> Party {
+    let mut b = insured();
+    b.role = PartyRole::Beneficiary;
+    b.relationship = relationship.map(str::to_string);
+    b.share_percent = Some("100".into());
+    b
+}
+
+#[test]
+fn issuing_carries_the_payment_the_address_and_the_beneficiary_relationship() {
+    let mut app = application(AcceptanceMode::Issue, "31300", life());
+    app.parties.push(beneficiary(Some("3")));
+    let (path, body) = issuing_body(&app, "101", None).unwrap();
+    assert_eq!(path, "policy-management/v1/life/issuing");
+    // An account debit: pmtType "1" and depAcctId, as #10's productIdent 2 and 3 examples.
+    assert_eq!(body["pmtReferences"]["pmtType"], "1");
+    assert_eq!(
+        body["personInfo"]["depAcctId"],
+        serde_json::json!([{ "bankId": "558", "acctType": "2", "acctId": "696369321563" }])
+    );
+    assert!(body["personInfo"].get("ccAcctRec").is_none());
+    let post = &body["personInfo"]["contactInfo"]["postAddr"][0];
+    assert_eq!(post["addr1"], "KR 22 06 32");
+    assert_eq!(post["cityId"], "11001");
+    // Spec 8.12: issuing's examples write birthDt as YYYY-MM-DD.
+    assert_eq!(body["personInfo"]["birthDt"], "1990-12-30");
+    assert_eq!(body["beneficiary"][0]["personInfo"]["relationshipType"], "3");
+    // A card: pmtType "2" and ccAcctRec.code, as #10's productIdent 1 example.
+    app.payment = Some(Payment {
+        method: PaymentMethod::Card,
+        bank: Some("32".into()),
+        account: Some("4704371043791074".into()),
+    });
+    let (_, body) = issuing_body(&app, "101", None).unwrap();
+    assert_eq!(body["pmtReferences"]["pmtType"], "2");
+    assert_eq!(
+        body["personInfo"]["ccAcctRec"],
+        serde_json::json!([{ "code": "32", "acctId": "4704371043791074" }])
+    );
+}
+
+#[test]
+fn issuing_names_what_it_would_otherwise_invent() {
+    let mut app = application(AcceptanceMode::Issue, "31300", life());
+    app.parties.push(beneficiary(None));
+    app.extensions = Some(r#"{"office":"6005"}"#.into());
+    app.payment.as_mut().unwrap().bank = Some("999".into());
+    if let PartyDetail::Person(p) = &mut app.parties[0].detail {
+        p.addresses.clear();
+    }
+    assert_eq!(
+        paths(issuing_body(&app, "101", None)),
+        [
+            "payment.bank",
+            "extensions.account_type",
+            "parties[0].detail.person.addresses",
+            "parties[1].relationship"
+        ]
+    );
+}
+
+#[test]
+fn home_issuing_keeps_the_capital_and_the_risk_address() {
+    let home = InsuredInterest::Property(Building {
+        address: Some(address(AddressKind::Residence, "AVENIDA BRASIL", "52835")),
+        construction: None,
+        occupancy: None,
+        building_value: Some(Money {
+            amount: "195000000".into(),
+            currency: "COP".into(),
+        }),
+        contents_value: None,
+    });
+    let (path, body) = issuing_body(&application(AcceptanceMode::Issue, "67307", home), "101", None).unwrap();
+    assert_eq!(path, "policy-management/v1/general/issuing");
+    assert_eq!(body["productIdent"], "3");
+    assert_eq!(body["insuranceInfo"]["capitalization"][0]["amt"], 195000000.0);
+    assert_eq!(
+        body["insuranceInfo"]["riskInfo"]["postAddr"][0]["addr1"],
+        "AVENIDA BRASIL"
+    );
+    assert_eq!(
+        body["insuranceInfo"]["riskInfo"]["postAddr"][0]["cityId"],
+        "52835"
+    );
+}
+
+fn report(status: CaseStatus, code: &str) -> ApplicationStatusReport {
+    ApplicationStatusReport {
+        application_number: "550100000000001".into(),
+        update: false,
+        status,
+        status_code: Some(code.into()),
+        applicant: Identity {
+            kind: IdentityKind::NationalId,
+            number: "1234567890".into(),
+            issuing_country: None,
+        },
+        applicant_type: Some("1".into()),
+        product: Some("0".into()),
+        plan: Some("1".into()),
+        insurability_date: Some("2023-08-01".into()),
+        observation: Some("Autorizacion de examenes medicos".into()),
+        extra_premium_percent: None,
+        coverages: vec![],
+        case_number: Some("23032220".into()),
+    }
+}
+
+#[test]
+fn a_status_carries_the_application_status_and_the_client_status_apart() {
+    let (_, _, body) = status_body(&report(CaseStatus::PendingUnderwriting, "AE"), "1").unwrap();
+    assert_eq!(body["request"]["statusCode"], "AE");
+    assert_eq!(body["personInfo"]["policy"]["status"], "SE");
+    for (status, code, client) in [
+        (CaseStatus::ApplicationApproved, "AP", "AP"),
+        (CaseStatus::ApplicationRejected, "NE", "NE"),
+        (CaseStatus::ApplicationRejected, "NR", "NR"),
+        (CaseStatus::Withdrawn, "DE", "DE"),
+    ] {
+        assert_eq!(client_status(status, code), Some(client), "{status:?} {code}");
+    }
+    let Err(AdapterError::InvalidRequest(issues)) = status_body(&report(CaseStatus::ClaimPaid, "PS"), "1")
+    else {
+        panic!("a claim status has no client status")
+    };
+    assert_eq!(issues[0].path, "application_status.status");
+}
