@@ -78,9 +78,10 @@ impl Adapter for AagiMotor {
     }
 
     fn status(case: CaseRef) -> Result<StatusReport, AdapterError> {
-        let url = endpoint(&format!("contracts/{}", contract_id(&case)?))?;
+        let id = contract_id(&case)?;
+        let url = endpoint(&format!("contracts/{id}"))?;
         let response = http::send(Method::Get, &url, RequestBody::Empty, Some(CREDENTIAL))?;
-        status_report(decode(&response)?)
+        status_report(decode(&response)?, &id)
     }
 
     fn cancel(cancellation: Cancellation) -> Result<CancelResult, AdapterError> {

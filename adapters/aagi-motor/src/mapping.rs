@@ -292,12 +292,12 @@ fn package(
     };
     wire::Package {
         name: Some("GRANU".into()),
-        coverages: vec![wire::Coverage {
+        coverages: Some(vec![wire::Coverage {
             name: Some(plan.into()),
             code: plan.into(),
             sum_insured: sum,
             coverage_items: items,
-        }],
+        }]),
         premium,
     }
 }
@@ -386,7 +386,12 @@ pub fn quotation(response: wire::QuickQuote) -> Result<Quotation, AdapterError> 
     let mut options = Vec::new();
     for package in response.product_packages.unwrap_or_default() {
         let Some(premium) = &package.premium else { continue };
-        for coverage in &package.coverages {
+        let coverages = package.coverages.as_deref().unwrap_or_default();
+        if coverages.is_empty() {
+            // `"coverages": null`: no plan (CMI); the package's premium is the product's.
+            options.push(premium_option(&response.product_code, None, premium, Vec::new()));
+        }
+        for coverage in coverages {
             let items = coverage
                 .coverage_items
                 .iter()
@@ -691,7 +696,10 @@ pub fn contract(application: &Application) -> Result<wire::Contract, AdapterErro
         net_premium: None,
         gross_premium,
     });
-    // AAGI 7.10: the contracts model requires a package for CMI too; it carries CMI's premium.
+    // AAGI 7.10: the contracts model requires a package for CMI too ("productPackages | Yes |
+    // Yes"); it carries CMI's premium. Its coverage `code` is "Enum | Yes | Yes | ... | VMI1,
+    // VMI2+, VMI3+, VMI3 | Fixed Value": no value is CMI's, so a CMI package names no coverage
+    // (`"coverages": null`, as the CMI quick quote leaves the whole package out).
     let packages = match plan.as_deref() {
         Some(plan) => vec![package(
             plan,
@@ -702,12 +710,7 @@ pub fn contract(application: &Application) -> Result<wire::Contract, AdapterErro
         )],
         None => vec![wire::Package {
             name: None,
-            coverages: vec![wire::Coverage {
-                name: Some("CMI".into()),
-                code: "CMI".into(),
-                sum_insured: None,
-                coverage_items: None,
-            }],
+            coverages: None,
             premium,
         }],
     };
@@ -810,10 +813,22 @@ fn policy(info: &wire::ContractInfo) -> Option<Policy> {
 
 pub fn acceptance(info: wire::ContractInfo, mode: AcceptanceMode) -> Result<Acceptance, AdapterError> {
     let status = case_status(&info.policy_status)?;
-    let references = vec![Reference {
-        kind: CONTRACT_ID.into(),
-        value: info.contract_id.clone(),
-    }];
+    // `contractId: null`: clear on a VERIFY (nothing was created) or an issue that names its
+    // policy; a car inspection can only be followed by its contract, so it needs the id.
+    let references: Vec<Reference> = info
+        .contract_id
+        .iter()
+        .filter(|id| !id.is_empty())
+        .map(|id| Reference {
+            kind: CONTRACT_ID.into(),
+            value: id.clone(),
+        })
+        .collect();
+    if references.is_empty() && mode != AcceptanceMode::Verify && status == CaseStatus::PendingUnderwriting {
+        return Err(errors::protocol(
+            "AAGI asks for a car inspection but gave no contractId to follow it by",
+        ));
+    }
     let (outcome, status, requirements, message) = match (mode, status) {
         (AcceptanceMode::Verify, _) => (
             AcceptanceOutcome::Pending,
@@ -847,13 +862,20 @@ pub fn acceptance(info: wire::ContractInfo, mode: AcceptanceMode) -> Result<Acce
     })
 }
 
-pub fn status_report(info: wire::ContractInfo) -> Result<StatusReport, AdapterError> {
+/// #3's answer for the contract `asked` (the id in the path, which stands when the answer's
+/// `contractId` is null).
+pub fn status_report(info: wire::ContractInfo, asked: &str) -> Result<StatusReport, AdapterError> {
+    let id = info
+        .contract_id
+        .clone()
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| asked.to_string());
     Ok(StatusReport {
         status: case_status(&info.policy_status)?,
         policy: policy(&info),
         references: vec![Reference {
             kind: CONTRACT_ID.into(),
-            value: info.contract_id.clone(),
+            value: id,
         }],
         message: Some(format!("policyStatus {}", info.policy_status)),
     })

@@ -79,7 +79,11 @@ pub struct Premium {
 #[serde(rename_all = "camelCase")]
 pub struct Package {
     pub name: Option<String>,
-    pub coverages: Vec<Coverage>,
+    /// The plan's coverage (`VMI1`, `VMI2+`, `VMI3+`, `VMI3`: the seed's whole enum). `null` for
+    /// CMI, which has no plan: the seed's answers are full of nulls, and a package answered
+    /// with `"coverages": null` means no plan, its premium standing for the product.
+    #[serde(default)]
+    pub coverages: Option<Vec<Coverage>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub premium: Option<Premium>,
 }
@@ -181,7 +185,9 @@ pub struct Contract {
 #[derive(Debug, Deserialize, Serialize, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ContractInfo {
-    pub contract_id: String,
+    /// `null` where nothing was created (a VERIFY) or where the path already names it (#3).
+    #[serde(default)]
+    pub contract_id: Option<String>,
     pub policy_number: Option<String>,
     pub policy_start_date: Option<String>,
     pub policy_expiry_date: Option<String>,

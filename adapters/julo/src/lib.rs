@@ -110,12 +110,7 @@ impl Adapter for Julo {
             &format!("{BASE}/check-strong-pin"),
             json_body(&pin)?,
         )?;
-        if let Err(AdapterError::Rejected(weak)) = data(&response) {
-            return Err(invalid(
-                "interest.credit_limit.pin",
-                &format!("JULO finds the PIN weak: {}", weak.message),
-            ));
-        }
+        pin_verdict(data(&response))?;
         let response = call(
             Method::Post,
             &format!("{BASE}/customer/"),
@@ -132,6 +127,7 @@ impl Adapter for Julo {
                 &format!("JULO's image types are {}", IMAGE_TYPES.join(", ")),
             ));
         }
+        check_image(&document.data)?;
         let parts = vec![
             form::text("image_type", &document.code),
             form::file(
@@ -169,9 +165,15 @@ impl Adapter for Julo {
                     &format!("{BASE}/application/otp/validate/{xid}"),
                     body,
                 )?)?;
-                Ok(result(case.status, None, "phone confirmed"))
+                let mut confirmed = result(case.status, None, "phone confirmed");
+                confirmed.references.push(Reference {
+                    kind: OTP_VERIFIED.into(),
+                    value: xid,
+                });
+                Ok(confirmed)
             }
             ConfirmStep::CompleteApplication(details) => {
+                otp_verified(case)?;
                 let body = json_body(&customer_data(details)?)?;
                 // The table's PATCH /applications/{xid}, not the curl's POST /application/{xid}.
                 data(&call(Method::Patch, &format!("{BASE}/applications/{xid}"), body)?)?;

@@ -7,6 +7,9 @@ use crate::partner::*;
 pub const CURRENCY: &str = "IDR";
 /// The case reference: JULO's `application_xid`, in every later path.
 pub const APPLICATION_XID: &str = "application-xid";
+/// Recorded on the case (valued with the `application_xid`) once JULO validated the OTP (#8):
+/// spec 5.2 makes "Send OTP and Validate OTP" mandatory before complete customer data.
+pub const OTP_VERIFIED: &str = "otp-verified";
 
 fn digits(value: &str, n: usize) -> bool {
     value.len() == n && value.chars().all(|c| c.is_ascii_digit())
@@ -396,10 +399,16 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
 }
 
 /// JULO's failure: `success: false` with its error strings.
+///
+/// The spec gives no HTTP status for a failure, only the envelope (`"success": false, "errors":
+/// ["error message"]`). JULO answers its business refusals (NIK already registered, wrong OTP, an
+/// OTP it could not send, a weak PIN) with HTTP 400 and that envelope: the message is JULO's word
+/// to the customer, so it is `rejected`. A 400 without JULO's envelope stays a malformed request.
 pub fn failure(status: u16, body: &[u8]) -> AdapterError {
     let envelope: Option<Envelope> = serde_json::from_slice(body).ok();
     let messages = envelope
         .as_ref()
+        .filter(|e| !e.success)
         .map(|e| {
             e.errors
                 .iter()
@@ -408,22 +417,81 @@ pub fn failure(status: u16, body: &[u8]) -> AdapterError {
                 .join("; ")
         })
         .filter(|m| !m.is_empty());
-    match status {
-        401 | 403 => {
-            AdapterError::Unauthorized(messages.unwrap_or_else(|| panelgate_adapter_sdk::http::snippet(body)))
+    match (status, messages) {
+        (401 | 403, m) => {
+            AdapterError::Unauthorized(m.unwrap_or_else(|| panelgate_adapter_sdk::http::snippet(body)))
         }
-        500..=599 => AdapterError::PartnerUnavailable(format!("HTTP {status}")),
-        400 => AdapterError::PartnerBadRequest(
-            messages.unwrap_or_else(|| panelgate_adapter_sdk::http::snippet(body)),
-        ),
-        _ => match messages {
-            Some(m) => errors::rejected("julo", m),
-            None => errors::protocol(format!(
-                "HTTP {status}: {}",
-                panelgate_adapter_sdk::http::snippet(body)
-            )),
-        },
+        (500..=599, _) => AdapterError::PartnerUnavailable(format!("HTTP {status}")),
+        (_, Some(m)) => errors::rejected("julo", m),
+        (400, None) => AdapterError::PartnerBadRequest(panelgate_adapter_sdk::http::snippet(body)),
+        (_, None) => errors::protocol(format!(
+            "HTTP {status}: {}",
+            panelgate_adapter_sdk::http::snippet(body)
+        )),
     }
+}
+
+/// The strong-PIN check's (#6) verdict: JULO's refusal is the portal's PIN named as weak;
+/// any other failure (401, 5xx, an answer that is no envelope) stops registration as it is,
+/// so a PIN JULO did not call strong never registers.
+pub fn pin_verdict(answer: Result<serde_json::Value, AdapterError>) -> Result<(), AdapterError> {
+    match answer {
+        Ok(_) => Ok(()),
+        Err(AdapterError::Rejected(weak)) => Err(AdapterError::InvalidRequest(vec![FieldIssue {
+            path: "interest.credit_limit.pin".into(),
+            message: format!("JULO finds the PIN weak: {}", weak.message),
+        }])),
+        Err(other) => Err(other),
+    }
+}
+
+/// The image an upload (#3) carries, by its magic bytes: JULO's images are photos of the KTP
+/// and the customer ("Images ktp_self/selfie/ crop_selfie", the curl's `upload=test.jpg`), so
+/// JPEG and PNG; a PDF or anything else is refused before it leaves.
+pub fn image_format(data: &[u8]) -> Option<&'static str> {
+    if data.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("jpeg")
+    } else if data.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("png")
+    } else {
+        None
+    }
+}
+
+/// Refuses an upload that is not a JPEG or PNG image, naming the file.
+pub fn check_image(data: &[u8]) -> Result<(), AdapterError> {
+    match image_format(data) {
+        Some(_) => Ok(()),
+        None => Err(AdapterError::InvalidRequest(vec![FieldIssue {
+            path: "file".into(),
+            message: "JULO takes images (JPEG or PNG) only; this file is not one".into(),
+        }])),
+    }
+}
+
+/// Complete customer data (#2) only after the OTP was validated (spec 5.2: "Send OTP and
+/// Validate OTP | YES | those API's need to hit for validate mobile phone").
+pub fn otp_verified(case: &CaseRef) -> Result<(), AdapterError> {
+    match case.references.iter().any(|r| r.kind == OTP_VERIFIED) {
+        true => Ok(()),
+        false => Err(AdapterError::Conflict(format!(
+            "case `{}`: confirm the phone first (steps `send_otp` then `verify_otp`); JULO takes \
+             the complete application only after the OTP is validated",
+            case.id
+        ))),
+    }
+}
+
+/// A query value, percent-encoded in full: everything but RFC 3986's unreserved characters.
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 /// The lookup kinds this adapter serves: JULO's dropdowns and its address levels.
@@ -443,13 +511,6 @@ pub fn lookup_query(request: &LookupRequest) -> Result<String, AdapterError> {
             .iter()
             .find(|f| f.name == name)
             .map(|f| f.value.clone())
-    };
-    let encode = |v: &str| {
-        v.replace('%', "%25")
-            .replace(' ', "%20")
-            .replace('&', "%26")
-            .replace('/', "%2F")
-            .replace('+', "%2B")
     };
     let invalid = |path: &str, message: &str| {
         AdapterError::InvalidRequest(vec![FieldIssue {
@@ -485,6 +546,10 @@ pub fn lookup_query(request: &LookupRequest) -> Result<String, AdapterError> {
     Ok(query)
 }
 
+/// A list's items: strings, or (sub-districts) objects carrying the postal code, which the spec
+/// promises ("province, cities, district, sub-district and postal code") without showing the
+/// shape: `{"subdistrict": "Cigondewah Kaler", "zipcode": "40214"}`. The code is the name
+/// (`address_kelurahan` takes it back); the label carries the postal code.
 pub fn lookup_items(
     data: &serde_json::Value,
     parent: Option<String>,
@@ -492,15 +557,38 @@ pub fn lookup_items(
     let items = data
         .as_array()
         .ok_or_else(|| errors::protocol("a list came back without an array"))?;
-    Ok(items
+    items
         .iter()
-        .filter_map(|v| v.as_str())
-        .map(|s| LookupItem {
-            code: s.to_string(),
-            label: s.to_string(),
-            parent: parent.clone(),
+        .enumerate()
+        .map(|(i, v)| {
+            let (code, label) = lookup_item(v).ok_or_else(|| {
+                errors::protocol(format!("list item {i} is neither a name nor a named place: {v}"))
+            })?;
+            Ok(LookupItem {
+                code,
+                label,
+                parent: parent.clone(),
+            })
         })
-        .collect())
+        .collect()
+}
+
+fn lookup_item(value: &serde_json::Value) -> Option<(String, String)> {
+    if let Some(s) = value.as_str() {
+        return Some((s.to_string(), s.to_string()));
+    }
+    let field = |names: &[&str]| {
+        names.iter().find_map(|n| match &value[*n] {
+            serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    let name = field(&["subdistrict", "sub_district", "kelurahan"])?;
+    Some(match field(&["zipcode", "zip_code", "kodepos"]) {
+        Some(zip) => (name.clone(), format!("{name} ({zip})")),
+        None => (name.clone(), name),
+    })
 }
 
 #[cfg(test)]

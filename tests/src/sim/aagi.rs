@@ -310,22 +310,8 @@ fn check_packages(
         .first()
         .and_then(Value::as_object)
         .ok_or_else(|| Ok("an empty productPackages".into()))?;
-    let coverage = package
-        .get("coverages")
-        .and_then(Value::as_array)
-        .and_then(|c| c.first())
-        .and_then(Value::as_object)
-        .ok_or_else(|| Ok("a package without coverages".into()))?;
-    let code = text(coverage, "code").map_err(Ok)?;
-    let plans: &[&str] = if product == "VMI" {
-        &["VMI1", "VMI2+", "VMI3+", "VMI3"]
-    } else {
-        &["CMI"]
-    };
-    if !plans.contains(&code) {
-        return Err(Ok(format!("coverage code `{code}` is not a {product} coverage")));
-    }
     if contract {
+        // Contracts model: "premium | Yes | Yes", "grossPremium | Number | Yes | Yes".
         let premium = package
             .get("premium")
             .and_then(Value::as_object)
@@ -333,6 +319,40 @@ fn check_packages(
         if !premium.get("grossPremium").is_some_and(Value::is_number) {
             return Err(Ok("`premium.grossPremium` is required".into()));
         }
+    }
+    // Contracts model: coverages "code | Enum | Yes | Yes | ... | VMI1, VMI2+, VMI3+, VMI3 | Fixed
+    // Value". No value is CMI's: a CMI package names no coverage (null, absent or empty), and
+    // a coverage code off that list ("CMI") is malformed.
+    let plans = ["VMI1", "VMI2+", "VMI3+", "VMI3"];
+    if product == "CMI" {
+        return match package.get("coverages") {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(c)) if c.is_empty() => Ok(None),
+            Some(Value::Array(c)) => {
+                let code = c
+                    .first()
+                    .and_then(|c| c.get("code"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                Err(Ok(match plans.contains(&code) {
+                    true => format!("coverage code `{code}` is a VMI plan, not CMI"),
+                    false => format!("coverage code `{code}` is not one of VMI1, VMI2+, VMI3+, VMI3"),
+                }))
+            }
+            Some(_) => Err(Ok("coverages must be an array or null".into())),
+        };
+    }
+    let coverage = package
+        .get("coverages")
+        .and_then(Value::as_array)
+        .and_then(|c| c.first())
+        .and_then(Value::as_object)
+        .ok_or_else(|| Ok("a package without coverages".into()))?;
+    let code = text(coverage, "code").map_err(Ok)?;
+    if !plans.contains(&code) {
+        return Err(Ok(format!(
+            "coverage code `{code}` is not one of VMI1, VMI2+, VMI3+, VMI3"
+        )));
     }
     let items = match coverage.get("coverageItems") {
         None | Some(Value::Null) => None,
@@ -421,7 +441,7 @@ fn common(body: &Value, contract: bool) -> Result<Parsed, Refusal> {
         }
     };
     let plan = package.as_ref().map(|p| p.plan.clone());
-    let plan = plan.as_deref().filter(|p| *p != "CMI");
+    let plan = plan.as_deref();
     check_vehicle(&o, &product, plan, contract).map_err(malformed)?;
     Ok((o, product, package))
 }
@@ -441,9 +461,14 @@ async fn quick_quotes(State(s): State<Arc<Shared>>, headers: HeaderMap, body: By
         Err(r) => return r.into_response(),
     };
     match package {
-        // AAGI 7.10: where a CMI premium comes back is undocumented; we answer at the top level.
+        // AAGI 7.10: where a CMI premium comes back is undocumented. A GUESS: in a package, as
+        // every VMI answer carries it, with `"coverages": null` since CMI has no plan (the
+        // seed's answers spell absent values as null: `"owner": null`, `"discounts": null`).
         None => {
-            o.insert("premium".into(), premium(net_premium("CMI", 0.0)));
+            o.insert(
+                "productPackages".into(),
+                json!([{ "name": null, "coverages": null, "premium": premium(net_premium("CMI", 0.0)) }]),
+            );
         }
         Some(p) => {
             let sum = p.sum_insured.unwrap_or_else(|| default_sum(&p.plan));
@@ -655,8 +680,10 @@ async fn contracts(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     let mut inner = s.lock();
     inner.issued += 1;
     let contract_id = format!("{:022x}", inner.issued.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    // A VERIFY creates nothing (a GUESS at its answer: the seed shows only issued ones), so it
+    // names no contract: `"contractId": null`, as the seed spells every absent value.
     let info = json!({
-        "contractId": contract_id,
+        "contractId": if verify { Value::Null } else { json!(contract_id) },
         "policyNumber": if verify { Value::Null } else { json!(format!("22-001-M01-{:06}", inner.issued)) },
         "policyStartDate": start, "policyExpiryDate": expiry,
         "documentUrl": if verify { Value::Null } else { json!(format!("https://epolicy.example/{contract_id}")) },

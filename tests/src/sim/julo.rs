@@ -42,6 +42,10 @@ struct Inner {
     next_xid: u64,
     imports: u64,
     requests: Vec<(String, bool)>,
+    /// Query parameters of each look-up, as JULO decoded them.
+    queries: Vec<HashMap<String, String>>,
+    /// A failure the named endpoint answers next, after the headers passed: `(status, message)`.
+    faults: HashMap<String, (StatusCode, String)>,
 }
 
 struct Shared {
@@ -74,6 +78,8 @@ impl JuloSimulator {
             next_xid: 2_235_427_695,
             imports: 4836,
             requests: Vec::new(),
+            queries: Vec::new(),
+            faults: HashMap::new(),
         };
         let shared = Arc::new(Shared {
             config,
@@ -94,6 +100,8 @@ impl JuloSimulator {
             .route(&format!("{V1}/dropdown-data"), get(dropdown))
             .route(&format!("{V1}/address"), get(address))
             .route(&format!("{V1}/external-data-imports/{{xid}}"), post(bank_import))
+            // The tester's window on the customer's phone (not JULO's API): the OTP #7 sent.
+            .route("/_sim/otp/{xid}", get(read_otp))
             .with_state(shared.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
@@ -110,6 +118,21 @@ impl JuloSimulator {
     /// Every request as `(path, authorized)`.
     pub fn requests(&self) -> Vec<(String, bool)> {
         self.shared.lock().requests.clone()
+    }
+
+    /// Query parameters of every look-up (#9, #10), decoded as JULO decodes them.
+    pub fn lookup_queries(&self) -> Vec<HashMap<String, String>> {
+        self.shared.lock().queries.clone()
+    }
+
+    /// The next authorized request to `endpoint` (the name in [`JuloSimulator::requests`], e.g.
+    /// `check-strong-pin`, `otp`) answers `status` with JULO's failure envelope carrying `message`.
+    pub fn fail_next(&self, endpoint: &str, status: u16, message: &str) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        self.shared
+            .lock()
+            .faults
+            .insert(endpoint.to_string(), (status, message.to_string()));
     }
 
     /// The OTP "sent" to the customer's phone for an application, as a test reads it off the phone.
@@ -130,7 +153,8 @@ fn ok(data: Value) -> Response {
     axum::Json(json!({ "success": true, "data": data, "errors": [] })).into_response()
 }
 
-/// A refusal in JULO's envelope (HTTP 400 for malformed input, 200 for a business "no").
+/// A refusal in JULO's envelope. Spec "Response format": "Failure response: {"success": false,
+/// "data": null, "errors": ["error message"]}"; it gives no HTTP status, for any failure.
 fn fail(status: StatusCode, message: impl Into<String>) -> Response {
     (
         status,
@@ -143,12 +167,25 @@ fn bad(message: impl Into<String>) -> Response {
     fail(StatusCode::BAD_REQUEST, message)
 }
 
+/// A business "no" (NIK registered, weak PIN, wrong OTP, steps out of order). A GUESS: the spec
+/// gives no status; JULO answers these with HTTP 400 and its envelope, as malformed input.
+fn refuse(message: impl Into<String>) -> Response {
+    fail(StatusCode::BAD_REQUEST, message)
+}
+
 fn gate(s: &Shared, path: &str, headers: &HeaderMap) -> Option<Response> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let ok = header("secret-key") == Some(s.config.secret_key.as_str())
         && header("username") == Some(s.config.username.as_str());
-    s.lock().requests.push((path.to_string(), ok));
-    (!ok).then(|| fail(StatusCode::UNAUTHORIZED, "Invalid secret-key or username"))
+    let mut inner = s.lock();
+    inner.requests.push((path.to_string(), ok));
+    if !ok {
+        return Some(fail(StatusCode::UNAUTHORIZED, "Invalid secret-key or username"));
+    }
+    inner
+        .faults
+        .remove(path)
+        .map(|(status, message)| fail(status, message))
 }
 
 fn object(body: &[u8]) -> Result<Map<String, Value>, Response> {
@@ -227,7 +264,7 @@ async fn preregister_check(State(s): State<Arc<Shared>>, headers: HeaderMap, bod
     }
     let inner = s.lock();
     if inner.applications.values().any(|a| a.nik == nik) || inner.emails.contains(mail) {
-        return fail(StatusCode::OK, "Email atau NIK sudah terdaftar");
+        return refuse("Email atau NIK sudah terdaftar");
     }
     ok(Value::Null)
 }
@@ -247,7 +284,7 @@ async fn strong_pin(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Byte
     let ascending = d.windows(2).all(|w| w[1] == w[0] + 1);
     let descending = d.windows(2).all(|w| w[0] == w[1] + 1);
     if repeated || ascending || descending {
-        return fail(StatusCode::OK, "PIN terlalu lemah");
+        return refuse("PIN is weak");
     }
     ok(json!("Strong password"))
 }
@@ -270,7 +307,7 @@ async fn register(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     }
     let mut inner = s.lock();
     if inner.applications.values().any(|a| a.nik == nik) {
-        return fail(StatusCode::OK, "NIK sudah terdaftar");
+        return refuse("NIK sudah terdaftar");
     }
     inner.next_xid += 1;
     let xid = inner.next_xid;
@@ -302,7 +339,7 @@ const IMAGE_TYPES: [&str; 13] = [
 ];
 
 /// Reads a multipart body into (text fields, file parts as `(name, bytes)`).
-async fn form(request: Request) -> Result<(HashMap<String, String>, Vec<(String, usize)>), Response> {
+async fn form(request: Request) -> Result<(HashMap<String, String>, Vec<(String, Bytes)>), Response> {
     let mut form = Multipart::from_request(request, &())
         .await
         .map_err(|_| bad("multipart/form-data expected"))?;
@@ -312,7 +349,7 @@ async fn form(request: Request) -> Result<(HashMap<String, String>, Vec<(String,
         let is_file = field.file_name().is_some();
         let data = field.bytes().await.map_err(|_| bad("unreadable form"))?;
         if is_file {
-            files.push((name, data.len()));
+            files.push((name, data));
         } else {
             fields.insert(name, String::from_utf8_lossy(&data).to_string());
         }
@@ -331,8 +368,17 @@ async fn images(State(s): State<Arc<Shared>>, Path(xid): Path<String>, request: 
     else {
         return bad("image_type must be one of the listed types");
     };
-    if !files.iter().any(|(name, len)| name == "upload" && *len > 0) {
+    let Some((_, upload)) = files
+        .iter()
+        .find(|(name, data)| name == "upload" && !data.is_empty())
+    else {
         return bad("upload is required");
+    };
+    // Spec #3: "upload | File | Images ktp_self/selfie/ crop_selfie"; the curl sends `test.jpg`.
+    // A GUESS at the check: JULO opens the file as an image (JPEG or PNG by its magic bytes) and
+    // refuses anything else, a PDF included, with a 400.
+    if !(upload.starts_with(&[0xFF, 0xD8, 0xFF]) || upload.starts_with(b"\x89PNG\r\n\x1a\n")) {
+        return bad("upload must be an image (jpg or png)");
     }
     let mut inner = s.lock();
     tri!(application(&mut inner, &xid)).images.insert(kind.clone());
@@ -377,7 +423,7 @@ async fn validate_otp(
     let mut inner = s.lock();
     let app = tri!(application(&mut inner, &xid));
     if app.otp_sent.as_deref() != Some(token.as_str()) {
-        return fail(StatusCode::OK, "OTP salah atau kadaluarsa");
+        return refuse("OTP salah atau kadaluarsa");
     }
     app.otp_validated = true;
     ok(Value::Null)
@@ -479,10 +525,10 @@ async fn complete(
     // Spec 5.2's prerequisites: KTP and selfie images, and a validated OTP.
     let selfie = app.images.contains("selfie") || app.images.contains("crop_selfie");
     if !app.images.contains("ktp_self") || !selfie {
-        return fail(StatusCode::OK, "Upload foto KTP dan selfie terlebih dahulu");
+        return refuse("Upload foto KTP dan selfie terlebih dahulu");
     }
     if !app.otp_validated {
-        return fail(StatusCode::OK, "Nomor HP belum diverifikasi dengan OTP");
+        return refuse("Nomor HP belum diverifikasi dengan OTP");
     }
     app.completed = true;
     let mut data = o.clone();
@@ -519,6 +565,7 @@ async fn dropdown(
     if let Some(r) = gate(&s, "dropdown-data", &headers) {
         return r;
     }
+    s.lock().queries.push(q.clone());
     let data = match q.get("data_selected").map(String::as_str) {
         Some("loan_purposes") => list(&[
             "Modal usaha",
@@ -568,24 +615,44 @@ async fn address(
     if let Some(r) = gate(&s, "address", &headers) {
         return r;
     }
+    s.lock().queries.push(q.clone());
     let get = |k: &str| q.get(k).map(String::as_str);
-    let tree: [(&str, &str, &str, &[&str]); 3] = [
+    type Place<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, &'a str)]);
+    let tree: [Place; 3] = [
         (
             "DKI Jakarta",
             "Jakarta Barat",
             "Cengkareng",
-            &["Cengkareng Barat", "Cengkareng Timur"],
+            &[("Cengkareng Barat", "11730"), ("Cengkareng Timur", "11730")],
         ),
         (
             "DKI Jakarta",
             "Jakarta Utara",
             "Pademangan",
-            &["Pademangan Timur"],
+            &[("Pademangan Timur", "14410")],
         ),
-        ("Jawa Barat", "Bandung", "Andir", &["Ciroyom", "Kebon Jeruk"]),
+        (
+            "Jawa Barat",
+            "Bandung",
+            "Andir",
+            &[("Ciroyom", "40182"), ("Kebon Jeruk", "40181")],
+        ),
     ];
     let need = |k: &str| get(k).ok_or_else(|| bad(format!("{k} is required for this level")));
     let values: Vec<&str> = match get("get_address") {
+        Some("sub_district") => {
+            let (p, c, d) = (tri!(need("province")), tri!(need("city")), tri!(need("district")));
+            // Spec #10: "This API will give you a province, cities, district, sub-district and
+            // postal code"; no `get_address` value asks for postal codes, so (a GUESS at the shape,
+            // the spec shows only the cities' strings) each sub-district comes with its own.
+            let places: Vec<Value> = tree
+                .iter()
+                .filter(|t| t.0 == p && t.1 == c && t.2 == d)
+                .flat_map(|t| t.3.iter())
+                .map(|(name, zip)| json!({ "subdistrict": name, "zipcode": zip }))
+                .collect();
+            return ok(Value::Array(places));
+        }
         Some("province") => tree.iter().map(|t| t.0).collect(),
         Some("city") => {
             let p = tri!(need("province"));
@@ -596,13 +663,6 @@ async fn address(
             tree.iter()
                 .filter(|t| t.0 == p && t.1 == c)
                 .map(|t| t.2)
-                .collect()
-        }
-        Some("sub_district") => {
-            let (p, c, d) = (tri!(need("province")), tri!(need("city")), tri!(need("district")));
-            tree.iter()
-                .filter(|t| t.0 == p && t.1 == c && t.2 == d)
-                .flat_map(|t| t.3.iter().copied())
                 .collect()
         }
         _ => return bad("get_address must be province, city, district or sub_district"),
@@ -633,4 +693,13 @@ async fn bank_import(State(s): State<Arc<Shared>>, Path(xid): Path<String>, requ
     // Spec 5.11: this answer has no envelope.
     axum::Json(json!({ "status": "initiated", "application_xid": xid.parse::<u64>().unwrap_or(0), "data_type": bank, "id": inner.imports }))
         .into_response()
+}
+
+async fn read_otp(State(s): State<Arc<Shared>>, Path(xid): Path<String>) -> Response {
+    let mut inner = s.lock();
+    let app = tri!(application(&mut inner, &xid));
+    match app.otp_sent.clone() {
+        Some(otp) => axum::Json(json!({ "application_xid": xid, "otp": otp })).into_response(),
+        None => fail(StatusCode::NOT_FOUND, "no OTP was sent for this application"),
+    }
 }

@@ -221,3 +221,51 @@ async fn a_field_aagi_finds_malformed_is_its_999() {
         "{body}"
     );
 }
+
+fn cmi(mut body: serde_json::Value) -> serde_json::Value {
+    body["product"] = json!("CMI");
+    body.as_object_mut().unwrap().remove("plan");
+    body["interest"]["motor"]["garage"] = serde_json::Value::Null;
+    body
+}
+
+#[tokio::test]
+async fn a_cmi_quick_quote_answered_with_null_coverages_is_priced() {
+    let h = start().await;
+    let (status, body) = h
+        .post(
+            "/v1/panels/aagi-motor/quotes",
+            &cmi(example("aagi-motor", "quote")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let option = &body["result"]["options"][0];
+    assert_eq!(option["product"], "CMI");
+    assert!(option["plan"].is_null(), "{body}");
+    assert_eq!(option["premium"]["currency"], "THB");
+    assert!(option["premium"]["amount"].as_str().is_some(), "{body}");
+}
+
+#[tokio::test]
+async fn a_cmi_contract_names_no_coverage_code_outside_the_seeds_list() {
+    let h = start().await;
+    let (status, body) = h
+        .post(
+            "/v1/panels/aagi-motor/policies",
+            &cmi(example("aagi-motor", "accept")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["result"]["outcome"], "issued");
+}
+
+#[tokio::test]
+async fn a_verify_answered_with_a_null_contract_id_is_pending() {
+    let h = start().await;
+    let mut accept = example("aagi-motor", "accept");
+    accept["mode"] = json!("verify");
+    let (status, body) = h.post("/v1/panels/aagi-motor/policies", &accept).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["result"]["outcome"], "pending");
+    assert_eq!(body["result"]["references"], json!([]), "{body}");
+}

@@ -83,7 +83,7 @@ async fn every_example_gets_a_2xx_from_its_route() {
                 &format!("/v1/panels/julo/policies/{julo}/documents"),
                 code,
                 "p.jpg",
-                b"jpeg".to_vec(),
+                b"\xff\xd8\xff jpeg".to_vec(),
             )
             .await;
         assert!(status.is_success());

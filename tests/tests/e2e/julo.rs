@@ -92,8 +92,6 @@ async fn reference_lists_come_from_julo() {
             .any(|i| i["code"] == "Apoteker"),
         "{body}"
     );
-    let (_, body) = h.get("/v1/panels/julo/lookups/sub-districts?province=DKI%20Jakarta&city=Jakarta%20Barat&district=Cengkareng").await;
-    assert_eq!(body["result"].as_array().unwrap().len(), 2, "{body}");
     let (status, body) = h.get("/v1/panels/julo/lookups/cities").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["issues"][0]["path"], "province");
@@ -128,15 +126,10 @@ async fn julo_refuses_what_it_should_and_the_portal_hears_why() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["code"], "rejected");
 
-    // The full application before the OTP: JULO's sequence.
-    let (status, body) = step(&h, &case, example("julo", "confirm-complete-application")).await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("KTP"));
-
-    // A phone JULO calls malformed: its 400.
+    // A phone JULO refuses: its 400 envelope, JULO's message to the portal.
     let (status, body) = step(&h, &case, json!({ "step": { "send_otp": "12345" } })).await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
-    assert_eq!(body["error"]["code"], "partner_bad_request");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "rejected");
 
     // An image type JULO does not have.
     let (status, _) = h
@@ -166,4 +159,179 @@ headers = { secret-key = { value = "wrong" }, username = { value = "partner" } }
     let (status, body) = h.get_from(&base, "/v1/panels/julo-bad/lookups/banks").await;
     assert_eq!(status, StatusCode::BAD_GATEWAY);
     assert_eq!(body["error"]["code"], "partner_unauthorized");
+}
+
+fn requested(h: &Harness, endpoint: &str) -> bool {
+    h.julo.requests().iter().any(|(path, _)| path == endpoint)
+}
+
+#[tokio::test]
+async fn a_pin_julo_calls_weak_with_http_400_never_registers() {
+    let h = start().await;
+    let mut accept = example("julo", "accept");
+    accept["interest"]["credit_limit"]["pin"] = json!("123456");
+    let (status, body) = h.post("/v1/panels/julo/policies", &accept).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["issues"][0]["path"], "interest.credit_limit.pin");
+    assert!(
+        body["error"]["issues"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("PIN is weak"),
+        "{body}"
+    );
+    assert!(!requested(&h, "customer"), "a weak PIN went on to registration");
+}
+
+#[tokio::test]
+async fn a_strong_pin_check_that_fails_stops_registration() {
+    let h = start().await;
+    h.julo
+        .fail_next("check-strong-pin", 401, "Invalid secret-key or username");
+    let (status, body) = h
+        .post("/v1/panels/julo/policies", &example("julo", "accept"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "partner_unauthorized");
+    h.julo.fail_next("check-strong-pin", 503, "maintenance");
+    let (status, body) = h
+        .post("/v1/panels/julo/policies", &example("julo", "accept"))
+        .await;
+    // A 5xx after the request left is in doubt for the host; registration never follows it.
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "outcome_unknown");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("HTTP 503"),
+        "{body}"
+    );
+    assert!(
+        !requested(&h, "customer"),
+        "registration went on without a strong PIN"
+    );
+}
+
+#[tokio::test]
+async fn julo_refusals_at_http_400_are_rejected_with_julo_message() {
+    let h = start().await;
+    let (case, _) = register(&h).await;
+    // NIK already registered (pre-register check, 400 with JULO's envelope).
+    let (status, body) = h
+        .post("/v1/panels/julo/policies", &example("julo", "accept"))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "rejected");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sudah terdaftar"),
+        "{body}"
+    );
+    // JULO could not send the OTP.
+    h.julo.fail_next("otp", 400, "Gagal mengirim OTP");
+    let (status, body) = step(&h, &case, example("julo", "confirm-send-otp")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "rejected");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Gagal mengirim OTP"),
+        "{body}"
+    );
+    // A wrong OTP.
+    let (status, body) = step(&h, &case, example("julo", "confirm-send-otp")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = step(&h, &case, json!({ "step": { "verify_otp": "000000" } })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "rejected");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("OTP salah"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn sub_districts_come_with_their_postal_codes() {
+    let h = start().await;
+    let (status, body) = h
+        .get("/v1/panels/julo/lookups/sub-districts?province=DKI%20Jakarta&city=Jakarta%20Barat&district=Cengkareng")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let items = body["result"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{body}");
+    assert_eq!(items[0]["code"], "Cengkareng Barat");
+    assert_eq!(items[0]["label"], "Cengkareng Barat (11730)");
+    assert_eq!(items[0]["parent"], "Cengkareng");
+}
+
+#[tokio::test]
+async fn an_upload_that_is_not_an_image_is_refused_before_julo() {
+    let h = start().await;
+    let (case, _) = register(&h).await;
+    for (name, data) in [
+        ("ktp.pdf", b"%PDF-1.4\n%%EOF\n".to_vec()),
+        ("ktp.jpg", b"not really a jpeg".to_vec()),
+    ] {
+        let (status, body) = h
+            .upload(
+                &format!("/v1/panels/julo/policies/{case}/documents"),
+                "ktp_self",
+                name,
+                data,
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["issues"][0]["path"], "file", "{body}");
+    }
+    assert!(!requested(&h, "images"), "a file that is no image went to JULO");
+}
+
+#[tokio::test]
+async fn the_complete_application_waits_for_the_validated_otp() {
+    let h = start().await;
+    let (case, _) = register(&h).await;
+    for code in ["ktp_self", "selfie"] {
+        let (status, body) = h
+            .upload(
+                &format!("/v1/panels/julo/policies/{case}/documents"),
+                code,
+                "photo.jpg",
+                b"\xff\xd8\xff jpeg".to_vec(),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, body) = step(&h, &case, example("julo", "confirm-send-otp")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Sent, not yet validated: refused here, naming the step, and JULO never sees it.
+    let (status, body) = step(&h, &case, example("julo", "confirm-complete-application")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "conflict");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("verify_otp"),
+        "{body}"
+    );
+    assert!(
+        !requested(&h, "applications"),
+        "the application went to JULO before the OTP"
+    );
+}
+
+#[tokio::test]
+async fn lookup_values_reach_julo_encoded_in_full() {
+    let h = start().await;
+    let (status, body) = h
+        .get("/v1/panels/julo/lookups/jobs?job_industry=Sales%20%231%3Fx%3Dy%20%3B%20%22z%22")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let queries = h.julo.lookup_queries();
+    assert_eq!(
+        queries
+            .last()
+            .and_then(|q| q.get("job_industry"))
+            .map(String::as_str),
+        Some("Sales #1?x=y ; \"z\""),
+        "{queries:?}"
+    );
 }

@@ -168,3 +168,62 @@ fn aagi_error_codes_become_typed_errors() {
         AdapterError::PartnerUnavailable(_)
     ));
 }
+
+#[test]
+fn a_package_answered_with_null_coverages_prices_the_product() {
+    let response: wire::QuickQuote = serde_json::from_value(serde_json::json!({
+        "policyStartDate": "2022-07-23", "policyExpiryDate": "2023-07-23", "channel": "WS", "productCode": "CMI",
+        "vehicle": { "make": "39", "model": "1597", "usage": "1.10", "garageType": null, "vehicleIdentificationNumber": "K",
+            "registrationNumber": "กข1234", "registrationState": "0", "yearOfManufacture": "2020", "engineNumber": "",
+            "owner": null },
+        "productPackages": [{ "name": null, "coverages": null,
+          "premium": { "discounts": null, "additionalCosts": null, "netPremium": 600, "grossPremium": 645.21 } }]
+    }))
+    .unwrap();
+    let q = quotation(response).unwrap();
+    assert_eq!(q.options.len(), 1);
+    assert_eq!(q.options[0].plan, None);
+    assert_eq!(q.options[0].premium, thb("645.21"));
+}
+
+#[test]
+fn a_cmi_package_names_no_coverage_code() {
+    let package = wire::Package {
+        name: None,
+        coverages: None,
+        premium: None,
+    };
+    let json = serde_json::to_value(&package).unwrap();
+    assert!(json["coverages"].is_null(), "{json}");
+    assert!(!json.to_string().contains("\"CMI\""), "{json}");
+}
+
+fn info(contract_id: serde_json::Value, status: &str) -> wire::ContractInfo {
+    serde_json::from_value(serde_json::json!({
+        "contractId": contract_id, "policyNumber": null, "policyStartDate": "2022-06-17",
+        "policyExpiryDate": "2023-06-17", "documentUrl": null, "policyStatus": status
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_null_contract_id_is_tolerated_where_its_meaning_is_clear() {
+    // A VERIFY creates nothing: pending, no reference.
+    let a = acceptance(info(serde_json::Value::Null, "SUCCESS"), AcceptanceMode::Verify).unwrap();
+    assert_eq!(a.outcome, AcceptanceOutcome::Pending);
+    assert!(a.references.is_empty());
+    // The status of a contract the path names keeps that id.
+    let s = status_report(info(serde_json::Value::Null, "CANCELLED"), "abc").unwrap();
+    assert_eq!(s.references[0].value, "abc");
+    assert_eq!(s.status, CaseStatus::Cancelled);
+    // An inspection without a contract to follow it by is not clear.
+    assert!(matches!(
+        acceptance(
+            info(serde_json::Value::Null, "PROCESS_CAR_INSPECTION"),
+            AcceptanceMode::Issue
+        ),
+        Err(AdapterError::PartnerProtocol(_))
+    ));
+    let a = acceptance(info(serde_json::json!("c-1"), "SUCCESS"), AcceptanceMode::Issue).unwrap();
+    assert_eq!(a.references[0].value, "c-1");
+}

@@ -197,3 +197,102 @@ fn julo_failures_carry_its_error_strings() {
     assert!(matches!(failure(200, body), AdapterError::Rejected(r) if r.message == "NIK sudah terdaftar"));
     assert!(matches!(failure(401, body), AdapterError::Unauthorized(_)));
 }
+
+#[test]
+fn julo_envelope_on_http_400_is_a_rejection_with_its_message() {
+    let body = br#"{"success": false, "data": null, "errors": ["OTP salah atau kadaluarsa"]}"#;
+    assert!(
+        matches!(failure(400, body), AdapterError::Rejected(r) if r.message == "OTP salah atau kadaluarsa")
+    );
+    // A 400 that is not JULO's envelope stays a malformed request.
+    assert!(matches!(
+        failure(400, b"<html>Bad Request</html>"),
+        AdapterError::PartnerBadRequest(_)
+    ));
+    assert!(matches!(failure(503, body), AdapterError::PartnerUnavailable(_)));
+}
+
+#[test]
+fn a_pin_julo_does_not_call_strong_never_registers() {
+    let weak = br#"{"success": false, "data": null, "errors": ["PIN is weak"]}"#;
+    let Err(AdapterError::InvalidRequest(issues)) = pin_verdict(Err(failure(400, weak))) else {
+        panic!("a weak PIN is named")
+    };
+    assert_eq!(issues[0].path, "interest.credit_limit.pin");
+    assert!(issues[0].message.contains("PIN is weak"));
+    assert!(matches!(
+        pin_verdict(Err(failure(401, b""))),
+        Err(AdapterError::Unauthorized(_))
+    ));
+    assert!(matches!(
+        pin_verdict(Err(failure(502, b""))),
+        Err(AdapterError::PartnerUnavailable(_))
+    ));
+    assert!(pin_verdict(Ok(serde_json::json!("Strong password"))).is_ok());
+}
+
+#[test]
+fn only_jpeg_and_png_images_go_to_julo() {
+    assert_eq!(image_format(b"\xff\xd8\xff\xe0JFIF"), Some("jpeg"));
+    assert_eq!(image_format(b"\x89PNG\r\n\x1a\n...."), Some("png"));
+    assert_eq!(image_format(b"%PDF-1.4\n"), None);
+    assert_eq!(image_format(b"hello"), None);
+    let Err(AdapterError::InvalidRequest(issues)) = check_image(b"%PDF-1.4\n") else {
+        panic!("a PDF is refused")
+    };
+    assert_eq!(issues[0].path, "file");
+}
+
+fn case_with(references: Vec<Reference>) -> CaseRef {
+    CaseRef {
+        id: "c-1".into(),
+        kind: CaseKind::CreditApplication,
+        status: CaseStatus::PendingDocuments,
+        product: None,
+        references,
+        policy: None,
+        parent: None,
+    }
+}
+
+#[test]
+fn the_complete_application_waits_for_the_validated_otp() {
+    let xid = Reference {
+        kind: APPLICATION_XID.into(),
+        value: "12".into(),
+    };
+    let Err(AdapterError::Conflict(message)) = otp_verified(&case_with(vec![xid.clone()])) else {
+        panic!("refused before the OTP")
+    };
+    assert!(message.contains("verify_otp"), "{message}");
+    let verified = Reference {
+        kind: OTP_VERIFIED.into(),
+        value: "12".into(),
+    };
+    assert!(otp_verified(&case_with(vec![xid, verified])).is_ok());
+}
+
+#[test]
+fn lookup_values_are_percent_encoded_in_full() {
+    assert_eq!(encode("Jawa Barat"), "Jawa%20Barat");
+    assert_eq!(encode("Sales / Marketing"), "Sales%20%2F%20Marketing");
+    assert_eq!(encode("a#b?c=d&e+f%g"), "a%23b%3Fc%3Dd%26e%2Bf%25g");
+    assert_eq!(encode("Ciledug"), "Ciledug");
+    assert_eq!(encode("Kebon Jeruk (Timur)"), "Kebon%20Jeruk%20%28Timur%29");
+}
+
+#[test]
+fn sub_districts_given_as_objects_keep_name_and_postal_code() {
+    let data = serde_json::json!([
+        { "subdistrict": "Cigondewah Kaler", "zipcode": "40214" },
+        { "subdistrict": "Ciroyom", "zipcode": 40182 },
+        "Kebon Jeruk"
+    ]);
+    let items = lookup_items(&data, Some("Andir".into())).unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0].code, "Cigondewah Kaler");
+    assert_eq!(items[0].label, "Cigondewah Kaler (40214)");
+    assert_eq!(items[1].label, "Ciroyom (40182)");
+    assert_eq!(items[2].code, "Kebon Jeruk");
+    assert!(lookup_items(&serde_json::json!([{ "id": 1 }]), None).is_err());
+}
