@@ -129,3 +129,54 @@ async fn every_example_gets_a_2xx_from_its_route() {
         }
     }
 }
+
+/// Every walk-through of the README's "A case, by curl", as pasted (the demo's addresses swapped
+/// for the test's), runs twice in a row on one host and one set of simulators without a single
+/// error answer: each run takes what it needs from earlier answers, nothing from a fresh demo.
+#[tokio::test]
+async fn the_readme_walk_throughs_run_twice_without_a_rejection() {
+    let (h, _deskcoll) =
+        crate::deskcoll::start_deskcoll(crate::deskcoll::PASSWORD, crate::deskcoll::HASH_KEY).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README.md");
+    let start = readme
+        .find("## A case, by curl")
+        .expect("the walk-through section");
+    let end = start + readme[start..].find("\n## ").expect("the next section");
+    let mut script = String::new();
+    for block in readme[start..end].split("```sh\n").skip(1) {
+        script.push_str(&block[..block.find("```").expect("the block's end")]);
+        script.push('\n');
+    }
+    let script = script
+        .replace("http://127.0.0.1:8080", &h.base)
+        .replace("http://127.0.0.1:9101", &h.a03.base_url())
+        .replace("http://127.0.0.1:9105", &h.julo.base_url())
+        .replace("examples/", &format!("{}/examples/", root.display()))
+        .replace("demo-portal-token", PORTAL);
+    assert!(
+        !script.contains("127.0.0.1:9"),
+        "a simulator address the test does not map: {script}"
+    );
+    for run in 1..=2 {
+        let dir = tempfile::tempdir().unwrap();
+        let output = tokio::process::Command::new("sh")
+            .arg("-ec")
+            .arg(&script)
+            .current_dir(dir.path())
+            .output()
+            .await
+            .expect("sh runs");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
+        assert!(output.status.success(), "run {run}: {stderr}\n{stdout}");
+        for text in [&stdout, &stderr] {
+            assert!(
+                !text.contains("\"error\":") && !text.contains("\"error\": "),
+                "run {run} met an error answer:\n{text}"
+            );
+        }
+    }
+}
