@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use super::{ApiError, AppState, Panel};
 use crate::adapter::{Call, CallError, Outcome};
-use crate::model::{AdapterError, CaseKind, CaseStatus, ValidationRequest};
+use crate::model::{
+    AdapterError, CaseKind, CaseStatus, ConfirmStep, Requirement, RequirementKind, RequirementStatus,
+    ValidationRequest,
+};
 use crate::runtime::Exchange;
 use crate::store::{CaseChange, Commit, JournalEntry, KeyState, NewEvent, PendingOperation, enum_str};
 
@@ -23,6 +26,8 @@ pub struct CaseEffect {
     pub opens: Option<(String, CaseKind, Option<String>, Option<String>)>,
     /// The case's status before the operation; an unchanged status is no event.
     pub current: Option<CaseStatus>,
+    /// The case's requirements before the operation, which it may fulfil.
+    pub requirements: Vec<Requirement>,
 }
 
 impl CaseEffect {
@@ -31,6 +36,7 @@ impl CaseEffect {
             case_id: None,
             opens: None,
             current: None,
+            requirements: Vec::new(),
         }
     }
 
@@ -39,6 +45,7 @@ impl CaseEffect {
             case_id: Some(case.id.clone()),
             opens: None,
             current: Some(case.status),
+            requirements: case.requirements.clone(),
         }
     }
 
@@ -52,6 +59,7 @@ impl CaseEffect {
             case_id: None,
             opens: Some((id, kind, product, parent)),
             current: None,
+            requirements: Vec::new(),
         }
     }
 }
@@ -407,6 +415,7 @@ async fn execute(
     if let Some(pending) = &pending {
         state.store.begin_pending(pending).await?;
     }
+    let fulfils = Fulfils::of(&call);
     let (result, record) = panel.adapter.call(call, &journal_id).await;
     let case_id = effect
         .opens
@@ -483,6 +492,9 @@ async fn execute(
         Ok(outcome) => {
             let (status, change) = case_change(&outcome, &effect, &journal_id, &panel.id);
             if let Some(mut change) = change {
+                if change.requirements.is_none() {
+                    change.requirements = fulfils.apply(&effect.requirements, change.status);
+                }
                 if change.status == effect.current {
                     change.status = None;
                 }
@@ -650,6 +662,61 @@ struct ExchangeDetail<'a> {
 /// says so rather than being lost.
 fn detail(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| json!({ "unrenderable": e.to_string() }).to_string())
+}
+
+/// What a successful operation fulfils of its case's requirements, which the partner's answer
+/// does not restate (an upload's receipt, a confirmation, a status report carry none).
+enum Fulfils {
+    /// The document with this requirement code was received.
+    Document(String),
+    /// A one-time password was verified: the case's verification requirements are met.
+    Verification,
+    Nothing,
+}
+
+impl Fulfils {
+    fn of(call: &Call) -> Fulfils {
+        match call {
+            Call::UploadDocument(document) => Fulfils::Document(document.code.clone()),
+            Call::Confirm(confirmation) if matches!(confirmation.step, ConfirmStep::VerifyOtp(_)) => {
+                Fulfils::Verification
+            }
+            _ => Fulfils::Nothing,
+        }
+    }
+
+    /// The case's requirements after the operation, if they change: what it fulfilled is
+    /// `received`; once the case is decided in the customer's favour (in force, approved), what
+    /// is still `requested` was not needed after all and is `waived`.
+    fn apply(&self, before: &[Requirement], status: Option<CaseStatus>) -> Option<Vec<Requirement>> {
+        let decided = matches!(
+            status,
+            Some(CaseStatus::InForce | CaseStatus::ApplicationApproved)
+        );
+        let mut changed = false;
+        let after = before
+            .iter()
+            .map(|requirement| {
+                let mut requirement = requirement.clone();
+                if requirement.status == RequirementStatus::Requested {
+                    let met = match self {
+                        Fulfils::Document(code) => requirement.code == *code,
+                        Fulfils::Verification => requirement.kind == RequirementKind::Verification,
+                        Fulfils::Nothing => false,
+                    };
+                    if met {
+                        requirement.status = RequirementStatus::Received;
+                        changed = true;
+                    } else if decided {
+                        requirement.status = RequirementStatus::Waived;
+                        changed = true;
+                    }
+                }
+                requirement
+            })
+            .collect();
+        changed.then_some(after)
+    }
 }
 
 /// The status to answer with, and what the outcome changes in the case.

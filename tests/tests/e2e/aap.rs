@@ -566,3 +566,65 @@ async fn a_claim_status_tolak_rejects_the_claim() {
     let (_, c) = h.get(&format!("/v1/panels/B03/claims/{claim_case}")).await;
     assert_eq!(c["status"], "claim_rejected", "{c}");
 }
+
+/// The requirements a case-by-case submission lists move as the case does: the one whose
+/// document was uploaded is `received`, the others stay `requested` until the policy is issued,
+/// when what was not asked for after all is `waived`.
+#[tokio::test]
+async fn requirements_are_received_as_their_documents_arrive_and_waived_once_the_policy_is_issued() {
+    let h = start().await;
+    let (case_id, body) = issue(&h, "A03", "accept-cbc", "REQ-0001").await;
+    let codes: Vec<String> = body["result"]["requirements"]
+        .as_array()
+        .expect("requirements")
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_string())
+        .collect();
+    assert!(codes.len() >= 2, "{body}");
+    let (status, up) = h
+        .upload(
+            &format!("/v1/panels/A03/policies/{case_id}/documents"),
+            &codes[0],
+            "doc.pdf",
+            pdf(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{up}");
+    let statuses = |c: &Value| -> Vec<(String, String)> {
+        c["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["code"].as_str().unwrap().to_string(),
+                    r["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let c = case(&h, "A03", &case_id).await;
+    for (code, status) in statuses(&c) {
+        let expected = if code == codes[0] { "received" } else { "requested" };
+        assert_eq!(status, expected, "{code}: {c}");
+    }
+    let (status, reply) = h
+        .a03
+        .send_cbc_decision("REQ-0001", "DISETUJUI", 0, "CBC diterima")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let (status, body) = h
+        .post(
+            &format!("/v1/panels/A03/policies/{case_id}/confirm"),
+            &example("A03", "confirm"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let c = case(&h, "A03", &case_id).await;
+    assert_eq!(c["status"], "in_force", "{c}");
+    for (code, status) in statuses(&c) {
+        let expected = if code == codes[0] { "received" } else { "waived" };
+        assert_eq!(status, expected, "{code}: {c}");
+    }
+}

@@ -49,6 +49,13 @@ async fn the_whole_credit_limit_application() {
     let otp = h.julo.otp_for(&xid).expect("an OTP was sent");
     let (status, body) = step(&h, &case, json!({ "step": { "verify_otp": otp } })).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // The photos and the verified phone are what registration asked for: all received now.
+    let (_, c) = h.get(&format!("/v1/panels/julo/policies/{case}")).await;
+    let requirements = c["requirements"].as_array().expect("requirements");
+    assert!(!requirements.is_empty(), "{c}");
+    for requirement in requirements {
+        assert_eq!(requirement["status"], "received", "{requirement} in {c}");
+    }
     // #4 and #11: supporting data.
     let (status, body) = step(&h, &case, example("julo", "confirm-bpjs")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
