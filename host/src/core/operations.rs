@@ -397,20 +397,19 @@ async fn execute(
     // before the outcome is committed, start-up finds it and marks its outcome unknown.
     // (A callback's handling never comes here: `api::callbacks` runs it.)
     let changes_state = call.operation().changes_state();
-    let pending = changes_state.then(|| {
-        PendingOperation {
+    let opens = effect.opens.as_ref().map(|(id, kind, product, parent)| {
+        json!({ "case_id": id, "kind": kind, "product": product, "parent": parent })
+    });
+    let pending = changes_state.then(|| PendingOperation {
         journal_id: journal_id.clone(),
         panel: panel.id.clone(),
         operation: operation.clone(),
         case_id: effect.case_id.clone(),
-        opens: effect.opens.as_ref().map(|(id, kind, product, parent)| {
-            json!({ "case_id": id, "kind": kind, "product": product, "parent": parent })
-        }),
+        opens,
         idempotency: key.map(|k| (k.scope.clone(), k.key.clone())),
         request: input.clone(),
         started_at: crate::store::now(),
         state: "running".into(),
-    }
     });
     if let Some(pending) = &pending {
         state.store.begin_pending(pending).await?;
