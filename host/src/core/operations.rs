@@ -344,15 +344,35 @@ fn releases_key(e: &ApiError) -> bool {
 
 /// Releases a key once the store can write again.
 fn spawn_release(state: &Arc<AppState>, scope: String, key: String) {
+    until_the_store_takes(state, "releasing an idempotency key", move |state| {
+        let (scope, key) = (scope.clone(), key.clone());
+        async move { state.store.release_key(&scope, &key).await }
+    });
+}
+
+/// Runs `write` in the background until the store takes it, backing off from 200 ms to
+/// [`STORE_RETRY_CAP`], or refuses it for good (a fault of the data, not of the moment).
+fn until_the_store_takes<F, Fut>(state: &Arc<AppState>, what: &'static str, write: F)
+where
+    F: Fn(Arc<AppState>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::store::Result<()>> + Send,
+{
     let state = Arc::downgrade(state);
     tokio::spawn(async move {
-        let mut wait = std::time::Duration::from_millis(500);
+        let mut wait = std::time::Duration::from_millis(200);
         loop {
             tokio::time::sleep(wait).await;
             let Some(state) = state.upgrade() else { return };
-            match state.store.release_key(&scope, &key).await {
-                Ok(()) => return,
-                Err(e) => tracing::warn!(%scope, %key, "releasing an idempotency key: {e}"),
+            match write(state).await {
+                Ok(()) => {
+                    tracing::info!("{what}: done once the store took it");
+                    return;
+                }
+                Err(e) if e.is_transient() => tracing::warn!("{what}: still waiting for the store: {e}"),
+                Err(e) => {
+                    tracing::error!("{what}: refused for good: {e}");
+                    return;
+                }
             }
             wait = (wait * 2).min(STORE_RETRY_CAP);
         }
@@ -592,31 +612,13 @@ pub(crate) async fn keep(state: &Arc<AppState>, commit: Commit, hold: bool) -> R
     }
 }
 
-/// Tries a held-back commit again, backing off to [`STORE_RETRY_CAP`], until the store takes it
-/// or refuses it for good (its operation settled elsewhere). Only a stop of the host loses it,
-/// and then start-up finds its operation still running and marks it in doubt.
+/// Commits a held-back outcome once the store takes it (or refuses it for good: its operation
+/// settled elsewhere). Only a stop of the host loses it, and then start-up finds its operation
+/// still running and marks it in doubt.
 fn spawn_keeper(state: &Arc<AppState>, commit: Commit) {
-    let state = Arc::downgrade(state);
-    tokio::spawn(async move {
-        let mut wait = std::time::Duration::from_millis(200);
-        loop {
-            tokio::time::sleep(wait).await;
-            let Some(state) = state.upgrade() else { return };
-            match state.store.commit(commit.clone()).await {
-                Ok(_) => {
-                    tracing::info!("a kept outcome is committed");
-                    return;
-                }
-                Err(e) if e.is_transient() => {
-                    tracing::warn!("a kept outcome is still waiting for the store: {e}")
-                }
-                Err(e) => {
-                    tracing::error!("a kept outcome was refused for good: {e}");
-                    return;
-                }
-            }
-            wait = (wait * 2).min(STORE_RETRY_CAP);
-        }
+    until_the_store_takes(state, "committing a kept outcome", move |state| {
+        let commit = commit.clone();
+        async move { state.store.commit(commit).await.map(drop) }
     });
 }
 
