@@ -359,7 +359,7 @@ async fn main() -> Result<()> {
     let aap = AapSimulator::start(aap_config, any).await?;
     let aagi = AagiSimulator::start(
         AagiSimConfig {
-            token: "bench-token".into(),
+            token: Some("bench-token".into()),
         },
         any,
     )
@@ -460,6 +460,7 @@ password = {{ value = "cb-secret" }}
 [panels.aagi-motor]
 adapter = "aagi-motor"
 base_url = "{aagi_url}"
+settings = {{ credential = "partner" }}
 [panels.aagi-motor.credentials.partner]
 kind = "bearer"
 token = {{ value = "bench-token" }}

@@ -7,6 +7,7 @@ pub mod error;
 pub(crate) mod operations;
 pub mod recovery;
 pub mod replay;
+pub mod terms;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};

@@ -126,6 +126,8 @@ pub struct CaseChange {
     pub requirements: Option<Vec<Requirement>>,
     pub message: Option<String>,
     pub references: Vec<Reference>,
+    /// The terms applied for (set by the accept that opens the case, and by a loading).
+    pub terms: Option<crate::core::terms::Terms>,
     pub source: String,
 }
 

@@ -10,9 +10,13 @@ use panelgate_adapter_sdk::bindings::panelgate::adapter::http::{Method, RequestB
 use panelgate_adapter_sdk::{http, *};
 use serde::de::DeserializeOwned;
 
-/// The panel credential applied to every call; its kind (API key, Bearer, Basic) is the
-/// panel's choice, since the spec names none.
-const CREDENTIAL: &str = "partner";
+/// The panel credential applied to every call, named by the optional `credential` setting.
+/// The spec names no authentication, so by default none is asked for and requests go out as
+/// the adapter makes them; a gateway in front of the API may take one (Bearer, API key, Basic:
+/// the panel's choice of kind).
+fn credential() -> Option<String> {
+    setting("credential")
+}
 
 /// The adapter; exported as the component's `operations`.
 pub struct AagiMotor;
@@ -32,7 +36,7 @@ fn decode<T: DeserializeOwned>(response: &Response) -> Result<T, AdapterError> {
 }
 
 fn post<T: DeserializeOwned>(path: &str, body: &impl serde::Serialize) -> Result<T, AdapterError> {
-    decode(&http::post_json(&endpoint(path)?, body, Some(CREDENTIAL))?)
+    decode(&http::post_json(&endpoint(path)?, body, credential().as_deref())?)
 }
 
 fn contract_id(case: &CaseRef) -> Result<String, AdapterError> {
@@ -51,17 +55,22 @@ impl Adapter for AagiMotor {
             version: env!("CARGO_PKG_VERSION").into(),
             spec: "AAGI motor web service (quick quotes, contracts, amendments)".into(),
             operations: vec![Quote, Accept, Status, Cancel],
-            config_keys: vec![ConfigKey {
-                name: "base-url".into(),
-                description: "the API gateway root; paths are /v1/motor/...".into(),
-                required: true,
-            }],
-            credentials: vec![CredentialNeed {
-                name: CREDENTIAL.into(),
-                kind: CredentialKind::Bearer,
-                description: "the gateway's credential (the spec names none; Bearer, API key or Basic)"
-                    .into(),
-            }],
+            config_keys: vec![
+                ConfigKey {
+                    name: "base-url".into(),
+                    description: "the API gateway root; paths are /v1/motor/...".into(),
+                    required: true,
+                },
+                ConfigKey {
+                    name: "credential".into(),
+                    description: "the panel credential the gateway takes, applied to every call; \
+                                  the spec names none, so none is sent by default"
+                        .into(),
+                    required: false,
+                },
+            ],
+            // The spec names no authentication: no credential is needed (see `credential`).
+            credentials: Vec::new(),
             callbacks: Vec::new(),
             lookups: Vec::new(),
         }
@@ -80,7 +89,7 @@ impl Adapter for AagiMotor {
     fn status(case: CaseRef) -> Result<StatusReport, AdapterError> {
         let id = contract_id(&case)?;
         let url = endpoint(&format!("contracts/{id}"))?;
-        let response = http::send(Method::Get, &url, RequestBody::Empty, Some(CREDENTIAL))?;
+        let response = http::send(Method::Get, &url, RequestBody::Empty, credential().as_deref())?;
         status_report(decode(&response)?, &id)
     }
 

@@ -11,8 +11,12 @@ use panelgate_adapter_sdk::bindings::panelgate::adapter::http::{Method, RequestB
 use panelgate_adapter_sdk::{errors, http, *};
 use serde_json::Value;
 
-/// The gateway credential (the spec names none; MuleSoft usually takes client_id/client_secret).
-const CREDENTIAL: &str = "partner";
+/// The panel credential applied to every call, named by the optional `credential` setting.
+/// The spec names no authentication, so by default none is asked for; the MuleSoft gateway in
+/// front of the API usually takes `client_id` / `client_secret` headers (an `api-key` credential).
+fn credential() -> Option<String> {
+    setting("credential")
+}
 
 /// The adapter; exported as the component's `operations`.
 pub struct Bcs;
@@ -20,7 +24,7 @@ pub struct Bcs;
 fn send(method: Method, path: &str, body: &Value) -> Result<Value, AdapterError> {
     let url = http::url(&required_setting("base-url")?, path);
     let json = serde_json::to_string(body).map_err(|e| errors::protocol(e.to_string()))?;
-    let response: Response = http::send(method, &url, RequestBody::Json(json), Some(CREDENTIAL))?;
+    let response: Response = http::send(method, &url, RequestBody::Json(json), credential().as_deref())?;
     if !(200..300).contains(&response.status) {
         return Err(failure(response.status, &response.body));
     }
@@ -56,6 +60,12 @@ impl Adapter for Bcs {
                 ),
                 key("channel", "default sales channel (6.6), e.g. 101", false),
                 key(
+                    "credential",
+                    "the panel credential the gateway takes (e.g. client_id/client_secret headers), \
+                     applied to every call; the spec names none, so none is sent by default",
+                    false,
+                ),
+                key(
                     "office",
                     "default office (entprAgreement.cityId, 6.7) when a request gives none",
                     false,
@@ -73,11 +83,8 @@ impl Adapter for Bcs {
                     true,
                 ),
             ],
-            credentials: vec![CredentialNeed {
-                name: CREDENTIAL.into(),
-                kind: CredentialKind::ApiKey,
-                description: "the gateway's credential; the spec names none".into(),
-            }],
+            // The spec names no authentication: no credential is needed (see `credential`).
+            credentials: Vec::new(),
             callbacks: Vec::new(),
             lookups: Vec::new(),
         }

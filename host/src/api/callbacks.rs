@@ -446,15 +446,27 @@ async fn plan_event(
             data: proof.data.clone(),
         });
     }
-    let change = case.as_ref().map(|c| CaseChange {
-        case_id: c.id.clone(),
-        status: event.status,
-        policy: match &event.detail {
-            EventDetail::PolicyIssued(p) => Some(p.clone()),
-            _ => None,
-        },
-        source: format!("callback:{callback_id}"),
-        ..CaseChange::default()
+    let change = case.as_ref().map(|c| {
+        // A policy the partner issues without restating its terms takes the case's (the dates
+        // and premium applied for, plus a loading an earlier decision added).
+        let terms = c.terms.clone().unwrap_or_default();
+        CaseChange {
+            case_id: c.id.clone(),
+            status: event.status,
+            policy: match &event.detail {
+                EventDetail::PolicyIssued(p) => Some(terms.complete(p.clone())),
+                _ => None,
+            },
+            terms: match &event.detail {
+                EventDetail::UnderwritingDecision(UnderwritingDecision {
+                    extra_premium: Some(extra),
+                    ..
+                }) => Some(terms.loaded(extra)),
+                _ => None,
+            },
+            source: format!("callback:{callback_id}"),
+            ..CaseChange::default()
+        }
     });
     let new_event = NewEvent {
         panel: panel.id.clone(),

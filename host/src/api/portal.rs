@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::{ApiError, AppState, Panel, Query, from_value, parse_json, parse_multipart};
 use crate::adapter::Call;
 use crate::core::operations::{CaseEffect, IdempotencyKey, json_fingerprint, parts_fingerprint, run};
+use crate::core::terms::Terms;
 use crate::model::*;
 use crate::store::{Case, StoredEvent};
 
@@ -285,7 +286,8 @@ pub async fn accept(
         _ => CaseKind::Policy,
     };
     let key = IdempotencyKey::from_headers(&headers, &format!("accept:{panel}"), || json_fingerprint(&body))?;
-    let effect = CaseEffect::opening(case_id, kind, application.product.clone(), None);
+    let mut effect = CaseEffect::opening(case_id, kind, application.product.clone(), None);
+    effect.terms = Terms::applied(&application);
     Ok(answer(
         run(&state, &p, Call::Accept(application), effect, key).await?,
     ))

@@ -9,10 +9,11 @@ use tracing::Instrument as _;
 
 use std::sync::Arc;
 
+use super::terms::Terms;
 use super::{ApiError, AppState, Panel};
 use crate::adapter::{Call, CallError, Outcome};
 use crate::model::{
-    AdapterError, CaseKind, CaseStatus, ConfirmStep, Requirement, RequirementKind, RequirementStatus,
+    AdapterError, CaseKind, CaseStatus, ConfirmStep, Policy, Requirement, RequirementKind, RequirementStatus,
     ValidationRequest,
 };
 use crate::runtime::Exchange;
@@ -28,6 +29,9 @@ pub struct CaseEffect {
     pub current: Option<CaseStatus>,
     /// The case's requirements before the operation, which it may fulfil.
     pub requirements: Vec<Requirement>,
+    /// The terms the case was applied for (an opening accept's, or the stored case's), which
+    /// complete a policy the partner issues without restating them.
+    pub terms: Option<Terms>,
 }
 
 impl CaseEffect {
@@ -37,6 +41,7 @@ impl CaseEffect {
             opens: None,
             current: None,
             requirements: Vec::new(),
+            terms: None,
         }
     }
 
@@ -46,6 +51,7 @@ impl CaseEffect {
             opens: None,
             current: Some(case.status),
             requirements: case.requirements.clone(),
+            terms: case.terms.clone(),
         }
     }
 
@@ -60,6 +66,7 @@ impl CaseEffect {
             opens: Some((id, kind, product, parent)),
             current: None,
             requirements: Vec::new(),
+            terms: None,
         }
     }
 }
@@ -728,6 +735,10 @@ fn case_change(
     panel: &str,
 ) -> (StatusCode, Option<CaseChange>) {
     let source = format!("operation:{journal_id}");
+    let complete = |policy: &Option<Policy>| match (policy, &effect.terms) {
+        (Some(policy), Some(terms)) => Some(terms.complete(policy.clone())),
+        (policy, _) => policy.clone(),
+    };
     let base = |status: CaseStatus| CaseChange {
         case_id: effect
             .opens
@@ -746,7 +757,8 @@ fn case_change(
     match outcome {
         Outcome::Accept(a) => {
             let mut c = base(a.status);
-            c.policy = a.policy.clone();
+            c.policy = complete(&a.policy);
+            c.terms = effect.opens.as_ref().and(effect.terms.clone());
             c.requirements = Some(a.requirements.clone());
             c.message = a.message.clone();
             c.references = a.references.clone();
@@ -766,7 +778,7 @@ fn case_change(
         }
         Outcome::Confirm(r) => {
             let mut c = base(r.status);
-            c.policy = r.policy.clone();
+            c.policy = complete(&r.policy);
             c.references = r.references.clone();
             c.message = r.message.clone();
             (StatusCode::OK, Some(c))
@@ -778,7 +790,7 @@ fn case_change(
         }
         Outcome::Status(r) if effect.case_id.is_some() => {
             let mut c = base(r.status);
-            c.policy = r.policy.clone();
+            c.policy = complete(&r.policy);
             c.references = r.references.clone();
             c.message = r.message.clone();
             (StatusCode::OK, Some(c))

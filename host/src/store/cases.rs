@@ -23,6 +23,9 @@ pub struct Case {
     pub created_at: String,
     pub updated_at: String,
     pub history: Vec<HistoryEntry>,
+    /// What the case was applied for: kept to complete the policy, not shown.
+    #[serde(skip)]
+    pub terms: Option<crate::core::terms::Terms>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -114,6 +117,10 @@ impl Store {
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
             history,
+            terms: row
+                .get::<Option<String>, _>("terms")
+                .map(|t| parse_json(&t))
+                .transpose()?,
         }))
     }
 

@@ -323,13 +323,15 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
         Statement::new(
             "UPDATE cases SET status = COALESCE($1, status), policy = COALESCE($2, policy),
                  requirements = COALESCE($3, requirements), message = COALESCE($4, message),
-                 updated_at = CASE WHEN $1 IS NULL AND $2 IS NULL THEN updated_at ELSE $5 END
-             WHERE id = $6",
+                 terms = COALESCE($5, terms),
+                 updated_at = CASE WHEN $1 IS NULL AND $2 IS NULL THEN updated_at ELSE $6 END
+             WHERE id = $7",
             args![
                 status.clone(),
                 json_text(change.policy.as_ref())?,
                 json_text(change.requirements.as_ref())?,
                 &change.message,
+                json_text(change.terms.as_ref())?,
                 at,
                 &change.case_id,
             ],

@@ -148,7 +148,7 @@ async fn main() -> Result<()> {
         Some(addr) => {
             let sim = AagiSimulator::start(
                 AagiSimConfig {
-                    token: args.aagi_token.clone(),
+                    token: Some(args.aagi_token.clone()),
                 },
                 addr,
             )

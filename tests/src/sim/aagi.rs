@@ -18,8 +18,11 @@ use time::macros::format_description;
 use time::{Date, OffsetDateTime};
 
 pub struct AagiSimConfig {
-    /// The Bearer token the gateway requires (the spec names no scheme; this is our choice).
-    pub token: String,
+    /// The Bearer token a gateway in front of the API requires. The seed names no authentication
+    /// at all, so `None` is the seed's own service: no credential, and a request that carries an
+    /// `Authorization` nobody asked for is recorded as such (it is served: the seed is silent).
+    /// `Some` is our guess at a deployed gateway.
+    pub token: Option<String>,
 }
 
 /// A contract as the simulator keeps it.
@@ -85,7 +88,8 @@ impl AagiSimulator {
         self.base_url.clone()
     }
 
-    /// Every request as `(path, authorized)`.
+    /// Every request as `(path, as the gateway wants)`: the configured token, or no
+    /// `Authorization` at all when none is configured.
     pub fn requests(&self) -> Vec<(String, bool)> {
         self.shared.lock().requests.clone()
     }
@@ -146,11 +150,19 @@ fn malformed(why: String) -> Refusal {
     error(StatusCode::BAD_REQUEST, "999", "เกิดข้อผิดพลาดในระบบ")
 }
 
+/// Records whether the request carried what the gateway wants (the token, or with none
+/// configured, no `Authorization` at all), and refuses a missing or wrong token.
 fn gate(shared: &Shared, path: &str, headers: &HeaderMap) -> Option<Refusal> {
-    let expected = format!("Bearer {}", shared.config.token);
-    let ok = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(expected.as_str());
-    shared.lock().requests.push((path.to_string(), ok));
-    (!ok).then(|| error(StatusCode::UNAUTHORIZED, "401", "Unauthorized"))
+    let sent = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let (as_wanted, refused) = match &shared.config.token {
+        Some(token) => {
+            let ok = sent == Some(format!("Bearer {token}").as_str());
+            (ok, !ok)
+        }
+        None => (sent.is_none(), false),
+    };
+    shared.lock().requests.push((path.to_string(), as_wanted));
+    refused.then(|| error(StatusCode::UNAUTHORIZED, "401", "Unauthorized"))
 }
 
 type Check<T> = Result<T, String>;

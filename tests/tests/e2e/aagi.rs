@@ -188,6 +188,7 @@ async fn a_wrong_gateway_credential_is_partner_unauthorized() {
 [panels.aagi-bad]
 adapter = "aagi-motor"
 base_url = "{AAGI}"
+settings = { credential = "partner" }
 [panels.aagi-bad.credentials.partner]
 kind = "bearer"
 token = { value = "wrong" }

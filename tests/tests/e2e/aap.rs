@@ -628,3 +628,47 @@ async fn requirements_are_received_as_their_documents_arrive_and_waived_once_the
         assert_eq!(status, expected, "{code}: {c}");
     }
 }
+
+/// AAP #6 answers a confirmed case-by-case offer with the policy number and e-policy only. The
+/// host completes the policy from what the case was applied for (#3's premium and dates) and
+/// the loading the insurer's #5 added ("Extra_Premi ... Nilai extra premi yang diajukan oleh
+/// asuransi"): the premium due is the applied premium plus the extra premium.
+#[tokio::test]
+async fn a_confirmed_case_by_case_policy_carries_the_applied_terms_and_the_loading() {
+    let h = start().await;
+    let mut application = with_loan(example("A03", "accept-cbc"), "TERMS-0001");
+    application["start_date"] = json!("2024-08-16");
+    application["end_date"] = json!("2034-08-16");
+    let (status, body) = h.post("/v1/panels/A03/policies", &application).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let case_id = body["case_id"].as_str().unwrap().to_string();
+    let (status, reply) = h
+        .a03
+        .send_cbc_decision(
+            "TERMS-0001",
+            "DISETUJUI",
+            100_000,
+            "CBC diterima dengan extra premi",
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let (status, body) = h
+        .post(
+            &format!("/v1/panels/A03/policies/{case_id}/confirm"),
+            &example("A03", "confirm"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let c = case(&h, "A03", &case_id).await;
+    assert_eq!(c["status"], "in_force", "{c}");
+    let policy = &c["policy"];
+    assert!(policy["number"].as_str().is_some_and(|n| !n.is_empty()), "{c}");
+    assert_eq!(policy["start_date"], "2024-08-16", "{c}");
+    assert_eq!(policy["end_date"], "2034-08-16", "{c}");
+    assert_eq!(
+        policy["premium"],
+        json!({"amount": "12100000", "currency": "IDR"}),
+        "{c}"
+    );
+}

@@ -168,7 +168,7 @@ async fn a_wrong_client_secret_is_partner_unauthorized() {
 [panels.bcs-bad]
 adapter = "bcs"
 base_url = "{BCS}"
-settings = { source-system = "1", case-domain = "d", case-user = "u", bank-system = "1" }
+settings = { credential = "partner", source-system = "1", case-domain = "d", case-user = "u", bank-system = "1" }
 [panels.bcs-bad.credentials.partner]
 kind = "api-key"
 headers = { client_id = { value = "panelgate" }, client_secret = { value = "wrong" } }

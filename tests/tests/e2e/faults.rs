@@ -27,7 +27,7 @@ const CONTRACTS: &str = "POST /v1/motor/contracts ";
 async fn faulty() -> Faulty {
     let sim = AagiSimulator::start(
         AagiSimConfig {
-            token: AAGI_TOKEN.into(),
+            token: Some(AAGI_TOKEN.into()),
         },
         "127.0.0.1:0".parse().unwrap(),
     )
@@ -39,6 +39,7 @@ async fn faulty() -> Faulty {
 [panels.aagi-faulty]
 adapter = "aagi-motor"
 base_url = "{proxy}"
+settings = {{ credential = "partner" }}
 limits = {{ read_timeout_ms = 2000, operation_timeout_ms = 6000, breaker_failures = 100000 }}
 [panels.aagi-faulty.credentials.partner]
 kind = "bearer"
@@ -300,6 +301,7 @@ async fn a_refused_connection_releases_the_key() {
 [panels.aagi-down]
 adapter = "aagi-motor"
 base_url = "http://127.0.0.1:{port}"
+settings = {{ credential = "partner" }}
 limits = {{ breaker_failures = 100000 }}
 [panels.aagi-down.credentials.partner]
 kind = "bearer"

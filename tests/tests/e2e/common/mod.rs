@@ -70,7 +70,7 @@ pub async fn start_on(store_url: Option<String>, extra: &str) -> Harness {
         .expect("B03 simulator");
     let aagi = AagiSimulator::start(
         AagiSimConfig {
-            token: AAGI_TOKEN.into(),
+            token: Some(AAGI_TOKEN.into()),
         },
         any_port(),
     )
@@ -132,6 +132,7 @@ path = "{aagi_path}"
 [panels.aagi-motor]
 adapter = "aagi-motor"
 base_url = "{aagi_url}"
+settings = {{ credential = "partner" }}
 [panels.aagi-motor.credentials.partner]
 kind = "bearer"
 token = {{ value = "{AAGI_TOKEN}" }}
@@ -140,7 +141,7 @@ path = "{bcs_path}"
 [panels.bcs]
 adapter = "bcs"
 base_url = "{bcs_url}"
-settings = {{ channel = "101", office = "6005", source-system = "1", case-domain = "domain", case-user = "admon", bank-system = "1" }}
+settings = {{ credential = "partner", channel = "101", office = "6005", source-system = "1", case-domain = "domain", case-user = "admon", bank-system = "1" }}
 [panels.bcs.credentials.partner]
 kind = "api-key"
 headers = {{ client_id = {{ value = "panelgate" }}, client_secret = {{ value = "{BCS_SECRET}" }} }}
