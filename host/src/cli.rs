@@ -63,6 +63,26 @@ enum AdapterCommand {
         #[arg(long, default_value_t = 20)]
         last: u32,
     },
+    /// Write a new adapter project (the SDK and contract inside it, one fixture, a README):
+    /// builds and tests outside this repository. Needs no running host.
+    New {
+        name: String,
+        #[arg(long, value_enum, default_value_t = crate::kit::scaffold::Lang::Rust)]
+        lang: crate::kit::scaffold::Lang,
+        /// The folder to write `NAME/` into.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Build a project (or take a `.wasm`) and run its fixtures in the host's sandbox, the
+    /// partner's answers served from the fixtures. Needs no running host. Exits 1 on a mismatch.
+    Test {
+        path: PathBuf,
+        /// A fixture file or folder; PATH/fixtures (or fixtures/ beside the .wasm) by default.
+        fixtures: Option<PathBuf>,
+        /// Where cargo builds a Rust project (its `target/` by default).
+        #[arg(long)]
+        target_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -174,6 +194,21 @@ fn module_line(m: &Value) -> String {
 async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
     use reqwest::Method;
     match command {
+        AdapterCommand::New { name, lang, dir } => {
+            let made = crate::kit::scaffold::new(&name, lang, &dir)?;
+            println!(
+                "wrote {}; next: panelgate adapter test {}",
+                made.display(),
+                made.display()
+            );
+        }
+        AdapterCommand::Test {
+            path,
+            fixtures,
+            target_dir,
+        } => {
+            return crate::kit::test(&path, fixtures.as_deref(), target_dir.as_deref()).await;
+        }
         AdapterCommand::Push { file } => {
             let bytes = read_module(&file)?;
             let m = host

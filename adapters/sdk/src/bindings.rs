@@ -2,7 +2,7 @@
 #![allow(unsafe_code, clippy::all)]
 
 wit_bindgen::generate!({
-    path: "../../wit/1.1.0",
+    path: "wit",
     world: "adapter",
     pub_export_macro: true,
     export_macro_name: "export_operations",

@@ -17,6 +17,22 @@ pub fn protocol(detail: impl Into<String>) -> AdapterError {
     AdapterError::PartnerProtocol(detail.into())
 }
 
+/// The usual reading of a partner's HTTP status when its body says nothing more specific:
+/// 400 `partner-bad-request`, 401/403 `unauthorized`, 404 `not-found`, 409 `conflict`,
+/// 408/429/5xx `partner-unavailable`, anything else `partner-protocol`. The body's start is
+/// kept for the operator.
+pub fn status_error(status: u16, body: &[u8]) -> AdapterError {
+    let detail = format!("HTTP {status}: {}", crate::http::snippet(body));
+    match status {
+        400 => AdapterError::PartnerBadRequest(detail),
+        401 | 403 => AdapterError::Unauthorized(detail),
+        404 => AdapterError::NotFound(detail),
+        409 => AdapterError::Conflict(detail),
+        408 | 429 | 500..=599 => AdapterError::PartnerUnavailable(detail),
+        _ => AdapterError::PartnerProtocol(detail),
+    }
+}
+
 /// Collects field issues so that one reply names every broken field, not just the first.
 #[derive(Debug, Default)]
 pub struct Issues(Vec<FieldIssue>);

@@ -3,7 +3,8 @@
 //!
 //! An adapter implements [`Adapter`] (every operation defaults to `unsupported`) and exports
 //! it with [`export_adapter!`]. Mapping code works on the canonical types re-exported here and
-//! talks to its partner through [`http`], never through sockets of its own.
+//! talks to its partner through [`http`], never through sockets of its own. In a native build
+//! (the adapter's own unit tests) the host's imports are a [`mock::MockHost`] the test installs.
 //!
 //! ```ignore
 //! struct MyPartner;
@@ -15,7 +16,10 @@ pub mod bindings;
 pub mod date;
 pub mod errors;
 pub mod form;
+mod host;
 pub mod http;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod mock;
 
 pub use bindings::panelgate::adapter::types::*;
 pub use errors::Issues;
@@ -124,7 +128,7 @@ macro_rules! export_adapter {
 
 /// The panel's non-secret setting `key`.
 pub fn setting(key: &str) -> Option<String> {
-    bindings::panelgate::adapter::config::get(key)
+    host::setting(key)
 }
 
 /// The panel's setting `key`, or an error naming it.
@@ -134,5 +138,15 @@ pub fn required_setting(key: &str) -> Result<String, AdapterError> {
 
 /// Logs into the host's log, tagged with the panel and operation.
 pub fn log(level: bindings::panelgate::adapter::log::Level, message: &str) {
-    bindings::panelgate::adapter::log::log(level, message);
+    host::log(level, message);
+}
+
+/// A digest of `data` computed by the host with the panel's `hash-key` credential `credential`;
+/// the key never enters the adapter.
+pub fn digest(
+    credential: &str,
+    algorithm: bindings::panelgate::adapter::credentials::DigestAlgorithm,
+    data: &str,
+) -> Result<String, AdapterError> {
+    host::digest(credential, algorithm, data).map_err(AdapterError::PartnerProtocol)
 }

@@ -1,0 +1,104 @@
+//! A partner writes an adapter outside this repository (issue 19's author kit): `panelgate
+//! adapter new` scaffolds it in a temporary folder, `panelgate adapter test` builds it and runs
+//! its fixtures in the host's sandbox with no partner, a broken fixture fails, and the module is
+//! pushed into a running host. Nothing under `host/` or `wit/` is touched.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+async fn cli(args: &[&str]) -> i32 {
+    let mut argv = vec!["panelgate".to_string()];
+    argv.extend(args.iter().map(|a| a.to_string()));
+    panelgate::cli::run(argv).await.expect("the command runs")
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A folder outside the workspace, removed at the end.
+struct Outside(PathBuf);
+
+impl Outside {
+    fn new(lang: &str) -> Outside {
+        let dir = std::env::temp_dir().join(format!("panelgate-kit-{lang}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(
+            !dir.starts_with(workspace()),
+            "{} is inside the workspace",
+            dir.display()
+        );
+        Outside(dir)
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn scaffold_test_and_push(lang: &str, wasm_in_project: &str) {
+    let outside = Outside::new(lang);
+    let dir = outside.0.to_str().unwrap();
+    assert_eq!(
+        cli(&["adapter", "new", "card-cover", "--lang", lang, "--dir", dir]).await,
+        0
+    );
+    let project = outside.0.join("card-cover");
+    let project_arg = project.to_str().unwrap();
+    // Cargo's dependencies build once for every run of this test, in the workspace's target/.
+    let target = workspace().join("target/kit");
+    let target_arg = target.to_str().unwrap();
+    assert_eq!(
+        cli(&["adapter", "test", project_arg, "--target-dir", target_arg]).await,
+        0,
+        "the scaffold's own fixture passes"
+    );
+    // A fixture the adapter does not meet fails, by path.
+    let fixture = project.join("fixtures/quote.json");
+    let good = std::fs::read_to_string(&fixture).unwrap();
+    std::fs::write(
+        &fixture,
+        good.replace("\"amount\": \"25000\"", "\"amount\": \"25001\""),
+    )
+    .unwrap();
+    let wasm = if lang == "rust" {
+        target.join(wasm_in_project)
+    } else {
+        project.join(wasm_in_project)
+    };
+    let wasm_arg = wasm.to_str().unwrap();
+    assert_eq!(
+        cli(&["adapter", "test", wasm_arg, fixture.to_str().unwrap()]).await,
+        1,
+        "a fixture whose premium differs fails"
+    );
+    std::fs::write(&fixture, good).unwrap();
+
+    // Pushed into a running host: registered, described as the scaffold says.
+    let h = start().await;
+    assert_eq!(
+        cli(&["adapter", "push", wasm_arg, "--url", &h.base, "--token", ADMIN]).await,
+        0
+    );
+    let (_, adapters) = h.admin_get("/admin/adapters").await;
+    assert!(
+        adapters.to_string().contains("\"card-cover\""),
+        "the host registered the scaffolded adapter: {adapters}"
+    );
+}
+
+#[tokio::test]
+async fn a_rust_adapter_written_outside_the_repository_passes_its_fixtures_and_is_pushed() {
+    scaffold_test_and_push("rust", "wasm32-wasip2/release/card_cover.wasm").await;
+}
+
+#[tokio::test]
+async fn a_python_adapter_written_outside_the_repository_passes_its_fixtures_and_is_pushed() {
+    scaffold_test_and_push("python", "target/adapter.wasm").await;
+}
