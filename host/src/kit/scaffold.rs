@@ -50,6 +50,7 @@ const RUST_LIB: &str = include_str!("template/rust/lib.rs.tmpl");
 const PYTHON_APP: &str = include_str!("template/python/app.py.tmpl");
 const PANEL: &str = include_str!("template/panel.json.tmpl");
 const QUOTE: &str = include_str!("template/quote.json.tmpl");
+const INVALID: &str = include_str!("template/invalid.json.tmpl");
 const README: &str = include_str!("template/README.md.tmpl");
 
 /// Writes project `name` in `parent/name`; refuses a folder that exists.
@@ -75,6 +76,7 @@ pub fn new(name: &str, lang: Lang, parent: &Path) -> Result<PathBuf> {
     let mut files: Vec<(PathBuf, String)> = vec![
         ("fixtures/panel.json".into(), fill(PANEL)),
         ("fixtures/quote.json".into(), fill(QUOTE)),
+        ("fixtures/quote-without-product.json".into(), fill(INVALID)),
     ];
     match lang {
         Lang::Rust => {
