@@ -83,6 +83,19 @@ enum AdapterCommand {
         #[arg(long)]
         target_dir: Option<PathBuf>,
     },
+    /// Turn a panel's journaled operations into fixtures (secrets already redacted), read from
+    /// the store the config names.
+    Record {
+        #[arg(long)]
+        panel: String,
+        #[arg(long, default_value_t = 20)]
+        last: u32,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The folder the fixtures and panel.json are written to.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -208,6 +221,15 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
             target_dir,
         } => {
             return crate::kit::test(&path, fixtures.as_deref(), target_dir.as_deref()).await;
+        }
+        AdapterCommand::Record {
+            panel,
+            last,
+            config,
+            out,
+        } => {
+            let written = crate::kit::record::record(&config, &panel, last, &out).await?;
+            println!("{} fixtures written to {}", written.len(), out.display());
         }
         AdapterCommand::Push { file } => {
             let bytes = read_module(&file)?;

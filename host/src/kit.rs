@@ -2,6 +2,7 @@
 //! repository (`panelgate adapter new`, `panelgate adapter test`).
 
 pub mod fixtures;
+pub mod record;
 pub mod scaffold;
 
 use std::path::{Path, PathBuf};

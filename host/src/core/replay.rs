@@ -64,7 +64,7 @@ fn result_view(result: &Result<crate::adapter::Outcome, CallError>) -> Value {
 
 /// The call a journal entry recorded, as the adapter received it. Document bytes were
 /// journaled as their size and digest; the replay sends that many zero bytes.
-fn recorded_call(row: &JournalRow) -> Option<Call> {
+pub(crate) fn recorded_call(row: &JournalRow) -> Option<Call> {
     let mut input = row.detail.get("request")?.clone();
     if row.operation == "upload_document"
         && let Some(data) = input.get_mut("data")

@@ -102,3 +102,60 @@ async fn a_rust_adapter_written_outside_the_repository_passes_its_fixtures_and_i
 async fn a_python_adapter_written_outside_the_repository_passes_its_fixtures_and_is_pushed() {
     scaffold_test_and_push("python", "target/adapter.wasm").await;
 }
+
+/// What the AAGI panel really exchanged becomes fixtures; the module that made them passes them,
+/// and no secret of the panel's is in them.
+#[tokio::test]
+async fn journaled_operations_become_fixtures_the_serving_module_passes() {
+    let h = start().await;
+    let (status, body) = h
+        .post("/v1/panels/aagi-motor/quotes", &example("aagi-motor", "quote"))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    let (status, body) = h
+        .post("/v1/panels/aagi-motor/policies", &example("aagi-motor", "accept"))
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{body}");
+    let mut bad = example("aagi-motor", "quote");
+    bad["start_date"] = serde_json::json!("not a date");
+    let (status, body) = h.post("/v1/panels/aagi-motor/quotes", &bad).await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let out = Outside::new("record");
+    let fixtures = out.0.join("fixtures");
+    let config = h.dir.path().join("panelgate.toml");
+    let code = cli(&[
+        "adapter",
+        "record",
+        "--panel",
+        "aagi-motor",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        fixtures.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(code, 0);
+    let written: Vec<String> = std::fs::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+        .collect();
+    assert_eq!(written.len(), 4, "panel.json and three operations");
+    for text in &written {
+        assert!(
+            !text.contains(AAGI_TOKEN),
+            "a fixture holds the panel's token: {text}"
+        );
+    }
+    assert_eq!(
+        cli(&[
+            "adapter",
+            "test",
+            panelgate_tests::guests::AAGI_MOTOR,
+            fixtures.to_str().unwrap()
+        ])
+        .await,
+        0,
+        "the module that served them passes its own recording"
+    );
+}
