@@ -28,3 +28,4 @@ mod paths;
 mod sandbox;
 mod soak;
 mod store;
+mod webhooks;
