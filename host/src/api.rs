@@ -104,8 +104,8 @@ async fn body_too_large_in_json(request: Request, next: Next) -> Response {
         return response;
     }
     // The routes `admin::router` gives `MAX_MODULE_BYTES`: a push and a replay.
-    let takes_a_module = path == "/admin/adapters"
-        || (path.starts_with("/admin/panels/") && path.ends_with("/replay"));
+    let takes_a_module =
+        path == "/admin/adapters" || (path.starts_with("/admin/panels/") && path.ends_with("/replay"));
     let limit = if takes_a_module {
         admin::MAX_MODULE_BYTES
     } else {

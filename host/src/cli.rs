@@ -403,13 +403,21 @@ async fn subscription(command: SubscriptionCommand, host: HostArgs) -> Result<()
             println!("secret {}", s["secret"].as_str().unwrap_or("?"));
         }
         SubscriptionCommand::Delete { id } => {
-            host.send(Method::DELETE, &format!("/admin/subscriptions/{}", enc(&id)), None)
-                .await?;
+            host.send(
+                Method::DELETE,
+                &format!("/admin/subscriptions/{}", enc(&id)),
+                None,
+            )
+            .await?;
             println!("subscription {id} deleted");
         }
         SubscriptionCommand::Enable { id } => {
             let answer = host
-                .send(Method::POST, &format!("/admin/subscriptions/{}/enable", enc(&id)), None)
+                .send(
+                    Method::POST,
+                    &format!("/admin/subscriptions/{}/enable", enc(&id)),
+                    None,
+                )
                 .await?;
             println!(
                 "{}; {} failed deliveries queued again",

@@ -192,7 +192,9 @@ async fn receive(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Byte
         let acked = all.iter().filter(|r| r.acknowledged).count();
         let status = match (mode, &verified) {
             (_, Err(_)) => StatusCode::UNAUTHORIZED,
-            (Mode::Fail(status), _) => StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            (Mode::Fail(status), _) => {
+                StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+            }
             (Mode::Hang, _) => StatusCode::REQUEST_TIMEOUT,
             (Mode::AcceptThenHang(n), _) if acked >= n => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::NO_CONTENT,
@@ -242,8 +244,14 @@ mod tests {
         let good = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
         let h = headers("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", good);
         assert_eq!(verify(secret, &h, body, 1614265330), Ok(()));
-        assert_eq!(verify(secret, &h, body, 1614265330 + 301), Err(VerifyError::TooOld));
-        assert_eq!(verify(secret, &h, body, 1614265330 - 301), Err(VerifyError::TooNew));
+        assert_eq!(
+            verify(secret, &h, body, 1614265330 + 301),
+            Err(VerifyError::TooOld)
+        );
+        assert_eq!(
+            verify(secret, &h, body, 1614265330 - 301),
+            Err(VerifyError::TooNew)
+        );
         let several = format!("v2,abc v1,Zm9yZ2Vk {good}");
         let h2 = headers("msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330", &several);
         assert_eq!(verify(secret, &h2, body, 1614265330), Ok(()));

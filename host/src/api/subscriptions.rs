@@ -94,10 +94,7 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
     let subscription = found(&state, &id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedSubscription {
-            subscription,
-            secret,
-        }),
+        Json(CreatedSubscription { subscription, secret }),
     )
         .into_response())
 }
@@ -121,7 +118,10 @@ pub async fn one(
 /// Deletes a subscription and its delivery log. One from the config is refused: remove it there.
 #[utoipa::path(delete, path = "/admin/subscriptions/{id}", tag = "admin",
     responses((status = 204), (status = 404), (status = 409)))]
-pub async fn delete(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let subscription = found(&state, &id).await?;
     if subscription.source == "config" {
         return Err(ApiError::Conflict(format!(
@@ -146,7 +146,10 @@ pub struct Enabled {
 /// then the events stored while it was disabled.
 #[utoipa::path(post, path = "/admin/subscriptions/{id}/enable", tag = "admin",
     responses((status = 200, body = Enabled), (status = 404)))]
-pub async fn enable(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn enable(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let was = found(&state, &id).await?;
     let requeued = state.store.enable_subscription(&id).await?;
     journal(
@@ -185,10 +188,7 @@ pub async fn deliveries(
     if let Some(s) = &q.state
         && !matches!(s.as_str(), "pending" | "delivered" | "failed")
     {
-        return Err(ApiError::invalid(
-            "state",
-            "`pending`, `delivered` or `failed`",
-        ));
+        return Err(ApiError::invalid("state", "`pending`, `delivered` or `failed`"));
     }
     found(&state, &id).await?;
     Ok(Json(
@@ -258,10 +258,7 @@ pub async fn replay(
         }
     };
     found(&state, &id).await?;
-    let replayed = state
-        .store
-        .replay_deliveries(&id, event_id, since, until)
-        .await?;
+    let replayed = state.store.replay_deliveries(&id, event_id, since, until).await?;
     if let Some(event) = event_id
         && replayed == 0
     {
@@ -279,11 +276,7 @@ pub async fn replay(
 }
 
 async fn found(state: &AppState, id: &str) -> Result<Subscription, ApiError> {
-    state
-        .store
-        .subscription(id)
-        .await?
-        .ok_or_else(|| not_found(id))
+    state.store.subscription(id).await?.ok_or_else(|| not_found(id))
 }
 
 fn not_found(id: &str) -> ApiError {

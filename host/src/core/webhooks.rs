@@ -374,7 +374,11 @@ mod tests {
     #[test]
     fn a_secret_is_whsec_and_24_to_64_bytes_of_base64() {
         assert!(secret_key(&new_secret()).is_ok());
-        assert!(secret_key("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap_err().contains("whsec_"));
+        assert!(
+            secret_key("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+                .unwrap_err()
+                .contains("whsec_")
+        );
         assert!(secret_key("whsec_not base64!").is_err());
         assert!(secret_key(&format!("whsec_{}", BASE64.encode([0u8; 8]))).is_err());
     }
@@ -393,7 +397,13 @@ mod tests {
         };
         assert!(check("https://portal.example/hooks", &[]).is_ok());
         assert!(check("http://127.0.0.1:9/hooks?t=1", &["A03".into()]).is_ok());
-        for bad in ["ftp://x/y", "file:///etc/passwd", "not a url", "http://u:p@x/", "javascript:alert(1)"] {
+        for bad in [
+            "ftp://x/y",
+            "file:///etc/passwd",
+            "not a url",
+            "http://u:p@x/",
+            "javascript:alert(1)",
+        ] {
             assert_eq!(check(bad, &[]).unwrap_err(), "url", "{bad}");
         }
         assert_eq!(

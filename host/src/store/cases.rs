@@ -158,11 +158,9 @@ impl Store {
 
     /// The feed's last position (0 when empty).
     pub async fn events_head(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
-                .fetch_one(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     pub async fn event_payload(&self, panel: &str, dedup_key: &str) -> Result<Option<String>> {

@@ -93,7 +93,9 @@ pub enum AttemptOutcome {
     /// Failed; tried again at this time (milliseconds since the epoch).
     RetryAt(i64),
     /// Failed for the last time: the subscription is disabled for `reason`.
-    GiveUp { reason: String },
+    GiveUp {
+        reason: String,
+    },
 }
 
 /// Milliseconds since the Unix epoch.

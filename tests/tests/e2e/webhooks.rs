@@ -33,7 +33,8 @@ secret = {{ value = "{SECRET}" }}
 }
 
 /// Enough one-second retries that no test gives up by accident.
-const PATIENT: &str = "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]";
+const PATIENT: &str =
+    "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]";
 
 async fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
@@ -43,8 +44,17 @@ async fn wait_until(what: &str, within: Duration, mut done: impl FnMut() -> bool
     }
 }
 
-async fn admin(h: &Harness, method: reqwest::Method, base: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut request = h.client.request(method, format!("{base}{path}")).bearer_auth(ADMIN);
+async fn admin(
+    h: &Harness,
+    method: reqwest::Method,
+    base: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = h
+        .client
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(ADMIN);
     if let Some(body) = body {
         request = request.json(&body);
     }
@@ -110,13 +120,25 @@ async fn assert_every_event_once_in_order(h: &Harness, base: &str, receiver: &We
         assert_eq!(r.verified, Ok(()), "{}", r.id);
         *counts.entry(r.id.as_str()).or_default() += 1;
         let event = r.json();
-        assert_eq!(event["data"]["id"], r.id.as_str(), "the webhook-id is the event id");
+        assert_eq!(
+            event["data"]["id"],
+            r.id.as_str(),
+            "the webhook-id is the event id"
+        );
         assert_eq!(event["type"], event["data"]["kind"]);
     }
     for id in &ids {
-        assert_eq!(counts.get(id.as_str()), Some(&1), "event {id} acknowledged once: {counts:?}");
+        assert_eq!(
+            counts.get(id.as_str()),
+            Some(&1),
+            "event {id} acknowledged once: {counts:?}"
+        );
     }
-    assert_eq!(acknowledged.len(), ids.len(), "nothing acknowledged that is not in the feed");
+    assert_eq!(
+        acknowledged.len(),
+        ids.len(),
+        "nothing acknowledged that is not in the feed"
+    );
     for (case, in_feed) in by_case {
         let delivered: Vec<String> = acknowledged
             .iter()
@@ -152,10 +174,21 @@ async fn a_callbacks_event_arrives_signed_with_its_event_id_and_is_logged() {
     assert_eq!(decision.verified, Ok(()));
     assert_eq!(decision.json()["data"]["case_id"], case_id.as_str());
     assert_eq!(decision.headers["content-type"], "application/json");
-    let timestamp: i64 = decision.headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+    let timestamp: i64 = decision.headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((time::OffsetDateTime::now_utc().unix_timestamp() - timestamp).abs() < 60);
 
-    let (status, log) = admin(&h, reqwest::Method::GET, &h.base, "/admin/subscriptions/portal/deliveries", None).await;
+    let (status, log) = admin(
+        &h,
+        reqwest::Method::GET,
+        &h.base,
+        "/admin/subscriptions/portal/deliveries",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{log}");
     let log = log.as_array().unwrap();
     assert_eq!(log.len(), 3, "{log:#?}");
@@ -170,7 +203,10 @@ async fn a_callbacks_event_arrives_signed_with_its_event_id_and_is_logged() {
     let (_, subscriptions) = admin(&h, reqwest::Method::GET, &h.base, "/admin/subscriptions", None).await;
     assert_eq!(subscriptions[0]["id"], "portal");
     assert_eq!(subscriptions[0]["source"], "config");
-    assert!(!subscriptions.to_string().contains("whsec_"), "no secret is listed");
+    assert!(
+        !subscriptions.to_string().contains("whsec_"),
+        "no secret is listed"
+    );
 }
 
 /// The last event acknowledged.
@@ -187,16 +223,31 @@ async fn a_receiver_down_for_a_while_gets_every_event_once_back_in_order_per_cas
         one_event(&h, &h.base, &format!("HOOK-DOWN-CAC-{n}")).await;
     }
     // Down: every case's first event is tried, and tried again; none of its next events is.
-    let tried = || -> std::collections::BTreeSet<String> { receiver.received().into_iter().map(|r| r.id).collect() };
-    wait_until("every case's first event tried twice", Duration::from_secs(15), || {
-        tried().len() >= 6 && receiver.received().len() >= 12
-    })
+    let tried =
+        || -> std::collections::BTreeSet<String> { receiver.received().into_iter().map(|r| r.id).collect() };
+    wait_until(
+        "every case's first event tried twice",
+        Duration::from_secs(15),
+        || tried().len() >= 6 && receiver.received().len() >= 12,
+    )
     .await;
-    assert_eq!(tried().len(), 6, "only each case's first event is tried: {:?}", tried());
+    assert_eq!(
+        tried().len(),
+        6,
+        "only each case's first event is tried: {:?}",
+        tried()
+    );
     receiver.set_mode(Mode::Accept);
     all_acknowledged(&h, &h.base, &receiver, Duration::from_secs(30)).await;
     assert_every_event_once_in_order(&h, &h.base, &receiver).await;
-    let (_, log) = admin(&h, reqwest::Method::GET, &h.base, "/admin/subscriptions/portal/deliveries?state=delivered", None).await;
+    let (_, log) = admin(
+        &h,
+        reqwest::Method::GET,
+        &h.base,
+        "/admin/subscriptions/portal/deliveries?state=delivered",
+        None,
+    )
+    .await;
     let retried = log
         .as_array()
         .unwrap()
@@ -213,7 +264,15 @@ async fn a_delivery_never_acknowledged_disables_its_subscription_until_enabled_a
     let h = start_with(&hooks(&receiver.url(), "[1, 1]", 2000)).await;
     one_event(&h, &h.base, "HOOK-GIVEUP-1").await;
     let subscription = || async {
-        admin(&h, reqwest::Method::GET, &h.base, "/admin/subscriptions/portal", None).await.1
+        admin(
+            &h,
+            reqwest::Method::GET,
+            &h.base,
+            "/admin/subscriptions/portal",
+            None,
+        )
+        .await
+        .1
     };
     let deadline = Instant::now() + Duration::from_secs(20);
     let disabled = loop {
@@ -225,9 +284,19 @@ async fn a_delivery_never_acknowledged_disables_its_subscription_until_enabled_a
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let reason = disabled["disabled_reason"].as_str().unwrap();
-    assert!(reason.contains("3 attempts") && reason.contains("500"), "{reason}");
+    assert!(
+        reason.contains("3 attempts") && reason.contains("500"),
+        "{reason}"
+    );
     assert_eq!(receiver.received().len(), 3);
-    let (_, log) = admin(&h, reqwest::Method::GET, &h.base, "/admin/subscriptions/portal/deliveries", None).await;
+    let (_, log) = admin(
+        &h,
+        reqwest::Method::GET,
+        &h.base,
+        "/admin/subscriptions/portal/deliveries",
+        None,
+    )
+    .await;
     assert_eq!(log[0]["state"], "failed", "{log}");
     assert_eq!(log[0]["attempts"], 3);
     assert_eq!(log[0]["last_status"], 500);
@@ -235,9 +304,20 @@ async fn a_delivery_never_acknowledged_disables_its_subscription_until_enabled_a
     // Disabled, it takes nothing new; enabled, it sends the failed one, then what came since.
     one_event(&h, &h.base, "HOOK-GIVEUP-2").await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(receiver.received().len(), 3, "a disabled subscription sends nothing");
+    assert_eq!(
+        receiver.received().len(),
+        3,
+        "a disabled subscription sends nothing"
+    );
     receiver.set_mode(Mode::Accept);
-    let (status, enabled) = admin(&h, reqwest::Method::POST, &h.base, "/admin/subscriptions/portal/enable", None).await;
+    let (status, enabled) = admin(
+        &h,
+        reqwest::Method::POST,
+        &h.base,
+        "/admin/subscriptions/portal/enable",
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{enabled}");
     assert_eq!(enabled["requeued"], 1);
     assert_eq!(enabled["subscription"]["state"], "enabled");
@@ -290,7 +370,12 @@ async fn a_delivery_never_acknowledged_disables_its_subscription_until_enabled_a
 }
 
 /// A host process on its own store (PostgreSQL when the suite runs there), with `portal`.
-async fn process_config(h: &Harness, name: &str, receiver: &WebhookReceiver, timeout_ms: u64) -> (std::path::PathBuf, String) {
+async fn process_config(
+    h: &Harness,
+    name: &str,
+    receiver: &WebhookReceiver,
+    timeout_ms: u64,
+) -> (std::path::PathBuf, String) {
     let store = match std::env::var("PANELGATE_TEST_STORE").as_deref() {
         Ok("postgres") => fresh_postgres().await,
         _ => format!("sqlite://{}", h.dir.path().join(format!("{name}.db")).display()),
@@ -299,7 +384,10 @@ async fn process_config(h: &Harness, name: &str, receiver: &WebhookReceiver, tim
     let config = std::fs::read_to_string(h.dir.path().join("panelgate.toml"))
         .unwrap()
         .replace(&h.store_url, &store)
-        .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""))
+        .replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
         + &hooks(&receiver.url(), PATIENT, timeout_ms);
     let path = h.dir.path().join(format!("{name}.toml"));
     std::fs::write(&path, config).unwrap();
@@ -321,14 +409,27 @@ async fn a_host_restarted_mid_backlog_loses_and_repeats_nothing_acknowledged() {
     }
     // Back, for three acknowledgements; then it hangs and the host is killed.
     receiver.set_mode(Mode::AcceptThenHang(3));
-    wait_until("three acknowledged", Duration::from_secs(20), || receiver.acknowledged().len() == 3).await;
+    wait_until("three acknowledged", Duration::from_secs(20), || {
+        receiver.acknowledged().len() == 3
+    })
+    .await;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, log) = admin(&h, reqwest::Method::GET, &base, "/admin/subscriptions/portal/deliveries?state=delivered", None).await;
+        let (_, log) = admin(
+            &h,
+            reqwest::Method::GET,
+            &base,
+            "/admin/subscriptions/portal/deliveries?state=delivered",
+            None,
+        )
+        .await;
         if log.as_array().map_or(0, Vec::len) == 3 {
             break;
         }
-        assert!(Instant::now() < deadline, "the host did not record three deliveries: {log}");
+        assert!(
+            Instant::now() < deadline,
+            "the host did not record three deliveries: {log}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     host.kill();
@@ -343,7 +444,11 @@ async fn a_host_restarted_mid_backlog_loses_and_repeats_nothing_acknowledged() {
 async fn two_hosts_on_one_store_deliver_each_event_once() {
     let receiver = WebhookReceiver::start(SECRET, Mode::Accept).await.unwrap();
     // The harness's own host and two processes, all on one PostgreSQL database, all delivering.
-    let h = start_on(Some(fresh_postgres().await), &hooks(&receiver.url(), PATIENT, 2000)).await;
+    let h = start_on(
+        Some(fresh_postgres().await),
+        &hooks(&receiver.url(), PATIENT, 2000),
+    )
+    .await;
     let config = std::fs::read_to_string(h.dir.path().join("panelgate.toml")).unwrap();
     let mut hosts = Vec::new();
     let mut bases = Vec::new();
@@ -352,7 +457,10 @@ async fn two_hosts_on_one_store_deliver_each_event_once() {
         let path = h.dir.path().join(format!("host-{n}.toml"));
         std::fs::write(
             &path,
-            config.replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\"")),
+            config.replace(
+                "listen = \"127.0.0.1:0\"",
+                &format!("listen = \"127.0.0.1:{port}\""),
+            ),
         )
         .unwrap();
         let base = format!("http://127.0.0.1:{port}");
@@ -381,7 +489,10 @@ async fn a_hanging_endpoint_never_slows_the_portal_or_the_callbacks() {
     let receiver = WebhookReceiver::start(SECRET, Mode::Hang).await.unwrap();
     let h = start_with(&hooks(&receiver.url(), PATIENT, 60_000)).await;
     one_event(&h, &h.base, "HOOK-HANG-0").await;
-    wait_until("a delivery hanging", Duration::from_secs(10), || receiver.hanging() >= 1).await;
+    wait_until("a delivery hanging", Duration::from_secs(10), || {
+        receiver.hanging() >= 1
+    })
+    .await;
     let mut slowest = Duration::ZERO;
     for n in 1..=4 {
         let started = Instant::now();
@@ -399,7 +510,14 @@ async fn a_hanging_endpoint_never_slows_the_portal_or_the_callbacks() {
     // Every event is taken in and waits its turn; none is lost or given up.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, log) = admin(&h, reqwest::Method::GET, &h.base, "/admin/subscriptions/portal/deliveries", None).await;
+        let (_, log) = admin(
+            &h,
+            reqwest::Method::GET,
+            &h.base,
+            "/admin/subscriptions/portal/deliveries",
+            None,
+        )
+        .await;
         let log = log.as_array().unwrap().clone();
         assert!(log.iter().all(|d| d["state"] == "pending"), "{log:#?}");
         if log.len() == 13 {
@@ -417,7 +535,11 @@ async fn a_forged_or_replayed_delivery_fails_verification() {
     one_event(&h, &h.base, "HOOK-FORGE-1").await;
     all_acknowledged(&h, &h.base, &receiver, Duration::from_secs(20)).await;
     let genuine = receiver.received().remove(0);
-    let sent_at: i64 = genuine.headers["webhook-timestamp"].to_str().unwrap().parse().unwrap();
+    let sent_at: i64 = genuine.headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     let verify = |headers: &reqwest::header::HeaderMap, body: &[u8], now: i64| {
         webhook_receiver::verify(SECRET, headers, body, now)
     };
@@ -427,17 +549,26 @@ async fn a_forged_or_replayed_delivery_fails_verification() {
     let mut forged = genuine.body.clone();
     let at = forged.iter().position(|b| *b == b'"').unwrap();
     forged.insert(at, b' ');
-    assert_eq!(verify(&genuine.headers, &forged, sent_at), Err(VerifyError::NoMatchingSignature));
+    assert_eq!(
+        verify(&genuine.headers, &forged, sent_at),
+        Err(VerifyError::NoMatchingSignature)
+    );
     let other = "whsec_b3RoZXItc2VjcmV0LW9mLTMyLWJ5dGVzLWxvbmchISE=";
     assert_eq!(
         webhook_receiver::verify(other, &genuine.headers, &genuine.body, sent_at),
         Err(VerifyError::NoMatchingSignature)
     );
     // Replayed: the genuine delivery six minutes later, or with its timestamp moved up.
-    assert_eq!(verify(&genuine.headers, &genuine.body, sent_at + 360), Err(VerifyError::TooOld));
+    assert_eq!(
+        verify(&genuine.headers, &genuine.body, sent_at + 360),
+        Err(VerifyError::TooOld)
+    );
     let mut moved = genuine.headers.clone();
     moved.insert("webhook-timestamp", (sent_at + 360).to_string().parse().unwrap());
-    assert_eq!(verify(&moved, &genuine.body, sent_at + 360), Err(VerifyError::NoMatchingSignature));
+    assert_eq!(
+        verify(&moved, &genuine.body, sent_at + 360),
+        Err(VerifyError::NoMatchingSignature)
+    );
 
     // Posted to the endpoint: the forgery is refused, the replay within the window is
     // recognised by its webhook-id and not taken twice.
@@ -459,14 +590,31 @@ async fn a_forged_or_replayed_delivery_fails_verification() {
 async fn subscriptions_are_checked_by_field_and_their_secret_shown_once() {
     let receiver = WebhookReceiver::start(SECRET, Mode::Accept).await.unwrap();
     let h = start_with(&hooks(&receiver.url(), PATIENT, 2000)).await;
-    let post = |body: Value| admin(&h, reqwest::Method::POST, &h.base, "/admin/subscriptions", Some(body));
+    let post = |body: Value| {
+        admin(
+            &h,
+            reqwest::Method::POST,
+            &h.base,
+            "/admin/subscriptions",
+            Some(body),
+        )
+    };
     for (body, field) in [
         (json!({ "url": "ftp://portal.example/hooks" }), "url"),
         (json!({ "url": "http://user:pw@portal.example/hooks" }), "url"),
         (json!({ "url": "not a url" }), "url"),
-        (json!({ "url": "https://portal.example/", "panels": ["A03", "Z99"] }), "panels[1]"),
-        (json!({ "url": "https://portal.example/", "kinds": [""] }), "kinds[0]"),
-        (json!({ "url": "https://portal.example/", "secret": "plain" }), "secret"),
+        (
+            json!({ "url": "https://portal.example/", "panels": ["A03", "Z99"] }),
+            "panels[1]",
+        ),
+        (
+            json!({ "url": "https://portal.example/", "kinds": [""] }),
+            "kinds[0]",
+        ),
+        (
+            json!({ "url": "https://portal.example/", "secret": "plain" }),
+            "secret",
+        ),
         (json!({ "url": "https://portal.example/", "surprise": 1 }), ""),
     ] {
         let (status, answer) = post(body.clone()).await;
@@ -475,24 +623,43 @@ async fn subscriptions_are_checked_by_field_and_their_secret_shown_once() {
             assert_eq!(issue_paths(&answer), vec![field.to_string()], "{body}: {answer}");
         }
     }
-    let (status, created) = post(json!({ "url": receiver.url(), "panels": ["A03"], "kinds": ["accept_result"] })).await;
+    let (status, created) =
+        post(json!({ "url": receiver.url(), "panels": ["A03"], "kinds": ["accept_result"] })).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
     let secret = created["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
-    let (status, one) = admin(&h, reqwest::Method::GET, &h.base, &format!("/admin/subscriptions/{id}"), None).await;
+    let (status, one) = admin(
+        &h,
+        reqwest::Method::GET,
+        &h.base,
+        &format!("/admin/subscriptions/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert!(one.get("secret").is_none(), "{one}");
     assert_eq!(one["state"], "enabled");
 
     // It receives what it asked for: an accept's result on A03, signed with its own secret.
     let mine = WebhookReceiver::start(&secret, Mode::Accept).await.unwrap();
-    let (status, _) = admin(&h, reqwest::Method::DELETE, &h.base, &format!("/admin/subscriptions/{id}"), None).await;
+    let (status, _) = admin(
+        &h,
+        reqwest::Method::DELETE,
+        &h.base,
+        &format!("/admin/subscriptions/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, created) = post(json!({ "url": mine.url(), "kinds": ["accept_result"], "secret": secret })).await;
+    let (status, created) =
+        post(json!({ "url": mine.url(), "kinds": ["accept_result"], "secret": secret })).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     three_events(&h, &h.base, "HOOK-FILTER-1").await;
-    wait_until("the accept's result", Duration::from_secs(20), || !mine.acknowledged().is_empty()).await;
+    wait_until("the accept's result", Duration::from_secs(20), || {
+        !mine.acknowledged().is_empty()
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let received = mine.received();
     assert_eq!(received.len(), 1, "only the kind asked for");
@@ -500,10 +667,26 @@ async fn subscriptions_are_checked_by_field_and_their_secret_shown_once() {
     assert_eq!(received[0].verified, Ok(()));
 
     for (method, path, status) in [
-        (reqwest::Method::DELETE, "/admin/subscriptions/portal", StatusCode::CONFLICT),
-        (reqwest::Method::GET, "/admin/subscriptions/nope", StatusCode::NOT_FOUND),
-        (reqwest::Method::GET, "/admin/subscriptions/portal/deliveries?state=lost", StatusCode::UNPROCESSABLE_ENTITY),
-        (reqwest::Method::POST, "/admin/subscriptions/nope/enable", StatusCode::NOT_FOUND),
+        (
+            reqwest::Method::DELETE,
+            "/admin/subscriptions/portal",
+            StatusCode::CONFLICT,
+        ),
+        (
+            reqwest::Method::GET,
+            "/admin/subscriptions/nope",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            reqwest::Method::GET,
+            "/admin/subscriptions/portal/deliveries?state=lost",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            reqwest::Method::POST,
+            "/admin/subscriptions/nope/enable",
+            StatusCode::NOT_FOUND,
+        ),
     ] {
         let (got, answer) = admin(&h, method, &h.base, path, None).await;
         assert_eq!(got, status, "{path}: {answer}");
@@ -519,5 +702,9 @@ async fn subscriptions_are_checked_by_field_and_their_secret_shown_once() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(issue_paths(&answer), vec!["since".to_string()]);
     let (status, _) = h.get("/admin/subscriptions").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the portal token is not the admin's");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the portal token is not the admin's"
+    );
 }
