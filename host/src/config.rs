@@ -47,7 +47,7 @@ pub struct WebhooksConfig {
     /// Deliveries one host sends at once, across subscriptions.
     pub concurrency: usize,
     /// Subscriptions the host keeps as configured here (created or updated at start; the
-    /// admin API cannot delete them).
+    /// admin API deletes one only once the config no longer names it).
     pub subscriptions: Vec<SubscriptionConfig>,
 }
 

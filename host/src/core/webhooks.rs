@@ -251,7 +251,17 @@ impl Worker {
             let config = self.config.clone();
             let done = self.done.clone();
             tokio::spawn(async move {
-                let attempt = send(&client, &config, &delivery).await;
+                let (attempt, no_answer) = send(&client, &config, &delivery).await;
+                let outcome = match (&attempt.outcome, attempt.status) {
+                    (AttemptOutcome::Delivered, _) => "delivered".to_string(),
+                    (_, Some(status)) => format!("{}xx", status / 100),
+                    (_, None) => no_answer.to_string(),
+                };
+                state.runtime.metrics.webhook_attempt(
+                    &delivery.subscription_id,
+                    &outcome,
+                    attempt.latency_ms as f64 / 1000.0,
+                );
                 if let AttemptOutcome::GiveUp { reason } = &attempt.outcome {
                     tracing::warn!(subscription = %delivery.subscription_id, "webhooks: {reason}");
                 }
@@ -278,8 +288,13 @@ pub fn body(event: &crate::store::StoredEvent) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// One attempt of `delivery`, and what follows from it.
-async fn send(client: &reqwest::Client, config: &WebhooksConfig, delivery: &Claimed) -> Attempt {
+/// One attempt of `delivery`, and what follows from it; when no answer came, why, for
+/// `/metrics` (`timeout` or `error`).
+async fn send(
+    client: &reqwest::Client,
+    config: &WebhooksConfig,
+    delivery: &Claimed,
+) -> (Attempt, &'static str) {
     let body = body(&delivery.event);
     let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
     let started = Instant::now();
@@ -296,23 +311,30 @@ async fn send(client: &reqwest::Client, config: &WebhooksConfig, delivery: &Clai
                 .send()
                 .await
                 .map(|r| r.status().as_u16())
-                .map_err(|e| describe(&e, config))
+                .map_err(|e| {
+                    (
+                        if e.is_timeout() { "timeout" } else { "error" },
+                        describe(&e, config),
+                    )
+                })
         }
-        Err(message) => Err(format!("the subscription's secret {message}")),
+        Err(message) => Err(("error", format!("the subscription's secret {message}"))),
     };
     let latency_ms = started.elapsed().as_millis() as i64;
     let (status, error) = match answer {
         Ok(status) if (200..300).contains(&status) => {
-            return Attempt {
+            let attempt = Attempt {
                 status: Some(status),
                 error: None,
                 latency_ms,
                 outcome: AttemptOutcome::Delivered,
             };
+            return (attempt, "");
         }
-        Ok(status) => (Some(status), format!("the endpoint answered {status}")),
+        Ok(status) => (Some(status), ("", format!("the endpoint answered {status}"))),
         Err(error) => (None, error),
     };
+    let (no_answer, error) = error;
     let attempts = delivery.attempts as usize + 1;
     let outcome = match config.retry_schedule_s.get(attempts - 1) {
         Some(wait) => AttemptOutcome::RetryAt(
@@ -327,12 +349,13 @@ async fn send(client: &reqwest::Client, config: &WebhooksConfig, delivery: &Clai
             ),
         },
     };
-    Attempt {
+    let attempt = Attempt {
         status,
         error: Some(error),
         latency_ms,
         outcome,
-    }
+    };
+    (attempt, no_answer)
 }
 
 /// What went wrong, without the URL (it may carry a portal's token in its query).

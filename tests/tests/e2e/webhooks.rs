@@ -207,6 +207,20 @@ async fn a_callbacks_event_arrives_signed_with_its_event_id_and_is_logged() {
         !subscriptions.to_string().contains("whsec_"),
         "no secret is listed"
     );
+    let metrics = h
+        .client
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"panelgate_webhook_attempts_total{subscription="portal",outcome="delivered"} 3"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(SECRET));
 }
 
 /// The last event acknowledged.
