@@ -97,8 +97,9 @@ enum SubscriptionCommand {
     List,
     /// Subscribe an endpoint; prints the signing secret, which is shown this once.
     Create {
+        /// The portal's endpoint (`--url` is the host's address).
         #[arg(long)]
-        url: String,
+        endpoint: String,
         /// An event kind to receive (repeat for more; none: every kind).
         #[arg(long = "kind")]
         kinds: Vec<String>,
@@ -390,12 +391,13 @@ async fn subscription(command: SubscriptionCommand, host: HostArgs) -> Result<()
             }
         }
         SubscriptionCommand::Create {
-            url,
+            endpoint,
             kinds,
             panels,
             description,
         } => {
-            let body = json!({ "url": url, "kinds": kinds, "panels": panels, "description": description });
+            let body =
+                json!({ "url": endpoint, "kinds": kinds, "panels": panels, "description": description });
             let s = host
                 .send(Method::POST, "/admin/subscriptions", Some(Body::Json(body)))
                 .await?;

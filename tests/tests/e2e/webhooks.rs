@@ -516,6 +516,7 @@ async fn a_hanging_endpoint_never_slows_the_portal_or_the_callbacks() {
         slowest = slowest.max(started.elapsed());
     }
     // Four portal requests and a callback per round; the endpoint has hung all along.
+    eprintln!("the slowest round while the endpoint hung: {slowest:?}");
     assert!(receiver.hanging() >= 1, "the endpoint still hangs");
     assert!(
         slowest < Duration::from_secs(3),
@@ -721,4 +722,75 @@ async fn subscriptions_are_checked_by_field_and_their_secret_shown_once() {
         StatusCode::UNAUTHORIZED,
         "the portal token is not the admin's"
     );
+}
+
+#[tokio::test]
+async fn the_cli_creates_inspects_replays_and_deletes_a_subscription() {
+    let receiver = WebhookReceiver::start(SECRET, Mode::Accept).await.unwrap();
+    let h = start_with(&hooks(&receiver.url(), PATIENT, 2000)).await;
+    let cli = |args: &[&str]| {
+        let mut argv = vec!["panelgate"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&["--url", &h.base, "--token", ADMIN]);
+        let argv: Vec<String> = argv.into_iter().map(String::from).collect();
+        async move { panelgate::cli::run(argv).await }
+    };
+    let mine = WebhookReceiver::start(SECRET, Mode::Accept).await.unwrap();
+    assert_eq!(
+        cli(&[
+            "subscription",
+            "create",
+            "--endpoint",
+            &mine.url(),
+            "--panel",
+            "A03"
+        ])
+        .await
+        .unwrap(),
+        0
+    );
+    let (_, list) = admin(&h, reqwest::Method::GET, &h.base, "/admin/subscriptions", None).await;
+    let created = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["url"] == mine.url().as_str())
+        .expect("created")
+        .clone();
+    assert_eq!(created["panels"], json!(["A03"]));
+    let id = created["id"].as_str().unwrap().to_string();
+    assert_eq!(cli(&["subscription", "list"]).await.unwrap(), 0);
+
+    one_event(&h, &h.base, "HOOK-CLI-1").await;
+    all_acknowledged(&h, &h.base, &receiver, Duration::from_secs(20)).await;
+    let event = receiver.acknowledged()[0].clone();
+    assert_eq!(cli(&["subscription", "deliveries", "portal"]).await.unwrap(), 0);
+    assert_eq!(
+        cli(&["subscription", "replay", "portal", "--event", &event])
+            .await
+            .unwrap(),
+        0
+    );
+    wait_until("the replay", Duration::from_secs(10), || {
+        receiver.received().iter().any(|r| r.duplicate && r.id == event)
+    })
+    .await;
+    let refused = cli(&["subscription", "delete", "portal"])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("409") && refused.contains("webhooks.subscriptions"),
+        "{refused}"
+    );
+    assert_eq!(cli(&["subscription", "delete", &id]).await.unwrap(), 0);
+    let (status, _) = admin(
+        &h,
+        reqwest::Method::GET,
+        &h.base,
+        &format!("/admin/subscriptions/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
