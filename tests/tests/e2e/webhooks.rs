@@ -109,11 +109,20 @@ async fn feed(h: &Harness, base: &str) -> (Vec<String>, BTreeMap<String, Vec<Str
     (ids, by_case)
 }
 
-/// Every event of the feed acknowledged exactly once, verified, each case's in the feed's
-/// order, each delivery's body the feed's event.
+/// Every event of the feed acknowledged exactly once and never sent again after, verified, each
+/// case's in the feed's order, each delivery's body the feed's event.
 async fn assert_every_event_once_in_order(h: &Harness, base: &str, receiver: &WebhookReceiver) {
     let (ids, by_case) = feed(h, base).await;
     let received = receiver.received();
+    let repeated: Vec<&str> = received
+        .iter()
+        .filter(|r| r.duplicate)
+        .map(|r| r.id.as_str())
+        .collect();
+    assert!(
+        repeated.is_empty(),
+        "sent again after it was acknowledged: {repeated:?}"
+    );
     let acknowledged: Vec<_> = received.iter().filter(|r| r.acknowledged).collect();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &acknowledged {
