@@ -4,6 +4,7 @@ pub mod admin;
 pub mod callbacks;
 pub mod openapi;
 pub mod portal;
+pub mod subscriptions;
 
 pub use crate::core::error;
 pub use crate::core::{AppState, Panel};
@@ -54,6 +55,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(portal::router().route_layer(guard(&state.portal_token)))
         .merge(admin::router().route_layer(guard(&state.admin_token)))
+        .merge(subscriptions::router().route_layer(guard(&state.admin_token)))
         .merge(admin::open_router())
         .merge(callbacks::router())
         .merge(openapi::router())
@@ -102,7 +104,8 @@ async fn body_too_large_in_json(request: Request, next: Next) -> Response {
         return response;
     }
     // The routes `admin::router` gives `MAX_MODULE_BYTES`: a push and a replay.
-    let takes_a_module = path == "/admin/adapters" || path.ends_with("/replay");
+    let takes_a_module =
+        path == "/admin/adapters" || (path.starts_with("/admin/panels/") && path.ends_with("/replay"));
     let limit = if takes_a_module {
         admin::MAX_MODULE_BYTES
     } else {

@@ -40,6 +40,13 @@ enum Command {
         #[command(flatten)]
         host: HostArgs,
     },
+    /// Webhook subscriptions of a running host, their delivery logs and replays.
+    Subscription {
+        #[command(subcommand)]
+        command: SubscriptionCommand,
+        #[command(flatten)]
+        host: HostArgs,
+    },
     /// The audit journal.
     Journal {
         #[command(subcommand)]
@@ -115,6 +122,50 @@ enum PanelCommand {
     History { panel: String },
     /// Lift a panel's quarantine: its adapter is called again.
     Enable { panel: String },
+}
+
+#[derive(Subcommand)]
+enum SubscriptionCommand {
+    /// Subscriptions, their state and why any is disabled.
+    List,
+    /// Subscribe an endpoint; prints the signing secret, which is shown this once.
+    Create {
+        /// The portal's endpoint (`--url` is the host's address).
+        #[arg(long)]
+        endpoint: String,
+        /// An event kind to receive (repeat for more; none: every kind).
+        #[arg(long = "kind")]
+        kinds: Vec<String>,
+        /// A panel whose events to receive (repeat for more; none: every panel).
+        #[arg(long = "panel")]
+        panels: Vec<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a subscription and its delivery log.
+    Delete { id: String },
+    /// Enable a subscription a give-up disabled: its failed deliveries are sent again first.
+    Enable { id: String },
+    /// A subscription's delivery log, newest first.
+    Deliveries {
+        id: String,
+        /// `pending`, `delivered` or `failed`.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Send deliveries again: one event's (`--event`), or those taken from `--since` (RFC 3339)
+    /// until `--until` (default now).
+    Replay {
+        id: String,
+        #[arg(long, conflicts_with_all = ["since", "until"], required_unless_present = "since")]
+        event: Option<String>,
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long, requires = "since")]
+        until: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -373,6 +424,111 @@ async fn panel(command: PanelCommand, host: HostArgs) -> Result<()> {
     Ok(())
 }
 
+async fn subscription(command: SubscriptionCommand, host: HostArgs) -> Result<()> {
+    use reqwest::Method;
+    let line = |s: &Value| {
+        format!(
+            "{}  {}  {}{}",
+            s["id"].as_str().unwrap_or("?"),
+            s["state"].as_str().unwrap_or("?"),
+            s["url"].as_str().unwrap_or("?"),
+            s["disabled_reason"]
+                .as_str()
+                .map(|r| format!("  ({r})"))
+                .unwrap_or_default()
+        )
+    };
+    // Path segments and query values as the user typed them, encoded.
+    let enc = |text: &str| form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    match command {
+        SubscriptionCommand::List => {
+            let list = host.send(Method::GET, "/admin/subscriptions", None).await?;
+            for s in list.as_array().into_iter().flatten() {
+                println!("{}", line(s));
+            }
+        }
+        SubscriptionCommand::Create {
+            endpoint,
+            kinds,
+            panels,
+            description,
+        } => {
+            let body =
+                json!({ "url": endpoint, "kinds": kinds, "panels": panels, "description": description });
+            let s = host
+                .send(Method::POST, "/admin/subscriptions", Some(Body::Json(body)))
+                .await?;
+            println!("{}", line(&s));
+            println!("secret {}", s["secret"].as_str().unwrap_or("?"));
+        }
+        SubscriptionCommand::Delete { id } => {
+            host.send(
+                Method::DELETE,
+                &format!("/admin/subscriptions/{}", enc(&id)),
+                None,
+            )
+            .await?;
+            println!("subscription {id} deleted");
+        }
+        SubscriptionCommand::Enable { id } => {
+            let answer = host
+                .send(
+                    Method::POST,
+                    &format!("/admin/subscriptions/{}/enable", enc(&id)),
+                    None,
+                )
+                .await?;
+            println!(
+                "{}; {} failed deliveries queued again",
+                line(&answer["subscription"]),
+                answer["requeued"]
+            );
+        }
+        SubscriptionCommand::Deliveries { id, state, limit } => {
+            let mut path = format!("/admin/subscriptions/{}/deliveries?limit={limit}", enc(&id));
+            if let Some(state) = state {
+                path.push_str(&format!("&state={}", enc(&state)));
+            }
+            let log = host.send(Method::GET, &path, None).await?;
+            for d in log.as_array().into_iter().flatten() {
+                println!(
+                    "{}  {:<9}  attempts {}  status {}  {} ms  {}{}",
+                    d["created_at"].as_str().unwrap_or("?"),
+                    d["state"].as_str().unwrap_or("?"),
+                    d["attempts"],
+                    d["last_status"],
+                    d["last_latency_ms"],
+                    d["event_id"].as_str().unwrap_or("?"),
+                    d["last_error"]
+                        .as_str()
+                        .map(|e| format!("  ({e})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        SubscriptionCommand::Replay {
+            id,
+            event,
+            since,
+            until,
+        } => {
+            let body = match event {
+                Some(event) => json!({ "event_id": event }),
+                None => json!({ "since": since, "until": until }),
+            };
+            let answer = host
+                .send(
+                    Method::POST,
+                    &format!("/admin/subscriptions/{}/replay", enc(&id)),
+                    Some(Body::Json(body)),
+                )
+                .await?;
+            println!("{} deliveries queued again", answer["replayed"]);
+        }
+    }
+    Ok(())
+}
+
 /// The whole `panelgate` process: logs and traces ([`crate::telemetry`]), the command line, and
 /// the exit code. Errors are printed as one line of causes, not a backtrace: this is what an
 /// operator reads.
@@ -426,6 +582,7 @@ where
         }
         Command::Adapter { command, host } => adapter(command, host).await,
         Command::Panel { command, host } => panel(command, host).await.map(|()| 0),
+        Command::Subscription { command, host } => subscription(command, host).await.map(|()| 0),
         Command::Journal {
             command: JournalCommand::Verify { config },
         } => {

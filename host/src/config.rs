@@ -22,6 +22,69 @@ pub struct Config {
     pub panels: BTreeMap<String, PanelConfig>,
     #[serde(default)]
     pub registry: RegistryConfig,
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
+}
+
+/// Events pushed to the portal as signed webhooks (docs/webhooks.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Seconds to wait after each failed attempt: after the first failure the first value, and
+    /// so on; a delivery that fails once more than the schedule is long is given up, and its
+    /// subscription disabled. The default waits 5 s, 5 min, 30 min, 2 h, 5 h, then 10 h six
+    /// times: 12 attempts over about 2.8 days.
+    pub retry_schedule_s: Vec<u64>,
+    /// Each wait is moved at random by up to this share of itself (0.2: ±20 %), so that
+    /// deliveries failed together do not all come back at the same moment.
+    pub jitter: f64,
+    /// How long one attempt may take (connecting, sending, the endpoint's answer) before it
+    /// counts as failed.
+    pub timeout_ms: u64,
+    /// How often a host looks for work it was not told of: events another host stored, and
+    /// retries coming due. Events this host stores wake it at once.
+    pub poll_interval_ms: u64,
+    /// Deliveries one host sends at once, across subscriptions.
+    pub concurrency: usize,
+    /// Subscriptions the host keeps as configured here (created or updated at start; the
+    /// admin API deletes one only once the config no longer names it).
+    pub subscriptions: Vec<SubscriptionConfig>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            retry_schedule_s: vec![
+                5, 300, 1_800, 7_200, 18_000, 36_000, 36_000, 36_000, 36_000, 36_000, 36_000,
+            ],
+            jitter: 0.2,
+            timeout_ms: 10_000,
+            poll_interval_ms: 1_000,
+            concurrency: 16,
+            subscriptions: Vec::new(),
+        }
+    }
+}
+
+/// A subscription seeded from the config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionConfig {
+    /// The subscription's id in the admin API and the delivery log.
+    pub id: String,
+    /// The portal's endpoint: `http` or `https`.
+    pub url: String,
+    /// Event kinds it wants (e.g. `accept_result`); none: every kind.
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    /// Panels whose events it wants; none: every panel.
+    #[serde(default)]
+    pub panels: Vec<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The signing secret, `whsec_` and the base64 of 24 to 64 random bytes, as Standard
+    /// Webhooks writes it.
+    pub secret: Secret,
 }
 
 /// Deploying by copying files.
@@ -412,6 +475,35 @@ impl ServerConfig {
     }
 }
 
+impl WebhooksConfig {
+    /// Refuses settings under which no delivery could be made or retried sensibly, naming them.
+    fn check(&self) -> Result<()> {
+        if !(0.0..=1.0).contains(&self.jitter) {
+            bail!("webhooks.jitter: must be between 0 and 1, not {}", self.jitter);
+        }
+        for (field, value) in [
+            ("timeout_ms", self.timeout_ms),
+            ("poll_interval_ms", self.poll_interval_ms),
+            ("concurrency", self.concurrency as u64),
+        ] {
+            if value == 0 {
+                bail!("webhooks.{field}: must be at least 1");
+            }
+        }
+        // Ten years: past it, a deadline overflows nothing but means nothing either.
+        if let Some(i) = self.retry_schedule_s.iter().position(|s| *s > 315_360_000) {
+            bail!("webhooks.retry_schedule_s[{i}]: at most ten years (315360000 s)");
+        }
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, s) in self.subscriptions.iter().enumerate() {
+            if !ids.insert(&s.id) {
+                bail!("webhooks.subscriptions[{i}].id: `{}` is given twice", s.id);
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     /// The largest memory any panel may use: the pool's slots are sized for it.
     pub fn max_memory_mib(&self) -> u64 {
@@ -452,6 +544,7 @@ impl Config {
 
     pub fn check(&self) -> Result<()> {
         self.server.check()?;
+        self.webhooks.check()?;
         for (id, panel) in &self.panels {
             if !self.adapters.contains_key(&panel.adapter) {
                 bail!(

@@ -1,5 +1,5 @@
 //! The app core, below the routes: the state every route works with, the panel registry, the
-//! one operation pipeline, deploying and replaying modules, recovery and the watched folder.
+//! one operation pipeline, deploying and replaying modules, recovery, the watched folder and webhook deliveries.
 //! Routes parse, call the core and answer; nothing here imports the API.
 
 pub mod deploy;
@@ -9,6 +9,7 @@ pub mod recovery;
 pub mod replay;
 pub mod terms;
 pub mod watch;
+pub mod webhooks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};

@@ -54,6 +54,11 @@ impl App {
             .await
             .context("recovering operations a stop cut off")?;
         state.spawn_recovery_sweep();
+        state
+            .keep_configured_subscriptions()
+            .await
+            .context("webhook subscriptions")?;
+        state.spawn_webhook_worker();
         state.spawn_deployment_follower();
         if let Some(dir) = &config.registry.watch_dir {
             core::watch::spawn(

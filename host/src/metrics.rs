@@ -81,6 +81,19 @@ struct CallbackLabels {
     status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    subscription: String,
+    /// `delivered`, the failing HTTP status class (`4xx`, `5xx`, `3xx`), or, when no answer
+    /// came, `timeout` or `error`.
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SubscriptionLabels {
+    subscription: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Seconds, from a tenth of a millisecond (a commit, an adapter's own work) to the longest
@@ -109,6 +122,8 @@ pub struct Metrics {
     circuit: Family<PanelLabels, Gauge>,
     quarantined: Family<PanelLabels, Gauge>,
     compiled_modules: Gauge,
+    webhook_attempts: Family<WebhookLabels, Counter>,
+    webhook_duration: Histograms<SubscriptionLabels>,
 }
 
 /// What one adapter call ran into besides its result: the limits it hit.
@@ -219,6 +234,18 @@ impl Metrics {
             "Compiled adapter modules the host keeps in memory: the registered ones it has loaded",
             compiled_modules.clone(),
         );
+        let webhook_attempts = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "webhook_attempts",
+            "Webhook delivery attempts this host made, by subscription and outcome",
+            webhook_attempts.clone(),
+        );
+        let webhook_duration = Histograms::<SubscriptionLabels>::new_with_constructor(latency);
+        registry.register(
+            "webhook_attempt_duration_seconds",
+            "Time of one webhook delivery attempt, from sending to the endpoint's status or the failure",
+            webhook_duration.clone(),
+        );
         Metrics {
             registry,
             http,
@@ -236,7 +263,24 @@ impl Metrics {
             circuit,
             quarantined,
             compiled_modules,
+            webhook_attempts,
+            webhook_duration,
         }
+    }
+
+    /// A webhook delivery attempt: its outcome (see [`WebhookLabels`]) and how long it took.
+    pub fn webhook_attempt(&self, subscription: &str, outcome: &str, seconds: f64) {
+        self.webhook_attempts
+            .get_or_create(&WebhookLabels {
+                subscription: subscription.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+        self.webhook_duration
+            .get_or_create(&SubscriptionLabels {
+                subscription: subscription.to_string(),
+            })
+            .observe(seconds);
     }
 
     /// How many compiled modules the host keeps.

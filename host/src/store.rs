@@ -13,6 +13,7 @@ mod journal;
 mod pending;
 mod registry;
 mod sqlite;
+mod webhooks;
 mod write;
 
 use std::path::Path;
@@ -31,6 +32,9 @@ pub use idempotency::KeyState;
 pub use journal::{JournalEntry, JournalRow};
 pub use pending::{PendingOperation, SettledKey, SettledUnknown};
 pub use registry::{DeployAction, Deployment, ModuleInfo, active_stack};
+pub use webhooks::{
+    Attempt, AttemptOutcome, Claimed, Delivery, NewSubscription, Subscription, ms_text, now_ms,
+};
 
 use crate::model::{CaseKind, CaseStatus, Policy, Reference, Requirement};
 
@@ -113,6 +117,8 @@ pub struct Store {
     commit_time: Option<prometheus_client::metrics::histogram::Histogram>,
     /// Whether the last commit failed: `/readyz` then probes a write before saying ready.
     failing: std::sync::atomic::AtomicBool,
+    /// Woken by every commit that stored a new event: the webhook worker waits on it.
+    new_events: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A change to a case (or a new one) that an operation or callback brings.
@@ -328,6 +334,7 @@ impl Store {
             jobs,
             commit_time: None,
             failing: Default::default(),
+            new_events: Default::default(),
         })
     }
 
@@ -368,7 +375,17 @@ impl Store {
             histogram.observe(started.elapsed().as_secs_f64());
         }
         self.note(&committed);
+        if let Ok(c) = &committed
+            && c.events_new.iter().any(|new| *new)
+        {
+            self.new_events.notify_one();
+        }
         committed
+    }
+
+    /// Notified when a commit of this host stores a new event.
+    pub fn new_events(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.new_events.clone()
     }
 
     /// Remembers whether the store could write, for [`Store::writable`].

@@ -1,6 +1,7 @@
 //! Partner simulators, strict to each partner's spec, and helpers for end-to-end tests.
 pub mod faults;
 pub mod sim;
+pub mod webhook_receiver;
 
 /// Paths of the compiled adapters and test guests (built by `build.rs`).
 pub mod guests {

@@ -149,23 +149,25 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .into_iter()
-            .map(|r| {
-                Ok(StoredEvent {
-                    cursor: r.get::<i64, _>("seq").to_string(),
-                    id: r.get("id"),
-                    panel: r.get("panel"),
-                    case_id: r.get("case_id"),
-                    kind: r.get("kind"),
-                    status: r
-                        .get::<Option<String>, _>("status")
-                        .map(|s| parse_enum(&s))
-                        .transpose()?,
-                    payload: parse_json(&r.get::<String, _>("payload"))?,
-                    flagged: r.get("flagged"),
-                    created_at: r.get("created_at"),
-                })
-            })
+            .map(|r| event_of(&r))
             .collect()
+    }
+
+    /// The event at feed position `seq`.
+    pub async fn event_at(&self, seq: i64) -> Result<Option<StoredEvent>> {
+        sqlx::query("SELECT * FROM events WHERE seq = $1")
+            .bind(seq)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| event_of(&r))
+            .transpose()
+    }
+
+    /// The feed's last position (0 when empty).
+    pub async fn events_head(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     pub async fn event_payload(&self, panel: &str, dedup_key: &str) -> Result<Option<String>> {
@@ -197,4 +199,22 @@ impl Store {
                 .collect(),
         )
     }
+}
+
+/// An `events` row as the feed serves it.
+fn event_of(r: &sqlx::any::AnyRow) -> Result<StoredEvent> {
+    Ok(StoredEvent {
+        cursor: r.get::<i64, _>("seq").to_string(),
+        id: r.get("id"),
+        panel: r.get("panel"),
+        case_id: r.get("case_id"),
+        kind: r.get("kind"),
+        status: r
+            .get::<Option<String>, _>("status")
+            .map(|s| parse_enum(&s))
+            .transpose()?,
+        payload: parse_json(&r.get::<String, _>("payload"))?,
+        flagged: r.get("flagged"),
+        created_at: r.get("created_at"),
+    })
 }

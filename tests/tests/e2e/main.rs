@@ -29,3 +29,4 @@ mod paths;
 mod sandbox;
 mod soak;
 mod store;
+mod webhooks;

@@ -1,0 +1,496 @@
+//! Webhook subscriptions and their deliveries: each subscription's cursor over the feed, the
+//! deliveries it made of the events past it, and the leases that keep two hosts from sending one
+//! delivery at once. The worker that sends them is `core::webhooks`.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{Backend, Result, Store, StoredEvent, parse_json};
+
+/// A subscription as stored, without its secret.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Subscription {
+    pub id: String,
+    /// The portal endpoint deliveries are posted to.
+    pub url: String,
+    /// Event kinds it receives; empty: every kind.
+    pub kinds: Vec<String>,
+    /// Panels whose events it receives; empty: every panel.
+    pub panels: Vec<String>,
+    pub description: Option<String>,
+    /// `config` (kept as `[[webhooks.subscriptions]]` says) or `admin`.
+    pub source: String,
+    /// `enabled`, or `disabled` once a delivery was given up (see `disabled_reason`).
+    pub state: String,
+    pub disabled_reason: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A subscription to create (or, from the config, to keep as given).
+pub struct NewSubscription {
+    pub id: String,
+    pub url: String,
+    pub kinds: Vec<String>,
+    pub panels: Vec<String>,
+    pub description: Option<String>,
+    /// `whsec_<base64>`.
+    pub secret: String,
+    pub source: &'static str,
+}
+
+/// One event's delivery to one subscription, as the delivery log shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Delivery {
+    /// The log's order (newest first); page back with `before`.
+    pub seq: i64,
+    /// The event's id: the delivery's `webhook-id`, the same on every attempt and replay.
+    pub event_id: String,
+    /// The event's feed cursor.
+    pub event_cursor: String,
+    pub case_id: Option<String>,
+    /// `pending` (not acknowledged yet), `delivered` (the endpoint answered 2xx) or `failed`
+    /// (given up; the subscription was disabled).
+    pub state: String,
+    pub attempts: i64,
+    /// When a pending delivery is tried next.
+    pub next_attempt_at: Option<String>,
+    pub last_attempt_at: Option<String>,
+    /// The HTTP status the endpoint answered the last attempt with (none: no answer).
+    pub last_status: Option<i64>,
+    /// Why the last attempt failed, when it did.
+    pub last_error: Option<String>,
+    /// How long the last attempt took, from sending to the answer's status.
+    pub last_latency_ms: Option<i64>,
+    pub delivered_at: Option<String>,
+    /// When the host took the event into this subscription's deliveries.
+    pub created_at: String,
+}
+
+/// A delivery a host has leased, to send now.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub seq: i64,
+    pub subscription_id: String,
+    pub url: String,
+    pub secret: String,
+    pub attempts: i64,
+    pub event: StoredEvent,
+}
+
+/// What one attempt came to.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub latency_ms: i64,
+    pub outcome: AttemptOutcome,
+}
+
+#[derive(Debug, Clone)]
+pub enum AttemptOutcome {
+    Delivered,
+    /// Failed; tried again at this time (milliseconds since the epoch).
+    RetryAt(i64),
+    /// Failed for the last time: the subscription is disabled for `reason`.
+    GiveUp {
+        reason: String,
+    },
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// `ms` as RFC 3339 text.
+pub fn ms_text(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+const SUBSCRIPTION_COLUMNS: &str =
+    "id, url, kinds, panels, description, source, state, disabled_reason, created_at, updated_at";
+
+fn subscription_of(r: &sqlx::any::AnyRow) -> Result<Subscription> {
+    Ok(Subscription {
+        id: r.get("id"),
+        url: r.get("url"),
+        kinds: parse_json(&r.get::<String, _>("kinds"))?,
+        panels: parse_json(&r.get::<String, _>("panels"))?,
+        description: r.get("description"),
+        source: r.get("source"),
+        state: r.get("state"),
+        disabled_reason: r.get("disabled_reason"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    })
+}
+
+fn delivery_of(r: &sqlx::any::AnyRow) -> Delivery {
+    let state: String = r.get("state");
+    let ms = |column: &str| r.get::<Option<i64>, _>(column);
+    Delivery {
+        seq: r.get("seq"),
+        event_id: r.get("event_id"),
+        event_cursor: r.get::<i64, _>("event_seq").to_string(),
+        case_id: r.get("case_id"),
+        next_attempt_at: (state == "pending").then(|| ms_text(ms("next_attempt_ms").unwrap_or(0))),
+        state,
+        attempts: r.get("attempts"),
+        last_attempt_at: r.get("last_attempt_at"),
+        last_status: r.get("last_status"),
+        last_error: r.get("last_error"),
+        last_latency_ms: r.get("last_latency_ms"),
+        delivered_at: r.get("delivered_at"),
+        created_at: ms_text(ms("created_ms").unwrap_or(0)),
+    }
+}
+
+impl Store {
+    /// Creates a subscription starting after the feed's last event; `false` when the id is taken.
+    pub async fn create_subscription(&self, new: &NewSubscription) -> Result<bool> {
+        let _turn = self.turn().await;
+        let head = self.events_head().await?;
+        let now = super::now();
+        let inserted = sqlx::query(
+            "INSERT INTO webhook_subscriptions (id, url, kinds, panels, description, secret, source,
+                 state, disabled_reason, event_cursor, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'enabled', NULL, $8, $9, $9)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&new.id)
+        .bind(&new.url)
+        .bind(serde_json::to_string(&new.kinds).unwrap_or_default())
+        .bind(serde_json::to_string(&new.panels).unwrap_or_default())
+        .bind(&new.description)
+        .bind(&new.secret)
+        .bind(new.source)
+        .bind(head)
+        .bind(&now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    /// A configured subscription: created as [`Store::create_subscription`] does the first time,
+    /// its endpoint, filters and secret set as the config says every time after; its cursor,
+    /// deliveries and state kept.
+    pub async fn keep_configured_subscription(&self, new: &NewSubscription) -> Result<()> {
+        if self.create_subscription(new).await? {
+            return Ok(());
+        }
+        let _turn = self.turn().await;
+        sqlx::query(
+            "UPDATE webhook_subscriptions SET url = $2, kinds = $3, panels = $4, description = $5,
+                 secret = $6, source = 'config', updated_at = $7 WHERE id = $1",
+        )
+        .bind(&new.id)
+        .bind(&new.url)
+        .bind(serde_json::to_string(&new.kinds).unwrap_or_default())
+        .bind(serde_json::to_string(&new.panels).unwrap_or_default())
+        .bind(&new.description)
+        .bind(&new.secret)
+        .bind(super::now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn subscriptions(&self) -> Result<Vec<Subscription>> {
+        sqlx::query(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(subscription_of)
+        .collect()
+    }
+
+    pub async fn subscription(&self, id: &str) -> Result<Option<Subscription>> {
+        sqlx::query(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(subscription_of)
+        .transpose()
+    }
+
+    /// Removes a subscription and its delivery log; `false` when there was none.
+    pub async fn delete_subscription(&self, id: &str) -> Result<bool> {
+        let _turn = self.turn().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM webhook_deliveries WHERE subscription_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM webhook_subscriptions WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted == 1)
+    }
+
+    /// Enables a subscription again. The deliveries its give-up failed are pending again, due
+    /// now, in their order, ahead of the events that came since. The number queued again.
+    pub async fn enable_subscription(&self, id: &str) -> Result<u64> {
+        let _turn = self.turn().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE webhook_subscriptions SET state = 'enabled', disabled_reason = NULL, updated_at = $2
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(super::now())
+        .execute(&mut *tx)
+        .await?;
+        let requeued = sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = $2,
+                 leased_until_ms = 0, leased_by = NULL
+             WHERE subscription_id = $1 AND state = 'failed'",
+        )
+        .bind(id)
+        .bind(now_ms())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(requeued)
+    }
+
+    /// Takes the events past each enabled subscription's cursor into its deliveries (those its
+    /// filters want), at most `batch` events per subscription, and moves its cursor past them.
+    /// The cursor moves only from where this host read it, so two hosts never add one event
+    /// twice, and deliveries get their order from the feed's. The number of events read.
+    pub async fn scan_subscriptions(&self, batch: i64) -> Result<usize> {
+        let head = self.events_head().await?;
+        let due = sqlx::query(&format!(
+            "SELECT {SUBSCRIPTION_COLUMNS}, event_cursor FROM webhook_subscriptions
+             WHERE state = 'enabled' AND event_cursor < $1 ORDER BY id"
+        ))
+        .bind(head)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut read = 0;
+        for row in due {
+            let subscription = subscription_of(&row)?;
+            let cursor: i64 = row.get("event_cursor");
+            let events = self.events_after(cursor, batch).await?;
+            let Some(last) = events.last() else { continue };
+            let last: i64 = last.cursor.parse().unwrap_or(cursor);
+            read += events.len();
+            let wanted = events.iter().filter(|e| {
+                (subscription.kinds.is_empty() || subscription.kinds.contains(&e.kind))
+                    && (subscription.panels.is_empty() || subscription.panels.contains(&e.panel))
+            });
+            let _turn = self.turn().await;
+            let mut tx = self.pool.begin().await?;
+            // First, so that on PostgreSQL a second host doing the same waits here on the row
+            // and then finds the cursor moved.
+            let moved = sqlx::query(
+                "UPDATE webhook_subscriptions SET event_cursor = $3
+                 WHERE id = $1 AND event_cursor = $2 AND state = 'enabled'",
+            )
+            .bind(&subscription.id)
+            .bind(cursor)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if moved != 1 {
+                tx.rollback().await?;
+                continue;
+            }
+            let now = now_ms();
+            for event in wanted {
+                sqlx::query(
+                    "INSERT INTO webhook_deliveries (subscription_id, event_seq, event_id, case_id,
+                         case_key, state, attempts, next_attempt_ms, leased_until_ms, created_ms)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, 0, $6)
+                     ON CONFLICT (subscription_id, event_id) DO NOTHING",
+                )
+                .bind(&subscription.id)
+                .bind(event.cursor.parse::<i64>().unwrap_or_default())
+                .bind(&event.id)
+                .bind(&event.case_id)
+                // Events of one case keep their order; an event without a case waits for none.
+                .bind(match &event.case_id {
+                    Some(case) => format!("case:{case}"),
+                    None => format!("event:{}", event.id),
+                })
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(read)
+    }
+
+    /// Leases up to `limit` deliveries due now to `host` until `until_ms`: pending, not leased
+    /// by a live lease, of an enabled subscription, and each the oldest pending one of its case
+    /// (a case's next event waits until the one before it is acknowledged or given up).
+    /// On PostgreSQL the rows another host is leasing at this moment are skipped, not waited on.
+    pub async fn claim_deliveries(&self, host: &str, until_ms: i64, limit: i64) -> Result<Vec<Claimed>> {
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE OF d SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let now = now_ms();
+        let sql = format!(
+            "UPDATE webhook_deliveries SET leased_until_ms = $1, leased_by = $2
+             WHERE state = 'pending' AND leased_until_ms <= $3 AND seq IN (
+                 SELECT d.seq FROM webhook_deliveries d
+                 JOIN webhook_subscriptions s ON s.id = d.subscription_id
+                 WHERE d.state = 'pending' AND d.next_attempt_ms <= $3 AND d.leased_until_ms <= $3
+                   AND s.state = 'enabled'
+                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                       WHERE e.subscription_id = d.subscription_id AND e.case_key = d.case_key
+                         AND e.state = 'pending' AND e.seq < d.seq)
+                 ORDER BY d.seq LIMIT $4 {lock})
+             RETURNING seq, subscription_id, event_seq, attempts"
+        );
+        let rows = {
+            let _turn = self.turn().await;
+            sqlx::query(&sql)
+                .bind(until_ms)
+                .bind(host)
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+        };
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let subscription_id: String = row.get("subscription_id");
+            let endpoint = sqlx::query("SELECT url, secret FROM webhook_subscriptions WHERE id = $1")
+                .bind(&subscription_id)
+                .fetch_optional(&self.pool)
+                .await?;
+            let event = self.event_at(row.get("event_seq")).await?;
+            let (Some(endpoint), Some(event)) = (endpoint, event) else {
+                continue;
+            };
+            claimed.push(Claimed {
+                seq: row.get("seq"),
+                subscription_id,
+                url: endpoint.get("url"),
+                secret: endpoint.get("secret"),
+                attempts: row.get("attempts"),
+                event,
+            });
+        }
+        claimed.sort_by_key(|c| c.seq);
+        Ok(claimed)
+    }
+
+    /// Records an attempt of a leased delivery. A give-up fails every pending delivery of the
+    /// subscription and disables it, in one transaction.
+    pub async fn record_attempt(&self, delivery: &Claimed, attempt: &Attempt) -> Result<()> {
+        let _turn = self.turn().await;
+        let mut tx = self.pool.begin().await?;
+        let now = super::now();
+        let (state, next_ms, delivered_at) = match &attempt.outcome {
+            AttemptOutcome::Delivered => ("delivered", 0, Some(now.clone())),
+            AttemptOutcome::RetryAt(at) => ("pending", *at, None),
+            AttemptOutcome::GiveUp { .. } => ("failed", 0, None),
+        };
+        sqlx::query(
+            "UPDATE webhook_deliveries SET state = $2, attempts = attempts + 1, next_attempt_ms = $3,
+                 leased_until_ms = 0, leased_by = NULL, last_attempt_at = $4, last_status = $5,
+                 last_error = $6, last_latency_ms = $7, delivered_at = $8
+             WHERE seq = $1 AND state = 'pending'",
+        )
+        .bind(delivery.seq)
+        .bind(state)
+        .bind(next_ms)
+        .bind(&now)
+        .bind(attempt.status.map(i64::from))
+        .bind(&attempt.error)
+        .bind(attempt.latency_ms)
+        .bind(delivered_at)
+        .execute(&mut *tx)
+        .await?;
+        if let AttemptOutcome::GiveUp { reason } = &attempt.outcome {
+            sqlx::query(
+                "UPDATE webhook_subscriptions SET state = 'disabled', disabled_reason = $2, updated_at = $3
+                 WHERE id = $1",
+            )
+            .bind(&delivery.subscription_id)
+            .bind(reason)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE webhook_deliveries SET state = 'failed', leased_until_ms = 0, leased_by = NULL
+                 WHERE subscription_id = $1 AND state = 'pending'",
+            )
+            .bind(&delivery.subscription_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A subscription's delivery log, newest first: at most `limit`, older than `before` (a
+    /// `seq`) when given, in `state` when given.
+    pub async fn deliveries(
+        &self,
+        subscription: &str,
+        state: Option<&str>,
+        limit: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<Delivery>> {
+        Ok(sqlx::query(
+            "SELECT * FROM webhook_deliveries
+             WHERE subscription_id = $1 AND ($2 = '' OR state = $2) AND seq < $3
+             ORDER BY seq DESC LIMIT $4",
+        )
+        .bind(subscription)
+        .bind(state.unwrap_or_default())
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(delivery_of)
+        .collect())
+    }
+
+    /// Sends deliveries again, due now, as new (their attempts start over): the one of event
+    /// `event_id`, or those the host took in between `since_ms` and `until_ms`. A case's
+    /// deliveries still go in their order. The number queued.
+    pub async fn replay_deliveries(
+        &self,
+        subscription: &str,
+        event_id: Option<&str>,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<u64> {
+        let _turn = self.turn().await;
+        Ok(sqlx::query(
+            // A lease held stays: an attempt in flight is not doubled by its replay.
+            "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = $5
+             WHERE subscription_id = $1 AND ($2 = '' OR event_id = $2)
+               AND created_ms >= $3 AND created_ms <= $4",
+        )
+        .bind(subscription)
+        .bind(event_id.unwrap_or_default())
+        .bind(since_ms)
+        .bind(until_ms)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
+    }
+}
