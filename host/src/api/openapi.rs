@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use super::AppState;
-use super::{admin, callbacks, error, portal};
+use super::{admin, callbacks, console, error, portal};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,8 @@ use super::{admin, callbacks, error, portal};
         callbacks::callback,
         admin::panels, admin::journal, admin::verify, admin::callbacks, admin::attachment, admin::healthz, admin::readyz, admin::metrics,
         admin::adapters, admin::push_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes, admin::settle_unknown_outcome,
+        admin::journal_entry, admin::find_cases, admin::case, admin::events, admin::last_hour,
+        console::sign_in, console::session, console::sign_out,
     ),
     components(schemas(
         error::ErrorBody, crate::model::Quotation, crate::model::Acceptance, crate::model::ClaimReceipt,
