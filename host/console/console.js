@@ -168,8 +168,8 @@ async function showPanels() {
     return el("tr", { "data-panel": p.id },
       el("th", { scope: "row" }, p.id),
       el("td", { class: `health ${h.cls}` }, h.text),
-      el("td", {}, `${p.module.name}@${p.module.version}`),
-      el("td", {}, p.module.wit),
+      el("td", {}, `${p.module.name}@${p.module.version}`, description.spec ? el("br") : null, description.spec ? el("small", {}, description.spec) : null),
+      el("td", {}, `panelgate:adapter@${p.module.wit}`),
       el("td", {}, ops),
       el("td", {}, action));
   });

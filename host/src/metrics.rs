@@ -462,7 +462,8 @@ struct Minute {
 /// as "the last hour" (Prometheus's counters only ever grow; a console has no Prometheus).
 #[derive(Default)]
 struct LastHour {
-    minutes: std::sync::Mutex<std::collections::HashMap<(String, String), std::collections::VecDeque<Minute>>>,
+    minutes:
+        std::sync::Mutex<std::collections::HashMap<(String, String), std::collections::VecDeque<Minute>>>,
 }
 
 /// One panel's operation over the last hour.
@@ -487,7 +488,9 @@ pub struct OperationHour {
 
 impl LastHour {
     fn observe(&self, now: i64, labels: &OperationLabels, error: bool, server_error: bool, seconds: f64) {
-        let Ok(mut minutes) = self.minutes.lock() else { return };
+        let Ok(mut minutes) = self.minutes.lock() else {
+            return;
+        };
         let series = minutes
             .entry((labels.panel.clone(), labels.operation.clone()))
             .or_default();
@@ -514,7 +517,9 @@ impl LastHour {
     }
 
     fn summary(&self, now: i64) -> Vec<OperationHour> {
-        let Ok(minutes) = self.minutes.lock() else { return Vec::new() };
+        let Ok(minutes) = self.minutes.lock() else {
+            return Vec::new();
+        };
         let mut hours: Vec<OperationHour> = minutes
             .iter()
             .filter_map(|((panel, operation), series)| {

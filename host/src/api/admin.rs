@@ -284,7 +284,9 @@ fn store_time(field: &str, value: Option<&str>) -> Result<Option<String>, ApiErr
             time::OffsetDateTime::parse(v, &Rfc3339)
                 .ok()
                 .and_then(|t| t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok())
-                .ok_or_else(|| ApiError::invalid(field, "must be a time in RFC 3339, e.g. `2026-01-31T08:00:00Z`"))
+                .ok_or_else(|| {
+                    ApiError::invalid(field, "must be a time in RFC 3339, e.g. `2026-01-31T08:00:00Z`")
+                })
         })
         .transpose()
 }
@@ -383,11 +385,7 @@ pub async fn case(
         .pop()
         .ok_or_else(|| ApiError::NotFound(format!("no case `{case}`")))?;
     let events = state.store.case_events(&found.id).await?;
-    Ok(Json(CaseDetail {
-        case: found,
-        events,
-    })
-    .into_response())
+    Ok(Json(CaseDetail { case: found, events }).into_response())
 }
 
 /// The event feed, as the portal reads it (`/v1/events`), for the console.

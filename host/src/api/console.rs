@@ -75,7 +75,7 @@ impl Sessions {
     }
 
     /// A new session's cookie value and its expiry.
-    fn issue(&self) -> (String, i64) {
+    pub fn issue(&self) -> (String, i64) {
         let nonce: [u8; 16] = rand::random();
         let nonce = hex::encode(nonce);
         let expires = unix_now() + SESSION_SECONDS;
@@ -143,7 +143,11 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// Whether a request may change state under a cookie session: its CSRF token matches and, when
 /// the browser says where the request comes from, it is this host.
-fn same_origin_with_token(sessions: &Sessions, session: &Session, headers: &HeaderMap) -> Result<(), ApiError> {
+fn same_origin_with_token(
+    sessions: &Sessions,
+    session: &Session,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     if let Some(origin) = headers.get(header::ORIGIN) {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let origin_host = origin
@@ -222,16 +226,16 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/console", get(index))
         .route("/console/", get(index))
         .route("/console/sign-in", get(sign_in_page))
-        .route("/console/console.css", get(|| async { asset("text/css; charset=utf-8", CONSOLE_CSS) }))
+        .route(
+            "/console/console.css",
+            get(|| async { asset("text/css; charset=utf-8", CONSOLE_CSS) }),
+        )
         .route(
             "/console/sign-in.js",
             get(|| async { asset("text/javascript; charset=utf-8", SIGN_IN_JS) }),
         )
         .route("/console/console.js", get(console_js))
-        .route(
-            "/console/session",
-            get(session).post(sign_in).delete(sign_out),
-        )
+        .route("/console/session", get(session).post(sign_in).delete(sign_out))
 }
 
 /// The console itself: only to a signed-in session; anyone else is sent to the sign-in page.
@@ -291,10 +295,7 @@ fn on_loopback(headers: &HeaderMap) -> bool {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),
     };
-    name == "localhost"
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn set_cookie(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
@@ -310,16 +311,20 @@ fn set_cookie(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
     responses((status = 201, body = SessionInfo, description = "signed in; the session cookie is set"),
         (status = 400), (status = 401), (status = 422)),
     security(()))]
-pub async fn sign_in(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub async fn sign_in(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let request: SignIn = super::parse_json(&body)?;
     if !constant_time_eq(request.token.as_bytes(), state.admin_token.as_bytes()) {
         return Err(ApiError::Unauthenticated);
     }
     let sessions = &state.console;
     let (value, _) = sessions.issue();
-    let session = sessions.check(&value).ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!("a session just issued does not check"))
-    })?;
+    let session = sessions
+        .check(&value)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a session just issued does not check")))?;
     let mut response = (StatusCode::CREATED, Json(info(sessions, &session))).into_response();
     response
         .headers_mut()
@@ -374,7 +379,10 @@ mod tests {
         assert!(sessions.check("v1.99999999999.00.00").is_none());
         assert!(sessions.check("").is_none());
         sessions.revoke(&session);
-        assert!(sessions.check(&value).is_none(), "a signed-out session is refused");
+        assert!(
+            sessions.check(&value).is_none(),
+            "a signed-out session is refused"
+        );
     }
 
     #[test]

@@ -239,18 +239,18 @@ impl Store {
 }
 
 fn stored_event(r: sqlx::any::AnyRow) -> Result<StoredEvent> {
-Ok(StoredEvent {
-            cursor: r.get::<i64, _>("seq").to_string(),
-            id: r.get("id"),
-            panel: r.get("panel"),
-            case_id: r.get("case_id"),
-            kind: r.get("kind"),
-            status: r
-                .get::<Option<String>, _>("status")
-                .map(|s| parse_enum(&s))
-                .transpose()?,
-            payload: parse_json(&r.get::<String, _>("payload"))?,
-            flagged: r.get("flagged"),
-            created_at: r.get("created_at"),
-        })
+    Ok(StoredEvent {
+        cursor: r.get::<i64, _>("seq").to_string(),
+        id: r.get("id"),
+        panel: r.get("panel"),
+        case_id: r.get("case_id"),
+        kind: r.get("kind"),
+        status: r
+            .get::<Option<String>, _>("status")
+            .map(|s| parse_enum(&s))
+            .transpose()?,
+        payload: parse_json(&r.get::<String, _>("payload"))?,
+        flagged: r.get("flagged"),
+        created_at: r.get("created_at"),
+    })
 }

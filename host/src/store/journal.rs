@@ -243,28 +243,27 @@ pub(super) async fn entry(pool: &AnyPool, id: &str) -> Result<Option<EntryDetail
     let entry = to_row(&row);
     // An exchange is journaled with the operation's id as `of`, after the operation began and
     // before it answered, among the other operations' entries of its time.
-    let exchanges = sqlx::query(
-        "SELECT * FROM journal WHERE seq > $1 AND seq <= $2 AND kind = 'partner' ORDER BY seq",
-    )
-    .bind(entry.seq - EXCHANGE_WINDOW)
-    .bind(entry.seq + EXCHANGE_WINDOW)
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(to_row)
-    .filter(|r| r.detail["of"].as_str() == Some(entry.id.as_str()))
-    .collect();
+    let exchanges =
+        sqlx::query("SELECT * FROM journal WHERE seq > $1 AND seq <= $2 AND kind = 'partner' ORDER BY seq")
+            .bind(entry.seq - EXCHANGE_WINDOW)
+            .bind(entry.seq + EXCHANGE_WINDOW)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(to_row)
+            .filter(|r| r.detail["of"].as_str() == Some(entry.id.as_str()))
+            .collect();
     let later_on_the_case = match &entry.case_id {
-        Some(case) => sqlx::query(
-            "SELECT * FROM journal WHERE case_id = $1 AND seq > $2 ORDER BY seq LIMIT 100",
-        )
-        .bind(case)
-        .bind(entry.seq)
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(to_row)
-        .collect(),
+        Some(case) => {
+            sqlx::query("SELECT * FROM journal WHERE case_id = $1 AND seq > $2 ORDER BY seq LIMIT 100")
+                .bind(case)
+                .bind(entry.seq)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(to_row)
+                .collect()
+        }
         None => Vec::new(),
     };
     Ok(Some(EntryDetail {
