@@ -406,8 +406,9 @@ def test_without_a_session_nothing_is_served_and_signing_out_ends_it(browser):
     context.close()
 
 
-LABELLED = """() => [...document.querySelectorAll('section:not([hidden]) input, section:not([hidden]) select,
-  section:not([hidden]) textarea')].filter(e => e.type !== 'hidden' && e.labels.length === 0).map(e => e.id || e.name)"""
+LABELLED = """() => [...document.querySelectorAll(
+  'section:not([hidden]) input, section:not([hidden]) select, section:not([hidden]) textarea')]
+  .filter(e => e.type !== 'hidden' && e.labels.length === 0).map(e => e.id || e.name)"""
 
 
 @pytest.mark.parametrize("width,height,name", [(1280, 800, "desktop"), (390, 844, "phone")])
