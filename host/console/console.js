@@ -203,7 +203,7 @@ async function loadAdapters() {
   fill($("modules-table").tBodies[0], state.adapters.map((a) => el("tr", {},
     el("td", {}, `${a.module.name}@${a.module.version}`), el("td", {}, a.module.wit),
     el("td", {}, a.module.source), el("td", {}, a.module.pushed_at),
-    el("td", { class: "hash" }, a.module.hash), el("td", {}, a.serving.join(", ")))),
+    el("td", { class: "hash", title: a.module.hash }, short(a.module.hash)), el("td", {}, a.serving.join(", ")))),
   "No module registered.", 6);
 }
 
@@ -213,7 +213,7 @@ async function showHistory() {
   const data = await api("GET", `/admin/panels/${encodeURIComponent(panel)}/deployments`);
   $("history-serving").textContent = `${panel} serves ${data.serving.name}@${data.serving.version} now.`;
   fill($("history-table").tBodies[0], [...data.history].reverse().map((d) => el("tr", {},
-    el("td", {}, d.seq), el("td", {}, d.at), el("td", {}, d.action), el("td", {}, adapterName(d.module)))),
+    el("td", {}, d.seq), el("td", { class: "time" }, d.at), el("td", {}, d.action), el("td", {}, adapterName(d.module)))),
   "No deployment yet.", 4);
 }
 
@@ -402,7 +402,7 @@ async function filterJournal(event) {
   const rows = await act("Reading the journal", () => api("GET", `/admin/journal?${params}`));
   if (!rows) return;
   fill($("journal-table").tBodies[0], rows.map((r) => el("tr", { class: r.outcome === "ok" ? "" : "changed" },
-    el("td", {}, r.seq), el("td", {}, r.at), el("td", {}, r.panel || ""), el("td", {}, r.operation),
+    el("td", {}, r.seq), el("td", { class: "time" }, r.at), el("td", {}, r.panel || ""), el("td", {}, r.operation),
     el("td", {}, r.kind), el("td", { class: "outcome" }, r.outcome), el("td", { class: "hash" }, r.case_id || ""),
     el("td", {}, el("button", { type: "button", class: "link", onclick: () => openEntry(r.id), "aria-label": `Open entry ${r.seq}` }, "Open")))),
   "No entry matches.", 8);
@@ -541,7 +541,7 @@ async function showCallbacks() {
   all.sort((a, b) => (a.received_at < b.received_at ? 1 : -1));
   const shown = all.filter((r) => !flaggedOnly || r.flagged).slice(0, 300);
   fill($("callbacks-table").tBodies[0], shown.map((r) => el("tr", { class: r.flagged ? "changed" : "" },
-    el("td", {}, r.received_at), el("td", {}, r.panel), el("td", {}, r.path),
+    el("td", { class: "time" }, r.received_at), el("td", {}, r.panel), el("td", {}, r.path),
     el("td", {}, r.reply_status ?? ""), el("td", {}, r.flagged || ""))),
   flaggedOnly ? "No flagged callback." : "No callback received.", 5);
 }

@@ -359,6 +359,8 @@ def test_settle_an_in_doubt_operation(page):
     card = page.locator(f"article[data-journal-id='{journal_id}']")
     expect(card).to_contain_text("accept on aagi-doubt")
     expect(card).to_contain_text("What reconciliation tried")
+    # Reconciliation could not ask AAGI: the case has no contract number to ask by.
+    expect(card).to_contain_text("Nothing yet: the case carries no partner reference")
     expect(card).to_contain_text(key)
     page.screenshot(path=str(ARTIFACTS / "in-doubt.png"), full_page=True)
     # The operator found the contract at the partner: it acted.

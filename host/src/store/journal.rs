@@ -262,6 +262,8 @@ pub(super) async fn entry(pool: &AnyPool, id: &str) -> Result<Option<EntryDetail
                 .await?
                 .iter()
                 .map(to_row)
+                // The entry's own exchanges are listed apart.
+                .filter(|r| !(r.kind == "partner" && r.detail["of"].as_str() == Some(entry.id.as_str())))
                 .collect()
         }
         None => Vec::new(),

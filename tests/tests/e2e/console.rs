@@ -247,6 +247,7 @@ async fn the_console_finds_a_case_by_its_loan_id_and_reads_the_journal_and_the_l
     let (status, body) = h.post("/v1/panels/A03/policies", &accept).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "outcome_unknown", "{body}");
+    let in_doubt = body["error"]["journal_id"].as_str().unwrap().to_string();
 
     // By the loan id, by the case id, by panel; nothing for another reference.
     let (status, cases) = h.admin_get(&format!("/admin/cases?reference={loan}")).await;
@@ -291,6 +292,19 @@ async fn the_console_finds_a_case_by_its_loan_id_and_reads_the_journal_and_the_l
     let exchanges = entry["exchanges"].as_array().unwrap();
     assert!(!exchanges.is_empty(), "{entry}");
     assert!(exchanges.iter().all(|x| x["kind"] == "partner"));
+    // An operation in doubt: its exchange once, under `exchanges`, not again among what came
+    // later on its case.
+    let (status, doubt) = h.admin_get(&format!("/admin/journal/{in_doubt}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doubt["exchanges"].as_array().unwrap().len(), 1, "{doubt}");
+    assert!(
+        doubt["later_on_the_case"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["detail"]["of"] != in_doubt.as_str()),
+        "{doubt}"
+    );
     // The partner's credentials are not in what the console shows.
     assert!(!entry.to_string().contains(PANEL_PASSWORD));
     // By time: nothing before the year 2000, everything since; a bad time names its field.
