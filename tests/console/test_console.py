@@ -199,7 +199,7 @@ def status_line(page):
 # --- one test per operator task -----------------------------------------------------------------
 
 
-def test_push_an_adapter(page):
+def test_push_an_adapter(page, tmp_path):
     already = any(
         m["module"]["name"] == "probe" and m["module"]["version"] == "0.2.0"
         for m in admin("GET", "/admin/adapters")[1]
@@ -218,7 +218,7 @@ def test_push_an_adapter(page):
     assert any(m["module"]["version"] == "0.2.0" for m in admin("GET", "/admin/adapters")[1])
 
     # A file that is not a component is refused, and the console says why.
-    bad = ARTIFACTS / "not-a-component.wasm"
+    bad = tmp_path / "not-a-component.wasm"
     bad.write_bytes(b"\0asm\x01\0\0\0")
     page.get_by_label("Adapter component (.wasm)").set_input_files(str(bad))
     page.get_by_role("button", name="Push", exact=True).click()
