@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod callbacks;
+pub mod console;
 pub mod openapi;
 pub mod portal;
 pub mod subscriptions;
@@ -52,10 +53,18 @@ pub fn router(state: Arc<AppState>) -> Router {
             bearer_guard(token.clone(), request, next)
         })
     };
+    let admin_guard = {
+        let token = state.admin_token.clone();
+        let state = state.clone();
+        axum::middleware::from_fn(move |request: Request, next: Next| {
+            console::admin_guard(token.clone(), state.clone(), request, next)
+        })
+    };
     Router::new()
         .merge(portal::router().route_layer(guard(&state.portal_token)))
-        .merge(admin::router().route_layer(guard(&state.admin_token)))
-        .merge(subscriptions::router().route_layer(guard(&state.admin_token)))
+        .merge(admin::router().route_layer(admin_guard.clone()))
+        .merge(subscriptions::router().route_layer(admin_guard))
+        .merge(console::router())
         .merge(admin::open_router())
         .merge(callbacks::router())
         .merge(openapi::router())

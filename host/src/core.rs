@@ -40,6 +40,8 @@ pub struct AppState {
     pub config: Config,
     pub portal_token: String,
     pub admin_token: String,
+    /// The console's sessions, signed with a key derived from the admin token.
+    pub console: crate::api::console::Sessions,
     pub(crate) panels: RwLock<BTreeMap<String, Arc<Panel>>>,
     /// Compiled components of registered modules by hash, with the contract version each
     /// targets. Only registered modules: a refused push leaves nothing here.
@@ -61,6 +63,7 @@ impl AppState {
             runtime,
             config,
             portal_token,
+            console: crate::api::console::Sessions::new(&admin_token),
             admin_token,
             panels: RwLock::default(),
             compiled: Mutex::default(),

@@ -124,6 +124,7 @@ pub struct Metrics {
     compiled_modules: Gauge,
     webhook_attempts: Family<WebhookLabels, Counter>,
     webhook_duration: Histograms<SubscriptionLabels>,
+    last_hour: LastHour,
 }
 
 /// What one adapter call ran into besides its result: the limits it hit.
@@ -265,7 +266,13 @@ impl Metrics {
             compiled_modules,
             webhook_attempts,
             webhook_duration,
+            last_hour: LastHour::default(),
         }
+    }
+
+    /// Each panel's operations over the last hour, as [`Metrics::request`] counted them.
+    pub fn last_hour(&self) -> Vec<OperationHour> {
+        self.last_hour.summary(unix_minute())
     }
 
     /// A webhook delivery attempt: its outcome (see [`WebhookLabels`]) and how long it took.
@@ -326,6 +333,13 @@ impl Metrics {
                 .inc();
         }
         self.duration.get_or_create(labels).observe(elapsed.as_secs_f64());
+        self.last_hour.observe(
+            unix_minute(),
+            labels,
+            error_code.is_some(),
+            status >= 500,
+            elapsed.as_secs_f64(),
+        );
     }
 
     pub fn callback(&self, panel: &str, status: u16) {
@@ -462,5 +476,175 @@ pub struct InUse(Gauge);
 impl Drop for InUse {
     fn drop(&mut self) {
         self.0.dec();
+    }
+}
+
+/// The upper bounds (seconds) of the last hour's latency buckets: [`latency`]'s.
+const HOUR_BOUNDS: [f64; 17] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    30.0,
+];
+
+fn unix_minute() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp().div_euclid(60)
+}
+
+/// One minute of one panel's operation.
+#[derive(Clone, Copy, Default)]
+struct Minute {
+    minute: i64,
+    requests: u64,
+    errors: u64,
+    server_errors: u64,
+    seconds: f64,
+    max: f64,
+    /// Counts per [`HOUR_BOUNDS`] bucket, the last one for anything longer.
+    buckets: [u64; HOUR_BOUNDS.len() + 1],
+}
+
+/// The last sixty minutes of each panel's operations, minute by minute: what the console shows
+/// as "the last hour" (Prometheus's counters only ever grow; a console has no Prometheus).
+#[derive(Default)]
+struct LastHour {
+    minutes:
+        std::sync::Mutex<std::collections::HashMap<(String, String), std::collections::VecDeque<Minute>>>,
+}
+
+/// One panel's operation over the last hour.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct OperationHour {
+    pub panel: String,
+    pub operation: String,
+    /// Requests answered.
+    pub requests: u64,
+    /// Of them, answered with an error (any `error.code`).
+    pub errors: u64,
+    /// Of them, answered with a 5xx.
+    pub server_errors: u64,
+    /// Mean time to answer, in milliseconds.
+    pub mean_ms: f64,
+    /// The 95th percentile, in milliseconds: the upper bound of the latency bucket it falls in
+    /// (the longest seen when it falls past the last bound).
+    pub p95_ms: f64,
+    /// The longest, in milliseconds.
+    pub max_ms: f64,
+}
+
+impl LastHour {
+    fn observe(&self, now: i64, labels: &OperationLabels, error: bool, server_error: bool, seconds: f64) {
+        let Ok(mut minutes) = self.minutes.lock() else {
+            return;
+        };
+        let series = minutes
+            .entry((labels.panel.clone(), labels.operation.clone()))
+            .or_default();
+        while series.front().is_some_and(|m| m.minute <= now - 60) {
+            series.pop_front();
+        }
+        if series.back().is_none_or(|m| m.minute != now) {
+            series.push_back(Minute {
+                minute: now,
+                ..Minute::default()
+            });
+        }
+        let Some(m) = series.back_mut() else { return };
+        m.requests += 1;
+        m.errors += u64::from(error);
+        m.server_errors += u64::from(server_error);
+        m.seconds += seconds;
+        m.max = m.max.max(seconds);
+        let bucket = HOUR_BOUNDS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(HOUR_BOUNDS.len());
+        m.buckets[bucket] += 1;
+    }
+
+    fn summary(&self, now: i64) -> Vec<OperationHour> {
+        let Ok(minutes) = self.minutes.lock() else {
+            return Vec::new();
+        };
+        let mut hours: Vec<OperationHour> = minutes
+            .iter()
+            .filter_map(|((panel, operation), series)| {
+                let mut total = Minute::default();
+                for m in series.iter().filter(|m| m.minute > now - 60) {
+                    total.requests += m.requests;
+                    total.errors += m.errors;
+                    total.server_errors += m.server_errors;
+                    total.seconds += m.seconds;
+                    total.max = total.max.max(m.max);
+                    for (sum, count) in total.buckets.iter_mut().zip(m.buckets) {
+                        *sum += count;
+                    }
+                }
+                if total.requests == 0 {
+                    return None;
+                }
+                // The smallest bucket holding the 95th percentile request.
+                let rank = (total.requests * 95).div_ceil(100);
+                let mut seen = 0;
+                let bucket = total
+                    .buckets
+                    .iter()
+                    .position(|count| {
+                        seen += count;
+                        seen >= rank
+                    })
+                    .unwrap_or(HOUR_BOUNDS.len());
+                let p95 = HOUR_BOUNDS.get(bucket).map_or(total.max, |b| b.min(total.max));
+                Some(OperationHour {
+                    panel: panel.clone(),
+                    operation: operation.clone(),
+                    requests: total.requests,
+                    errors: total.errors,
+                    server_errors: total.server_errors,
+                    mean_ms: total.seconds * 1000.0 / total.requests as f64,
+                    p95_ms: p95 * 1000.0,
+                    max_ms: total.max * 1000.0,
+                })
+            })
+            .collect();
+        hours.sort_by(|a, b| (&a.panel, &a.operation).cmp(&(&b.panel, &b.operation)));
+        hours
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(panel: &str, operation: &str) -> OperationLabels {
+        OperationLabels {
+            panel: panel.into(),
+            operation: operation.into(),
+            adapter: "a@1".into(),
+        }
+    }
+
+    #[test]
+    fn the_last_hour_counts_only_its_sixty_minutes() {
+        let hour = LastHour::default();
+        let quote = labels("A03", "quote");
+        // Ninety minutes ago: out of the window by the time of the summary.
+        hour.observe(1000, &quote, true, true, 9.0);
+        for i in 0..19 {
+            hour.observe(1090, &quote, false, false, 0.002 + f64::from(i) * 0.0001);
+        }
+        hour.observe(1100, &quote, true, false, 0.3);
+        hour.observe(1100, &labels("B03", "accept"), true, true, 40.0);
+        let summary = hour.summary(1100);
+        assert_eq!(summary.len(), 2);
+        let a03 = &summary[0];
+        assert_eq!((a03.panel.as_str(), a03.operation.as_str()), ("A03", "quote"));
+        assert_eq!((a03.requests, a03.errors, a03.server_errors), (20, 1, 0));
+        // 19 of 20 at most 3.9 ms: the 95th percentile is the 19th, in the 2.5-5 ms bucket.
+        assert_eq!(a03.p95_ms, 5.0);
+        assert_eq!(a03.max_ms, 300.0);
+        // Past the last bound, the longest seen stands for the percentile.
+        assert_eq!(summary[1].p95_ms, 40_000.0);
+        assert_eq!(summary[1].server_errors, 1);
+        // An hour later, nothing is left.
+        assert!(hour.summary(1161).is_empty());
     }
 }

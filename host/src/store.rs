@@ -26,10 +26,10 @@ use sqlx::Executor as _;
 use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 
-pub use cases::{Case, HistoryEntry, StoredEvent};
+pub use cases::{CallbackRow, Case, HistoryEntry, StoredEvent};
 use group::{Job, MAX_BATCH, Writer, write_batch};
 pub use idempotency::KeyState;
-pub use journal::{JournalEntry, JournalRow};
+pub use journal::{EntryDetail, JournalEntry, JournalFilter, JournalRow};
 pub use pending::{PendingOperation, SettledKey, SettledUnknown};
 pub use registry::{DeployAction, Deployment, ModuleInfo, active_stack};
 pub use webhooks::{
@@ -493,7 +493,27 @@ impl Store {
         limit: i64,
         before: Option<i64>,
     ) -> Result<Vec<JournalRow>> {
-        journal::list(&self.pool, panel, limit, before).await
+        let filter = JournalFilter {
+            panel: panel.map(str::to_string),
+            ..JournalFilter::default()
+        };
+        journal::list(&self.pool, &filter, limit, before).await
+    }
+
+    /// The newest entries matching `filter`, newest first.
+    pub async fn journal_filtered(
+        &self,
+        filter: &JournalFilter,
+        limit: i64,
+        before: Option<i64>,
+    ) -> Result<Vec<JournalRow>> {
+        journal::list(&self.pool, filter, limit, before).await
+    }
+
+    /// One entry, the partner exchanges it made and what was journaled about it since (a
+    /// reconciliation's status refresh, a settlement).
+    pub async fn journal_entry(&self, id: &str) -> Result<Option<journal::EntryDetail>> {
+        journal::entry(&self.pool, id).await
     }
 
     /// The panel's last `limit` portal operations, oldest first, each with its partner exchanges.

@@ -14,13 +14,18 @@ use serde_json::json;
 
 use super::{ApiError, AppState, Query};
 use crate::core::deploy::Source;
-use crate::store::{JournalRow, ModuleInfo};
+use crate::store::{JournalFilter, JournalRow, ModuleInfo};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/admin/panels", get(panels))
         .route("/admin/journal", get(journal))
         .route("/admin/journal/verify", get(verify))
+        .route("/admin/journal/{id}", get(journal_entry))
+        .route("/admin/cases", get(find_cases))
+        .route("/admin/cases/{case}", get(case))
+        .route("/admin/events", get(events))
+        .route("/admin/operations/last-hour", get(last_hour))
         .route("/admin/panels/{panel}/callbacks", get(callbacks))
         .route("/admin/attachments/{id}", get(attachment))
         .route(
@@ -246,28 +251,159 @@ pub async fn panels(State(state): State<Arc<AppState>>) -> Result<Response, ApiE
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct JournalQuery {
     pub panel: Option<String>,
+    /// Only this operation (`quote`, `accept`, ..., `enable`, `deploy`).
+    pub operation: Option<String>,
+    /// Only this kind of entry: `portal`, `partner`, `callback`, `admin`, `settlement`.
+    pub kind: Option<String>,
+    /// `ok`: only entries whose outcome is `ok`; `error`: only the others.
+    pub status: Option<JournalStatus>,
+    /// Only entries of this case.
+    pub case: Option<String>,
+    /// Only entries at or after this time (RFC 3339, e.g. `2026-01-31T08:00:00Z`).
+    pub since: Option<String>,
+    /// Only entries before this time (RFC 3339).
+    pub until: Option<String>,
     /// At most this many entries (1 to 10,000; default 100).
     pub limit: Option<i64>,
     /// Only entries older than this `seq`: page back with the last `seq` of the previous page.
     pub before: Option<i64>,
 }
 
-/// The newest journal entries, newest first (secrets already redacted when written).
-#[utoipa::path(get, path = "/admin/journal", tag = "admin", params(JournalQuery), responses((status = 200, body = Vec<JournalRow>)))]
+#[derive(Deserialize, Clone, Copy, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalStatus {
+    Ok,
+    Error,
+}
+
+/// A time parameter as the store writes times (RFC 3339 in UTC), or the error naming it.
+fn store_time(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
+    use time::format_description::well_known::Rfc3339;
+    value
+        .map(|v| {
+            time::OffsetDateTime::parse(v, &Rfc3339)
+                .ok()
+                .and_then(|t| t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok())
+                .ok_or_else(|| {
+                    ApiError::invalid(field, "must be a time in RFC 3339, e.g. `2026-01-31T08:00:00Z`")
+                })
+        })
+        .transpose()
+}
+
+/// The newest journal entries, newest first (secrets already redacted when written), filtered
+/// by panel, operation, kind, status, case and time.
+#[utoipa::path(get, path = "/admin/journal", tag = "admin", params(JournalQuery),
+    responses((status = 200, body = Vec<JournalRow>), (status = 422)))]
 pub async fn journal(
     State(state): State<Arc<AppState>>,
     Query(q): Query<JournalQuery>,
 ) -> Result<Json<Vec<JournalRow>>, ApiError> {
+    let filter = JournalFilter {
+        panel: q.panel,
+        operation: q.operation,
+        kind: q.kind,
+        ok: q.status.map(|s| matches!(s, JournalStatus::Ok)),
+        case_id: q.case,
+        since: store_time("since", q.since.as_deref())?,
+        until: store_time("until", q.until.as_deref())?,
+    };
     Ok(Json(
         state
             .store
-            .journal(
-                q.panel.as_deref(),
-                q.limit.unwrap_or(100).clamp(1, 10_000),
-                q.before,
-            )
+            .journal_filtered(&filter, q.limit.unwrap_or(100).clamp(1, 10_000), q.before)
             .await?,
     ))
+}
+
+/// One journal entry, the partner exchanges its operation made (redacted when written), and
+/// what was journaled on its case since: how an operation in doubt was reconciled or settled.
+#[utoipa::path(get, path = "/admin/journal/{id}", tag = "admin",
+    responses((status = 200, body = crate::store::EntryDetail), (status = 404)))]
+pub async fn journal_entry(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let entry = state
+        .store
+        .journal_entry(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no journal entry `{id}`")))?;
+    Ok(Json(entry).into_response())
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct CasesQuery {
+    /// The case id.
+    pub id: Option<String>,
+    /// A partner reference's value, of any kind: a loan id, a policy or contract number.
+    pub reference: Option<String>,
+    pub panel: Option<String>,
+    /// At most this many cases (1 to 500; default 50).
+    pub limit: Option<i64>,
+}
+
+/// Cases matching every criterion given (by id, by a partner reference such as a loan id, by
+/// panel), newest first, each with its history.
+#[utoipa::path(get, path = "/admin/cases", tag = "admin", params(CasesQuery),
+    responses((status = 200, body = Vec<crate::store::Case>), (status = 422)))]
+pub async fn find_cases(
+    State(state): State<Arc<AppState>>,
+    Query(q): Query<CasesQuery>,
+) -> Result<Response, ApiError> {
+    let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let cases = state
+        .store
+        .find_cases(
+            given(q.id).as_deref(),
+            given(q.reference).as_deref(),
+            given(q.panel).as_deref(),
+            q.limit.unwrap_or(50).clamp(1, 500),
+        )
+        .await?;
+    Ok(Json(cases).into_response())
+}
+
+/// A case with its history and its events.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct CaseDetail {
+    pub case: crate::store::Case,
+    pub events: Vec<crate::store::StoredEvent>,
+}
+
+/// A case by its id, with its history and events.
+#[utoipa::path(get, path = "/admin/cases/{case}", tag = "admin",
+    responses((status = 200, body = CaseDetail), (status = 404)))]
+pub async fn case(
+    State(state): State<Arc<AppState>>,
+    Path(case): Path<String>,
+) -> Result<Response, ApiError> {
+    let found = state
+        .store
+        .find_cases(Some(&case), None, None, 1)
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::NotFound(format!("no case `{case}`")))?;
+    let events = state.store.case_events(&found.id).await?;
+    Ok(Json(CaseDetail { case: found, events }).into_response())
+}
+
+/// The event feed, as the portal reads it (`/v1/events`), for the console.
+#[utoipa::path(get, path = "/admin/events", tag = "admin", params(super::portal::EventsQuery),
+    responses((status = 200, body = super::portal::EventPage), (status = 422)))]
+pub async fn events(
+    state: State<Arc<AppState>>,
+    query: Query<super::portal::EventsQuery>,
+) -> Result<Json<super::portal::EventPage>, ApiError> {
+    super::portal::events(state, query).await
+}
+
+/// Each panel's operations over the last hour: requests, errors and latency, from the host's own
+/// metrics (those `/metrics` counts since start).
+#[utoipa::path(get, path = "/admin/operations/last-hour", tag = "admin",
+    responses((status = 200, body = Vec<crate::metrics::OperationHour>)))]
+pub async fn last_hour(State(state): State<Arc<AppState>>) -> Json<Vec<crate::metrics::OperationHour>> {
+    Json(state.runtime.metrics.last_hour())
 }
 
 /// Checks the journal's hash chain.
@@ -280,19 +416,26 @@ pub async fn verify(State(state): State<Arc<AppState>>) -> Result<Response, ApiE
     .into_response())
 }
 
-/// Callbacks received for a panel, with any flag (unknown case, duplicate, unhandled).
-#[utoipa::path(get, path = "/admin/panels/{panel}/callbacks", tag = "admin", responses((status = 200)))]
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct CallbacksQuery {
+    /// The newest this many (1 to 10,000; default 1,000), oldest first.
+    pub limit: Option<i64>,
+}
+
+/// Callbacks received for a panel: when, the host's answer, any flag (unknown case, duplicate
+/// with another body, unhandled).
+#[utoipa::path(get, path = "/admin/panels/{panel}/callbacks", tag = "admin", params(CallbacksQuery),
+    responses((status = 200, body = Vec<crate::store::CallbackRow>), (status = 422)))]
 pub async fn callbacks(
     State(state): State<Arc<AppState>>,
     Path(panel): Path<String>,
+    Query(q): Query<CallbacksQuery>,
 ) -> Result<Response, ApiError> {
-    let rows = state.store.callbacks(&panel).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|(id, path, flagged)| json!({ "id": id, "path": path, "flagged": flagged }))
-            .collect::<Vec<_>>(),
-    )
-    .into_response())
+    let rows = state
+        .store
+        .callbacks(&panel, q.limit.unwrap_or(1000).clamp(1, 10_000))
+        .await?;
+    Ok(Json(rows).into_response())
 }
 
 /// A stored attachment (e.g. a claim-payment proof).

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 use super::AppState;
-use super::{admin, callbacks, error, portal, subscriptions};
+use super::{admin, callbacks, console, error, portal, subscriptions};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,8 @@ use super::{admin, callbacks, error, portal, subscriptions};
         admin::adapters, admin::push_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes, admin::settle_unknown_outcome,
         subscriptions::create, subscriptions::list, subscriptions::one, subscriptions::delete, subscriptions::enable,
         subscriptions::deliveries, subscriptions::replay,
+        admin::journal_entry, admin::find_cases, admin::case, admin::events, admin::last_hour,
+        console::sign_in, console::session, console::sign_out,
     ),
     components(schemas(
         error::ErrorBody, crate::model::Quotation, crate::model::Acceptance, crate::model::ClaimReceipt,

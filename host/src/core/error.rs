@@ -12,6 +12,10 @@ use crate::model::{AdapterError, FieldIssue};
 pub enum ApiError {
     #[error("missing or wrong bearer token")]
     Unauthenticated,
+    /// Authenticated, but the request may not do this: a console session's unsafe request
+    /// without its CSRF token, or from another origin.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("the body is not valid JSON: {0}")]
@@ -112,6 +116,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) | ApiError::KeyReused | ApiError::AdapterRefused(_) => {
@@ -154,6 +159,7 @@ impl ApiError {
     pub fn body(&self) -> ErrorBody {
         let (code, issues, partner_code, journal_id) = match self {
             ApiError::Unauthenticated => ("unauthenticated", vec![], None, None),
+            ApiError::Forbidden(_) => ("forbidden", vec![], None, None),
             ApiError::NotFound(_) => ("not_found", vec![], None, None),
             ApiError::MalformedJson(_) => ("malformed_json", vec![], None, None),
             ApiError::Invalid(issues) => ("invalid_request", issues.clone(), None, None),

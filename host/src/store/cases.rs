@@ -65,6 +65,17 @@ pub struct StoredEvent {
     pub created_at: String,
 }
 
+/// A callback as received: where, when, what the host answered and any flag (an unknown case,
+/// a duplicate with another body, a path the adapter does not serve).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CallbackRow {
+    pub id: String,
+    pub path: String,
+    pub received_at: String,
+    pub reply_status: Option<i64>,
+    pub flagged: Option<String>,
+}
+
 impl Store {
     pub async fn case(&self, panel: &str, id: &str) -> Result<Option<Case>> {
         let row = sqlx::query("SELECT * FROM cases WHERE id = $1 AND panel = $2")
@@ -141,6 +152,47 @@ impl Store {
         }
     }
 
+    /// Cases matching every criterion given, newest first: the case id, a partner reference's
+    /// value (of any kind: a loan id, a policy number, ...), the panel.
+    pub async fn find_cases(
+        &self,
+        id: Option<&str>,
+        reference: Option<&str>,
+        panel: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Case>> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.panel FROM cases c
+             WHERE ($1 IS NULL OR c.id = $1)
+               AND ($2 IS NULL OR EXISTS (SELECT 1 FROM case_references r WHERE r.case_id = c.id AND r.value = $2))
+               AND ($3 IS NULL OR c.panel = $3)
+             ORDER BY c.created_at DESC, c.id DESC LIMIT $4",
+        )
+        .bind(id)
+        .bind(reference)
+        .bind(panel)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut cases = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (id, panel): (String, String) = (row.get("id"), row.get("panel"));
+            if let Some(case) = self.case(&panel, &id).await? {
+                cases.push(case);
+            }
+        }
+        Ok(cases)
+    }
+
+    /// A case's events, oldest first.
+    pub async fn case_events(&self, case_id: &str) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query("SELECT * FROM events WHERE case_id = $1 ORDER BY seq LIMIT 1000")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(event_of).collect()
+    }
+
     /// Events after `cursor`, oldest first.
     pub async fn events_after(&self, cursor: i64, limit: i64) -> Result<Vec<StoredEvent>> {
         sqlx::query("SELECT * FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
@@ -188,16 +240,25 @@ impl Store {
         Ok(row.map(|r| (r.get("filename"), r.get("content_type"), r.get("data"))))
     }
 
-    pub async fn callbacks(&self, panel: &str) -> Result<Vec<(String, String, Option<String>)>> {
-        Ok(
-            sqlx::query("SELECT id, path, flagged FROM callbacks WHERE panel = $1 ORDER BY received_at")
-                .bind(panel)
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .map(|r| (r.get("id"), r.get("path"), r.get("flagged")))
-                .collect(),
+    /// A panel's newest `limit` callbacks, oldest first.
+    pub async fn callbacks(&self, panel: &str, limit: i64) -> Result<Vec<CallbackRow>> {
+        Ok(sqlx::query(
+            "SELECT * FROM (SELECT id, path, received_at, reply_status, flagged FROM callbacks
+             WHERE panel = $1 ORDER BY received_at DESC, id DESC LIMIT $2) newest ORDER BY received_at, id",
         )
+        .bind(panel)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .map(|r| CallbackRow {
+            id: r.get("id"),
+            path: r.get("path"),
+            received_at: r.get("received_at"),
+            reply_status: r.get("reply_status"),
+            flagged: r.get("flagged"),
+        })
+        .collect())
     }
 }
 

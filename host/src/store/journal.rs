@@ -174,21 +174,105 @@ fn insert_sql(rows: usize) -> String {
 /// under any database's limit of bound values per statement.
 const ROWS_PER_INSERT: usize = 100;
 
+/// What [`list`] keeps: every criterion given must hold.
+#[derive(Debug, Clone, Default)]
+pub struct JournalFilter {
+    pub panel: Option<String>,
+    pub operation: Option<String>,
+    /// `portal`, `partner`, `callback`, `admin`, `settlement`, ...
+    pub kind: Option<String>,
+    /// `Some(true)`: only entries whose outcome is `ok`; `Some(false)`: only the others.
+    pub ok: Option<bool>,
+    pub case_id: Option<String>,
+    /// RFC 3339 in UTC, as the store writes `at`: entries at or after it...
+    pub since: Option<String>,
+    /// ...and before it.
+    pub until: Option<String>,
+}
+
 pub(super) async fn list(
     pool: &AnyPool,
-    panel: Option<&str>,
+    filter: &JournalFilter,
     limit: i64,
     before: Option<i64>,
 ) -> Result<Vec<JournalRow>> {
+    let ok = filter.ok.map(|ok| if ok { "ok" } else { "error" });
     let rows = sqlx::query(
-        "SELECT * FROM journal WHERE ($1 IS NULL OR panel = $1) AND ($3 IS NULL OR seq < $3) ORDER BY seq DESC LIMIT $2",
+        "SELECT * FROM journal WHERE ($1 IS NULL OR panel = $1) AND ($3 IS NULL OR seq < $3)
+           AND ($4 IS NULL OR operation = $4) AND ($5 IS NULL OR kind = $5)
+           AND ($6 IS NULL OR ($6 = 'ok' AND outcome = 'ok') OR ($6 = 'error' AND outcome <> 'ok'))
+           AND ($7 IS NULL OR case_id = $7) AND ($8 IS NULL OR at >= $8) AND ($9 IS NULL OR at < $9)
+         ORDER BY seq DESC LIMIT $2",
     )
-    .bind(panel)
+    .bind(filter.panel.as_deref())
     .bind(limit)
     .bind(before)
+    .bind(filter.operation.as_deref())
+    .bind(filter.kind.as_deref())
+    .bind(ok)
+    .bind(filter.case_id.as_deref())
+    .bind(filter.since.as_deref())
+    .bind(filter.until.as_deref())
     .fetch_all(pool)
     .await?;
     Ok(rows.iter().map(to_row).collect())
+}
+
+/// One journal entry with what hangs off it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EntryDetail {
+    pub entry: JournalRow,
+    /// The partner exchanges the entry's operation made (redacted when written).
+    pub exchanges: Vec<JournalRow>,
+    /// Later entries on the same case (at most 100): a reconciliation's status refresh, an
+    /// operator's settlement, the next operations.
+    pub later_on_the_case: Vec<JournalRow>,
+}
+
+/// How far past an entry its partner exchanges are looked for.
+const EXCHANGE_WINDOW: i64 = 5000;
+
+pub(super) async fn entry(pool: &AnyPool, id: &str) -> Result<Option<EntryDetail>> {
+    let Some(row) = sqlx::query("SELECT * FROM journal WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let entry = to_row(&row);
+    // An exchange is journaled with the operation's id as `of`, after the operation began and
+    // before it answered, among the other operations' entries of its time.
+    let exchanges =
+        sqlx::query("SELECT * FROM journal WHERE seq > $1 AND seq <= $2 AND kind = 'partner' ORDER BY seq")
+            .bind(entry.seq - EXCHANGE_WINDOW)
+            .bind(entry.seq + EXCHANGE_WINDOW)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(to_row)
+            .filter(|r| r.detail["of"].as_str() == Some(entry.id.as_str()))
+            .collect();
+    let later_on_the_case = match &entry.case_id {
+        Some(case) => {
+            sqlx::query("SELECT * FROM journal WHERE case_id = $1 AND seq > $2 ORDER BY seq LIMIT 100")
+                .bind(case)
+                .bind(entry.seq)
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(to_row)
+                // The entry's own exchanges are listed apart.
+                .filter(|r| !(r.kind == "partner" && r.detail["of"].as_str() == Some(entry.id.as_str())))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(Some(EntryDetail {
+        entry,
+        exchanges,
+        later_on_the_case,
+    }))
 }
 
 fn to_row(r: &sqlx::any::AnyRow) -> JournalRow {

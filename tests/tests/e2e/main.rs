@@ -11,6 +11,7 @@ mod bad_input;
 mod bcs;
 mod callbacks;
 mod cluster;
+mod console;
 mod crash;
 mod credentials;
 mod deploy;

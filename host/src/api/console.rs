@@ -1,0 +1,404 @@
+//! Broker IT's console at `/console`: plain HTML, CSS and JavaScript compiled into the binary
+//! (no build step, no Node at run time), over the admin API.
+//!
+//! Signing in trades the admin token for a session cookie (`HttpOnly`, `SameSite=Strict`,
+//! `Path=/`, `Secure` unless the console is reached on a loopback address). The cookie is
+//! accepted in place of the bearer token on `/admin/*`; a request that changes state must also
+//! carry the session's CSRF token in `X-CSRF-Token` and, when the browser names an `Origin`, come
+//! from the host's own. docs/security.md#the-console has the design.
+//!
+//! A session is stateless: `v1.<expiry>.<nonce>.<mac>`, its MAC keyed by a key derived from the
+//! admin token, so every host sharing that token accepts it and rotating the token ends every
+//! session. Signing out revokes the session on the host that signed it out (and clears the
+//! cookie); the revocation list lives in memory until the session would have expired anyway.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+
+use super::{ApiError, AppState};
+use crate::capabilities::credentials::constant_time_eq;
+
+/// The session cookie's name.
+pub const COOKIE: &str = "panelgate_console";
+/// The header a cookie-authenticated request that changes state carries its CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// How long a session lasts from sign-in (a working day).
+pub const SESSION_SECONDS: i64 = 8 * 60 * 60;
+
+/// The console's sessions: the key that signs them and the ones signed out before they expired.
+pub struct Sessions {
+    key: [u8; 32],
+    /// Revoked sessions' nonces, with their expiry (unix seconds): kept until then.
+    revoked: Mutex<HashMap<String, i64>>,
+}
+
+/// A valid session, as read from its cookie.
+pub struct Session {
+    nonce: String,
+    expires: i64,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+fn mac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC takes a key of any length.
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+fn unix_now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl Sessions {
+    pub fn new(admin_token: &str) -> Sessions {
+        Sessions {
+            key: mac(admin_token.as_bytes(), &[b"panelgate console session v1"]),
+            revoked: Mutex::default(),
+        }
+    }
+
+    /// A new session's cookie value and its expiry.
+    pub fn issue(&self) -> (String, i64) {
+        let nonce: [u8; 16] = rand::random();
+        let nonce = hex::encode(nonce);
+        let expires = unix_now() + SESSION_SECONDS;
+        let payload = format!("v1.{expires}.{nonce}");
+        let tag = hex::encode(mac(&self.key, &[payload.as_bytes()]));
+        (format!("{payload}.{tag}"), expires)
+    }
+
+    /// The session a cookie value names, if its MAC holds, it has not expired and it was not
+    /// signed out.
+    pub fn check(&self, value: &str) -> Option<Session> {
+        let (payload, tag) = value.rsplit_once('.')?;
+        let expected = hex::encode(mac(&self.key, &[payload.as_bytes()]));
+        if !constant_time_eq(tag.as_bytes(), expected.as_bytes()) {
+            return None;
+        }
+        let mut parts = payload.splitn(3, '.');
+        let (Some("v1"), Some(expires), Some(nonce)) = (parts.next(), parts.next(), parts.next()) else {
+            return None;
+        };
+        let expires: i64 = expires.parse().ok()?;
+        if expires <= unix_now() {
+            return None;
+        }
+        if self.revoked.lock().ok()?.contains_key(nonce) {
+            return None;
+        }
+        Some(Session {
+            nonce: nonce.to_string(),
+            expires,
+        })
+    }
+
+    /// The CSRF token of a session: derived from it, so nothing is stored, and useless without
+    /// the cookie (which scripts cannot read).
+    pub fn csrf(&self, session: &Session) -> String {
+        hex::encode(mac(&self.key, &[b"csrf", session.nonce.as_bytes()]))
+    }
+
+    fn revoke(&self, session: &Session) {
+        if let Ok(mut revoked) = self.revoked.lock() {
+            let now = unix_now();
+            revoked.retain(|_, expires| *expires > now);
+            revoked.insert(session.nonce.clone(), session.expires);
+        }
+    }
+
+    /// The session of a request's cookie, if any is valid.
+    pub fn of(&self, headers: &HeaderMap) -> Option<Session> {
+        cookie(headers, COOKIE).and_then(|value| self.check(&value))
+    }
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// Whether a request may change state under a cookie session: its CSRF token matches and, when
+/// the browser says where the request comes from, it is this host.
+fn same_origin_with_token(
+    sessions: &Sessions,
+    session: &Session,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let origin_host = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, rest)| rest);
+        if host.is_none() || origin_host != host {
+            return Err(ApiError::Forbidden(
+                "a console request must come from the console's own origin".into(),
+            ));
+        }
+    }
+    let given = headers
+        .get(CSRF_HEADER)
+        .map(HeaderValue::as_bytes)
+        .unwrap_or_default();
+    if !constant_time_eq(given, sessions.csrf(session).as_bytes()) {
+        return Err(ApiError::Forbidden(format!(
+            "a console request that changes state needs the session's CSRF token in `{CSRF_HEADER}`"
+        )));
+    }
+    Ok(())
+}
+
+/// The admin routes' guard: `Authorization: Bearer <admin token>`, or a console session cookie
+/// (with the CSRF token and the same origin for any method but GET and HEAD). A request that
+/// names a bearer token is judged by it alone.
+pub async fn admin_guard(token: String, state: Arc<AppState>, request: Request, next: Next) -> Response {
+    let sessions = &state.console;
+    let headers = request.headers();
+    if headers.contains_key(header::AUTHORIZATION) {
+        return super::bearer_guard(token, request, next).await;
+    }
+    let Some(session) = sessions.of(headers) else {
+        return ApiError::Unauthenticated.into_response();
+    };
+    let safe = matches!(*request.method(), Method::GET | Method::HEAD);
+    if !safe && let Err(e) = same_origin_with_token(sessions, &session, headers) {
+        return e.into_response();
+    }
+    next.run(request).await
+}
+
+static INDEX_HTML: &str = include_str!("../../console/index.html");
+static SIGN_IN_HTML: &str = include_str!("../../console/sign-in.html");
+static CONSOLE_JS: &str = include_str!("../../console/console.js");
+static SIGN_IN_JS: &str = include_str!("../../console/sign-in.js");
+static CONSOLE_CSS: &str = include_str!("../../console/console.css");
+
+/// What every console answer carries: no caching of pages or data, no framing, scripts and
+/// styles only from the console itself.
+fn hardened(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CACHE_CONTROL, "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    hardened(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/console", get(index))
+        .route("/console/", get(index))
+        .route("/console/sign-in", get(sign_in_page))
+        .route(
+            "/console/console.css",
+            get(|| async { asset("text/css; charset=utf-8", CONSOLE_CSS) }),
+        )
+        .route(
+            "/console/sign-in.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SIGN_IN_JS) }),
+        )
+        .route("/console/console.js", get(console_js))
+        .route("/console/session", get(session).post(sign_in).delete(sign_out))
+}
+
+/// The console itself: only to a signed-in session; anyone else is sent to the sign-in page.
+async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    match state.console.of(&headers) {
+        Some(_) => asset("text/html; charset=utf-8", INDEX_HTML),
+        None => hardened(Redirect::to("/console/sign-in").into_response()),
+    }
+}
+
+async fn sign_in_page() -> Response {
+    asset("text/html; charset=utf-8", SIGN_IN_HTML)
+}
+
+async fn console_js(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    match state.console.of(&headers) {
+        Some(_) => asset("text/javascript; charset=utf-8", CONSOLE_JS),
+        None => hardened(ApiError::Unauthenticated.into_response()),
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// The admin token.
+    pub token: String,
+}
+
+/// A console session: what its pages need to call the admin API.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionInfo {
+    /// Send it as `X-CSRF-Token` with every request that changes state.
+    pub csrf_token: String,
+    /// When the session ends (RFC 3339); sign in again then.
+    pub expires_at: String,
+}
+
+fn info(sessions: &Sessions, session: &Session) -> SessionInfo {
+    let expires_at = time::OffsetDateTime::from_unix_timestamp(session.expires)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default();
+    SessionInfo {
+        csrf_token: sessions.csrf(session),
+        expires_at,
+    }
+}
+
+/// Whether the console is reached on a loopback address, where browsers take a cookie over
+/// plain HTTP only without `Secure`.
+fn on_loopback(headers: &HeaderMap) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn set_cookie(headers: &HeaderMap, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if on_loopback(headers) { "" } else { "; Secure" };
+    HeaderValue::from_str(&format!(
+        "{COOKIE}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+    ))
+    .expect("a cookie of hex, digits and dots is a header value")
+}
+
+/// Signs in with the admin token: sets the session cookie and answers the session's CSRF token.
+#[utoipa::path(post, path = "/console/session", tag = "admin", request_body = SignIn,
+    responses((status = 201, body = SessionInfo, description = "signed in; the session cookie is set"),
+        (status = 400), (status = 401), (status = 422)),
+    security(()))]
+pub async fn sign_in(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: SignIn = super::parse_json(&body)?;
+    if !constant_time_eq(request.token.as_bytes(), state.admin_token.as_bytes()) {
+        return Err(ApiError::Unauthenticated);
+    }
+    let sessions = &state.console;
+    let (value, _) = sessions.issue();
+    let session = sessions
+        .check(&value)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a session just issued does not check")))?;
+    let mut response = (StatusCode::CREATED, Json(info(sessions, &session))).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&headers, &value, SESSION_SECONDS));
+    Ok(hardened(response))
+}
+
+/// The signed-in session (its CSRF token, its end); 401 without one.
+#[utoipa::path(get, path = "/console/session", tag = "admin",
+    responses((status = 200, body = SessionInfo), (status = 401)),
+    security(()))]
+pub async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let sessions = &state.console;
+    let session = sessions.of(&headers).ok_or(ApiError::Unauthenticated)?;
+    Ok(hardened(Json(info(sessions, &session)).into_response()))
+}
+
+/// Signs out: the session is revoked (with its CSRF token, from the same origin) and the cookie
+/// cleared. Without a session there is nothing to end: the cookie is cleared all the same.
+#[utoipa::path(delete, path = "/console/session", tag = "admin",
+    responses((status = 204, description = "signed out; the cookie is cleared"), (status = 403)),
+    security(()))]
+pub async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let sessions = &state.console;
+    if let Some(session) = sessions.of(&headers) {
+        same_origin_with_token(sessions, &session, &headers)?;
+        sessions.revoke(&session);
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, set_cookie(&headers, "", 0));
+    Ok(hardened(response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_checks_until_it_is_altered_revoked_or_signed_by_another_token() {
+        let sessions = Sessions::new("admin-token");
+        let (value, _) = sessions.issue();
+        let session = sessions.check(&value).expect("a fresh session checks");
+        assert_eq!(sessions.csrf(&session).len(), 64);
+        // Another token's sessions are not this one's.
+        assert!(Sessions::new("another-token").check(&value).is_none());
+        // Any change to the payload breaks the MAC: a later expiry, another nonce.
+        let (payload, tag) = value.rsplit_once('.').unwrap();
+        let later = payload.replacen("v1.", "v1.9", 1);
+        assert!(sessions.check(&format!("{later}.{tag}")).is_none());
+        assert!(sessions.check("v1.99999999999.00.00").is_none());
+        assert!(sessions.check("").is_none());
+        sessions.revoke(&session);
+        assert!(
+            sessions.check(&value).is_none(),
+            "a signed-out session is refused"
+        );
+    }
+
+    #[test]
+    fn the_cookie_is_secure_except_on_loopback() {
+        let with_host = |host: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+            set_cookie(&headers, "v", 60).to_str().unwrap().to_string()
+        };
+        for host in ["127.0.0.1:8080", "localhost:1", "[::1]:80", "localhost"] {
+            let cookie = with_host(host);
+            assert!(!cookie.contains("Secure"), "{host}: {cookie}");
+            assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+        }
+        for host in ["broker.example:443", "10.0.0.1:8080", "console.example"] {
+            assert!(with_host(host).ends_with("; Secure"), "{host}");
+        }
+    }
+}
