@@ -102,7 +102,8 @@ impl Signer {
     pub fn sign(&self, request: &mut reqwest::Request) -> Result<(), String> {
         let what = &self.what;
         let url = request.url().clone();
-        let body = request.body().map(|b| b.as_bytes());
+        // A copy: the headers are set while the body is read.
+        let body = request.body().map(|b| b.as_bytes().map(<[u8]>::to_vec));
         let headers = request.headers_mut();
         // A fresh Date whatever the adapter set: the partner refuses a stale one.
         headers.insert(reqwest::header::DATE, value(&httpdate::fmt_http_date(std::time::SystemTime::now()))?);
@@ -115,7 +116,7 @@ impl Signer {
             headers.insert(reqwest::header::HOST, value(&authority)?);
         }
         let bytes = || -> Result<&[u8], String> {
-            match body {
+            match &body {
                 None => Ok(&[]),
                 Some(Some(bytes)) => Ok(bytes),
                 Some(None) => Err(format!(

@@ -223,8 +223,9 @@ fn issue(shared: &TokenShared, headers: &HeaderMap, body: &[u8]) -> (&'static st
     let token = format!("at-{}", uuid::Uuid::new_v4().simple());
     let lifetime = {
         let mut state = lock(&shared.state);
-        state.tokens.insert(token.clone(), Instant::now() + state.lifetime);
-        state.lifetime
+        let lifetime = state.lifetime;
+        state.tokens.insert(token.clone(), Instant::now() + lifetime);
+        lifetime
     };
     // §5.1: the token, its type and life, never cached.
     let answer = (
@@ -247,7 +248,8 @@ fn issue(shared: &TokenShared, headers: &HeaderMap, body: &[u8]) -> (&'static st
 pub enum VerifyKey {
     HmacSha256(String),
     HmacSha512(String),
-    RsaSha256(rsa::RsaPublicKey),
+    /// The public key as PKCS#1 `RSAPublicKey` DER.
+    RsaSha256(Vec<u8>),
 }
 
 impl VerifyKey {
@@ -596,10 +598,9 @@ impl SignatureRule {
                 mac.verify_slice(&given).is_ok()
             }
             VerifyKey::RsaSha256(public) => {
-                use rsa::signature::Verifier as _;
-                let verifier = rsa::pkcs1v15::VerifyingKey::<Sha256>::new(public.clone());
-                rsa::pkcs1v15::Signature::try_from(given.as_slice())
-                    .is_ok_and(|signature| verifier.verify(signing.as_bytes(), &signature).is_ok())
+                ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, public)
+                    .verify(signing.as_bytes(), &given)
+                    .is_ok()
             }
         };
         if good { Ok(()) } else { Err("the signature does not verify".into()) }
@@ -739,15 +740,23 @@ impl TestPki {
     }
 }
 
-/// A 2048-bit RSA key: its PKCS#8 PEM for the host, its public half for the partner.
-pub fn rsa_key() -> (String, rsa::RsaPublicKey) {
-    use rsa::pkcs8::EncodePrivateKey as _;
-    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("an RSA key");
-    let pem = key
-        .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
-        .expect("PKCS#8")
-        .to_string();
-    (pem, key.to_public_key())
+/// A 2048-bit RSA key made now by `openssl genpkey`: its PKCS#8 PEM for the host, its public
+/// half (PKCS#1 DER) for the partner. (ring verifies and signs RSA but does not make keys.)
+pub fn rsa_key() -> (String, Vec<u8>) {
+    let output = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        .output()
+        .expect("the auth tests make an RSA key with the `openssl` command");
+    assert!(output.status.success(), "openssl genpkey: {}", String::from_utf8_lossy(&output.stderr));
+    let pem = String::from_utf8(output.stdout).expect("PEM");
+    let der = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect::<String>();
+    let der = base64::engine::general_purpose::STANDARD.decode(der).expect("base64");
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).expect("a PKCS#8 RSA key");
+    use ring::signature::KeyPair as _;
+    (pem, pair.public_key().as_ref().to_vec())
 }
 
 // ---------------------------------------------------------------------------------------------
