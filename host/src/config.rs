@@ -823,7 +823,10 @@ path = "adapters/x.wasm"
             Some(CallbackAuthConfig::None)
         ));
         let basic = parse(r#"{ kind = "basic", username = { value = "u" }, password = { value = "p" } }"#);
-        assert!(matches!(basic.unwrap().callback_auth, Some(CallbackAuthConfig::Basic { .. })));
+        assert!(matches!(
+            basic.unwrap().callback_auth,
+            Some(CallbackAuthConfig::Basic { .. })
+        ));
         let hmac = parse(
             r#"{ kind = "hmac", secret = { env = "S" }, signature_header = "X-Sig", timestamp_header = "X-Ts" }"#,
         );

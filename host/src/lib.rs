@@ -144,7 +144,8 @@ pub(crate) fn panel_context(
     }
     capabilities::credentials::check(id, &credentials)?;
     if let Some(c) = &panel.callback_auth
-        && let Some(auth) = core::callback_auth::CallbackAuth::resolve(&format!("panel `{id}` callback_auth"), c)?
+        && let Some(auth) =
+            core::callback_auth::CallbackAuth::resolve(&format!("panel `{id}` callback_auth"), c)?
     {
         redactions.extend(auth.secrets());
     }

@@ -15,9 +15,9 @@ use reqwest::header::{HeaderName, HeaderValue};
 use super::oauth2::TokenSource;
 use super::signature::Signer;
 use crate::config::CredentialConfig;
-use crate::runtime::bindings::panelgate::adapter::http::HttpError;
 use crate::runtime::HostState;
 use crate::runtime::bindings::panelgate::adapter::credentials::{DigestAlgorithm, Host};
+use crate::runtime::bindings::panelgate::adapter::http::HttpError;
 
 /// A credential with its secrets resolved.
 #[derive(Clone)]
@@ -246,25 +246,35 @@ pub async fn apply(
         let headers = request.headers_mut();
         match credential {
             Credential::Basic { username, password } => {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
-                headers.insert(reqwest::header::AUTHORIZATION, secret_value(&format!("Basic {encoded}"), part)?);
+                let encoded =
+                    base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+                headers.insert(
+                    reqwest::header::AUTHORIZATION,
+                    secret_value(&format!("Basic {encoded}"), part)?,
+                );
             }
             Credential::Bearer { token } => {
-                headers.insert(reqwest::header::AUTHORIZATION, secret_value(&format!("Bearer {token}"), part)?);
+                headers.insert(
+                    reqwest::header::AUTHORIZATION,
+                    secret_value(&format!("Bearer {token}"), part)?,
+                );
             }
             Credential::ApiKey { headers: keys } => {
                 for (header, value) in keys {
                     let header = HeaderName::try_from(header.as_str()).map_err(|_| {
-                        HttpError::UnknownCredential(format!("credential `{part}`: `{header}` is no header name"))
+                        HttpError::UnknownCredential(format!(
+                            "credential `{part}`: `{header}` is no header name"
+                        ))
                     })?;
                     headers.insert(header, secret_value(value, part)?);
                 }
             }
             Credential::OAuth2(source) => {
                 let token = source.token(&panel.client, timeout).await?;
-                request
-                    .headers_mut()
-                    .insert(reqwest::header::AUTHORIZATION, secret_value(&format!("Bearer {token}"), part)?);
+                request.headers_mut().insert(
+                    reqwest::header::AUTHORIZATION,
+                    secret_value(&format!("Bearer {token}"), part)?,
+                );
                 applied.tokens.push((source.clone(), token));
             }
             Credential::Signature(signer) => signer.sign(request).map_err(HttpError::Protocol)?,

@@ -216,7 +216,8 @@ async fn send(
         }
         tracing::info!(panel = %panel.id, "the partner refused the OAuth2 token (401): sending once more with a fresh one");
         let remaining = deadline.saturating_duration_since(Instant::now() + ADAPTER_MARGIN);
-        let url = reqwest::Url::parse(&request.url).map_err(|e| HttpError::Denied(format!("bad URL: {e}")))?;
+        let url =
+            reqwest::Url::parse(&request.url).map_err(|e| HttpError::Denied(format!("bad URL: {e}")))?;
         match prepare(panel, request, url, remaining.min(panel.read_timeout)).await {
             Ok((outgoing, _)) if !remaining.is_zero() => response = execute(panel, outgoing, sent).await?,
             // No fresh token (or no time): the partner's 401 is the answer.

@@ -178,9 +178,9 @@ impl TokenSource {
             }
         })?;
         let status = response.status();
-        let body = read_limited(response).await.map_err(|e| {
-            HttpError::Protocol(format!("{what}: reading the token endpoint's answer: {e}"))
-        })?;
+        let body = read_limited(response)
+            .await
+            .map_err(|e| HttpError::Protocol(format!("{what}: reading the token endpoint's answer: {e}")))?;
         tracing::info!(credential = %what, status = status.as_u16(), duration_ms = started.elapsed().as_millis() as u64, "OAuth2 token requested");
         if !status.is_success() {
             return Err(HttpError::Protocol(format!(
@@ -239,7 +239,10 @@ fn refusal(body: &[u8]) -> String {
                 .error_description
                 .map(|d| format!(" ({})", d.chars().take(200).collect::<String>()))
                 .unwrap_or_default();
-            format!(" `{}`{description}", answer.error.chars().take(100).collect::<String>())
+            format!(
+                " `{}`{description}",
+                answer.error.chars().take(100).collect::<String>()
+            )
         }
         Err(_) => String::new(),
     }

@@ -106,7 +106,10 @@ impl Signer {
         let body = request.body().map(|b| b.as_bytes().map(<[u8]>::to_vec));
         let headers = request.headers_mut();
         // A fresh Date whatever the adapter set: the partner refuses a stale one.
-        headers.insert(reqwest::header::DATE, value(&httpdate::fmt_http_date(std::time::SystemTime::now()))?);
+        headers.insert(
+            reqwest::header::DATE,
+            value(&httpdate::fmt_http_date(std::time::SystemTime::now()))?,
+        );
         if self.signs("host") {
             let host = url.host_str().unwrap_or_default();
             let authority = match url.port() {
@@ -130,10 +133,14 @@ impl Signer {
             headers.insert("digest", value(&format!("SHA-256={digest}"))?);
         }
         if self.signs("content-length") {
-            headers.insert(reqwest::header::CONTENT_LENGTH, value(&bytes()?.len().to_string())?);
+            headers.insert(
+                reqwest::header::CONTENT_LENGTH,
+                value(&bytes()?.len().to_string())?,
+            );
         }
         let target = request_target(request.method(), &url);
-        let text = signing_string(&self.headers, &target, request.headers()).map_err(|e| format!("{what}: {e}"))?;
+        let text =
+            signing_string(&self.headers, &target, request.headers()).map_err(|e| format!("{what}: {e}"))?;
         let signature = self.encode(&self.raw_signature(text.as_bytes())?);
         let parameters = format!(
             "keyId=\"{}\",algorithm=\"{}\",headers=\"{}\",signature=\"{signature}\"",
@@ -143,7 +150,9 @@ impl Signer {
         );
         let (name, written) = match self.header {
             SignatureHeader::Signature => (HeaderName::from_static("signature"), parameters),
-            SignatureHeader::Authorization => (reqwest::header::AUTHORIZATION, format!("Signature {parameters}")),
+            SignatureHeader::Authorization => {
+                (reqwest::header::AUTHORIZATION, format!("Signature {parameters}"))
+            }
         };
         request.headers_mut().insert(name, value(&written)?);
         Ok(())
@@ -228,8 +237,9 @@ fn rsa_key(what: &str, pem: &str) -> anyhow::Result<ring::signature::RsaKeyPair>
             "{what}.private_key: no `-----BEGIN PRIVATE KEY-----` block (PKCS#8 PEM; convert a PKCS#1 key with `openssl pkcs8 -topk8 -nocrypt`)"
         )
     })?;
-    ring::signature::RsaKeyPair::from_pkcs8(&der)
-        .map_err(|e| anyhow::anyhow!("{what}.private_key: not an RSA key ring accepts (2048 bits or more): {e}"))
+    ring::signature::RsaKeyPair::from_pkcs8(&der).map_err(|e| {
+        anyhow::anyhow!("{what}.private_key: not an RSA key ring accepts (2048 bits or more): {e}")
+    })
 }
 
 /// The bytes of the first PEM block labelled `label`.
@@ -277,7 +287,12 @@ mod tests {
             Some("k3y".into()),
             None,
             SignatureEncoding::Hex,
-            &["(request-target)".into(), "host".into(), "date".into(), "digest".into()],
+            &[
+                "(request-target)".into(),
+                "host".into(),
+                "date".into(),
+                "digest".into(),
+            ],
             SignatureHeader::Signature,
         )
         .unwrap();

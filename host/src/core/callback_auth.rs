@@ -78,7 +78,8 @@ impl CallbackAuth {
                     bail!("{what}.secret: must not be empty");
                 }
                 let header = |field: &str, name: &str| {
-                    HeaderName::try_from(name).map_err(|_| anyhow::anyhow!("{what}.{field}: `{name}` is no header name"))
+                    HeaderName::try_from(name)
+                        .map_err(|_| anyhow::anyhow!("{what}.{field}: `{name}` is no header name"))
                 };
                 if *window_s == 0 {
                     bail!("{what}.window_s: must be at least 1");
@@ -172,9 +173,12 @@ impl HmacCheck {
         };
         let given = header(&self.signature_header)?;
         let stamp = header(&self.timestamp_header)?;
-        let timestamp: u64 = stamp
-            .parse()
-            .map_err(|_| self.refuse(format!("`{}` is not seconds since the Unix epoch", self.timestamp_header)))?;
+        let timestamp: u64 = stamp.parse().map_err(|_| {
+            self.refuse(format!(
+                "`{}` is not seconds since the Unix epoch",
+                self.timestamp_header
+            ))
+        })?;
         if timestamp.abs_diff(now) > self.window_s {
             return Err(self.refuse(format!(
                 "`{}` is more than {} s from the host's clock",
@@ -254,7 +258,11 @@ fn template(text: &str) -> Result<Vec<Piece>, String> {
             "body" => Piece::Body,
             "method" => Piece::Method,
             "path" => Piece::Path,
-            other => return Err(format!("`{{{other}}}`: use {{timestamp}}, {{body}}, {{method}} or {{path}}")),
+            other => {
+                return Err(format!(
+                    "`{{{other}}}`: use {{timestamp}}, {{body}}, {{method}} or {{path}}"
+                ));
+            }
         });
         rest = &rest[open + close + 1..];
     }
@@ -307,7 +315,9 @@ mod tests {
         assert!(check.check("p", &good, body.as_bytes(), now).is_ok());
         let replay = check.check("p", &good, body.as_bytes(), now + 10).unwrap_err();
         assert!(replay.reason.contains("already used"), "{replay:?}");
-        let other_body = check.check("p", &headers(&sign(now, body), now), b"{}", now).unwrap_err();
+        let other_body = check
+            .check("p", &headers(&sign(now, body), now), b"{}", now)
+            .unwrap_err();
         assert!(other_body.reason.contains("does not match"), "{other_body:?}");
         let stale = now - 301;
         let late = check

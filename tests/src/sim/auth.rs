@@ -134,9 +134,10 @@ fn token_error(status: StatusCode, error: &str, description: &str, basic: bool) 
     )
         .into_response();
     if basic {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"token\""));
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"token\""),
+        );
     }
     response
 }
@@ -173,7 +174,14 @@ fn issue(shared: &TokenShared, headers: &HeaderMap, body: &[u8]) -> (&'static st
         .and_then(|v| v.strip_prefix("Basic "));
     let bad = |error, description: &str| token_error(StatusCode::BAD_REQUEST, error, description, false);
     if !form_type {
-        return ("none", None, bad("invalid_request", "the body must be application/x-www-form-urlencoded"));
+        return (
+            "none",
+            None,
+            bad(
+                "invalid_request",
+                "the body must be application/x-www-form-urlencoded",
+            ),
+        );
     }
     let mut params: HashMap<String, String> = HashMap::new();
     for (name, value) in url::form_urlencoded::parse(body) {
@@ -187,20 +195,28 @@ fn issue(shared: &TokenShared, headers: &HeaderMap, body: &[u8]) -> (&'static st
     // §2.3: a client uses one authentication method per request.
     let (method, client) = match (basic, in_body) {
         (Some(_), (Some(_), _) | (_, Some(_))) => {
-            return ("basic", scope, bad("invalid_request", "more than one client authentication method"));
+            return (
+                "basic",
+                scope,
+                bad("invalid_request", "more than one client authentication method"),
+            );
         }
         (Some(encoded), _) => {
             let decoded = base64::engine::general_purpose::STANDARD
                 .decode(encoded)
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| s.split_once(':').map(|(id, secret)| (form_decode(id), form_decode(secret))));
+                .and_then(|s| {
+                    s.split_once(':')
+                        .map(|(id, secret)| (form_decode(id), form_decode(secret)))
+                });
             ("basic", decoded)
         }
         (None, (Some(id), Some(secret))) => ("body", Some((id.clone(), secret.clone()))),
         (None, _) => ("none", None),
     };
-    let authenticated = client.is_some_and(|(id, secret)| id == config.client_id && secret == config.client_secret);
+    let authenticated =
+        client.is_some_and(|(id, secret)| id == config.client_id && secret == config.client_secret);
     if !authenticated {
         let answer = token_error(
             StatusCode::UNAUTHORIZED,
@@ -213,12 +229,24 @@ fn issue(shared: &TokenShared, headers: &HeaderMap, body: &[u8]) -> (&'static st
     match params.get("grant_type").map(String::as_str) {
         None => return (method, scope, bad("invalid_request", "grant_type is missing")),
         Some("client_credentials") => {}
-        Some(_) => return (method, scope, bad("unsupported_grant_type", "only client_credentials")),
+        Some(_) => {
+            return (
+                method,
+                scope,
+                bad("unsupported_grant_type", "only client_credentials"),
+            );
+        }
     }
     if let Some(asked) = &scope
-        && !asked.split(' ').all(|s| config.scopes.iter().any(|allowed| allowed == s))
+        && !asked
+            .split(' ')
+            .all(|s| config.scopes.iter().any(|allowed| allowed == s))
     {
-        return (method, scope, bad("invalid_scope", "a scope the client may not have"));
+        return (
+            method,
+            scope,
+            bad("invalid_scope", "a scope the client may not have"),
+        );
     }
     let token = format!("at-{}", uuid::Uuid::new_v4().simple());
     let lifetime = {
@@ -281,7 +309,10 @@ pub enum Check {
     /// A Bearer token (RFC 6750 §2.1) the token server issued and has not expired.
     Bearer(Arc<TokenShared>),
     /// An API key in a header.
-    ApiKey { header: String, value: String },
+    ApiKey {
+        header: String,
+        value: String,
+    },
     Signature(SignatureRule),
 }
 
@@ -337,7 +368,12 @@ impl Gateway {
             }
             Some(tls) => {
                 let state = shared.clone();
-                tokio::spawn(serve_tls(listener, tokio_rustls::TlsAcceptor::from(tls), router, state));
+                tokio::spawn(serve_tls(
+                    listener,
+                    tokio_rustls::TlsAcceptor::from(tls),
+                    router,
+                    state,
+                ));
             }
         }
         Ok(Gateway { shared, addr })
@@ -405,9 +441,15 @@ async fn gateway(State(shared): State<Arc<GatewayShared>>, request: Request) -> 
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     let path = parts.uri.path().to_string();
-    let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/")
+        .to_string();
     for check in &shared.config.checks {
-        if let Err((challenge, reason)) = check.verify(parts.method.as_str(), &target, &parts.headers, &body) {
+        if let Err((challenge, reason)) = check.verify(parts.method.as_str(), &target, &parts.headers, &body)
+        {
             lock(&shared.state).requests.push(GatewayRequest {
                 path,
                 refused: Some(reason.clone()),
@@ -415,10 +457,9 @@ async fn gateway(State(shared): State<Arc<GatewayShared>>, request: Request) -> 
             return unauthorized(&challenge, &reason);
         }
     }
-    lock(&shared.state).requests.push(GatewayRequest {
-        path,
-        refused: None,
-    });
+    lock(&shared.state)
+        .requests
+        .push(GatewayRequest { path, refused: None });
     forward(&shared, parts.method, &target, &parts.headers, body).await
 }
 
@@ -438,7 +479,14 @@ async fn forward(
         .bearer_auth(&config.upstream_token)
         .body(body);
     for (name, value) in headers {
-        let checked = ["host", "authorization", "content-length", "signature", "digest", "connection"];
+        let checked = [
+            "host",
+            "authorization",
+            "content-length",
+            "signature",
+            "digest",
+            "connection",
+        ];
         if !checked.contains(&name.as_str()) {
             outgoing = outgoing.header(name, value);
         }
@@ -487,15 +535,13 @@ impl Check {
                     Err(("ApiKey".into(), format!("`{header}` is missing or wrong")))
                 }
             }
-            Check::Signature(rule) => rule
-                .verify(method, target, headers, body)
-                .map_err(|reason| {
-                    let challenge = format!(
-                        "Signature realm=\"partner\",headers=\"{}\"",
-                        rule.required.join(" ")
-                    );
-                    (challenge, reason)
-                }),
+            Check::Signature(rule) => rule.verify(method, target, headers, body).map_err(|reason| {
+                let challenge = format!(
+                    "Signature realm=\"partner\",headers=\"{}\"",
+                    rule.required.join(" ")
+                );
+                (challenge, reason)
+            }),
         }
     }
 }
@@ -520,7 +566,10 @@ impl SignatureRule {
         };
         let params = parameters(text)?;
         let key_id = params.get("keyId").ok_or("no keyId")?;
-        let key = self.keys.get(key_id).ok_or_else(|| format!("unknown keyId `{key_id}`"))?;
+        let key = self
+            .keys
+            .get(key_id)
+            .ok_or_else(|| format!("unknown keyId `{key_id}`"))?;
         // §2.5: an algorithm that does not match the key's is an error.
         if let Some(algorithm) = params.get("algorithm")
             && algorithm != key.algorithm()
@@ -542,7 +591,10 @@ impl SignatureRule {
         let mut lines = Vec::new();
         for name in &signed {
             if name == "(request-target)" {
-                lines.push(format!("(request-target): {} {target}", method.to_ascii_lowercase()));
+                lines.push(format!(
+                    "(request-target): {} {target}",
+                    method.to_ascii_lowercase()
+                ));
                 continue;
             }
             let values: Vec<&str> = headers
@@ -603,7 +655,11 @@ impl SignatureRule {
                     .is_ok()
             }
         };
-        if good { Ok(()) } else { Err("the signature does not verify".into()) }
+        if good {
+            Ok(())
+        } else {
+            Err("the signature does not verify".into())
+        }
     }
 }
 
@@ -613,7 +669,9 @@ fn parameters(text: &str) -> Result<HashMap<String, String>, String> {
     let mut rest = text.trim();
     while !rest.is_empty() {
         let (name, after) = rest.split_once('=').ok_or("a parameter without `=`")?;
-        let after = after.strip_prefix('"').ok_or("a parameter value without quotes")?;
+        let after = after
+            .strip_prefix('"')
+            .ok_or("a parameter value without quotes")?;
         let end = after.find('"').ok_or("an unterminated parameter value")?;
         if params
             .insert(name.trim().to_string(), after[..end].to_string())
@@ -654,8 +712,14 @@ pub fn signed_request(
         .build()
         .expect("a request");
     let url = request.url().clone();
-    let host = format!("{}:{}", url.host_str().unwrap_or_default(), url.port().unwrap_or(80));
-    request.headers_mut().insert(header::HOST, host.parse().expect("host"));
+    let host = format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port().unwrap_or(80)
+    );
+    request
+        .headers_mut()
+        .insert(header::HOST, host.parse().expect("host"));
     let lines: Vec<String> = signed
         .iter()
         .map(|name| match *name {
@@ -670,7 +734,9 @@ pub fn signed_request(
         "keyId=\"{key_id}\",algorithm=\"hmac-sha256\",headers=\"{}\",signature=\"{signature}\"",
         signed.join(" ")
     );
-    request.headers_mut().insert("signature", value.parse().expect("header"));
+    request
+        .headers_mut()
+        .insert("signature", value.parse().expect("header"));
     request
 }
 
@@ -690,7 +756,9 @@ impl TestPki {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, "panelgate test CA");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "panelgate test CA");
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
         let certificate = params.self_signed(&key)?;
         Ok(TestPki {
@@ -701,12 +769,18 @@ impl TestPki {
     }
 
     /// A certificate for `names` with `usage`, and its key: both PEM.
-    fn issue(&self, names: &[&str], usage: rcgen::ExtendedKeyUsagePurpose) -> anyhow::Result<(String, String)> {
+    fn issue(
+        &self,
+        names: &[&str],
+        usage: rcgen::ExtendedKeyUsagePurpose,
+    ) -> anyhow::Result<(String, String)> {
         let key = rcgen::KeyPair::generate()?;
-        let mut params = rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, names.first().copied().unwrap_or("client"));
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            names.first().copied().unwrap_or("client"),
+        );
         params.extended_key_usages = vec![usage];
         let certificate = params.signed_by(&key, &self.issuer)?;
         Ok((certificate.pem(), key.serialize_pem()))
@@ -733,7 +807,9 @@ impl TestPki {
             .with_safe_default_protocol_versions()?
             .with_client_cert_verifier(verifier)
             .with_single_cert(
-                vec![rustls::pki_types::CertificateDer::from_pem_slice(certificate.as_bytes())?],
+                vec![rustls::pki_types::CertificateDer::from_pem_slice(
+                    certificate.as_bytes(),
+                )?],
                 rustls::pki_types::PrivateKeyDer::from_pem_slice(key.as_bytes())?,
             )?;
         Ok(Arc::new(config))
@@ -747,13 +823,19 @@ pub fn rsa_key() -> (String, Vec<u8>) {
         .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
         .output()
         .expect("the auth tests make an RSA key with the `openssl` command");
-    assert!(output.status.success(), "openssl genpkey: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "openssl genpkey: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let pem = String::from_utf8(output.stdout).expect("PEM");
     let der = pem
         .lines()
         .filter(|line| !line.starts_with("-----"))
         .collect::<String>();
-    let der = base64::engine::general_purpose::STANDARD.decode(der).expect("base64");
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(der)
+        .expect("base64");
     let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).expect("a PKCS#8 RSA key");
     use ring::signature::KeyPair as _;
     (pem, pair.public_key().as_ref().to_vec())

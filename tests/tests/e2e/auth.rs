@@ -46,8 +46,11 @@ base_url = "{base}"
 }
 
 async fn quote(h: &Harness, panel: &str) -> (StatusCode, Value) {
-    h.post(&format!("/v1/panels/{panel}/quotes"), &example("aagi-motor", "quote"))
-        .await
+    h.post(
+        &format!("/v1/panels/{panel}/quotes"),
+        &example("aagi-motor", "quote"),
+    )
+    .await
 }
 
 /// Every place a secret must never be: the journal, the panels' admin view, `/metrics`, and
@@ -55,7 +58,15 @@ async fn quote(h: &Harness, panel: &str) -> (StatusCode, Value) {
 async fn assert_no_secret(h: &Harness, answers: &[Value], secrets: &[String]) {
     let (_, journal) = h.admin_get("/admin/journal?limit=1000").await;
     let (_, panels) = h.admin_get("/admin/panels").await;
-    let metrics = h.client.get(h.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = h
+        .client
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let answers: Vec<String> = answers.iter().map(Value::to_string).collect();
     let everything = format!("{journal}\n{panels}\n{metrics}\n{}", answers.join("\n"));
     assert!(journal.as_array().is_some_and(|j| !j.is_empty()), "{journal}");
@@ -112,7 +123,10 @@ scope = "motor""#,
     // Cached: more calls, no new token (the token is used until a tenth of its life is left).
     let (status, body) = quote(&h, "oauth").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(before_first.elapsed() < Duration::from_secs(9), "too slow to see the cache");
+    assert!(
+        before_first.elapsed() < Duration::from_secs(9),
+        "too slow to see the cache"
+    );
     assert_eq!(tokens.requests().len(), 1);
 
     // Refreshed before it expires (10 s, so 1 s before): no call meets an expired token.
@@ -131,9 +145,16 @@ scope = "motor""#,
     let (status, body) = quote(&h, "oauth").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(tokens.requests().len(), 3);
-    let refused: Vec<_> = gateway.requests().into_iter().filter(|r| r.refused.is_some()).collect();
+    let refused: Vec<_> = gateway
+        .requests()
+        .into_iter()
+        .filter(|r| r.refused.is_some())
+        .collect();
     assert_eq!(refused.len(), 1, "{refused:?}");
-    assert!(refused[0].refused.as_deref().unwrap().contains("expired"), "{refused:?}");
+    assert!(
+        refused[0].refused.as_deref().unwrap().contains("expired"),
+        "{refused:?}"
+    );
     answers.push(body);
 
     let mut secrets = vec![CLIENT_SECRET.to_string()];
@@ -174,7 +195,12 @@ auth_method = "{method}""#,
     let wrong = "s3cret-wrong-client-secret";
     let h = start_with(&format!(
         "{}{}",
-        aagi_panel("body", &gateway.base_url(), &credential(CLIENT_SECRET, "body"), ""),
+        aagi_panel(
+            "body",
+            &gateway.base_url(),
+            &credential(CLIENT_SECRET, "body"),
+            ""
+        ),
         aagi_panel("refused", &gateway.base_url(), &credential(wrong, "basic"), "")
     ))
     .await;
@@ -195,7 +221,11 @@ auth_method = "{method}""#,
             && message.contains("credential `partner`"),
         "{message}"
     );
-    assert_eq!(gateway.requests().len(), before, "nothing reached the partner's API");
+    assert_eq!(
+        gateway.requests().len(),
+        before,
+        "nothing reached the partner's API"
+    );
     let mut secrets = vec![CLIENT_SECRET.to_string(), wrong.to_string()];
     secrets.extend(tokens.issued());
     assert_no_secret(&h, &[ok, error], &secrets).await;
@@ -238,7 +268,11 @@ async fn a_panel_presents_its_client_certificate_and_without_one_the_partner_ref
     let (status, ok) = quote(&h, "mtls").await;
     assert_eq!(status, StatusCode::OK, "{ok}");
     assert_eq!(gateway.requests().len(), 1);
-    assert!(gateway.handshake_failures().is_empty(), "{:?}", gateway.handshake_failures());
+    assert!(
+        gateway.handshake_failures().is_empty(),
+        "{:?}",
+        gateway.handshake_failures()
+    );
 
     // No certificate: the partner ends the handshake, and the portal hears why.
     let (status, refused) = quote(&h, "nocert").await;
@@ -251,8 +285,14 @@ async fn a_panel_presents_its_client_certificate_and_without_one_the_partner_ref
     // Without the partner's CA, the host does not trust the partner's certificate.
     let (status, untrusted) = quote(&h, "untrusted").await;
     assert!(status.is_server_error(), "{status} {untrusted}");
-    let message = untrusted["error"]["message"].as_str().unwrap().to_ascii_lowercase();
-    assert!(message.contains("certificate") || message.contains("issuer"), "{message}");
+    let message = untrusted["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(
+        message.contains("certificate") || message.contains("issuer"),
+        "{message}"
+    );
     let key_body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
     assert_no_secret(&h, &[ok, refused, untrusted], &[key_body]).await;
 }
@@ -310,9 +350,14 @@ async fn hmac_and_rsa_signatures_verify_at_a_strict_partner() {
     ))
     .await
     .unwrap();
-    let rsa = gateway(rule("panelgate-rsa-sha256", VerifyKey::RsaSha256(public), false, false))
-        .await
-        .unwrap();
+    let rsa = gateway(rule(
+        "panelgate-rsa-sha256",
+        VerifyKey::RsaSha256(public),
+        false,
+        false,
+    ))
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("signing.pem");
     std::fs::write(&key_file, &private_pem).unwrap();
@@ -362,7 +407,11 @@ async fn hmac_and_rsa_signatures_verify_at_a_strict_partner() {
             assert_eq!(status, StatusCode::OK, "{panel}: {body} {:?}", gateway.requests());
             answers.push(body);
         }
-        assert!(gateway.requests().iter().all(|r| r.refused.is_none()), "{:?}", gateway.requests());
+        assert!(
+            gateway.requests().iter().all(|r| r.refused.is_none()),
+            "{:?}",
+            gateway.requests()
+        );
     }
 
     let before = hmac256.requests().len();
@@ -381,7 +430,12 @@ async fn hmac_and_rsa_signatures_verify_at_a_strict_partner() {
 async fn the_signature_simulator_refuses_a_stale_date_a_wrong_signature_and_an_unsigned_header() {
     let aagi = aagi().await;
     let gateway = Gateway::start(GatewayConfig {
-        checks: vec![Check::Signature(rule("k", VerifyKey::HmacSha256(HMAC_SECRET.into()), false, false))],
+        checks: vec![Check::Signature(rule(
+            "k",
+            VerifyKey::HmacSha256(HMAC_SECRET.into()),
+            false,
+            false,
+        ))],
         upstream: aagi.base_url(),
         upstream_token: AAGI_TOKEN.into(),
         tls: None,
@@ -403,7 +457,12 @@ async fn the_signature_simulator_refuses_a_stale_date_a_wrong_signature_and_an_u
     let (status, _) = send(HMAC_SECRET, &REQUIRED, now).await;
     assert_ne!(status, StatusCode::UNAUTHORIZED);
     for (secret, signed, date, why) in [
-        (HMAC_SECRET, &REQUIRED[..], now - Duration::from_secs(600), "from the partner's clock"),
+        (
+            HMAC_SECRET,
+            &REQUIRED[..],
+            now - Duration::from_secs(600),
+            "from the partner's clock",
+        ),
         ("another-key", &REQUIRED[..], now, "does not verify"),
         (HMAC_SECRET, &REQUIRED[..3], now, "`digest` must be signed"),
     ] {
@@ -416,7 +475,12 @@ async fn the_signature_simulator_refuses_a_stale_date_a_wrong_signature_and_an_u
 #[tokio::test]
 async fn an_api_key_and_a_signature_over_it_go_on_one_request() {
     let aagi = aagi().await;
-    let mut signature = rule("panelgate-hmac-sha256", VerifyKey::HmacSha256(HMAC_SECRET.into()), false, false);
+    let mut signature = rule(
+        "panelgate-hmac-sha256",
+        VerifyKey::HmacSha256(HMAC_SECRET.into()),
+        false,
+        false,
+    );
     signature.required.push("x-api-key".into());
     let gateway = Gateway::start(GatewayConfig {
         checks: vec![
@@ -552,7 +616,10 @@ window_s = 300
     let refusals = [
         (post(Some(good.clone()), Some(now), body).await, "already used"),
         (post(None, Some(now), body).await, "missing `x-signature`"),
-        (post(Some(good.clone()), None, body).await, "missing `x-timestamp`"),
+        (
+            post(Some(good.clone()), None, body).await,
+            "missing `x-timestamp`",
+        ),
         (
             post(Some(sign_callback("another", now + 1, body)), Some(now + 1), body).await,
             "does not match",
@@ -562,7 +629,12 @@ window_s = 300
             "does not match",
         ),
         (
-            post(Some(sign_callback(CALLBACK_SECRET, stale, body)), Some(stale), body).await,
+            post(
+                Some(sign_callback(CALLBACK_SECRET, stale, body)),
+                Some(stale),
+                body,
+            )
+            .await,
             "300 s",
         ),
     ];
@@ -572,7 +644,12 @@ window_s = 300
     }
     // A partner's retry signs again, with its own time: taken.
     let later = now + 1;
-    let (status, reply) = post(Some(sign_callback(CALLBACK_SECRET, later, body)), Some(later), body).await;
+    let (status, reply) = post(
+        Some(sign_callback(CALLBACK_SECRET, later, body)),
+        Some(later),
+        body,
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
 
     // Only the two accepted callbacks are kept, their signature masked.
