@@ -26,7 +26,7 @@ pub struct Signer {
 
 enum Key {
     Hmac(String),
-    Rsa(ring::signature::RsaKeyPair),
+    Rsa(Box<ring::signature::RsaKeyPair>),
 }
 
 /// The pseudo-header of §2.3 the host builds from the request line.
@@ -49,7 +49,7 @@ impl Signer {
             bail!("{what}.key_id: must be non-empty, without `\"` or `\\`");
         }
         let key = match (algorithm, secret, private_key) {
-            (SignatureAlgorithm::RsaSha256, None, Some(pem)) => Key::Rsa(rsa_key(&what, &pem)?),
+            (SignatureAlgorithm::RsaSha256, None, Some(pem)) => Key::Rsa(Box::new(rsa_key(&what, &pem)?)),
             (SignatureAlgorithm::RsaSha256, _, _) => {
                 bail!("{what}: `rsa-sha256` signs with `private_key` (PKCS#8 PEM), and no `secret`")
             }
