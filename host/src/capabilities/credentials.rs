@@ -87,7 +87,7 @@ impl Credential {
                 scope,
                 auth_method,
             } => Credential::OAuth2(Arc::new(TokenSource::new(
-                format!("credential `{name}`"),
+                name.to_string(),
                 token_url.clone(),
                 client_id.resolve(&what("client_id"))?,
                 client_secret.resolve(&what("client_secret"))?,
@@ -103,7 +103,7 @@ impl Credential {
                 headers,
                 header,
             } => Credential::Signature(Arc::new(Signer::new(
-                format!("credential `{name}`"),
+                name.to_string(),
                 key_id.clone(),
                 *algorithm,
                 secret.as_ref().map(|s| s.resolve(&what("secret"))).transpose()?,

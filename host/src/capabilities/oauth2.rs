@@ -154,10 +154,17 @@ impl TokenSource {
             .header(reqwest::header::ACCEPT, "application/json");
         match self.method {
             ClientAuthMethod::Basic => {
-                request = request.header(
-                    reqwest::header::AUTHORIZATION,
-                    format!("Basic {}", self.basic_value()),
-                )
+                let mut value =
+                    reqwest::header::HeaderValue::try_from(format!("Basic {}", self.basic_value())).map_err(
+                        |_| {
+                            HttpError::UnknownCredential(format!(
+                                "{what}: the client id or secret cannot go in a header"
+                            ))
+                        },
+                    )?;
+                // So that no HTTP library prints it.
+                value.set_sensitive(true);
+                request = request.header(reqwest::header::AUTHORIZATION, value)
             }
             ClientAuthMethod::Body => {
                 form.push(("client_id", &self.client_id));

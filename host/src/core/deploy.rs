@@ -306,8 +306,10 @@ impl AppState {
         let mut context = crate::panel_context(id, config, &self.config, breaker)
             .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
         // So is the panel's last good request: a new version that faults on it is quarantined.
+        // And its credentials, resolved from the same config: OAuth2 tokens stay cached.
         if let Ok(current) = self.panel(id) {
             context.known_good = current.context.known_good.clone();
+            context.credentials = current.context.credentials.clone();
         }
         let adapter = WasmAdapter::load(
             &self.runtime,

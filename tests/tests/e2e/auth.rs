@@ -663,3 +663,149 @@ window_s = 300
     assert_eq!(callbacks, 2, "{journal}");
     assert_no_secret(&h, &[], &[CALLBACK_SECRET.into(), good]).await;
 }
+
+/// A host process logging at `trace`, every library included, through a token fetch in the
+/// form body, a refused token and its refetch, signed requests and signed callbacks: its log
+/// holds none of their secrets.
+#[tokio::test]
+async fn no_secret_of_any_scheme_reaches_the_hosts_trace_log() {
+    let aagi = aagi().await;
+    let tokens = TokenServer::start(TokenServerConfig {
+        client_id: "panelgate".into(),
+        client_secret: CLIENT_SECRET.into(),
+        scopes: vec![],
+        lifetime: Duration::from_secs(3600),
+    })
+    .await
+    .unwrap();
+    let oauth = Gateway::start(GatewayConfig {
+        checks: vec![tokens.bearer_check()],
+        upstream: aagi.base_url(),
+        upstream_token: AAGI_TOKEN.into(),
+        tls: None,
+    })
+    .await
+    .unwrap();
+    let signed = Gateway::start(GatewayConfig {
+        checks: vec![Check::Signature(rule(
+            "panelgate-hmac-sha256",
+            VerifyKey::HmacSha256(HMAC_SECRET.into()),
+            false,
+            false,
+        ))],
+        upstream: aagi.base_url(),
+        upstream_token: AAGI_TOKEN.into(),
+        tls: None,
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let secret = format!("secret = {{ value = \"{HMAC_SECRET}\" }}");
+    let config = format!(
+        r#"
+[server]
+listen = "127.0.0.1:{port}"
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "{ADMIN}" }}
+[store]
+url = "sqlite://{db}"
+[sandbox]
+cache_dir = "{cache}"
+[adapters.aagi-motor]
+path = "{aagi_path}"
+[adapters.aap-h2h]
+path = "{aap_path}"
+{oauth_panel}{signed_panel}
+[panels.H03]
+adapter = "aap-h2h"
+base_url = "http://127.0.0.1:9"
+settings = {{ line = "life" }}
+[panels.H03.credentials.partner]
+kind = "none"
+[panels.H03.callback_auth]
+kind = "hmac"
+secret = {{ value = "{CALLBACK_SECRET}" }}
+signature_header = "X-Signature"
+timestamp_header = "X-Timestamp"
+"#,
+        db = dir.path().join("panelgate.db").display(),
+        cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
+        aagi_path = panelgate_tests::guests::AAGI_MOTOR,
+        aap_path = panelgate_tests::guests::AAP_H2H,
+        oauth_panel = aagi_panel(
+            "oauth",
+            &oauth.base_url(),
+            &format!(
+                "kind = \"oauth2-client\"\ntoken_url = \"{}\"\nclient_id = {{ value = \"panelgate\" }}\nclient_secret = {{ value = \"{CLIENT_SECRET}\" }}\nauth_method = \"body\"",
+                tokens.token_url()
+            ),
+            ""
+        ),
+        signed_panel = aagi_panel(
+            "signed",
+            &signed.base_url(),
+            &signature_credential("hmac-sha256", &secret, "base64", "signature", SIGNED),
+            ""
+        ),
+    );
+    let path = dir.path().join("panelgate.toml");
+    std::fs::write(&path, config).unwrap();
+    let log = dir.path().join("host.log");
+    let host = {
+        use std::process::{Command, Stdio};
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_panelgate-host"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::from(file.try_clone().unwrap()))
+            .stderr(Stdio::from(file))
+            .spawn()
+            .unwrap();
+        let host = HostProcess { child };
+        host.ready(&base).await;
+        host
+    };
+    let client = reqwest::Client::new();
+    let quote = |panel: &'static str| {
+        let request = client
+            .post(format!("{base}/v1/panels/{panel}/quotes"))
+            .bearer_auth(PORTAL)
+            .json(&example("aagi-motor", "quote"));
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(quote("oauth").await, StatusCode::OK);
+    tokens.revoke_all();
+    assert_eq!(quote("oauth").await, StatusCode::OK, "refetched after the 401");
+    assert_eq!(quote("signed").await, StatusCode::OK);
+    let body = r#"{"ID_Loan":"LOG-1","Status":"TAHAN","Keterangan":"Kurang KTP","No_Polis":"P-1"}"#;
+    let now = unix_now();
+    for _ in 0..2 {
+        let status = client
+            .post(format!("{base}/callbacks/H03/post-status"))
+            .header("content-type", "application/json")
+            .header("x-signature", sign_callback(CALLBACK_SECRET, now, body))
+            .header("x-timestamp", now.to_string())
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status == StatusCode::OK || status == StatusCode::UNAUTHORIZED);
+    }
+    drop(host);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("OAuth2 token requested"), "the log is the host's");
+    let mut secrets = vec![
+        CLIENT_SECRET.to_string(),
+        HMAC_SECRET.into(),
+        CALLBACK_SECRET.into(),
+    ];
+    secrets.extend(tokens.issued());
+    assert_eq!(tokens.issued().len(), 2);
+    for secret in secrets {
+        assert!(!text.contains(&secret), "`{secret}` is in the host's log");
+    }
+}
