@@ -218,13 +218,14 @@ async fn send(
         let remaining = deadline.saturating_duration_since(Instant::now() + ADAPTER_MARGIN);
         let url =
             reqwest::Url::parse(&request.url).map_err(|e| HttpError::Denied(format!("bad URL: {e}")))?;
-        match prepare(panel, request, url, remaining.min(panel.read_timeout)).await {
-            Ok((outgoing, _)) if !remaining.is_zero() => response = execute(panel, outgoing, sent).await?,
-            // No fresh token (or no time): the partner's 401 is the answer.
-            Ok(_) => {}
-            Err(error) => {
-                let (_, detail) = error_parts(&error);
-                tracing::warn!(panel = %panel.id, "no fresh OAuth2 token after the partner's 401: {}", panel.redact(&detail));
+        // No time left, or no fresh token: the partner's 401 is the answer.
+        if !remaining.is_zero() {
+            match prepare(panel, request, url, remaining.min(panel.read_timeout)).await {
+                Ok((outgoing, _)) => response = execute(panel, outgoing, sent).await?,
+                Err(error) => {
+                    let (_, detail) = error_parts(&error);
+                    tracing::warn!(panel = %panel.id, "no fresh OAuth2 token after the partner's 401: {}", panel.redact(&detail));
+                }
             }
         }
     }
