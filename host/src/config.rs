@@ -283,6 +283,9 @@ pub struct PanelConfig {
     /// callbacks must say: a credential, or `{ kind = "none" }` to take them unauthenticated.
     #[serde(default)]
     pub callback_auth: Option<CallbackAuthConfig>,
+    /// Mutual TLS and the partner's CA.
+    #[serde(default)]
+    pub tls: PanelTls,
     #[serde(default)]
     pub limits: PanelLimits,
 }
@@ -318,14 +321,121 @@ pub enum CredentialConfig {
     HashKey {
         key: Secret,
     },
+    /// OAuth 2.0 client credentials (RFC 6749 §4.4): the host fetches a token from `token_url`,
+    /// caches it until shortly before it expires, and sends it as a Bearer token.
+    Oauth2Client {
+        token_url: String,
+        client_id: Secret,
+        client_secret: Secret,
+        /// The `scope` parameter of the token request; none is sent when absent.
+        #[serde(default)]
+        scope: Option<String>,
+        /// How the client authenticates to the token endpoint (RFC 6749 §2.3.1): `basic`
+        /// (HTTP Basic, the default every server must support) or `body` (`client_id` and
+        /// `client_secret` in the form).
+        #[serde(default)]
+        auth_method: ClientAuthMethod,
+    },
+    /// Request signing in the HTTP Signatures style (draft-cavage-http-signatures-12).
+    HttpSignature {
+        /// The `keyId` parameter: how the partner finds the key.
+        key_id: String,
+        algorithm: SignatureAlgorithm,
+        /// The HMAC key (`hmac-sha256`, `hmac-sha512`).
+        #[serde(default)]
+        secret: Option<Secret>,
+        /// The RSA private key, PKCS#8 PEM (`rsa-sha256`).
+        #[serde(default)]
+        private_key: Option<Secret>,
+        /// How the signature bytes are written: `base64` (the draft's) or `hex`.
+        #[serde(default)]
+        encoding: SignatureEncoding,
+        /// What is signed, in order: `(request-target)` and header names. The host sets `date`,
+        /// `host`, `digest` and `content-length` itself when they are listed.
+        #[serde(default = "default_signed_headers")]
+        headers: Vec<String>,
+        /// Where the signature goes: `signature` (the `Signature` header) or `authorization`
+        /// (`Authorization: Signature ...`).
+        #[serde(default)]
+        header: SignatureHeader,
+    },
+    /// Several credentials on one request, applied in the order named: e.g. an API key and a
+    /// signature over it. A signing credential must come last.
+    All {
+        of: Vec<String>,
+    },
     /// The partner needs no credential under this name (its spec names none): requests that
     /// name it go out as the adapter made them. Said explicitly, so that no operator invents
     /// a dummy secret for the host to send.
     None,
 }
 
-/// What a partner's callback must carry. Only Basic is checked on the way in today: a kind the
-/// host could not check is refused here, not by refusing every callback at run time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuthMethod {
+    #[default]
+    Basic,
+    Body,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureAlgorithm {
+    HmacSha256,
+    HmacSha512,
+    RsaSha256,
+}
+
+impl SignatureAlgorithm {
+    /// The `algorithm` parameter as written in the signature.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureAlgorithm::HmacSha256 => "hmac-sha256",
+            SignatureAlgorithm::HmacSha512 => "hmac-sha512",
+            SignatureAlgorithm::RsaSha256 => "rsa-sha256",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureEncoding {
+    #[default]
+    Base64,
+    Hex,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureHeader {
+    #[default]
+    Signature,
+    Authorization,
+}
+
+fn default_signed_headers() -> Vec<String> {
+    vec!["(request-target)".into(), "host".into(), "date".into()]
+}
+
+/// The TLS a panel's partner calls use beyond the defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PanelTls {
+    /// The client certificate (PEM, its chain after it) the host presents to the partner:
+    /// mutual TLS. Needs `client_key`.
+    #[serde(default)]
+    pub client_certificate: Option<Secret>,
+    /// The client certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub client_key: Option<Secret>,
+    /// CA certificates (PEM) the partner's certificate must chain to. When given, they are the
+    /// only roots this panel trusts: the public ones are not.
+    #[serde(default)]
+    pub ca_bundle: Option<Secret>,
+}
+
+/// What a partner's callback must carry. A kind the host could not check is refused here, not
+/// by refusing every callback at run time.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum CallbackAuthConfig {
@@ -336,38 +446,131 @@ pub enum CallbackAuthConfig {
         username: Secret,
         password: Secret,
     },
+    /// An HMAC over a timestamp and the body, in a header, as Stripe, Slack and GitHub sign
+    /// webhooks: a bad or missing signature, a timestamp outside `window_s`, or a signature seen
+    /// before within the window is 401.
+    Hmac {
+        secret: Secret,
+        #[serde(default = "default_callback_algorithm")]
+        algorithm: SignatureAlgorithm,
+        #[serde(default = "default_callback_encoding")]
+        encoding: SignatureEncoding,
+        /// The header carrying the signature.
+        signature_header: String,
+        /// Written before the signature in its header (e.g. `sha256=`); none by default.
+        #[serde(default)]
+        signature_prefix: String,
+        /// The header carrying the time of signing, in seconds since the Unix epoch.
+        timestamp_header: String,
+        /// How far the timestamp may be from the host's clock, either way.
+        #[serde(default = "default_window_s")]
+        window_s: u64,
+        /// What is signed: `{timestamp}`, `{body}` (the raw bytes), `{method}` and `{path}`
+        /// (the callback's path under `/callbacks/{panel}/`) are replaced.
+        #[serde(default = "default_signed_template")]
+        signed: String,
+    },
 }
 
-impl CallbackAuthConfig {
-    /// The credential callbacks are checked against; `None` for `kind = "none"`.
-    pub fn credential(&self) -> Option<CredentialConfig> {
-        match self {
-            CallbackAuthConfig::None => None,
-            CallbackAuthConfig::Basic { username, password } => Some(CredentialConfig::Basic {
-                username: username.clone(),
-                password: password.clone(),
-            }),
-        }
-    }
+fn default_callback_algorithm() -> SignatureAlgorithm {
+    SignatureAlgorithm::HmacSha256
+}
+fn default_callback_encoding() -> SignatureEncoding {
+    SignatureEncoding::Hex
+}
+fn default_window_s() -> u64 {
+    300
+}
+fn default_signed_template() -> String {
+    "{timestamp}.{body}".into()
 }
 
-/// A secret value: `{ env = "VAR" }`, or `{ value = "..." }` for the demo only.
-#[derive(Debug, Clone, Deserialize)]
+/// A secret value: `{ env = "VAR" }`, `{ file = "path" }` (relative to the config file), or
+/// `{ value = "..." }` for the demo only.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Secret {
     pub env: Option<String>,
     pub value: Option<String>,
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Where it comes from, never an inline value.
+        match (&self.env, &self.file, &self.value) {
+            (Some(var), _, _) => write!(f, "Secret(env {var})"),
+            (_, Some(path), _) => write!(f, "Secret(file {})", path.display()),
+            _ => f.write_str("Secret(***)"),
+        }
+    }
 }
 
 impl Secret {
     pub fn resolve(&self, what: &str) -> Result<String> {
-        match (&self.env, &self.value) {
-            (Some(var), None) => {
+        match (&self.env, &self.value, &self.file) {
+            (Some(var), None, None) => {
                 std::env::var(var).with_context(|| format!("{what}: environment variable `{var}` is not set"))
             }
-            (None, Some(value)) => Ok(value.clone()),
-            _ => bail!("{what}: give exactly one of `env` or `value`"),
+            (None, Some(value), None) => Ok(value.clone()),
+            (None, None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("{what}: reading file {}", path.display())),
+            _ => bail!("{what}: give exactly one of `env`, `file` or `value`"),
         }
+    }
+
+    /// A file path made absolute against the config's folder.
+    fn rebase(&mut self, base: &Path) {
+        if let Some(path) = self.file.as_mut()
+            && path.is_relative()
+        {
+            *path = base.join(&*path);
+        }
+    }
+}
+
+impl CredentialConfig {
+    fn secrets_mut(&mut self) -> Vec<&mut Secret> {
+        match self {
+            CredentialConfig::Basic { username, password } => vec![username, password],
+            CredentialConfig::ApiKey { headers } => headers.values_mut().collect(),
+            CredentialConfig::Bearer { token } => vec![token],
+            CredentialConfig::HashKey { key } => vec![key],
+            CredentialConfig::Oauth2Client {
+                client_id,
+                client_secret,
+                ..
+            } => vec![client_id, client_secret],
+            CredentialConfig::HttpSignature {
+                secret, private_key, ..
+            } => secret.iter_mut().chain(private_key.iter_mut()).collect(),
+            CredentialConfig::All { .. } | CredentialConfig::None => vec![],
+        }
+    }
+}
+
+impl PanelConfig {
+    /// Every secret of the panel, to resolve its files against the config's folder.
+    fn secrets_mut(&mut self) -> Vec<&mut Secret> {
+        let mut secrets: Vec<&mut Secret> = self
+            .credentials
+            .values_mut()
+            .flat_map(CredentialConfig::secrets_mut)
+            .collect();
+        match &mut self.callback_auth {
+            Some(CallbackAuthConfig::Basic { username, password }) => secrets.extend([username, password]),
+            Some(CallbackAuthConfig::Hmac { secret, .. }) => secrets.push(secret),
+            Some(CallbackAuthConfig::None) | None => {}
+        }
+        let tls = &mut self.tls;
+        secrets.extend(
+            tls.client_certificate
+                .iter_mut()
+                .chain(tls.client_key.iter_mut())
+                .chain(tls.ca_bundle.iter_mut()),
+        );
+        secrets
     }
 }
 
@@ -538,6 +741,11 @@ impl Config {
                 adapter.path = base.join(&adapter.path);
             }
         }
+        for panel in config.panels.values_mut() {
+            for secret in panel.secrets_mut() {
+                secret.rebase(base);
+            }
+        }
         config.check()?;
         Ok(config)
     }
@@ -697,7 +905,7 @@ path = "adapters/x.wasm"
     }
 
     #[test]
-    fn callback_auth_is_basic_or_an_explicit_none() {
+    fn callback_auth_is_basic_hmac_or_an_explicit_none() {
         let parse = |auth: &str| {
             toml::from_str::<PanelConfig>(&format!(
                 "adapter = \"a\"\nbase_url = \"http://127.0.0.1:1\"\ncallback_auth = {auth}\n"
@@ -708,12 +916,55 @@ path = "adapters/x.wasm"
             Some(CallbackAuthConfig::None)
         ));
         let basic = parse(r#"{ kind = "basic", username = { value = "u" }, password = { value = "p" } }"#);
-        assert!(basic.unwrap().callback_auth.unwrap().credential().is_some());
+        assert!(matches!(
+            basic.unwrap().callback_auth,
+            Some(CallbackAuthConfig::Basic { .. })
+        ));
+        let hmac = parse(
+            r#"{ kind = "hmac", secret = { env = "S" }, signature_header = "X-Sig", timestamp_header = "X-Ts" }"#,
+        );
+        let Some(CallbackAuthConfig::Hmac { window_s, signed, .. }) = hmac.unwrap().callback_auth else {
+            panic!("hmac")
+        };
+        assert_eq!((window_s, signed.as_str()), (300, "{timestamp}.{body}"));
         // A kind the host cannot check on the way in is refused by name, not at every callback.
         let error = parse(r#"{ kind = "bearer", token = { value = "t" } }"#)
             .unwrap_err()
             .to_string();
         assert!(error.contains("bearer") && error.contains("none"), "{error}");
+    }
+
+    #[test]
+    fn a_secret_in_a_file_is_read_relative_to_the_config_and_never_printed() {
+        let dir = scratch();
+        std::fs::write(dir.join("key.pem"), "s3cret-file").unwrap();
+        std::fs::write(
+            dir.join("panelgate.toml"),
+            r#"
+[server]
+portal_token = { value = "p" }
+admin_token = { value = "a" }
+[adapters.x]
+path = "x.wasm"
+[panels.X]
+adapter = "x"
+base_url = "http://127.0.0.1:1"
+tls = { client_certificate = { file = "key.pem" }, client_key = { file = "key.pem" } }
+[panels.X.credentials.sig]
+kind = "http-signature"
+key_id = "k"
+algorithm = "hmac-sha256"
+secret = { value = "s3cret-inline" }
+"#,
+        )
+        .unwrap();
+        let config = Config::load(&dir.join("panelgate.toml")).unwrap();
+        let panel = &config.panels["X"];
+        let key = panel.tls.client_key.as_ref().unwrap();
+        assert_eq!(key.resolve("key").unwrap(), "s3cret-file");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! one operation pipeline, deploying and replaying modules, recovery, the watched folder and webhook deliveries.
 //! Routes parse, call the core and answer; nothing here imports the API.
 
+pub mod callback_auth;
 pub mod deploy;
 pub mod error;
 pub(crate) mod operations;
@@ -17,7 +18,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use wasmtime::component::Component;
 
 use crate::adapter::Adapter;
-use crate::capabilities::credentials::Credential;
 use crate::config::Config;
 use crate::runtime::Runtime;
 use crate::store::{ModuleInfo, Store};
@@ -30,7 +30,7 @@ pub struct Panel {
     pub adapter: Arc<dyn Adapter>,
     /// What the panel's capabilities work with (settings, credentials, its circuit breaker).
     pub context: Arc<crate::runtime::PanelContext>,
-    pub callback_auth: Option<Credential>,
+    pub callback_auth: Option<callback_auth::CallbackAuth>,
     pub module: ModuleInfo,
 }
 

@@ -148,8 +148,12 @@ pub(crate) fn panel_context(
         redactions.extend(credential.secrets());
         credentials.insert(name.clone(), credential);
     }
-    if let Some(c) = panel.callback_auth.as_ref().and_then(|a| a.credential()) {
-        redactions.extend(Credential::resolve(&format!("panel `{id}` callback_auth"), &c)?.secrets());
+    capabilities::credentials::check(id, &credentials)?;
+    if let Some(c) = &panel.callback_auth
+        && let Some(auth) =
+            core::callback_auth::CallbackAuth::resolve(&format!("panel `{id}` callback_auth"), c)?
+    {
+        redactions.extend(auth.secrets());
     }
     redactions.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let base = url::Url::parse(&panel.base_url)?;
@@ -171,11 +175,16 @@ pub(crate) fn panel_context(
         allowed_hosts.push((host.to_ascii_lowercase(), port));
     }
     let connect_timeout = ms(limits.connect_timeout_ms, sandbox.connect_timeout_ms);
-    let client = reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()?;
+    let client = tls(
+        id,
+        &panel.tls,
+        reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60)),
+    )?
+    .build()
+    .with_context(|| format!("panel `{id}`: building its HTTP client"))?;
     // Adapters read the partner's address as the `base-url` setting unless the panel sets it.
     let mut settings = panel.settings.clone();
     settings
@@ -197,6 +206,47 @@ pub(crate) fn panel_context(
         breaker,
         known_good: Default::default(),
     })
+}
+
+/// The panel's client with its TLS settings: the client certificate it presents (mutual TLS)
+/// and the only CAs it trusts for its partner, when given.
+fn tls(id: &str, tls: &config::PanelTls, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+    let what = |field: &str| format!("panel `{id}` tls.{field}");
+    let mut builder = match (&tls.client_certificate, &tls.client_key) {
+        (Some(certificate), Some(key)) => {
+            let pem = format!(
+                "{}\n{}",
+                certificate.resolve(&what("client_certificate"))?,
+                key.resolve(&what("client_key"))?
+            );
+            let identity = reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not a PEM certificate and private key: {}",
+                    what("client_certificate"),
+                    capabilities::http::error_chain(&e)
+                )
+            })?;
+            builder.identity(identity)
+        }
+        (None, None) => builder,
+        _ => anyhow::bail!(
+            "{}: give both `client_certificate` and `client_key`",
+            what("client_certificate")
+        ),
+    };
+    if let Some(bundle) = &tls.ca_bundle {
+        let pem = bundle.resolve(&what("ca_bundle"))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {}", what("ca_bundle"), capabilities::http::error_chain(&e)))?;
+        if certificates.is_empty() {
+            anyhow::bail!("{}: holds no PEM certificate", what("ca_bundle"));
+        }
+        builder = builder.tls_built_in_root_certs(false);
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder)
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use crate::adapter::Adapter as _;
-use crate::capabilities::credentials::Credential;
 use crate::config::{CallbackAuthConfig, PanelConfig};
 use crate::core::{AppState, Panel};
 use crate::model::Description;
@@ -307,8 +306,10 @@ impl AppState {
         let mut context = crate::panel_context(id, config, &self.config, breaker)
             .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
         // So is the panel's last good request: a new version that faults on it is quarantined.
+        // And its credentials, resolved from the same config: OAuth2 tokens stay cached.
         if let Ok(current) = self.panel(id) {
             context.known_good = current.context.known_good.clone();
+            context.credentials = current.context.credentials.clone();
         }
         let adapter = WasmAdapter::load(
             &self.runtime,
@@ -319,13 +320,17 @@ impl AppState {
         .await
         .map_err(|e| DeployError::Refused(format!("panel `{id}`: {e:#}")))?;
         check_description(id, config, adapter.description()).map_err(DeployError::Refused)?;
-        let callback_auth = config
-            .callback_auth
-            .as_ref()
-            .and_then(|c| c.credential())
-            .map(|c| Credential::resolve(&format!("{id}.callback_auth"), &c))
-            .transpose()
-            .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
+        let mut callback_auth = match &config.callback_auth {
+            Some(c) => super::callback_auth::CallbackAuth::resolve(&format!("panel `{id}` callback_auth"), c)
+                .map_err(|e| DeployError::Refused(format!("{e:#}")))?,
+            None => None,
+        };
+        // The signatures the panel took stay taken across a switch.
+        if let (Some(auth), Ok(current)) = (callback_auth.as_mut(), self.panel(id))
+            && let Some(before) = &current.callback_auth
+        {
+            auth.carry_over(before);
+        }
         if let Some(warning) = unauthenticated_callbacks(id, config, adapter.description()) {
             // At start and at every switch to such a module: the operator chose this, and
             // should keep seeing it.

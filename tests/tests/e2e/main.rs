@@ -6,6 +6,7 @@ mod common;
 
 mod aagi;
 mod aap;
+mod auth;
 mod authoring;
 mod bad_input;
 mod bcs;
