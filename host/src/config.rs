@@ -1,12 +1,13 @@
 //! The host's TOML configuration: server, store, sandbox defaults, adapters and panels.
 //!
-//! Secrets are named by environment variable (`*_env`); inline values exist for the demo only.
+//! Secrets are named by environment variable or file (`{ env = "X" }`, `{ file = "path" }`);
+//! inline values exist for the demo only, and never reach the store or the admin API.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,41 +204,57 @@ pub struct AdapterConfig {
     pub path: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A panel's definition: in the config file under `[panels.ID]`, in the store (`panels`), and
+/// the body of `PUT /admin/panels/{panel}`. Its secrets are references (`env`, `file`), never
+/// values, wherever it is stored or sent.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PanelConfig {
+    /// The adapter: in the config file, a key of `[adapters]`; in the store and the admin API,
+    /// the name a registered module's `describe` gives (`aap-h2h`), or `name@version` in a
+    /// `PUT` to serve that version.
     pub adapter: String,
+    /// The partner's address (http or https).
     pub base_url: String,
     /// `host` or `host:port` the adapter may call; the base URL's host is always allowed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_hosts: Vec<String>,
     /// Non-secret settings the adapter reads with `config.get`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub settings: BTreeMap<String, String>,
-    #[serde(default)]
+    /// The credentials the adapter names, each applied by the host at egress.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub credentials: BTreeMap<String, CredentialConfig>,
     /// How partner callbacks to this panel authenticate. A panel whose adapter serves
     /// callbacks must say: a credential, or `{ kind = "none" }` to take them unauthenticated.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_auth: Option<CallbackAuthConfig>,
+    /// Overrides of the `[sandbox]` defaults for this panel.
     #[serde(default)]
     pub limits: PanelLimits,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PanelLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_mib: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub operation_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub read_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_response_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker_failures: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker_cooldown_ms: Option<u64>,
 }
 
 /// A credential of a panel. The adapter names it; the host applies it at egress.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum CredentialConfig {
     Basic {
@@ -263,7 +280,7 @@ pub enum CredentialConfig {
 
 /// What a partner's callback must carry. Only Basic is checked on the way in today: a kind the
 /// host could not check is refused here, not by refusing every callback at run time.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum CallbackAuthConfig {
     /// Callbacks are taken unauthenticated: said explicitly, warned about at start and on
@@ -288,23 +305,115 @@ impl CallbackAuthConfig {
     }
 }
 
-/// A secret value: `{ env = "VAR" }`, or `{ value = "..." }` for the demo only.
-#[derive(Debug, Clone, Deserialize)]
+/// A secret, by reference: `{ env = "VAR" }` (an environment variable of the host) or
+/// `{ file = "/run/secrets/x" }` (a file's content, one trailing line end dropped). In the
+/// config file only, `{ value = "..." }` for the demo. `{ config = "panels.A03.credentials.partner.password" }`
+/// is how the store names a value written inline in the config file, which it never holds.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Secret {
+    /// An environment variable of the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
+    /// A file on the host (absolute; in the config file, relative to its folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The value the host's config file gives inline at this path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// The value itself: the config file only (refused by the admin API, never stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
 
+/// The largest secret file the host reads: a key or a password, not a document.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// Values written inline in the config file's panels, by their path
+/// (`panels.A03.credentials.partner.password`): what a `{ config = PATH }` reference names.
+pub type InlineSecrets = BTreeMap<String, String>;
+
 impl Secret {
+    /// The value, for a secret outside the panels (`server.portal_token`, ...).
     pub fn resolve(&self, what: &str) -> Result<String> {
-        match (&self.env, &self.value) {
-            (Some(var), None) => {
+        self.resolve_with(what, &InlineSecrets::new())
+    }
+
+    /// The value, with `{ config = PATH }` looked up in `inline`. The error names `what` and
+    /// the reference, never a value.
+    pub fn resolve_with(&self, what: &str, inline: &InlineSecrets) -> Result<String> {
+        match (&self.env, &self.file, &self.config, &self.value) {
+            (Some(var), None, None, None) => {
                 std::env::var(var).with_context(|| format!("{what}: environment variable `{var}` is not set"))
             }
-            (None, Some(value)) => Ok(value.clone()),
-            _ => bail!("{what}: give exactly one of `env` or `value`"),
+            (None, Some(file), None, None) => read_secret_file(file).with_context(|| format!("{what}: file `{file}`")),
+            (None, None, Some(path), None) => inline.get(path).cloned().with_context(|| {
+                format!("{what}: the config file of this host gives no value at `{path}`")
+            }),
+            (None, None, None, Some(value)) => Ok(value.clone()),
+            _ => bail!("{what}: give exactly one of `env`, `file` or `value`"),
         }
+    }
+}
+
+/// A secret file's content: a regular file (never a pipe or a device, which could block or
+/// never end), at most [`MAX_SECRET_FILE`] bytes, UTF-8, without its one trailing line end.
+fn read_secret_file(file: &str) -> Result<String> {
+    use std::io::Read as _;
+    let path = Path::new(file);
+    if !path.is_absolute() {
+        bail!("must be an absolute path");
+    }
+    let opened = std::fs::File::open(path).context("cannot be read")?;
+    let meta = opened.metadata().context("cannot be read")?;
+    if !meta.is_file() {
+        bail!("is not a regular file");
+    }
+    let mut bytes = Vec::new();
+    opened
+        .take(MAX_SECRET_FILE + 1)
+        .read_to_end(&mut bytes)
+        .context("cannot be read")?;
+    if bytes.len() as u64 > MAX_SECRET_FILE {
+        bail!("is longer than {MAX_SECRET_FILE} bytes");
+    }
+    let mut text = String::from_utf8(bytes).ok().context("is not UTF-8 text")?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
+}
+
+impl PanelConfig {
+    /// Every secret of the panel with its path in the definition
+    /// (`credentials.partner.password`, `callback_auth.username`, ...), in a stable order.
+    pub fn secrets_mut(&mut self) -> Vec<(String, &mut Secret)> {
+        let mut out = Vec::new();
+        for (name, credential) in &mut self.credentials {
+            let at = |field: &str| format!("credentials.{name}.{field}");
+            match credential {
+                CredentialConfig::Basic { username, password } => {
+                    out.push((at("username"), username));
+                    out.push((at("password"), password));
+                }
+                CredentialConfig::ApiKey { headers } => {
+                    for (header, value) in headers {
+                        out.push((at(&format!("headers.{header}")), value));
+                    }
+                }
+                CredentialConfig::Bearer { token } => out.push((at("token"), token)),
+                CredentialConfig::HashKey { key } => out.push((at("key"), key)),
+                CredentialConfig::None => {}
+            }
+        }
+        if let Some(CallbackAuthConfig::Basic { username, password }) = &mut self.callback_auth {
+            out.push(("callback_auth.username".into(), username));
+            out.push(("callback_auth.password".into(), password));
+        }
+        out
     }
 }
 
@@ -412,7 +521,39 @@ impl ServerConfig {
     }
 }
 
+/// The longest panel id: it appears in every portal path and journal entry.
+pub const MAX_PANEL_ID: usize = 64;
+
+/// A panel id: 1 to [`MAX_PANEL_ID`] letters, digits, `-` and `_`.
+pub fn check_panel_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_PANEL_ID {
+        return Err(format!("must be 1 to {MAX_PANEL_ID} characters long"));
+    }
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("use letters, digits, `-` and `_` only".into());
+    }
+    Ok(())
+}
+
 impl Config {
+    /// Every value the config file's panels give inline, by its path
+    /// (`panels.A03.credentials.partner.password`).
+    pub fn inline_secrets(&self) -> InlineSecrets {
+        let mut inline = InlineSecrets::new();
+        for (id, panel) in &self.panels {
+            let mut panel = panel.clone();
+            for (path, secret) in panel.secrets_mut() {
+                if let Some(value) = secret.value.take() {
+                    inline.insert(format!("panels.{id}.{path}"), value);
+                }
+            }
+        }
+        inline
+    }
+
     /// The largest memory any panel may use: the pool's slots are sized for it.
     pub fn max_memory_mib(&self) -> u64 {
         self.panels
@@ -446,6 +587,15 @@ impl Config {
                 adapter.path = base.join(&adapter.path);
             }
         }
+        for panel in config.panels.values_mut() {
+            for (_, secret) in panel.secrets_mut() {
+                if let Some(file) = secret.file.as_mut()
+                    && Path::new(file.as_str()).is_relative()
+                {
+                    *file = base.join(&*file).to_string_lossy().into_owned();
+                }
+            }
+        }
         config.check()?;
         Ok(config)
     }
@@ -460,13 +610,7 @@ impl Config {
                 );
             }
             url::Url::parse(&panel.base_url).with_context(|| format!("panel `{id}`: base_url"))?;
-            if !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                || id.is_empty()
-            {
-                bail!("panel id `{id}`: use letters, digits, `-` and `_` only");
-            }
+            check_panel_id(id).map_err(|e| anyhow::anyhow!("panel id `{id}`: {e}"))?;
         }
         Ok(())
     }
@@ -510,7 +654,10 @@ mod tests {
         let Some(CredentialConfig::Basic { password, .. }) = panel.credentials.get("partner") else {
             panic!("basic")
         };
-        assert!(password.env.is_some() && password.value.is_none());
+        assert!(password.value.is_none());
+        // A secret file is relative to the config file, made absolute at load.
+        let file = password.file.as_deref().expect("the example's password is a file");
+        assert_eq!(Path::new(file), root.join("secrets/a03-password"));
         assert!(example.server.portal_token.env.is_some());
     }
 

@@ -5,6 +5,7 @@
 pub mod deploy;
 pub mod error;
 pub(crate) mod operations;
+pub mod panels;
 pub mod recovery;
 pub mod replay;
 pub mod watch;
@@ -16,7 +17,7 @@ use wasmtime::component::Component;
 
 use crate::adapter::Adapter;
 use crate::capabilities::credentials::Credential;
-use crate::config::Config;
+use crate::config::{Config, InlineSecrets, PanelConfig};
 use crate::runtime::Runtime;
 use crate::store::{ModuleInfo, Store};
 pub use error::ApiError;
@@ -30,6 +31,10 @@ pub struct Panel {
     pub context: Arc<crate::runtime::PanelContext>,
     pub callback_auth: Option<Credential>,
     pub module: ModuleInfo,
+    /// The definition it was built from (secrets as references).
+    pub definition: Arc<PanelConfig>,
+    /// The definition's version in the store.
+    pub version: i64,
 }
 
 pub struct AppState {
@@ -38,6 +43,8 @@ pub struct AppState {
     pub config: Config,
     pub portal_token: String,
     pub admin_token: String,
+    /// The config file's inline secret values, which the store names by path only.
+    pub(crate) inline: InlineSecrets,
     pub(crate) panels: RwLock<BTreeMap<String, Arc<Panel>>>,
     /// Compiled components of registered modules by hash, with the contract version each
     /// targets. Only registered modules: a refused push leaves nothing here.
@@ -57,6 +64,7 @@ impl AppState {
         AppState {
             store,
             runtime,
+            inline: config.inline_secrets(),
             config,
             portal_token,
             admin_token,
@@ -73,7 +81,7 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::NotFound(format!("no panel `{id}`")))
+            .ok_or_else(|| ApiError::PanelNotFound(id.to_string()))
     }
 
     /// Every panel, ordered by id.

@@ -21,6 +21,7 @@ use super::{admin, callbacks, error, portal};
         callbacks::callback,
         admin::panels, admin::journal, admin::verify, admin::callbacks, admin::attachment, admin::healthz, admin::readyz, admin::metrics,
         admin::adapters, admin::push_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes, admin::settle_unknown_outcome,
+        admin::panels::get_panel, admin::panels::put_panel, admin::panels::delete_panel,
     ),
     components(schemas(
         error::ErrorBody, crate::model::Quotation, crate::model::Acceptance, crate::model::ClaimReceipt,

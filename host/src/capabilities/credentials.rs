@@ -6,7 +6,7 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::config::CredentialConfig;
+use crate::config::{CredentialConfig, InlineSecrets};
 use crate::runtime::HostState;
 use crate::runtime::bindings::panelgate::adapter::credentials::{DigestAlgorithm, Host};
 
@@ -43,24 +43,26 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
-    pub fn resolve(name: &str, config: &CredentialConfig) -> Result<Credential> {
-        let what = |field: &str| format!("credential `{name}`.{field}");
+    /// Resolves the credential's secrets (`name` says where it is, for errors); a
+    /// `{ config = PATH }` reference is looked up in `inline`, the config file's own values.
+    pub fn resolve(name: &str, config: &CredentialConfig, inline: &InlineSecrets) -> Result<Credential> {
+        let what = |field: &str| format!("{name}.{field}");
         Ok(match config {
             CredentialConfig::Basic { username, password } => Credential::Basic {
-                username: username.resolve(&what("username"))?,
-                password: password.resolve(&what("password"))?,
+                username: username.resolve_with(&what("username"), inline)?,
+                password: password.resolve_with(&what("password"), inline)?,
             },
             CredentialConfig::ApiKey { headers } => Credential::ApiKey {
                 headers: headers
                     .iter()
-                    .map(|(h, v)| Ok((h.clone(), v.resolve(&what(h))?)))
+                    .map(|(h, v)| Ok((h.clone(), v.resolve_with(&what(&format!("headers.{h}")), inline)?)))
                     .collect::<Result<_>>()?,
             },
             CredentialConfig::Bearer { token } => Credential::Bearer {
-                token: token.resolve(&what("token"))?,
+                token: token.resolve_with(&what("token"), inline)?,
             },
             CredentialConfig::HashKey { key } => Credential::HashKey {
-                key: key.resolve(&what("key"))?,
+                key: key.resolve_with(&what("key"), inline)?,
             },
             CredentialConfig::None => Credential::None,
         })

@@ -14,6 +14,9 @@ pub enum ApiError {
     Unauthenticated,
     #[error("{0}")]
     NotFound(String),
+    /// No panel has this id (never had one, or it was removed).
+    #[error("no panel `{0}`")]
+    PanelNotFound(String),
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
     #[error("the request is invalid")]
@@ -112,7 +115,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::PanelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) | ApiError::KeyReused | ApiError::AdapterRefused(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -155,6 +158,7 @@ impl ApiError {
         let (code, issues, partner_code, journal_id) = match self {
             ApiError::Unauthenticated => ("unauthenticated", vec![], None, None),
             ApiError::NotFound(_) => ("not_found", vec![], None, None),
+            ApiError::PanelNotFound(_) => ("panel_not_found", vec![], None, None),
             ApiError::MalformedJson(_) => ("malformed_json", vec![], None, None),
             ApiError::Invalid(issues) => ("invalid_request", issues.clone(), None, None),
             ApiError::Unsupported { .. } => ("unsupported_operation", vec![], None, None),
