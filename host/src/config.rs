@@ -751,6 +751,43 @@ path = "adapters/x.wasm"
     }
 
     #[test]
+    fn a_secret_file_is_read_without_its_line_end_and_only_when_it_is_a_small_regular_file() {
+        let dir = scratch();
+        let file = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path.display().to_string()
+        };
+        let secret = |file: String| Secret {
+            file: Some(file),
+            ..Secret::default()
+        };
+        let resolve = |s: Secret| s.resolve("credentials.partner.password").map_err(|e| format!("{e:#}"));
+        assert_eq!(resolve(secret(file("unix", b"s3cret\n"))).unwrap(), "s3cret");
+        assert_eq!(resolve(secret(file("dos", b"s3cret\r\n"))).unwrap(), "s3cret");
+        assert_eq!(resolve(secret(file("bare", b" s3cret \n\n"))).unwrap(), " s3cret \n");
+        let refused = |s: Secret, why: &str| {
+            let error = resolve(s).unwrap_err();
+            assert!(error.contains("credentials.partner.password") && error.contains(why), "{error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        };
+        refused(secret(dir.display().to_string()), "not a regular file");
+        refused(secret("/dev/zero".into()), "not a regular file");
+        refused(secret("relative/file".into()), "absolute");
+        refused(secret(file("big", &vec![b'k'; 64 * 1024 + 1])), "longer than");
+        refused(secret(dir.join("absent").display().to_string()), "cannot be read");
+        // A reference to the config file's own inline value resolves only where it is given.
+        let config = Secret {
+            config: Some("panels.A03.credentials.partner.password".into()),
+            ..Secret::default()
+        };
+        let inline = InlineSecrets::from([("panels.A03.credentials.partner.password".to_string(), "v".to_string())]);
+        assert_eq!(config.resolve_with("x", &inline).unwrap(), "v");
+        assert!(config.resolve("x").is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn callback_auth_is_basic_or_an_explicit_none() {
         let parse = |auth: &str| {
             toml::from_str::<PanelConfig>(&format!(

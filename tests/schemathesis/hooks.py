@@ -33,8 +33,10 @@ def before_call(ctx, case, kwargs):
     operation = case.operation
     if operation.path != "/admin/panels/{panel}" or operation.method.upper() not in ("PUT", "DELETE"):
         return
-    parameters = case.path_parameters or {}
+    # Edited in place: schemathesis sends the case's parameters as they are after this hook.
+    parameters = case.path_parameters
+    if parameters is None:
+        return
     panel = str(parameters.get("panel", ""))
     if not panel.startswith(FUZZ_PANEL_PREFIX):
         parameters["panel"] = FUZZ_PANEL_PREFIX + panel
-        case.path_parameters = parameters

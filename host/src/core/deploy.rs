@@ -419,28 +419,38 @@ impl AppState {
         action: DeployAction,
         previous: Option<&ModuleInfo>,
     ) -> Result<(), DeployError> {
-        let journal = JournalEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            panel: Some(panel.to_string()),
-            operation: "deploy".into(),
-            kind: "admin",
-            case_id: None,
-            outcome: "ok".into(),
-            detail: serde_json::json!({
-                "action": action,
-                "module": module.hash,
-                "adapter": format!("{}@{}", module.name, module.version),
-                "wit": module.wit,
-                "previous": previous.map(|p| serde_json::json!({
-                    "module": p.hash,
-                    "adapter": format!("{}@{}", p.name, p.version),
-                })),
-            })
-            .to_string(),
-        };
+        let journal = deploy_entry(panel, module, action, previous);
         self.store.deploy(panel, &module.hash, action, journal).await?;
         tracing::info!(panel, adapter = %module.name, version = %module.version, ?action, "panel switched");
         Ok(())
+    }
+}
+
+/// The journal entry of a deployment (`operation: deploy`): every switch has one.
+pub(crate) fn deploy_entry(
+    panel: &str,
+    module: &ModuleInfo,
+    action: DeployAction,
+    previous: Option<&ModuleInfo>,
+) -> JournalEntry {
+    JournalEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        panel: Some(panel.to_string()),
+        operation: "deploy".into(),
+        kind: "admin",
+        case_id: None,
+        outcome: "ok".into(),
+        detail: serde_json::json!({
+            "action": action,
+            "module": module.hash,
+            "adapter": format!("{}@{}", module.name, module.version),
+            "wit": module.wit,
+            "previous": previous.map(|p| serde_json::json!({
+                "module": p.hash,
+                "adapter": format!("{}@{}", p.name, p.version),
+            })),
+        })
+        .to_string(),
     }
 }
 

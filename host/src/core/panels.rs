@@ -29,7 +29,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::{PanelConfig, check_panel_id};
-use crate::core::deploy::DeployError;
+use crate::core::deploy::{DeployError, deploy_entry};
 use crate::core::{ApiError, AppState, Panel};
 use crate::model::FieldIssue;
 use crate::store::{DeployAction, JournalEntry, ModuleInfo, PanelWrite, Seed, StoredPanel, active_stack};
@@ -92,7 +92,10 @@ impl AppState {
                 Some(stored) => tracing::warn!(panel = %id, replaced_version = stored.version, "the config file's entry for the panel changed since it was last written to the store (or the panel was added through the admin API): the config file's definition replaces the store's"),
                 None => tracing::info!(panel = %id, "panel written to the store from the config file"),
             }
-            let journal = journal_entry(id, "seed", Some(&definition));
+            let mut journal = vec![journal_entry(id, "seed", Some(&definition))];
+            if config_changed {
+                journal.push(deploy_entry(id, module, DeployAction::Config, None));
+            }
             self.store
                 .write_panel(PanelWrite {
                     id,
@@ -172,6 +175,14 @@ impl AppState {
             })?;
         let deploy = (active.as_deref() != Some(module.hash.as_str())).then_some((module.hash.as_str(), DeployAction::Set));
         let action = if stored.is_some() { "change" } else { "add" };
+        let mut journal = vec![journal_entry(id, action, Some(&definition))];
+        if deploy.is_some() {
+            let previous = match &active {
+                Some(hash) => self.store.module(hash).await?,
+                None => None,
+            };
+            journal.push(deploy_entry(id, &module, DeployAction::Set, previous.as_ref()));
+        }
         panel.version = self
             .store
             .write_panel(PanelWrite {
@@ -179,7 +190,7 @@ impl AppState {
                 definition: &definition,
                 seed: Seed::Keep,
                 deploy,
-                journal: journal_entry(id, action, Some(&definition)),
+                journal,
             })
             .await?;
         tracing::info!(panel = %id, version = panel.version, adapter = %module.name, adapter_version = %module.version, action, "panel defined through the admin API");

@@ -41,7 +41,8 @@ pub struct PanelWrite<'a> {
     pub seed: Seed,
     /// The module the panel serves from now on, when this write changes it.
     pub deploy: Option<(&'a str, DeployAction)>,
-    pub journal: JournalEntry,
+    /// The change's journal entries (the panel's, and the deployment's when there is one).
+    pub journal: Vec<JournalEntry>,
 }
 
 fn stored(r: &sqlx::any::AnyRow) -> Result<StoredPanel> {
@@ -106,7 +107,9 @@ impl Store {
         if let Some((module, action)) = write.deploy {
             registry::deploy(&mut tx, write.id, module, action).await?;
         }
-        journal::append(&mut tx, &[(&write.journal, now())]).await?;
+        let at = now();
+        let entries: Vec<_> = write.journal.iter().map(|e| (e, at.clone())).collect();
+        journal::append(&mut tx, &entries).await?;
         tx.commit().await?;
         Ok(version)
     }
