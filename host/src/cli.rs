@@ -118,13 +118,16 @@ impl DefinitionArgs {
     /// Only `--adapter name@version`: a switch of the module, not of the definition.
     fn is_switch(&self) -> Option<&str> {
         let only_adapter = self.from.is_none() && self.base_url.is_none() && self.settings.is_empty();
-        self.adapter.as_deref().filter(|a| only_adapter && a.contains('@'))
+        self.adapter
+            .as_deref()
+            .filter(|a| only_adapter && a.contains('@'))
     }
 
     /// `base` (the panel's definition now, or an empty one) with these changes.
     fn apply(&self, mut base: Value) -> Result<Value> {
         if let Some(file) = &self.from {
-            let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+            let text =
+                std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
             base = if file.extension().is_some_and(|e| e == "json") {
                 serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?
             } else {
@@ -369,20 +372,34 @@ async fn panel(command: PanelCommand, host: HostArgs) -> Result<()> {
                 println!("panel {panel} now serves {}", module_line(&m));
                 return Ok(());
             }
-            let now = host.send(Method::GET, &format!("/admin/panels/{panel}"), None).await?;
+            let now = host
+                .send(Method::GET, &format!("/admin/panels/{panel}"), None)
+                .await?;
             let changed = definition.apply(now["definition"].clone())?;
             let view = host
-                .send(Method::PUT, &format!("/admin/panels/{panel}"), Some(Body::Json(changed)))
+                .send(
+                    Method::PUT,
+                    &format!("/admin/panels/{panel}"),
+                    Some(Body::Json(changed)),
+                )
                 .await?;
             println!("panel {panel} changed: {}", view_line(&view));
         }
         PanelCommand::Add { panel, definition } => {
-            if host.send(Method::GET, &format!("/admin/panels/{panel}"), None).await.is_ok() {
+            if host
+                .send(Method::GET, &format!("/admin/panels/{panel}"), None)
+                .await
+                .is_ok()
+            {
                 bail!("panel {panel} exists; change it with `panelgate panel set {panel} ...`");
             }
             let body = definition.apply(json!({}))?;
             let view = host
-                .send(Method::PUT, &format!("/admin/panels/{panel}"), Some(Body::Json(body)))
+                .send(
+                    Method::PUT,
+                    &format!("/admin/panels/{panel}"),
+                    Some(Body::Json(body)),
+                )
                 .await?;
             println!("panel {panel} added: {}", view_line(&view));
         }
@@ -393,7 +410,9 @@ async fn panel(command: PanelCommand, host: HostArgs) -> Result<()> {
             println!("panel {panel} removed (version {})", removed["version"]);
         }
         PanelCommand::Show { panel } => {
-            let view = host.send(Method::GET, &format!("/admin/panels/{panel}"), None).await?;
+            let view = host
+                .send(Method::GET, &format!("/admin/panels/{panel}"), None)
+                .await?;
             println!("{}", serde_json::to_string_pretty(&view)?);
         }
         PanelCommand::Rollback { panel } => {

@@ -346,10 +346,13 @@ impl Secret {
             (Some(var), None, None, None) => {
                 std::env::var(var).with_context(|| format!("{what}: environment variable `{var}` is not set"))
             }
-            (None, Some(file), None, None) => read_secret_file(file).with_context(|| format!("{what}: file `{file}`")),
-            (None, None, Some(path), None) => inline.get(path).cloned().with_context(|| {
-                format!("{what}: the config file of this host gives no value at `{path}`")
-            }),
+            (None, Some(file), None, None) => {
+                read_secret_file(file).with_context(|| format!("{what}: file `{file}`"))
+            }
+            (None, None, Some(path), None) => inline
+                .get(path)
+                .cloned()
+                .with_context(|| format!("{what}: the config file of this host gives no value at `{path}`")),
             (None, None, None, Some(value)) => Ok(value.clone()),
             _ => bail!("{what}: give exactly one of `env`, `file` or `value`"),
         }
@@ -656,7 +659,10 @@ mod tests {
         };
         assert!(password.value.is_none());
         // A secret file is relative to the config file, made absolute at load.
-        let file = password.file.as_deref().expect("the example's password is a file");
+        let file = password
+            .file
+            .as_deref()
+            .expect("the example's password is a file");
         assert_eq!(Path::new(file), root.join("secrets/a03-password"));
         assert!(example.server.portal_token.env.is_some());
     }
@@ -762,13 +768,22 @@ path = "adapters/x.wasm"
             file: Some(file),
             ..Secret::default()
         };
-        let resolve = |s: Secret| s.resolve("credentials.partner.password").map_err(|e| format!("{e:#}"));
+        let resolve = |s: Secret| {
+            s.resolve("credentials.partner.password")
+                .map_err(|e| format!("{e:#}"))
+        };
         assert_eq!(resolve(secret(file("unix", b"s3cret\n"))).unwrap(), "s3cret");
         assert_eq!(resolve(secret(file("dos", b"s3cret\r\n"))).unwrap(), "s3cret");
-        assert_eq!(resolve(secret(file("bare", b" s3cret \n\n"))).unwrap(), " s3cret \n");
+        assert_eq!(
+            resolve(secret(file("bare", b" s3cret \n\n"))).unwrap(),
+            " s3cret \n"
+        );
         let refused = |s: Secret, why: &str| {
             let error = resolve(s).unwrap_err();
-            assert!(error.contains("credentials.partner.password") && error.contains(why), "{error}");
+            assert!(
+                error.contains("credentials.partner.password") && error.contains(why),
+                "{error}"
+            );
             assert!(!error.contains("s3cret"), "{error}");
         };
         refused(secret(dir.display().to_string()), "not a regular file");
@@ -781,7 +796,10 @@ path = "adapters/x.wasm"
             config: Some("panels.A03.credentials.partner.password".into()),
             ..Secret::default()
         };
-        let inline = InlineSecrets::from([("panels.A03.credentials.partner.password".to_string(), "v".to_string())]);
+        let inline = InlineSecrets::from([(
+            "panels.A03.credentials.partner.password".to_string(),
+            "v".to_string(),
+        )]);
         assert_eq!(config.resolve_with("x", &inline).unwrap(), "v");
         assert!(config.resolve("x").is_err());
         std::fs::remove_dir_all(dir).unwrap();

@@ -155,7 +155,8 @@ pub(crate) fn panel_context(
         credentials.insert(name.clone(), credential);
     }
     if let Some(c) = panel.callback_auth.as_ref().and_then(|a| a.credential()) {
-        redactions.extend(Credential::resolve(&format!("panel `{id}`: callback_auth"), &c, inline)?.secrets());
+        redactions
+            .extend(Credential::resolve(&format!("panel `{id}`: callback_auth"), &c, inline)?.secrets());
     }
     redactions.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let base = url::Url::parse(&panel.base_url)?;

@@ -131,7 +131,8 @@ impl AppState {
             .map_err(|e| DeployError::Refused(format!("description: {e}")))?;
         for panel in self.panels() {
             if panel.module.name == info.name {
-                check_description(&panel.id, &panel.definition, &description).map_err(DeployError::Refused)?;
+                check_description(&panel.id, &panel.definition, &description)
+                    .map_err(DeployError::Refused)?;
             }
         }
         self.store.register_module(&info, bytes).await?;
@@ -345,8 +346,10 @@ impl AppState {
             .panel(id)
             .ok()
             .filter(|p| {
-                (p.definition.limits.breaker_failures, p.definition.limits.breaker_cooldown_ms)
-                    == (config.limits.breaker_failures, config.limits.breaker_cooldown_ms)
+                (
+                    p.definition.limits.breaker_failures,
+                    p.definition.limits.breaker_cooldown_ms,
+                ) == (config.limits.breaker_failures, config.limits.breaker_cooldown_ms)
             })
             .map(|p| p.context.breaker.clone())
             .unwrap_or_else(|| Arc::new(crate::breaker(config, &self.config)));
@@ -406,10 +409,7 @@ impl AppState {
     /// Takes a panel out: the next request for it is `404 panel_not_found`; requests holding
     /// it finish on it.
     pub(crate) fn uninstall(&self, id: &str) -> Option<Arc<Panel>> {
-        self.panels
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id)
+        self.panels.write().unwrap_or_else(|e| e.into_inner()).remove(id)
     }
 
     pub(crate) async fn record(

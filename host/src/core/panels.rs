@@ -43,7 +43,7 @@ const MAX_RESPONSE_BYTES: u64 = 1 << 30;
 
 /// A panel as `GET /admin/panels/{panel}` shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PanelView {
+pub struct PanelRecord {
     pub id: String,
     /// 1 when created; one more at every change.
     pub version: i64,
@@ -81,7 +81,10 @@ impl AppState {
                 Some(stored) if stored.seed.as_deref() == Some(seed.as_str()) => {
                     // The store's definition serves; the config's module still applies when
                     // it changed, to a panel that still runs that adapter.
-                    if stored.removed_at.is_none() && stored.definition.adapter == module.name && config_changed {
+                    if stored.removed_at.is_none()
+                        && stored.definition.adapter == module.name
+                        && config_changed
+                    {
                         self.record(id, module, DeployAction::Config, None).await?;
                     }
                     if stored.removed_at.is_none() && stored.definition != definition {
@@ -89,7 +92,9 @@ impl AppState {
                     }
                     continue;
                 }
-                Some(stored) => tracing::warn!(panel = %id, replaced_version = stored.version, "the config file's entry for the panel changed since it was last written to the store (or the panel was added through the admin API): the config file's definition replaces the store's"),
+                Some(stored) => {
+                    tracing::warn!(panel = %id, replaced_version = stored.version, "the config file's entry for the panel changed since it was last written to the store (or the panel was added through the admin API): the config file's definition replaces the store's")
+                }
                 None => tracing::info!(panel = %id, "panel written to the store from the config file"),
             }
             let mut journal = vec![journal_entry(id, "seed", Some(&definition))];
@@ -115,7 +120,11 @@ impl AppState {
     /// Then the definition, the deployment when the module changes, and the journal entry are
     /// written in one transaction, and the panel is swapped in: requests already running
     /// finish on the panel they started with. `true` with the panel when it was added.
-    pub async fn put_panel(&self, id: &str, mut definition: PanelConfig) -> Result<(Arc<Panel>, bool), ApiError> {
+    pub async fn put_panel(
+        &self,
+        id: &str,
+        mut definition: PanelConfig,
+    ) -> Result<(Arc<Panel>, bool), ApiError> {
         check_panel_id(id).map_err(|e| ApiError::invalid("panel", e))?;
         let (name, pinned) = match definition.adapter.split_once('@') {
             Some((name, version)) => (name.to_string(), Some(version.to_string())),
@@ -142,26 +151,26 @@ impl AppState {
             None => None,
         };
         let module = match (pinned, &stored, &active) {
-            (Some(version), _, _) => self
-                .store
-                .module_by_name(&name, &version)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::invalid(
-                        "adapter",
-                        format!("no module `{name}@{version}` is registered; push it first (`panelgate adapter push`)"),
-                    )
-                })?,
+            (Some(version), _, _) => self.store.module_by_name(&name, &version).await?.ok_or_else(|| {
+                ApiError::invalid(
+                    "adapter",
+                    format!(
+                        "no module `{name}@{version}` is registered; push it first (`panelgate adapter push`)"
+                    ),
+                )
+            })?,
             // The same adapter as before: the version its deployments chose keeps serving.
-            (None, Some(stored), Some(active)) if stored.definition.adapter == name => self
-                .store
-                .module(active)
-                .await?
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("module `{active}` is not registered")))?,
+            (None, Some(stored), Some(active)) if stored.definition.adapter == name => {
+                self.store.module(active).await?.ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!("module `{active}` is not registered"))
+                })?
+            }
             (None, _, _) => newest(self.store.modules_named(&name).await?).ok_or_else(|| {
                 ApiError::invalid(
                     "adapter",
-                    format!("no adapter `{name}` is registered; push its module first (`panelgate adapter push`)"),
+                    format!(
+                        "no adapter `{name}` is registered; push its module first (`panelgate adapter push`)"
+                    ),
                 )
             })?,
         };
@@ -173,7 +182,8 @@ impl AppState {
                 DeployError::Store(e) => e.into(),
                 other => ApiError::AdapterRefused(other.to_string()),
             })?;
-        let deploy = (active.as_deref() != Some(module.hash.as_str())).then_some((module.hash.as_str(), DeployAction::Set));
+        let deploy = (active.as_deref() != Some(module.hash.as_str()))
+            .then_some((module.hash.as_str(), DeployAction::Set));
         let action = if stored.is_some() { "change" } else { "add" };
         let mut journal = vec![journal_entry(id, action, Some(&definition))];
         if deploy.is_some() {
@@ -218,7 +228,7 @@ impl AppState {
     }
 
     /// The panel's definition as the store holds it, and what this host serves it with.
-    pub async fn panel_view(&self, id: &str) -> Result<PanelView, ApiError> {
+    pub async fn panel_view(&self, id: &str) -> Result<PanelRecord, ApiError> {
         let stored = self
             .store
             .stored_panel(id)
@@ -228,8 +238,8 @@ impl AppState {
         Ok(self.view(stored))
     }
 
-    fn view(&self, stored: StoredPanel) -> PanelView {
-        PanelView {
+    fn view(&self, stored: StoredPanel) -> PanelRecord {
+        PanelRecord {
             serving: self.panel(&stored.id).ok().map(|p| p.module.clone()),
             id: stored.id,
             version: stored.version,
@@ -256,14 +266,12 @@ fn seeded(id: &str, entry: &PanelConfig, adapter: &str) -> PanelConfig {
 /// The newest of `modules` by semantic version (a version that is not semver counts as the
 /// oldest), the latest registered among equals.
 fn newest(modules: Vec<ModuleInfo>) -> Option<ModuleInfo> {
-    modules
-        .into_iter()
-        .max_by(|a, b| {
-            let version = |m: &ModuleInfo| semver::Version::parse(&m.version).ok();
-            version(a)
-                .cmp(&version(b))
-                .then_with(|| a.pushed_at.cmp(&b.pushed_at))
-        })
+    modules.into_iter().max_by(|a, b| {
+        let version = |m: &ModuleInfo| semver::Version::parse(&m.version).ok();
+        version(a)
+            .cmp(&version(b))
+            .then_with(|| a.pushed_at.cmp(&b.pushed_at))
+    })
 }
 
 fn journal_entry(id: &str, action: &str, definition: Option<&PanelConfig>) -> JournalEntry {
@@ -290,7 +298,10 @@ pub fn definition_issues(definition: &PanelConfig, max_memory_mib: u64) -> Vec<F
         })
     };
     if definition.adapter.trim().is_empty() {
-        issue("adapter", "give the adapter's name (`aap-h2h`) or `name@version`".into());
+        issue(
+            "adapter",
+            "give the adapter's name (`aap-h2h`) or `name@version`".into(),
+        );
     }
     match url::Url::parse(&definition.base_url) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {}
@@ -302,8 +313,14 @@ pub fn definition_issues(definition: &PanelConfig, max_memory_mib: u64) -> Vec<F
             Some((host, port)) => (host, Some(port)),
             None => (entry.as_str(), None),
         };
-        if host.is_empty() || url::Host::parse(host).is_err() || port.is_some_and(|p| p.parse::<u16>().is_err()) {
-            issue(&format!("allowed_hosts[{i}]"), "give `host` or `host:port`".into());
+        if host.is_empty()
+            || url::Host::parse(host).is_err()
+            || port.is_some_and(|p| p.parse::<u16>().is_err())
+        {
+            issue(
+                &format!("allowed_hosts[{i}]"),
+                "give `host` or `host:port`".into(),
+            );
         }
     }
     for key in definition.settings.keys() {
@@ -340,7 +357,11 @@ pub fn definition_issues(definition: &PanelConfig, max_memory_mib: u64) -> Vec<F
             .count();
         if given != 1 {
             issue(&path, "give exactly one of `env` or `file`".into());
-        } else if secret.env.as_ref().is_some_and(|v| v.is_empty() || v.contains('=')) {
+        } else if secret
+            .env
+            .as_ref()
+            .is_some_and(|v| v.is_empty() || v.contains('='))
+        {
             issue(&path, "`env` must name an environment variable".into());
         } else if secret
             .file
@@ -356,7 +377,9 @@ pub fn definition_issues(definition: &PanelConfig, max_memory_mib: u64) -> Vec<F
     {
         issue(
             "limits.memory_mib",
-            format!("must be between 1 and {max_memory_mib} (the most this host's instance pool gives an instance)"),
+            format!(
+                "must be between 1 and {max_memory_mib} (the most this host's instance pool gives an instance)"
+            ),
         );
     }
     for (field, value) in [
@@ -464,6 +487,9 @@ mod tests {
         assert_eq!(stored.adapter, "aap-h2h");
         let json = serde_json::to_string(&stored).unwrap();
         assert!(!json.contains("s3cret"), "{json}");
-        assert!(json.contains(r#""config":"panels.A03.credentials.partner.password""#), "{json}");
+        assert!(
+            json.contains(r#""config":"panels.A03.credentials.partner.password""#),
+            "{json}"
+        );
     }
 }

@@ -35,7 +35,13 @@ fn echo_quote() -> Value {
     json!({ "product": "echo", "binding": false, "interest": { "life": {} } })
 }
 
-async fn admin_at(h: &Harness, base: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn admin_at(
+    h: &Harness,
+    base: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut request = h
         .client
         .request(method, format!("{base}{path}"))
@@ -89,7 +95,10 @@ fn secret_file(h: &Harness, name: &str, value: &str) -> Value {
 
 /// A second host on the harness's store, started from the config text `config`.
 async fn host_from(h: &Harness, config: &str) -> String {
-    let path = h.dir.path().join(format!("panelgate-{}.toml", uuid::Uuid::new_v4().simple()));
+    let path = h
+        .dir
+        .path()
+        .join(format!("panelgate-{}.toml", uuid::Uuid::new_v4().simple()));
     std::fs::write(&path, config).unwrap();
     let config = panelgate::config::Config::load(&path).expect("config");
     let app = panelgate::App::start(&config).await.expect("host");
@@ -221,7 +230,10 @@ async fn a_removed_panels_cases_stay_readable_and_its_credentials_come_from_file
     let (status, _) = admin(&h, Method::DELETE, "/admin/panels/A09", None).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = h.post("/v1/panels/A09/quotes", &example("A03", "quote")).await;
-    assert_eq!((status, body["error"]["code"].clone()), (StatusCode::NOT_FOUND, json!("panel_not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].clone()),
+        (StatusCode::NOT_FOUND, json!("panel_not_found"))
+    );
     let (status, stored) = h.get(&format!("/v1/panels/A09/policies/{case}")).await;
     assert_eq!(status, StatusCode::OK, "{stored}");
     assert_eq!(stored["id"], case.as_str());
@@ -273,13 +285,17 @@ async fn inline_secrets_unknown_adapters_and_unmet_needs_are_refused_and_nothing
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(issue_paths(&answer), ["credentials.partner.password"]);
-    assert!(answer.to_string().contains("PANELGATE_TEST_NO_SUCH_VARIABLE"), "{answer}");
+    assert!(
+        answer.to_string().contains("PANELGATE_TEST_NO_SUCH_VARIABLE"),
+        "{answer}"
+    );
 
     // An adapter no module registers, by name or by version.
     let (status, answer) = refused(json!({ "adapter": "nowhere", "base_url": "http://127.0.0.1:1" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(issue_paths(&answer), ["adapter"]);
-    let (status, answer) = refused(json!({ "adapter": "aap-h2h@9.9.9", "base_url": "http://127.0.0.1:1" })).await;
+    let (status, answer) =
+        refused(json!({ "adapter": "aap-h2h@9.9.9", "base_url": "http://127.0.0.1:1" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(issue_paths(&answer), ["adapter"]);
 
@@ -287,7 +303,13 @@ async fn inline_secrets_unknown_adapters_and_unmet_needs_are_refused_and_nothing
     let (status, answer) = refused(json!({ "adapter": "aap-h2h", "base_url": h.a03.base_url() })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(answer["error"]["code"], "adapter_refused");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("needs setting `line`"), "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("needs setting `line`"),
+        "{answer}"
+    );
 
     // Fields the host checks itself, all named at once; an id it does not take.
     let (status, answer) = refused(json!({
@@ -298,7 +320,12 @@ async fn inline_secrets_unknown_adapters_and_unmet_needs_are_refused_and_nothing
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(
         issue_paths(&answer),
-        ["base_url", "allowed_hosts[0]", "limits.memory_mib", "limits.operation_timeout_ms"]
+        [
+            "base_url",
+            "allowed_hosts[0]",
+            "limits.memory_mib",
+            "limits.operation_timeout_ms"
+        ]
     );
     let (status, answer) = admin(
         &h,
@@ -345,11 +372,16 @@ async fn the_store_keeps_panels_across_a_restart_and_an_unchanged_config_does_no
     // serves, and the API's change stands.
     let config = std::fs::read_to_string(h.dir.path().join("panelgate.toml")).unwrap();
     let restarted = host_from(&h, &config).await;
-    let (status, body) = h.post_to(&restarted, "/v1/panels/kept/quotes", &echo_quote()).await;
+    let (status, body) = h
+        .post_to(&restarted, "/v1/panels/kept/quotes", &echo_quote())
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert!(body.to_string().contains("rate 0.0300"), "{body}");
     let (_, view) = admin_at(&h, &restarted, Method::GET, "/admin/panels/aagi-motor", None).await;
-    assert_eq!(view["definition"]["limits"]["operation_timeout_ms"], 7000, "{view}");
+    assert_eq!(
+        view["definition"]["limits"]["operation_timeout_ms"], 7000,
+        "{view}"
+    );
 
     // The config file's entry edited: the edit replaces the store's definition.
     let edited = config.replacen(
@@ -360,10 +392,21 @@ async fn the_store_keeps_panels_across_a_restart_and_an_unchanged_config_does_no
     assert_ne!(edited, config);
     let reseeded = host_from(&h, &edited).await;
     let (_, view) = admin_at(&h, &reseeded, Method::GET, "/admin/panels/aagi-motor", None).await;
-    assert_eq!(view["definition"]["allowed_hosts"], json!(["aagi-gateway.example"]), "{view}");
-    assert!(view["definition"]["limits"].get("operation_timeout_ms").is_none(), "{view}");
+    assert_eq!(
+        view["definition"]["allowed_hosts"],
+        json!(["aagi-gateway.example"]),
+        "{view}"
+    );
+    assert!(
+        view["definition"]["limits"].get("operation_timeout_ms").is_none(),
+        "{view}"
+    );
     let (status, body) = h
-        .post_to(&reseeded, "/v1/panels/aagi-motor/quotes", &example("aagi-motor", "quote"))
+        .post_to(
+            &reseeded,
+            "/v1/panels/aagi-motor/quotes",
+            &example("aagi-motor", "quote"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -390,7 +433,12 @@ async fn a_second_host_on_the_store_serves_a_panel_the_first_adds_and_drops_it_w
             status == StatusCode::OK && body.to_string().contains(rate)
         }
     };
-    eventually(Duration::from_secs(3), "the second host serves the panel", quote_on_second("0.0400")).await;
+    eventually(
+        Duration::from_secs(3),
+        "the second host serves the panel",
+        quote_on_second("0.0400"),
+    )
+    .await;
 
     let (status, _) = admin(
         &h,
@@ -400,15 +448,24 @@ async fn a_second_host_on_the_store_serves_a_panel_the_first_adds_and_drops_it_w
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    eventually(Duration::from_secs(3), "the second host calls the new base URL", quote_on_second("0.0500")).await;
+    eventually(
+        Duration::from_secs(3),
+        "the second host calls the new base URL",
+        quote_on_second("0.0500"),
+    )
+    .await;
 
     let (status, _) = admin(&h, Method::DELETE, "/admin/panels/shared", None).await;
     assert_eq!(status, StatusCode::OK);
     let (h, second) = (&h, &second);
-    eventually(Duration::from_secs(3), "the second host drops the panel", move || async move {
-        let (status, body) = h.post_to(second, "/v1/panels/shared/quotes", &echo_quote()).await;
-        status == StatusCode::NOT_FOUND && body["error"]["code"] == "panel_not_found"
-    })
+    eventually(
+        Duration::from_secs(3),
+        "the second host drops the panel",
+        move || async move {
+            let (status, body) = h.post_to(second, "/v1/panels/shared/quotes", &echo_quote()).await;
+            status == StatusCode::NOT_FOUND && body["error"]["code"] == "panel_not_found"
+        },
+    )
     .await;
 }
 
@@ -438,7 +495,12 @@ async fn the_cli_adds_changes_and_removes_a_panel() {
         "add does not change an existing panel"
     );
 
-    assert_eq!(cli(&["panel", "set", "cli", "--base-url", &second]).await.unwrap(), 0);
+    assert_eq!(
+        cli(&["panel", "set", "cli", "--base-url", &second])
+            .await
+            .unwrap(),
+        0
+    );
     let (_, body) = h.post("/v1/panels/cli/quotes", &echo_quote()).await;
     assert!(body.to_string().contains("rate 0.0700"), "{body}");
     assert_eq!(cli(&["panel", "list"]).await.unwrap(), 0);

@@ -11,14 +11,17 @@ use axum::response::{IntoResponse, Response};
 
 use crate::api::{ApiError, AppState};
 use crate::config::PanelConfig;
-use crate::core::panels::PanelView;
+use crate::core::panels::PanelRecord;
 
 /// A panel's definition (secrets as references), its version, and the module this host
 /// serves it with.
 #[utoipa::path(get, path = "/admin/panels/{panel}", tag = "admin",
     params(("panel" = String, Path, description = "the panel's id")),
-    responses((status = 200, body = PanelView), (status = 404, body = crate::api::error::ErrorBody)))]
-pub async fn get_panel(State(state): State<Arc<AppState>>, Path(panel): Path<String>) -> Result<Response, ApiError> {
+    responses((status = 200, body = PanelRecord), (status = 404, body = crate::api::error::ErrorBody)))]
+pub async fn get_panel(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+) -> Result<Response, ApiError> {
     Ok(Json(state.panel_view(&panel).await?).into_response())
 }
 
@@ -32,7 +35,7 @@ pub async fn get_panel(State(state): State<Arc<AppState>>, Path(panel): Path<Str
 /// resolvable on this host. `201` when added, `200` when changed.
 #[utoipa::path(put, path = "/admin/panels/{panel}", tag = "admin", request_body = PanelConfig,
     params(("panel" = String, Path, description = "the panel's id: letters, digits, `-` and `_`")),
-    responses((status = 201, body = PanelView), (status = 200, body = PanelView),
+    responses((status = 201, body = PanelRecord), (status = 200, body = PanelRecord),
         (status = 400, body = crate::api::error::ErrorBody), (status = 422, body = crate::api::error::ErrorBody)))]
 pub async fn put_panel(
     State(state): State<Arc<AppState>>,
@@ -41,13 +44,17 @@ pub async fn put_panel(
 ) -> Result<Response, ApiError> {
     let definition: PanelConfig = crate::api::parse_json(&body)?;
     let (_, added) = state.put_panel(&panel, definition).await?;
-    let status = if added { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if added {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(state.panel_view(&panel).await?)).into_response())
 }
 
 /// What a removal answers.
 #[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct Removed {
+pub struct PanelRemoved {
     pub panel: String,
     /// The panel's version that records its removal.
     pub version: i64,
@@ -58,9 +65,12 @@ pub struct Removed {
 /// while it has operations in doubt (settle them first).
 #[utoipa::path(delete, path = "/admin/panels/{panel}", tag = "admin",
     params(("panel" = String, Path, description = "the panel's id")),
-    responses((status = 200, body = Removed), (status = 404, body = crate::api::error::ErrorBody),
+    responses((status = 200, body = PanelRemoved), (status = 404, body = crate::api::error::ErrorBody),
         (status = 409, body = crate::api::error::ErrorBody)))]
-pub async fn delete_panel(State(state): State<Arc<AppState>>, Path(panel): Path<String>) -> Result<Response, ApiError> {
+pub async fn delete_panel(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+) -> Result<Response, ApiError> {
     let version = state.remove_panel(&panel).await?;
-    Ok(Json(Removed { panel, version }).into_response())
+    Ok(Json(PanelRemoved { panel, version }).into_response())
 }
