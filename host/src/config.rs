@@ -1,12 +1,13 @@
 //! The host's TOML configuration: server, store, sandbox defaults, adapters and panels.
 //!
-//! Secrets are named by environment variable (`*_env`); inline values exist for the demo only.
+//! Secrets are named by environment variable or file (`{ env = "X" }`, `{ file = "path" }`);
+//! inline values exist for the demo only, and never reach the store or the admin API.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,44 +267,60 @@ pub struct AdapterConfig {
     pub path: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A panel's definition: in the config file under `[panels.ID]`, in the store (`panels`), and
+/// the body of `PUT /admin/panels/{panel}`. Its secrets are references (`env`, `file`), never
+/// values, wherever it is stored or sent.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PanelConfig {
+    /// The adapter: in the config file, a key of `[adapters]`; in the store and the admin API,
+    /// the name a registered module's `describe` gives (`aap-h2h`), or `name@version` in a
+    /// `PUT` to serve that version.
     pub adapter: String,
+    /// The partner's address (http or https).
     pub base_url: String,
     /// `host` or `host:port` the adapter may call; the base URL's host is always allowed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_hosts: Vec<String>,
     /// Non-secret settings the adapter reads with `config.get`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub settings: BTreeMap<String, String>,
-    #[serde(default)]
+    /// The credentials the adapter names, each applied by the host at egress.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub credentials: BTreeMap<String, CredentialConfig>,
     /// How partner callbacks to this panel authenticate. A panel whose adapter serves
     /// callbacks must say: a credential, or `{ kind = "none" }` to take them unauthenticated.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_auth: Option<CallbackAuthConfig>,
     /// Mutual TLS and the partner's CA.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "PanelTls::is_empty")]
     pub tls: PanelTls,
+    /// Overrides of the `[sandbox]` defaults for this panel.
     #[serde(default)]
     pub limits: PanelLimits,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PanelLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_mib: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub operation_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub read_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_response_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker_failures: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker_cooldown_ms: Option<u64>,
 }
 
 /// A credential of a panel. The adapter names it; the host applies it at egress.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum CredentialConfig {
     Basic {
@@ -370,7 +387,7 @@ pub enum CredentialConfig {
     None,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ClientAuthMethod {
     #[default]
@@ -378,7 +395,7 @@ pub enum ClientAuthMethod {
     Body,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureAlgorithm {
     HmacSha256,
@@ -397,7 +414,7 @@ impl SignatureAlgorithm {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureEncoding {
     #[default]
@@ -405,7 +422,7 @@ pub enum SignatureEncoding {
     Hex,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum SignatureHeader {
     #[default]
@@ -418,7 +435,7 @@ fn default_signed_headers() -> Vec<String> {
 }
 
 /// The TLS a panel's partner calls use beyond the defaults.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PanelTls {
     /// The client certificate (PEM, its chain after it) the host presents to the partner:
@@ -434,9 +451,15 @@ pub struct PanelTls {
     pub ca_bundle: Option<Secret>,
 }
 
+impl PanelTls {
+    pub fn is_empty(&self) -> bool {
+        self.client_certificate.is_none() && self.client_key.is_none() && self.ca_bundle.is_none()
+    }
+}
+
 /// What a partner's callback must carry. A kind the host could not check is refused here, not
 /// by refusing every callback at run time.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum CallbackAuthConfig {
     /// Callbacks are taken unauthenticated: said explicitly, warned about at start and on
@@ -485,15 +508,26 @@ fn default_signed_template() -> String {
     "{timestamp}.{body}".into()
 }
 
-/// A secret value: `{ env = "VAR" }`, `{ file = "path" }` (relative to the config file), or
-/// `{ value = "..." }` for the demo only.
-#[derive(Clone, Deserialize)]
+/// A secret, by reference: `{ env = "VAR" }` (an environment variable of the host) or
+/// `{ file = "/run/secrets/x" }` (a file's content, one trailing line end dropped; in the config
+/// file, relative to its folder). In the config file only, `{ value = "..." }` for the demo.
+/// `{ config = "panels.A03.credentials.partner.password" }` is how the store names a value
+/// written inline in the config file, which it never holds.
+#[derive(Clone, PartialEq, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Secret {
+    /// An environment variable of the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
+    /// A file on the host (absolute; in the config file, relative to its folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The value the host's config file gives inline at this path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// The value itself: the config file only (refused by the admin API, never stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    #[serde(default)]
-    pub file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Secret {
@@ -501,76 +535,138 @@ impl std::fmt::Debug for Secret {
         // Where it comes from, never an inline value.
         match (&self.env, &self.file, &self.value) {
             (Some(var), _, _) => write!(f, "Secret(env {var})"),
-            (_, Some(path), _) => write!(f, "Secret(file {})", path.display()),
+            (_, Some(path), _) => write!(f, "Secret(file {path})"),
             _ => f.write_str("Secret(***)"),
         }
     }
 }
 
+/// The largest secret file the host reads: a key, a password or a partner's CA bundle, not a
+/// document.
+const MAX_SECRET_FILE: u64 = 1024 * 1024;
+
+/// Values written inline in the config file's panels, by their path
+/// (`panels.A03.credentials.partner.password`): what a `{ config = PATH }` reference names.
+pub type InlineSecrets = BTreeMap<String, String>;
+
 impl Secret {
+    /// The value, for a secret outside the panels (`server.portal_token`, ...).
     pub fn resolve(&self, what: &str) -> Result<String> {
-        match (&self.env, &self.value, &self.file) {
-            (Some(var), None, None) => {
+        self.resolve_with(what, &InlineSecrets::new())
+    }
+
+    /// The value, with `{ config = PATH }` looked up in `inline`. The error names `what` and
+    /// the reference, never a value.
+    pub fn resolve_with(&self, what: &str, inline: &InlineSecrets) -> Result<String> {
+        match (&self.env, &self.file, &self.config, &self.value) {
+            (Some(var), None, None, None) => {
                 std::env::var(var).with_context(|| format!("{what}: environment variable `{var}` is not set"))
             }
-            (None, Some(value), None) => Ok(value.clone()),
-            (None, None, Some(path)) => std::fs::read_to_string(path)
-                .with_context(|| format!("{what}: reading file {}", path.display())),
+            (None, Some(file), None, None) => {
+                read_secret_file(file).with_context(|| format!("{what}: file `{file}`"))
+            }
+            (None, None, Some(path), None) => inline
+                .get(path)
+                .cloned()
+                .with_context(|| format!("{what}: the config file of this host gives no value at `{path}`")),
+            (None, None, None, Some(value)) => Ok(value.clone()),
             _ => bail!("{what}: give exactly one of `env`, `file` or `value`"),
         }
     }
-
-    /// A file path made absolute against the config's folder.
-    fn rebase(&mut self, base: &Path) {
-        if let Some(path) = self.file.as_mut()
-            && path.is_relative()
-        {
-            *path = base.join(&*path);
-        }
-    }
 }
 
-impl CredentialConfig {
-    fn secrets_mut(&mut self) -> Vec<&mut Secret> {
-        match self {
-            CredentialConfig::Basic { username, password } => vec![username, password],
-            CredentialConfig::ApiKey { headers } => headers.values_mut().collect(),
-            CredentialConfig::Bearer { token } => vec![token],
-            CredentialConfig::HashKey { key } => vec![key],
-            CredentialConfig::Oauth2Client {
-                client_id,
-                client_secret,
-                ..
-            } => vec![client_id, client_secret],
-            CredentialConfig::HttpSignature {
-                secret, private_key, ..
-            } => secret.iter_mut().chain(private_key.iter_mut()).collect(),
-            CredentialConfig::All { .. } | CredentialConfig::None => vec![],
+/// A secret file's content: a regular file (never a pipe or a device, which could block or
+/// never end), at most [`MAX_SECRET_FILE`] bytes, UTF-8, without its one trailing line end.
+fn read_secret_file(file: &str) -> Result<String> {
+    use std::io::Read as _;
+    let path = Path::new(file);
+    if !path.is_absolute() {
+        bail!("must be an absolute path");
+    }
+    let opened = std::fs::File::open(path).context("cannot be read")?;
+    let meta = opened.metadata().context("cannot be read")?;
+    if !meta.is_file() {
+        bail!("is not a regular file");
+    }
+    let mut bytes = Vec::new();
+    opened
+        .take(MAX_SECRET_FILE + 1)
+        .read_to_end(&mut bytes)
+        .context("cannot be read")?;
+    if bytes.len() as u64 > MAX_SECRET_FILE {
+        bail!("is longer than {MAX_SECRET_FILE} bytes");
+    }
+    let mut text = String::from_utf8(bytes).ok().context("is not UTF-8 text")?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
         }
     }
+    Ok(text)
 }
 
 impl PanelConfig {
-    /// Every secret of the panel, to resolve its files against the config's folder.
-    fn secrets_mut(&mut self) -> Vec<&mut Secret> {
-        let mut secrets: Vec<&mut Secret> = self
-            .credentials
-            .values_mut()
-            .flat_map(CredentialConfig::secrets_mut)
-            .collect();
+    /// Every secret of the panel with its path in the definition
+    /// (`credentials.partner.password`, `callback_auth.username`, ...), in a stable order.
+    pub fn secrets_mut(&mut self) -> Vec<(String, &mut Secret)> {
+        let mut out = Vec::new();
+        for (name, credential) in &mut self.credentials {
+            let at = |field: &str| format!("credentials.{name}.{field}");
+            match credential {
+                CredentialConfig::Basic { username, password } => {
+                    out.push((at("username"), username));
+                    out.push((at("password"), password));
+                }
+                CredentialConfig::ApiKey { headers } => {
+                    for (header, value) in headers {
+                        out.push((at(&format!("headers.{header}")), value));
+                    }
+                }
+                CredentialConfig::Bearer { token } => out.push((at("token"), token)),
+                CredentialConfig::HashKey { key } => out.push((at("key"), key)),
+                CredentialConfig::Oauth2Client {
+                    client_id,
+                    client_secret,
+                    ..
+                } => {
+                    out.push((at("client_id"), client_id));
+                    out.push((at("client_secret"), client_secret));
+                }
+                CredentialConfig::HttpSignature {
+                    secret, private_key, ..
+                } => {
+                    if let Some(secret) = secret {
+                        out.push((at("secret"), secret));
+                    }
+                    if let Some(key) = private_key {
+                        out.push((at("private_key"), key));
+                    }
+                }
+                CredentialConfig::All { .. } | CredentialConfig::None => {}
+            }
+        }
         match &mut self.callback_auth {
-            Some(CallbackAuthConfig::Basic { username, password }) => secrets.extend([username, password]),
-            Some(CallbackAuthConfig::Hmac { secret, .. }) => secrets.push(secret),
+            Some(CallbackAuthConfig::Basic { username, password }) => {
+                out.push(("callback_auth.username".into(), username));
+                out.push(("callback_auth.password".into(), password));
+            }
+            Some(CallbackAuthConfig::Hmac { secret, .. }) => {
+                out.push(("callback_auth.secret".into(), secret))
+            }
             Some(CallbackAuthConfig::None) | None => {}
         }
         let tls = &mut self.tls;
-        secrets.extend(
-            tls.client_certificate
-                .iter_mut()
-                .chain(tls.client_key.iter_mut())
-                .chain(tls.ca_bundle.iter_mut()),
-        );
-        secrets
+        for (field, secret) in [
+            ("tls.client_certificate", tls.client_certificate.as_mut()),
+            ("tls.client_key", tls.client_key.as_mut()),
+            ("tls.ca_bundle", tls.ca_bundle.as_mut()),
+        ] {
+            if let Some(secret) = secret {
+                out.push((field.into(), secret));
+            }
+        }
+        out
     }
 }
 
@@ -707,7 +803,39 @@ impl WebhooksConfig {
     }
 }
 
+/// The longest panel id: it appears in every portal path and journal entry.
+pub const MAX_PANEL_ID: usize = 64;
+
+/// A panel id: 1 to [`MAX_PANEL_ID`] letters, digits, `-` and `_`.
+pub fn check_panel_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_PANEL_ID {
+        return Err(format!("must be 1 to {MAX_PANEL_ID} characters long"));
+    }
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("use letters, digits, `-` and `_` only".into());
+    }
+    Ok(())
+}
+
 impl Config {
+    /// Every value the config file's panels give inline, by its path
+    /// (`panels.A03.credentials.partner.password`).
+    pub fn inline_secrets(&self) -> InlineSecrets {
+        let mut inline = InlineSecrets::new();
+        for (id, panel) in &self.panels {
+            let mut panel = panel.clone();
+            for (path, secret) in panel.secrets_mut() {
+                if let Some(value) = secret.value.take() {
+                    inline.insert(format!("panels.{id}.{path}"), value);
+                }
+            }
+        }
+        inline
+    }
+
     /// The largest memory any panel may use: the pool's slots are sized for it.
     pub fn max_memory_mib(&self) -> u64 {
         self.panels
@@ -742,8 +870,12 @@ impl Config {
             }
         }
         for panel in config.panels.values_mut() {
-            for secret in panel.secrets_mut() {
-                secret.rebase(base);
+            for (_, secret) in panel.secrets_mut() {
+                if let Some(file) = secret.file.as_mut()
+                    && Path::new(file.as_str()).is_relative()
+                {
+                    *file = base.join(&*file).to_string_lossy().into_owned();
+                }
             }
         }
         config.check()?;
@@ -761,13 +893,7 @@ impl Config {
                 );
             }
             url::Url::parse(&panel.base_url).with_context(|| format!("panel `{id}`: base_url"))?;
-            if !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                || id.is_empty()
-            {
-                bail!("panel id `{id}`: use letters, digits, `-` and `_` only");
-            }
+            check_panel_id(id).map_err(|e| anyhow::anyhow!("panel id `{id}`: {e}"))?;
         }
         Ok(())
     }
@@ -811,7 +937,13 @@ mod tests {
         let Some(CredentialConfig::Basic { password, .. }) = panel.credentials.get("partner") else {
             panic!("basic")
         };
-        assert!(password.env.is_some() && password.value.is_none());
+        assert!(password.value.is_none());
+        // A secret file is relative to the config file, made absolute at load.
+        let file = password
+            .file
+            .as_deref()
+            .expect("the example's password is a file");
+        assert_eq!(Path::new(file), root.join("secrets/a03-password"));
         assert!(example.server.portal_token.env.is_some());
     }
 
@@ -902,6 +1034,55 @@ path = "adapters/x.wasm"
             folder_of(Path::new("/etc/panelgate/host.toml")).unwrap(),
             Path::new("/etc/panelgate")
         );
+    }
+
+    #[test]
+    fn a_secret_file_is_read_without_its_line_end_and_only_when_it_is_a_small_regular_file() {
+        let dir = scratch();
+        let file = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path.display().to_string()
+        };
+        let secret = |file: String| Secret {
+            file: Some(file),
+            ..Secret::default()
+        };
+        let resolve = |s: Secret| {
+            s.resolve("credentials.partner.password")
+                .map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(resolve(secret(file("unix", b"s3cret\n"))).unwrap(), "s3cret");
+        assert_eq!(resolve(secret(file("dos", b"s3cret\r\n"))).unwrap(), "s3cret");
+        assert_eq!(
+            resolve(secret(file("bare", b" s3cret \n\n"))).unwrap(),
+            " s3cret \n"
+        );
+        let refused = |s: Secret, why: &str| {
+            let error = resolve(s).unwrap_err();
+            assert!(
+                error.contains("credentials.partner.password") && error.contains(why),
+                "{error}"
+            );
+            assert!(!error.contains("s3cret"), "{error}");
+        };
+        refused(secret(dir.display().to_string()), "not a regular file");
+        refused(secret("/dev/zero".into()), "not a regular file");
+        refused(secret("relative/file".into()), "absolute");
+        refused(secret(file("big", &vec![b'k'; 64 * 1024 + 1])), "longer than");
+        refused(secret(dir.join("absent").display().to_string()), "cannot be read");
+        // A reference to the config file's own inline value resolves only where it is given.
+        let config = Secret {
+            config: Some("panels.A03.credentials.partner.password".into()),
+            ..Secret::default()
+        };
+        let inline = InlineSecrets::from([(
+            "panels.A03.credentials.partner.password".to_string(),
+            "v".to_string(),
+        )]);
+        assert_eq!(config.resolve_with("x", &inline).unwrap(), "v");
+        assert!(config.resolve("x").is_err());
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod callback_auth;
 pub mod deploy;
 pub mod error;
 pub(crate) mod operations;
+pub mod panels;
 pub mod recovery;
 pub mod replay;
 pub mod terms;
@@ -18,7 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use wasmtime::component::Component;
 
 use crate::adapter::Adapter;
-use crate::config::Config;
+use crate::config::{Config, InlineSecrets, PanelConfig};
 use crate::runtime::Runtime;
 use crate::store::{ModuleInfo, Store};
 pub use error::ApiError;
@@ -32,6 +33,10 @@ pub struct Panel {
     pub context: Arc<crate::runtime::PanelContext>,
     pub callback_auth: Option<callback_auth::CallbackAuth>,
     pub module: ModuleInfo,
+    /// The definition it was built from (secrets as references).
+    pub definition: Arc<PanelConfig>,
+    /// The definition's version in the store.
+    pub version: i64,
 }
 
 pub struct AppState {
@@ -42,6 +47,8 @@ pub struct AppState {
     pub admin_token: String,
     /// The console's sessions, signed with a key derived from the admin token.
     pub console: crate::api::console::Sessions,
+    /// The config file's inline secret values, which the store names by path only.
+    pub(crate) inline: InlineSecrets,
     pub(crate) panels: RwLock<BTreeMap<String, Arc<Panel>>>,
     /// Compiled components of registered modules by hash, with the contract version each
     /// targets. Only registered modules: a refused push leaves nothing here.
@@ -61,6 +68,7 @@ impl AppState {
         AppState {
             store,
             runtime,
+            inline: config.inline_secrets(),
             config,
             portal_token,
             console: crate::api::console::Sessions::new(&admin_token),
@@ -78,7 +86,7 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::NotFound(format!("no panel `{id}`")))
+            .ok_or_else(|| ApiError::PanelNotFound(id.to_string()))
     }
 
     /// Every panel, ordered by id.

@@ -24,7 +24,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::capabilities::credentials::Credential;
-use crate::config::{Config, PanelConfig};
+use crate::config::{Config, InlineSecrets, PanelConfig};
 use crate::core::AppState;
 use crate::runtime::{PanelContext, Runtime};
 pub use crate::serve::serve;
@@ -39,7 +39,18 @@ impl App {
         let store = store::Store::open(&config.store.url()?, config.store.durability)
             .await
             .context("opening the store")?;
-        let runtime = Runtime::new(&config.sandbox, config.max_memory_mib())?;
+        // The pool's slots fit the largest memory limit of any panel, the ones the store
+        // defines (added at run time) as well as the config file's.
+        let stored_max = store
+            .stored_panels()
+            .await
+            .context("reading the store's panels")?
+            .iter()
+            .filter(|p| p.removed_at.is_none())
+            .filter_map(|p| p.definition.limits.memory_mib)
+            .max()
+            .unwrap_or_default();
+        let runtime = Runtime::new(&config.sandbox, config.max_memory_mib().max(stored_max))?;
         let store = store.timing_commits(runtime.metrics.commit_duration());
         let state = Arc::new(AppState::new(
             store,
@@ -137,6 +148,7 @@ pub(crate) fn panel_context(
     panel: &PanelConfig,
     config: &Config,
     breaker: Arc<capabilities::breaker::Breaker>,
+    inline: &InlineSecrets,
 ) -> Result<PanelContext> {
     let sandbox = &config.sandbox;
     let limits = &panel.limits;
@@ -144,14 +156,14 @@ pub(crate) fn panel_context(
     let mut credentials = BTreeMap::new();
     let mut redactions = Vec::new();
     for (name, c) in &panel.credentials {
-        let credential = Credential::resolve(&format!("panel `{id}` credential `{name}`"), c)?;
+        let credential = Credential::resolve(&format!("panel `{id}`: credentials.{name}"), c, inline)?;
         redactions.extend(credential.secrets());
         credentials.insert(name.clone(), credential);
     }
     capabilities::credentials::check(id, &credentials)?;
     if let Some(c) = &panel.callback_auth
         && let Some(auth) =
-            core::callback_auth::CallbackAuth::resolve(&format!("panel `{id}` callback_auth"), c)?
+            core::callback_auth::CallbackAuth::resolve(&format!("panel `{id}` callback_auth"), c, inline)?
     {
         redactions.extend(auth.secrets());
     }

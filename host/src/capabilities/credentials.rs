@@ -14,7 +14,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use super::oauth2::TokenSource;
 use super::signature::Signer;
-use crate::config::CredentialConfig;
+use crate::config::{CredentialConfig, InlineSecrets};
 use crate::runtime::HostState;
 use crate::runtime::bindings::panelgate::adapter::credentials::{DigestAlgorithm, Host};
 use crate::runtime::bindings::panelgate::adapter::http::HttpError;
@@ -61,24 +61,26 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
-    pub fn resolve(name: &str, config: &CredentialConfig) -> Result<Credential> {
-        let what = |field: &str| format!("credential `{name}`.{field}");
+    /// Resolves the credential's secrets (`name` says where it is, for errors); a
+    /// `{ config = PATH }` reference is looked up in `inline`, the config file's own values.
+    pub fn resolve(name: &str, config: &CredentialConfig, inline: &InlineSecrets) -> Result<Credential> {
+        let what = |field: &str| format!("{name}.{field}");
         Ok(match config {
             CredentialConfig::Basic { username, password } => Credential::Basic {
-                username: username.resolve(&what("username"))?,
-                password: password.resolve(&what("password"))?,
+                username: username.resolve_with(&what("username"), inline)?,
+                password: password.resolve_with(&what("password"), inline)?,
             },
             CredentialConfig::ApiKey { headers } => Credential::ApiKey {
                 headers: headers
                     .iter()
-                    .map(|(h, v)| Ok((h.clone(), v.resolve(&what(h))?)))
+                    .map(|(h, v)| Ok((h.clone(), v.resolve_with(&what(&format!("headers.{h}")), inline)?)))
                     .collect::<Result<_>>()?,
             },
             CredentialConfig::Bearer { token } => Credential::Bearer {
-                token: token.resolve(&what("token"))?,
+                token: token.resolve_with(&what("token"), inline)?,
             },
             CredentialConfig::HashKey { key } => Credential::HashKey {
-                key: key.resolve(&what("key"))?,
+                key: key.resolve_with(&what("key"), inline)?,
             },
             CredentialConfig::Oauth2Client {
                 token_url,
@@ -89,8 +91,8 @@ impl Credential {
             } => Credential::OAuth2(Arc::new(TokenSource::new(
                 name.to_string(),
                 token_url.clone(),
-                client_id.resolve(&what("client_id"))?,
-                client_secret.resolve(&what("client_secret"))?,
+                client_id.resolve_with(&what("client_id"), inline)?,
+                client_secret.resolve_with(&what("client_secret"), inline)?,
                 scope.clone(),
                 *auth_method,
             )?)),
@@ -106,10 +108,13 @@ impl Credential {
                 name.to_string(),
                 key_id.clone(),
                 *algorithm,
-                secret.as_ref().map(|s| s.resolve(&what("secret"))).transpose()?,
+                secret
+                    .as_ref()
+                    .map(|s| s.resolve_with(&what("secret"), inline))
+                    .transpose()?,
                 private_key
                     .as_ref()
-                    .map(|s| s.resolve(&what("private_key")))
+                    .map(|s| s.resolve_with(&what("private_key"), inline))
                     .transpose()?,
                 *encoding,
                 headers,

@@ -12,7 +12,9 @@ use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha512};
 
 use crate::capabilities::credentials::{Credential, constant_time_eq};
-use crate::config::{CallbackAuthConfig, CredentialConfig, SignatureAlgorithm, SignatureEncoding};
+use crate::config::{
+    CallbackAuthConfig, CredentialConfig, InlineSecrets, SignatureAlgorithm, SignatureEncoding,
+};
 
 /// A panel's callback authentication, its secrets resolved.
 pub enum CallbackAuth {
@@ -50,7 +52,11 @@ const SWEEP_AT: usize = 1024;
 
 impl CallbackAuth {
     /// The check `config` asks for; `None` for `kind = "none"`.
-    pub fn resolve(what: &str, config: &CallbackAuthConfig) -> Result<Option<CallbackAuth>> {
+    pub fn resolve(
+        what: &str,
+        config: &CallbackAuthConfig,
+        inline: &InlineSecrets,
+    ) -> Result<Option<CallbackAuth>> {
         Ok(Some(match config {
             CallbackAuthConfig::None => return Ok(None),
             CallbackAuthConfig::Basic { username, password } => CallbackAuth::Basic(Credential::resolve(
@@ -59,6 +65,7 @@ impl CallbackAuth {
                     username: username.clone(),
                     password: password.clone(),
                 },
+                inline,
             )?),
             CallbackAuthConfig::Hmac {
                 secret,
@@ -73,7 +80,7 @@ impl CallbackAuth {
                 if *algorithm == SignatureAlgorithm::RsaSha256 {
                     bail!("{what}.algorithm: `hmac-sha256` or `hmac-sha512`");
                 }
-                let secret = secret.resolve(&format!("{what}.secret"))?;
+                let secret = secret.resolve_with(&format!("{what}.secret"), inline)?;
                 if secret.is_empty() {
                     bail!("{what}.secret: must not be empty");
                 }

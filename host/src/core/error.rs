@@ -18,6 +18,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// No panel has this id (never had one, or it was removed).
+    #[error("no panel `{0}`")]
+    PanelNotFound(String),
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
     #[error("the request is invalid")]
@@ -117,7 +120,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::PanelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) | ApiError::KeyReused | ApiError::AdapterRefused(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -161,6 +164,7 @@ impl ApiError {
             ApiError::Unauthenticated => ("unauthenticated", vec![], None, None),
             ApiError::Forbidden(_) => ("forbidden", vec![], None, None),
             ApiError::NotFound(_) => ("not_found", vec![], None, None),
+            ApiError::PanelNotFound(_) => ("panel_not_found", vec![], None, None),
             ApiError::MalformedJson(_) => ("malformed_json", vec![], None, None),
             ApiError::Invalid(issues) => ("invalid_request", issues.clone(), None, None),
             ApiError::Unsupported { .. } => ("unsupported_operation", vec![], None, None),

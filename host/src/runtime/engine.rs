@@ -33,6 +33,8 @@ pub struct Runtime {
     pub quarantine_after: u32,
     /// The host's metrics: every panel and every request count here.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The memory each pooled instance slot holds: no panel may ask for more.
+    pub max_memory_mib: u64,
 }
 
 impl Runtime {
@@ -78,6 +80,7 @@ impl Runtime {
             linker: Arc::new(linker),
             quarantine_after: sandbox.quarantine_after,
             metrics: Arc::new(crate::metrics::Metrics::new(instances)),
+            max_memory_mib: max_memory_mib.max(sandbox.memory_mib),
         })
     }
 

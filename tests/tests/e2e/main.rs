@@ -28,6 +28,7 @@ mod listener;
 mod metrics;
 mod partners;
 mod paths;
+mod runtime_panels;
 mod sandbox;
 mod soak;
 mod store;
