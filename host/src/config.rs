@@ -1069,7 +1069,10 @@ path = "adapters/x.wasm"
         refused(secret(dir.display().to_string()), "not a regular file");
         refused(secret("/dev/zero".into()), "not a regular file");
         refused(secret("relative/file".into()), "absolute");
-        refused(secret(file("big", &vec![b'k'; 64 * 1024 + 1])), "longer than");
+        refused(
+            secret(file("big", &vec![b'k'; MAX_SECRET_FILE as usize + 1])),
+            "longer than",
+        );
         refused(secret(dir.join("absent").display().to_string()), "cannot be read");
         // A reference to the config file's own inline value resolves only where it is given.
         let config = Secret {

@@ -219,7 +219,7 @@ auth_method = "{method}""#,
     assert!(
         message.contains("token endpoint refused the client")
             && message.contains("invalid_client")
-            && message.contains("credential `partner`"),
+            && message.contains("credentials.partner"),
         "{message}"
     );
     assert_eq!(
