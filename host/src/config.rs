@@ -225,6 +225,12 @@ pub struct SandboxConfig {
     pub pool_instances: u32,
     /// Operations in flight per panel.
     pub panel_concurrency: usize,
+    /// Operations that may wait for one of a panel's slots beyond `panel_concurrency`; more are
+    /// answered `503 overloaded` with `Retry-After` at once. A waiting operation holds its
+    /// request only: no instance, no memory of its own.
+    pub panel_queue: usize,
+    /// How long an operation waits for a slot before it is answered `503 overloaded`.
+    pub queue_wait_ms: u64,
     /// An adapter that faults (traps, returns malformed results, runs out of CPU time) this many
     /// times in a row, and also on the panel's last good request replayed, is quarantined: its
     /// panel answers 503 until an operator re-enables it or deploys another version. Faults it
@@ -252,6 +258,8 @@ impl Default for SandboxConfig {
             max_log_bytes: 64 * 1024,
             pool_instances: 200,
             panel_concurrency: 64,
+            panel_queue: 1024,
+            queue_wait_ms: 5_000,
             quarantine_after: 5,
             breaker_failures: 5,
             breaker_cooldown_ms: 10_000,

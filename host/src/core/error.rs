@@ -146,7 +146,7 @@ impl ApiError {
                 },
                 CallError::Fault(_) => StatusCode::BAD_GATEWAY,
                 CallError::Deadline(_) => StatusCode::GATEWAY_TIMEOUT,
-                CallError::Quarantined(_) => StatusCode::SERVICE_UNAVAILABLE,
+                CallError::Quarantined(_) | CallError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
@@ -190,6 +190,7 @@ impl ApiError {
                     CallError::Fault(_) => ("adapter_fault", vec![], None, j),
                     CallError::Deadline(_) => ("deadline_exceeded", vec![], None, j),
                     CallError::Quarantined(_) => ("adapter_quarantined", vec![], None, j),
+                    CallError::Overloaded(_) => ("overloaded", vec![], None, j),
                 }
             }
             ApiError::OutcomeUnknown { journal_id, .. } => {
@@ -255,6 +256,10 @@ impl ApiError {
                 error: CallError::Quarantined(_),
                 ..
             } => Some(60),
+            ApiError::Call {
+                error: CallError::Overloaded(_),
+                ..
+            } => Some(1),
             ApiError::TooManyConnections { .. } => Some(1),
             _ => None,
         }
