@@ -165,6 +165,12 @@ async fn a_python_adapter_written_outside_the_repository_passes_its_fixtures_and
     scaffold_test_and_push("python", "target/adapter.wasm").await;
 }
 
+/// componentize-js from the npm registry, every WASI feature off.
+#[tokio::test]
+async fn a_javascript_adapter_written_outside_the_repository_passes_its_fixtures_and_is_pushed() {
+    scaffold_test_and_push("js", "target/adapter.wasm").await;
+}
+
 /// What the AAGI panel really exchanged becomes fixtures; the module that made them passes them,
 /// and no secret of the panel's is in them.
 #[tokio::test]
