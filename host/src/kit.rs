@@ -1,6 +1,7 @@
 //! The author kit: what a partner needs to write, build and test an adapter outside this
 //! repository (`panelgate adapter new`, `panelgate adapter test`).
 
+pub mod dev;
 pub mod fixtures;
 pub mod record;
 pub mod scaffold;
