@@ -104,23 +104,17 @@ pub fn new(name: &str, lang: Lang, parent: &Path) -> Result<PathBuf> {
                     .replace("{{wasm}}", &wasm),
             ));
         }
-        Lang::Js => {
-            files.push(("app.js".into(), fill(JS_APP)));
-            files.push(("package.json".into(), fill(JS_PACKAGE)));
-            files.push((".gitignore".into(), "/target\n/node_modules\n".into()));
-            for (path, text) in WIT {
-                files.push((Path::new("wit").join(file_name(path)), text.to_string()));
-            }
-            files.push((
-                "README.md".into(),
-                fill(README)
-                    .replace("{{unit_tests}}", "")
-                    .replace("{{wasm}}", "target/adapter.wasm"),
-            ));
-        }
-        Lang::Python => {
-            files.push(("app.py".into(), fill(PYTHON_APP)));
-            files.push((".gitignore".into(), "/target\n__pycache__/\n".into()));
+        Lang::Js | Lang::Python => {
+            let (source, ignore) = match lang {
+                Lang::Js => {
+                    files.push(("package.json".into(), fill(JS_PACKAGE)));
+                    (("app.js", JS_APP), "/target\n/node_modules\n")
+                }
+                _ => (("app.py", PYTHON_APP), "/target\n__pycache__/\n"),
+            };
+            files.push((source.0.into(), fill(source.1)));
+            files.push((".gitignore".into(), ignore.into()));
+            // componentize-js and componentize-py build against the contract beside the source.
             for (path, text) in WIT {
                 files.push((Path::new("wit").join(file_name(path)), text.to_string()));
             }
