@@ -24,6 +24,18 @@ pub struct Config {
     pub registry: RegistryConfig,
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// Keys that may sign adapters, by name; a panel's `signers` names those it takes
+    /// (docs/deploying.md, "Signed adapters").
+    #[serde(default)]
+    pub signers: BTreeMap<String, SignerConfig>,
+}
+
+/// A key that signs adapters: a partner's release key, or broker IT's own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerConfig {
+    /// The Ed25519 public key, base64 of its 32 bytes (`panelgate adapter keygen` prints it).
+    pub public_key: String,
 }
 
 /// Events pushed to the portal as signed webhooks (docs/webhooks.md).
@@ -285,6 +297,10 @@ pub struct PanelConfig {
     pub callback_auth: Option<CallbackAuthConfig>,
     #[serde(default)]
     pub limits: PanelLimits,
+    /// The panel's signature policy: the names, under `[signers]`, of the keys one of which
+    /// must have signed every module it serves. Absent: the panel takes unsigned modules.
+    #[serde(default)]
+    pub signers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -545,7 +561,21 @@ impl Config {
     pub fn check(&self) -> Result<()> {
         self.server.check()?;
         self.webhooks.check()?;
+        for (name, signer) in &self.signers {
+            crate::signing::public_key(&signer.public_key)
+                .map_err(|e| anyhow::anyhow!("signers.{name}.public_key: {e}"))?;
+        }
         for (id, panel) in &self.panels {
+            if let Some(signers) = &panel.signers {
+                if signers.is_empty() {
+                    bail!(
+                        "panel `{id}`: `signers` is empty, so no module could serve it; name a key under [signers], or remove `signers` to take unsigned modules"
+                    );
+                }
+                if let Some(unknown) = signers.iter().find(|s| !self.signers.contains_key(*s)) {
+                    bail!("panel `{id}`: signer `{unknown}` is not configured under [signers]");
+                }
+            }
             if !self.adapters.contains_key(&panel.adapter) {
                 bail!(
                     "panel `{id}`: adapter `{}` is not configured under [adapters]",

@@ -32,6 +32,8 @@ pub struct Panel {
     pub context: Arc<crate::runtime::PanelContext>,
     pub callback_auth: Option<Credential>,
     pub module: ModuleInfo,
+    /// Where the panel has a signature policy: the allowed key's signature of `module`.
+    pub signature: Option<crate::store::ModuleSignature>,
 }
 
 pub struct AppState {

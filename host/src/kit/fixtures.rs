@@ -188,6 +188,7 @@ fn kit_config(panel: &PanelFixture) -> Result<Config> {
             credentials,
             callback_auth: None,
             limits: Default::default(),
+            signers: None,
         },
     );
     Ok(config)
