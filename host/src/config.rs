@@ -638,6 +638,23 @@ mod tests {
     }
 
     #[test]
+    fn a_signature_policy_naming_no_key_or_an_unknown_key_is_refused() {
+        let base = "[server]\nportal_token = { value = \"p\" }\nadmin_token = { value = \"a\" }\n\
+                    [adapters.probe]\npath = \"probe.wasm\"\n";
+        let panel = |signers: &str| {
+            format!("{base}[panels.probe]\nadapter = \"probe\"\nbase_url = \"http://127.0.0.1:9\"\nsigners = {signers}\n")
+        };
+        let check = |text: String| {
+            let config: Config = toml::from_str(&text).expect("parses");
+            format!("{:#}", config.check().err().expect("refused"))
+        };
+        assert!(check(panel("[]")).contains("`signers` is empty"));
+        assert!(check(panel("[\"nobody\"]")).contains("signer `nobody` is not configured under [signers]"));
+        let bad_key = format!("{}[signers.x]\npublic_key = \"AAAA\"\n", panel("[\"x\"]"));
+        assert!(check(bad_key).contains("signers.x.public_key: an Ed25519 public key is 32 bytes"));
+    }
+
+    #[test]
     fn a_panel_naming_an_unknown_adapter_is_refused() {
         let text = r#"
 [server]

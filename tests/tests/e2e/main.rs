@@ -28,6 +28,7 @@ mod metrics;
 mod partners;
 mod paths;
 mod sandbox;
+mod signatures;
 mod soak;
 mod store;
 mod webhooks;
