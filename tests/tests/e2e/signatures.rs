@@ -54,10 +54,12 @@ path = "{module}"
 [panels.probe]
 adapter = "probe"
 base_url = "http://127.0.0.1:9"
+settings = {{ channel = "h2h" }}
 signers = ["partner-a"]
 [panels.open]
 adapter = "probe"
 base_url = "http://127.0.0.1:9"
+settings = {{ channel = "h2h" }}
 "#,
         a = a.public,
         b = b.public,
@@ -176,13 +178,13 @@ async fn a_panel_with_a_policy_serves_only_what_its_signers_signed() {
     assert_eq!(set["action"], "set");
     assert_eq!(set["signer"], "partner-a");
     assert_eq!(set["signature"], signature.as_str());
+    // The journal lists the newest first.
     let (_, journal) = h.admin_get("/admin/journal?panel=probe").await;
     let deploy = journal
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["operation"] == "deploy")
-        .next_back()
+        .find(|e| e["operation"] == "deploy")
         .cloned()
         .expect("the switch's journal entry");
     assert_eq!(deploy["detail"]["action"], "set", "{deploy}");
