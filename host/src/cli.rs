@@ -333,7 +333,8 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
         AdapterCommand::Sign { file, key, out } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let pem = std::fs::read_to_string(&key).with_context(|| format!("reading {}", key.display()))?;
-            let key = crate::signing::private_key(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+            let key =
+                crate::signing::private_key(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
             let hash = crate::core::deploy::module_hash(&bytes);
             let out = out.unwrap_or_else(|| crate::core::deploy::signature_path(&file));
             std::fs::write(&out, format!("{}\n", crate::signing::sign(&key, &hash)))

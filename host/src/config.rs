@@ -642,11 +642,13 @@ mod tests {
         let base = "[server]\nportal_token = { value = \"p\" }\nadmin_token = { value = \"a\" }\n\
                     [adapters.probe]\npath = \"probe.wasm\"\n";
         let panel = |signers: &str| {
-            format!("{base}[panels.probe]\nadapter = \"probe\"\nbase_url = \"http://127.0.0.1:9\"\nsigners = {signers}\n")
+            format!(
+                "{base}[panels.probe]\nadapter = \"probe\"\nbase_url = \"http://127.0.0.1:9\"\nsigners = {signers}\n"
+            )
         };
         let check = |text: String| {
             let config: Config = toml::from_str(&text).expect("parses");
-            format!("{:#}", config.check().err().expect("refused"))
+            format!("{:#}", config.check().expect_err("refused"))
         };
         assert!(check(panel("[]")).contains("`signers` is empty"));
         assert!(check(panel("[\"nobody\"]")).contains("signer `nobody` is not configured under [signers]"));

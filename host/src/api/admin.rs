@@ -127,9 +127,11 @@ pub async fn push_adapter(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let signature = match headers.get(crate::signing::HEADER) {
-        Some(value) => Some(value.to_str().map_err(|_| {
-            ApiError::invalid(crate::signing::HEADER, "signature: give base64 (ASCII)")
-        })?),
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::invalid(crate::signing::HEADER, "signature: give base64 (ASCII)"))?,
+        ),
         None => None,
     };
     let pushed = state.push(&body, Source::Push, signature).await?;

@@ -127,7 +127,12 @@ impl AppState {
     /// serving an adapter of the same name could not run, and one whose `signature` (base64)
     /// no configured signer's key made for these bytes. Pushing registered bytes again with a
     /// signature adds the signature.
-    pub async fn push(&self, bytes: &[u8], source: Source, signature: Option<&str>) -> Result<Pushed, DeployError> {
+    pub async fn push(
+        &self,
+        bytes: &[u8],
+        source: Source,
+        signature: Option<&str>,
+    ) -> Result<Pushed, DeployError> {
         let signature = match signature {
             Some(text) => Some(self.verify_push(&module_hash(bytes), text)?),
             None => None,
@@ -138,7 +143,9 @@ impl AppState {
         if let Some(existing) = self.store.module(&info.hash).await? {
             keep(&existing);
             if signature.is_some() {
-                self.store.register_module(&existing, bytes, signature.as_ref()).await?;
+                self.store
+                    .register_module(&existing, bytes, signature.as_ref())
+                    .await?;
             }
             return Ok(Pushed {
                 info: existing,
@@ -164,7 +171,9 @@ impl AppState {
                 check_description(&panel.id, config, &description).map_err(DeployError::Refused)?;
             }
         }
-        self.store.register_module(&info, bytes, signature.as_ref()).await?;
+        self.store
+            .register_module(&info, bytes, signature.as_ref())
+            .await?;
         keep(&info);
         let info = self.store.module(&info.hash).await?.unwrap_or(info);
         let signer = signature.as_ref().map(|s| s.signer.as_str());
@@ -178,7 +187,8 @@ impl AppState {
 
     /// The configured signer whose key made `text` (a base64 signature) for module `hash`.
     fn verify_push(&self, hash: &str, text: &str) -> Result<ModuleSignature, DeployError> {
-        let sig = crate::signing::signature(text).map_err(|e| DeployError::BadSignature(format!("signature: {e}")))?;
+        let sig = crate::signing::signature(text)
+            .map_err(|e| DeployError::BadSignature(format!("signature: {e}")))?;
         for (name, signer) in &self.config.signers {
             let Ok(key) = crate::signing::public_key(&signer.public_key) else {
                 continue;
@@ -196,7 +206,11 @@ impl AppState {
         Err(DeployError::BadSignature(format!(
             "signature: made by none of the configured signers ({}) for this module (sha256 {hash}): \
              the module changed after it was signed, or another key signed it",
-            if names.is_empty() { "none configured".to_string() } else { names.join(", ") }
+            if names.is_empty() {
+                "none configured".to_string()
+            } else {
+                names.join(", ")
+            }
         )))
     }
 
@@ -235,7 +249,11 @@ impl AppState {
                 }
             }
         }
-        let allowed = allowed.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+        let allowed = allowed
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let found = if signatures.is_empty() {
             "is unsigned".to_string()
         } else {
@@ -259,7 +277,8 @@ impl AppState {
             return Ok(current);
         }
         let next = self.build_panel(panel, hash).await?;
-        self.record(&next, DeployAction::Set, Some(&current.module)).await?;
+        self.record(&next, DeployAction::Set, Some(&current.module))
+            .await?;
         Ok(self.install(next))
     }
 
@@ -277,7 +296,8 @@ impl AppState {
             )));
         };
         let next = self.build_panel(panel, &previous).await?;
-        self.record(&next, DeployAction::Rollback, Some(&current.module)).await?;
+        self.record(&next, DeployAction::Rollback, Some(&current.module))
+            .await?;
         Ok(self.install(next))
     }
 
@@ -294,7 +314,10 @@ impl AppState {
             let signature = match std::fs::read_to_string(&sig_path) {
                 Ok(text) => Some(text),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(e).with_context(|| format!("adapter `{name}`: reading {}", sig_path.display())),
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("adapter `{name}`: reading {}", sig_path.display()));
+                }
             };
             let pushed = self
                 .push(&bytes, Source::Config, signature.as_deref())
@@ -310,7 +333,9 @@ impl AppState {
                 let signature = self
                     .policy_signature(id, panel, configured)
                     .await
-                    .with_context(|| config_signature_hint(panel, &self.config.adapters[&panel.adapter].path))?;
+                    .with_context(|| {
+                        config_signature_hint(panel, &self.config.adapters[&panel.adapter].path)
+                    })?;
                 self.record_module(id, configured, signature.as_ref(), DeployAction::Config, None)
                     .await?;
             }
@@ -483,7 +508,12 @@ impl AppState {
         panel
     }
 
-    async fn record(&self, next: &Panel, action: DeployAction, previous: Option<&ModuleInfo>) -> Result<(), DeployError> {
+    async fn record(
+        &self,
+        next: &Panel,
+        action: DeployAction,
+        previous: Option<&ModuleInfo>,
+    ) -> Result<(), DeployError> {
         self.record_module(&next.id, &next.module, next.signature.as_ref(), action, previous)
             .await
     }

@@ -138,7 +138,10 @@ async fn a_panel_with_a_policy_serves_only_what_its_signers_signed() {
     let (status, refused) = switch(&h, "probe", "probe@0.2.0").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
     let message = refused["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("`partner-a`") && message.contains("is unsigned"), "{refused}");
+    assert!(
+        message.contains("`partner-a`") && message.contains("is unsigned"),
+        "{refused}"
+    );
     assert_eq!(served_by(&h, "probe").await, "probe@0.1.0");
 
     // The panel without a policy takes the unsigned module, as before.
@@ -238,7 +241,9 @@ async fn a_module_changed_after_it_was_signed_never_serves() {
     // With the original's signature: the push is refused, and nothing is registered.
     let (status, refused) = push(&h, &changed, Some(&signature)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-    let message = refused["error"]["issues"][0]["message"].as_str().unwrap_or_default();
+    let message = refused["error"]["issues"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
     assert!(message.contains(&module_hash(&changed)), "{refused}");
     assert!(message.contains("changed after it was signed"), "{refused}");
     let (_, adapters) = h.admin_get("/admin/adapters").await;
@@ -263,7 +268,13 @@ async fn a_module_changed_after_it_was_signed_never_serves() {
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
-    assert!(refused["error"]["message"].as_str().unwrap_or_default().contains("is unsigned"), "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is unsigned"),
+        "{refused}"
+    );
     assert_eq!(served_by(&h, "probe").await, "probe@0.1.0");
 }
 
@@ -287,19 +298,34 @@ async fn the_configs_own_adapter_must_be_signed_beside_its_file_on_a_panel_with_
     // No `.sig` beside the module: the host does not start, and says where the signature goes.
     let dir = tempfile::tempdir().unwrap();
     let module = config_module(dir.path(), None);
-    let error = format!("{:#}", boot(dir.path(), &module, &a).await.err().expect("refused"));
-    assert!(error.contains("probe.wasm.sig") && error.contains("is unsigned"), "{error}");
+    let error = format!(
+        "{:#}",
+        boot(dir.path(), &module, &a).await.err().expect("refused")
+    );
+    assert!(
+        error.contains("probe.wasm.sig") && error.contains("is unsigned"),
+        "{error}"
+    );
 
     // Signed by a key the config does not name: refused as well.
     let dir = tempfile::tempdir().unwrap();
     let module = config_module(dir.path(), Some(&key()));
-    let error = format!("{:#}", boot(dir.path(), &module, &a).await.err().expect("refused"));
-    assert!(error.contains("made by none of the configured signers (`partner-a`)"), "{error}");
+    let error = format!(
+        "{:#}",
+        boot(dir.path(), &module, &a).await.err().expect("refused")
+    );
+    assert!(
+        error.contains("made by none of the configured signers (`partner-a`)"),
+        "{error}"
+    );
 
     // Signed by the allowed key: the panel loads.
     let dir = tempfile::tempdir().unwrap();
     let module = config_module(dir.path(), Some(&a));
     let app = boot(dir.path(), &module, &a).await.expect("starts");
     let panel = app.state.panel("probe").expect("loaded");
-    assert_eq!(panel.signature.as_ref().map(|s| s.signer.as_str()), Some("partner-a"));
+    assert_eq!(
+        panel.signature.as_ref().map(|s| s.signer.as_str()),
+        Some("partner-a")
+    );
 }
