@@ -487,8 +487,12 @@ async fn panel(command: PanelCommand, host: HostArgs) -> Result<()> {
                 .send(Method::GET, &format!("/admin/panels/{panel}/deployments"), None)
                 .await?;
             for d in h["history"].as_array().into_iter().flatten() {
+                let signed = d["signer"]
+                    .as_str()
+                    .map(|s| format!("  signed by {s}"))
+                    .unwrap_or_default();
                 println!(
-                    "{}  {:<8}  {}",
+                    "{}  {:<8}  {}{signed}",
                     d["at"].as_str().unwrap_or("?"),
                     d["action"].as_str().unwrap_or("?"),
                     d["module"].as_str().unwrap_or("?")

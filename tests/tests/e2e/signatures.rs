@@ -329,3 +329,71 @@ async fn the_configs_own_adapter_must_be_signed_beside_its_file_on_a_panel_with_
         Some("partner-a")
     );
 }
+
+#[tokio::test]
+async fn the_partner_signs_with_the_cli_and_broker_it_pushes_the_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let cli = |args: Vec<String>| async move {
+        let mut argv = vec!["panelgate".to_string()];
+        argv.extend(args);
+        panelgate::cli::run(argv).await
+    };
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+
+    // The partner: a key (never written over), then the signature beside the module.
+    assert_eq!(
+        cli(strings(&["adapter", "keygen", "--out", &path("release.pem")]))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        cli(strings(&["adapter", "keygen", "--out", &path("release.pem")]))
+            .await
+            .is_err()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path("release.pem"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the private key is its owner's only: {mode:o}");
+    }
+    let pem = std::fs::read_to_string(path("release.pem")).unwrap();
+    let private = signing::private_key(&pem).unwrap();
+    let a = Key {
+        public: signing::public_key_of(&private),
+        private,
+    };
+    std::fs::copy(guests::PROBE_NEXT, path("next.wasm")).unwrap();
+    let sign = strings(&[
+        "adapter",
+        "sign",
+        &path("next.wasm"),
+        "--key",
+        &path("release.pem"),
+    ]);
+    assert_eq!(cli(sign).await.unwrap(), 0);
+
+    // Broker IT: the push carries the signature, and the panel with a policy switches.
+    let h = start_with(&signed_panels(&config_module(dir.path(), Some(&a)), &a, &key())).await;
+    let push = strings(&[
+        "adapter",
+        "push",
+        &path("next.wasm"),
+        "--signature",
+        &path("next.wasm.sig"),
+        "--url",
+        &h.base,
+        "--token",
+        ADMIN,
+    ]);
+    assert_eq!(cli(push).await.unwrap(), 0);
+    let (status, switched) = switch(&h, "probe", "probe@0.2.0").await;
+    assert_eq!(status, StatusCode::OK, "{switched}");
+    assert_eq!(last_deployment(&h, "probe").await["signer"], "partner-a");
+    assert_eq!(served_by(&h, "probe").await, "probe@0.2.0");
+}
