@@ -397,3 +397,44 @@ async fn the_partner_signs_with_the_cli_and_broker_it_pushes_the_signature() {
     assert_eq!(last_deployment(&h, "probe").await["signer"], "partner-a");
     assert_eq!(served_by(&h, "probe").await, "probe@0.2.0");
 }
+
+/// Waits until `panel` is served by `adapter`, for at most 20 s.
+async fn until_served_by(h: &Harness, panel: &str, adapter: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while served_by(h, panel).await != adapter {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "`{panel}` never served `{adapter}`"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_watched_folder_deploys_to_a_panel_with_a_policy_only_a_module_signed_beside_it() {
+    let (a, b) = (key(), key());
+    let dir = tempfile::tempdir().unwrap();
+    let drop = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "{}\n[registry]\nwatch_dir = \"{}\"\nwatch_interval_ms = 100\n",
+        signed_panels(&config_module(dir.path(), Some(&a)), &a, &b),
+        drop.path().display()
+    );
+    let h = start_with(&extra).await;
+    let next = std::fs::read(guests::PROBE_NEXT).unwrap();
+
+    // Unsigned: the panel without a policy takes it, the one with a policy keeps its module.
+    std::fs::write(drop.path().join("unsigned.wasm"), tampered(&next)).unwrap();
+    until_served_by(&h, "open", "probe@0.2.0").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(served_by(&h, "probe").await, "probe@0.1.0");
+    assert_eq!(last_deployment(&h, "probe").await["action"], "config");
+
+    // Signed, the `.sig` copied first: deployed, its signer recorded.
+    std::fs::write(drop.path().join("signed.wasm.sig"), sign(&a, &next)).unwrap();
+    std::fs::write(drop.path().join("signed.wasm"), &next).unwrap();
+    until_served_by(&h, "probe", "probe@0.2.0").await;
+    let set = last_deployment(&h, "probe").await;
+    assert_eq!(set["signer"], "partner-a", "{set}");
+    assert_eq!(set["module"], module_hash(&next).as_str());
+}
