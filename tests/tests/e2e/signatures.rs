@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use crate::common::*;
-use panelgate::core::deploy::module_hash;
+use panelgate::core::deploy::{Source, module_hash};
 use panelgate::signing::{self, SigningKey};
 use panelgate_tests::guests;
 use reqwest::{Method, StatusCode};
@@ -282,7 +282,8 @@ async fn a_module_changed_after_it_was_signed_never_serves() {
 async fn boot(dir: &Path, module: &str, allowed: &Key) -> anyhow::Result<panelgate::App> {
     let config = format!(
         "{}\n[signers.partner-a]\npublic_key = \"{}\"\n[adapters.probe]\npath = \"{module}\"\n\
-         [panels.probe]\nadapter = \"probe\"\nbase_url = \"http://127.0.0.1:9\"\nsigners = [\"partner-a\"]\n",
+         [panels.probe]\nadapter = \"probe\"\nbase_url = \"http://127.0.0.1:9\"\nsigners = [\"partner-a\"]\n\
+         settings = {{ channel = \"h2h\" }}\n",
         bare_config(dir, "127.0.0.1:0", ""),
         allowed.public
     );
@@ -437,4 +438,43 @@ async fn the_watched_folder_deploys_to_a_panel_with_a_policy_only_a_module_signe
     let set = last_deployment(&h, "probe").await;
     assert_eq!(set["signer"], "partner-a", "{set}");
     assert_eq!(set["module"], module_hash(&next).as_str());
+}
+
+#[tokio::test]
+async fn module_bytes_altered_in_the_store_are_refused_at_the_next_start() {
+    let a = key();
+    let dir = tempfile::tempdir().unwrap();
+    let module = config_module(dir.path(), Some(&a));
+    let app = boot(dir.path(), &module, &a).await.expect("starts");
+    let next = std::fs::read(guests::PROBE_NEXT).unwrap();
+    let pushed = app
+        .state
+        .push(&next, Source::Push, Some(&sign(&a, &next)))
+        .await
+        .expect("pushed");
+    assert_eq!(pushed.signature.map(|s| s.signer).as_deref(), Some("partner-a"));
+    app.state
+        .switch("probe", &module_hash(&next))
+        .await
+        .expect("switched");
+    drop(app);
+
+    // Someone with the database swaps the signed module's bytes for others.
+    sqlx::any::install_default_drivers();
+    let url = format!("sqlite://{}", dir.path().join("panelgate.db").display());
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let altered = sqlx::query("UPDATE modules SET bytes = $1 WHERE hash = $2")
+        .bind(tampered(&next))
+        .bind(module_hash(&next))
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(altered.rows_affected(), 1);
+    pool.close().await;
+
+    let error = format!(
+        "{:#}",
+        boot(dir.path(), &module, &a).await.err().expect("refused")
+    );
+    assert!(error.contains("no longer hash to its name"), "{error}");
 }
