@@ -546,6 +546,47 @@ async function showCallbacks() {
   flaggedOnly ? "No flagged callback." : "No callback received.", 5);
 }
 
+// --- webhooks --------------------------------------------------------------------------------
+
+async function showWebhooks() {
+  const subscriptions = await api("GET", "/admin/subscriptions");
+  const rows = subscriptions.map((s) => {
+    const id = encodeURIComponent(s.id);
+    const actions = el("td", {},
+      el("button", { type: "button", "aria-label": `Deliveries of ${s.id}`,
+        onclick: () => act("Loading deliveries", () => showDeliveries(s.id)) }, "Deliveries"));
+    if (s.state === "disabled") {
+      actions.append(el("button", { type: "button", "aria-label": `Enable ${s.id}`,
+        onclick: () => act(`Enabling ${s.id}`, async () => {
+          await api("POST", `/admin/subscriptions/${id}/enable`);
+          await showWebhooks();
+        }) }, "Enable"));
+    }
+    return el("tr", { class: s.state === "disabled" ? "changed" : "" },
+      el("td", {}, s.id), el("td", {}, s.url), el("td", {}, s.kinds.join(", ") || "every kind"),
+      el("td", {}, s.panels.join(", ") || "every panel"),
+      el("td", {}, s.state === "disabled" ? `disabled: ${s.disabled_reason || ""}` : s.state),
+      actions);
+  });
+  fill($("subscriptions-table").tBodies[0], rows, "No subscription.", 6);
+}
+
+async function showDeliveries(id) {
+  const deliveries = await api("GET", `/admin/subscriptions/${encodeURIComponent(id)}/deliveries`);
+  $("deliveries-caption").textContent = `Deliveries of ${id}, newest first`;
+  fill($("deliveries-table").tBodies[0], deliveries.map((d) => el("tr", { class: d.state === "failed" ? "changed" : "" },
+    el("td", { class: "time" }, d.created_at), el("td", {}, d.event_id), el("td", {}, d.case_id || ""),
+    el("td", {}, d.state), el("td", {}, String(d.attempts)),
+    el("td", {}, d.last_status != null ? String(d.last_status) : (d.last_error || "")),
+    el("td", {}, d.last_latency_ms != null ? `${d.last_latency_ms} ms` : ""),
+    el("td", {}, el("button", { type: "button", "aria-label": `Replay ${d.event_id}`,
+      onclick: () => act(`Replaying ${d.event_id}`, async () => {
+        await api("POST", `/admin/subscriptions/${encodeURIComponent(id)}/replay`, { event_id: d.event_id });
+        await showDeliveries(id);
+      }) }, "Replay")))),
+  "No delivery yet.", 8);
+}
+
 // --- navigation ------------------------------------------------------------------------------
 
 const VIEWS = {
@@ -555,6 +596,7 @@ const VIEWS = {
   journal: async () => { await loadPanels(); await filterJournal(); },
   "in-doubt": showInDoubt,
   callbacks: showCallbacks,
+  webhooks: showWebhooks,
 };
 
 function currentView() {
@@ -592,6 +634,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("doubt-refresh").addEventListener("click", () => act("Refreshing", showInDoubt));
   $("callbacks-refresh").addEventListener("click", () => act("Refreshing callbacks", showCallbacks));
   $("callbacks-flagged").addEventListener("change", () => showCallbacks().catch((e) => say(e.message, true)));
+  $("webhooks-refresh").addEventListener("click", () => act("Refreshing webhooks", showWebhooks));
   window.addEventListener("hashchange", async () => {
     await show();
     $("main").focus();

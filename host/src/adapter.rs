@@ -186,6 +186,10 @@ pub enum CallError {
     /// The adapter faulted too often in a row and is not called until re-enabled.
     #[error("the panel's adapter is quarantined: {0}")]
     Quarantined(String),
+    /// The panel had no slot free and its queue was full, or the wait for a slot ran out: the
+    /// adapter was not called.
+    #[error("the panel is overloaded: {0}")]
+    Overloaded(String),
 }
 
 /// What a call did besides its outcome.

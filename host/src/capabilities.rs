@@ -4,3 +4,5 @@ pub mod config;
 pub mod credentials;
 pub mod http;
 pub mod log;
+pub mod oauth2;
+pub mod signature;

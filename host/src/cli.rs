@@ -33,7 +33,7 @@ enum Command {
         #[command(flatten)]
         host: HostArgs,
     },
-    /// Which module each panel of a running host serves.
+    /// A running host's panels: add, change, remove them, and which module each serves.
     Panel {
         #[command(subcommand)]
         command: PanelCommand,
@@ -132,19 +132,96 @@ enum AdapterCommand {
 enum PanelCommand {
     /// Panels and the module each serves.
     List,
-    /// Switch a panel to a registered module (`name@version`); running requests finish on
-    /// the old one.
+    /// A panel's definition (secrets as references) and version, as JSON.
+    Show { panel: String },
+    /// Add a panel to the running host, no restart: its definition from a file (TOML or JSON,
+    /// what a `[panels.ID]` table of the config holds; secrets as `{ env = "VAR" }` or
+    /// `{ file = "/path" }`), and/or the options below.
+    Add {
+        panel: String,
+        #[command(flatten)]
+        definition: DefinitionArgs,
+    },
+    /// Change a panel: the options given replace those parts of its definition. `--adapter
+    /// name@version` alone switches the module it serves (running requests finish on the old
+    /// one).
     Set {
         panel: String,
-        #[arg(long)]
-        adapter: String,
+        #[command(flatten)]
+        definition: DefinitionArgs,
     },
+    /// Remove a panel: new operations on it are refused (404); its cases stay readable.
+    Remove { panel: String },
     /// Switch a panel back to the module it served before.
     Rollback { panel: String },
     /// A panel's deployment history.
     History { panel: String },
     /// Lift a panel's quarantine: its adapter is called again.
     Enable { panel: String },
+}
+
+/// A panel's definition, or the parts of it to change.
+#[derive(Args)]
+struct DefinitionArgs {
+    /// A file with the whole definition (TOML or, by its `.json` extension, JSON).
+    #[arg(long)]
+    from: Option<PathBuf>,
+    /// The adapter's name (its newest registered version), or `name@version`.
+    #[arg(long)]
+    adapter: Option<String>,
+    /// The partner's base URL.
+    #[arg(long)]
+    base_url: Option<String>,
+    /// A setting `NAME=VALUE` (repeat it); `NAME=` removes one.
+    #[arg(long = "setting", value_name = "NAME=VALUE")]
+    settings: Vec<String>,
+}
+
+impl DefinitionArgs {
+    /// Only `--adapter name@version`: a switch of the module, not of the definition.
+    fn is_switch(&self) -> Option<&str> {
+        let only_adapter = self.from.is_none() && self.base_url.is_none() && self.settings.is_empty();
+        self.adapter
+            .as_deref()
+            .filter(|a| only_adapter && a.contains('@'))
+    }
+
+    /// `base` (the panel's definition now, or an empty one) with these changes.
+    fn apply(&self, mut base: Value) -> Result<Value> {
+        if let Some(file) = &self.from {
+            let text =
+                std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+            base = if file.extension().is_some_and(|e| e == "json") {
+                serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?
+            } else {
+                toml::from_str(&text).with_context(|| format!("parsing {}", file.display()))?
+            };
+        }
+        if !base.is_object() {
+            bail!("a panel's definition is a table (an object)");
+        }
+        if let Some(adapter) = &self.adapter {
+            base["adapter"] = json!(adapter);
+        }
+        if let Some(url) = &self.base_url {
+            base["base_url"] = json!(url);
+        }
+        for setting in &self.settings {
+            let Some((name, value)) = setting.split_once('=') else {
+                bail!("--setting `{setting}`: give NAME=VALUE");
+            };
+            if !base["settings"].is_object() {
+                base["settings"] = json!({});
+            }
+            let settings = base["settings"].as_object_mut().context("settings")?;
+            if value.is_empty() {
+                settings.remove(name);
+            } else {
+                settings.insert(name.to_string(), json!(value));
+            }
+        }
+        Ok(base)
+    }
 }
 
 #[derive(Subcommand)]
@@ -274,6 +351,16 @@ enum Body {
     Wasm(Vec<u8>),
     /// A module with its detached signature (base64), sent as `X-Panelgate-Signature`.
     SignedWasm(Vec<u8>, String),
+}
+
+/// A panel as `GET /admin/panels/{panel}` shows it, on one line.
+fn view_line(view: &Value) -> String {
+    format!(
+        "version {}, {}, serving {}",
+        view["version"],
+        view["definition"]["base_url"].as_str().unwrap_or("?"),
+        module_line(&view["serving"])
+    )
 }
 
 fn module_line(m: &Value) -> String {
@@ -457,15 +544,60 @@ async fn panel(command: PanelCommand, host: HostArgs) -> Result<()> {
                 );
             }
         }
-        PanelCommand::Set { panel, adapter } => {
-            let m = host
+        PanelCommand::Set { panel, definition } => {
+            if let Some(adapter) = definition.is_switch() {
+                let m = host
+                    .send(
+                        Method::PUT,
+                        &format!("/admin/panels/{panel}/adapter"),
+                        Some(Body::Json(json!({ "adapter": adapter }))),
+                    )
+                    .await?;
+                println!("panel {panel} now serves {}", module_line(&m));
+                return Ok(());
+            }
+            let now = host
+                .send(Method::GET, &format!("/admin/panels/{panel}"), None)
+                .await?;
+            let changed = definition.apply(now["definition"].clone())?;
+            let view = host
                 .send(
                     Method::PUT,
-                    &format!("/admin/panels/{panel}/adapter"),
-                    Some(Body::Json(json!({ "adapter": adapter }))),
+                    &format!("/admin/panels/{panel}"),
+                    Some(Body::Json(changed)),
                 )
                 .await?;
-            println!("panel {panel} now serves {}", module_line(&m));
+            println!("panel {panel} changed: {}", view_line(&view));
+        }
+        PanelCommand::Add { panel, definition } => {
+            if host
+                .send(Method::GET, &format!("/admin/panels/{panel}"), None)
+                .await
+                .is_ok()
+            {
+                bail!("panel {panel} exists; change it with `panelgate panel set {panel} ...`");
+            }
+            let body = definition.apply(json!({}))?;
+            let view = host
+                .send(
+                    Method::PUT,
+                    &format!("/admin/panels/{panel}"),
+                    Some(Body::Json(body)),
+                )
+                .await?;
+            println!("panel {panel} added: {}", view_line(&view));
+        }
+        PanelCommand::Remove { panel } => {
+            let removed = host
+                .send(Method::DELETE, &format!("/admin/panels/{panel}"), None)
+                .await?;
+            println!("panel {panel} removed (version {})", removed["version"]);
+        }
+        PanelCommand::Show { panel } => {
+            let view = host
+                .send(Method::GET, &format!("/admin/panels/{panel}"), None)
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&view)?);
         }
         PanelCommand::Rollback { panel } => {
             let m = host

@@ -1,12 +1,13 @@
 //! The host's TOML configuration: server, store, sandbox defaults, adapters and panels.
 //!
-//! Secrets are named by environment variable (`*_env`); inline values exist for the demo only.
+//! Secrets are named by environment variable or file (`{ env = "X" }`, `{ file = "path" }`);
+//! inline values exist for the demo only, and never reach the store or the admin API.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -236,6 +237,12 @@ pub struct SandboxConfig {
     pub pool_instances: u32,
     /// Operations in flight per panel.
     pub panel_concurrency: usize,
+    /// Operations that may wait for one of a panel's slots beyond `panel_concurrency`; more are
+    /// answered `503 overloaded` with `Retry-After` at once. A waiting operation holds its
+    /// request only: no instance, no memory of its own.
+    pub panel_queue: usize,
+    /// How long an operation waits for a slot before it is answered `503 overloaded`.
+    pub queue_wait_ms: u64,
     /// An adapter that faults (traps, returns malformed results, runs out of CPU time) this many
     /// times in a row, and also on the panel's last good request replayed, is quarantined: its
     /// panel answers 503 until an operator re-enables it or deploys another version. Faults it
@@ -263,6 +270,8 @@ impl Default for SandboxConfig {
             max_log_bytes: 64 * 1024,
             pool_instances: 200,
             panel_concurrency: 64,
+            panel_queue: 1024,
+            queue_wait_ms: 5_000,
             quarantine_after: 5,
             breaker_failures: 5,
             breaker_cooldown_ms: 10_000,
@@ -278,45 +287,64 @@ pub struct AdapterConfig {
     pub path: PathBuf,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// A panel's definition: in the config file under `[panels.ID]`, in the store (`panels`), and
+/// the body of `PUT /admin/panels/{panel}`. Its secrets are references (`env`, `file`), never
+/// values, wherever it is stored or sent.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PanelConfig {
+    /// The adapter: in the config file, a key of `[adapters]`; in the store and the admin API,
+    /// the name a registered module's `describe` gives (`aap-h2h`), or `name@version` in a
+    /// `PUT` to serve that version.
     pub adapter: String,
+    /// The partner's address (http or https).
     pub base_url: String,
     /// `host` or `host:port` the adapter may call; the base URL's host is always allowed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_hosts: Vec<String>,
     /// Non-secret settings the adapter reads with `config.get`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub settings: BTreeMap<String, String>,
-    #[serde(default)]
+    /// The credentials the adapter names, each applied by the host at egress.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub credentials: BTreeMap<String, CredentialConfig>,
     /// How partner callbacks to this panel authenticate. A panel whose adapter serves
     /// callbacks must say: a credential, or `{ kind = "none" }` to take them unauthenticated.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_auth: Option<CallbackAuthConfig>,
+    /// Mutual TLS and the partner's CA.
+    #[serde(default, skip_serializing_if = "PanelTls::is_empty")]
+    pub tls: PanelTls,
+    /// Overrides of the `[sandbox]` defaults for this panel.
     #[serde(default)]
     pub limits: PanelLimits,
     /// The panel's signature policy: the names, under `[signers]`, of the keys one of which
     /// must have signed every module it serves. Absent: the panel takes unsigned modules.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signers: Option<Vec<String>>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PanelLimits {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_mib: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub operation_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub connect_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub read_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_response_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker_failures: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker_cooldown_ms: Option<u64>,
 }
 
 /// A credential of a panel. The adapter names it; the host applies it at egress.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum CredentialConfig {
     Basic {
@@ -334,15 +362,128 @@ pub enum CredentialConfig {
     HashKey {
         key: Secret,
     },
+    /// OAuth 2.0 client credentials (RFC 6749 §4.4): the host fetches a token from `token_url`,
+    /// caches it until shortly before it expires, and sends it as a Bearer token.
+    Oauth2Client {
+        token_url: String,
+        client_id: Secret,
+        client_secret: Secret,
+        /// The `scope` parameter of the token request; none is sent when absent.
+        #[serde(default)]
+        scope: Option<String>,
+        /// How the client authenticates to the token endpoint (RFC 6749 §2.3.1): `basic`
+        /// (HTTP Basic, the default every server must support) or `body` (`client_id` and
+        /// `client_secret` in the form).
+        #[serde(default)]
+        auth_method: ClientAuthMethod,
+    },
+    /// Request signing in the HTTP Signatures style (draft-cavage-http-signatures-12).
+    HttpSignature {
+        /// The `keyId` parameter: how the partner finds the key.
+        key_id: String,
+        algorithm: SignatureAlgorithm,
+        /// The HMAC key (`hmac-sha256`, `hmac-sha512`).
+        #[serde(default)]
+        secret: Option<Secret>,
+        /// The RSA private key, PKCS#8 PEM (`rsa-sha256`).
+        #[serde(default)]
+        private_key: Option<Secret>,
+        /// How the signature bytes are written: `base64` (the draft's) or `hex`.
+        #[serde(default)]
+        encoding: SignatureEncoding,
+        /// What is signed, in order: `(request-target)` and header names. The host sets `date`,
+        /// `host`, `digest` and `content-length` itself when they are listed.
+        #[serde(default = "default_signed_headers")]
+        headers: Vec<String>,
+        /// Where the signature goes: `signature` (the `Signature` header) or `authorization`
+        /// (`Authorization: Signature ...`).
+        #[serde(default)]
+        header: SignatureHeader,
+    },
+    /// Several credentials on one request, applied in the order named: e.g. an API key and a
+    /// signature over it. A signing credential must come last.
+    All {
+        of: Vec<String>,
+    },
     /// The partner needs no credential under this name (its spec names none): requests that
     /// name it go out as the adapter made them. Said explicitly, so that no operator invents
     /// a dummy secret for the host to send.
     None,
 }
 
-/// What a partner's callback must carry. Only Basic is checked on the way in today: a kind the
-/// host could not check is refused here, not by refusing every callback at run time.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAuthMethod {
+    #[default]
+    Basic,
+    Body,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureAlgorithm {
+    HmacSha256,
+    HmacSha512,
+    RsaSha256,
+}
+
+impl SignatureAlgorithm {
+    /// The `algorithm` parameter as written in the signature.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureAlgorithm::HmacSha256 => "hmac-sha256",
+            SignatureAlgorithm::HmacSha512 => "hmac-sha512",
+            SignatureAlgorithm::RsaSha256 => "rsa-sha256",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureEncoding {
+    #[default]
+    Base64,
+    Hex,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureHeader {
+    #[default]
+    Signature,
+    Authorization,
+}
+
+fn default_signed_headers() -> Vec<String> {
+    vec!["(request-target)".into(), "host".into(), "date".into()]
+}
+
+/// The TLS a panel's partner calls use beyond the defaults.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PanelTls {
+    /// The client certificate (PEM, its chain after it) the host presents to the partner:
+    /// mutual TLS. Needs `client_key`.
+    #[serde(default)]
+    pub client_certificate: Option<Secret>,
+    /// The client certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub client_key: Option<Secret>,
+    /// CA certificates (PEM) the partner's certificate must chain to. When given, they are the
+    /// only roots this panel trusts: the public ones are not.
+    #[serde(default)]
+    pub ca_bundle: Option<Secret>,
+}
+
+impl PanelTls {
+    pub fn is_empty(&self) -> bool {
+        self.client_certificate.is_none() && self.client_key.is_none() && self.ca_bundle.is_none()
+    }
+}
+
+/// What a partner's callback must carry. A kind the host could not check is refused here, not
+/// by refusing every callback at run time.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum CallbackAuthConfig {
     /// Callbacks are taken unauthenticated: said explicitly, warned about at start and on
@@ -352,38 +493,204 @@ pub enum CallbackAuthConfig {
         username: Secret,
         password: Secret,
     },
+    /// An HMAC over a timestamp and the body, in a header, as Stripe, Slack and GitHub sign
+    /// webhooks: a bad or missing signature, a timestamp outside `window_s`, or a signature seen
+    /// before within the window is 401.
+    Hmac {
+        secret: Secret,
+        #[serde(default = "default_callback_algorithm")]
+        algorithm: SignatureAlgorithm,
+        #[serde(default = "default_callback_encoding")]
+        encoding: SignatureEncoding,
+        /// The header carrying the signature.
+        signature_header: String,
+        /// Written before the signature in its header (e.g. `sha256=`); none by default.
+        #[serde(default)]
+        signature_prefix: String,
+        /// The header carrying the time of signing, in seconds since the Unix epoch.
+        timestamp_header: String,
+        /// How far the timestamp may be from the host's clock, either way.
+        #[serde(default = "default_window_s")]
+        window_s: u64,
+        /// What is signed: `{timestamp}`, `{body}` (the raw bytes), `{method}` and `{path}`
+        /// (the callback's path under `/callbacks/{panel}/`) are replaced.
+        #[serde(default = "default_signed_template")]
+        signed: String,
+    },
 }
 
-impl CallbackAuthConfig {
-    /// The credential callbacks are checked against; `None` for `kind = "none"`.
-    pub fn credential(&self) -> Option<CredentialConfig> {
-        match self {
-            CallbackAuthConfig::None => None,
-            CallbackAuthConfig::Basic { username, password } => Some(CredentialConfig::Basic {
-                username: username.clone(),
-                password: password.clone(),
-            }),
+fn default_callback_algorithm() -> SignatureAlgorithm {
+    SignatureAlgorithm::HmacSha256
+}
+fn default_callback_encoding() -> SignatureEncoding {
+    SignatureEncoding::Hex
+}
+fn default_window_s() -> u64 {
+    300
+}
+fn default_signed_template() -> String {
+    "{timestamp}.{body}".into()
+}
+
+/// A secret, by reference: `{ env = "VAR" }` (an environment variable of the host) or
+/// `{ file = "/run/secrets/x" }` (a file's content, one trailing line end dropped; in the config
+/// file, relative to its folder). In the config file only, `{ value = "..." }` for the demo.
+/// `{ config = "panels.A03.credentials.partner.password" }` is how the store names a value
+/// written inline in the config file, which it never holds.
+#[derive(Clone, PartialEq, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Secret {
+    /// An environment variable of the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    /// A file on the host (absolute; in the config file, relative to its folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// The value the host's config file gives inline at this path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
+    /// The value itself: the config file only (refused by the admin API, never stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Where it comes from, never an inline value.
+        match (&self.env, &self.file, &self.value) {
+            (Some(var), _, _) => write!(f, "Secret(env {var})"),
+            (_, Some(path), _) => write!(f, "Secret(file {path})"),
+            _ => f.write_str("Secret(***)"),
         }
     }
 }
 
-/// A secret value: `{ env = "VAR" }`, or `{ value = "..." }` for the demo only.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Secret {
-    pub env: Option<String>,
-    pub value: Option<String>,
-}
+/// The largest secret file the host reads: a key, a password or a partner's CA bundle, not a
+/// document.
+const MAX_SECRET_FILE: u64 = 1024 * 1024;
+
+/// Values written inline in the config file's panels, by their path
+/// (`panels.A03.credentials.partner.password`): what a `{ config = PATH }` reference names.
+pub type InlineSecrets = BTreeMap<String, String>;
 
 impl Secret {
+    /// The value, for a secret outside the panels (`server.portal_token`, ...).
     pub fn resolve(&self, what: &str) -> Result<String> {
-        match (&self.env, &self.value) {
-            (Some(var), None) => {
+        self.resolve_with(what, &InlineSecrets::new())
+    }
+
+    /// The value, with `{ config = PATH }` looked up in `inline`. The error names `what` and
+    /// the reference, never a value.
+    pub fn resolve_with(&self, what: &str, inline: &InlineSecrets) -> Result<String> {
+        match (&self.env, &self.file, &self.config, &self.value) {
+            (Some(var), None, None, None) => {
                 std::env::var(var).with_context(|| format!("{what}: environment variable `{var}` is not set"))
             }
-            (None, Some(value)) => Ok(value.clone()),
-            _ => bail!("{what}: give exactly one of `env` or `value`"),
+            (None, Some(file), None, None) => {
+                read_secret_file(file).with_context(|| format!("{what}: file `{file}`"))
+            }
+            (None, None, Some(path), None) => inline
+                .get(path)
+                .cloned()
+                .with_context(|| format!("{what}: the config file of this host gives no value at `{path}`")),
+            (None, None, None, Some(value)) => Ok(value.clone()),
+            _ => bail!("{what}: give exactly one of `env`, `file` or `value`"),
         }
+    }
+}
+
+/// A secret file's content: a regular file (never a pipe or a device, which could block or
+/// never end), at most [`MAX_SECRET_FILE`] bytes, UTF-8, without its one trailing line end.
+fn read_secret_file(file: &str) -> Result<String> {
+    use std::io::Read as _;
+    let path = Path::new(file);
+    if !path.is_absolute() {
+        bail!("must be an absolute path");
+    }
+    let opened = std::fs::File::open(path).context("cannot be read")?;
+    let meta = opened.metadata().context("cannot be read")?;
+    if !meta.is_file() {
+        bail!("is not a regular file");
+    }
+    let mut bytes = Vec::new();
+    opened
+        .take(MAX_SECRET_FILE + 1)
+        .read_to_end(&mut bytes)
+        .context("cannot be read")?;
+    if bytes.len() as u64 > MAX_SECRET_FILE {
+        bail!("is longer than {MAX_SECRET_FILE} bytes");
+    }
+    let mut text = String::from_utf8(bytes).ok().context("is not UTF-8 text")?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
+}
+
+impl PanelConfig {
+    /// Every secret of the panel with its path in the definition
+    /// (`credentials.partner.password`, `callback_auth.username`, ...), in a stable order.
+    pub fn secrets_mut(&mut self) -> Vec<(String, &mut Secret)> {
+        let mut out = Vec::new();
+        for (name, credential) in &mut self.credentials {
+            let at = |field: &str| format!("credentials.{name}.{field}");
+            match credential {
+                CredentialConfig::Basic { username, password } => {
+                    out.push((at("username"), username));
+                    out.push((at("password"), password));
+                }
+                CredentialConfig::ApiKey { headers } => {
+                    for (header, value) in headers {
+                        out.push((at(&format!("headers.{header}")), value));
+                    }
+                }
+                CredentialConfig::Bearer { token } => out.push((at("token"), token)),
+                CredentialConfig::HashKey { key } => out.push((at("key"), key)),
+                CredentialConfig::Oauth2Client {
+                    client_id,
+                    client_secret,
+                    ..
+                } => {
+                    out.push((at("client_id"), client_id));
+                    out.push((at("client_secret"), client_secret));
+                }
+                CredentialConfig::HttpSignature {
+                    secret, private_key, ..
+                } => {
+                    if let Some(secret) = secret {
+                        out.push((at("secret"), secret));
+                    }
+                    if let Some(key) = private_key {
+                        out.push((at("private_key"), key));
+                    }
+                }
+                CredentialConfig::All { .. } | CredentialConfig::None => {}
+            }
+        }
+        match &mut self.callback_auth {
+            Some(CallbackAuthConfig::Basic { username, password }) => {
+                out.push(("callback_auth.username".into(), username));
+                out.push(("callback_auth.password".into(), password));
+            }
+            Some(CallbackAuthConfig::Hmac { secret, .. }) => {
+                out.push(("callback_auth.secret".into(), secret))
+            }
+            Some(CallbackAuthConfig::None) | None => {}
+        }
+        let tls = &mut self.tls;
+        for (field, secret) in [
+            ("tls.client_certificate", tls.client_certificate.as_mut()),
+            ("tls.client_key", tls.client_key.as_mut()),
+            ("tls.ca_bundle", tls.ca_bundle.as_mut()),
+        ] {
+            if let Some(secret) = secret {
+                out.push((field.into(), secret));
+            }
+        }
+        out
     }
 }
 
@@ -520,7 +827,39 @@ impl WebhooksConfig {
     }
 }
 
+/// The longest panel id: it appears in every portal path and journal entry.
+pub const MAX_PANEL_ID: usize = 64;
+
+/// A panel id: 1 to [`MAX_PANEL_ID`] letters, digits, `-` and `_`.
+pub fn check_panel_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_PANEL_ID {
+        return Err(format!("must be 1 to {MAX_PANEL_ID} characters long"));
+    }
+    if !id
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err("use letters, digits, `-` and `_` only".into());
+    }
+    Ok(())
+}
+
 impl Config {
+    /// Every value the config file's panels give inline, by its path
+    /// (`panels.A03.credentials.partner.password`).
+    pub fn inline_secrets(&self) -> InlineSecrets {
+        let mut inline = InlineSecrets::new();
+        for (id, panel) in &self.panels {
+            let mut panel = panel.clone();
+            for (path, secret) in panel.secrets_mut() {
+                if let Some(value) = secret.value.take() {
+                    inline.insert(format!("panels.{id}.{path}"), value);
+                }
+            }
+        }
+        inline
+    }
+
     /// The largest memory any panel may use: the pool's slots are sized for it.
     pub fn max_memory_mib(&self) -> u64 {
         self.panels
@@ -554,8 +893,32 @@ impl Config {
                 adapter.path = base.join(&adapter.path);
             }
         }
+        for panel in config.panels.values_mut() {
+            for (_, secret) in panel.secrets_mut() {
+                if let Some(file) = secret.file.as_mut()
+                    && Path::new(file.as_str()).is_relative()
+                {
+                    *file = base.join(&*file).to_string_lossy().into_owned();
+                }
+            }
+        }
         config.check()?;
         Ok(config)
+    }
+
+    /// What is wrong with a panel's signature policy, if anything: an empty list, or a name
+    /// the config does not give a key for.
+    pub fn signers_issue(&self, panel: &PanelConfig) -> Option<String> {
+        let signers = panel.signers.as_ref()?;
+        if signers.is_empty() {
+            return Some(
+                "`signers` is empty, so no module could serve it; name a key under [signers], or remove `signers` to take unsigned modules".into(),
+            );
+        }
+        signers
+            .iter()
+            .find(|s| !self.signers.contains_key(*s))
+            .map(|unknown| format!("signer `{unknown}` is not configured under [signers]"))
     }
 
     pub fn check(&self) -> Result<()> {
@@ -566,15 +929,8 @@ impl Config {
                 .map_err(|e| anyhow::anyhow!("signers.{name}.public_key: {e}"))?;
         }
         for (id, panel) in &self.panels {
-            if let Some(signers) = &panel.signers {
-                if signers.is_empty() {
-                    bail!(
-                        "panel `{id}`: `signers` is empty, so no module could serve it; name a key under [signers], or remove `signers` to take unsigned modules"
-                    );
-                }
-                if let Some(unknown) = signers.iter().find(|s| !self.signers.contains_key(*s)) {
-                    bail!("panel `{id}`: signer `{unknown}` is not configured under [signers]");
-                }
+            if let Some(issue) = self.signers_issue(panel) {
+                bail!("panel `{id}`: {issue}");
             }
             if !self.adapters.contains_key(&panel.adapter) {
                 bail!(
@@ -583,13 +939,7 @@ impl Config {
                 );
             }
             url::Url::parse(&panel.base_url).with_context(|| format!("panel `{id}`: base_url"))?;
-            if !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-                || id.is_empty()
-            {
-                bail!("panel id `{id}`: use letters, digits, `-` and `_` only");
-            }
+            check_panel_id(id).map_err(|e| anyhow::anyhow!("panel id `{id}`: {e}"))?;
         }
         Ok(())
     }
@@ -633,7 +983,13 @@ mod tests {
         let Some(CredentialConfig::Basic { password, .. }) = panel.credentials.get("partner") else {
             panic!("basic")
         };
-        assert!(password.env.is_some() && password.value.is_none());
+        assert!(password.value.is_none());
+        // A secret file is relative to the config file, made absolute at load.
+        let file = password
+            .file
+            .as_deref()
+            .expect("the example's password is a file");
+        assert_eq!(Path::new(file), root.join("secrets/a03-password"));
         assert!(example.server.portal_token.env.is_some());
     }
 
@@ -746,7 +1102,59 @@ path = "adapters/x.wasm"
     }
 
     #[test]
-    fn callback_auth_is_basic_or_an_explicit_none() {
+    fn a_secret_file_is_read_without_its_line_end_and_only_when_it_is_a_small_regular_file() {
+        let dir = scratch();
+        let file = |name: &str, bytes: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path.display().to_string()
+        };
+        let secret = |file: String| Secret {
+            file: Some(file),
+            ..Secret::default()
+        };
+        let resolve = |s: Secret| {
+            s.resolve("credentials.partner.password")
+                .map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(resolve(secret(file("unix", b"s3cret\n"))).unwrap(), "s3cret");
+        assert_eq!(resolve(secret(file("dos", b"s3cret\r\n"))).unwrap(), "s3cret");
+        assert_eq!(
+            resolve(secret(file("bare", b" s3cret \n\n"))).unwrap(),
+            " s3cret \n"
+        );
+        let refused = |s: Secret, why: &str| {
+            let error = resolve(s).unwrap_err();
+            assert!(
+                error.contains("credentials.partner.password") && error.contains(why),
+                "{error}"
+            );
+            assert!(!error.contains("s3cret"), "{error}");
+        };
+        refused(secret(dir.display().to_string()), "not a regular file");
+        refused(secret("/dev/zero".into()), "not a regular file");
+        refused(secret("relative/file".into()), "absolute");
+        refused(
+            secret(file("big", &vec![b'k'; MAX_SECRET_FILE as usize + 1])),
+            "longer than",
+        );
+        refused(secret(dir.join("absent").display().to_string()), "cannot be read");
+        // A reference to the config file's own inline value resolves only where it is given.
+        let config = Secret {
+            config: Some("panels.A03.credentials.partner.password".into()),
+            ..Secret::default()
+        };
+        let inline = InlineSecrets::from([(
+            "panels.A03.credentials.partner.password".to_string(),
+            "v".to_string(),
+        )]);
+        assert_eq!(config.resolve_with("x", &inline).unwrap(), "v");
+        assert!(config.resolve("x").is_err());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn callback_auth_is_basic_hmac_or_an_explicit_none() {
         let parse = |auth: &str| {
             toml::from_str::<PanelConfig>(&format!(
                 "adapter = \"a\"\nbase_url = \"http://127.0.0.1:1\"\ncallback_auth = {auth}\n"
@@ -757,12 +1165,55 @@ path = "adapters/x.wasm"
             Some(CallbackAuthConfig::None)
         ));
         let basic = parse(r#"{ kind = "basic", username = { value = "u" }, password = { value = "p" } }"#);
-        assert!(basic.unwrap().callback_auth.unwrap().credential().is_some());
+        assert!(matches!(
+            basic.unwrap().callback_auth,
+            Some(CallbackAuthConfig::Basic { .. })
+        ));
+        let hmac = parse(
+            r#"{ kind = "hmac", secret = { env = "S" }, signature_header = "X-Sig", timestamp_header = "X-Ts" }"#,
+        );
+        let Some(CallbackAuthConfig::Hmac { window_s, signed, .. }) = hmac.unwrap().callback_auth else {
+            panic!("hmac")
+        };
+        assert_eq!((window_s, signed.as_str()), (300, "{timestamp}.{body}"));
         // A kind the host cannot check on the way in is refused by name, not at every callback.
         let error = parse(r#"{ kind = "bearer", token = { value = "t" } }"#)
             .unwrap_err()
             .to_string();
         assert!(error.contains("bearer") && error.contains("none"), "{error}");
+    }
+
+    #[test]
+    fn a_secret_in_a_file_is_read_relative_to_the_config_and_never_printed() {
+        let dir = scratch();
+        std::fs::write(dir.join("key.pem"), "s3cret-file").unwrap();
+        std::fs::write(
+            dir.join("panelgate.toml"),
+            r#"
+[server]
+portal_token = { value = "p" }
+admin_token = { value = "a" }
+[adapters.x]
+path = "x.wasm"
+[panels.X]
+adapter = "x"
+base_url = "http://127.0.0.1:1"
+tls = { client_certificate = { file = "key.pem" }, client_key = { file = "key.pem" } }
+[panels.X.credentials.sig]
+kind = "http-signature"
+key_id = "k"
+algorithm = "hmac-sha256"
+secret = { value = "s3cret-inline" }
+"#,
+        )
+        .unwrap();
+        let config = Config::load(&dir.join("panelgate.toml")).unwrap();
+        let panel = &config.panels["X"];
+        let key = panel.tls.client_key.as_ref().unwrap();
+        assert_eq!(key.resolve("key").unwrap(), "s3cret-file");
+        let printed = format!("{config:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

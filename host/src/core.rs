@@ -2,9 +2,11 @@
 //! one operation pipeline, deploying and replaying modules, recovery, the watched folder and webhook deliveries.
 //! Routes parse, call the core and answer; nothing here imports the API.
 
+pub mod callback_auth;
 pub mod deploy;
 pub mod error;
 pub(crate) mod operations;
+pub mod panels;
 pub mod recovery;
 pub mod replay;
 pub mod terms;
@@ -17,8 +19,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use wasmtime::component::Component;
 
 use crate::adapter::Adapter;
-use crate::capabilities::credentials::Credential;
-use crate::config::Config;
+use crate::config::{Config, InlineSecrets, PanelConfig};
 use crate::runtime::Runtime;
 use crate::store::{ModuleInfo, Store};
 pub use error::ApiError;
@@ -30,10 +31,14 @@ pub struct Panel {
     pub adapter: Arc<dyn Adapter>,
     /// What the panel's capabilities work with (settings, credentials, its circuit breaker).
     pub context: Arc<crate::runtime::PanelContext>,
-    pub callback_auth: Option<Credential>,
+    pub callback_auth: Option<callback_auth::CallbackAuth>,
     pub module: ModuleInfo,
     /// Where the panel has a signature policy: the allowed key's signature of `module`.
     pub signature: Option<crate::store::ModuleSignature>,
+    /// The definition it was built from (secrets as references).
+    pub definition: Arc<PanelConfig>,
+    /// The definition's version in the store.
+    pub version: i64,
 }
 
 pub struct AppState {
@@ -44,6 +49,8 @@ pub struct AppState {
     pub admin_token: String,
     /// The console's sessions, signed with a key derived from the admin token.
     pub console: crate::api::console::Sessions,
+    /// The config file's inline secret values, which the store names by path only.
+    pub(crate) inline: InlineSecrets,
     pub(crate) panels: RwLock<BTreeMap<String, Arc<Panel>>>,
     /// Compiled components of registered modules by hash, with the contract version each
     /// targets. Only registered modules: a refused push leaves nothing here.
@@ -63,6 +70,7 @@ impl AppState {
         AppState {
             store,
             runtime,
+            inline: config.inline_secrets(),
             config,
             portal_token,
             console: crate::api::console::Sessions::new(&admin_token),
@@ -80,7 +88,7 @@ impl AppState {
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::NotFound(format!("no panel `{id}`")))
+            .ok_or_else(|| ApiError::PanelNotFound(id.to_string()))
     }
 
     /// Every panel, ordered by id.

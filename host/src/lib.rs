@@ -25,7 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::capabilities::credentials::Credential;
-use crate::config::{Config, PanelConfig};
+use crate::config::{Config, InlineSecrets, PanelConfig};
 use crate::core::AppState;
 use crate::runtime::{PanelContext, Runtime};
 pub use crate::serve::serve;
@@ -40,7 +40,18 @@ impl App {
         let store = store::Store::open(&config.store.url()?, config.store.durability)
             .await
             .context("opening the store")?;
-        let runtime = Runtime::new(&config.sandbox, config.max_memory_mib())?;
+        // The pool's slots fit the largest memory limit of any panel, the ones the store
+        // defines (added at run time) as well as the config file's.
+        let stored_max = store
+            .stored_panels()
+            .await
+            .context("reading the store's panels")?
+            .iter()
+            .filter(|p| p.removed_at.is_none())
+            .filter_map(|p| p.definition.limits.memory_mib)
+            .max()
+            .unwrap_or_default();
+        let runtime = Runtime::new(&config.sandbox, config.max_memory_mib().max(stored_max))?;
         let store = store.timing_commits(runtime.metrics.commit_duration());
         let state = Arc::new(AppState::new(
             store,
@@ -138,6 +149,7 @@ pub(crate) fn panel_context(
     panel: &PanelConfig,
     config: &Config,
     breaker: Arc<capabilities::breaker::Breaker>,
+    inline: &InlineSecrets,
 ) -> Result<PanelContext> {
     let sandbox = &config.sandbox;
     let limits = &panel.limits;
@@ -145,12 +157,16 @@ pub(crate) fn panel_context(
     let mut credentials = BTreeMap::new();
     let mut redactions = Vec::new();
     for (name, c) in &panel.credentials {
-        let credential = Credential::resolve(&format!("panel `{id}` credential `{name}`"), c)?;
+        let credential = Credential::resolve(&format!("panel `{id}`: credentials.{name}"), c, inline)?;
         redactions.extend(credential.secrets());
         credentials.insert(name.clone(), credential);
     }
-    if let Some(c) = panel.callback_auth.as_ref().and_then(|a| a.credential()) {
-        redactions.extend(Credential::resolve(&format!("panel `{id}` callback_auth"), &c)?.secrets());
+    capabilities::credentials::check(id, &credentials)?;
+    if let Some(c) = &panel.callback_auth
+        && let Some(auth) =
+            core::callback_auth::CallbackAuth::resolve(&format!("panel `{id}` callback_auth"), c, inline)?
+    {
+        redactions.extend(auth.secrets());
     }
     redactions.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let base = url::Url::parse(&panel.base_url)?;
@@ -172,11 +188,16 @@ pub(crate) fn panel_context(
         allowed_hosts.push((host.to_ascii_lowercase(), port));
     }
     let connect_timeout = ms(limits.connect_timeout_ms, sandbox.connect_timeout_ms);
-    let client = reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .build()?;
+    let client = tls(
+        id,
+        &panel.tls,
+        reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60)),
+    )?
+    .build()
+    .with_context(|| format!("panel `{id}`: building its HTTP client"))?;
     // Adapters read the partner's address as the `base-url` setting unless the panel sets it.
     let mut settings = panel.settings.clone();
     settings
@@ -198,6 +219,47 @@ pub(crate) fn panel_context(
         breaker,
         known_good: Default::default(),
     })
+}
+
+/// The panel's client with its TLS settings: the client certificate it presents (mutual TLS)
+/// and the only CAs it trusts for its partner, when given.
+fn tls(id: &str, tls: &config::PanelTls, builder: reqwest::ClientBuilder) -> Result<reqwest::ClientBuilder> {
+    let what = |field: &str| format!("panel `{id}` tls.{field}");
+    let mut builder = match (&tls.client_certificate, &tls.client_key) {
+        (Some(certificate), Some(key)) => {
+            let pem = format!(
+                "{}\n{}",
+                certificate.resolve(&what("client_certificate"))?,
+                key.resolve(&what("client_key"))?
+            );
+            let identity = reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not a PEM certificate and private key: {}",
+                    what("client_certificate"),
+                    capabilities::http::error_chain(&e)
+                )
+            })?;
+            builder.identity(identity)
+        }
+        (None, None) => builder,
+        _ => anyhow::bail!(
+            "{}: give both `client_certificate` and `client_key`",
+            what("client_certificate")
+        ),
+    };
+    if let Some(bundle) = &tls.ca_bundle {
+        let pem = bundle.resolve(&what("ca_bundle"))?;
+        let certificates = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {}", what("ca_bundle"), capabilities::http::error_chain(&e)))?;
+        if certificates.is_empty() {
+            anyhow::bail!("{}: holds no PEM certificate", what("ca_bundle"));
+        }
+        builder = builder.tls_built_in_root_certs(false);
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    Ok(builder)
 }
 
 #[cfg(test)]

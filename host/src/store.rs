@@ -10,6 +10,7 @@ mod cases;
 mod group;
 mod idempotency;
 mod journal;
+mod panels;
 mod pending;
 mod registry;
 mod sqlite;
@@ -30,6 +31,7 @@ pub use cases::{CallbackRow, Case, HistoryEntry, StoredEvent};
 use group::{Job, MAX_BATCH, Writer, write_batch};
 pub use idempotency::KeyState;
 pub use journal::{EntryDetail, JournalEntry, JournalFilter, JournalRow};
+pub use panels::{PanelWrite, Seed, StoredPanel};
 pub use pending::{PendingOperation, SettledKey, SettledUnknown};
 pub use registry::{DeployAction, Deployment, ModuleInfo, ModuleSignature, active_stack};
 pub use webhooks::{
@@ -469,6 +471,15 @@ impl Store {
 
     pub async fn modules(&self) -> Result<Vec<ModuleInfo>> {
         registry::modules(&self.pool).await
+    }
+
+    /// Every module registered under adapter `name`.
+    pub async fn modules_named(&self, name: &str) -> Result<Vec<ModuleInfo>> {
+        Ok(registry::modules(&self.pool)
+            .await?
+            .into_iter()
+            .filter(|m| m.name == name)
+            .collect())
     }
 
     /// A panel's deployment history, oldest first.

@@ -29,6 +29,7 @@ ARTIFACTS = ROOT / "target" / "console-artifacts"
 CHROMIUM = os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium")
 RATE_PORT = 29201
 HANG_UP_PORT = 29202
+RECEIVER_PORT = 29203
 
 
 # --- the partners the test panels call ----------------------------------------------------------
@@ -87,14 +88,34 @@ def hang_up_partner(listener: socket.socket):
                 pass
 
 
+class DownReceiver(BaseHTTPRequestHandler):
+    """A portal's webhook endpoint that is down: every delivery gets a 503, and is counted."""
+
+    received = []
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length", "0"))
+        self.rfile.read(length)
+        DownReceiver.received.append(self.headers.get("webhook-id"))
+        self.send_response(503)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture(scope="session", autouse=True)
 def partners():
     rate = ThreadingHTTPServer(("127.0.0.1", RATE_PORT), RatePartner)
     threading.Thread(target=rate.serve_forever, daemon=True).start()
     listener = socket.create_server(("127.0.0.1", HANG_UP_PORT))
     threading.Thread(target=hang_up_partner, args=(listener,), daemon=True).start()
+    receiver = ThreadingHTTPServer(("127.0.0.1", RECEIVER_PORT), DownReceiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
     yield
     rate.shutdown()
+    receiver.shutdown()
     listener.close()
 
 
@@ -319,6 +340,44 @@ def test_find_a_case_by_its_loan_id(page):
     expect(page.locator("#feed-table tbody tr", has_text=case_id).first).to_be_visible(timeout=10_000)
 
 
+def test_inspect_and_replay_a_webhook_delivery(page):
+    status, body = admin("POST", "/admin/subscriptions", {
+        "url": f"http://127.0.0.1:{RECEIVER_PORT}/hooks", "panels": ["A03"], "description": "console test",
+    })
+    assert status == 201, body
+    subscription = body["id"]
+    loan = unique("CONSOLE-HOOK")
+    accept = example("A03", "accept-cac")
+    accept["interest"]["credit_life"]["account"] = loan
+    status, body = portal("POST", "/v1/panels/A03/policies", accept, key=loan)
+    assert status == 201, body
+    case_id = body["case_id"]
+
+    view(page, "Webhooks")
+    row = page.locator("#subscriptions-table tbody tr", has_text=subscription)
+    expect(row).to_be_visible()
+    # The endpoint answered 503: the delivery is pending, its last answer in the log.
+    delivery = page.locator("#deliveries-table tbody tr", has_text=case_id).first
+    for _ in range(30):
+        row.get_by_role("button", name=f"Deliveries of {subscription}").click()
+        expect(page.locator("#deliveries-caption")).to_contain_text(subscription)
+        if delivery.count() and "503" in delivery.inner_text():
+            break
+        time.sleep(0.5)
+    expect(delivery).to_contain_text("pending")
+    expect(delivery).to_contain_text("503")
+    event_id = delivery.locator("td").nth(1).inner_text()
+    sent = DownReceiver.received.count(event_id)
+    delivery.get_by_role("button", name=f"Replay {event_id}").click()
+    expect(status_line(page)).to_contain_text("done")
+    # The replay reaches the endpoint again, with the same webhook-id.
+    deadline = time.monotonic() + 15
+    while DownReceiver.received.count(event_id) <= sent and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert DownReceiver.received.count(event_id) > sent, "the replay was sent"
+    admin("DELETE", f"/admin/subscriptions/{subscription}")
+
+
 def test_verify_the_journal(page):
     loan = unique("CONSOLE-J")
     accept = example("A03", "accept-cac")
@@ -419,7 +478,8 @@ def test_every_section_is_labelled_and_fits_the_screen(browser, width, height, n
     page = context.new_page()
     sign_in(page)
     for section, slug in [("Panels", "panels"), ("Deploy", "deploy"), ("Cases", "cases"),
-                          ("Journal", "journal"), ("In doubt", "in-doubt"), ("Callbacks", "callbacks")]:
+                          ("Journal", "journal"), ("In doubt", "in-doubt"), ("Callbacks", "callbacks"),
+                          ("Webhooks", "webhooks")]:
         view(page, section)
         expect(page.locator(f"#view-{slug}")).to_be_visible()
         expect(page.locator(f"#view-{slug} h2")).to_be_visible()

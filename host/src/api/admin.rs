@@ -16,9 +16,17 @@ use super::{ApiError, AppState, Query};
 use crate::core::deploy::Source;
 use crate::store::{JournalFilter, JournalRow, ModuleInfo};
 
+pub mod panels;
+
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/admin/panels", get(panels))
+        .route(
+            "/admin/panels/{panel}",
+            get(panels::get_panel)
+                .put(panels::put_panel)
+                .delete(panels::delete_panel),
+        )
         .route("/admin/journal", get(journal))
         .route("/admin/journal/verify", get(verify))
         .route("/admin/journal/{id}", get(journal_entry))

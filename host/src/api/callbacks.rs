@@ -27,7 +27,7 @@ pub fn router() -> Router<Arc<AppState>> {
 /// A partner calls back: authenticated per panel, handled by the panel's adapter.
 #[utoipa::path(post, path = "/callbacks/{panel}/{path}", tag = "partner",
     request_body(content = String, description = "the partner's request as its spec defines it", content_type = "application/json"),
-    responses((status = 200, description = "the reply the partner's spec expects"), (status = 401)))]
+    responses((status = 200, description = "the reply the partner's spec expects"), (status = 401, description = "the callback's Basic credentials or HMAC signature are missing, wrong, outside their time window or replayed")))]
 pub async fn callback(
     State(state): State<Arc<AppState>>,
     Path((panel_id, path)): Path<(String, String)>,
@@ -65,17 +65,22 @@ async fn receive(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let panel_id = &panel.id;
-    if let Some(credential) = &panel.callback_auth {
-        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        if !credential.accepts_basic(given) {
-            return Ok((
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Basic realm=\"panelgate\"")],
-                "Invalid Username or Password",
-            )
-                .into_response());
-        }
+    if let Some(auth) = &panel.callback_auth
+        && let Err(refusal) = auth.check(&path, &headers, &body)
+    {
+        tracing::info!(reason = %refusal.reason, "callback refused");
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, refusal.challenge)],
+            refusal.reason,
+        )
+            .into_response());
     }
+    let proof = panel
+        .callback_auth
+        .as_ref()
+        .map(|auth| auth.proof_headers())
+        .unwrap_or_else(|| vec![header::AUTHORIZATION]);
     let description = panel.adapter.description();
     if !description.callbacks.iter().any(|c| c.path == path) {
         return Err(ApiError::NotFound(format!(
@@ -91,7 +96,7 @@ async fn receive(
         method: "POST".into(),
         headers: headers
             .iter()
-            .filter(|(n, _)| *n != header::AUTHORIZATION)
+            .filter(|(n, _)| !proof.contains(n))
             .filter_map(|(n, v)| {
                 Some(Pair {
                     name: n.as_str().into(),

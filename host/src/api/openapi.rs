@@ -25,6 +25,7 @@ use super::{admin, callbacks, console, error, portal, subscriptions};
         subscriptions::deliveries, subscriptions::replay,
         admin::journal_entry, admin::find_cases, admin::case, admin::events, admin::last_hour,
         console::sign_in, console::session, console::sign_out,
+        admin::panels::get_panel, admin::panels::put_panel, admin::panels::delete_panel,
     ),
     components(schemas(
         error::ErrorBody, crate::model::Quotation, crate::model::Acceptance, crate::model::ClaimReceipt,

@@ -315,7 +315,10 @@ async fn case_status(
     State(state): State<Arc<AppState>>,
     Path((panel, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let p = state.panel(&panel)?;
+    // The case of a removed panel stays readable, as stored: no adapter can refresh it.
+    let Ok(p) = state.panel(&panel) else {
+        return Ok(Json(load_case(&state, &panel, &id).await?).into_response());
+    };
     let case = load_case(&state, &panel, &id).await?;
     // A case in doubt that carries no partner reference cannot be asked about: it waits for
     // reconciliation or an operator, and reads as stored.

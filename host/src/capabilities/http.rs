@@ -57,7 +57,8 @@ impl Host for HostState {
                     self.sending.store(true, std::sync::atomic::Ordering::SeqCst);
                     let result = send(&self.panel, self.deadline, request.clone(), &mut exchange.sent)
                         .instrument(span.clone())
-                        .await;
+                        .await
+                        .map_err(|e| redacted(&self.panel, e));
                     self.panel.breaker.record(partner_failed(&result));
                     result
                 }
@@ -196,81 +197,38 @@ async fn send(
     if remaining.is_zero() {
         return Err(HttpError::Timeout("the operation's deadline has passed".into()));
     }
-    let mut builder = panel
-        .client
-        .request(reqwest_method(request.method), url)
-        .timeout(remaining.min(panel.read_timeout));
-    for Pair { name, value } in &request.headers {
-        let (Ok(name), Ok(value)) = (
-            HeaderName::try_from(name.as_str()),
-            HeaderValue::try_from(value.as_str()),
-        ) else {
-            return Err(HttpError::Protocol(format!("invalid header `{name}`")));
-        };
-        if name == reqwest::header::AUTHORIZATION {
-            return Err(HttpError::Denied(
-                "adapters may not set Authorization; name a credential".into(),
-            ));
+    let timeout = remaining.min(panel.read_timeout);
+    // An OAuth2 token the partner refuses is dropped and the request sent once more with a
+    // fresh one: kept for that, only when a token may be applied.
+    let again = request
+        .credential
+        .as_deref()
+        .is_some_and(|name| uses_oauth2(panel, name))
+        .then(|| request.clone());
+    let (outgoing, applied) = prepare(panel, request, url, timeout).await?;
+    let mut response = execute(panel, outgoing, sent).await?;
+    if response.status() == reqwest::StatusCode::UNAUTHORIZED
+        && !applied.tokens.is_empty()
+        && let Some(request) = again
+    {
+        for (source, token) in &applied.tokens {
+            source.refused(token).await;
         }
-        builder = builder.header(name, value);
-    }
-    if let Some(name) = &request.credential {
-        builder = match panel.credentials.get(name) {
-            Some(Credential::Basic { username, password }) => builder.basic_auth(username, Some(password)),
-            Some(Credential::Bearer { token }) => builder.bearer_auth(token),
-            Some(Credential::ApiKey { headers }) => headers
-                .iter()
-                .fold(builder, |b, (h, v)| b.header(h.as_str(), v.as_str())),
-            // The partner needs none: the request goes out as the adapter made it.
-            Some(Credential::None) => builder,
-            Some(Credential::HashKey { .. }) => {
-                return Err(HttpError::UnknownCredential(format!(
-                    "`{name}` is a hash key, for credentials.digest, not for requests"
-                )));
-            }
-            None => {
-                return Err(HttpError::UnknownCredential(format!(
-                    "panel `{}` has no credential `{name}`",
-                    panel.id
-                )));
-            }
-        };
-    }
-    builder = match request.body {
-        RequestBody::Empty => builder,
-        RequestBody::Json(json) => builder
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(json),
-        RequestBody::Bytes((content_type, bytes)) => builder
-            .header(reqwest::header::CONTENT_TYPE, content_type)
-            .body(bytes),
-        RequestBody::Form(parts) => {
-            let mut form = reqwest::multipart::Form::new();
-            for part in parts {
-                let mut p = reqwest::multipart::Part::bytes(part.data);
-                if let Some(filename) = part.filename {
-                    p = p.file_name(filename);
+        tracing::info!(panel = %panel.id, "the partner refused the OAuth2 token (401): sending once more with a fresh one");
+        let remaining = deadline.saturating_duration_since(Instant::now() + ADAPTER_MARGIN);
+        let url =
+            reqwest::Url::parse(&request.url).map_err(|e| HttpError::Denied(format!("bad URL: {e}")))?;
+        // No time left, or no fresh token: the partner's 401 is the answer.
+        if !remaining.is_zero() {
+            match prepare(panel, request, url, remaining.min(panel.read_timeout)).await {
+                Ok((outgoing, _)) => response = execute(panel, outgoing, sent).await?,
+                Err(error) => {
+                    let (_, detail) = error_parts(&error);
+                    tracing::warn!(panel = %panel.id, "no fresh OAuth2 token after the partner's 401: {}", panel.redact(&detail));
                 }
-                if let Some(ct) = part.content_type {
-                    p = p
-                        .mime_str(&ct)
-                        .map_err(|e| HttpError::Protocol(format!("part `{}`: {e}", part.name)))?;
-                }
-                form = form.part(part.name, p);
             }
-            builder.multipart(form)
         }
-    };
-    *sent = true;
-    let response = match builder.send().await {
-        Ok(response) => response,
-        Err(e) => {
-            // No connection, no request: connect refused, DNS, a TLS handshake that failed. A
-            // connect timeout is `is_connect` too. Anything else may have left the host.
-            *sent = !e.is_connect();
-            return Err(transport_error(e));
-        }
-    };
+    }
     let status = response.status().as_u16();
     let headers = response
         .headers()
@@ -302,6 +260,96 @@ async fn send(
         headers,
         body,
     })
+}
+
+/// Whether applying the panel's credential `name` may send an OAuth2 token.
+fn uses_oauth2(panel: &PanelContext, name: &str) -> bool {
+    match panel.credentials.get(name) {
+        Some(Credential::OAuth2(_)) => true,
+        Some(Credential::All(of)) => of
+            .iter()
+            .any(|part| matches!(panel.credentials.get(part), Some(Credential::OAuth2(_)))),
+        _ => false,
+    }
+}
+
+/// The request as it will leave: the adapter's method, URL, headers and body, with the named
+/// credential applied over them.
+async fn prepare(
+    panel: &PanelContext,
+    request: Request,
+    url: reqwest::Url,
+    timeout: Duration,
+) -> Result<(reqwest::Request, super::credentials::Applied), HttpError> {
+    let mut builder = panel
+        .client
+        .request(reqwest_method(request.method), url)
+        .timeout(timeout);
+    for Pair { name, value } in &request.headers {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) else {
+            return Err(HttpError::Protocol(format!("invalid header `{name}`")));
+        };
+        if name == reqwest::header::AUTHORIZATION {
+            return Err(HttpError::Denied(
+                "adapters may not set Authorization; name a credential".into(),
+            ));
+        }
+        builder = builder.header(name, value);
+    }
+    builder = match request.body {
+        RequestBody::Empty => builder,
+        RequestBody::Json(json) => builder
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(json),
+        RequestBody::Bytes((content_type, bytes)) => builder
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes),
+        RequestBody::Form(parts) => {
+            let mut form = reqwest::multipart::Form::new();
+            for part in parts {
+                let mut p = reqwest::multipart::Part::bytes(part.data);
+                if let Some(filename) = part.filename {
+                    p = p.file_name(filename);
+                }
+                if let Some(ct) = part.content_type {
+                    p = p
+                        .mime_str(&ct)
+                        .map_err(|e| HttpError::Protocol(format!("part `{}`: {e}", part.name)))?;
+                }
+                form = form.part(part.name, p);
+            }
+            builder.multipart(form)
+        }
+    };
+    let mut outgoing = builder
+        .build()
+        .map_err(|e| HttpError::Protocol(format!("building the request: {}", error_chain(&e))))?;
+    let applied = match &request.credential {
+        Some(name) => super::credentials::apply(panel, name, &mut outgoing, timeout).await?,
+        None => Default::default(),
+    };
+    Ok((outgoing, applied))
+}
+
+/// Sends the request; `sent` as [`send`] says.
+async fn execute(
+    panel: &PanelContext,
+    outgoing: reqwest::Request,
+    sent: &mut bool,
+) -> Result<reqwest::Response, HttpError> {
+    *sent = true;
+    match panel.client.execute(outgoing).await {
+        Ok(response) => Ok(response),
+        Err(e) => {
+            // No connection, no request: connect refused, DNS, a TLS handshake that failed. A
+            // connect timeout is `is_connect` too. Anything else may have left the host.
+            *sent = !e.is_connect();
+            Err(transport_error(e))
+        }
+    }
 }
 
 /// Serves a replayed request from the recording: the partner is not called.
@@ -350,6 +398,19 @@ fn replayed(
     })
 }
 
+/// An error as the adapter may see it: no secret of the panel in its text (a token endpoint or
+/// a TLS library may echo one).
+fn redacted(panel: &PanelContext, error: HttpError) -> HttpError {
+    match error {
+        HttpError::Denied(m) => HttpError::Denied(panel.redact(&m)),
+        HttpError::UnknownCredential(m) => HttpError::UnknownCredential(panel.redact(&m)),
+        HttpError::Timeout(m) => HttpError::Timeout(panel.redact(&m)),
+        HttpError::Connect(m) => HttpError::Connect(panel.redact(&m)),
+        HttpError::TooLarge(n) => HttpError::TooLarge(n),
+        HttpError::Protocol(m) => HttpError::Protocol(panel.redact(&m)),
+    }
+}
+
 /// An `http-error` as its WIT case name and its detail.
 fn error_parts(error: &HttpError) -> (&'static str, String) {
     match error {
@@ -362,8 +423,24 @@ fn error_parts(error: &HttpError) -> (&'static str, String) {
     }
 }
 
+/// An error with its causes, outermost first: reqwest's own text names only the URL, and the
+/// cause (a refused connection, the partner's TLS alert) is what tells an operator what to fix.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 fn transport_error(error: reqwest::Error) -> HttpError {
-    let detail = error.to_string();
+    let detail = error_chain(&error);
     if error.is_timeout() {
         HttpError::Timeout(detail)
     } else if error.is_connect() {

@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use crate::adapter::Adapter as _;
-use crate::capabilities::credentials::Credential;
 use crate::config::{CallbackAuthConfig, PanelConfig};
 use crate::core::{AppState, Panel};
 use crate::model::Description;
@@ -165,10 +164,9 @@ impl AppState {
         let description: Description = serde_json::from_value(info.description.clone())
             .map_err(|e| DeployError::Refused(format!("description: {e}")))?;
         for panel in self.panels() {
-            if panel.module.name == info.name
-                && let Some(config) = self.config.panels.get(&panel.id)
-            {
-                check_description(&panel.id, config, &description).map_err(DeployError::Refused)?;
+            if panel.module.name == info.name {
+                check_description(&panel.id, &panel.definition, &description)
+                    .map_err(DeployError::Refused)?;
             }
         }
         self.store
@@ -217,7 +215,7 @@ impl AppState {
     /// Where panel `id` has a signature policy, the signature of one of its signers among the
     /// module's own; refuses the module if there is none. Checked offline, against the keys
     /// the config names now, each time the panel loads a module.
-    async fn policy_signature(
+    pub(crate) async fn policy_signature(
         &self,
         id: &str,
         config: &PanelConfig,
@@ -276,9 +274,17 @@ impl AppState {
         if current.module.hash == hash {
             return Ok(current);
         }
-        let next = self.build_panel(panel, hash).await?;
-        self.record(&next, DeployAction::Set, Some(&current.module))
+        let next = self
+            .build_panel(panel, current.definition.clone(), current.version, hash)
             .await?;
+        self.record(
+            panel,
+            &next.module,
+            next.signature.as_ref(),
+            DeployAction::Set,
+            Some(&current.module),
+        )
+        .await?;
         Ok(self.install(next))
     }
 
@@ -295,14 +301,25 @@ impl AppState {
                 "panel `{panel}` has no earlier version to roll back to"
             )));
         };
-        let next = self.build_panel(panel, &previous).await?;
-        self.record(&next, DeployAction::Rollback, Some(&current.module))
+        let next = self
+            .build_panel(panel, current.definition.clone(), current.version, &previous)
             .await?;
+        self.record(
+            panel,
+            &next.module,
+            next.signature.as_ref(),
+            DeployAction::Rollback,
+            Some(&current.module),
+        )
+        .await?;
         Ok(self.install(next))
     }
 
-    /// At start: registers the config's adapters, records a `config` deployment for each
-    /// panel whose configured adapter changed, and loads every panel's active module.
+    /// At start: registers the config's adapters, seeds the store with the config's panels
+    /// ([`AppState::seed_panels`]), and loads every panel the store defines with its active
+    /// module. A panel of the config file that cannot load stops the start, as it always has;
+    /// one only the store defines is logged and left out, so that one bad panel added at run
+    /// time cannot keep the host from starting.
     pub async fn boot(&self) -> anyhow::Result<()> {
         use anyhow::Context as _;
         let mut config_modules = std::collections::BTreeMap::new();
@@ -325,64 +342,87 @@ impl AppState {
                 .with_context(|| format!("adapter `{name}` ({})", adapter.path.display()))?;
             config_modules.insert(name.clone(), pushed.info);
         }
-        for (id, panel) in &self.config.panels {
-            let configured = &config_modules[&panel.adapter];
-            let history = self.store.deployments(id).await?;
-            let last_config = history.iter().rev().find(|d| d.action == DeployAction::Config);
-            if last_config.is_none_or(|d| d.module != configured.hash) {
-                let signature = self
-                    .policy_signature(id, panel, configured)
-                    .await
-                    .with_context(|| {
-                        config_signature_hint(panel, &self.config.adapters[&panel.adapter].path)
-                    })?;
-                self.record_module(id, configured, signature.as_ref(), DeployAction::Config, None)
-                    .await?;
+        self.seed_panels(&config_modules).await?;
+        for stored in self.store.stored_panels().await? {
+            if stored.removed_at.is_some() {
+                if self.config.panels.contains_key(&stored.id) {
+                    tracing::info!(panel = %stored.id, "panel removed through the admin API; the config file's entry is unchanged since it was seeded, so it stays removed");
+                }
+                continue;
             }
-            let history = self.store.deployments(id).await?;
-            let active = active_stack(&history)
-                .pop()
-                .unwrap_or_else(|| configured.hash.clone());
-            let built = self
-                .build_panel(id, &active)
-                .await
-                .with_context(|| format!("loading panel `{id}`"))?;
-            if let Some(signature) = &built.signature {
-                tracing::info!(panel = %id, signer = %signature.signer, "panel's module signed by an allowed key");
+            if !self.config.panels.contains_key(&stored.id) {
+                tracing::info!(panel = %stored.id, version = stored.version, "panel defined in the store only (added through the admin API, or since taken out of the config file)");
             }
-            tracing::info!(panel = %id, adapter = %built.module.name, version = %built.module.version, wit = %built.module.wit, "panel loaded");
-            self.install(built);
+            match self.load_stored(&stored).await {
+                Ok(built) => {
+                    tracing::info!(panel = %built.id, adapter = %built.module.name, version = %built.module.version, wit = %built.module.wit, "panel loaded");
+                    self.install(built);
+                }
+                Err(e) if self.config.panels.contains_key(&stored.id) => {
+                    return Err(anyhow::Error::new(e).context(format!("loading panel `{}`", stored.id)));
+                }
+                Err(e) => tracing::error!(panel = %stored.id, "panel not loaded: {e}"),
+            }
         }
         Ok(())
     }
 
-    /// Loads, for each panel, the module the shared deployment history makes active where this
-    /// host serves another: how a push, switch or rollback made on one host reaches the others.
-    pub async fn follow_deployments(&self) -> anyhow::Result<()> {
+    /// A panel as the store defines it, serving the module its deployment history makes
+    /// active.
+    pub(crate) async fn load_stored(&self, stored: &crate::store::StoredPanel) -> Result<Panel, DeployError> {
+        let history = self.store.deployments(&stored.id).await?;
+        let Some(active) = active_stack(&history).pop() else {
+            return Err(DeployError::NotFound(format!(
+                "panel `{}` has no deployment: no module to serve",
+                stored.id
+            )));
+        };
+        self.build_panel(
+            &stored.id,
+            Arc::new(stored.definition.clone()),
+            stored.version,
+            &active,
+        )
+        .await
+    }
+
+    /// Brings this host's panels in line with the store: a panel another host added, changed,
+    /// switched, rolled back or removed is loaded, rebuilt or dropped here.
+    pub async fn follow(&self) -> anyhow::Result<()> {
         let _turn = self.deploying.lock().await;
-        for id in self.config.panels.keys() {
-            let history = self.store.deployments(id).await?;
-            let Some(active) = active_stack(&history).pop() else {
-                continue;
-            };
-            if self.panel(id).is_ok_and(|p| p.module.hash == active) {
+        let stored = self.store.stored_panels().await?;
+        for row in &stored {
+            let current = self.panel(&row.id).ok();
+            if row.removed_at.is_some() {
+                if current.is_some() {
+                    self.uninstall(&row.id);
+                    tracing::info!(panel = %row.id, "panel removed by another host");
+                }
                 continue;
             }
-            match self.build_panel(id, &active).await {
+            let history = self.store.deployments(&row.id).await?;
+            let active = active_stack(&history).pop();
+            if current
+                .as_ref()
+                .is_some_and(|p| p.version == row.version && Some(&p.module.hash) == active.as_ref())
+            {
+                continue;
+            }
+            match self.load_stored(row).await {
                 Ok(panel) => {
-                    tracing::info!(panel = %id, adapter = %panel.module.name, version = %panel.module.version, "panel switched by another host");
+                    tracing::info!(panel = %row.id, version = row.version, adapter = %panel.module.name, adapter_version = %panel.module.version, "panel changed by another host");
                     self.install(panel);
                 }
                 Err(e) => {
-                    tracing::error!(panel = %id, "another host switched the panel to a module this host cannot load: {e}")
+                    tracing::error!(panel = %row.id, version = row.version, "another host changed the panel to something this host cannot load: {e}")
                 }
             }
         }
         Ok(())
     }
 
-    /// On a shared store, watches the deployment history and follows what other hosts deploy,
-    /// within [`FOLLOW_INTERVAL`].
+    /// On a shared store, watches the panels and their deployment history, and follows what
+    /// other hosts change, within [`FOLLOW_INTERVAL`].
     pub fn spawn_deployment_follower(self: &Arc<Self>) {
         if self.store.backend() != crate::store::Backend::Postgres {
             return;
@@ -395,31 +435,33 @@ impl AppState {
             loop {
                 tick.tick().await;
                 let Some(state) = state.upgrade() else { return };
-                let head = match state.store.deployments_head().await {
+                let head = match state.store.panels_head().await {
                     Ok(head) => head,
                     Err(e) => {
-                        tracing::warn!("reading the deployment history: {e}");
+                        tracing::warn!("reading the panels and their deployments: {e}");
                         continue;
                     }
                 };
-                if seen.is_some_and(|seen| seen == head) {
+                if seen.as_ref().is_some_and(|seen| *seen == head) {
                     continue;
                 }
-                match state.follow_deployments().await {
+                match state.follow().await {
                     Ok(()) => seen = Some(head),
-                    Err(e) => tracing::warn!("following deployments: {e:#}"),
+                    Err(e) => tracing::warn!("following other hosts: {e:#}"),
                 }
             }
         });
     }
 
-    /// A ready panel serving module `hash`, not yet installed.
-    async fn build_panel(&self, id: &str, hash: &str) -> Result<Panel, DeployError> {
-        let config = self
-            .config
-            .panels
-            .get(id)
-            .ok_or_else(|| DeployError::NotFound(format!("no panel `{id}`")))?;
+    /// A ready panel with `definition` at `version`, serving module `hash`, not yet installed.
+    pub(crate) async fn build_panel(
+        &self,
+        id: &str,
+        definition: Arc<crate::config::PanelConfig>,
+        version: i64,
+        hash: &str,
+    ) -> Result<Panel, DeployError> {
+        let config = &*definition;
         let module = self
             .store
             .module(hash)
@@ -450,16 +492,26 @@ impl AppState {
                 component
             }
         };
-        // The breaker belongs to the panel, not to a version: a switch keeps what it knows.
+        // The breaker belongs to the panel, not to a version: a switch keeps what it knows,
+        // unless the panel's own breaker limits changed.
         let breaker = self
             .panel(id)
+            .ok()
+            .filter(|p| {
+                (
+                    p.definition.limits.breaker_failures,
+                    p.definition.limits.breaker_cooldown_ms,
+                ) == (config.limits.breaker_failures, config.limits.breaker_cooldown_ms)
+            })
             .map(|p| p.context.breaker.clone())
-            .unwrap_or_else(|_| Arc::new(crate::breaker(config, &self.config)));
-        let mut context = crate::panel_context(id, config, &self.config, breaker)
+            .unwrap_or_else(|| Arc::new(crate::breaker(config, &self.config)));
+        let mut context = crate::panel_context(id, config, &self.config, breaker, &self.inline)
             .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
         // So is the panel's last good request: a new version that faults on it is quarantined.
+        // And its credentials, resolved from the same config: OAuth2 tokens stay cached.
         if let Ok(current) = self.panel(id) {
             context.known_good = current.context.known_good.clone();
+            context.credentials = current.context.credentials.clone();
         }
         let adapter = WasmAdapter::load(
             &self.runtime,
@@ -470,13 +522,21 @@ impl AppState {
         .await
         .map_err(|e| DeployError::Refused(format!("panel `{id}`: {e:#}")))?;
         check_description(id, config, adapter.description()).map_err(DeployError::Refused)?;
-        let callback_auth = config
-            .callback_auth
-            .as_ref()
-            .and_then(|c| c.credential())
-            .map(|c| Credential::resolve(&format!("{id}.callback_auth"), &c))
-            .transpose()
-            .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
+        let mut callback_auth = match &config.callback_auth {
+            Some(c) => super::callback_auth::CallbackAuth::resolve(
+                &format!("panel `{id}` callback_auth"),
+                c,
+                &self.inline,
+            )
+            .map_err(|e| DeployError::Refused(format!("{e:#}")))?,
+            None => None,
+        };
+        // The signatures the panel took stay taken across a switch.
+        if let (Some(auth), Ok(current)) = (callback_auth.as_mut(), self.panel(id))
+            && let Some(before) = &current.callback_auth
+        {
+            auth.carry_over(before);
+        }
         if let Some(warning) = unauthenticated_callbacks(id, config, adapter.description()) {
             // At start and at every switch to such a module: the operator chose this, and
             // should keep seeing it.
@@ -490,16 +550,17 @@ impl AppState {
             callback_auth,
             module,
             signature,
+            definition,
+            version,
         })
     }
 
     /// The warning `/admin/panels` shows for a panel that takes callbacks unauthenticated.
     pub fn callback_warning(&self, panel: &Panel) -> Option<String> {
-        let config = self.config.panels.get(&panel.id)?;
-        unauthenticated_callbacks(&panel.id, config, panel.adapter.description())
+        unauthenticated_callbacks(&panel.id, &panel.definition, panel.adapter.description())
     }
 
-    fn install(&self, panel: Panel) -> Arc<Panel> {
+    pub(crate) fn install(&self, panel: Panel) -> Arc<Panel> {
         let panel = Arc::new(panel);
         self.panels
             .write()
@@ -508,17 +569,13 @@ impl AppState {
         panel
     }
 
-    async fn record(
-        &self,
-        next: &Panel,
-        action: DeployAction,
-        previous: Option<&ModuleInfo>,
-    ) -> Result<(), DeployError> {
-        self.record_module(&next.id, &next.module, next.signature.as_ref(), action, previous)
-            .await
+    /// Takes a panel out: the next request for it is `404 panel_not_found`; requests holding
+    /// it finish on it.
+    pub(crate) fn uninstall(&self, id: &str) -> Option<Arc<Panel>> {
+        self.panels.write().unwrap_or_else(|e| e.into_inner()).remove(id)
     }
 
-    async fn record_module(
+    pub(crate) async fn record(
         &self,
         panel: &str,
         module: &ModuleInfo,
@@ -526,27 +583,7 @@ impl AppState {
         action: DeployAction,
         previous: Option<&ModuleInfo>,
     ) -> Result<(), DeployError> {
-        let journal = JournalEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            panel: Some(panel.to_string()),
-            operation: "deploy".into(),
-            kind: "admin",
-            case_id: None,
-            outcome: "ok".into(),
-            detail: serde_json::json!({
-                "action": action,
-                "module": module.hash,
-                "adapter": format!("{}@{}", module.name, module.version),
-                "wit": module.wit,
-                "signer": signature.map(|s| &s.signer),
-                "signature": signature.map(|s| &s.signature),
-                "previous": previous.map(|p| serde_json::json!({
-                    "module": p.hash,
-                    "adapter": format!("{}@{}", p.name, p.version),
-                })),
-            })
-            .to_string(),
-        };
+        let journal = deploy_entry(panel, module, signature, action, previous);
         self.store
             .deploy(panel, &module.hash, action, signature, journal)
             .await?;
@@ -562,12 +599,43 @@ pub fn signature_path(module: &std::path::Path) -> std::path::PathBuf {
     name.into()
 }
 
-fn config_signature_hint(panel: &PanelConfig, module: &std::path::Path) -> String {
+pub(crate) fn config_signature_hint(panel: &PanelConfig, module: &std::path::Path) -> String {
     format!(
         "adapter `{}` of the config: a panel with `signers` takes it only signed, its signature beside it as {}",
         panel.adapter,
         signature_path(module).display()
     )
+}
+
+/// The journal entry of a deployment (`operation: deploy`): every switch has one.
+pub(crate) fn deploy_entry(
+    panel: &str,
+    module: &ModuleInfo,
+    signature: Option<&ModuleSignature>,
+    action: DeployAction,
+    previous: Option<&ModuleInfo>,
+) -> JournalEntry {
+    JournalEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        panel: Some(panel.to_string()),
+        operation: "deploy".into(),
+        kind: "admin",
+        case_id: None,
+        outcome: "ok".into(),
+        detail: serde_json::json!({
+            "action": action,
+            "module": module.hash,
+            "adapter": format!("{}@{}", module.name, module.version),
+            "wit": module.wit,
+            "signer": signature.map(|s| &s.signer),
+            "signature": signature.map(|s| &s.signature),
+            "previous": previous.map(|p| serde_json::json!({
+                "module": p.hash,
+                "adapter": format!("{}@{}", p.name, p.version),
+            })),
+        })
+        .to_string(),
+    }
 }
 
 /// How often a host on a shared store looks for deployments made by the others.

@@ -18,6 +18,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// No panel has this id (never had one, or it was removed).
+    #[error("no panel `{0}`")]
+    PanelNotFound(String),
     #[error("the body is not valid JSON: {0}")]
     MalformedJson(String),
     #[error("the request is invalid")]
@@ -117,7 +120,7 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::PanelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) | ApiError::KeyReused | ApiError::AdapterRefused(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -143,7 +146,7 @@ impl ApiError {
                 },
                 CallError::Fault(_) => StatusCode::BAD_GATEWAY,
                 CallError::Deadline(_) => StatusCode::GATEWAY_TIMEOUT,
-                CallError::Quarantined(_) => StatusCode::SERVICE_UNAVAILABLE,
+                CallError::Quarantined(_) | CallError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
@@ -161,6 +164,7 @@ impl ApiError {
             ApiError::Unauthenticated => ("unauthenticated", vec![], None, None),
             ApiError::Forbidden(_) => ("forbidden", vec![], None, None),
             ApiError::NotFound(_) => ("not_found", vec![], None, None),
+            ApiError::PanelNotFound(_) => ("panel_not_found", vec![], None, None),
             ApiError::MalformedJson(_) => ("malformed_json", vec![], None, None),
             ApiError::Invalid(issues) => ("invalid_request", issues.clone(), None, None),
             ApiError::Unsupported { .. } => ("unsupported_operation", vec![], None, None),
@@ -186,6 +190,7 @@ impl ApiError {
                     CallError::Fault(_) => ("adapter_fault", vec![], None, j),
                     CallError::Deadline(_) => ("deadline_exceeded", vec![], None, j),
                     CallError::Quarantined(_) => ("adapter_quarantined", vec![], None, j),
+                    CallError::Overloaded(_) => ("overloaded", vec![], None, j),
                 }
             }
             ApiError::OutcomeUnknown { journal_id, .. } => {
@@ -251,6 +256,10 @@ impl ApiError {
                 error: CallError::Quarantined(_),
                 ..
             } => Some(60),
+            ApiError::Call {
+                error: CallError::Overloaded(_),
+                ..
+            } => Some(1),
             ApiError::TooManyConnections { .. } => Some(1),
             _ => None,
         }

@@ -403,7 +403,7 @@ fn definite(error: &CallError) -> bool {
                 | AdapterError::PartnerBadRequest(_)
                 | AdapterError::Unauthorized(_)
         ),
-        CallError::Quarantined(_) => true,
+        CallError::Quarantined(_) | CallError::Overloaded(_) => true,
         CallError::Fault(_) | CallError::Deadline(_) => false,
     }
 }

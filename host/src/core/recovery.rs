@@ -66,11 +66,12 @@ impl AppState {
     /// How old a running operation's record must be before no host can still be working on
     /// it: twice the longest operation deadline, and ten seconds for the commit.
     fn orphan_age(&self) -> std::time::Duration {
+        // The panels this host serves now (the store's, the config file's among them), and
+        // the sandbox default.
         let longest = self
-            .config
-            .panels
-            .values()
-            .filter_map(|p| p.limits.operation_timeout_ms)
+            .panels()
+            .iter()
+            .filter_map(|p| p.definition.limits.operation_timeout_ms)
             .chain([self.config.sandbox.operation_timeout_ms])
             .max()
             .unwrap_or_default();

@@ -103,10 +103,10 @@ impl AppState {
         let current = self
             .panel(panel)
             .map_err(|_| DeployError::NotFound(format!("no panel `{panel}`")))?;
-        let config = &self.config.panels[panel];
+        let config = &*current.definition;
         let candidate = self.inspect(bytes, Source::Push).await?;
         let breaker = Arc::new(crate::breaker(config, &self.config));
-        let context = crate::panel_context(panel, config, &self.config, breaker)
+        let context = crate::panel_context(panel, config, &self.config, breaker, &self.inline)
             .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
         let adapter = WasmAdapter::load(&self.runtime, &candidate.component, Arc::new(context), 1)
             .await

@@ -189,6 +189,7 @@ fn kit_config(panel: &PanelFixture) -> Result<Config> {
             callback_auth: None,
             limits: Default::default(),
             signers: None,
+            tls: Default::default(),
         },
     );
     Ok(config)
@@ -211,7 +212,7 @@ async fn load(
     let config = kit_config(panel)?;
     let panel_config = &config.panels["fixture"];
     let breaker = Arc::new(crate::breaker(panel_config, &config));
-    let context = crate::panel_context("fixture", panel_config, &config, breaker)?;
+    let context = crate::panel_context("fixture", panel_config, &config, breaker, &Default::default())?;
     WasmAdapter::load(runtime, component, Arc::new(context), 1)
         .await
         .map_err(|e| anyhow::anyhow!("{e:#}"))

@@ -31,8 +31,12 @@ pub struct Runtime {
     pub linker: Arc<Linker<HostState>>,
     /// Faults in a row that quarantine an adapter (0: never).
     pub quarantine_after: u32,
+    /// Operations that may wait for a panel's slot, and for how long (admission control).
+    pub admission: Admission,
     /// The host's metrics: every panel and every request count here.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The memory each pooled instance slot holds: no panel may ask for more.
+    pub max_memory_mib: u64,
 }
 
 impl Runtime {
@@ -77,7 +81,12 @@ impl Runtime {
             engine,
             linker: Arc::new(linker),
             quarantine_after: sandbox.quarantine_after,
+            admission: Admission {
+                queue: sandbox.panel_queue,
+                wait: std::time::Duration::from_millis(sandbox.queue_wait_ms),
+            },
             metrics: Arc::new(crate::metrics::Metrics::new(instances)),
+            max_memory_mib: max_memory_mib.max(sandbox.memory_mib),
         })
     }
 
@@ -206,4 +215,13 @@ fn spawn_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("spawning the epoch thread");
+}
+
+/// How many operations may wait for one of a panel's `panel_concurrency` slots, and for how
+/// long: past either, the operation is refused at once (`503 overloaded`, `Retry-After`) rather
+/// than queued for longer than a portal would wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Admission {
+    pub queue: usize,
+    pub wait: std::time::Duration,
 }

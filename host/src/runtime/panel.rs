@@ -129,6 +129,8 @@ pub struct WasmAdapter {
     panel: Arc<PanelContext>,
     description: Description,
     permits: Semaphore,
+    /// Operations waiting for a permit now.
+    waiting: std::sync::atomic::AtomicUsize,
     health: std::sync::Mutex<Health>,
     /// Consecutive faults that quarantine the adapter; 0 never does.
     quarantine_after: u32,
@@ -170,6 +172,7 @@ impl WasmAdapter {
             panel,
             description: placeholder_description(),
             permits: Semaphore::new(concurrency.max(1)),
+            waiting: Default::default(),
             health: Default::default(),
             quarantine_after: runtime.quarantine_after,
         };
@@ -322,6 +325,39 @@ impl WasmAdapter {
     }
 }
 
+impl WasmAdapter {
+    /// A slot to run in: at once when one is free; otherwise a place in the panel's queue and
+    /// a bounded wait, or `Overloaded` at once when the queue is full.
+    async fn admit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, CallError> {
+        use std::sync::atomic::Ordering;
+        match self.permits.try_acquire() {
+            Ok(permit) => return Ok(permit),
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return Err(CallError::Fault("the panel is shutting down".into()));
+            }
+            Err(tokio::sync::TryAcquireError::NoPermits) => {}
+        }
+        let admission = self.runtime.admission;
+        if self.waiting.fetch_add(1, Ordering::SeqCst) >= admission.queue {
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            return Err(CallError::Overloaded(format!(
+                "every slot is busy and {} operations are waiting already",
+                admission.queue
+            )));
+        }
+        let waited = tokio::time::timeout(admission.wait, self.permits.acquire()).await;
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        match waited {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(CallError::Fault("the panel is shutting down".into())),
+            Err(_) => Err(CallError::Overloaded(format!(
+                "no slot came free within {} ms",
+                admission.wait.as_millis()
+            ))),
+        }
+    }
+}
+
 impl Adapter for WasmAdapter {
     fn description(&self) -> &Description {
         &self.description
@@ -329,9 +365,7 @@ impl Adapter for WasmAdapter {
 
     fn validate(&self, request: ValidationRequest) -> BoxFuture<'_, Result<Vec<FieldIssue>, CallError>> {
         Box::pin(async move {
-            let Ok(_permit) = self.permits.acquire().await else {
-                return Err(CallError::Fault("the panel is shutting down".into()));
-            };
+            let _permit = self.admit().await?;
             let _in_use = self.runtime.metrics.in_use(&self.panel.id);
             let timeout = self.panel.operation_timeout;
             tokio::time::timeout(timeout, self.run_validate(request))
@@ -346,11 +380,9 @@ impl Adapter for WasmAdapter {
         journal_id: &'a str,
     ) -> BoxFuture<'a, (Result<Outcome, CallError>, CallRecord)> {
         Box::pin(async move {
-            let Ok(_permit) = self.permits.acquire().await else {
-                return (
-                    Err(CallError::Fault("the panel is shutting down".into())),
-                    CallRecord::default(),
-                );
+            let _permit = match self.admit().await {
+                Ok(permit) => permit,
+                Err(e) => return (Err(e), CallRecord::default()),
             };
             if let Some(reason) = self.quarantine() {
                 return (Err(CallError::Quarantined(reason)), CallRecord::default());
@@ -459,7 +491,9 @@ impl WasmAdapter {
             {
                 Some(format!("ran past its {ms} ms deadline"))
             }
-            Err(CallError::Deadline(_)) | Err(CallError::Quarantined(_)) => return None,
+            Err(CallError::Deadline(_)) | Err(CallError::Quarantined(_)) | Err(CallError::Overloaded(_)) => {
+                return None;
+            }
             _ => None,
         };
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());

@@ -132,6 +132,15 @@ impl PanelContext {
     /// Replaces every secret in `text` with `***`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
+        let tokens = self.credentials.values().filter_map(|c| match c {
+            Credential::OAuth2(source) => Some(source.recent_tokens()),
+            _ => None,
+        });
+        for token in tokens.flatten() {
+            if !token.is_empty() && out.contains(token.as_str()) {
+                out = out.replace(token.as_str(), "***");
+            }
+        }
         for secret in &self.redactions {
             if !secret.is_empty() && out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), "***");

@@ -1,7 +1,8 @@
 //! A partner writes an adapter outside this repository (issue 19's author kit): `panelgate
 //! adapter new` scaffolds it in a temporary folder, `panelgate adapter test` builds it and runs
-//! its fixtures in the host's sandbox with no partner, a broken fixture fails, and the module is
-//! pushed into a running host. Nothing under `host/` or `wit/` is touched.
+//! its fixtures in the host's sandbox with no partner, a broken fixture fails, the module is
+//! pushed into a running host, a new panel for it is added through the admin API with no
+//! restart, and it serves a quote from a partner. Nothing under `host/` or `wit/` is touched.
 
 use std::path::{Path, PathBuf};
 
@@ -91,6 +92,67 @@ async fn scaffold_test_and_push(lang: &str, wasm_in_project: &str) {
         adapters.to_string().contains("\"card-cover\""),
         "the host registered the scaffolded adapter: {adapters}"
     );
+
+    // A new panel for it, through the admin API, its API key by reference to a file; then a
+    // quote through the portal reaches the partner with the key the host applied.
+    let partner = card_partner().await;
+    let key_file = outside.0.join("partner.key");
+    std::fs::write(&key_file, format!("{CARD_KEY}\n")).unwrap();
+    let panel = format!("card-{lang}");
+    let response = h
+        .client
+        .put(h.url(&format!("/admin/panels/{panel}")))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({
+            "adapter": "card-cover",
+            "base_url": partner,
+            "credentials": { "partner": { "kind": "api-key", "headers": { "x-api-key": { "file": key_file } } } },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let view: serde_json::Value = response.json().await.unwrap_or_default();
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{view}");
+    let quote = serde_json::json!({
+        "product": "CARD", "binding": false, "interest": { "card_protection": { "brand": "VISA" } },
+    });
+    let (status, body) = h.post(&format!("/v1/panels/{panel}/quotes"), &quote).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(
+        body["result"]["options"][0]["premium"]["amount"], "25000",
+        "{body}"
+    );
+    assert_eq!(body["result"]["reference"], "Q-VISA", "{body}");
+}
+
+const CARD_KEY: &str = "card-partner-key";
+
+/// The scaffold's imaginary partner: `POST /quotes` with `x-api-key` and `x-api-version: 1`,
+/// `{product, card_brand}` in; `{quote_id, premium, currency}` out.
+async fn card_partner() -> String {
+    use axum::http::{HeaderMap, StatusCode};
+    let app = axum::Router::new().route(
+        "/quotes",
+        axum::routing::post(|headers: HeaderMap, body: axum::Json<serde_json::Value>| async move {
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+            if header("x-api-key").as_deref() != Some(CARD_KEY) {
+                return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({ "error": "api key" })));
+            }
+            if header("x-api-version").as_deref() != Some("1") || body["product"] != "CARD" {
+                return (StatusCode::BAD_REQUEST, axum::Json(serde_json::json!({ "error": "request" })));
+            }
+            let brand = body["card_brand"].as_str().unwrap_or("NONE").to_string();
+            (
+                StatusCode::OK,
+                axum::Json(serde_json::json!({ "quote_id": format!("Q-{brand}"), "premium": "25000", "currency": "IDR" })),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
 }
 
 #[tokio::test]

@@ -316,3 +316,109 @@ async fn measure_the_largest_document_an_adapter_uploads() {
         );
     }
 }
+
+/// A partner that answers the probe's `/rate` after `delay`.
+async fn slow_rate_partner(delay: std::time::Duration) -> String {
+    let app = axum::Router::new().route(
+        "/rate",
+        axum::routing::post(move || async move {
+            tokio::time::sleep(delay).await;
+            axum::Json(serde_json::json!({ "rate": "0.0125" }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+/// A host whose probe panel has one slot, a queue of one, and `wait_ms` to wait for the slot.
+async fn one_slot_host(partner: &str, wait_ms: u64) -> (String, tempfile::TempDir) {
+    let (addr, dir) = bare_host(&format!(
+        r#"
+[sandbox]
+panel_concurrency = 1
+panel_queue = 1
+queue_wait_ms = {wait_ms}
+cache_dir = "{cache}"
+[adapters.probe]
+path = "{path}"
+[panels.probe]
+adapter = "probe"
+base_url = "{partner}"
+"#,
+        cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
+        path = panelgate_tests::guests::PROBE,
+    ))
+    .await;
+    (format!("http://{addr}"), dir)
+}
+
+async fn timed_quote(
+    client: reqwest::Client,
+    base: String,
+) -> (u16, Option<String>, serde_json::Value, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let response = client
+        .post(format!("{base}/v1/panels/probe/quotes"))
+        .bearer_auth(PORTAL)
+        .json(&serde_json::json!({ "product": "echo", "binding": false, "interest": { "life": {} } }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = response.json().await.unwrap_or_default();
+    (status, retry_after, body, started.elapsed())
+}
+
+/// Admission control: with every slot busy and the queue full, a quote is answered `503
+/// overloaded` with `Retry-After` at once, never queued; a queued quote is served when the slot
+/// frees; and one that waits past `queue_wait_ms` is answered `503 overloaded` then.
+#[tokio::test]
+async fn past_its_slots_and_queue_a_panel_answers_overloaded_at_once() {
+    let partner = slow_rate_partner(std::time::Duration::from_millis(1500)).await;
+    let (base, _dir) = one_slot_host(&partner, 10_000).await;
+    let client = reqwest::Client::new();
+    let running = tokio::spawn(timed_quote(client.clone(), base.clone()));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let queued = tokio::spawn(timed_quote(client.clone(), base.clone()));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, retry_after, body, took) = timed_quote(client.clone(), base.clone()).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert!(
+        took < std::time::Duration::from_millis(500),
+        "refused at once, not after {took:?}"
+    );
+    let (status, _, body, _) = running.await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body, took) = queued.await.unwrap();
+    assert_eq!(
+        status, 200,
+        "the queued quote is served once the slot frees: {body}"
+    );
+    assert!(
+        took >= std::time::Duration::from_millis(1500),
+        "it waited for the slot: {took:?}"
+    );
+
+    // A wait for a slot is bounded.
+    let (base, _dir) = one_slot_host(&partner, 200).await;
+    let running = tokio::spawn(timed_quote(client.clone(), base.clone()));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (status, retry_after, body, took) = timed_quote(client.clone(), base.clone()).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"]["code"], "overloaded", "{body}");
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert!(
+        took >= std::time::Duration::from_millis(200) && took < std::time::Duration::from_millis(1200),
+        "answered when its wait ran out: {took:?}"
+    );
+    assert_eq!(running.await.unwrap().0, 200);
+}

@@ -6,6 +6,7 @@ mod common;
 
 mod aagi;
 mod aap;
+mod auth;
 mod authoring;
 mod bad_input;
 mod bcs;
@@ -27,6 +28,7 @@ mod listener;
 mod metrics;
 mod partners;
 mod paths;
+mod runtime_panels;
 mod sandbox;
 mod signatures;
 mod soak;
