@@ -478,3 +478,50 @@ async fn module_bytes_altered_in_the_store_are_refused_at_the_next_start() {
     );
     assert!(error.contains("no longer hash to its name"), "{error}");
 }
+
+#[tokio::test]
+async fn a_panel_added_through_the_admin_api_keeps_its_policy() {
+    let (a, b) = (key(), key());
+    let dir = tempfile::tempdir().unwrap();
+    let h = start_with(&signed_panels(&config_module(dir.path(), Some(&a)), &a, &b)).await;
+    let next = std::fs::read(guests::PROBE_NEXT).unwrap();
+    let (status, pushed) = push(&h, &next, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{pushed}");
+    let definition = |adapter: &str, signers: Value| {
+        json!({
+            "adapter": adapter,
+            "base_url": "http://127.0.0.1:9",
+            "settings": { "channel": "h2h" },
+            "signers": signers,
+        })
+    };
+
+    // A policy naming a key the config lacks: refused, naming the field.
+    let body = definition("probe@0.2.0", json!(["nobody"]));
+    let (status, refused) = admin(&h, Method::PUT, "/admin/panels/P9", Some(body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(issue_paths(&refused), ["signers"], "{refused}");
+    // An unsigned module: refused, and no panel is added.
+    let body = definition("probe@0.2.0", json!(["partner-a"]));
+    let (status, refused) = admin(&h, Method::PUT, "/admin/panels/P9", Some(body)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("is unsigned"),
+        "{refused}"
+    );
+    let (status, _) = h.admin_get("/admin/panels/P9").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The signed module: added, serving, its signer recorded.
+    let body = definition("probe@0.1.0", json!(["partner-a"]));
+    let (status, added) = admin(&h, Method::PUT, "/admin/panels/P9", Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    assert_eq!(served_by(&h, "P9").await, "probe@0.1.0");
+    assert_eq!(last_deployment(&h, "P9").await["signer"], "partner-a");
+    // Its policy holds for a later switch.
+    let (status, refused) = switch(&h, "P9", "probe@0.2.0").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+}
