@@ -47,6 +47,21 @@ enum Command {
         #[command(flatten)]
         host: HostArgs,
     },
+    /// Build the adapter project in DIR and serve it as panel `dev` of a one-panel host on a
+    /// temporary store, against the partner at --base-url; rebuild and switch on every change.
+    Dev {
+        dir: PathBuf,
+        #[arg(long)]
+        base_url: String,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// A panel setting, `KEY=VALUE` (repeat for more).
+        #[arg(long = "setting", value_parser = parse_setting)]
+        settings: Vec<(String, String)>,
+        /// Where cargo builds a Rust project (its `target/` by default).
+        #[arg(long)]
+        target_dir: Option<PathBuf>,
+    },
     /// The audit journal.
     Journal {
         #[command(subcommand)]
@@ -793,6 +808,26 @@ where
             Ok(0)
         }
         Command::Adapter { command, host } => adapter(command, host).await,
+        Command::Dev {
+            dir,
+            base_url,
+            listen,
+            settings,
+            target_dir,
+        } => {
+            let options = crate::kit::dev::DevOptions {
+                dir,
+                base_url,
+                listen,
+                settings,
+                target_dir,
+            };
+            crate::kit::dev::run(options, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+            Ok(0)
+        }
         Command::Panel { command, host } => panel(command, host).await.map(|()| 0),
         Command::Subscription { command, host } => subscription(command, host).await.map(|()| 0),
         Command::Journal {
@@ -824,4 +859,10 @@ where
             }
         }
     }
+}
+
+fn parse_setting(text: &str) -> std::result::Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
 }

@@ -1,6 +1,7 @@
 //! The author kit: what a partner needs to write, build and test an adapter outside this
 //! repository (`panelgate adapter new`, `panelgate adapter test`).
 
+pub mod dev;
 pub mod fixtures;
 pub mod record;
 pub mod scaffold;
@@ -10,8 +11,9 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-/// Builds the adapter project in `dir` (a Cargo project, or a Python one with `app.py` and
-/// `wit/`) and returns the component's path. `target_dir` is where cargo builds (the
+/// Builds the adapter project in `dir` (a Cargo project; a Python one with `app.py` and
+/// `wit/`; a JavaScript one with `app.js`, `package.json` and `wit/`) and returns the
+/// component's path. `target_dir` is where cargo builds (the
 /// project's `target/` by default; one folder shared by several projects builds their
 /// dependencies once).
 pub fn build(dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf> {
@@ -54,9 +56,38 @@ pub fn build(dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf> {
             "--stub-wasi",
         ]))?;
         Ok(wasm)
+    } else if dir.join("app.js").is_file() && dir.join("package.json").is_file() {
+        std::fs::create_dir_all(dir.join("target"))?;
+        if !dir
+            .join("node_modules/@bytecodealliance/componentize-js")
+            .is_dir()
+        {
+            run(Command::new("npm")
+                .current_dir(dir)
+                .args(["install", "--no-audit", "--no-fund"]))?;
+        }
+        // Every WASI feature off: the host grants an adapter no files, sockets, clocks or
+        // randomness, and links none of them.
+        run(Command::new("npx").current_dir(dir).args([
+            "componentize-js",
+            "app.js",
+            "--wit",
+            "wit",
+            "-n",
+            "adapter",
+            "-d",
+            "stdio",
+            "random",
+            "clocks",
+            "http",
+            "fetch-event",
+            "-o",
+            "target/adapter.wasm",
+        ]))?;
+        Ok(dir.join("target/adapter.wasm"))
     } else {
         bail!(
-            "{} holds neither Cargo.toml nor app.py: give an adapter project or a .wasm",
+            "{} holds no Cargo.toml, app.py or app.js with package.json: give an adapter project or a .wasm",
             dir.display()
         )
     }

@@ -143,6 +143,21 @@ pub async fn run(wasm: &[u8], fixtures: &Path) -> Result<Vec<FixtureReport>> {
     Ok(reports)
 }
 
+/// What the component in `wasm` says of itself, asked in the host's sandbox.
+pub async fn describe(wasm: &[u8]) -> Result<crate::model::Description> {
+    let runtime = kit_runtime()?;
+    let (component, _) = runtime
+        .compile_adapter(wasm)
+        .map_err(|e| anyhow::anyhow!("the module is not an adapter this host runs: {e}"))?;
+    let panel = PanelFixture {
+        base_url: "http://fixture.invalid".into(),
+        settings: BTreeMap::new(),
+        credentials: Vec::new(),
+    };
+    let adapter = load(&runtime, &component, &panel).await?;
+    Ok(crate::adapter::Adapter::description(&adapter).clone())
+}
+
 fn fixture_files(path: &Path) -> Result<(Vec<PathBuf>, Option<PanelFixture>)> {
     let (dir, mut files) = if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 pub enum Lang {
     Rust,
     Python,
+    Js,
 }
 
 /// The contract the templates and the SDK bind (the SDK's `wit` is this version).
@@ -48,6 +49,8 @@ const WIT: &[(&str, &str)] = embedded![
 const RUST_CARGO: &str = include_str!("template/rust/Cargo.toml.tmpl");
 const RUST_LIB: &str = include_str!("template/rust/lib.rs.tmpl");
 const PYTHON_APP: &str = include_str!("template/python/app.py.tmpl");
+const JS_APP: &str = include_str!("template/js/app.js.tmpl");
+const JS_PACKAGE: &str = include_str!("template/js/package.json.tmpl");
 const PANEL: &str = include_str!("template/panel.json.tmpl");
 const QUOTE: &str = include_str!("template/quote.json.tmpl");
 const INVALID: &str = include_str!("template/invalid.json.tmpl");
@@ -101,9 +104,17 @@ pub fn new(name: &str, lang: Lang, parent: &Path) -> Result<PathBuf> {
                     .replace("{{wasm}}", &wasm),
             ));
         }
-        Lang::Python => {
-            files.push(("app.py".into(), fill(PYTHON_APP)));
-            files.push((".gitignore".into(), "/target\n__pycache__/\n".into()));
+        Lang::Js | Lang::Python => {
+            let (source, ignore) = match lang {
+                Lang::Js => {
+                    files.push(("package.json".into(), fill(JS_PACKAGE)));
+                    (("app.js", JS_APP), "/target\n/node_modules\n")
+                }
+                _ => (("app.py", PYTHON_APP), "/target\n__pycache__/\n"),
+            };
+            files.push((source.0.into(), fill(source.1)));
+            files.push((".gitignore".into(), ignore.into()));
+            // componentize-js and componentize-py build against the contract beside the source.
             for (path, text) in WIT {
                 files.push((Path::new("wit").join(file_name(path)), text.to_string()));
             }
@@ -131,6 +142,7 @@ fn lang_name(lang: Lang) -> &'static str {
     match lang {
         Lang::Rust => "Rust",
         Lang::Python => "Python",
+        Lang::Js => "JavaScript",
     }
 }
 

@@ -131,12 +131,16 @@ const CARD_KEY: &str = "card-partner-key";
 /// The scaffold's imaginary partner: `POST /quotes` with `x-api-key` and `x-api-version: 1`,
 /// `{product, card_brand}` in; `{quote_id, premium, currency}` out.
 async fn card_partner() -> String {
+    card_partner_keyed(true).await
+}
+
+async fn card_partner_keyed(keyed: bool) -> String {
     use axum::http::{HeaderMap, StatusCode};
     let app = axum::Router::new().route(
         "/quotes",
-        axum::routing::post(|headers: HeaderMap, body: axum::Json<serde_json::Value>| async move {
+        axum::routing::post(move |headers: HeaderMap, body: axum::Json<serde_json::Value>| async move {
             let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-            if header("x-api-key").as_deref() != Some(CARD_KEY) {
+            if keyed && header("x-api-key").as_deref() != Some(CARD_KEY) {
                 return (StatusCode::UNAUTHORIZED, axum::Json(serde_json::json!({ "error": "api key" })));
             }
             if header("x-api-version").as_deref() != Some("1") || body["product"] != "CARD" {
@@ -163,6 +167,12 @@ async fn a_rust_adapter_written_outside_the_repository_passes_its_fixtures_and_i
 #[tokio::test]
 async fn a_python_adapter_written_outside_the_repository_passes_its_fixtures_and_is_pushed() {
     scaffold_test_and_push("python", "target/adapter.wasm").await;
+}
+
+/// componentize-js from the npm registry, every WASI feature off.
+#[tokio::test]
+async fn a_javascript_adapter_written_outside_the_repository_passes_its_fixtures_and_is_pushed() {
+    scaffold_test_and_push("js", "target/adapter.wasm").await;
 }
 
 /// What the AAGI panel really exchanged becomes fixtures; the module that made them passes them,
@@ -220,4 +230,80 @@ async fn journaled_operations_become_fixtures_the_serving_module_passes() {
         0,
         "the module that served them passes its own recording"
     );
+}
+
+/// `panelgate dev`: the project served as panel `dev` of a one-panel host, and a change to its
+/// source rebuilt and switched to while it serves.
+#[tokio::test]
+async fn panelgate_dev_serves_a_project_and_switches_to_each_rebuild() {
+    let outside = Outside::new("dev");
+    let dir = outside.0.to_str().unwrap();
+    assert_eq!(cli(&["adapter", "new", "card-dev", "--dir", dir]).await, 0);
+    let project = outside.0.join("card-dev");
+    let partner = card_partner_keyed(false).await;
+    let port = free_port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = panelgate::kit::dev::DevOptions {
+        dir: project.clone(),
+        base_url: partner,
+        listen: format!("127.0.0.1:{port}"),
+        settings: Vec::new(),
+        target_dir: Some(workspace().join("target/kit")),
+    };
+    let dev = tokio::spawn(panelgate::kit::dev::run(options, async {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::new();
+    let quote = |client: reqwest::Client| async move {
+        let response = client
+            .post(format!("http://127.0.0.1:{port}/v1/panels/dev/quotes"))
+            .bearer_auth(panelgate::kit::dev::DEV_PORTAL_TOKEN)
+            .json(&serde_json::json!({
+                "product": "CARD", "binding": false, "interest": { "card_protection": { "brand": "VISA" } },
+            }))
+            .send()
+            .await
+            .ok()?;
+        response.json::<serde_json::Value>().await.ok()
+    };
+    let until = |what: &'static str, check: Box<dyn Fn(&serde_json::Value) -> bool + Send>| {
+        let client = client.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(400);
+            loop {
+                if let Some(body) = quote(client.clone()).await
+                    && check(&body)
+                {
+                    return body;
+                }
+                assert!(std::time::Instant::now() < deadline, "{what} never happened");
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            }
+        }
+    };
+    let body = until(
+        "the first build served",
+        Box::new(|b| b["result"]["reference"] == "Q-VISA"),
+    )
+    .await;
+    assert_eq!(body["adapter"], "card-dev@0.1.0", "{body}");
+
+    let lib = project.join("src/lib.rs");
+    let source = std::fs::read_to_string(&lib).unwrap();
+    let changed = source.replace(
+        "reference: Some(answer.quote_id),",
+        "reference: Some(format!(\"dev-{}\", answer.quote_id)),",
+    );
+    assert_ne!(
+        source, changed,
+        "the template still has the line this test changes"
+    );
+    std::fs::write(&lib, changed).unwrap();
+    until(
+        "the rebuild served",
+        Box::new(|b| b["result"]["reference"] == "dev-Q-VISA"),
+    )
+    .await;
+    let _ = stop.send(());
+    dev.await.unwrap().unwrap();
 }
