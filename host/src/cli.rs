@@ -1,7 +1,7 @@
 //! The `panelgate` command line: run the host, or operate a running one through its admin API.
 //! In the library so the tests drive it as an operator would.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
@@ -72,7 +72,30 @@ enum Command {
 #[derive(Subcommand)]
 enum AdapterCommand {
     /// Register a component: checked, compiled and described by the host; changes no panel.
-    Push { file: PathBuf },
+    Push {
+        file: PathBuf,
+        /// Its detached signature (`panelgate adapter sign` writes FILE.sig); it must verify
+        /// with a key under the host's `[signers]`.
+        #[arg(long)]
+        signature: Option<PathBuf>,
+    },
+    /// Sign a component for release: writes the detached signature of its SHA-256 (base64)
+    /// to FILE.sig, or --out. Needs no running host.
+    Sign {
+        file: PathBuf,
+        /// The Ed25519 private key, PKCS#8 PEM (`panelgate adapter keygen` or
+        /// `openssl genpkey -algorithm ed25519`).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Make a signing key pair: writes the private key (PKCS#8 PEM, mode 0600) to --out and
+    /// prints the public key for the host's `[signers]`. Needs no running host.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Registered modules and the panels serving each.
     List,
     /// Run a candidate module against a panel's recorded operations, serving the recorded
@@ -302,6 +325,13 @@ impl HostArgs {
                     .header(reqwest::header::CONTENT_TYPE, "application/wasm")
                     .body(bytes)
             }
+            Some(Body::SignedWasm(bytes, signature)) => {
+                module_bytes = Some(bytes.len());
+                request
+                    .header(reqwest::header::CONTENT_TYPE, "application/wasm")
+                    .header(crate::signing::HEADER, signature.trim())
+                    .body(bytes)
+            }
             None => request,
         };
         let response = match request.send().await {
@@ -334,6 +364,8 @@ impl HostArgs {
 enum Body {
     Json(Value),
     Wasm(Vec<u8>),
+    /// A module with its detached signature (base64), sent as `X-Panelgate-Signature`.
+    SignedWasm(Vec<u8>, String),
 }
 
 /// A panel as `GET /admin/panels/{panel}` shows it, on one line.
@@ -384,12 +416,42 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
             let written = crate::kit::record::record(&config, &panel, last, &out).await?;
             println!("{} fixtures written to {}", written.len(), out.display());
         }
-        AdapterCommand::Push { file } => {
+        AdapterCommand::Push { file, signature } => {
             let bytes = read_module(&file)?;
-            let m = host
-                .send(Method::POST, "/admin/adapters", Some(Body::Wasm(bytes)))
-                .await?;
-            println!("registered {}", module_line(&m));
+            let body = match signature {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading the signature {}", path.display()))?;
+                    Body::SignedWasm(bytes, text)
+                }
+                None => Body::Wasm(bytes),
+            };
+            let m = host.send(Method::POST, "/admin/adapters", Some(body)).await?;
+            match m["signer"].as_str() {
+                Some(signer) => println!("registered {}, signed by {signer}", module_line(&m)),
+                None => println!("registered {} (unsigned)", module_line(&m)),
+            }
+        }
+        AdapterCommand::Sign { file, key, out } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let pem = std::fs::read_to_string(&key).with_context(|| format!("reading {}", key.display()))?;
+            let key =
+                crate::signing::private_key(&pem).map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?;
+            let hash = crate::core::deploy::module_hash(&bytes);
+            let out = out.unwrap_or_else(|| crate::core::deploy::signature_path(&file));
+            std::fs::write(&out, format!("{}\n", crate::signing::sign(&key, &hash)))
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!(
+                "signed sha256 {hash} with public key {}; signature in {}",
+                crate::signing::public_key_of(&key),
+                out.display()
+            );
+        }
+        AdapterCommand::Keygen { out } => {
+            let (pem, public) = crate::signing::keygen().map_err(|e| anyhow::anyhow!(e))?;
+            write_private(&out, &pem)?;
+            println!("private key in {} (keep it secret)", out.display());
+            println!("for the host's config:\n[signers.NAME]\npublic_key = \"{public}\"");
         }
         AdapterCommand::List => {
             let list = host.send(Method::GET, "/admin/adapters", None).await?;
@@ -427,6 +489,20 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Writes a private key readable by its owner only, refusing to replace a file.
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {} (an existing key is never replaced)", path.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// A module file, refused here if it is larger than a host takes: sending it would only end in
@@ -558,8 +634,12 @@ async fn panel(command: PanelCommand, host: HostArgs) -> Result<()> {
                 .send(Method::GET, &format!("/admin/panels/{panel}/deployments"), None)
                 .await?;
             for d in h["history"].as_array().into_iter().flatten() {
+                let signed = d["signer"]
+                    .as_str()
+                    .map(|s| format!("  signed by {s}"))
+                    .unwrap_or_default();
                 println!(
-                    "{}  {:<8}  {}",
+                    "{}  {:<8}  {}{signed}",
                     d["at"].as_str().unwrap_or("?"),
                     d["action"].as_str().unwrap_or("?"),
                     d["module"].as_str().unwrap_or("?")

@@ -25,6 +25,18 @@ pub struct Config {
     pub registry: RegistryConfig,
     #[serde(default)]
     pub webhooks: WebhooksConfig,
+    /// Keys that may sign adapters, by name; a panel's `signers` names those it takes
+    /// (docs/deploying.md, "Signed adapters").
+    #[serde(default)]
+    pub signers: BTreeMap<String, SignerConfig>,
+}
+
+/// A key that signs adapters: a partner's release key, or broker IT's own.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerConfig {
+    /// The Ed25519 public key, base64 of its 32 bytes (`panelgate adapter keygen` prints it).
+    pub public_key: String,
 }
 
 /// Events pushed to the portal as signed webhooks (docs/webhooks.md).
@@ -306,6 +318,10 @@ pub struct PanelConfig {
     /// Overrides of the `[sandbox]` defaults for this panel.
     #[serde(default)]
     pub limits: PanelLimits,
+    /// The panel's signature policy: the names, under `[signers]`, of the keys one of which
+    /// must have signed every module it serves. Absent: the panel takes unsigned modules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signers: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
@@ -890,10 +906,32 @@ impl Config {
         Ok(config)
     }
 
+    /// What is wrong with a panel's signature policy, if anything: an empty list, or a name
+    /// the config does not give a key for.
+    pub fn signers_issue(&self, panel: &PanelConfig) -> Option<String> {
+        let signers = panel.signers.as_ref()?;
+        if signers.is_empty() {
+            return Some(
+                "`signers` is empty, so no module could serve it; name a key under [signers], or remove `signers` to take unsigned modules".into(),
+            );
+        }
+        signers
+            .iter()
+            .find(|s| !self.signers.contains_key(*s))
+            .map(|unknown| format!("signer `{unknown}` is not configured under [signers]"))
+    }
+
     pub fn check(&self) -> Result<()> {
         self.server.check()?;
         self.webhooks.check()?;
+        for (name, signer) in &self.signers {
+            crate::signing::public_key(&signer.public_key)
+                .map_err(|e| anyhow::anyhow!("signers.{name}.public_key: {e}"))?;
+        }
         for (id, panel) in &self.panels {
+            if let Some(issue) = self.signers_issue(panel) {
+                bail!("panel `{id}`: {issue}");
+            }
             if !self.adapters.contains_key(&panel.adapter) {
                 bail!(
                     "panel `{id}`: adapter `{}` is not configured under [adapters]",
@@ -953,6 +991,25 @@ mod tests {
             .expect("the example's password is a file");
         assert_eq!(Path::new(file), root.join("secrets/a03-password"));
         assert!(example.server.portal_token.env.is_some());
+    }
+
+    #[test]
+    fn a_signature_policy_naming_no_key_or_an_unknown_key_is_refused() {
+        let base = "[server]\nportal_token = { value = \"p\" }\nadmin_token = { value = \"a\" }\n\
+                    [adapters.probe]\npath = \"probe.wasm\"\n";
+        let panel = |signers: &str| {
+            format!(
+                "{base}[panels.probe]\nadapter = \"probe\"\nbase_url = \"http://127.0.0.1:9\"\nsigners = {signers}\n"
+            )
+        };
+        let check = |text: String| {
+            let config: Config = toml::from_str(&text).expect("parses");
+            format!("{:#}", config.check().expect_err("refused"))
+        };
+        assert!(check(panel("[]")).contains("`signers` is empty"));
+        assert!(check(panel("[\"nobody\"]")).contains("signer `nobody` is not configured under [signers]"));
+        let bad_key = format!("{}[signers.x]\npublic_key = \"AAAA\"\n", panel("[\"x\"]"));
+        assert!(check(bad_key).contains("signers.x.public_key: an Ed25519 public key is 32 bytes"));
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub struct Panel {
     pub context: Arc<crate::runtime::PanelContext>,
     pub callback_auth: Option<callback_auth::CallbackAuth>,
     pub module: ModuleInfo,
+    /// Where the panel has a signature policy: the allowed key's signature of `module`.
+    pub signature: Option<crate::store::ModuleSignature>,
     /// The definition it was built from (secrets as references).
     pub definition: Arc<PanelConfig>,
     /// The definition's version in the store.

@@ -14,6 +14,7 @@ pub mod metrics;
 pub mod model;
 pub mod runtime;
 pub mod serve;
+pub mod signing;
 pub mod store;
 pub mod telemetry;
 

@@ -33,7 +33,7 @@ pub use idempotency::KeyState;
 pub use journal::{EntryDetail, JournalEntry, JournalFilter, JournalRow};
 pub use panels::{PanelWrite, Seed, StoredPanel};
 pub use pending::{PendingOperation, SettledKey, SettledUnknown};
-pub use registry::{DeployAction, Deployment, ModuleInfo, active_stack};
+pub use registry::{DeployAction, Deployment, ModuleInfo, ModuleSignature, active_stack};
 pub use webhooks::{
     Attempt, AttemptOutcome, Claimed, Delivery, NewSubscription, Subscription, ms_text, now_ms,
 };
@@ -437,9 +437,23 @@ impl Store {
     }
 
     /// Registers a module; `false` when one with the same hash was already there.
-    pub async fn register_module(&self, info: &ModuleInfo, bytes: &[u8]) -> Result<bool> {
+    /// Registers a module with a verified signature of it, in one transaction: a second push
+    /// of the same bytes adds its signature. `Ok(true)`: the module is new.
+    pub async fn register_module(
+        &self,
+        info: &ModuleInfo,
+        bytes: &[u8],
+        signature: Option<&ModuleSignature>,
+    ) -> Result<bool> {
         let _turn = self.turn().await;
-        registry::insert_module(&self.pool, info, bytes).await
+        let mut tx = self.begin_ordered().await?;
+        let created = registry::insert_module(&mut tx, info, bytes, signature).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    pub async fn module_signatures(&self, hash: &str) -> Result<Vec<ModuleSignature>> {
+        registry::module_signatures(&self.pool, hash).await
     }
 
     pub async fn module(&self, hash: &str) -> Result<Option<ModuleInfo>> {
@@ -488,11 +502,12 @@ impl Store {
         panel: &str,
         module: &str,
         action: DeployAction,
+        signed: Option<&ModuleSignature>,
         journal: JournalEntry,
     ) -> Result<()> {
         let _turn = self.turn().await;
         let mut tx = self.begin_ordered().await?;
-        registry::deploy(&mut tx, panel, module, action).await?;
+        registry::deploy(&mut tx, panel, module, action, signed).await?;
         journal::append(&mut tx, &[(&journal, now())]).await?;
         tx.commit().await?;
         Ok(())

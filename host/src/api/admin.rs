@@ -6,7 +6,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use serde::Deserialize;
@@ -81,47 +81,78 @@ pub async fn replay(
 /// The largest module the registry takes (a Python adapter is about 18 MB).
 pub const MAX_MODULE_BYTES: usize = 64 * 1024 * 1024;
 
-/// A registered module and the panels serving it now.
+/// A registered module, the panels serving it now, and its signatures.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 pub struct AdapterEntry {
     pub module: ModuleInfo,
     pub serving: Vec<String>,
+    pub signatures: Vec<crate::store::ModuleSignature>,
 }
 
 /// Registered modules, each with the panels serving it now.
 #[utoipa::path(get, path = "/admin/adapters", tag = "admin", responses((status = 200, body = Vec<AdapterEntry>)))]
 pub async fn adapters(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let panels = state.panels();
-    let modules: Vec<_> = state
-        .store
-        .modules()
-        .await?
-        .into_iter()
-        .map(|m| {
-            let serving = panels
-                .iter()
-                .filter(|p| p.module.hash == m.hash)
-                .map(|p| p.id.clone())
-                .collect();
-            AdapterEntry { module: m, serving }
-        })
-        .collect();
+    let mut modules = Vec::new();
+    for m in state.store.modules().await? {
+        let serving = panels
+            .iter()
+            .filter(|p| p.module.hash == m.hash)
+            .map(|p| p.id.clone())
+            .collect();
+        let signatures = state.store.module_signatures(&m.hash).await?;
+        modules.push(AdapterEntry {
+            module: m,
+            serving,
+            signatures,
+        });
+    }
     Ok(Json(modules).into_response())
 }
 
+/// A registered module, and the signer whose signature came with the push.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PushedModule {
+    #[serde(flatten)]
+    pub module: ModuleInfo,
+    /// The configured signer whose key made the push's signature; absent for an unsigned push.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+}
+
 /// Registers a component (the body, as `application/wasm`): checked, compiled, described.
-/// 201 when new, 200 when the same bytes were already registered; 422 names why not.
+/// A detached signature may come in the `X-Panelgate-Signature` header (base64 of the Ed25519
+/// signature `panelgate adapter sign` writes); it must verify with a key under `[signers]`.
+/// 201 when new, 200 when the same bytes were already registered (a signature adds to them);
+/// 422 names why not.
 #[utoipa::path(post, path = "/admin/adapters", tag = "admin",
+    params(("X-Panelgate-Signature" = Option<String>, Header, description = "base64 Ed25519 signature of the module's SHA-256 (docs/deploying.md)")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the component (`.wasm`)"),
-    responses((status = 201, body = ModuleInfo), (status = 200, body = ModuleInfo), (status = 409), (status = 422)))]
-pub async fn push_adapter(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
-    let (info, created) = state.push(&body, Source::Push).await?;
-    let status = if created {
+    responses((status = 201, body = PushedModule), (status = 200, body = PushedModule), (status = 409), (status = 422)))]
+pub async fn push_adapter(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let signature = match headers.get(crate::signing::HEADER) {
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| ApiError::invalid(crate::signing::HEADER, "signature: give base64 (ASCII)"))?,
+        ),
+        None => None,
+    };
+    let pushed = state.push(&body, Source::Push, signature).await?;
+    let status = if pushed.created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(info)).into_response())
+    let answer = PushedModule {
+        module: pushed.info,
+        signer: pushed.signature.map(|s| s.signer),
+    };
+    Ok((status, Json(answer)).into_response())
 }
 
 /// A panel's deployment history, oldest first, and the module it serves now.

@@ -16,7 +16,7 @@ use crate::config::{CallbackAuthConfig, PanelConfig};
 use crate::core::{AppState, Panel};
 use crate::model::Description;
 use crate::runtime::{PanelContext, WasmAdapter};
-use crate::store::{DeployAction, JournalEntry, ModuleInfo, StoreError, active_stack};
+use crate::store::{DeployAction, JournalEntry, ModuleInfo, ModuleSignature, StoreError, active_stack};
 
 /// Why a module was not registered or a panel not switched. Nothing changed in either case.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +28,12 @@ pub enum DeployError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A signature that came with a push is malformed or verifies with no configured key.
+    #[error("{0}")]
+    BadSignature(String),
+    /// A panel's signature policy refuses the module.
+    #[error("{0}")]
+    Unsigned(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -56,6 +62,15 @@ pub struct Candidate {
     pub component: Component,
     /// The contract version the component targets.
     pub wit: &'static str,
+}
+
+/// What a push registered.
+pub struct Pushed {
+    pub info: ModuleInfo,
+    /// False when the same bytes were registered before.
+    pub created: bool,
+    /// The signature that came with the push, verified, and whose key made it.
+    pub signature: Option<ModuleSignature>,
 }
 
 pub fn module_hash(bytes: &[u8]) -> String {
@@ -108,14 +123,34 @@ impl AppState {
     }
 
     /// Registers a module after [`inspect`](Self::inspect), refusing one that a panel now
-    /// serving an adapter of the same name could not run. `Ok((info, false))`: already there.
-    pub async fn push(&self, bytes: &[u8], source: Source) -> Result<(ModuleInfo, bool), DeployError> {
+    /// serving an adapter of the same name could not run, and one whose `signature` (base64)
+    /// no configured signer's key made for these bytes. Pushing registered bytes again with a
+    /// signature adds the signature.
+    pub async fn push(
+        &self,
+        bytes: &[u8],
+        source: Source,
+        signature: Option<&str>,
+    ) -> Result<Pushed, DeployError> {
+        let signature = match signature {
+            Some(text) => Some(self.verify_push(&module_hash(bytes), text)?),
+            None => None,
+        };
         let candidate = self.inspect(bytes, source).await?;
         let info = candidate.info;
         let keep = |info: &ModuleInfo| self.compiled_put(&info.hash, &candidate.component, candidate.wit);
         if let Some(existing) = self.store.module(&info.hash).await? {
             keep(&existing);
-            return Ok((existing, false));
+            if signature.is_some() {
+                self.store
+                    .register_module(&existing, bytes, signature.as_ref())
+                    .await?;
+            }
+            return Ok(Pushed {
+                info: existing,
+                created: false,
+                signature,
+            });
         }
         if let (Source::Push, Some(other)) = (
             source,
@@ -134,11 +169,99 @@ impl AppState {
                     .map_err(DeployError::Refused)?;
             }
         }
-        self.store.register_module(&info, bytes).await?;
+        self.store
+            .register_module(&info, bytes, signature.as_ref())
+            .await?;
         keep(&info);
         let info = self.store.module(&info.hash).await?.unwrap_or(info);
-        tracing::info!(adapter = %info.name, version = %info.version, wit = %info.wit, hash = %info.hash, "module registered");
-        Ok((info, true))
+        let signer = signature.as_ref().map(|s| s.signer.as_str());
+        tracing::info!(adapter = %info.name, version = %info.version, wit = %info.wit, hash = %info.hash, signer, "module registered");
+        Ok(Pushed {
+            info,
+            created: true,
+            signature,
+        })
+    }
+
+    /// The configured signer whose key made `text` (a base64 signature) for module `hash`.
+    fn verify_push(&self, hash: &str, text: &str) -> Result<ModuleSignature, DeployError> {
+        let sig = crate::signing::signature(text)
+            .map_err(|e| DeployError::BadSignature(format!("signature: {e}")))?;
+        for (name, signer) in &self.config.signers {
+            let Ok(key) = crate::signing::public_key(&signer.public_key) else {
+                continue;
+            };
+            if crate::signing::verifies(&key, hash, &sig) {
+                return Ok(ModuleSignature {
+                    signature: text.trim().to_string(),
+                    signer: name.clone(),
+                    public_key: signer.public_key.trim().to_string(),
+                    added_at: String::new(),
+                });
+            }
+        }
+        let names: Vec<_> = self.config.signers.keys().map(|n| format!("`{n}`")).collect();
+        Err(DeployError::BadSignature(format!(
+            "signature: made by none of the configured signers ({}) for this module (sha256 {hash}): \
+             the module changed after it was signed, or another key signed it",
+            if names.is_empty() {
+                "none configured".to_string()
+            } else {
+                names.join(", ")
+            }
+        )))
+    }
+
+    /// Where panel `id` has a signature policy, the signature of one of its signers among the
+    /// module's own; refuses the module if there is none. Checked offline, against the keys
+    /// the config names now, each time the panel loads a module.
+    pub(crate) async fn policy_signature(
+        &self,
+        id: &str,
+        config: &PanelConfig,
+        module: &ModuleInfo,
+    ) -> Result<Option<ModuleSignature>, DeployError> {
+        let Some(allowed) = &config.signers else {
+            return Ok(None);
+        };
+        let signatures = self.store.module_signatures(&module.hash).await?;
+        for stored in &signatures {
+            let Ok(sig) = crate::signing::signature(&stored.signature) else {
+                continue;
+            };
+            for name in allowed {
+                let Some(key) = self
+                    .config
+                    .signers
+                    .get(name)
+                    .and_then(|s| crate::signing::public_key(&s.public_key).ok())
+                else {
+                    continue;
+                };
+                if crate::signing::verifies(&key, &module.hash, &sig) {
+                    return Ok(Some(ModuleSignature {
+                        signer: name.clone(),
+                        public_key: crate::signing::public_key_of_verifying(&key),
+                        ..stored.clone()
+                    }));
+                }
+            }
+        }
+        let allowed = allowed
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let found = if signatures.is_empty() {
+            "is unsigned".to_string()
+        } else {
+            let by: Vec<_> = signatures.iter().map(|s| format!("`{}`", s.signer)).collect();
+            format!("is signed only by {}", by.join(", "))
+        };
+        Err(DeployError::Unsigned(format!(
+            "panel `{id}` serves only adapters signed by one of its signers ({allowed}); `{}@{}` (sha256 {}) {found}",
+            module.name, module.version, module.hash
+        )))
     }
 
     /// Switches `panel` to the registered module `hash`. Requests already running finish on
@@ -154,8 +277,14 @@ impl AppState {
         let next = self
             .build_panel(panel, current.definition.clone(), current.version, hash)
             .await?;
-        self.record(panel, &next.module, DeployAction::Set, Some(&current.module))
-            .await?;
+        self.record(
+            panel,
+            &next.module,
+            next.signature.as_ref(),
+            DeployAction::Set,
+            Some(&current.module),
+        )
+        .await?;
         Ok(self.install(next))
     }
 
@@ -175,8 +304,14 @@ impl AppState {
         let next = self
             .build_panel(panel, current.definition.clone(), current.version, &previous)
             .await?;
-        self.record(panel, &next.module, DeployAction::Rollback, Some(&current.module))
-            .await?;
+        self.record(
+            panel,
+            &next.module,
+            next.signature.as_ref(),
+            DeployAction::Rollback,
+            Some(&current.module),
+        )
+        .await?;
         Ok(self.install(next))
     }
 
@@ -191,11 +326,21 @@ impl AppState {
         for (name, adapter) in &self.config.adapters {
             let bytes = std::fs::read(&adapter.path)
                 .with_context(|| format!("adapter `{name}`: reading {}", adapter.path.display()))?;
-            let (info, _) = self
-                .push(&bytes, Source::Config)
+            // A config adapter's signature lies beside it: `aap.wasm` is signed by `aap.wasm.sig`.
+            let sig_path = signature_path(&adapter.path);
+            let signature = match std::fs::read_to_string(&sig_path) {
+                Ok(text) => Some(text),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("adapter `{name}`: reading {}", sig_path.display()));
+                }
+            };
+            let pushed = self
+                .push(&bytes, Source::Config, signature.as_deref())
                 .await
                 .with_context(|| format!("adapter `{name}` ({})", adapter.path.display()))?;
-            config_modules.insert(name.clone(), info);
+            config_modules.insert(name.clone(), pushed.info);
         }
         self.seed_panels(&config_modules).await?;
         for stored in self.store.stored_panels().await? {
@@ -322,6 +467,8 @@ impl AppState {
             .module(hash)
             .await?
             .ok_or_else(|| DeployError::NotFound(format!("no registered module with hash `{hash}`")))?;
+        // Before anything runs of it: an unsigned module never serves a panel with a policy.
+        let signature = self.policy_signature(id, config, &module).await?;
         let component = match self.compiled(hash) {
             Some((c, _)) => c,
             None => {
@@ -330,6 +477,12 @@ impl AppState {
                     .module_bytes(hash)
                     .await?
                     .ok_or_else(|| DeployError::NotFound(format!("module `{hash}` has no bytes")))?;
+                // The signature vouches for the hash; the bytes must still be what it names.
+                if module_hash(&bytes) != hash {
+                    return Err(DeployError::Refused(format!(
+                        "module `{hash}`: its bytes in the store no longer hash to its name; refusing to load them"
+                    )));
+                }
                 let runtime = self.runtime.clone();
                 let (component, wit) = tokio::task::spawn_blocking(move || runtime.compile_adapter(&bytes))
                     .await
@@ -396,6 +549,7 @@ impl AppState {
             adapter: Arc::new(adapter),
             callback_auth,
             module,
+            signature,
             definition,
             version,
         })
@@ -425,20 +579,39 @@ impl AppState {
         &self,
         panel: &str,
         module: &ModuleInfo,
+        signature: Option<&ModuleSignature>,
         action: DeployAction,
         previous: Option<&ModuleInfo>,
     ) -> Result<(), DeployError> {
-        let journal = deploy_entry(panel, module, action, previous);
-        self.store.deploy(panel, &module.hash, action, journal).await?;
+        let journal = deploy_entry(panel, module, signature, action, previous);
+        self.store
+            .deploy(panel, &module.hash, action, signature, journal)
+            .await?;
         tracing::info!(panel, adapter = %module.name, version = %module.version, ?action, "panel switched");
         Ok(())
     }
+}
+
+/// Where a config adapter's signature lies: beside it, its name plus `.sig`.
+pub fn signature_path(module: &std::path::Path) -> std::path::PathBuf {
+    let mut name = module.as_os_str().to_owned();
+    name.push(".sig");
+    name.into()
+}
+
+pub(crate) fn config_signature_hint(panel: &PanelConfig, module: &std::path::Path) -> String {
+    format!(
+        "adapter `{}` of the config: a panel with `signers` takes it only signed, its signature beside it as {}",
+        panel.adapter,
+        signature_path(module).display()
+    )
 }
 
 /// The journal entry of a deployment (`operation: deploy`): every switch has one.
 pub(crate) fn deploy_entry(
     panel: &str,
     module: &ModuleInfo,
+    signature: Option<&ModuleSignature>,
     action: DeployAction,
     previous: Option<&ModuleInfo>,
 ) -> JournalEntry {
@@ -454,6 +627,8 @@ pub(crate) fn deploy_entry(
             "module": module.hash,
             "adapter": format!("{}@{}", module.name, module.version),
             "wit": module.wit,
+            "signer": signature.map(|s| &s.signer),
+            "signature": signature.map(|s| &s.signature),
             "previous": previous.map(|p| serde_json::json!({
                 "module": p.hash,
                 "adapter": format!("{}@{}", p.name, p.version),

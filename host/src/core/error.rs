@@ -293,6 +293,8 @@ impl From<crate::core::deploy::DeployError> for ApiError {
             DeployError::Refused(m) => ApiError::AdapterRefused(m),
             DeployError::NotFound(m) => ApiError::NotFound(m),
             DeployError::Conflict(m) => ApiError::Conflict(m),
+            DeployError::BadSignature(m) => ApiError::invalid(crate::signing::HEADER, m),
+            DeployError::Unsigned(m) => ApiError::AdapterRefused(m),
             DeployError::Store(e) => e.into(),
         }
     }

@@ -29,7 +29,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::{PanelConfig, check_panel_id};
-use crate::core::deploy::{DeployError, deploy_entry};
+use anyhow::Context as _;
+
+use crate::core::deploy::{DeployError, config_signature_hint, deploy_entry};
 use crate::core::{ApiError, AppState, Panel};
 use crate::model::FieldIssue;
 use crate::store::{DeployAction, JournalEntry, ModuleInfo, PanelWrite, Seed, StoredPanel, active_stack};
@@ -85,7 +87,14 @@ impl AppState {
                         && stored.definition.adapter == module.name
                         && config_changed
                     {
-                        self.record(id, module, DeployAction::Config, None).await?;
+                        let signature = self
+                            .policy_signature(id, &stored.definition, module)
+                            .await
+                            .with_context(|| {
+                                config_signature_hint(entry, &self.config.adapters[&entry.adapter].path)
+                            })?;
+                        self.record(id, module, signature.as_ref(), DeployAction::Config, None)
+                            .await?;
                     }
                     if stored.removed_at.is_none() && stored.definition != definition {
                         tracing::info!(panel = %id, version = stored.version, "serving the store's definition of the panel, changed through the admin API; the config file's entry is unchanged since it was written to the store");
@@ -98,8 +107,21 @@ impl AppState {
                 None => tracing::info!(panel = %id, "panel written to the store from the config file"),
             }
             let mut journal = vec![journal_entry(id, "seed", Some(&definition))];
+            let mut signed = None;
             if config_changed {
-                journal.push(deploy_entry(id, module, DeployAction::Config, None));
+                signed = self
+                    .policy_signature(id, &definition, module)
+                    .await
+                    .with_context(|| {
+                        config_signature_hint(entry, &self.config.adapters[&entry.adapter].path)
+                    })?;
+                journal.push(deploy_entry(
+                    id,
+                    module,
+                    signed.as_ref(),
+                    DeployAction::Config,
+                    None,
+                ));
             }
             self.store
                 .write_panel(PanelWrite {
@@ -107,6 +129,7 @@ impl AppState {
                     definition: &definition,
                     seed: Seed::Set(seed),
                     deploy,
+                    signed: signed.as_ref(),
                     journal,
                 })
                 .await?;
@@ -134,6 +157,9 @@ impl AppState {
         let issues = definition_issues(&definition, self.runtime.max_memory_mib);
         if !issues.is_empty() {
             return Err(ApiError::Invalid(issues));
+        }
+        if let Some(issue) = self.config.signers_issue(&definition) {
+            return Err(ApiError::invalid("signers", issue));
         }
         for (path, secret) in definition.clone().secrets_mut() {
             secret
@@ -191,8 +217,15 @@ impl AppState {
                 Some(hash) => self.store.module(hash).await?,
                 None => None,
             };
-            journal.push(deploy_entry(id, &module, DeployAction::Set, previous.as_ref()));
+            journal.push(deploy_entry(
+                id,
+                &module,
+                panel.signature.as_ref(),
+                DeployAction::Set,
+                previous.as_ref(),
+            ));
         }
+        let signed = panel.signature.clone();
         panel.version = self
             .store
             .write_panel(PanelWrite {
@@ -200,6 +233,7 @@ impl AppState {
                 definition: &definition,
                 seed: Seed::Keep,
                 deploy,
+                signed: signed.as_ref(),
                 journal,
             })
             .await?;

@@ -65,8 +65,10 @@ async fn take(state: &AppState, path: &Path) {
             return;
         }
     };
-    let (info, created) = match state.push(&bytes, Source::Watch).await {
-        Ok(pushed) => pushed,
+    // Its signature, if any, lies beside it (`x.wasm.sig`): copy that first.
+    let signature = std::fs::read_to_string(crate::core::deploy::signature_path(path)).ok();
+    let (info, created) = match state.push(&bytes, Source::Watch, signature.as_deref()).await {
+        Ok(pushed) => (pushed.info, pushed.created),
         Err(e) => {
             tracing::warn!(file = %path.display(), "dropped module refused: {e}");
             return;

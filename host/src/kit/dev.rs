@@ -68,11 +68,13 @@ async fn reload(state: &std::sync::Arc<crate::core::AppState>, options: &DevOpti
     let target = options.target_dir.clone();
     let wasm = tokio::task::spawn_blocking(move || super::build(&dir, target.as_deref())).await??;
     let bytes = std::fs::read(&wasm)?;
-    // As the watched folder does: a rebuild of the same version replaces it.
-    let (module, _) = state
-        .push(&bytes, Source::Watch)
+    // As the watched folder does: a rebuild of the same version replaces it. A dev host's
+    // panel has no signature policy, so the module goes unsigned.
+    let module = state
+        .push(&bytes, Source::Watch, None)
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .info;
     state
         .switch("dev", &module.hash)
         .await

@@ -203,6 +203,7 @@ fn kit_config(panel: &PanelFixture) -> Result<Config> {
             credentials,
             callback_auth: None,
             limits: Default::default(),
+            signers: None,
             tls: Default::default(),
         },
     );

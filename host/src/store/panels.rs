@@ -41,6 +41,8 @@ pub struct PanelWrite<'a> {
     pub seed: Seed,
     /// The module the panel serves from now on, when this write changes it.
     pub deploy: Option<(&'a str, DeployAction)>,
+    /// Where the panel has a signature policy, the signature of that module it took.
+    pub signed: Option<&'a super::ModuleSignature>,
     /// The change's journal entries (the panel's, and the deployment's when there is one).
     pub journal: Vec<JournalEntry>,
 }
@@ -105,7 +107,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         if let Some((module, action)) = write.deploy {
-            registry::deploy(&mut tx, write.id, module, action).await?;
+            registry::deploy(&mut tx, write.id, module, action, write.signed).await?;
         }
         let at = now();
         let entries: Vec<_> = write.journal.iter().map(|e| (e, at.clone())).collect();

@@ -60,6 +60,22 @@ pub struct Deployment {
     pub module: String,
     pub action: DeployAction,
     pub at: String,
+    /// Where the panel has a signature policy: the name of the key that signed the module.
+    pub signer: Option<String>,
+    /// ...and that signature (base64).
+    pub signature: Option<String>,
+}
+
+/// A signature of a module, verified when it was pushed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ModuleSignature {
+    /// Base64 of the Ed25519 signature.
+    pub signature: String,
+    /// The config's name of the key it verified with at push.
+    pub signer: String,
+    /// That key (base64), as the config gave it then.
+    pub public_key: String,
+    pub added_at: String,
 }
 
 fn module_info(r: &sqlx::any::AnyRow) -> ModuleInfo {
@@ -78,7 +94,21 @@ fn module_info(r: &sqlx::any::AnyRow) -> ModuleInfo {
 
 const INFO_COLUMNS: &str = "hash, name, version, wit, size, source, pushed_at, description";
 
-pub(super) async fn insert_module(pool: &AnyPool, info: &ModuleInfo, bytes: &[u8]) -> Result<bool> {
+pub(super) async fn module(pool: &AnyPool, hash: &str) -> Result<Option<ModuleInfo>> {
+    let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM modules WHERE hash = $1"))
+        .bind(hash)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(module_info))
+}
+
+/// Registers a module (unless there) and a signature of it (unless there), in one transaction.
+pub(super) async fn insert_module(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    info: &ModuleInfo,
+    bytes: &[u8],
+    signature: Option<&ModuleSignature>,
+) -> Result<bool> {
     let done = sqlx::query(
         "INSERT INTO modules (hash, name, version, wit, description, size, bytes, source, pushed_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (hash) DO NOTHING",
@@ -92,17 +122,41 @@ pub(super) async fn insert_module(pool: &AnyPool, info: &ModuleInfo, bytes: &[u8
     .bind(bytes)
     .bind(&info.source)
     .bind(now())
-    .execute(pool)
+    .execute(&mut **tx)
     .await?;
+    if let Some(sig) = signature {
+        sqlx::query(
+            "INSERT INTO module_signatures (module, signature, signer, public_key, added_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (module, signature) DO NOTHING",
+        )
+        .bind(&info.hash)
+        .bind(&sig.signature)
+        .bind(&sig.signer)
+        .bind(&sig.public_key)
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+    }
     Ok(done.rows_affected() == 1)
 }
 
-pub(super) async fn module(pool: &AnyPool, hash: &str) -> Result<Option<ModuleInfo>> {
-    let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM modules WHERE hash = $1"))
-        .bind(hash)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.as_ref().map(module_info))
+/// A module's signatures, oldest first.
+pub(super) async fn module_signatures(pool: &AnyPool, hash: &str) -> Result<Vec<ModuleSignature>> {
+    let rows = sqlx::query(
+        "SELECT signature, signer, public_key, added_at FROM module_signatures WHERE module = $1 ORDER BY added_at, signature",
+    )
+    .bind(hash)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ModuleSignature {
+            signature: r.get("signature"),
+            signer: r.get("signer"),
+            public_key: r.get("public_key"),
+            added_at: r.get("added_at"),
+        })
+        .collect())
 }
 
 pub(super) async fn module_bytes(pool: &AnyPool, hash: &str) -> Result<Option<Vec<u8>>> {
@@ -135,7 +189,7 @@ pub(super) async fn modules(pool: &AnyPool) -> Result<Vec<ModuleInfo>> {
 
 pub(super) async fn deployments(pool: &AnyPool, panel: &str) -> Result<Vec<Deployment>> {
     let rows =
-        sqlx::query("SELECT seq, panel, module, action, at FROM deployments WHERE panel = $1 ORDER BY seq")
+        sqlx::query("SELECT seq, panel, module, action, at, signer, signature FROM deployments WHERE panel = $1 ORDER BY seq")
             .bind(panel)
             .fetch_all(pool)
             .await?;
@@ -147,6 +201,8 @@ pub(super) async fn deployments(pool: &AnyPool, panel: &str) -> Result<Vec<Deplo
                 module: r.get("module"),
                 action: DeployAction::parse(&r.get::<String, _>("action"))?,
                 at: r.get("at"),
+                signer: r.get("signer"),
+                signature: r.get("signature"),
             })
         })
         .collect()
@@ -157,12 +213,17 @@ pub(super) async fn deploy(
     panel: &str,
     module: &str,
     action: DeployAction,
+    signed: Option<&ModuleSignature>,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO deployments (panel, module, action, at) VALUES ($1, $2, $3, $4)")
-        .bind(panel)
-        .bind(module)
-        .bind(action.as_str())
-        .bind(now())
+    sqlx::query(
+        "INSERT INTO deployments (panel, module, action, at, signer, signature) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(panel)
+    .bind(module)
+    .bind(action.as_str())
+    .bind(now())
+    .bind(signed.map(|s| s.signer.clone()))
+    .bind(signed.map(|s| s.signature.clone()))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -201,6 +262,8 @@ mod tests {
             module: module.into(),
             action,
             at: String::new(),
+            signer: None,
+            signature: None,
         }
     }
 

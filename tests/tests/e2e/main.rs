@@ -30,6 +30,7 @@ mod partners;
 mod paths;
 mod runtime_panels;
 mod sandbox;
+mod signatures;
 mod soak;
 mod store;
 mod webhooks;
