@@ -9,6 +9,7 @@ pub(crate) mod operations;
 pub mod panels;
 pub mod recovery;
 pub mod replay;
+pub mod sessions;
 pub mod terms;
 pub mod watch;
 pub mod webhooks;
@@ -48,7 +49,7 @@ pub struct AppState {
     pub portal_token: String,
     pub admin_token: String,
     /// The console's sessions, signed with a key derived from the admin token.
-    pub console: crate::api::console::Sessions,
+    pub console: sessions::Sessions,
     /// The config file's inline secret values, which the store names by path only.
     pub(crate) inline: InlineSecrets,
     pub(crate) panels: RwLock<BTreeMap<String, Arc<Panel>>>,
@@ -73,7 +74,7 @@ impl AppState {
             inline: config.inline_secrets(),
             config,
             portal_token,
-            console: crate::api::console::Sessions::new(&admin_token),
+            console: sessions::Sessions::new(&admin_token),
             admin_token,
             panels: RwLock::default(),
             compiled: Mutex::default(),

@@ -39,7 +39,7 @@ async fn without_the_admin_token_no_console_page_or_data_is_served() {
 
     // No data without a session or the token: a forged, a foreign-token or no cookie.
     // A session that another admin token signed (another host's, or before a rotation).
-    let (value, _) = panelgate::api::console::Sessions::new("another-admin-token").issue();
+    let (value, _) = panelgate::core::sessions::Sessions::new("another-admin-token").issue();
     let foreign = format!("panelgate_console={value}");
     for cookie in [
         None,
