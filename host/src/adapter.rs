@@ -107,6 +107,52 @@ impl Call {
     }
 }
 
+impl Call {
+    /// The input's `extensions` (JSON text), for an operation whose input has them.
+    pub fn extensions(&self) -> Option<&Option<String>> {
+        Some(match self {
+            Call::Quote(r) => &r.extensions,
+            Call::Accept(r) => &r.extensions,
+            Call::UploadDocument(r) => &r.extensions,
+            Call::Confirm(r) => &r.extensions,
+            Call::Cancel(r) | Call::QuoteCancellation(r) => &r.extensions,
+            Call::Claim(r) => &r.extensions,
+            Call::DeclineQuote(r) => &r.extensions,
+            Call::QuoteChange(r) | Call::Change(r) => &r.extensions,
+            Call::Status(_)
+            | Call::PolicyDocument(_)
+            | Call::HandleCallback(_)
+            | Call::Lookup(_)
+            | Call::Poll(_)
+            | Call::Notify(_) => return None,
+        })
+    }
+}
+
+impl Outcome {
+    /// The result's `extensions` (JSON text), for a result that has them.
+    pub fn extensions(&self) -> Option<&str> {
+        match self {
+            Outcome::Quote(r) => r.extensions.as_deref(),
+            Outcome::Accept(r) => r.extensions.as_deref(),
+            Outcome::UploadDocument(r) => r.extensions.as_deref(),
+            Outcome::Confirm(r) => r.extensions.as_deref(),
+            Outcome::Cancel(r) => r.extensions.as_deref(),
+            Outcome::Claim(r) => r.extensions.as_deref(),
+            Outcome::Status(r) => r.extensions.as_deref(),
+            Outcome::QuoteChange(r) => r.extensions.as_deref(),
+            Outcome::Change(r) => r.extensions.as_deref(),
+            Outcome::QuoteCancellation(r) => r.extensions.as_deref(),
+            Outcome::PolicyDocument(_)
+            | Outcome::HandleCallback(_)
+            | Outcome::Lookup(_)
+            | Outcome::Poll(_)
+            | Outcome::Notify(_)
+            | Outcome::DeclineQuote(_) => None,
+        }
+    }
+}
+
 impl Operation {
     /// Every operation, in the contract's order.
     pub const ALL: [Operation; 17] = [
@@ -235,6 +281,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// An adapter serving one panel.
 pub trait Adapter: Send + Sync {
     fn description(&self) -> &Description;
+
+    /// The extension schemas the description declares, compiled.
+    fn extensions(&self) -> &crate::extensions::ExtensionSchemas;
 
     /// Checks a request against the partner's rules without calling the partner.
     fn validate(&self, request: ValidationRequest) -> BoxFuture<'_, Result<Vec<FieldIssue>, CallError>>;

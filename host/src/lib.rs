@@ -9,6 +9,7 @@ pub mod capabilities;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod extensions;
 pub mod kit;
 pub mod metrics;
 pub mod model;

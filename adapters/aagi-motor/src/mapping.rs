@@ -655,10 +655,13 @@ fn role(parties: &[Party], role: PartyRole) -> Option<(usize, &Party)> {
     parties.iter().enumerate().find(|(_, p)| p.role == role)
 }
 
-/// `extensions.customer_name`: the name AAGI prints for a company's main driver (AAGI 5.2.1).
-fn customer_name(extensions: &Option<String>) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(extensions.as_deref()?).ok()?;
-    value.get("customer_name")?.as_str().map(str::to_string)
+/// The main driver's name (the first party with role `driver`), which AAGI prints for a
+/// company insuring a private car (AAGI 5.2.1 `customerName`).
+fn main_driver(parties: &[Party]) -> Option<String> {
+    parties.iter().find_map(|p| match (&p.role, &p.detail) {
+        (PartyRole::Driver, PartyDetail::Person(person)) => Some(person.full_name.clone()),
+        _ => None,
+    })
 }
 
 pub fn contract(application: &Application) -> Result<wire::Contract, AdapterError> {
@@ -722,7 +725,7 @@ pub fn contract(application: &Application) -> Result<wire::Contract, AdapterErro
             premium,
         }],
     };
-    let customer = customer_name(&application.extensions);
+    let customer = main_driver(&application.parties);
     let insured = match role(&application.parties, PartyRole::Insured) {
         Some((i, p)) => {
             let company_individual_use = matches!(p.detail, PartyDetail::Organisation(_))
@@ -731,8 +734,8 @@ pub fn contract(application: &Application) -> Result<wire::Contract, AdapterErro
                     .is_some_and(|v| matches!(v.usage.as_str(), "110" | "210"));
             if company_individual_use && customer.is_none() {
                 issues.add(
-                    "extensions.customer_name",
-                    "a company insuring a private car names its main driver (AAGI 5.2.1)",
+                    "parties",
+                    "a company insuring a private car names its main driver: a person with role `driver` (AAGI 5.2.1)",
                 );
             }
             Some(party(

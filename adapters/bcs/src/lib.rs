@@ -87,7 +87,11 @@ impl Adapter for Bcs {
             credentials: Vec::new(),
             callbacks: Vec::new(),
             lookups: Vec::new(),
-            extensions: Vec::new(),
+            // BCS's own fields the canonical model has no place for (docs/wit.md lists them).
+            extensions: vec![
+                extension(Operation::Quote, OFFICE_ONLY),
+                extension(Operation::Accept, OFFICE_AND_ACCOUNT),
+            ],
         }
     }
 
@@ -188,3 +192,31 @@ impl Adapter for Bcs {
 }
 
 export_adapter!(Bcs);
+
+/// `office`: `entprAgreement.cityId`, the bank office selling (6.7); the panel's `office`
+/// setting is the default.
+const OFFICE_ONLY: &str = r#"{
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "office": {"type": ["string", "integer"], "description": "entprAgreement.cityId, the bank office selling (BCS 6.7); the panel's `office` setting is the default"}
+  }
+}"#;
+
+/// `office`, and `account_type`: #6/#10's `depAcctId.acctType` for an account debit.
+const OFFICE_AND_ACCOUNT: &str = r#"{
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "office": {"type": ["string", "integer"], "description": "entprAgreement.cityId, the bank office selling (BCS 6.7); the panel's `office` setting is the default"},
+    "account_type": {"type": "string", "description": "depAcctId.acctType of an account debit (BCS #6/#10)"}
+  }
+}"#;
+
+fn extension(operation: Operation, input: &str) -> ExtensionSchema {
+    ExtensionSchema {
+        operation,
+        input: Some(input.into()),
+        output: None,
+    }
+}

@@ -755,40 +755,38 @@ fn case_address(address: Option<&Address>, path: &str, what: &str, issues: &mut 
     (line, city)
 }
 
-/// The insurability statement: the canonical model has no questionnaire, so it comes from
-/// `extensions.insurability_statement` as `[{"question": 1, "answer": false, "comment": ""}]`.
-fn questions(extensions: &Option<String>, issues: &mut Issues) -> Vec<QuestionWire> {
-    const PATH: &str = "extensions.insurability_statement";
-    let value: Option<Value> = extensions
-        .as_deref()
-        .and_then(|e| serde_json::from_str::<Value>(e).ok())
-        .and_then(|e| e.get("insurability_statement").cloned());
-    let Some(list) = value.as_ref().and_then(Value::as_array).filter(|l| !l.is_empty()) else {
+/// The insurability statement (#3 `question[]`), from the application's questionnaire: each
+/// answer's `question` is BCS's question number 1-99, its `answer` `yes` or `no` (or `true` /
+/// `false`), its `details` the comment of at most 200 characters.
+fn questions(questionnaire: &[Answer], issues: &mut Issues) -> Vec<QuestionWire> {
+    const PATH: &str = "questionnaire";
+    if questionnaire.is_empty() {
         issues.add(
             PATH,
-            "is required: the insured's answers, [{\"question\": 1, \"answer\": false, \"comment\": \"\"}]",
+            "is required: the insured's answers to BCS's insurability statement, e.g. [{\"question\": \"1\", \"answer\": \"no\"}]",
         );
         return Vec::new();
-    };
+    }
     let mut out = Vec::new();
-    for (i, q) in list.iter().enumerate() {
-        let ident = q["question"].as_u64().filter(|n| (1..=99).contains(n));
-        let answer = q["answer"].as_bool();
-        let comment = match &q["comment"] {
-            Value::Null => Some(String::new()),
-            Value::String(c) if c.chars().count() <= 200 => Some(c.clone()),
+    for (i, q) in questionnaire.iter().enumerate() {
+        let ident = q.question.trim().parse::<u8>().ok().filter(|n| (1..=99).contains(n));
+        let answer = match q.answer.trim().to_ascii_lowercase().as_str() {
+            "yes" | "true" => Some(true),
+            "no" | "false" => Some(false),
             _ => None,
         };
+        let comment = q.details.clone().unwrap_or_default();
+        let comment = (comment.chars().count() <= 200).then_some(comment);
         match (ident, answer, comment) {
             (Some(ident), Some(answer), Some(comment)) => out.push(QuestionWire {
-                ident: ident as u8,
+                ident,
                 answer,
                 comment,
             }),
             (None, _, _) => issues.add(format!("{PATH}[{i}].question"), "is a question number 1-99"),
-            (_, None, _) => issues.add(format!("{PATH}[{i}].answer"), "is true or false"),
+            (_, None, _) => issues.add(format!("{PATH}[{i}].answer"), "is `yes` or `no`"),
             (_, _, None) => issues.add(
-                format!("{PATH}[{i}].comment"),
+                format!("{PATH}[{i}].details"),
                 "is text of at most 200 characters",
             ),
         }
@@ -805,7 +803,7 @@ fn case_applicant(application: &Application, issues: &mut Issues) -> CaseApplica
     if plan.chars().count() > 3 {
         issues.add("plan", "BCS's planRequested is at most 3 characters");
     }
-    let questions = questions(&application.extensions, issues);
+    let questions = questions(&application.questionnaire, issues);
     let (path, person) = match insured(&application.parties) {
         Some((
             i,

@@ -198,11 +198,25 @@ pub(crate) async fn run(
     effect: CaseEffect,
     key: Option<IdempotencyKey>,
 ) -> Result<Answer, ApiError> {
+    check_extensions(panel, &call)?;
     let operation = enum_str(&call.operation());
     detached(state, panel, operation, move |state, panel| async move {
         answer(&state, &panel, call, effect, key).await
     })
     .await
+}
+
+/// Checks the input's `extensions` against the schema the panel's adapter declares for the
+/// operation, before anything is journaled or sent: 422 naming each path.
+fn check_extensions(panel: &Panel, call: &Call) -> Result<(), ApiError> {
+    let Some(extensions) = call.extensions() else {
+        return Ok(());
+    };
+    panel
+        .adapter
+        .extensions()
+        .check_input(call.operation(), extensions.as_deref())
+        .map_err(ApiError::Invalid)
 }
 
 /// Validates a request against the panel's partner rules without calling the partner, through
@@ -212,6 +226,15 @@ pub(crate) async fn validate(
     panel: &Arc<Panel>,
     request: ValidationRequest,
 ) -> Result<Answer, ApiError> {
+    let (operation, extensions) = match &request {
+        ValidationRequest::Quote(r) => (crate::model::Operation::Quote, &r.extensions),
+        ValidationRequest::Application(a) => (crate::model::Operation::Accept, &a.extensions),
+    };
+    panel
+        .adapter
+        .extensions()
+        .check_input(operation, extensions.as_deref())
+        .map_err(ApiError::Invalid)?;
     detached(state, panel, "validate".into(), move |state, panel| async move {
         validation(&state, &panel, request).await
     })

@@ -246,6 +246,7 @@ pub struct WasmAdapter {
     wit: &'static str,
     panel: Arc<PanelContext>,
     description: Description,
+    extensions: crate::extensions::ExtensionSchemas,
     permits: Semaphore,
     /// Operations waiting for a permit now.
     waiting: std::sync::atomic::AtomicUsize,
@@ -290,6 +291,7 @@ impl WasmAdapter {
             wit,
             panel,
             description: placeholder_description(),
+            extensions: Default::default(),
             permits: Semaphore::new(concurrency.max(1)),
             waiting: Default::default(),
             health: Default::default(),
@@ -299,6 +301,9 @@ impl WasmAdapter {
             .describe()
             .await
             .with_context(|| format!("panel `{}`: describe failed", adapter.panel.id))?;
+        adapter.extensions =
+            crate::extensions::ExtensionSchemas::compile(&adapter.description, wit.starts_with("2."))
+                .map_err(|e| wasmtime::format_err!("panel `{}`: {e}", adapter.panel.id))?;
         Ok(adapter)
     }
 
@@ -440,6 +445,7 @@ impl WasmAdapter {
         idempotency_key: Option<String>,
     ) -> (Result<Outcome, CallError>, Option<Store<HostState>>) {
         let operation = operation_name(&call);
+        let operation_of = call.operation();
         let (mut store, instance) = match self.instantiate_bare(operation).await {
             Ok(pair) => pair,
             Err(e) => return (Err(CallError::Fault(format!("instantiating: {e:#}"))), None),
@@ -453,7 +459,9 @@ impl WasmAdapter {
             dispatch_v2(&mut store, &instance, &self.exports, call).await
         };
         let result = match result {
-            Ok(Ok(outcome)) => match crate::adapter::check_outcome(&outcome) {
+            Ok(Ok(outcome)) => match crate::adapter::check_outcome(&outcome)
+                .and_then(|()| self.extensions.check_output(operation_of, outcome.extensions()))
+            {
                 Ok(()) => Ok(outcome),
                 Err(what) => Err(CallError::Fault(format!(
                     "the adapter returned a malformed result: {what}"
@@ -513,6 +521,10 @@ impl WasmAdapter {
 impl Adapter for WasmAdapter {
     fn description(&self) -> &Description {
         &self.description
+    }
+
+    fn extensions(&self) -> &crate::extensions::ExtensionSchemas {
+        &self.extensions
     }
 
     fn validate(&self, request: ValidationRequest) -> BoxFuture<'_, Result<Vec<FieldIssue>, CallError>> {

@@ -217,7 +217,7 @@ async fn an_insurance_case_carries_every_applicant_field_the_seed_requires() {
 async fn an_insurance_case_without_its_insurability_statement_or_workplace_is_named() {
     let h = start().await;
     let mut case = example("bcs", "accept-insurance-case");
-    case["extensions"] = json!({});
+    case["questionnaire"] = json!([]);
     let person = &mut case["parties"][0]["detail"]["person"];
     person["addresses"]
         .as_array_mut()
@@ -229,7 +229,7 @@ async fn an_insurance_case_without_its_insurability_statement_or_workplace_is_na
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     let paths = issue_paths(&body);
     for path in [
-        "extensions.insurability_statement",
+        "questionnaire",
         "parties[0].detail.person.addresses[work]",
         "parties[0].detail.person.occupation",
         "parties[0].detail.person.identities[0].number",

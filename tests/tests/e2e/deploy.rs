@@ -250,7 +250,7 @@ async fn bad_modules_are_refused_and_the_panel_keeps_serving() {
         &h,
         reqwest::Method::PUT,
         "/admin/panels/probe/adapter",
-        Some(json!({ "adapter": "aap-h2h@2.1.0" })),
+        Some(json!({ "adapter": "aap-h2h@3.0.0" })),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");

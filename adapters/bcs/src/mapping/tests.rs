@@ -220,12 +220,12 @@ fn application(mode: AcceptanceMode, product: &str, interest: InsuredInterest) -
         digital_policy: None,
         channel: None,
         extensions: Some(
-            r#"{"office":"6005","account_type":"2","insurability_statement":[{"question":1,"answer":true,"comment":""},{"question":2,"answer":false}]}"#
+            r#"{"office":"6005","account_type":"2"}"#
                 .into(),
         ),
         option_ids: Vec::new(),
         start_time: None,
-        questionnaire: Vec::new(),
+        questionnaire: vec![answer("1", "yes"), answer("2", "no")],
         renewal_of: None,
     }
 }
@@ -304,7 +304,7 @@ fn an_insurance_case_applicant_is_the_seed_example_shape() {
 fn an_insurance_case_names_each_missing_applicant_field() {
     let mut app = application(AcceptanceMode::Underwrite, "3703", debtor());
     app.plan = Some("0001".into());
-    app.extensions = Some(r#"{"insurability_statement":[{"question":1,"answer":"no"}]}"#.into());
+    app.questionnaire = vec![answer("1", "maybe")];
     if let PartyDetail::Person(p) = &mut app.parties[0].detail {
         p.identities[0].number = "AB12".into();
         p.addresses.retain(|a| a.kind == AddressKind::Residence);
@@ -316,7 +316,7 @@ fn an_insurance_case_names_each_missing_applicant_field() {
         paths(case_body(&app, &settings())),
         [
             "plan".to_string(),
-            "extensions.insurability_statement[0].answer".into(),
+            "questionnaire[0].answer".into(),
             format!("{p}.identities[0].number"),
             format!("{p}.addresses[work]"),
             format!("{p}.phones[work]"),
@@ -324,8 +324,8 @@ fn an_insurance_case_names_each_missing_applicant_field() {
             format!("{p}.occupation"),
         ]
     );
-    app.extensions = None;
-    assert!(paths(case_body(&app, &settings())).contains(&"extensions.insurability_statement".to_string()));
+    app.questionnaire = Vec::new();
+    assert!(paths(case_body(&app, &settings())).contains(&"questionnaire".to_string()));
 }
 
 fn beneficiary(relationship: Option<&str>) -> Party {
@@ -455,4 +455,13 @@ fn a_status_carries_the_application_status_and_the_client_status_apart() {
         panic!("a claim status has no client status")
     };
     assert_eq!(issues[0].path, "application_status.status");
+}
+
+fn answer(question: &str, answer: &str) -> Answer {
+    Answer {
+        question: question.into(),
+        text: None,
+        answer: answer.into(),
+        details: None,
+    }
 }
