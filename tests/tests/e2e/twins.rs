@@ -47,10 +47,16 @@ fn copy_project(from: &Path, to: &Path) {
 /// Every fixture's mismatches, one line each, with the fixture's file.
 async fn failures(wasm: &Path) -> (usize, Vec<String>) {
     let bytes = std::fs::read(wasm).unwrap();
-    let reports = fixtures::run(&bytes, &fixture_dir()).await.expect("the fixtures run");
+    let reports = fixtures::run(&bytes, &fixture_dir())
+        .await
+        .expect("the fixtures run");
     let lines = reports
         .iter()
-        .flat_map(|r| r.mismatches.iter().map(move |m| format!("{}: {m}", r.file.display())))
+        .flat_map(|r| {
+            r.mismatches
+                .iter()
+                .map(move |m| format!("{}: {m}", r.file.display()))
+        })
         .collect();
     (reports.len(), lines)
 }
@@ -61,7 +67,11 @@ fn one_cent_off(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     let good = std::fs::read_to_string(fixture_dir().join("quote-vmi1-defaults.json")).unwrap();
     assert!(good.contains("\"20000.44\""));
-    std::fs::write(dir.join("quote.json"), good.replace("\"20000.44\"", "\"20000.45\"")).unwrap();
+    std::fs::write(
+        dir.join("quote.json"),
+        good.replace("\"20000.44\"", "\"20000.45\""),
+    )
+    .unwrap();
     std::fs::copy(fixture_dir().join("panel.json"), dir.join("panel.json")).unwrap();
     dir.join("quote.json")
 }
@@ -75,13 +85,20 @@ async fn the_typescript_aagi_motor_passes_the_fixtures_of_its_rust_twin() {
             name.to_string_lossy().ends_with(".json") && name != "panel.json"
         })
         .count();
-    assert!(expected >= 30, "the fixtures cover every operation and its errors: {expected}");
+    assert!(
+        expected >= 30,
+        "the fixtures cover every operation and its errors: {expected}"
+    );
 
     // The Rust twin, as the harness built it.
     let rust = Path::new(panelgate_tests::guests::AAGI_MOTOR);
     let (ran, failed) = failures(rust).await;
     assert_eq!(ran, expected);
-    assert!(failed.is_empty(), "the Rust twin fails its fixtures:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "the Rust twin fails its fixtures:\n{}",
+        failed.join("\n")
+    );
 
     // The TypeScript twin, built by `panelgate adapter test` from a copy of its project (npm ci
     // from its package-lock.json, tsc, componentize-js) and run on the same fixture folder.
@@ -91,14 +108,24 @@ async fn the_typescript_aagi_motor_passes_the_fixtures_of_its_rust_twin() {
     copy_project(&workspace().join("adapters/aagi-motor-ts"), &project);
     let fixtures_arg = fixture_dir();
     assert_eq!(
-        cli(&["adapter", "test", project.to_str().unwrap(), fixtures_arg.to_str().unwrap()]).await,
+        cli(&[
+            "adapter",
+            "test",
+            project.to_str().unwrap(),
+            fixtures_arg.to_str().unwrap()
+        ])
+        .await,
         0,
         "the TypeScript twin passes the Rust twin's fixtures"
     );
     let ts = project.join("target/adapter.wasm");
     let (ran, failed) = failures(&ts).await;
     assert_eq!(ran, expected);
-    assert!(failed.is_empty(), "the TypeScript twin fails:\n{}", failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "the TypeScript twin fails:\n{}",
+        failed.join("\n")
+    );
 
     // The fixtures can fail either twin: a premium one cent off is a mismatch for each.
     let off = one_cent_off(outside.path());
@@ -114,7 +141,10 @@ async fn the_typescript_aagi_motor_passes_the_fixtures_of_its_rust_twin() {
     // The same adapter by its description: operations, settings and credentials.
     let rust = fixtures::describe(&std::fs::read(rust).unwrap()).await.unwrap();
     let ts = fixtures::describe(&std::fs::read(&ts).unwrap()).await.unwrap();
-    assert_eq!((rust.name.as_str(), ts.name.as_str()), ("aagi-motor", "aagi-motor-ts"));
+    assert_eq!(
+        (rust.name.as_str(), ts.name.as_str()),
+        ("aagi-motor", "aagi-motor-ts")
+    );
     assert_eq!(rust.spec, ts.spec);
     assert_eq!(rust.version, ts.version);
     assert_eq!(
