@@ -102,6 +102,7 @@ function motor(interest: c.InsuredInterest, issues: Issues): c.Vehicle | undefin
   return undefined;
 }
 
+// The Rust twin prints these two values with `{:?}`, the bindings' Debug: `Some(GarageKind::Company)`.
 const KIND_NAMES: Record<c.RegistrationKind, string> = {
   general: 'General', 'red-plate': 'RedPlate', government: 'Government', international: 'International',
 };
@@ -119,7 +120,7 @@ function checkRegistration(registration: c.VehicleRegistration | undefined, issu
   else if (thai && kind === undefined) rule = [true, false];
   else if (!thai && (kind === 'international' || kind === undefined)) rule = [false, true];
   if (!rule) {
-    const shown = kind === undefined ? 'None' : `Some(${KIND_NAMES[kind]})`;
+    const shown = kind === undefined ? 'None' : `Some(RegistrationKind::${KIND_NAMES[kind]})`;
     issues.add(base, `country ${country ?? 'unset'} with kind ${shown} is not a combination AAGI defines (6.4)`);
     return;
   }
@@ -136,7 +137,7 @@ function checkRegistration(registration: c.VehicleRegistration | undefined, issu
 const GARAGE_NAMES: Record<c.GarageKind, string> = { dealer: 'Dealer', company: 'Company', unspecified: 'Unspecified' };
 
 function shownGarage(g: c.GarageKind | undefined): string {
-  return g === undefined ? 'None' : `Some(${GARAGE_NAMES[g]})`;
+  return g === undefined ? 'None' : `Some(GarageKind::${GARAGE_NAMES[g]})`;
 }
 
 /** AAGI 6.3: the garage types each plan allows. */
