@@ -94,7 +94,8 @@ pub fn build(dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// Installs the project's npm packages unless `packages` are all there already (a second build
-/// needs no registry); from package-lock.json when the project has one.
+/// needs no registry); from package-lock.json when the project has one, and from npm's cache
+/// where it holds them (`--prefer-offline`: the versions are pinned, so cached metadata is as good).
 fn npm_install(dir: &Path, packages: &[&str]) -> Result<()> {
     if packages.iter().all(|p| dir.join("node_modules").join(p).is_dir()) {
         return Ok(());
@@ -106,7 +107,7 @@ fn npm_install(dir: &Path, packages: &[&str]) -> Result<()> {
     };
     run(Command::new("npm")
         .current_dir(dir)
-        .args([install, "--no-audit", "--no-fund"]))
+        .args([install, "--prefer-offline", "--no-audit", "--no-fund"]))
 }
 
 fn run(command: &mut Command) -> Result<()> {
