@@ -12,10 +12,10 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Builds the adapter project in `dir` (a Cargo project; a Python one with `app.py` and
-/// `wit/`; a JavaScript one with `app.js`, `package.json` and `wit/`) and returns the
-/// component's path. `target_dir` is where cargo builds (the
-/// project's `target/` by default; one folder shared by several projects builds their
-/// dependencies once).
+/// `wit/`; a JavaScript one with `app.js`, `package.json` and `wit/`; a TypeScript one with
+/// `tsconfig.json` and a `package.json` whose `build` script writes `target/adapter.wasm`) and
+/// returns the component's path. `target_dir` is where cargo builds (the project's `target/` by
+/// default; one folder shared by several projects builds their dependencies once).
 pub fn build(dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf> {
     if dir.join("Cargo.toml").is_file() {
         let manifest: toml::Value = toml::from_str(&std::fs::read_to_string(dir.join("Cargo.toml"))?)
@@ -56,16 +56,16 @@ pub fn build(dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf> {
             "--stub-wasi",
         ]))?;
         Ok(wasm)
+    } else if dir.join("tsconfig.json").is_file() && dir.join("package.json").is_file() {
+        // TypeScript: the project's own `npm run build` compiles it with tsc and componentizes
+        // the JavaScript into target/adapter.wasm (adapters/aagi-motor-ts is one).
+        std::fs::create_dir_all(dir.join("target"))?;
+        npm_install(dir, &["@bytecodealliance/componentize-js", "typescript"])?;
+        run(Command::new("npm").current_dir(dir).args(["run", "build"]))?;
+        Ok(dir.join("target/adapter.wasm"))
     } else if dir.join("app.js").is_file() && dir.join("package.json").is_file() {
         std::fs::create_dir_all(dir.join("target"))?;
-        if !dir
-            .join("node_modules/@bytecodealliance/componentize-js")
-            .is_dir()
-        {
-            run(Command::new("npm")
-                .current_dir(dir)
-                .args(["install", "--no-audit", "--no-fund"]))?;
-        }
+        npm_install(dir, &["@bytecodealliance/componentize-js"])?;
         // Every WASI feature off: the host grants an adapter no files, sockets, clocks or
         // randomness, and links none of them.
         run(Command::new("npx").current_dir(dir).args([
@@ -87,10 +87,27 @@ pub fn build(dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf> {
         Ok(dir.join("target/adapter.wasm"))
     } else {
         bail!(
-            "{} holds no Cargo.toml, app.py or app.js with package.json: give an adapter project or a .wasm",
+            "{} holds no Cargo.toml, app.py, or app.js or tsconfig.json with package.json: give an adapter project or a .wasm",
             dir.display()
         )
     }
+}
+
+/// Installs the project's npm packages unless `packages` are all there already (a second build
+/// needs no registry); from package-lock.json when the project has one, and from npm's cache
+/// where it holds them (`--prefer-offline`: the versions are pinned, so cached metadata is as good).
+fn npm_install(dir: &Path, packages: &[&str]) -> Result<()> {
+    if packages.iter().all(|p| dir.join("node_modules").join(p).is_dir()) {
+        return Ok(());
+    }
+    let install = if dir.join("package-lock.json").is_file() {
+        "ci"
+    } else {
+        "install"
+    };
+    run(Command::new("npm")
+        .current_dir(dir)
+        .args([install, "--prefer-offline", "--no-audit", "--no-fund"]))
 }
 
 fn run(command: &mut Command) -> Result<()> {

@@ -33,4 +33,5 @@ mod sandbox;
 mod signatures;
 mod soak;
 mod store;
+mod twins;
 mod webhooks;
