@@ -122,6 +122,7 @@ fn main() {
             copy.display().to_string()
         ));
     }
+    legacy_builds(&root, &target_dir, &mut out);
     let dest = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("guests.rs");
     std::fs::write(dest, out).expect("writing guests.rs");
 }
@@ -143,4 +144,104 @@ fn guest_cargo(root: &std::path::Path, target_dir: &std::path::Path) -> Command 
         cargo.env_remove(var);
     }
     cargo
+}
+
+/// The last commit whose adapters target the 1.x contracts (`panelgate:adapter@1.1.0`, Desk
+/// Coll `@1.0.0`). Their builds run beside the 2.0.0 ones in the tests (`e2e::legacy`): a host
+/// must keep running the adapters partners already shipped, unchanged.
+const LEGACY_COMMIT: &str = "c252cb6d07f73b1aba96d3bdf9bc39565d7c5301";
+
+/// Builds the 1.x adapters from [`LEGACY_COMMIT`]'s tree, taken from this repository's history
+/// with `git archive` (once; the tree never changes), and writes their constants `LEGACY_*`.
+fn legacy_builds(root: &std::path::Path, target_dir: &std::path::Path, out: &mut String) {
+    let src = target_dir.join(format!("legacy-{}", &LEGACY_COMMIT[..12]));
+    let complete = src.join(".complete");
+    if !complete.exists() {
+        let _ = std::fs::remove_dir_all(&src);
+        std::fs::create_dir_all(&src).expect("creating the legacy source folder");
+        let archive = Command::new("git")
+            .current_dir(root)
+            .args(["archive", "--format=tar", LEGACY_COMMIT])
+            .output()
+            .unwrap_or_else(|e| panic!("running git archive for the 1.x adapters: {e}"));
+        assert!(
+            archive.status.success(),
+            "the 1.x adapters are built from commit {LEGACY_COMMIT} of this repository's history, \
+             which this clone lacks (a shallow clone? `git fetch --unshallow`): {}",
+            String::from_utf8_lossy(&archive.stderr)
+        );
+        let mut tar = Command::new("tar")
+            .current_dir(&src)
+            .args(["-x", "-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("running tar");
+        use std::io::Write as _;
+        tar.stdin
+            .take()
+            .expect("tar's stdin")
+            .write_all(&archive.stdout)
+            .expect("feeding tar");
+        assert!(
+            tar.wait().expect("tar").success(),
+            "unpacking the 1.x sources failed"
+        );
+        std::fs::write(&complete, LEGACY_COMMIT).expect("marking the legacy sources complete");
+    }
+    let legacy_target = target_dir.join("legacy");
+    let mut cargo = guest_cargo(&src, &legacy_target);
+    cargo.arg("--locked");
+    for package in ["aap-h2h", "aagi-motor", "julo", "bcs"] {
+        cargo.args(["-p", package]);
+    }
+    assert!(
+        cargo
+            .status()
+            .expect("running cargo for the 1.x adapters")
+            .success(),
+        "building the 1.x adapters of {LEGACY_COMMIT} failed"
+    );
+    for (package, constant) in [
+        ("aap-h2h", "LEGACY_AAP_H2H"),
+        ("aagi-motor", "LEGACY_AAGI_MOTOR"),
+        ("julo", "LEGACY_JULO"),
+        ("bcs", "LEGACY_BCS"),
+    ] {
+        let file = legacy_target
+            .join("wasm32-wasip2/release")
+            .join(format!("{}.wasm", package.replace('-', "_")));
+        out.push_str(&format!(
+            "pub const {constant}: &str = {:?};\n",
+            file.display().to_string()
+        ));
+    }
+    // Desk Coll as it was: Python, against the frozen 1.0.0 contract.
+    let deskcoll = target_dir.join("legacy_deskcoll.wasm");
+    if !deskcoll.exists() {
+        let status = Command::new("componentize-py")
+            .current_dir(&src)
+            .args([
+                "-d",
+                "wit/1.0.0",
+                "-w",
+                "adapter",
+                "componentize",
+                "app",
+                "-p",
+                "adapters/deskcoll/src",
+                "--stub-wasi",
+                "-o",
+            ])
+            .arg(&deskcoll)
+            .status()
+            .unwrap_or_else(|e| panic!("running componentize-py for the 1.0.0 Desk Coll: {e}"));
+        assert!(
+            status.success(),
+            "componentize-py failed to build the 1.0.0 Desk Coll"
+        );
+    }
+    out.push_str(&format!(
+        "pub const LEGACY_DESKCOLL: &str = {:?};\n",
+        deskcoll.display().to_string()
+    ));
 }

@@ -11,6 +11,9 @@ use crate::runtime::Exchange;
 /// One canonical operation and its input.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "operation", content = "input", rename_all = "snake_case")]
+// Every input is a record of the contract, moved once into the adapter's call; boxing the
+// large ones would buy nothing but an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum Call {
     Quote(QuoteRequest),
     Accept(Application),

@@ -22,8 +22,7 @@ struct Schema {
 
 impl Schema {
     fn compile(text: &str, what: &str) -> Result<Schema, String> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| format!("{what} is not JSON: {e}"))?;
+        let value: Value = serde_json::from_str(text).map_err(|e| format!("{what} is not JSON: {e}"))?;
         let validator = jsonschema::validator_for(&value)
             .map_err(|e| format!("{what} is not a valid JSON Schema: {e}"))?;
         Ok(Schema { value, validator })
@@ -162,12 +161,20 @@ impl ExtensionSchemas {
 
     /// The input schema of `operation`, as declared.
     pub fn input(&self, operation: Operation) -> Option<&Value> {
-        self.by_operation.get(&operation)?.input.as_ref().map(|s| &s.value)
+        self.by_operation
+            .get(&operation)?
+            .input
+            .as_ref()
+            .map(|s| &s.value)
     }
 
     /// The output schema of `operation`, as declared.
     pub fn output(&self, operation: Operation) -> Option<&Value> {
-        self.by_operation.get(&operation)?.output.as_ref().map(|s| &s.value)
+        self.by_operation
+            .get(&operation)?
+            .output
+            .as_ref()
+            .map(|s| &s.value)
     }
 
     /// Whether the adapter declares its extensions (a 2.x adapter).
@@ -214,9 +221,16 @@ mod tests {
             true,
         )
         .unwrap();
-        assert!(schemas.check_input(Operation::Quote, Some(r#"{"licences": ["SIM123"]}"#)).is_ok());
+        assert!(
+            schemas
+                .check_input(Operation::Quote, Some(r#"{"licences": ["SIM123"]}"#))
+                .is_ok()
+        );
         let issues = schemas
-            .check_input(Operation::Quote, Some(r#"{"licences": ["SIM123", "x"], "more": 1}"#))
+            .check_input(
+                Operation::Quote,
+                Some(r#"{"licences": ["SIM123", "x"], "more": 1}"#),
+            )
             .unwrap_err();
         let paths: Vec<_> = issues.iter().map(|i| i.path.as_str()).collect();
         assert!(paths.contains(&"extensions.licences[1]"), "{issues:?}");
@@ -256,8 +270,16 @@ mod tests {
             true,
         )
         .unwrap();
-        assert!(schemas.check_output(Operation::Quote, Some(r#"{"ncd": 20}"#)).is_ok());
-        assert!(schemas.check_output(Operation::Quote, Some(r#"{"ncd": "20"}"#)).is_err());
+        assert!(
+            schemas
+                .check_output(Operation::Quote, Some(r#"{"ncd": 20}"#))
+                .is_ok()
+        );
+        assert!(
+            schemas
+                .check_output(Operation::Quote, Some(r#"{"ncd": "20"}"#))
+                .is_err()
+        );
         assert!(schemas.check_output(Operation::Accept, Some("{}")).is_err());
     }
 }

@@ -769,7 +769,12 @@ fn questions(questionnaire: &[Answer], issues: &mut Issues) -> Vec<QuestionWire>
     }
     let mut out = Vec::new();
     for (i, q) in questionnaire.iter().enumerate() {
-        let ident = q.question.trim().parse::<u8>().ok().filter(|n| (1..=99).contains(n));
+        let ident = q
+            .question
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|n| (1..=99).contains(n));
         let answer = match q.answer.trim().to_ascii_lowercase().as_str() {
             "yes" | "true" => Some(true),
             "no" | "false" => Some(false),

@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
+use axum::extract::{Path, State};
 use axum::routing::get;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use super::AppState;
+use super::{ApiError, AppState};
 use super::{admin, callbacks, console, error, portal, subscriptions};
+use crate::model::Operation;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +20,7 @@ use super::{admin, callbacks, console, error, portal, subscriptions};
         portal::list_panels, portal::quote, portal::accept, portal::validate, portal::policy_status, portal::claim_status,
         portal::upload_policy_document, portal::upload_claim_document, portal::confirm, portal::cancel,
         portal::claim, portal::policy_document, portal::lookup, portal::worklist, portal::notify, portal::events,
+        portal::quote_cancellation, portal::quote_change, portal::change, portal::decline_quote,
         callbacks::callback,
         admin::panels, admin::journal, admin::verify, admin::callbacks, admin::attachment, admin::healthz, admin::readyz, admin::metrics,
         admin::adapters, admin::push_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes, admin::settle_unknown_outcome,
@@ -31,6 +34,7 @@ use super::{admin, callbacks, console, error, portal, subscriptions};
         error::ErrorBody, crate::model::Quotation, crate::model::Acceptance, crate::model::ClaimReceipt,
         crate::model::ConfirmResult, crate::model::CancelResult, crate::model::StatusReport,
         crate::model::DocumentReceipt, crate::model::LookupItem, crate::model::WorkItem, crate::model::NotifyReceipt,
+        crate::model::ChangeQuote, crate::model::ChangeResult, crate::model::CancellationQuote,
     )),
     modifiers(&Security),
 )]
@@ -47,11 +51,187 @@ impl utoipa::Modify for Security {
 }
 
 pub fn router() -> Router<Arc<AppState>> {
-    let document = document();
-    Router::new().route(
-        "/openapi.json",
-        get(move || std::future::ready(Json(document.clone()))),
-    )
+    let document = Arc::new(document());
+    let global = document.clone();
+    Router::new()
+        .route(
+            "/openapi.json",
+            get(move |State(state): State<Arc<AppState>>| {
+                std::future::ready(Json(with_extensions(&global, &state)))
+            }),
+        )
+        .route(
+            "/v1/panels/{panel}/openapi.json",
+            get(
+                move |State(state): State<Arc<AppState>>, Path(panel): Path<String>| {
+                    std::future::ready(panel_document(&document, &state, &panel).map(Json))
+                },
+            ),
+        )
+}
+
+/// Where each operation's portal route is: its path, method and success status.
+const ROUTES: &[(Operation, &str, &str, &str)] = &[
+    (Operation::Quote, "/v1/panels/{panel}/quotes", "post", "200"),
+    (Operation::Accept, "/v1/panels/{panel}/policies", "post", "201"),
+    (
+        Operation::Validate,
+        "/v1/panels/{panel}/validations",
+        "post",
+        "200",
+    ),
+    (
+        Operation::Status,
+        "/v1/panels/{panel}/policies/{case}",
+        "get",
+        "200",
+    ),
+    (
+        Operation::Status,
+        "/v1/panels/{panel}/claims/{case}",
+        "get",
+        "200",
+    ),
+    (
+        Operation::UploadDocument,
+        "/v1/panels/{panel}/policies/{case}/documents",
+        "post",
+        "200",
+    ),
+    (
+        Operation::UploadDocument,
+        "/v1/panels/{panel}/claims/{case}/documents",
+        "post",
+        "200",
+    ),
+    (
+        Operation::Confirm,
+        "/v1/panels/{panel}/policies/{case}/confirm",
+        "post",
+        "200",
+    ),
+    (
+        Operation::Cancel,
+        "/v1/panels/{panel}/policies/{case}/cancel",
+        "post",
+        "200",
+    ),
+    (
+        Operation::QuoteCancellation,
+        "/v1/panels/{panel}/policies/{case}/cancellation-quote",
+        "post",
+        "200",
+    ),
+    (
+        Operation::QuoteChange,
+        "/v1/panels/{panel}/policies/{case}/change-quotes",
+        "post",
+        "200",
+    ),
+    (
+        Operation::Change,
+        "/v1/panels/{panel}/policies/{case}/changes",
+        "post",
+        "200",
+    ),
+    (
+        Operation::DeclineQuote,
+        "/v1/panels/{panel}/quote-declines",
+        "post",
+        "200",
+    ),
+    (
+        Operation::PolicyDocument,
+        "/v1/panels/{panel}/policies/{case}/document",
+        "get",
+        "200",
+    ),
+    (Operation::Claim, "/v1/panels/{panel}/claims", "post", "201"),
+    (
+        Operation::Lookup,
+        "/v1/panels/{panel}/lookups/{kind}",
+        "get",
+        "200",
+    ),
+    (
+        Operation::Notify,
+        "/v1/panels/{panel}/notifications",
+        "post",
+        "200",
+    ),
+    (Operation::Poll, "/v1/panels/{panel}/worklist", "get", "200"),
+];
+
+/// `schema` narrowed by an extension schema: `extensions` must also satisfy `extension`.
+fn narrowed(schema: &Value, extension: &Value) -> Value {
+    json!({ "allOf": [schema, { "type": "object", "properties": { "extensions": extension } }] })
+}
+
+/// One panel's API: the routes of the operations its adapter implements, below its own path,
+/// with each operation's `extensions` typed by the schemas the adapter declares, as a FHIR
+/// profile narrows a core resource.
+fn panel_document(global: &Value, state: &AppState, id: &str) -> Result<Value, ApiError> {
+    let panel = state.panel(id)?;
+    let description = panel.adapter.description();
+    let schemas = panel.adapter.extensions();
+    let mut doc = global.clone();
+    let mut paths = serde_json::Map::new();
+    for (operation, path, method, status) in ROUTES {
+        let implemented = description.operations.contains(operation)
+            || (*operation == Operation::Validate && panel.adapter.extensions().declares());
+        if !implemented {
+            continue;
+        }
+        let Some(mut op) = global["paths"][*path][*method].as_object().cloned() else {
+            continue;
+        };
+        if let Some(parameters) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+            parameters.retain(|p| p["name"] != "panel");
+        }
+        if let Some(input) = schemas.input(*operation) {
+            let body = &mut op["requestBody"]["content"]["application/json"]["schema"];
+            if !body.is_null() {
+                *body = narrowed(body, input);
+            }
+        }
+        if let Some(output) = schemas.output(*operation) {
+            let body = &mut op["responses"][*status]["content"]["application/json"]["schema"];
+            if !body.is_null() {
+                *body = narrowed(body, output);
+            }
+        }
+        let concrete = path.replace("{panel}", id);
+        let item = paths.entry(concrete).or_insert_with(|| json!({}));
+        item[*method] = Value::Object(op);
+    }
+    doc["paths"] = Value::Object(paths);
+    doc["info"]["title"] = json!(format!("panelgate: panel {id}"));
+    doc["info"]["description"] = json!(format!(
+        "Panel `{id}`, served by {}@{} ({}). Each operation's `extensions` are typed by the schemas the adapter declares.",
+        description.name, description.version, description.spec
+    ));
+    Ok(doc)
+}
+
+/// The document, with every panel's declared extension schemas among its components
+/// (`{panel}.{operation}.extensions.input` and `.output`).
+fn with_extensions(global: &Value, state: &AppState) -> Value {
+    let mut doc = global.clone();
+    for panel in state.panels() {
+        let schemas = panel.adapter.extensions();
+        for operation in Operation::ALL {
+            for (direction, schema) in [
+                ("input", schemas.input(operation)),
+                ("output", schemas.output(operation)),
+            ] {
+                if let Some(schema) = schema {
+                    let name = format!("{}.{}.extensions.{direction}", panel.id, operation.wit_name());
+                    doc["components"]["schemas"][name] = schema.clone();
+                }
+            }
+        }
+    }
+    doc
 }
 
 /// The document utoipa generates from the handlers, completed with what it cannot derive:

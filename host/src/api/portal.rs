@@ -33,6 +33,16 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/v1/panels/{panel}/policies/{case}/confirm", post(confirm))
         .route("/v1/panels/{panel}/policies/{case}/cancel", post(cancel))
         .route(
+            "/v1/panels/{panel}/policies/{case}/cancellation-quote",
+            post(quote_cancellation),
+        )
+        .route("/v1/panels/{panel}/policies/{case}/changes", post(change))
+        .route(
+            "/v1/panels/{panel}/policies/{case}/change-quotes",
+            post(quote_change),
+        )
+        .route("/v1/panels/{panel}/quote-declines", post(decline_quote))
+        .route(
             "/v1/panels/{panel}/policies/{case}/document",
             get(policy_document),
         )
@@ -525,6 +535,143 @@ pub async fn cancel(
         extensions: request.extensions,
     });
     Ok(answer(run(&state, &p, call, effect, key).await?))
+}
+
+/// What a cancellation would refund, without cancelling (read-only at the partner).
+#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/cancellation-quote", tag = "portal", request_body = CancelBody, responses((status = 200, body = CancellationQuote)))]
+pub async fn quote_cancellation(
+    State(state): State<Arc<AppState>>,
+    Path((panel, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    check_input(&p, "quote-cancellation", &body)?;
+    let request: CancelBody = parse_json(&body)?;
+    let case = load_case(&state, &panel, &id).await?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("cancellation-quote:{panel}:{id}"), || {
+        json_fingerprint(&body)
+    })?;
+    let call = Call::QuoteCancellation(Cancellation {
+        case: case.to_ref(),
+        kind: request.kind,
+        reason: request.reason,
+        effective_date: request.effective_date,
+        extensions: request.extensions,
+    });
+    Ok(answer(run(&state, &p, call, CaseEffect::none(), key).await?))
+}
+
+/// A change to an issued policy (an endorsement), as the portal asks it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeBody {
+    /// What the change alters (open: `sum_insured`, `vehicle`, `registration`, `parties`,
+    /// `address`, `coverages`, `period`, `payment`, or the partner's own code).
+    pub kinds: Vec<ChangeKind>,
+    pub effective_date: Option<String>,
+    /// The parties after the change (only those that change).
+    #[serde(default)]
+    pub parties: Vec<Party>,
+    /// The insured interest after the change.
+    pub interest: Option<InsuredInterest>,
+    #[serde(default)]
+    pub coverages: Vec<Coverage>,
+    pub sum_insured: Option<Money>,
+    pub description: Option<String>,
+    /// The reference a change quote returned, when making a priced change.
+    pub quote_reference: Option<String>,
+    #[serde(default, with = "crate::model::json_text")]
+    #[schema(value_type = Option<Object>)]
+    pub extensions: Option<String>,
+}
+
+impl ChangeBody {
+    fn into_request(self, case: CaseRef) -> Result<ChangeRequest, ApiError> {
+        if self.kinds.is_empty() {
+            return Err(ApiError::invalid(
+                "kinds",
+                "names at least one thing the change alters",
+            ));
+        }
+        Ok(ChangeRequest {
+            case,
+            kinds: self.kinds,
+            effective_date: self.effective_date,
+            parties: self.parties,
+            interest: self.interest,
+            coverages: self.coverages,
+            sum_insured: self.sum_insured,
+            description: self.description,
+            quote_reference: self.quote_reference,
+            extensions: self.extensions,
+        })
+    }
+}
+
+/// Price a change to an issued policy without making it (read-only at the partner).
+#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/change-quotes", tag = "portal", request_body = ChangeBody, responses((status = 200, body = ChangeQuote)))]
+pub async fn quote_change(
+    State(state): State<Arc<AppState>>,
+    Path((panel, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    check_input(&p, "quote-change", &body)?;
+    let request: ChangeBody = parse_json(&body)?;
+    let case = load_case(&state, &panel, &id).await?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("change-quote:{panel}:{id}"), || {
+        json_fingerprint(&body)
+    })?;
+    let call = Call::QuoteChange(request.into_request(case.to_ref())?);
+    Ok(answer(run(&state, &p, call, CaseEffect::none(), key).await?))
+}
+
+/// Make a change to an issued policy (an endorsement); quote a priced change's reference to
+/// make that one.
+#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/changes", tag = "portal", request_body = ChangeBody, responses((status = 200, body = ChangeResult)))]
+pub async fn change(
+    State(state): State<Arc<AppState>>,
+    Path((panel, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    check_input(&p, "change", &body)?;
+    let request: ChangeBody = parse_json(&body)?;
+    let case = load_case(&state, &panel, &id).await?;
+    let key = IdempotencyKey::from_headers(&headers, &format!("change:{panel}:{id}"), || {
+        json_fingerprint(&body)
+    })?;
+    let effect = CaseEffect::on(&case);
+    let call = Call::Change(request.into_request(case.to_ref())?);
+    Ok(answer(run(&state, &p, call, effect, key).await?))
+}
+
+/// Tell the partner the customer turns a held quote down, so it releases it.
+#[utoipa::path(post, path = "/v1/panels/{panel}/quote-declines", tag = "portal", request_body = QuoteDecline, responses((status = 200, body = NotifyReceipt)))]
+pub async fn decline_quote(
+    State(state): State<Arc<AppState>>,
+    Path(panel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let p = state.panel(&panel)?;
+    check_input(&p, "decline-quote", &body)?;
+    let request: QuoteDecline = parse_json(&body)?;
+    if request.quote_reference.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "quote_reference",
+            "names the quote the partner holds",
+        ));
+    }
+    let key = IdempotencyKey::from_headers(&headers, &format!("quote-decline:{panel}"), || {
+        json_fingerprint(&body)
+    })?;
+    Ok(answer(
+        run(&state, &p, Call::DeclineQuote(request), CaseEffect::none(), key).await?,
+    ))
 }
 
 /// Claim on a policy, named by `policy_case` (case id) or `policy_reference` (e.g. the loan id);

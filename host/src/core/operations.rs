@@ -827,6 +827,15 @@ fn case_change(
             c.message = r.message.clone();
             (StatusCode::OK, Some(c))
         }
+        // An endorsement: the case's status, and the policy as changed when the partner
+        // issued it at once.
+        Outcome::Change(r) => {
+            let mut c = base(r.status);
+            c.policy = complete(&r.policy);
+            c.references = r.references.clone();
+            c.message = r.message.clone();
+            (StatusCode::OK, Some(c))
+        }
         Outcome::Status(r) if effect.case_id.is_some() => {
             let mut c = base(r.status);
             c.policy = complete(&r.policy);

@@ -13,6 +13,15 @@ pub(crate) const PASSWORD: &str = "Mnc%^21";
 pub(crate) const HASH_KEY: &str = "8de3ef10fec04f05adb8631f9186a437";
 
 pub(crate) async fn start_deskcoll(password: &str, hash_key: &str) -> (Harness, DeskCollSimulator) {
+    start_deskcoll_built(guests::DESKCOLL, password, hash_key).await
+}
+
+/// [`start_deskcoll`] with the Desk Coll build at `path`.
+pub(crate) async fn start_deskcoll_built(
+    path: &str,
+    password: &str,
+    hash_key: &str,
+) -> (Harness, DeskCollSimulator) {
     let config = DeskCollSimConfig {
         username: USER.into(),
         password: PASSWORD.into(),
@@ -39,7 +48,6 @@ password = {{ value = "{password}" }}
 kind = "hash-key"
 key = {{ value = "{hash_key}" }}
 "#,
-        path = guests::DESKCOLL,
         base = sim.base_url(),
     );
     (start_with(&extra).await, sim)

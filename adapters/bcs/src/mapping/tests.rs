@@ -219,10 +219,7 @@ fn application(mode: AcceptanceMode, product: &str, interest: InsuredInterest) -
         consents: vec![],
         digital_policy: None,
         channel: None,
-        extensions: Some(
-            r#"{"office":"6005","account_type":"2"}"#
-                .into(),
-        ),
+        extensions: Some(r#"{"office":"6005","account_type":"2"}"#.into()),
         option_ids: Vec::new(),
         start_time: None,
         questionnaire: vec![answer("1", "yes"), answer("2", "no")],

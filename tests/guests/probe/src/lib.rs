@@ -146,7 +146,7 @@ impl Adapter for Probe {
                 required: true,
             });
         }
-        let mut operations = vec![Operation::Quote, Operation::Accept];
+        let mut operations = vec![Operation::Quote, Operation::Accept, Operation::DeclineQuote];
         let mut callbacks = vec![];
         if cfg!(feature = "callbacks") {
             operations.push(Operation::HandleCallback);
@@ -188,6 +188,16 @@ impl Adapter for Probe {
                 content_type: "application/json".into(),
                 body: response.body,
             },
+        })
+    }
+
+    /// Answers the idempotency key the host gave it as the receipt's reference, so a test can
+    /// see it is stable across the portal's retries.
+    fn decline_quote(request: QuoteDecline) -> Result<NotifyReceipt, AdapterError> {
+        Ok(NotifyReceipt {
+            accepted: true,
+            reference: idempotency_key(),
+            message: Some(format!("declined {}", request.quote_reference)),
         })
     }
 

@@ -55,8 +55,42 @@ pub async fn start_with(extra: &str) -> Harness {
     start_on(None, extra).await
 }
 
+/// The adapter builds a harness serves.
+pub struct Builds {
+    pub aap: &'static str,
+    pub aagi: &'static str,
+    pub julo: &'static str,
+    pub bcs: &'static str,
+}
+
+/// The adapters of this tree (contract 2.0.0).
+pub const CURRENT: Builds = Builds {
+    aap: guests::AAP_H2H,
+    aagi: guests::AAGI_MOTOR,
+    julo: guests::JULO,
+    bcs: guests::BCS,
+};
+
+/// The adapters as last released for the 1.x contracts, built by tests/build.rs from this
+/// repository's history, unchanged.
+pub const LEGACY: Builds = Builds {
+    aap: guests::LEGACY_AAP_H2H,
+    aagi: guests::LEGACY_AAGI_MOTOR,
+    julo: guests::LEGACY_JULO,
+    bcs: guests::LEGACY_BCS,
+};
+
+/// [`start`] with the 1.x builds of every adapter.
+pub async fn start_legacy() -> Harness {
+    start_built(&LEGACY, None, "").await
+}
+
 /// [`start_with`] on the store at `store_url` rather than [`store_url`]'s choice.
 pub async fn start_on(store_url: Option<String>, extra: &str) -> Harness {
+    start_built(&CURRENT, store_url, extra).await
+}
+
+async fn start_built(builds: &Builds, store_url: Option<String>, extra: &str) -> Harness {
     // The host's log (adapters' stdout and stderr included) shows with `--nocapture`.
     let _ = tracing_subscriber::fmt()
         .with_test_writer()
@@ -155,12 +189,12 @@ kind = "api-key"
 headers = {{ secret-key = {{ value = "{JULO_SECRET}" }}, username = {{ value = "partner" }} }}
 {a}{b}{extra}"#,
         cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
-        aap = guests::AAP_H2H,
-        aagi_path = guests::AAGI_MOTOR,
+        aap = builds.aap,
+        aagi_path = builds.aagi,
         aagi_url = aagi.base_url(),
-        julo_path = guests::JULO,
+        julo_path = builds.julo,
         julo_url = julo.base_url(),
-        bcs_path = guests::BCS,
+        bcs_path = builds.bcs,
         bcs_url = bcs.base_url(),
         a = panel("A03", "life", &a03.base_url()),
         b = panel("B03", "general", &b03.base_url()),
