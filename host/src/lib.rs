@@ -12,6 +12,7 @@ pub mod core;
 pub mod kit;
 pub mod metrics;
 pub mod model;
+pub mod oci;
 pub mod runtime;
 pub mod serve;
 pub mod signing;

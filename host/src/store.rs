@@ -469,6 +469,11 @@ impl Store {
         registry::module_by_name(&self.pool, name, version).await
     }
 
+    /// The module first pulled by `origin`, an OCI reference pinned by digest.
+    pub async fn module_by_origin(&self, origin: &str) -> Result<Option<ModuleInfo>> {
+        registry::module_by_origin(&self.pool, origin).await
+    }
+
     pub async fn modules(&self) -> Result<Vec<ModuleInfo>> {
         registry::modules(&self.pool).await
     }

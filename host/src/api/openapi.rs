@@ -20,7 +20,7 @@ use super::{admin, callbacks, console, error, portal, subscriptions};
         portal::claim, portal::policy_document, portal::lookup, portal::worklist, portal::notify, portal::events,
         callbacks::callback,
         admin::panels, admin::journal, admin::verify, admin::callbacks, admin::attachment, admin::healthz, admin::readyz, admin::metrics,
-        admin::adapters, admin::push_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes, admin::settle_unknown_outcome,
+        admin::adapters, admin::push_adapter, admin::pull_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes, admin::settle_unknown_outcome,
         subscriptions::create, subscriptions::list, subscriptions::one, subscriptions::delete, subscriptions::enable,
         subscriptions::deliveries, subscriptions::replay,
         admin::journal_entry, admin::find_cases, admin::case, admin::events, admin::last_hour,

@@ -26,6 +26,7 @@ mod julo;
 mod limits;
 mod listener;
 mod metrics;
+mod oci;
 mod partners;
 mod paths;
 mod runtime_panels;
