@@ -187,8 +187,8 @@ async fn the_partner_pushes_and_broker_it_pulls_pins_the_digest_and_switches() {
     assert_eq!(served_by(&h, "probe").await, "probe@0.1.0");
 
     // Broker IT pulls by tag: registered, pinned by the digest the tag named, signed.
-    let pull = ["adapter", "pull", &tag, "--url", &h.base, "--token", ADMIN];
-    assert_eq!(cli(&pull).await.unwrap(), 0);
+    let pull_cli = ["adapter", "pull", &tag, "--url", &h.base, "--token", ADMIN];
+    assert_eq!(cli(&pull_cli).await.unwrap(), 0);
     let entry = registered(&h, &module_hash(&next)).await.expect("registered");
     assert_eq!(entry["module"]["origin"], pinned.as_str(), "{entry}");
     assert_eq!(entry["module"]["source"], "oci", "{entry}");
@@ -203,11 +203,15 @@ async fn the_partner_pushes_and_broker_it_pulls_pins_the_digest_and_switches() {
     let replay = [
         "adapter", "replay", &pinned, "--panel", "probe", "--url", &h.base, "--token", ADMIN,
     ];
-    assert_eq!(
-        cli(&replay).await.unwrap(),
-        3,
-        "0.2.0 answers differently from 0.1.0"
-    );
+    // The probe's `count` quote is the same in both versions: nothing changed, exit 0.
+    assert_eq!(cli(&replay).await.unwrap(), 0);
+    // A reference the registry does not have stops the rehearsal.
+    let missing = registry.reference("partner/probe:9.9.9");
+    let replay = [
+        "adapter", "replay", &missing, "--panel", "probe", "--url", &h.base, "--token", ADMIN,
+    ];
+    let error = cli(&replay).await.expect_err("no such tag");
+    assert!(format!("{error:#}").contains("has no"), "{error:#}");
 
     // The switch by digest; the history and the journal record the pinned reference.
     let set = [
