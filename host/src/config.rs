@@ -1272,4 +1272,39 @@ secret = { value = "s3cret-inline" }
             assert!(error.contains(field), "{setting}: {error}");
         }
     }
+
+    #[test]
+    fn registry_credentials_are_references_given_in_pairs_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |registries: &str| {
+            let path = dir.path().join("panelgate.toml");
+            std::fs::write(
+                &path,
+                format!(
+                    "[server]\nportal_token = {{ value = \"p\" }}\nadmin_token = {{ value = \"a\" }}\n{registries}"
+                ),
+            )
+            .unwrap();
+            Config::load(&path).map_err(|e| format!("{e:#}"))
+        };
+        let config = write(
+            "[registries.\"registry.example:5000\"]\nusername = { env = \"REG_USER\" }\npassword = { file = \"secrets/reg\" }\ninsecure = true\n",
+        )
+        .expect("loads");
+        let access = &config.registries["registry.example:5000"];
+        assert!(access.insecure);
+        assert_eq!(
+            access.password.as_ref().and_then(|p| p.file.clone()),
+            Some(dir.path().join("secrets/reg").display().to_string())
+        );
+        let error = write("[registries.\"r\"]\nusername = { env = \"REG_USER\" }\n").unwrap_err();
+        assert!(
+            error.contains("registries.\"r\": give both `username` and `password`"),
+            "{error}"
+        );
+        assert!(
+            write("[registries.\"r\"]\ntoken = \"x\"\n").is_err(),
+            "unknown fields are refused"
+        );
+    }
 }
