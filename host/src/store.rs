@@ -508,11 +508,12 @@ impl Store {
         module: &str,
         action: DeployAction,
         signed: Option<&ModuleSignature>,
+        origin: Option<&str>,
         journal: JournalEntry,
     ) -> Result<()> {
         let _turn = self.turn().await;
         let mut tx = self.begin_ordered().await?;
-        registry::deploy(&mut tx, panel, module, action, signed).await?;
+        registry::deploy(&mut tx, panel, module, action, signed, origin).await?;
         journal::append(&mut tx, &[(&journal, now())]).await?;
         tx.commit().await?;
         Ok(())

@@ -239,7 +239,11 @@ pub async fn set_adapter(
     let request: SetAdapter = super::parse_json(&body)?;
     let hash = match (request.adapter, request.module) {
         (Some(adapter), None) if adapter.starts_with(crate::oci::SCHEME) => {
-            state.pull(&adapter).await?.pushed.info.hash
+            let pulled = state.pull(&adapter).await?;
+            let panel = state
+                .switch_from(&panel, &pulled.pushed.info.hash, Some(&pulled.reference))
+                .await?;
+            return Ok(Json(&panel.module).into_response());
         }
         (Some(adapter), None) => {
             let Some((name, version)) = adapter.rsplit_once('@') else {

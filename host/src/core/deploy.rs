@@ -291,6 +291,17 @@ impl AppState {
     /// Switches `panel` to the registered module `hash`. Requests already running finish on
     /// the module they started with; the next request is served by the new one.
     pub async fn switch(&self, panel: &str, hash: &str) -> Result<Arc<Panel>, DeployError> {
+        self.switch_from(panel, hash, None).await
+    }
+
+    /// [`switch`](Self::switch), recording `origin`, the OCI reference pinned by digest the
+    /// switch was made by, rather than the one the module was first pulled by.
+    pub(crate) async fn switch_from(
+        &self,
+        panel: &str,
+        hash: &str,
+        origin: Option<&str>,
+    ) -> Result<Arc<Panel>, DeployError> {
         let _turn = self.deploying.lock().await;
         let current = self
             .panel(panel)
@@ -298,9 +309,12 @@ impl AppState {
         if current.module.hash == hash {
             return Ok(current);
         }
-        let next = self
+        let mut next = self
             .build_panel(panel, current.definition.clone(), current.version, hash)
             .await?;
+        if let Some(origin) = origin {
+            next.module.origin = Some(origin.to_string());
+        }
         self.record(
             panel,
             &next.module,
@@ -609,7 +623,14 @@ impl AppState {
     ) -> Result<(), DeployError> {
         let journal = deploy_entry(panel, module, signature, action, previous);
         self.store
-            .deploy(panel, &module.hash, action, signature, journal)
+            .deploy(
+                panel,
+                &module.hash,
+                action,
+                signature,
+                module.origin.as_deref(),
+                journal,
+            )
             .await?;
         tracing::info!(panel, adapter = %module.name, version = %module.version, ?action, "panel switched");
         Ok(())

@@ -235,16 +235,18 @@ pub(super) async fn deployments(pool: &AnyPool, panel: &str) -> Result<Vec<Deplo
         .collect()
 }
 
+/// Records a deployment; `origin`, the OCI reference the switch named, or else the module's own.
 pub(super) async fn deploy(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     panel: &str,
     module: &str,
     action: DeployAction,
     signed: Option<&ModuleSignature>,
+    origin: Option<&str>,
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO deployments (panel, module, action, at, signer, signature, origin)
-         VALUES ($1, $2, $3, $4, $5, $6, (SELECT origin FROM modules WHERE hash = $7))",
+         VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, (SELECT origin FROM modules WHERE hash = $8)))",
     )
     .bind(panel)
     .bind(module)
@@ -252,6 +254,7 @@ pub(super) async fn deploy(
     .bind(now())
     .bind(signed.map(|s| s.signer.clone()))
     .bind(signed.map(|s| s.signature.clone()))
+    .bind(origin)
     .bind(module)
     .execute(&mut **tx)
     .await?;

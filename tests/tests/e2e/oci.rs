@@ -425,7 +425,15 @@ async fn an_unsigned_module_pulled_for_a_panel_with_a_policy_never_serves() {
     let (status, switched) = switch(&h, "probe", &signed).await;
     assert_eq!(status, StatusCode::OK, "{switched}");
     assert_eq!(served_by(&h, "probe").await, "probe@0.2.0");
-    assert_eq!(last_deployment(&h, "probe").await["signer"], "partner-a");
+    let deployed = last_deployment(&h, "probe").await;
+    assert_eq!(deployed["signer"], "partner-a");
+    // The history names the reference the switch was made by, though the same bytes were first
+    // pulled by another.
+    let (_, digest) = manifest(&registry, "partner/probe", "signed").await;
+    let pinned = registry.reference(&format!("partner/probe@{digest}"));
+    assert_eq!(deployed["origin"], pinned.as_str(), "{deployed}");
+    let entry = registered(&h, &module_hash(&next)).await.unwrap();
+    assert_ne!(entry["module"]["origin"], pinned.as_str(), "{entry}");
 }
 
 #[tokio::test]
