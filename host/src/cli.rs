@@ -569,6 +569,12 @@ async fn push_oci(
         );
     }
     let bytes = read_module(file)?;
+    if !bytes.starts_with(b"\0asm") {
+        bail!(
+            "{}: not WebAssembly (build the component for wasm32-wasip2)",
+            file.display()
+        );
+    }
     if let Some(text) = signature {
         crate::signing::signature(text).map_err(|e| anyhow::anyhow!("the signature: {e}"))?;
     }

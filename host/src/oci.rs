@@ -341,9 +341,14 @@ impl Client {
         } else {
             "the connection failed"
         };
-        let cause = std::error::Error::source(&e)
-            .map(|s| format!(" ({s})"))
-            .unwrap_or_default();
+        // The innermost cause says most ("Connection refused (os error 111)").
+        let mut source = std::error::Error::source(&e);
+        let mut innermost = None;
+        while let Some(s) = source {
+            innermost = Some(s.to_string());
+            source = s.source();
+        }
+        let cause = innermost.map(|s| format!(" ({s})")).unwrap_or_default();
         self.unavailable(format!("{what}{cause}"))
     }
 
