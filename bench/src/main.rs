@@ -198,7 +198,7 @@ fn adapter_quote(
     path(move |_| {
         let (adapter, quote) = (adapter.clone(), quote.clone());
         async move {
-            let (result, _) = adapter.call(Call::Quote(quote), "bench").await;
+            let (result, _) = adapter.call(Call::Quote(quote), "bench", None).await;
             result
                 .map(drop)
                 .map_err(|e| anyhow::anyhow!("the AAP quote failed: {e}"))
@@ -556,14 +556,17 @@ token = {{ value = "bench-token" }}
         coverages: vec![],
         channel: None,
         extensions: None,
+        start_time: None,
+        questionnaire: Vec::new(),
+        renewal_of: None,
     });
     for _ in 0..200 {
-        let _ = adapter.call(refused.clone(), "warm-up").await;
+        let _ = adapter.call(refused.clone(), "warm-up", None).await;
     }
     let mut calls = Vec::new();
     for _ in 0..3000 {
         let t = Instant::now();
-        let (result, _) = adapter.call(refused.clone(), "bench").await;
+        let (result, _) = adapter.call(refused.clone(), "bench", None).await;
         calls.push(t.elapsed());
         anyhow::ensure!(result.is_err(), "the refused quote was not refused");
     }
@@ -579,7 +582,7 @@ token = {{ value = "bench-token" }}
     let mut calls = Vec::new();
     for i in 0..1000 {
         let t = Instant::now();
-        let (result, record) = adapter.call(Call::Quote(quote.clone()), "bench").await;
+        let (result, record) = adapter.call(Call::Quote(quote.clone()), "bench", None).await;
         if i >= 100 {
             calls.push(t.elapsed());
         }
@@ -770,6 +773,10 @@ token = {{ value = "bench-token" }}
                     digital_policy: None,
                     channel: None,
                     extensions: None,
+                    option_ids: Vec::new(),
+                    start_time: None,
+                    questionnaire: Vec::new(),
+                    renewal_of: None,
                 };
                 let wire = aap_h2h::mapping::acceptance_request(&application)
                     .map_err(|e| anyhow::anyhow!("{e:?}"))?;
@@ -908,6 +915,9 @@ fn direct_aap_quote(client: &reqwest::Client, aap_url: &str) -> Path {
         coverages: vec![],
         channel: None,
         extensions: None,
+        start_time: None,
+        questionnaire: Vec::new(),
+        renewal_of: None,
     };
     let (client, url) = (client.clone(), aap_url.to_string());
     path(move |_: u64| {
@@ -1304,10 +1314,17 @@ fn aagi_quote_sdk() -> sdk::QuoteRequest {
                 country: Some("THA".into()),
             }),
             garage: Some(sdk::GarageKind::Company),
+            market_value: None,
+            accessories: Vec::new(),
+            new_vehicle: None,
+            mileage_km: None,
         }),
         coverages: vec![],
         channel: None,
         extensions: None,
+        start_time: None,
+        questionnaire: Vec::new(),
+        renewal_of: None,
     }
 }
 
@@ -1391,6 +1408,10 @@ fn aagi_application_sdk(quote: sdk::QuoteRequest) -> sdk::Application {
         digital_policy: Some(true),
         channel: None,
         extensions: None,
+        option_ids: Vec::new(),
+        start_time: None,
+        questionnaire: Vec::new(),
+        renewal_of: None,
     }
 }
 

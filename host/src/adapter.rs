@@ -24,6 +24,10 @@ pub enum Call {
     Lookup(LookupRequest),
     Poll(PollRequest),
     Notify(Notification),
+    DeclineQuote(QuoteDecline),
+    QuoteChange(ChangeRequest),
+    Change(ChangeRequest),
+    QuoteCancellation(Cancellation),
 }
 
 impl Call {
@@ -44,6 +48,9 @@ impl Call {
             Call::Lookup(r) => raw(r),
             Call::Poll(r) => raw(r),
             Call::Notify(r) => raw(r),
+            Call::DeclineQuote(r) => raw(r),
+            Call::QuoteChange(r) | Call::Change(r) => raw(r),
+            Call::QuoteCancellation(r) => raw(r),
         };
         // The portal's input was parsed from JSON, so it renders back, and parses back below;
         // should either fail, the journal says so, and never keeps what it could not mask.
@@ -92,13 +99,17 @@ impl Call {
             Call::Lookup(_) => Operation::Lookup,
             Call::Poll(_) => Operation::Poll,
             Call::Notify(_) => Operation::Notify,
+            Call::DeclineQuote(_) => Operation::DeclineQuote,
+            Call::QuoteChange(_) => Operation::QuoteChange,
+            Call::Change(_) => Operation::Change,
+            Call::QuoteCancellation(_) => Operation::QuoteCancellation,
         }
     }
 }
 
 impl Operation {
     /// Every operation, in the contract's order.
-    pub const ALL: [Operation; 12] = [
+    pub const ALL: [Operation; 17] = [
         Operation::Quote,
         Operation::Accept,
         Operation::UploadDocument,
@@ -111,6 +122,11 @@ impl Operation {
         Operation::Lookup,
         Operation::Poll,
         Operation::Notify,
+        Operation::Validate,
+        Operation::DeclineQuote,
+        Operation::QuoteChange,
+        Operation::Change,
+        Operation::QuoteCancellation,
     ];
 
     /// The operation's name in the contract (its export's name, as the WIT spells it).
@@ -128,6 +144,11 @@ impl Operation {
             Operation::Lookup => "lookup",
             Operation::Poll => "poll",
             Operation::Notify => "notify",
+            Operation::Validate => "validate",
+            Operation::DeclineQuote => "decline-quote",
+            Operation::QuoteChange => "quote-change",
+            Operation::Change => "change",
+            Operation::QuoteCancellation => "quote-cancellation",
         }
     }
 
@@ -139,8 +160,9 @@ impl Operation {
     /// Whether the operation may change something at the partner. Such an operation is
     /// recorded before the partner is asked, a failure after its request left may leave it in
     /// doubt, and the host never retries its partner calls. The others (quote, status,
-    /// lookup, poll, policy-document) only read. A callback's handling counts as changing:
-    /// whatever the adapter sends the partner then is sent once.
+    /// lookup, poll, policy-document, validate, and the prices of a change or a
+    /// cancellation) only read. A callback's handling counts as changing: whatever the adapter
+    /// sends the partner then is sent once.
     pub fn changes_state(self) -> bool {
         !matches!(
             self,
@@ -149,6 +171,9 @@ impl Operation {
                 | Operation::Lookup
                 | Operation::Poll
                 | Operation::PolicyDocument
+                | Operation::Validate
+                | Operation::QuoteChange
+                | Operation::QuoteCancellation
         )
     }
 }
@@ -169,6 +194,10 @@ pub enum Outcome {
     Lookup(Vec<LookupItem>),
     Poll(Vec<WorkItem>),
     Notify(NotifyReceipt),
+    DeclineQuote(NotifyReceipt),
+    QuoteChange(ChangeQuote),
+    Change(ChangeResult),
+    QuoteCancellation(CancellationQuote),
 }
 
 /// Why a call produced no outcome.
@@ -210,10 +239,13 @@ pub trait Adapter: Send + Sync {
     /// Checks a request against the partner's rules without calling the partner.
     fn validate(&self, request: ValidationRequest) -> BoxFuture<'_, Result<Vec<FieldIssue>, CallError>>;
 
+    /// Runs `call`. `idempotency_key` is what the adapter's `invocation.idempotency-key` gives
+    /// it: the same for every retry of one portal operation.
     fn call<'a>(
         &'a self,
         call: Call,
         journal_id: &'a str,
+        idempotency_key: Option<String>,
     ) -> BoxFuture<'a, (Result<Outcome, CallError>, CallRecord)>;
 
     /// Why the adapter is quarantined, if it is.

@@ -1,7 +1,8 @@
 //! The canonical model: the WIT `types` interface as Rust types.
 //!
-//! `build.rs` generates the types from `wit/types.wit`; the runtime's `bindgen!` maps the WIT
-//! interface onto this module, so the portal's JSON and the adapter's values are one type.
+//! `build.rs` generates the types from `wit/2.0.0/types.wit`; the runtime's `bindgen!` maps the
+//! WIT interface onto this module, so the portal's JSON and a 2.x adapter's values are one type.
+//! [`v1`] holds the 1.x contracts' types, which the runtime reaches through their JSON.
 
 // wasmtime's `ComponentType`/`Lift`/`Lower` derives expand to `unsafe impl`s whose layout
 // they compute themselves; nothing here is hand-written unsafe code.
@@ -33,6 +34,41 @@ where
 {
     linker.instance(INTERFACE)?;
     Ok(())
+}
+
+/// The types of `panelgate:adapter@1.1.0` (1.0.0's are a subset), for adapters built against
+/// the 1.x contracts. They are reached only through the canonical model's JSON (see
+/// `runtime::compat`): fields 1.x lacks are dropped on the way down, and absent on the way up.
+pub mod v1 {
+    #![allow(missing_docs)]
+
+    use wasmtime::component::{ComponentType, HasData, Lift, Linker, Lower};
+
+    include!(concat!(env!("OUT_DIR"), "/model_v1.rs"));
+
+    /// The `types` interface has no functions; the generated linker code still asks for a `Host`.
+    pub trait Host {}
+
+    impl<T: ?Sized + Host> Host for &mut T {}
+
+    /// Mirror of the trait bindgen generates for interfaces, so `with` can point here.
+    pub trait HostWithStore<T>: HasData {}
+
+    impl<T, D: HasData> HostWithStore<T> for D {}
+
+    /// Defines the (function-less) `types` instance a 1.x component imports.
+    pub fn add_to_linker<T, D>(
+        linker: &mut Linker<T>,
+        _host_getter: fn(&mut T) -> D::Data<'_>,
+    ) -> wasmtime::Result<()>
+    where
+        D: HostWithStore<T>,
+        for<'a> D::Data<'a>: Host,
+        T: 'static + Send,
+    {
+        linker.instance(INTERFACE)?;
+        Ok(())
+    }
 }
 
 impl std::fmt::Display for AdapterError {

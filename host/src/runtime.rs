@@ -2,6 +2,7 @@
 //! fresh store and instance for every operation.
 
 pub mod bindings;
+mod compat;
 mod engine;
 mod panel;
 mod state;

@@ -73,6 +73,7 @@ impl Adapter for AagiMotor {
             credentials: Vec::new(),
             callbacks: Vec::new(),
             lookups: Vec::new(),
+            extensions: Vec::new(),
         }
     }
 
@@ -113,6 +114,7 @@ impl Adapter for AagiMotor {
                 result.effective_date.unwrap_or_default(),
                 result.policy_number.unwrap_or_default()
             )),
+            extensions: None,
         })
     }
 }

@@ -115,9 +115,9 @@ fn motor(interest: &InsuredInterest, issues: &mut Issues) -> Option<Vehicle> {
 fn check_registration(registration: Option<&VehicleRegistration>, issues: &mut Issues) {
     let base = "interest.motor.registration";
     let country = registration.and_then(|r| r.country.as_deref());
-    let kind = registration.and_then(|r| r.kind);
+    let kind = registration.and_then(|r| r.kind.clone());
     let thai = matches!(country, None | Some("THA"));
-    let (state, number) = match (thai, country.is_none(), kind) {
+    let (state, number) = match (thai, country.is_none(), kind.clone()) {
         (true, _, Some(RegistrationKind::General)) => (true, true),
         (true, _, Some(RegistrationKind::RedPlate)) => (true, false),
         (true, _, Some(RegistrationKind::Government)) => (false, true),
@@ -181,6 +181,8 @@ fn check_garage(
             GarageKind::Dealer => "DEALER",
             GarageKind::Company => "COMPANY",
             GarageKind::Unspecified => "UNSPECIFIED",
+            // Refused above: no plan allows a garage AAGI does not name.
+            GarageKind::Other(code) => return code,
         }
         .to_string()
     })
@@ -190,7 +192,7 @@ fn vehicle_owner(parties: &[Party], issues: &mut Issues) -> Option<wire::Owner> 
     let (i, person) = parties
         .iter()
         .enumerate()
-        .find_map(|(i, p)| match (&p.detail, p.role) {
+        .find_map(|(i, p)| match (&p.detail, p.role.clone()) {
             (PartyDetail::Person(person), PartyRole::VehicleOwner) => Some((i, person)),
             _ => None,
         })?;
@@ -216,7 +218,7 @@ fn vehicle(
     issues: &mut Issues,
 ) -> wire::Vehicle {
     check_registration(v.registration.as_ref(), issues);
-    let garage_type = check_garage(plan, product, v.garage, issues);
+    let garage_type = check_garage(plan, product, v.garage.clone(), issues);
     if product == "VMI" && v.model.is_none() {
         issues.add("interest.motor.model", "is required for VMI");
     }
@@ -240,12 +242,14 @@ fn vehicle(
         color: v.colour.clone(),
         registration_number: registration.and_then(|r| r.number.clone()),
         registration_state: registration.and_then(|r| r.region.clone()),
-        registration_type: registration.and_then(|r| r.kind).map(|k| {
+        registration_type: registration.and_then(|r| r.kind.clone()).map(|k| {
             match k {
                 RegistrationKind::General => "GEN",
                 RegistrationKind::RedPlate => "REDPLATE",
                 RegistrationKind::Government => "GOV",
                 RegistrationKind::International => "INTER",
+                // Refused by `check_registration`: AAGI 6.4 names no other kind.
+                RegistrationKind::Other(code) => return code,
             }
             .to_string()
         }),
@@ -379,6 +383,9 @@ fn premium_option(
             currency: CURRENCY.into(),
         }),
         fees: None,
+        id: None,
+        breakdown: Vec::new(),
+        extensions: None,
     }
 }
 
@@ -429,6 +436,7 @@ pub fn quotation(response: wire::QuickQuote) -> Result<Quotation, AdapterError> 
         requirements: Vec::new(),
         valid_until: None,
         message: None,
+        extensions: None,
     })
 }
 
@@ -531,7 +539,7 @@ fn party(
                 .identities
                 .iter()
                 .filter_map(|i| {
-                    identity_type(i.kind).map(|t| wire::IdentityDocument {
+                    identity_type(i.kind.clone()).map(|t| wire::IdentityDocument {
                         identity_type: t.into(),
                         identity_number: i.number.clone(),
                     })
@@ -808,6 +816,11 @@ fn policy(info: &wire::ContractInfo) -> Option<Policy> {
             end_date: info.policy_expiry_date.clone(),
             premium: None,
             document_link: info.document_url.clone(),
+            start_time: None,
+            option_id: None,
+            breakdown: Vec::new(),
+            renewal_of: None,
+            extensions: None,
         })
 }
 
@@ -859,6 +872,9 @@ pub fn acceptance(info: wire::ContractInfo, mode: AcceptanceMode) -> Result<Acce
         policy: policy(&info),
         requirements,
         message: Some(message.into()),
+        more_policies: Vec::new(),
+        payment_due: None,
+        extensions: None,
     })
 }
 
@@ -878,6 +894,9 @@ pub fn status_report(info: wire::ContractInfo, asked: &str) -> Result<StatusRepo
             value: id,
         }],
         message: Some(format!("policyStatus {}", info.policy_status)),
+        payment_due: None,
+        partner_status: None,
+        extensions: None,
     })
 }
 

@@ -114,6 +114,7 @@ fn cbc_decision(callback: &CallbackRequest) -> Result<(Event, &'static str), Ref
             extra_premium: Some(extra),
             remarks: d.keterangan.filter(|k| !k.is_empty()),
         }),
+        extensions: None,
     };
     Ok((event, "Berhasil mengubah status akseptasi"))
 }
@@ -139,6 +140,7 @@ fn cancellation_decision(callback: &CallbackRequest) -> Result<(Event, &'static 
             refund: None,
             remarks: None,
         }),
+        extensions: None,
     };
     Ok((event, "Berhasil mengubah status pembatalan"))
 }
@@ -172,6 +174,7 @@ fn claim_status(callback: &CallbackRequest) -> Result<(Event, &'static str), Ref
             status,
             remarks: Some(d.keterangan),
         }),
+        extensions: None,
     };
     Ok((event, "Berhasil memperbaharui status klaim"))
 }
@@ -214,6 +217,7 @@ fn claim_payment(callback: &CallbackRequest) -> Result<(Event, &'static str), Re
             }),
             remarks: Some(keterangan),
         }),
+        extensions: None,
     };
     Ok((event, "Berhasil mengupload dokumen pembayaran klaim"))
 }

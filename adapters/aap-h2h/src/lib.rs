@@ -91,6 +91,7 @@ impl Adapter for AapH2h {
                 })
                 .collect(),
             lookups: Vec::new(),
+            extensions: Vec::new(),
         }
     }
 
@@ -136,6 +137,7 @@ impl Adapter for AapH2h {
         Ok(DocumentReceipt {
             status: document.case.status,
             message: Some(envelope.keterangan),
+            extensions: None,
         })
     }
 
@@ -160,12 +162,15 @@ impl Adapter for AapH2h {
                 references: Vec::new(),
                 link: None,
                 message: Some(response.keterangan),
+                payment_due: None,
+                extensions: None,
             });
         }
         if response.policy_no.trim().is_empty() {
             return Err(errors::protocol("confirmation succeeded without `Policy_No`"));
         }
         Ok(ConfirmResult {
+            extensions: None,
             status: CaseStatus::InForce,
             policy: Some(Policy {
                 number: response.policy_no,
@@ -174,10 +179,16 @@ impl Adapter for AapH2h {
                 end_date: None,
                 premium: None,
                 document_link: Some(response.epolicy).filter(|l| !l.is_empty()),
+                start_time: None,
+                option_id: None,
+                breakdown: Vec::new(),
+                renewal_of: None,
+                extensions: None,
             }),
             references: Vec::new(),
             link: None,
             message: Some(response.keterangan),
+            payment_due: None,
         })
     }
 
@@ -197,6 +208,7 @@ impl Adapter for AapH2h {
                     refund: Some(money(&response.nilai_refund)),
                     awaiting_approval: true,
                     message: Some(response.keterangan),
+                    extensions: None,
                 })
             }
             CancellationKind::Withdrawal => {
@@ -208,6 +220,7 @@ impl Adapter for AapH2h {
                     refund: None,
                     awaiting_approval: false,
                     message: Some(response.keterangan),
+                    extensions: None,
                 })
             }
         }

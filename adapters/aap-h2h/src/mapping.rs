@@ -203,6 +203,7 @@ pub fn quotation(response: PremiumResponse, product: Option<String>) -> Quotatio
     let underwriting = underwriting(&response.status_akseptasi, &response.dokumen);
     let accumulated = response.akumulasi.as_u64() == Some(1);
     Quotation {
+        extensions: None,
         reference: None,
         options: vec![QuoteOption {
             product,
@@ -213,6 +214,9 @@ pub fn quotation(response: PremiumResponse, product: Option<String>) -> Quotatio
             coverages: Vec::new(),
             taxes: None,
             fees: None,
+            id: None,
+            breakdown: Vec::new(),
+            extensions: None,
         }],
         underwriting,
         acceptance_class: Some(response.status_akseptasi),
@@ -334,6 +338,7 @@ pub fn issued(request: &AcceptanceRequest, response: PolicyResponse) -> Result<A
         return Err(errors::protocol("success without `Policy_No`"));
     }
     Ok(Acceptance {
+        extensions: None,
         outcome: AcceptanceOutcome::Issued,
         status: CaseStatus::InForce,
         references: vec![Reference {
@@ -350,9 +355,16 @@ pub fn issued(request: &AcceptanceRequest, response: PolicyResponse) -> Result<A
                 currency: CURRENCY.into(),
             }),
             document_link: Some(response.epolicy).filter(|l| !l.is_empty()),
+            start_time: None,
+            option_id: None,
+            breakdown: Vec::new(),
+            renewal_of: None,
+            extensions: None,
         }),
         requirements: Vec::new(),
         message: Some(response.keterangan),
+        more_policies: Vec::new(),
+        payment_due: None,
     })
 }
 
@@ -372,6 +384,9 @@ pub fn submitted(request: &AcceptanceRequest, response: CbcResponse) -> Acceptan
         policy: None,
         requirements,
         message: Some(response.keterangan),
+        more_policies: Vec::new(),
+        payment_due: None,
+        extensions: None,
     }
 }
 
@@ -512,6 +527,7 @@ pub fn claim_receipt(request: &ClaimRegistration, response: ClaimResponse) -> Cl
         requirements: requirements(&response.dokumen, Some(&response.tenggat_waktu_klaim)),
         documents_due: Some(response.tenggat_waktu_klaim),
         message: Some(response.keterangan),
+        extensions: None,
     }
 }
 

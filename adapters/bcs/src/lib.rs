@@ -87,6 +87,7 @@ impl Adapter for Bcs {
             credentials: Vec::new(),
             callbacks: Vec::new(),
             lookups: Vec::new(),
+            extensions: Vec::new(),
         }
     }
 

@@ -93,7 +93,7 @@ pub fn letter_id(kind: IdentityKind, payee: bool) -> Option<&'static str> {
         // Only the payee list (6.3b) has these.
         IdentityKind::DrivingLicence if payee => "LC",
         IdentityKind::CivilRegistry if payee => "RC",
-        IdentityKind::Other if payee => "OT",
+        IdentityKind::Other(_) if payee => "OT",
         _ => return None,
     })
 }
@@ -169,7 +169,7 @@ pub fn person(party: &Party, path: &str, dates: Option<Dates>, issues: &mut Issu
     };
     let path = format!("{path}.detail.person");
     let identity = p.identities.first();
-    let id_type = identity.and_then(|i| numeric_id(i.kind));
+    let id_type = identity.and_then(|i| numeric_id(i.kind.clone()));
     if id_type.is_none() {
         issues.add(
             format!("{path}.identities"),
@@ -213,7 +213,7 @@ pub fn person(party: &Party, path: &str, dates: Option<Dates>, issues: &mut Issu
                     PhoneKind::Mobile => "2",
                     PhoneKind::Home => "4",
                     PhoneKind::Work => "1",
-                    PhoneKind::Other => "5",
+                    PhoneKind::Other(_) => "5",
                 };
                 (
                     kind,
@@ -407,6 +407,9 @@ pub fn quotation(answer: &Value, product: &str) -> Result<Quotation, AdapterErro
                 coverages: coverages_of(&answer["insuranceInfo"]["coverageInfo"]),
                 taxes: money(&invoice["fee"]["amt"]),
                 fees: None,
+                id: None,
+                breakdown: Vec::new(),
+                extensions: None,
             };
             (Some(auth), vec![option])
         }
@@ -432,6 +435,9 @@ pub fn quotation(answer: &Value, product: &str) -> Result<Quotation, AdapterErro
                         coverages: coverages_of(&plan["coverageInfo"]),
                         taxes: None,
                         fees: None,
+                        id: None,
+                        breakdown: Vec::new(),
+                        extensions: None,
                     })
                 })
                 .collect::<Result<Vec<_>, AdapterError>>()?;
@@ -447,6 +453,7 @@ pub fn quotation(answer: &Value, product: &str) -> Result<Quotation, AdapterErro
         requirements: Vec::new(),
         valid_until: None,
         message: None,
+        extensions: None,
     })
 }
 
@@ -594,6 +601,7 @@ pub fn issued(answer: &Value) -> Result<Acceptance, AdapterError> {
         .map(str::to_string)
         .or(info["certCode"].as_u64().map(|n| n.to_string()));
     Ok(Acceptance {
+        extensions: None,
         outcome: AcceptanceOutcome::Issued,
         status: CaseStatus::InForce,
         references: vec![Reference {
@@ -607,6 +615,11 @@ pub fn issued(answer: &Value) -> Result<Acceptance, AdapterError> {
             end_date: info["endDt"].as_str().map(str::to_string),
             premium: money(&info["insuranPremiumValue"]),
             document_link: None,
+            start_time: None,
+            option_id: None,
+            breakdown: Vec::new(),
+            renewal_of: None,
+            extensions: None,
         }),
         requirements: Vec::new(),
         message: info["cSpRefId"].as_str().map(|s| {
@@ -614,6 +627,8 @@ pub fn issued(answer: &Value) -> Result<Acceptance, AdapterError> {
                 .trim()
                 .to_string()
         }),
+        more_policies: Vec::new(),
+        payment_due: None,
     })
 }
 
@@ -698,7 +713,7 @@ fn phone_int(person: &Person, kind: PhoneKind, digits: usize, path: &str, issues
         PhoneKind::Mobile => "mobile",
         PhoneKind::Home => "home",
         PhoneKind::Work => "work",
-        PhoneKind::Other => "other",
+        PhoneKind::Other(_) => "other",
     };
     let Some(phone) = person.phones.iter().find(|p| p.kind == kind) else {
         issues.add(path, format!("needs a {name} phone (BCS's case requires it)"));
@@ -811,7 +826,7 @@ fn case_applicant(application: &Application, issues: &mut Issues) -> CaseApplica
     let identity = person.identities.first();
     // #3's example: "govIssueIdentType": "CC", the letter codes of #1/#2 (6.3a).
     let id_type = identity
-        .and_then(|i| letter_id(i.kind, false))
+        .and_then(|i| letter_id(i.kind.clone(), false))
         .unwrap_or_default();
     if id_type.is_empty() {
         issues.add(
@@ -907,6 +922,9 @@ pub fn case_opened(answer: &Value, application: &Application) -> Result<Acceptan
             due: None,
         }],
         message: Some("insurability case created in Visual Time".into()),
+        more_policies: Vec::new(),
+        payment_due: None,
+        extensions: None,
     })
 }
 
@@ -960,7 +978,7 @@ pub fn status_body(
             "has no BCS client status (SE AP NE DE NR): use a pending, approved, rejected or withdrawn status",
         );
     }
-    let id_type = letter_id(report.applicant.kind, false);
+    let id_type = letter_id(report.applicant.kind.clone(), false);
     if id_type.is_none() {
         issues.add(
             format!("{base}.applicant.kind"),
@@ -1042,7 +1060,7 @@ pub fn client_status(status: CaseStatus, application_code: &str) -> Option<&'sta
 /// #11: a payee the customer registers.
 pub fn payee_body(p: &PayeeRegistration) -> Result<(String, Value), AdapterError> {
     let mut issues = Issues::new();
-    let customer_type = letter_id(p.customer.kind, true);
+    let customer_type = letter_id(p.customer.kind.clone(), true);
     if customer_type.is_none() {
         issues.add("payee_registration.customer.kind", "has no BCS payee code (6.3b)");
     }
@@ -1051,7 +1069,7 @@ pub fn payee_body(p: &PayeeRegistration) -> Result<(String, Value), AdapterError
         return issues.finish(unreachable_body);
     };
     let identity = person.identities.first();
-    let payee_type = identity.and_then(|i| letter_id(i.kind, true));
+    let payee_type = identity.and_then(|i| letter_id(i.kind.clone(), true));
     if payee_type.is_none() {
         issues.add(
             "payee_registration.payee.detail.person.identities",

@@ -62,6 +62,8 @@ fn result(status: CaseStatus, link: Option<String>, message: &str) -> ConfirmRes
         references: Vec::new(),
         link,
         message: Some(message.into()),
+        payment_due: None,
+        extensions: None,
     }
 }
 
@@ -85,6 +87,7 @@ impl Adapter for Julo {
             }],
             callbacks: Vec::new(),
             lookups: lookup_kinds(),
+            extensions: Vec::new(),
         }
     }
 
@@ -142,6 +145,7 @@ impl Adapter for Julo {
         Ok(DocumentReceipt {
             status: document.case.status,
             message: Some(format!("{} uploaded", document.code)),
+            extensions: None,
         })
     }
 
@@ -185,6 +189,8 @@ impl Adapter for Julo {
             }
             ConfirmStep::LinkDataSource(source) => link_data_source(case, &xid, source),
             ConfirmStep::OfferDecision(_) => Err(invalid("step", "JULO makes no offer to take up")),
+            ConfirmStep::AnswerQuestionnaire(_) => Err(invalid("step", "JULO asks no questionnaire")),
+            ConfirmStep::PaymentMade(_) => Err(invalid("step", "JULO takes no payment from the customer")),
         }
     }
 
@@ -197,7 +203,11 @@ impl Adapter for Julo {
 
 /// BPJS login link (#4) or a bank-data import (#11).
 fn link_data_source(case: &CaseRef, xid: &str, source: &DataSource) -> Result<ConfirmResult, AdapterError> {
-    match source.kind {
+    match &source.kind {
+        DataSourceKind::Other(kind) => Err(invalid(
+            "step.link_data_source.kind",
+            &format!("JULO imports social security (BPJS) or bank data, not `{kind}`"),
+        )),
         DataSourceKind::SocialSecurity => {
             let app_type = source.channel.as_deref().unwrap_or("web");
             if !matches!(app_type, "web" | "android") {

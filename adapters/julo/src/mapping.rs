@@ -19,7 +19,7 @@ fn applicant(parties: &[Party]) -> Option<(usize, &Person)> {
     parties
         .iter()
         .enumerate()
-        .find_map(|(i, p)| match (&p.detail, p.role) {
+        .find_map(|(i, p)| match (&p.detail, p.role.clone()) {
             (PartyDetail::Person(person), PartyRole::Applicant | PartyRole::Insured) => Some((i, person)),
             _ => None,
         })
@@ -138,6 +138,9 @@ pub fn registered(data: &serde_json::Value) -> Result<Acceptance, AdapterError> 
             need("otp", "Mobile number confirmed by OTP", RequirementKind::Verification),
         ],
         message: Some("registered with JULO; upload the KTP and a selfie, confirm the phone, then complete the application".into()),
+        more_policies: Vec::new(),
+        payment_due: None,
+        extensions: None,
     })
 }
 

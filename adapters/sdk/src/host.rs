@@ -24,11 +24,14 @@ mod imports {
     ) -> Result<String, String> {
         wit::credentials::digest(credential, algorithm, data)
     }
+    pub(crate) fn idempotency_key() -> Option<String> {
+        wit::invocation::idempotency_key()
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imports {
-    pub(crate) use crate::mock::{digest, log, send, setting};
+    pub(crate) use crate::mock::{digest, idempotency_key, log, send, setting};
 }
 
 pub(crate) use imports::*;

@@ -66,9 +66,25 @@ pub trait Adapter {
     fn notify(_notification: Notification) -> Result<NotifyReceipt, AdapterError> {
         Err(errors::unsupported("notify"))
     }
-    /// The issues `quote` or `accept` would find, without calling the partner (since 1.1.0).
+    /// The issues `quote` or `accept` would find, without calling the partner.
     fn validate(_request: ValidationRequest) -> Result<Vec<FieldIssue>, AdapterError> {
         Err(errors::unsupported("validate"))
+    }
+    /// Tells the partner the customer turns a held quote down.
+    fn decline_quote(_request: QuoteDecline) -> Result<NotifyReceipt, AdapterError> {
+        Err(errors::unsupported("decline-quote"))
+    }
+    /// Prices a change to an issued policy without making it.
+    fn quote_change(_request: ChangeRequest) -> Result<ChangeQuote, AdapterError> {
+        Err(errors::unsupported("quote-change"))
+    }
+    /// Makes a change to an issued policy (an endorsement).
+    fn change(_request: ChangeRequest) -> Result<ChangeResult, AdapterError> {
+        Err(errors::unsupported("change"))
+    }
+    /// What cancelling would refund, without cancelling.
+    fn quote_cancellation(_cancellation: Cancellation) -> Result<CancellationQuote, AdapterError> {
+        Err(errors::unsupported("quote-cancellation"))
     }
 }
 
@@ -115,6 +131,18 @@ impl<T: Adapter> Guest for T {
     fn validate(request: ValidationRequest) -> Result<Vec<FieldIssue>, AdapterError> {
         T::validate(request)
     }
+    fn decline_quote(request: QuoteDecline) -> Result<NotifyReceipt, AdapterError> {
+        T::decline_quote(request)
+    }
+    fn quote_change(request: ChangeRequest) -> Result<ChangeQuote, AdapterError> {
+        T::quote_change(request)
+    }
+    fn change(request: ChangeRequest) -> Result<ChangeResult, AdapterError> {
+        T::change(request)
+    }
+    fn quote_cancellation(cancellation: Cancellation) -> Result<CancellationQuote, AdapterError> {
+        T::quote_cancellation(cancellation)
+    }
 }
 
 /// Exports an [`Adapter`] implementation as the component's `operations`.
@@ -124,6 +152,13 @@ macro_rules! export_adapter {
         #[cfg(target_arch = "wasm32")]
         $crate::bindings::export_operations!($adapter with_types_in $crate::bindings);
     };
+}
+
+/// The operation's idempotency key: the same every time the portal retries this operation.
+/// Give it to a partner that takes one, so that a retry never acts twice. None when the portal
+/// sent no `Idempotency-Key`, and for callbacks.
+pub fn idempotency_key() -> Option<String> {
+    host::idempotency_key()
 }
 
 /// The panel's non-secret setting `key`.

@@ -34,6 +34,7 @@ struct State {
     digests: BTreeMap<String, String>,
     requests: Vec<Request>,
     logs: Vec<(Level, String)>,
+    idempotency_key: Option<String>,
 }
 
 thread_local! {
@@ -54,6 +55,12 @@ impl MockHost {
     /// A panel setting, as `config.get` returns it (the host also sets `base-url`).
     pub fn setting(mut self, key: &str, value: &str) -> MockHost {
         self.state.settings.insert(key.into(), value.into());
+        self
+    }
+
+    /// The operation's idempotency key, as `invocation.idempotency-key` returns it.
+    pub fn idempotency_key(mut self, key: &str) -> MockHost {
+        self.state.idempotency_key = Some(key.into());
         self
     }
 
@@ -179,5 +186,11 @@ pub(crate) fn digest(credential: &str, _algorithm: DigestAlgorithm, data: &str) 
             .get(data)
             .cloned()
             .ok_or_else(|| format!("the mock host has no digest of {data:?} with `{credential}`"))
+    })
+}
+
+pub(crate) fn idempotency_key() -> Option<String> {
+    with("invocation.idempotency-key", |state| {
+        state.idempotency_key.clone()
     })
 }

@@ -274,7 +274,7 @@ async fn handle(
     let path = request.path.clone();
     let (result, call_record) = panel
         .adapter
-        .call(Call::HandleCallback(request), &journal_id)
+        .call(Call::HandleCallback(request), &journal_id, None)
         .await;
     let mut record = CallbackRecord {
         id: callback_id.clone(),
@@ -460,6 +460,12 @@ async fn plan_event(
             status: event.status,
             policy: match &event.detail {
                 EventDetail::PolicyIssued(p) => Some(terms.complete(p.clone())),
+                // An endorsement the partner approved, with the policy as changed.
+                EventDetail::ChangeDecision(ChangeDecision {
+                    approved: true,
+                    policy: Some(p),
+                    ..
+                }) => Some(terms.complete(p.clone())),
                 _ => None,
             },
             terms: match &event.detail {
@@ -492,6 +498,11 @@ fn event_kind(detail: &EventDetail) -> &'static str {
         EventDetail::CancellationDecision(_) => "cancellation_decision",
         EventDetail::ClaimStatus(_) => "claim_status",
         EventDetail::ClaimPayment(_) => "claim_payment",
+        EventDetail::PaymentRequested(_) => "payment_requested",
+        EventDetail::PaymentReceived(_) => "payment_received",
+        EventDetail::ClaimStep(_) => "claim_step",
+        EventDetail::ChangeDecision(_) => "change_decision",
+        EventDetail::Other(_) => "other",
     }
 }
 

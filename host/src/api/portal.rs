@@ -417,6 +417,7 @@ async fn upload(
         filename,
         content_type,
         data,
+        extensions: None,
     };
     Ok(answer(
         run(
@@ -460,6 +461,9 @@ pub async fn upload_claim_document(
 #[serde(deny_unknown_fields)]
 pub struct ConfirmBody {
     pub step: ConfirmStep,
+    #[serde(default, with = "crate::model::json_text")]
+    #[schema(value_type = Option<Object>)]
+    pub extensions: Option<String>,
 }
 
 /// Confirm: move an open case forward (take up an offer, an OTP, complete an application).
@@ -481,6 +485,7 @@ pub async fn confirm(
     let call = Call::Confirm(Confirmation {
         case: case.to_ref(),
         step: request.step,
+        extensions: request.extensions,
     });
     Ok(answer(run(&state, &p, call, effect, key).await?))
 }
@@ -491,6 +496,9 @@ pub struct CancelBody {
     pub kind: CancellationKind,
     pub reason: Option<String>,
     pub effective_date: Option<String>,
+    #[serde(default, with = "crate::model::json_text")]
+    #[schema(value_type = Option<Object>)]
+    pub extensions: Option<String>,
 }
 
 /// Cancel an in-force policy (with refund) or withdraw a pending application.
@@ -514,6 +522,7 @@ pub async fn cancel(
         kind: request.kind,
         reason: request.reason,
         effective_date: request.effective_date,
+        extensions: request.extensions,
     });
     Ok(answer(run(&state, &p, call, effect, key).await?))
 }

@@ -306,6 +306,22 @@ fn secret_value(text: &str, credential: &str) -> Result<HeaderValue, HttpError> 
     Ok(value)
 }
 
+/// HMAC-SHA256 of `data` keyed with `key`.
+fn hmac_sha256(key: &str, data: &str) -> wasmtime::Result<Vec<u8>> {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(key.as_bytes()).map_err(|e| wasmtime::Error::msg(e.to_string()))?;
+    mac.update(data.as_bytes());
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
+/// HMAC-SHA512 of `data` keyed with `key`.
+fn hmac_sha512(key: &str, data: &str) -> wasmtime::Result<Vec<u8>> {
+    let mut mac = Hmac::<sha2::Sha512>::new_from_slice(key.as_bytes())
+        .map_err(|e| wasmtime::Error::msg(e.to_string()))?;
+    mac.update(data.as_bytes());
+    Ok(mac.finalize().into_bytes().to_vec())
+}
+
 impl Host for HostState {
     async fn digest(
         &mut self,
@@ -326,11 +342,13 @@ impl Host for HostState {
                     .chain_update(key.as_bytes())
                     .finalize(),
             ),
-            DigestAlgorithm::HmacSha256 => {
-                let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes())
-                    .map_err(|e| wasmtime::Error::msg(e.to_string()))?;
-                mac.update(data.as_bytes());
-                hex::encode(mac.finalize().into_bytes())
+            DigestAlgorithm::HmacSha256 => hex::encode(hmac_sha256(key, &data)?),
+            DigestAlgorithm::HmacSha512 => hex::encode(hmac_sha512(key, &data)?),
+            DigestAlgorithm::HmacSha256Base64 => {
+                base64::engine::general_purpose::STANDARD.encode(hmac_sha256(key, &data)?)
+            }
+            DigestAlgorithm::HmacSha512Base64 => {
+                base64::engine::general_purpose::STANDARD.encode(hmac_sha512(key, &data)?)
             }
         }))
     }

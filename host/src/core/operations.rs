@@ -80,6 +80,19 @@ pub struct IdempotencyKey {
 }
 
 impl IdempotencyKey {
+    /// The key the adapter gets (`invocation.idempotency-key`): the same for every retry of
+    /// this operation, different for any other route, panel or case, and not the portal's key
+    /// itself, which the partner need not learn.
+    pub fn for_adapter(&self) -> String {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::new()
+            .chain_update(self.scope.as_bytes())
+            .chain_update([0])
+            .chain_update(self.key.as_bytes())
+            .finalize();
+        hex::encode(&digest[..16])
+    }
+
     /// The request's key, if it sent one. `fingerprint` is asked only then: see
     /// [`json_fingerprint`] and [`parts_fingerprint`].
     pub fn from_headers(
@@ -442,7 +455,10 @@ async fn execute(
         state.store.begin_pending(pending).await?;
     }
     let fulfils = Fulfils::of(&call);
-    let (result, record) = panel.adapter.call(call, &journal_id).await;
+    let (result, record) = panel
+        .adapter
+        .call(call, &journal_id, key.map(IdempotencyKey::for_adapter))
+        .await;
     let case_id = effect
         .opens
         .as_ref()

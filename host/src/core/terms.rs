@@ -144,6 +144,11 @@ mod tests {
             end_date: None,
             premium: None,
             document_link: None,
+            start_time: None,
+            option_id: None,
+            breakdown: Vec::new(),
+            renewal_of: None,
+            extensions: None,
         }
     }
 

@@ -1,12 +1,25 @@
 //! The host's `bindgen!`s: one per supported version of the `panelgate:adapter` contract.
 //!
-//! Both map the `types` interface onto [`crate::model`] (a minor version only adds types, so
-//! the 1.0.0 types are the 1.1.0 ones), and only the newest version's imports are put in the
-//! linker: wasmtime resolves a 1.0.0 component's imports to the semver-compatible 1.1.0
-//! definitions. What differs is the exports: each version has its own `operations`.
+//! 2.0.0 maps the `types` interface onto [`crate::model`], the canonical model; its import
+//! traits are the ones the capabilities implement. The 1.x contracts map `types` onto
+//! [`crate::model::v1`]; `runtime::compat` implements their imports by converting to the
+//! 2.0 ones, and converts their operations' values through JSON. A 1.0.0 component's imports
+//! resolve to the semver-compatible 1.1.0 definitions; what differs is its exports.
 
-/// `panelgate:adapter@1.1.0`, the current contract; its import traits are the ones the
-/// capabilities implement.
+/// `panelgate:adapter@2.0.0`, the current contract.
+pub mod v2_0 {
+    wasmtime::component::bindgen!({
+        path: "../wit/2.0.0",
+        world: "adapter",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "panelgate:adapter/types": crate::model,
+        },
+    });
+}
+
+/// `panelgate:adapter@1.1.0`, frozen.
 pub mod v1_1 {
     wasmtime::component::bindgen!({
         path: "../wit/1.1.0",
@@ -14,7 +27,7 @@ pub mod v1_1 {
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
-            "panelgate:adapter/types": crate::model,
+            "panelgate:adapter/types": crate::model::v1,
         },
     });
 }
@@ -27,7 +40,7 @@ pub mod v1_0 {
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
-            "panelgate:adapter/types": crate::model,
+            "panelgate:adapter/types": crate::model::v1,
             "panelgate:adapter/http": super::v1_1::panelgate::adapter::http,
             "panelgate:adapter/credentials": super::v1_1::panelgate::adapter::credentials,
             "panelgate:adapter/config": super::v1_1::panelgate::adapter::config,
@@ -36,4 +49,4 @@ pub mod v1_0 {
     });
 }
 
-pub use v1_1::*;
+pub use v2_0::*;

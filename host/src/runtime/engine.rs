@@ -20,7 +20,7 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 const KEEP_RESIDENT: usize = 1 << 20;
 
 /// The versions of the `panelgate:adapter` contract this host runs, oldest first.
-pub const SUPPORTED_WIT: [&str; 2] = ["1.0.0", "1.1.0"];
+pub const SUPPORTED_WIT: [&str; 3] = ["1.0.0", "1.1.0", "2.0.0"];
 
 const OPERATIONS_EXPORT: &str = "panelgate:adapter/operations@";
 
@@ -77,6 +77,12 @@ impl Runtime {
         link_granted_wasi(&mut linker).context("linking WASI")?;
         Adapter::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
             .context("linking panelgate capabilities")?;
+        // The 1.x contracts' imports, converted to the 2.0 capabilities (`runtime::compat`).
+        super::bindings::v1_1::Adapter::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |state| state,
+        )
+        .context("linking the 1.x capabilities")?;
         Ok(Runtime {
             engine,
             linker: Arc::new(linker),

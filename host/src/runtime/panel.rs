@@ -11,26 +11,24 @@ use wasmtime::component::{
 use wasmtime::error::Context as _;
 use wasmtime::{Store, UpdateDeadline};
 
-use super::bindings::{v1_0, v1_1};
+use super::bindings::{v1_0, v1_1, v2_0};
+use super::compat::{down, up};
 use super::engine::Runtime;
 use super::state::{Exchange, HostState, PanelContext, Recording};
 use crate::adapter::{Adapter, BoxFuture, Call, CallError, CallRecord, Outcome};
-use crate::model::{AdapterError, Description, FieldIssue, ValidationRequest};
+use crate::model::{AdapterError, Description, FieldIssue, ValidationRequest, v1};
 
 /// The component linked for the contract version it targets.
 enum Pre {
     V1_0(v1_0::AdapterPre<HostState>),
     V1_1(v1_1::AdapterPre<HostState>),
-}
-
-enum Instance {
-    V1_0(v1_0::Adapter),
-    V1_1(v1_1::Adapter),
+    V2_0(v2_0::AdapterPre<HostState>),
 }
 
 /// Where each operation's function sits in the component, found once when the panel loads. A
 /// call then type-checks only the function it calls: loading every export of the contract on
-/// each instantiation type-checked all twelve of them, deep records and all, every time.
+/// each instantiation type-checked all of them, deep records and all, every time. The
+/// functions a later contract version added are absent from an older adapter.
 struct Exports {
     quote: ComponentExportIndex,
     accept: ComponentExportIndex,
@@ -44,6 +42,11 @@ struct Exports {
     look_up: ComponentExportIndex,
     poll: ComponentExportIndex,
     notify: ComponentExportIndex,
+    validate: Option<ComponentExportIndex>,
+    decline_quote: Option<ComponentExportIndex>,
+    quote_change: Option<ComponentExportIndex>,
+    change: Option<ComponentExportIndex>,
+    quote_cancellation: Option<ComponentExportIndex>,
 }
 
 impl Exports {
@@ -52,10 +55,17 @@ impl Exports {
         let (_, operations) = component
             .get_export(None, &interface)
             .ok_or_else(|| wasmtime::format_err!("no `{interface}` export"))?;
+        let optional = |name: &str| component.get_export_index(Some(&operations), name);
         let find = |name: &str| {
-            component
-                .get_export_index(Some(&operations), name)
-                .ok_or_else(|| wasmtime::format_err!("`{interface}` exports no `{name}`"))
+            optional(name).ok_or_else(|| wasmtime::format_err!("`{interface}` exports no `{name}`"))
+        };
+        // Required where the contract version has them: 1.0.0 lacks `validate`, 1.x the rest.
+        let since_2 = |name: &str| {
+            if wit.starts_with("2.") {
+                find(name).map(Some)
+            } else {
+                Ok(None)
+            }
         };
         Ok(Exports {
             quote: find("quote")?,
@@ -70,34 +80,51 @@ impl Exports {
             look_up: find("look-up")?,
             poll: find("poll")?,
             notify: find("notify")?,
+            validate: if wit == "1.0.0" {
+                None
+            } else {
+                Some(find("validate")?)
+            },
+            decline_quote: since_2("decline-quote")?,
+            quote_change: since_2("quote-change")?,
+            change: since_2("change")?,
+            quote_cancellation: since_2("quote-cancellation")?,
         })
     }
 }
 
 /// Calls the function at `index` with `params`, type-checking that one function.
-async fn invoke<P, R>(
+async fn invoke<P, R, E>(
     store: &mut Store<HostState>,
     instance: &ComponentInstance,
     index: &ComponentExportIndex,
     params: P,
-) -> Result<Result<R, AdapterError>>
+) -> Result<Result<R, E>>
 where
     P: ComponentNamedList + Lower + Send + Sync,
-    (Result<R, AdapterError>,): ComponentNamedList + Lift + Send + Sync + 'static,
+    (Result<R, E>,): ComponentNamedList + Lift + Send + Sync + 'static,
 {
-    let func = instance.get_typed_func::<P, (Result<R, AdapterError>,)>(&mut *store, index)?;
+    let func = instance.get_typed_func::<P, (Result<R, E>,)>(&mut *store, index)?;
     let (result,) = func.call_async(&mut *store, params).await?;
     Ok(result)
 }
 
-/// Calls the export for `call`; the contract versions share their functions' types.
-async fn dispatch(
+/// The answer for an operation the adapter's contract version does not have.
+fn absent(operation: &str, wit: &str) -> AdapterError {
+    AdapterError::Unsupported(format!(
+        "`{operation}` is not in panelgate:adapter@{wit}, the contract this adapter is built against"
+    ))
+}
+
+/// Calls the export for `call` on a 2.x adapter: the canonical values are its own.
+async fn dispatch_v2(
     store: &mut Store<HostState>,
     instance: &ComponentInstance,
     exports: &Exports,
     call: Call,
 ) -> Result<Result<Outcome, AdapterError>> {
     let (s, i, e) = (store, instance, exports);
+    let wit = "2.0.0";
     Ok(match call {
         Call::Quote(r) => invoke(s, i, &e.quote, (&r,)).await?.map(Outcome::Quote),
         Call::Accept(r) => invoke(s, i, &e.accept, (&r,)).await?.map(Outcome::Accept),
@@ -117,6 +144,97 @@ async fn dispatch(
         Call::Lookup(r) => invoke(s, i, &e.look_up, (&r,)).await?.map(Outcome::Lookup),
         Call::Poll(r) => invoke(s, i, &e.poll, (&r,)).await?.map(Outcome::Poll),
         Call::Notify(r) => invoke(s, i, &e.notify, (&r,)).await?.map(Outcome::Notify),
+        Call::DeclineQuote(r) => match &e.decline_quote {
+            Some(f) => invoke(s, i, f, (&r,)).await?.map(Outcome::DeclineQuote),
+            None => Err(absent("decline-quote", wit)),
+        },
+        Call::QuoteChange(r) => match &e.quote_change {
+            Some(f) => invoke(s, i, f, (&r,)).await?.map(Outcome::QuoteChange),
+            None => Err(absent("quote-change", wit)),
+        },
+        Call::Change(r) => match &e.change {
+            Some(f) => invoke(s, i, f, (&r,)).await?.map(Outcome::Change),
+            None => Err(absent("change", wit)),
+        },
+        Call::QuoteCancellation(r) => match &e.quote_cancellation {
+            Some(f) => invoke(s, i, f, (&r,)).await?.map(Outcome::QuoteCancellation),
+            None => Err(absent("quote-cancellation", wit)),
+        },
+    })
+}
+
+/// Calls a 1.x adapter's export with the input converted down to 1.1.0's types, and its
+/// result and error converted back up. An input 1.x cannot carry is the caller's invalid
+/// request; a result the host cannot read back, the adapter's fault.
+macro_rules! call_v1 {
+    ($s:expr, $i:expr, $index:expr, $input:expr, $wit:expr, $in:ty => $out:ty, $wrap:expr) => {{
+        let input: $in = match down($input, $wit) {
+            Ok(input) => input,
+            Err(error) => return Ok(Err(error)),
+        };
+        match invoke::<_, $out, v1::AdapterError>($s, $i, $index, (&input,)).await? {
+            Ok(result) => Ok($wrap(up(&result).map_err(wasmtime::Error::msg)?)),
+            Err(error) => Err(up::<_, AdapterError>(&error).map_err(wasmtime::Error::msg)?),
+        }
+    }};
+}
+
+/// Calls the export for `call` on a 1.x adapter.
+async fn dispatch_v1(
+    store: &mut Store<HostState>,
+    instance: &ComponentInstance,
+    exports: &Exports,
+    call: Call,
+    wit: &str,
+) -> Result<Result<Outcome, AdapterError>> {
+    let (s, i, e) = (store, instance, exports);
+    Ok(match call {
+        Call::Quote(r) => {
+            call_v1!(s, i, &e.quote, &r, wit, v1::QuoteRequest => v1::Quotation, Outcome::Quote)
+        }
+        Call::Accept(r) => {
+            call_v1!(s, i, &e.accept, &r, wit, v1::Application => v1::Acceptance, Outcome::Accept)
+        }
+        Call::UploadDocument(r) => call_v1!(
+            s, i, &e.upload_document, &r, wit,
+            v1::Document => v1::DocumentReceipt, Outcome::UploadDocument
+        ),
+        Call::Confirm(r) => call_v1!(
+            s, i, &e.confirm, &r, wit,
+            v1::Confirmation => v1::ConfirmResult, Outcome::Confirm
+        ),
+        Call::Cancel(r) => {
+            call_v1!(s, i, &e.cancel, &r, wit, v1::Cancellation => v1::CancelResult, Outcome::Cancel)
+        }
+        Call::Claim(r) => {
+            call_v1!(s, i, &e.claim, &r, wit, v1::ClaimRequest => v1::ClaimReceipt, Outcome::Claim)
+        }
+        Call::Status(r) => {
+            call_v1!(s, i, &e.status, &r, wit, v1::CaseRef => v1::StatusReport, Outcome::Status)
+        }
+        Call::PolicyDocument(r) => call_v1!(
+            s, i, &e.policy_document, &r, wit,
+            v1::CaseRef => v1::DocumentContent, Outcome::PolicyDocument
+        ),
+        Call::HandleCallback(r) => call_v1!(
+            s, i, &e.handle_callback, &r, wit,
+            v1::CallbackRequest => v1::CallbackOutcome, Outcome::HandleCallback
+        ),
+        Call::Lookup(r) => call_v1!(
+            s, i, &e.look_up, &r, wit,
+            v1::LookupRequest => Vec<v1::LookupItem>, Outcome::Lookup
+        ),
+        Call::Poll(r) => {
+            call_v1!(s, i, &e.poll, &r, wit, v1::PollRequest => Vec<v1::WorkItem>, Outcome::Poll)
+        }
+        Call::Notify(r) => call_v1!(
+            s, i, &e.notify, &r, wit,
+            v1::Notification => v1::NotifyReceipt, Outcome::Notify
+        ),
+        Call::DeclineQuote(_) => Err(absent("decline-quote", wit)),
+        Call::QuoteChange(_) => Err(absent("quote-change", wit)),
+        Call::Change(_) => Err(absent("change", wit)),
+        Call::QuoteCancellation(_) => Err(absent("quote-cancellation", wit)),
     })
 }
 
@@ -162,7 +280,8 @@ impl WasmAdapter {
         let exports = Exports::find(instance_pre.component(), wit).with_context(no_exports)?;
         let pre = match wit {
             "1.0.0" => Pre::V1_0(v1_0::AdapterPre::new(instance_pre).with_context(no_exports)?),
-            _ => Pre::V1_1(v1_1::AdapterPre::new(instance_pre).with_context(no_exports)?),
+            "1.1.0" => Pre::V1_1(v1_1::AdapterPre::new(instance_pre).with_context(no_exports)?),
+            _ => Pre::V2_0(v2_0::AdapterPre::new(instance_pre).with_context(no_exports)?),
         };
         let mut adapter = WasmAdapter {
             runtime: runtime.clone(),
@@ -176,33 +295,70 @@ impl WasmAdapter {
             health: Default::default(),
             quarantine_after: runtime.quarantine_after,
         };
-        let (mut store, instance) = adapter.instantiate("describe").await?;
-        let description = match &instance {
-            Instance::V1_0(i) => i.panelgate_adapter_operations().call_describe(&mut store).await,
-            Instance::V1_1(i) => i.panelgate_adapter_operations().call_describe(&mut store).await,
-        };
-        adapter.description =
-            description.with_context(|| format!("panel `{}`: describe failed", adapter.panel.id))?;
+        adapter.description = adapter
+            .describe()
+            .await
+            .with_context(|| format!("panel `{}`: describe failed", adapter.panel.id))?;
         Ok(adapter)
     }
 
+    /// Runs `describe`, its answer converted up from a 1.x adapter's.
+    async fn describe(&self) -> Result<Description> {
+        let mut store = self.new_store("describe");
+        Ok(match &self.pre {
+            Pre::V1_0(pre) => {
+                let instance = pre.instantiate_async(&mut store).await?;
+                let old = instance
+                    .panelgate_adapter_operations()
+                    .call_describe(&mut store)
+                    .await?;
+                up(&old).map_err(wasmtime::Error::msg)?
+            }
+            Pre::V1_1(pre) => {
+                let instance = pre.instantiate_async(&mut store).await?;
+                let old = instance
+                    .panelgate_adapter_operations()
+                    .call_describe(&mut store)
+                    .await?;
+                up(&old).map_err(wasmtime::Error::msg)?
+            }
+            Pre::V2_0(pre) => {
+                let instance = pre.instantiate_async(&mut store).await?;
+                instance
+                    .panelgate_adapter_operations()
+                    .call_describe(&mut store)
+                    .await?
+            }
+        })
+    }
+
     async fn run_validate(&self, request: ValidationRequest) -> Result<Vec<FieldIssue>, CallError> {
+        let Some(index) = &self.exports.validate else {
+            return Err(CallError::Adapter(AdapterError::Unsupported(format!(
+                "`validate` came in panelgate:adapter@1.1.0; this adapter is built against {}",
+                self.wit
+            ))));
+        };
         let (mut store, instance) = self
-            .instantiate("validate")
+            .instantiate_bare("validate")
             .await
             .map_err(|e| CallError::Fault(format!("instantiating: {e:#}")))?;
-        let result = match &instance {
-            Instance::V1_0(_) => {
-                return Err(CallError::Adapter(AdapterError::Unsupported(format!(
-                    "`validate` came in panelgate:adapter@1.1.0; this adapter is built against {}",
-                    self.wit
-                ))));
+        let result = if self.wit.starts_with("1.") {
+            let request: v1::ValidationRequest = down(&request, self.wit).map_err(CallError::Adapter)?;
+            match invoke::<_, Vec<v1::FieldIssue>, v1::AdapterError>(
+                &mut store,
+                &instance,
+                index,
+                (&request,),
+            )
+            .await
+            {
+                Ok(Ok(issues)) => up(&issues).map(Ok).map_err(wasmtime::Error::msg),
+                Ok(Err(error)) => up(&error).map(Err).map_err(wasmtime::Error::msg),
+                Err(trap) => Err(trap),
             }
-            Instance::V1_1(i) => {
-                i.panelgate_adapter_operations()
-                    .call_validate(&mut store, &request)
-                    .await
-            }
+        } else {
+            invoke::<_, Vec<FieldIssue>, AdapterError>(&mut store, &instance, index, (&request,)).await
         };
         match result {
             Ok(Ok(issues)) => Ok(issues),
@@ -248,17 +404,6 @@ impl WasmAdapter {
         store
     }
 
-    /// An instance with every export of its contract loaded (and type-checked): for `describe`
-    /// and `validate`.
-    async fn instantiate(&self, operation: &'static str) -> Result<(Store<HostState>, Instance)> {
-        let mut store = self.new_store(operation);
-        let instance = match &self.pre {
-            Pre::V1_0(pre) => Instance::V1_0(pre.instantiate_async(&mut store).await?),
-            Pre::V1_1(pre) => Instance::V1_1(pre.instantiate_async(&mut store).await?),
-        };
-        Ok((store, instance))
-    }
-
     /// A bare instance, for an operation: [`dispatch`] finds its one function.
     async fn instantiate_bare(
         &self,
@@ -268,6 +413,7 @@ impl WasmAdapter {
         let instance = match &self.pre {
             Pre::V1_0(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
             Pre::V1_1(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
+            Pre::V2_0(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
         };
         Ok((store, instance))
     }
@@ -280,7 +426,7 @@ impl WasmAdapter {
         recording: Recording,
     ) -> (Result<Outcome, CallError>, Vec<Exchange>) {
         let timeout = self.panel.operation_timeout;
-        match tokio::time::timeout(timeout, self.run(call, Some(recording), Default::default())).await {
+        match tokio::time::timeout(timeout, self.run(call, Some(recording), Default::default(), None)).await {
             Ok((result, store)) => (result, store.map(|s| s.into_data().exchanges).unwrap_or_default()),
             Err(_) => (Err(CallError::Deadline(timeout.as_millis() as u64)), Vec::new()),
         }
@@ -291,6 +437,7 @@ impl WasmAdapter {
         call: Call,
         replay: Option<Recording>,
         sending: std::sync::Arc<std::sync::atomic::AtomicBool>,
+        idempotency_key: Option<String>,
     ) -> (Result<Outcome, CallError>, Option<Store<HostState>>) {
         let operation = operation_name(&call);
         let (mut store, instance) = match self.instantiate_bare(operation).await {
@@ -299,7 +446,12 @@ impl WasmAdapter {
         };
         store.data_mut().replay = replay;
         store.data_mut().sending = sending;
-        let result = dispatch(&mut store, &instance, &self.exports, call).await;
+        store.data_mut().idempotency_key = idempotency_key;
+        let result = if self.wit.starts_with("1.") {
+            dispatch_v1(&mut store, &instance, &self.exports, call, self.wit).await
+        } else {
+            dispatch_v2(&mut store, &instance, &self.exports, call).await
+        };
         let result = match result {
             Ok(Ok(outcome)) => match crate::adapter::check_outcome(&outcome) {
                 Ok(()) => Ok(outcome),
@@ -378,6 +530,7 @@ impl Adapter for WasmAdapter {
         &'a self,
         call: Call,
         journal_id: &'a str,
+        idempotency_key: Option<String>,
     ) -> BoxFuture<'a, (Result<Outcome, CallError>, CallRecord)> {
         Box::pin(async move {
             let _permit = match self.admit().await {
@@ -403,7 +556,7 @@ impl Adapter for WasmAdapter {
             let input_bytes = input_bytes(&call);
             let started = Instant::now();
             let sending = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let run = self.run(call, None, sending.clone());
+            let run = self.run(call, None, sending.clone(), idempotency_key);
             let (result, record, hit) = match tokio::time::timeout(timeout + BACKSTOP, run).await {
                 Ok((result, store)) => {
                     let mut record = CallRecord::default();
@@ -573,6 +726,7 @@ fn placeholder_description() -> Description {
         credentials: Vec::new(),
         callbacks: Vec::new(),
         lookups: Vec::new(),
+        extensions: Vec::new(),
     }
 }
 

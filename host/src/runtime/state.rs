@@ -245,6 +245,9 @@ pub struct HostState {
     /// Set as a request starts out to the partner. Shared with the caller, who still holds it
     /// should the call be cut off (and this state dropped) before the exchange is recorded.
     pub sending: Arc<std::sync::atomic::AtomicBool>,
+    /// The key `invocation.idempotency-key` gives the adapter: stable across the portal's
+    /// retries of one operation.
+    pub idempotency_key: Option<String>,
 }
 
 impl HostState {
@@ -279,6 +282,7 @@ impl HostState {
             log_bytes: 0,
             replay: None,
             sending: Default::default(),
+            idempotency_key: None,
         }
     }
 
@@ -356,6 +360,12 @@ impl ResourceLimiter for Limits {
 }
 
 impl crate::model::Host for HostState {}
+
+impl super::bindings::panelgate::adapter::invocation::Host for HostState {
+    async fn idempotency_key(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.idempotency_key.clone())
+    }
+}
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {

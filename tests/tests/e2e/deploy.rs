@@ -521,7 +521,7 @@ async fn a_corrupt_compile_cache_is_ignored_and_rebuilt() {
     let request: panelgate::model::QuoteRequest = serde_json::from_value(echo_quote()).unwrap();
     let (result, _) = panel
         .adapter
-        .call(panelgate::adapter::Call::Quote(request), "cache-test")
+        .call(panelgate::adapter::Call::Quote(request), "cache-test", None)
         .await;
     assert!(result.is_ok(), "{result:?}");
 }

@@ -26,6 +26,10 @@ pub fn car(kind: Option<RegistrationKind>, number: Option<&str>, region: Option<
             country: Some("THA".into()),
         }),
         garage: Some(GarageKind::Company),
+        market_value: None,
+        accessories: Vec::new(),
+        new_vehicle: None,
+        mileage_km: None,
     }
 }
 
@@ -43,6 +47,9 @@ fn quote(vehicle: Vehicle, plan: &str) -> QuoteRequest {
         coverages: vec![],
         channel: None,
         extensions: None,
+        start_time: None,
+        questionnaire: Vec::new(),
+        renewal_of: None,
     }
 }
 

@@ -76,6 +76,10 @@ fn application() -> Application {
         digital_policy: None,
         channel: None,
         extensions: None,
+        option_ids: Vec::new(),
+        start_time: None,
+        questionnaire: Vec::new(),
+        renewal_of: None,
     }
 }
 
@@ -228,6 +232,11 @@ fn policy_case(status: CaseStatus, policy: Option<&str>) -> CaseRef {
             end_date: None,
             premium: None,
             document_link: None,
+            start_time: None,
+            option_id: None,
+            breakdown: Vec::new(),
+            renewal_of: None,
+            extensions: None,
         }),
         parent: None,
     }
@@ -258,6 +267,9 @@ fn claim() -> ClaimRequest {
         estimated_amount: Some(money_idr("600000000")),
         description: Some("kolek 5".into()),
         claimant: None,
+        loss: None,
+        payee_account: None,
+        extensions: None,
     }
 }
 
@@ -305,6 +317,7 @@ fn documents_must_be_pdf_and_use_each_endpoints_casing() {
         filename: "treadmill.pdf".into(),
         content_type: "application/pdf".into(),
         data: b"%PDF-1.4 test".to_vec(),
+        extensions: None,
     };
     let (path, parts) = upload_form(&doc).unwrap();
     assert_eq!(path, "akseptasi/dokumen");

@@ -53,6 +53,9 @@ fn quote(product: &str, interest: InsuredInterest, binding: bool) -> QuoteReques
         coverages: vec![],
         channel: None,
         extensions: Some(r#"{"office":"6005"}"#.into()),
+        start_time: None,
+        questionnaire: Vec::new(),
+        renewal_of: None,
     }
 }
 
@@ -220,6 +223,10 @@ fn application(mode: AcceptanceMode, product: &str, interest: InsuredInterest) -
             r#"{"office":"6005","account_type":"2","insurability_statement":[{"question":1,"answer":true,"comment":""},{"question":2,"answer":false}]}"#
                 .into(),
         ),
+        option_ids: Vec::new(),
+        start_time: None,
+        questionnaire: Vec::new(),
+        renewal_of: None,
     }
 }
 

@@ -34,6 +34,7 @@ fn quotation(message: String) -> Quotation {
         requirements: vec![],
         valid_until: None,
         message: Some(message),
+        extensions: None,
     }
 }
 
@@ -167,6 +168,7 @@ impl Adapter for Probe {
             credentials: vec![],
             callbacks,
             lookups: vec![],
+            extensions: Vec::new(),
         }
     }
 
@@ -231,6 +233,9 @@ impl Adapter for Probe {
                     coverages: vec![],
                     taxes: None,
                     fees: None,
+                    id: None,
+                    breakdown: Vec::new(),
+                    extensions: None,
                 });
                 q.valid_until = Some("next tuesday".into());
                 Ok(q)
@@ -252,6 +257,9 @@ impl Adapter for Probe {
             policy: None,
             requirements: vec![],
             message: answer["policy"].as_str().map(str::to_string),
+            more_policies: Vec::new(),
+            payment_due: None,
+            extensions: None,
         })
     }
 }
