@@ -71,13 +71,33 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdapterCommand {
-    /// Register a component: checked, compiled and described by the host; changes no panel.
+    /// Register a component with a running host (`push FILE.wasm`): checked, compiled and
+    /// described by the host; changes no panel. Or publish it to an OCI registry (`push
+    /// oci://REGISTRY/NAMESPACE/NAME:TAG FILE.wasm`), the partner's release step, which needs no
+    /// host: credentials from PANELGATE_REGISTRY_USERNAME and PANELGATE_REGISTRY_PASSWORD.
     Push {
-        file: PathBuf,
+        /// The `.wasm`, or the OCI reference to publish FILE to.
+        target: String,
+        /// The `.wasm`, when TARGET is an OCI reference.
+        file: Option<PathBuf>,
         /// Its detached signature (`panelgate adapter sign` writes FILE.sig); it must verify
-        /// with a key under the host's `[signers]`.
+        /// with a key under the host's `[signers]`. Pushed to a registry, it travels in the
+        /// manifest's `dev.panelgate.signature` annotation.
         #[arg(long)]
         signature: Option<PathBuf>,
+        /// The registry's user name (OCI pushes only). Its password or token comes from
+        /// PANELGATE_REGISTRY_PASSWORD, never a flag: it stays out of shell history and `ps`.
+        #[arg(long, env = "PANELGATE_REGISTRY_USERNAME")]
+        registry_username: Option<String>,
+        /// Plain http to a registry that is not on loopback (one on loopback always is).
+        #[arg(long)]
+        insecure: bool,
+    },
+    /// Have a running host pull a component from an OCI registry and register it, pinned by
+    /// the digest its tag names now; changes no panel.
+    Pull {
+        /// `oci://REGISTRY/NAMESPACE/NAME:TAG` or `oci://REGISTRY/NAMESPACE/NAME@sha256:DIGEST`.
+        reference: String,
     },
     /// Sign a component for release: writes the detached signature of its SHA-256 (base64)
     /// to FILE.sig, or --out. Needs no running host.
@@ -101,7 +121,9 @@ enum AdapterCommand {
     /// Run a candidate module against a panel's recorded operations, serving the recorded
     /// partner responses, and report what it would have done differently.
     Replay {
-        file: PathBuf,
+        /// The `.wasm`, or an OCI reference (`oci://...`) this command pulls it from, its digests
+        /// checked (registry credentials from PANELGATE_REGISTRY_USERNAME and _PASSWORD).
+        file: String,
         #[arg(long)]
         panel: String,
         /// How many of the panel's most recent operations to replay.
@@ -181,7 +203,8 @@ struct DefinitionArgs {
     /// A file with the whole definition (TOML or, by its `.json` extension, JSON).
     #[arg(long)]
     from: Option<PathBuf>,
-    /// The adapter's name (its newest registered version), or `name@version`.
+    /// The adapter's name (its newest registered version), `name@version`, or an OCI reference
+    /// (`oci://REGISTRY/NAMESPACE/NAME@sha256:DIGEST`: the host pulls it unless registered).
     #[arg(long)]
     adapter: Option<String>,
     /// The partner's base URL.
@@ -198,7 +221,7 @@ impl DefinitionArgs {
         let only_adapter = self.from.is_none() && self.base_url.is_none() && self.settings.is_empty();
         self.adapter
             .as_deref()
-            .filter(|a| only_adapter && a.contains('@'))
+            .filter(|a| only_adapter && (a.contains('@') || a.starts_with(crate::oci::SCHEME)))
     }
 
     /// `base` (the panel's definition now, or an empty one) with these changes.
@@ -416,14 +439,31 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
             let written = crate::kit::record::record(&config, &panel, last, &out).await?;
             println!("{} fixtures written to {}", written.len(), out.display());
         }
-        AdapterCommand::Push { file, signature } => {
-            let bytes = read_module(&file)?;
+        AdapterCommand::Push {
+            target,
+            file,
+            signature,
+            registry_username,
+            insecure,
+        } => {
+            let signature = match signature {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading the signature {}", path.display()))?,
+                ),
+                None => None,
+            };
+            if target.starts_with(crate::oci::SCHEME) {
+                let file = file.context("give the .wasm to push after the reference")?;
+                push_oci(&target, &file, signature.as_deref(), registry_username, insecure).await?;
+                return Ok(0);
+            }
+            if file.is_some() {
+                bail!("`{target}` is not an OCI reference (oci://...): give one .wasm to push to the host");
+            }
+            let bytes = read_module(Path::new(&target))?;
             let body = match signature {
-                Some(path) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading the signature {}", path.display()))?;
-                    Body::SignedWasm(bytes, text)
-                }
+                Some(text) => Body::SignedWasm(bytes, text),
                 None => Body::Wasm(bytes),
             };
             let m = host.send(Method::POST, "/admin/adapters", Some(body)).await?;
@@ -431,6 +471,24 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
                 Some(signer) => println!("registered {}, signed by {signer}", module_line(&m)),
                 None => println!("registered {} (unsigned)", module_line(&m)),
             }
+        }
+        AdapterCommand::Pull { reference } => {
+            let m = host
+                .send(
+                    Method::POST,
+                    "/admin/adapters/pull",
+                    Some(Body::Json(json!({ "reference": reference }))),
+                )
+                .await?;
+            let signed = m["signer"]
+                .as_str()
+                .map(|s| format!(", signed by {s}"))
+                .unwrap_or_else(|| " (unsigned)".into());
+            println!(
+                "pulled {} as {}{signed}",
+                m["reference"].as_str().unwrap_or("?"),
+                module_line(&m)
+            );
         }
         AdapterCommand::Sign { file, key, out } => {
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
@@ -474,7 +532,11 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
             }
         }
         AdapterCommand::Replay { file, panel, last } => {
-            let bytes = read_module(&file)?;
+            let bytes = if file.starts_with(crate::oci::SCHEME) {
+                pull_oci(&file).await?
+            } else {
+                read_module(Path::new(&file))?
+            };
             let report = host
                 .send(
                     Method::POST,
@@ -489,6 +551,73 @@ async fn adapter(command: AdapterCommand, host: HostArgs) -> Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// Publishes a component to an OCI registry in the component tooling's layout, its signature
+/// (if any) in the manifest; prints the reference pinned by digest.
+async fn push_oci(
+    target: &str,
+    file: &Path,
+    signature: Option<&str>,
+    username: Option<String>,
+    insecure: bool,
+) -> Result<()> {
+    let reference = crate::oci::Reference::parse(target).map_err(|e| anyhow::anyhow!(e))?;
+    if reference.digest.is_some() {
+        bail!(
+            "{target}: push to a tag (oci://REGISTRY/NAMESPACE/NAME:TAG); the digest is the registry's answer"
+        );
+    }
+    let bytes = read_module(file)?;
+    if !bytes.starts_with(b"\0asm") {
+        bail!(
+            "{}: not WebAssembly (build the component for wasm32-wasip2)",
+            file.display()
+        );
+    }
+    if let Some(text) = signature {
+        crate::signing::signature(text).map_err(|e| anyhow::anyhow!("the signature: {e}"))?;
+    }
+    let credentials = registry_credentials(username)?;
+    let client = crate::oci::Client::new(&reference.registry, credentials, insecure)?;
+    let digest = client.push(&reference, &bytes, signature).await?;
+    println!(
+        "pushed {} ({} bytes, sha256 {}{}) as {}",
+        reference,
+        bytes.len(),
+        crate::core::deploy::module_hash(&bytes),
+        if signature.is_some() {
+            ", signed"
+        } else {
+            ", unsigned"
+        },
+        reference.pinned(&digest)
+    );
+    Ok(())
+}
+
+/// The registry credentials the CLI was given, from the environment.
+fn registry_credentials(username: Option<String>) -> Result<Option<crate::oci::Credentials>> {
+    let password = std::env::var("PANELGATE_REGISTRY_PASSWORD").ok();
+    match (username, password) {
+        (Some(username), Some(password)) => Ok(Some(crate::oci::Credentials { username, password })),
+        (None, None) => Ok(None),
+        _ => bail!(
+            "give both PANELGATE_REGISTRY_USERNAME (or --registry-username) and PANELGATE_REGISTRY_PASSWORD, or neither"
+        ),
+    }
+}
+
+/// A component pulled by this command (for a replay), its digests checked as the host checks them.
+async fn pull_oci(target: &str) -> Result<Vec<u8>> {
+    let reference = crate::oci::Reference::parse(target).map_err(|e| anyhow::anyhow!(e))?;
+    let credentials = registry_credentials(std::env::var("PANELGATE_REGISTRY_USERNAME").ok())?;
+    let client = crate::oci::Client::new(&reference.registry, credentials, false)?;
+    let pulled = client
+        .pull(&reference, crate::core::deploy::MAX_MODULE_BYTES)
+        .await?;
+    println!("pulled {}", reference.pinned(&pulled.digest));
+    Ok(pulled.module)
 }
 
 /// Writes a private key readable by its owner only, refusing to replace a file.

@@ -29,6 +29,22 @@ pub struct Config {
     /// (docs/deploying.md, "Signed adapters").
     #[serde(default)]
     pub signers: BTreeMap<String, SignerConfig>,
+    /// OCI registries adapters are pulled from, by `host:port` as references name them
+    /// (docs/deploying.md, "Adapters from an OCI registry"). A registry not listed is pulled
+    /// from anonymously.
+    #[serde(default)]
+    pub registries: BTreeMap<String, RegistryAccess>,
+}
+
+/// How the host reaches one OCI registry. Credentials are references, like a partner's.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryAccess {
+    pub username: Option<Secret>,
+    pub password: Option<Secret>,
+    /// Plain http to a registry that is not on loopback (one on loopback always is).
+    #[serde(default)]
+    pub insecure: bool,
 }
 
 /// A key that signs adapters: a partner's release key, or broker IT's own.
@@ -893,6 +909,18 @@ impl Config {
                 adapter.path = base.join(&adapter.path);
             }
         }
+        for registry in config.registries.values_mut() {
+            for secret in [registry.username.as_mut(), registry.password.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(file) = secret.file.as_mut()
+                    && Path::new(file.as_str()).is_relative()
+                {
+                    *file = base.join(&*file).to_string_lossy().into_owned();
+                }
+            }
+        }
         for panel in config.panels.values_mut() {
             for (_, secret) in panel.secrets_mut() {
                 if let Some(file) = secret.file.as_mut()
@@ -923,6 +951,11 @@ impl Config {
 
     pub fn check(&self) -> Result<()> {
         self.server.check()?;
+        for (name, registry) in &self.registries {
+            if registry.username.is_some() != registry.password.is_some() {
+                bail!("registries.\"{name}\": give both `username` and `password`, or neither");
+            }
+        }
         self.webhooks.check()?;
         for (name, signer) in &self.signers {
             crate::signing::public_key(&signer.public_key)
@@ -1238,5 +1271,40 @@ secret = { value = "s3cret-inline" }
             let error = with(setting).expect_err(setting);
             assert!(error.contains(field), "{setting}: {error}");
         }
+    }
+
+    #[test]
+    fn registry_credentials_are_references_given_in_pairs_relative_to_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |registries: &str| {
+            let path = dir.path().join("panelgate.toml");
+            std::fs::write(
+                &path,
+                format!(
+                    "[server]\nportal_token = {{ value = \"p\" }}\nadmin_token = {{ value = \"a\" }}\n{registries}"
+                ),
+            )
+            .unwrap();
+            Config::load(&path).map_err(|e| format!("{e:#}"))
+        };
+        let config = write(
+            "[registries.\"registry.example:5000\"]\nusername = { env = \"REG_USER\" }\npassword = { file = \"secrets/reg\" }\ninsecure = true\n",
+        )
+        .expect("loads");
+        let access = &config.registries["registry.example:5000"];
+        assert!(access.insecure);
+        assert_eq!(
+            access.password.as_ref().and_then(|p| p.file.clone()),
+            Some(dir.path().join("secrets/reg").display().to_string())
+        );
+        let error = write("[registries.\"r\"]\nusername = { env = \"REG_USER\" }\n").unwrap_err();
+        assert!(
+            error.contains("registries.\"r\": give both `username` and `password`"),
+            "{error}"
+        );
+        assert!(
+            write("[registries.\"r\"]\ntoken = \"x\"\n").is_err(),
+            "unknown fields are refused"
+        );
     }
 }

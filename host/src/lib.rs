@@ -13,6 +13,7 @@ pub mod extensions;
 pub mod kit;
 pub mod metrics;
 pub mod model;
+pub mod oci;
 pub mod runtime;
 pub mod serve;
 pub mod signing;

@@ -469,6 +469,11 @@ impl Store {
         registry::module_by_name(&self.pool, name, version).await
     }
 
+    /// The module first pulled by `origin`, an OCI reference pinned by digest.
+    pub async fn module_by_origin(&self, origin: &str) -> Result<Option<ModuleInfo>> {
+        registry::module_by_origin(&self.pool, origin).await
+    }
+
     pub async fn modules(&self) -> Result<Vec<ModuleInfo>> {
         registry::modules(&self.pool).await
     }
@@ -503,11 +508,12 @@ impl Store {
         module: &str,
         action: DeployAction,
         signed: Option<&ModuleSignature>,
+        origin: Option<&str>,
         journal: JournalEntry,
     ) -> Result<()> {
         let _turn = self.turn().await;
         let mut tx = self.begin_ordered().await?;
-        registry::deploy(&mut tx, panel, module, action, signed).await?;
+        registry::deploy(&mut tx, panel, module, action, signed, origin).await?;
         journal::append(&mut tx, &[(&journal, now())]).await?;
         tx.commit().await?;
         Ok(())

@@ -42,6 +42,7 @@ pub fn router() -> Router<Arc<AppState>> {
                 .post(push_adapter)
                 .layer(DefaultBodyLimit::max(MAX_MODULE_BYTES)),
         )
+        .route("/admin/adapters/pull", post(pull_adapter))
         .route("/admin/panels/{panel}/deployments", get(deployments))
         .route("/admin/panels/{panel}/adapter", put(set_adapter))
         .route("/admin/panels/{panel}/rollback", post(rollback))
@@ -78,8 +79,7 @@ pub async fn replay(
     Ok(Json(report).into_response())
 }
 
-/// The largest module the registry takes (a Python adapter is about 18 MB).
-pub const MAX_MODULE_BYTES: usize = 64 * 1024 * 1024;
+pub use crate::core::deploy::MAX_MODULE_BYTES;
 
 /// A registered module, the panels serving it now, and its signatures.
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -155,6 +155,57 @@ pub async fn push_adapter(
     Ok((status, Json(answer)).into_response())
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PullAdapter {
+    /// `oci://REGISTRY/NAMESPACE/NAME:TAG` or `...@sha256:DIGEST`. Credentials for the registry
+    /// are the config's (`[registries."HOST:PORT"]`), never part of a request.
+    pub reference: String,
+}
+
+/// A module pulled from an OCI registry, and the reference pinned by digest it came by.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct PulledModule {
+    #[serde(flatten)]
+    pub module: ModuleInfo,
+    /// `oci://REGISTRY/REPO@sha256:...`: the manifest the tag named when it was pulled.
+    pub reference: String,
+    /// The configured signer whose key made the signature the artifact carried, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<String>,
+}
+
+/// Pulls an adapter from an OCI registry and registers it (the same checks as a push, and the
+/// signature in its manifest's `dev.panelgate.signature` annotation verified like a push's);
+/// switches no panel. The tag is resolved to a digest once: the registry records the module's
+/// origin as `oci://...@sha256:...`. 201 when new, 200 when already registered; 502 when the
+/// registry served content that does not match its digest or refused the host's credentials,
+/// 503 when it cannot be reached.
+#[utoipa::path(post, path = "/admin/adapters/pull", tag = "admin", request_body = PullAdapter,
+    responses((status = 201, body = PulledModule), (status = 200, body = PulledModule), (status = 404),
+        (status = 409), (status = 422), (status = 502), (status = 503)))]
+pub async fn pull_adapter(State(state): State<Arc<AppState>>, body: Bytes) -> Result<Response, ApiError> {
+    let request: PullAdapter = super::parse_json(&body)?;
+    if !request.reference.starts_with(crate::oci::SCHEME) {
+        return Err(ApiError::invalid(
+            "reference",
+            "give oci://REGISTRY/NAMESPACE/NAME:TAG or oci://REGISTRY/NAMESPACE/NAME@sha256:DIGEST",
+        ));
+    }
+    let pulled = state.pull(&request.reference).await?;
+    let status = if pulled.pushed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let answer = PulledModule {
+        module: pulled.pushed.info,
+        reference: pulled.reference,
+        signer: pulled.pushed.signature.map(|s| s.signer),
+    };
+    Ok((status, Json(answer)).into_response())
+}
+
 /// A panel's deployment history, oldest first, and the module it serves now.
 #[utoipa::path(get, path = "/admin/panels/{panel}/deployments", tag = "admin", responses((status = 200)))]
 pub async fn deployments(
@@ -169,14 +220,15 @@ pub async fn deployments(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetAdapter {
-    /// `name@version` of a registered module (the newest registration of that pair)...
+    /// `name@version` of a registered module (the newest registration of that pair), or an OCI
+    /// reference (`oci://...@sha256:...`, pulled first unless registered)...
     pub adapter: Option<String>,
     /// ...or its SHA-256.
     pub module: Option<String>,
 }
 
-/// Switches a panel to a registered module: the next request is served by it, requests
-/// already running finish on the old one.
+/// Switches a panel to a registered module, or to one pulled from an OCI registry first: the
+/// next request is served by it, requests already running finish on the old one.
 #[utoipa::path(put, path = "/admin/panels/{panel}/adapter", tag = "admin", request_body = SetAdapter,
     responses((status = 200, body = ModuleInfo), (status = 404), (status = 422)))]
 pub async fn set_adapter(
@@ -186,6 +238,13 @@ pub async fn set_adapter(
 ) -> Result<Response, ApiError> {
     let request: SetAdapter = super::parse_json(&body)?;
     let hash = match (request.adapter, request.module) {
+        (Some(adapter), None) if adapter.starts_with(crate::oci::SCHEME) => {
+            let pulled = state.pull(&adapter).await?;
+            let panel = state
+                .switch_from(&panel, &pulled.pushed.info.hash, Some(&pulled.reference))
+                .await?;
+            return Ok(Json(&panel.module).into_response());
+        }
         (Some(adapter), None) => {
             let Some((name, version)) = adapter.rsplit_once('@') else {
                 return Err(ApiError::invalid("adapter", "give `name@version`"));

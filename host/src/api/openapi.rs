@@ -23,7 +23,7 @@ use crate::model::Operation;
         portal::quote_cancellation, portal::quote_change, portal::change, portal::decline_quote,
         callbacks::callback,
         admin::panels, admin::journal, admin::verify, admin::callbacks, admin::attachment, admin::healthz, admin::readyz, admin::metrics,
-        admin::adapters, admin::push_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes, admin::settle_unknown_outcome,
+        admin::adapters, admin::push_adapter, admin::pull_adapter, admin::deployments, admin::set_adapter, admin::rollback, admin::replay, admin::enable, admin::unknown_outcomes, admin::settle_unknown_outcome,
         subscriptions::create, subscriptions::list, subscriptions::one, subscriptions::delete, subscriptions::enable,
         subscriptions::deliveries, subscriptions::replay,
         admin::journal_entry, admin::find_cases, admin::case, admin::events, admin::last_hour,

@@ -34,6 +34,9 @@ pub enum DeployError {
     /// A panel's signature policy refuses the module.
     #[error("{0}")]
     Unsigned(String),
+    /// An OCI registry could not give the module (down, refused, tampered with, not an adapter).
+    #[error(transparent)]
+    Registry(#[from] crate::oci::OciError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -44,6 +47,8 @@ pub enum Source {
     Push,
     Config,
     Watch,
+    /// Pulled from an OCI registry.
+    Oci,
 }
 
 impl Source {
@@ -52,6 +57,7 @@ impl Source {
             Source::Push => "push",
             Source::Config => "config",
             Source::Watch => "watch",
+            Source::Oci => "oci",
         }
     }
 }
@@ -72,6 +78,9 @@ pub struct Pushed {
     /// The signature that came with the push, verified, and whose key made it.
     pub signature: Option<ModuleSignature>,
 }
+
+/// The largest module the registry takes (a Python adapter is about 18 MB).
+pub const MAX_MODULE_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn module_hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -116,6 +125,7 @@ impl AppState {
                 source: source.as_str().into(),
                 pushed_at: String::new(),
                 description: serde_json::to_value(&description).unwrap_or_default(),
+                origin: None,
             },
             component,
             wit,
@@ -132,16 +142,30 @@ impl AppState {
         source: Source,
         signature: Option<&str>,
     ) -> Result<Pushed, DeployError> {
+        self.push_from(bytes, source, signature, None).await
+    }
+
+    /// [`push`](Self::push), recording `origin`, the OCI reference (pinned by digest) the bytes
+    /// were pulled by.
+    pub(crate) async fn push_from(
+        &self,
+        bytes: &[u8],
+        source: Source,
+        signature: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<Pushed, DeployError> {
         let signature = match signature {
             Some(text) => Some(self.verify_push(&module_hash(bytes), text)?),
             None => None,
         };
         let candidate = self.inspect(bytes, source).await?;
-        let info = candidate.info;
+        let mut info = candidate.info;
+        info.origin = origin.map(str::to_string);
         let keep = |info: &ModuleInfo| self.compiled_put(&info.hash, &candidate.component, candidate.wit);
-        if let Some(existing) = self.store.module(&info.hash).await? {
+        if let Some(mut existing) = self.store.module(&info.hash).await? {
             keep(&existing);
-            if signature.is_some() {
+            if signature.is_some() || (origin.is_some() && existing.origin.is_none()) {
+                existing.origin = existing.origin.or(info.origin);
                 self.store
                     .register_module(&existing, bytes, signature.as_ref())
                     .await?;
@@ -152,7 +176,7 @@ impl AppState {
                 signature,
             });
         }
-        if let (Source::Push, Some(other)) = (
+        if let (Source::Push | Source::Oci, Some(other)) = (
             source,
             self.store.module_by_name(&info.name, &info.version).await?,
         ) {
@@ -267,6 +291,17 @@ impl AppState {
     /// Switches `panel` to the registered module `hash`. Requests already running finish on
     /// the module they started with; the next request is served by the new one.
     pub async fn switch(&self, panel: &str, hash: &str) -> Result<Arc<Panel>, DeployError> {
+        self.switch_from(panel, hash, None).await
+    }
+
+    /// [`switch`](Self::switch), recording `origin`, the OCI reference pinned by digest the
+    /// switch was made by, rather than the one the module was first pulled by.
+    pub(crate) async fn switch_from(
+        &self,
+        panel: &str,
+        hash: &str,
+        origin: Option<&str>,
+    ) -> Result<Arc<Panel>, DeployError> {
         let _turn = self.deploying.lock().await;
         let current = self
             .panel(panel)
@@ -274,9 +309,12 @@ impl AppState {
         if current.module.hash == hash {
             return Ok(current);
         }
-        let next = self
+        let mut next = self
             .build_panel(panel, current.definition.clone(), current.version, hash)
             .await?;
+        if let Some(origin) = origin {
+            next.module.origin = Some(origin.to_string());
+        }
         self.record(
             panel,
             &next.module,
@@ -585,7 +623,14 @@ impl AppState {
     ) -> Result<(), DeployError> {
         let journal = deploy_entry(panel, module, signature, action, previous);
         self.store
-            .deploy(panel, &module.hash, action, signature, journal)
+            .deploy(
+                panel,
+                &module.hash,
+                action,
+                signature,
+                module.origin.as_deref(),
+                journal,
+            )
             .await?;
         tracing::info!(panel, adapter = %module.name, version = %module.version, ?action, "panel switched");
         Ok(())
@@ -629,6 +674,7 @@ pub(crate) fn deploy_entry(
             "wit": module.wit,
             "signer": signature.map(|s| &s.signer),
             "signature": signature.map(|s| &s.signature),
+            "origin": module.origin,
             "previous": previous.map(|p| serde_json::json!({
                 "module": p.hash,
                 "adapter": format!("{}@{}", p.name, p.version),

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::adapter::CallError;
 use crate::model::{AdapterError, FieldIssue};
+use crate::oci::OciError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -36,6 +37,9 @@ pub enum ApiError {
     /// A module the registry would not take, or a switch it would not make.
     #[error("{0}")]
     AdapterRefused(String),
+    /// An OCI registry could not give an adapter: nothing was registered or switched.
+    #[error(transparent)]
+    Registry(crate::oci::OciError),
     #[error("{error}")]
     Call { error: CallError, journal_id: String },
     /// A state-changing operation whose partner may or may not have acted: in doubt until the
@@ -126,6 +130,14 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Unsupported { .. } => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Registry(e) => match e {
+                OciError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                OciError::Unauthorized { .. } | OciError::DigestMismatch(_) | OciError::Protocol { .. } => {
+                    StatusCode::BAD_GATEWAY
+                }
+                OciError::NotFound(_) => StatusCode::NOT_FOUND,
+                OciError::NotAnAdapter(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            },
             ApiError::KeyInFlight | ApiError::Conflict(_) | ApiError::OutcomeUnknown { .. } => {
                 StatusCode::CONFLICT
             }
@@ -172,6 +184,19 @@ impl ApiError {
             ApiError::KeyInFlight => ("idempotency_key_in_flight", vec![], None, None),
             ApiError::Conflict(_) => ("conflict", vec![], None, None),
             ApiError::AdapterRefused(_) => ("adapter_refused", vec![], None, None),
+            ApiError::Registry(e) => (
+                match e {
+                    OciError::Unavailable { .. } => "registry_unavailable",
+                    OciError::Unauthorized { .. } => "registry_unauthorized",
+                    OciError::DigestMismatch(_) => "registry_digest_mismatch",
+                    OciError::Protocol { .. } => "registry_error",
+                    OciError::NotFound(_) => "not_found",
+                    OciError::NotAnAdapter(_) => "adapter_refused",
+                },
+                vec![],
+                None,
+                None,
+            ),
             ApiError::Call { error, journal_id } => {
                 let j = Some(journal_id.clone());
                 match error {
@@ -261,6 +286,7 @@ impl ApiError {
                 ..
             } => Some(1),
             ApiError::TooManyConnections { .. } => Some(1),
+            ApiError::Registry(crate::oci::OciError::Unavailable { .. }) => Some(30),
             _ => None,
         }
     }
@@ -295,6 +321,7 @@ impl From<crate::core::deploy::DeployError> for ApiError {
             DeployError::Conflict(m) => ApiError::Conflict(m),
             DeployError::BadSignature(m) => ApiError::invalid(crate::signing::HEADER, m),
             DeployError::Unsigned(m) => ApiError::AdapterRefused(m),
+            DeployError::Registry(e) => ApiError::Registry(e),
             DeployError::Store(e) => e.into(),
         }
     }

@@ -107,7 +107,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         if let Some((module, action)) = write.deploy {
-            registry::deploy(&mut tx, write.id, module, action, write.signed).await?;
+            registry::deploy(&mut tx, write.id, module, action, write.signed, None).await?;
         }
         let at = now();
         let entries: Vec<_> = write.journal.iter().map(|e| (e, at.clone())).collect();

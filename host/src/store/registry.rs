@@ -20,6 +20,9 @@ pub struct ModuleInfo {
     pub pushed_at: String,
     #[schema(value_type = Object)]
     pub description: serde_json::Value,
+    /// The OCI reference the module was first pulled by, pinned to its manifest's digest
+    /// (`oci://REGISTRY/REPO@sha256:...`); absent for a module pushed or read from a file.
+    pub origin: Option<String>,
 }
 
 /// How a deployment came about.
@@ -64,6 +67,8 @@ pub struct Deployment {
     pub signer: Option<String>,
     /// ...and that signature (base64).
     pub signature: Option<String>,
+    /// The OCI reference, pinned by digest, the module came from, if it came from a registry.
+    pub origin: Option<String>,
 }
 
 /// A signature of a module, verified when it was pushed.
@@ -89,10 +94,11 @@ fn module_info(r: &sqlx::any::AnyRow) -> ModuleInfo {
         pushed_at: r.get("pushed_at"),
         description: serde_json::from_str(&r.get::<String, _>("description"))
             .unwrap_or(serde_json::Value::Null),
+        origin: r.get("origin"),
     }
 }
 
-const INFO_COLUMNS: &str = "hash, name, version, wit, size, source, pushed_at, description";
+const INFO_COLUMNS: &str = "hash, name, version, wit, size, source, pushed_at, description, origin";
 
 pub(super) async fn module(pool: &AnyPool, hash: &str) -> Result<Option<ModuleInfo>> {
     let row = sqlx::query(&format!("SELECT {INFO_COLUMNS} FROM modules WHERE hash = $1"))
@@ -110,8 +116,8 @@ pub(super) async fn insert_module(
     signature: Option<&ModuleSignature>,
 ) -> Result<bool> {
     let done = sqlx::query(
-        "INSERT INTO modules (hash, name, version, wit, description, size, bytes, source, pushed_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (hash) DO NOTHING",
+        "INSERT INTO modules (hash, name, version, wit, description, size, bytes, source, pushed_at, origin)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (hash) DO NOTHING",
     )
     .bind(&info.hash)
     .bind(&info.name)
@@ -122,8 +128,17 @@ pub(super) async fn insert_module(
     .bind(bytes)
     .bind(&info.source)
     .bind(now())
+    .bind(&info.origin)
     .execute(&mut **tx)
     .await?;
+    // Bytes registered before they were pulled from a registry take the reference they came by.
+    if let Some(origin) = &info.origin {
+        sqlx::query("UPDATE modules SET origin = $1 WHERE hash = $2 AND origin IS NULL")
+            .bind(origin)
+            .bind(&info.hash)
+            .execute(&mut **tx)
+            .await?;
+    }
     if let Some(sig) = signature {
         sqlx::query(
             "INSERT INTO module_signatures (module, signature, signer, public_key, added_at)
@@ -178,6 +193,17 @@ pub(super) async fn module_by_name(pool: &AnyPool, name: &str, version: &str) ->
     Ok(row.as_ref().map(module_info))
 }
 
+/// The module first pulled by `origin`, a reference pinned by digest.
+pub(super) async fn module_by_origin(pool: &AnyPool, origin: &str) -> Result<Option<ModuleInfo>> {
+    let row = sqlx::query(&format!(
+        "SELECT {INFO_COLUMNS} FROM modules WHERE origin = $1 LIMIT 1"
+    ))
+    .bind(origin)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.as_ref().map(module_info))
+}
+
 pub(super) async fn modules(pool: &AnyPool) -> Result<Vec<ModuleInfo>> {
     let rows = sqlx::query(&format!(
         "SELECT {INFO_COLUMNS} FROM modules ORDER BY name, pushed_at, hash"
@@ -189,7 +215,7 @@ pub(super) async fn modules(pool: &AnyPool) -> Result<Vec<ModuleInfo>> {
 
 pub(super) async fn deployments(pool: &AnyPool, panel: &str) -> Result<Vec<Deployment>> {
     let rows =
-        sqlx::query("SELECT seq, panel, module, action, at, signer, signature FROM deployments WHERE panel = $1 ORDER BY seq")
+        sqlx::query("SELECT seq, panel, module, action, at, signer, signature, origin FROM deployments WHERE panel = $1 ORDER BY seq")
             .bind(panel)
             .fetch_all(pool)
             .await?;
@@ -203,20 +229,24 @@ pub(super) async fn deployments(pool: &AnyPool, panel: &str) -> Result<Vec<Deplo
                 at: r.get("at"),
                 signer: r.get("signer"),
                 signature: r.get("signature"),
+                origin: r.get("origin"),
             })
         })
         .collect()
 }
 
+/// Records a deployment; `origin`, the OCI reference the switch named, or else the module's own.
 pub(super) async fn deploy(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     panel: &str,
     module: &str,
     action: DeployAction,
     signed: Option<&ModuleSignature>,
+    origin: Option<&str>,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO deployments (panel, module, action, at, signer, signature) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO deployments (panel, module, action, at, signer, signature, origin)
+         VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, (SELECT origin FROM modules WHERE hash = $8)))",
     )
     .bind(panel)
     .bind(module)
@@ -224,8 +254,10 @@ pub(super) async fn deploy(
     .bind(now())
     .bind(signed.map(|s| s.signer.clone()))
     .bind(signed.map(|s| s.signature.clone()))
-        .execute(&mut **tx)
-        .await?;
+    .bind(origin)
+    .bind(module)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -264,6 +296,7 @@ mod tests {
             at: String::new(),
             signer: None,
             signature: None,
+            origin: None,
         }
     }
 

@@ -28,6 +28,7 @@ mod legacy;
 mod limits;
 mod listener;
 mod metrics;
+mod oci;
 mod partners;
 mod paths;
 mod runtime_panels;
