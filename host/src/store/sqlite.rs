@@ -245,12 +245,13 @@ mod tests {
             let copy = dir.path().join(name);
             std::fs::copy(&db, &copy).unwrap();
             let conn = Connection::open(&copy).unwrap();
+            // Before the first checkpoint the file holds not even the schema.
             conn.query_row(
                 "SELECT count(*) FROM journal WHERE id LIKE 'checkpoint-%'",
                 [],
                 |row| row.get::<_, i64>(0),
             )
-            .unwrap()
+            .unwrap_or(0)
         };
         let deadline = std::time::Instant::now() + CHECKPOINT_EVERY * 10;
         let mut n = 0;
