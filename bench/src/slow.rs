@@ -418,9 +418,12 @@ pub(crate) async fn run(cache: &std::path::Path, aap: &AapSimulator) -> Result<(
                 continue;
             }
             let p = |q| ms(percentile(&load.served, q));
-            let added = |q| match d.served.is_empty() {
-                true => f64::NAN,
-                false => p(q) - ms(percentile(&d.served, q)),
+            let added = |q| {
+                if d.served.is_empty() {
+                    f64::NAN
+                } else {
+                    p(q) - ms(percentile(&d.served, q))
+                }
             };
             let host_only = |text: String| {
                 if label == "direct" {
