@@ -387,6 +387,7 @@ impl Store {
             commit,
             alone: false,
             done,
+            then: None,
         })?;
         let committed = answer.await.map_err(|_| StoreError::Closed)?;
         if let Some(histogram) = &self.commit_time {
@@ -408,23 +409,18 @@ impl Store {
     /// probes the store), and [`Store::failing`] tells the caller to wait instead meanwhile.
     pub fn commit_queued(&self, commit: Commit) -> Result<()> {
         let started = std::time::Instant::now();
-        let (done, answer) = tokio::sync::oneshot::channel();
-        self.send(Job {
-            commit,
-            alone: false,
-            done,
-        })?;
         let (histogram, failing, new_events) = (
             self.commit_time.clone(),
             self.failing.clone(),
             self.new_events.clone(),
         );
-        tokio::spawn(async move {
-            let committed = answer.await.map_err(|_| StoreError::Closed).and_then(|c| c);
+        // Run by the writer before any later commit is answered: a flush after this call finds
+        // it counted (the metrics' scrape flushes first).
+        let then = move |committed: &Result<Committed>| {
             if let Some(histogram) = &histogram {
                 histogram.observe(started.elapsed().as_secs_f64());
             }
-            note(&failing, &committed);
+            note(&failing, committed);
             match committed {
                 Ok(c) if c.events_new.iter().any(|new| *new) => new_events.notify_one(),
                 Ok(_) => {}
@@ -432,8 +428,15 @@ impl Store {
                     "a read-only operation's journal entries were not committed (its answer was sent): {e}"
                 ),
             }
-        });
-        Ok(())
+        };
+        // Nobody waits for the answer: the receiver is dropped, and the writer's send fails.
+        let (done, _) = tokio::sync::oneshot::channel();
+        self.send(Job {
+            commit,
+            alone: false,
+            done,
+            then: Some(Box::new(then)),
+        })
     }
 
     /// Whether the last commit failed: read-only operations then wait for their commit, so that
@@ -453,6 +456,7 @@ impl Store {
             commit: Commit::default(),
             alone: false,
             done,
+            then: None,
         })?;
         answer.await.map_err(|_| StoreError::Closed)?.map(drop)
     }
@@ -499,6 +503,7 @@ impl Store {
             commit,
             alone: true,
             done,
+            then: None,
         })?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
