@@ -934,6 +934,11 @@ where
                 let _ = tokio::signal::ctrl_c().await;
             })
             .await?;
+            // Read-only operations answered before their records were committed: those still
+            // queued are written before the process ends.
+            if let Err(e) = app.state.store.flush().await {
+                tracing::error!("committing the last queued journal entries: {e}");
+            }
             Ok(0)
         }
         Command::Adapter { command, host } => adapter(command, host).await,

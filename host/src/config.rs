@@ -249,9 +249,10 @@ pub struct SandboxConfig {
     pub max_response_bytes: u64,
     /// Bytes of stdout/stderr an adapter may write per operation.
     pub max_log_bytes: usize,
-    /// Instances in the pooling allocator, across all panels.
+    /// Instances in the pooling allocator, across all panels: the calls in flight the host holds
+    /// at once. Past it an operation is answered `503 overloaded`.
     pub pool_instances: u32,
-    /// Operations in flight per panel.
+    /// Operations in flight per panel (at most `pool_instances` run at once across all panels).
     pub panel_concurrency: usize,
     /// Operations that may wait for one of a panel's slots beyond `panel_concurrency`; more are
     /// answered `503 overloaded` with `Retry-After` at once. A waiting operation holds its
@@ -275,6 +276,12 @@ pub struct SandboxConfig {
     pub cache_dir: Option<PathBuf>,
 }
 
+/// Instances the pool holds by default, and the calls in flight a panel may have: a partner
+/// answering in 200 ms to 2 s keeps one instance per call waiting, so a host on two cores serving
+/// thousands of quotes a second holds thousands. An instance waiting costs its touched pages only
+/// (BENCHMARKS.md: the slow partner); a slot unused costs address space, not memory.
+pub const DEFAULT_POOL_INSTANCES: u32 = 4096;
+
 impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
@@ -284,8 +291,8 @@ impl Default for SandboxConfig {
             read_timeout_ms: 25_000,
             max_response_bytes: 10 * 1024 * 1024,
             max_log_bytes: 64 * 1024,
-            pool_instances: 200,
-            panel_concurrency: 64,
+            pool_instances: DEFAULT_POOL_INSTANCES,
+            panel_concurrency: DEFAULT_POOL_INSTANCES as usize,
             panel_queue: 1024,
             queue_wait_ms: 5_000,
             quarantine_after: 5,

@@ -42,11 +42,13 @@ use tower::ServiceExt as _;
 use crate::api::ApiError;
 use crate::config::ServerConfig;
 
-/// A thousand connections: a portal behind a bounded pool uses tens; the cap is there for the
-/// clients that do not. Each idle connection costs a file descriptor and 10-12 KiB of the host's
-/// memory (measured: 2,000 idle connections added 20 MiB of RSS, docs/operating.md), so the cap
-/// costs at most ~12 MiB.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1000;
+/// Ten thousand connections: a portal whose partner answers in 200 ms to 2 s keeps one connection
+/// per quote in flight, thousands of them (BENCHMARKS.md: the slow partner, 5,000 connections);
+/// the cap is there for the clients that open more. Each idle connection costs a file
+/// descriptor and 10-12 KiB of the host's memory (measured: 2,000 idle connections added 20 MiB
+/// of RSS, docs/operating.md), so the cap costs at most ~120 MiB. The open-files limit lowers it
+/// (see [`RESERVED_FILES`]).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Ten seconds for a head, from its first byte. A head is one or two TCP segments; TCP resends a
 /// lost segment after 1 s, then 2 s, then 4 s, so a head that lost three segments in a row still
 /// arrives in 7 s. A client slower than that is not a client.

@@ -118,9 +118,11 @@ pub struct Store {
     /// Where each commit's time goes, once the host's metrics are attached.
     commit_time: Option<prometheus_client::metrics::histogram::Histogram>,
     /// Whether the last commit failed: `/readyz` then probes a write before saying ready.
-    failing: std::sync::atomic::AtomicBool,
+    failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Woken by every commit that stored a new event: the webhook worker waits on it.
     new_events: std::sync::Arc<tokio::sync::Notify>,
+    /// SQLite: dropped with the store, it ends the checkpoint thread ([`sqlite::start_checkpointer`]).
+    _checkpointer: Option<std::sync::mpsc::Sender<()>>,
 }
 
 /// A change to a case (or a new one) that an operation or callback brings.
@@ -209,6 +211,12 @@ pub fn now() -> String {
         .unwrap_or_default()
 }
 
+/// Remembers in `failing` whether a commit's `result` says the store could not write.
+fn note<T>(failing: &std::sync::atomic::AtomicBool, result: &Result<T>) {
+    let failed = matches!(result, Err(e) if e.is_transient() || matches!(e, StoreError::Closed));
+    failing.store(failed, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// [`now`] moved by `by`: the bounds of "older than" in the store's RFC 3339 text.
 pub fn now_minus(by: std::time::Duration) -> String {
     shifted(-(by.as_millis() as i64))
@@ -275,11 +283,11 @@ impl Store {
                 };
                 let pragmas = match durability {
                     crate::config::Durability::Full => {
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0; \
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
                     }
                     crate::config::Durability::Normal => {
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; \
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
                     }
                 };
@@ -326,10 +334,17 @@ impl Store {
             turn: Default::default(),
         };
         let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
-        match sqlite {
-            Some((file, pragmas)) => sqlite::start(&file, pragmas, writer.turn.clone(), queue)?,
-            None => drop(tokio::spawn(writer.clone().run(queue))),
-        }
+        let checkpointer = match sqlite {
+            Some((file, pragmas)) => {
+                let behind = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+                sqlite::start(&file, pragmas, writer.turn.clone(), queue, behind.clone())?;
+                Some(sqlite::start_checkpointer(&file, pragmas, behind)?)
+            }
+            None => {
+                drop(tokio::spawn(writer.clone().run(queue)));
+                None
+            }
+        };
         Ok(Store {
             pool,
             writer,
@@ -337,6 +352,7 @@ impl Store {
             commit_time: None,
             failing: Default::default(),
             new_events: Default::default(),
+            _checkpointer: checkpointer,
         })
     }
 
@@ -371,6 +387,7 @@ impl Store {
             commit,
             alone: false,
             done,
+            then: None,
         })?;
         let committed = answer.await.map_err(|_| StoreError::Closed)?;
         if let Some(histogram) = &self.commit_time {
@@ -385,6 +402,65 @@ impl Store {
         committed
     }
 
+    /// [`Store::commit`] for a read-only operation's record (its journal entries): handed to the
+    /// group commit and not waited for. The caller answers at once; the entries are lost only if
+    /// the host dies before the group holding them commits (docs/operating.md, "Durability by
+    /// operation class"). A failure is logged and counted as a failed commit (`/readyz` then
+    /// probes the store), and [`Store::failing`] tells the caller to wait instead meanwhile.
+    pub fn commit_queued(&self, commit: Commit) -> Result<()> {
+        let started = std::time::Instant::now();
+        let (histogram, failing, new_events) = (
+            self.commit_time.clone(),
+            self.failing.clone(),
+            self.new_events.clone(),
+        );
+        // Run by the writer before any later commit is answered: a flush after this call finds
+        // it counted (the metrics' scrape flushes first).
+        let then = move |committed: &Result<Committed>| {
+            if let Some(histogram) = &histogram {
+                histogram.observe(started.elapsed().as_secs_f64());
+            }
+            note(&failing, committed);
+            match committed {
+                Ok(c) if c.events_new.iter().any(|new| *new) => new_events.notify_one(),
+                Ok(_) => {}
+                Err(e) => tracing::error!(
+                    "a read-only operation's journal entries were not committed (its answer was sent): {e}"
+                ),
+            }
+        };
+        // Nobody waits for the answer: the receiver is dropped, and the writer's send fails.
+        let (done, _) = tokio::sync::oneshot::channel();
+        self.send(Job {
+            commit,
+            alone: false,
+            done,
+            then: Some(Box::new(then)),
+        })
+    }
+
+    /// Whether the last commit failed: read-only operations then wait for their commit, so that
+    /// the portal hears `503 store_unavailable` rather than an answer whose record is lost.
+    pub fn failing(&self) -> bool {
+        self.failing.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Waits until every commit handed to the group commit before this call is written (or
+    /// failed): what reads of the journal do first, so that a read-only operation's entries,
+    /// committed after its answer, are there for whoever read its answer.
+    pub async fn flush(&self) -> Result<()> {
+        // The queue is first in, first out, and each batch is written before the next is taken:
+        // an empty commit's answer comes after every earlier commit's.
+        let (done, answer) = tokio::sync::oneshot::channel();
+        self.send(Job {
+            commit: Commit::default(),
+            alone: false,
+            done,
+            then: None,
+        })?;
+        answer.await.map_err(|_| StoreError::Closed)?.map(drop)
+    }
+
     /// Notified when a commit of this host stores a new event.
     pub fn new_events(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.new_events.clone()
@@ -392,8 +468,7 @@ impl Store {
 
     /// Remembers whether the store could write, for [`Store::writable`].
     fn note<T>(&self, result: &Result<T>) {
-        let failed = matches!(result, Err(e) if e.is_transient() || matches!(e, StoreError::Closed));
-        self.failing.store(failed, std::sync::atomic::Ordering::Relaxed);
+        note(&self.failing, result);
     }
 
     /// Whether the store can write now. While commits succeed this is free; after one failed,
@@ -428,6 +503,7 @@ impl Store {
             commit,
             alone: true,
             done,
+            then: None,
         })?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
@@ -529,6 +605,7 @@ impl Store {
             panel: panel.map(str::to_string),
             ..JournalFilter::default()
         };
+        self.flush().await?;
         journal::list(&self.pool, &filter, limit, before).await
     }
 
@@ -539,12 +616,14 @@ impl Store {
         limit: i64,
         before: Option<i64>,
     ) -> Result<Vec<JournalRow>> {
+        self.flush().await?;
         journal::list(&self.pool, filter, limit, before).await
     }
 
     /// One entry, the partner exchanges it made and what was journaled about it since (a
     /// reconciliation's status refresh, a settlement).
     pub async fn journal_entry(&self, id: &str) -> Result<Option<journal::EntryDetail>> {
+        self.flush().await?;
         journal::entry(&self.pool, id).await
     }
 
@@ -554,11 +633,13 @@ impl Store {
         panel: &str,
         limit: i64,
     ) -> Result<Vec<(JournalRow, Vec<JournalRow>)>> {
+        self.flush().await?;
         journal::operations(&self.pool, panel, limit).await
     }
 
     /// Checks the journal's hash chain; the first broken entry's id, if any.
     pub async fn verify_journal(&self) -> Result<Option<String>> {
+        self.flush().await?;
         journal::verify(&self.pool).await
     }
 }

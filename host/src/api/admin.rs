@@ -565,6 +565,8 @@ pub async fn attachment(
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    // Read-only operations' commits, queued after their answers, are counted before the scrape.
+    let _ = state.store.flush().await;
     let metrics = &state.runtime.metrics;
     metrics.panel_states(state.panels().iter().map(|panel| {
         let circuit = match panel.context.breaker.state() {

@@ -317,7 +317,7 @@ async fn validation(
         }],
         ..Commit::default()
     };
-    keep(state, commit, false).await?;
+    keep_read_only(state, commit).await?;
     match result {
         Ok(issues) => Ok((
             StatusCode::OK,
@@ -606,7 +606,14 @@ async fn execute(
             commit.idempotent_response = Some((k.scope.clone(), k.key.clone(), status, body));
         }
     }
-    keep(state, commit, changes_state).await?;
+    // Durability by operation class: a state change, and a read that changed a case (a status
+    // report that moved it, which the portal reads next) or stored an answer under a key, wait
+    // for their commit; any other read answers once its record is queued.
+    if changes_state || key.is_some() || !commit.cases.is_empty() || !commit.events.is_empty() {
+        keep(state, commit, changes_state).await?;
+    } else {
+        keep_read_only(state, commit).await?;
+    }
     answer
 }
 
@@ -656,6 +663,19 @@ pub(crate) async fn keep(state: &Arc<AppState>, commit: Commit, hold: bool) -> R
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Commits a read-only operation's record (its journal entries and nothing else): handed to the
+/// group commit, and not waited for, so that a quote waits for no disk. Lost only if the host
+/// dies before that group commits (docs/operating.md, "Durability by operation class"). While
+/// the store is failing it waits as [`keep`] does, so that the portal hears `503
+/// store_unavailable` rather than an answer whose record cannot be written.
+pub(crate) async fn keep_read_only(state: &Arc<AppState>, commit: Commit) -> Result<(), ApiError> {
+    if state.store.failing() {
+        return keep(state, commit, false).await;
+    }
+    state.store.commit_queued(commit)?;
+    Ok(())
 }
 
 /// Commits a held-back outcome once the store takes it (or refuses it for good: its operation

@@ -16,8 +16,16 @@ use crate::config::SandboxConfig;
 /// How often the epoch advances: the granularity of CPU deadlines.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Bytes of each pooled memory and table reset in place instead of returned to the kernel.
-const KEEP_RESIDENT: usize = 1 << 20;
+/// Bytes of each pooled memory and table reset in place instead of returned to the kernel. What
+/// an instance wrote past it goes back to the kernel when the instance ends, so a slot that a
+/// burst used and that then sits unused holds at most this much (and a host after a burst of
+/// thousands of calls holds that many times this).
+const KEEP_RESIDENT: usize = 128 << 10;
+
+/// Bytes of each pooled fiber stack (the native stack an instance runs on, its host calls
+/// included) zeroed in place when the instance ends; what it used deeper goes back to the kernel.
+/// Without it a stack keeps every page it ever touched.
+const STACK_KEEP_RESIDENT: usize = 64 << 10;
 
 /// The versions of the `panelgate:adapter` contract this host runs, oldest first.
 pub const SUPPORTED_WIT: [&str; 3] = ["1.0.0", "1.1.0", "2.0.0"];
@@ -60,7 +68,17 @@ impl Runtime {
         pool.total_core_instances(instances * 8);
         pool.total_memories(instances * 2);
         pool.total_tables(instances * 4);
-        pool.max_memory_size((max_memory_mib.max(sandbox.memory_mib) as usize) << 20);
+        // One fiber stack per instance running (the default, 1,000, capped the calls in flight).
+        pool.total_stacks(instances);
+        config.async_stack_zeroing(true);
+        pool.async_stack_keep_resident(STACK_KEEP_RESIDENT);
+        let max_memory = (max_memory_mib.max(sandbox.memory_mib) as usize) << 20;
+        pool.max_memory_size(max_memory);
+        // Each memory slot reserves its limit (and a guard), not the 4 GiB that lets compiled
+        // code skip bounds checks: thousands of slots at 4 GiB each would take tens of TiB of
+        // address space, more than a process has room for when several hosts share one (the
+        // tests). Bounds are checked in the compiled code instead.
+        config.memory_reservation(max_memory as u64);
         // An instance's memory and tables go back to the pool reset in place: the kernel's
         // `PAGEMAP_SCAN` (Linux 6.7+) finds the pages the instance wrote, and those up to the
         // limits below are restored with `memset` rather than dropped with `madvise`. Dropping

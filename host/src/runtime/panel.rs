@@ -448,6 +448,16 @@ impl WasmAdapter {
         let operation_of = call.operation();
         let (mut store, instance) = match self.instantiate_bare(operation).await {
             Ok(pair) => pair,
+            // Every pooled slot is in use, by this panel and the others: the host is full, the
+            // adapter is not at fault.
+            Err(e) if e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() => {
+                return (
+                    Err(CallError::Overloaded(format!(
+                        "every one of the host's instance slots is in use ({e})"
+                    ))),
+                    None,
+                );
+            }
             Err(e) => return (Err(CallError::Fault(format!("instantiating: {e:#}"))), None),
         };
         store.data_mut().replay = replay;

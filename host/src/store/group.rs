@@ -19,6 +19,19 @@ pub(super) struct Job {
     /// In a transaction of its own, not grouped ([`Store::commit_alone`]).
     pub(super) alone: bool,
     pub(super) done: tokio::sync::oneshot::Sender<Result<Committed>>,
+    /// Run by the writer with the result before it is sent (a queued commit's metrics and log),
+    /// so that a later commit's answer, a flush's, comes after it.
+    pub(super) then: Option<Box<dyn FnOnce(&Result<Committed>) + Send>>,
+}
+
+impl Job {
+    /// Hands the job its result: [`Job::then`] first, then the waiting caller.
+    pub(super) fn finish(self, result: Result<Committed>) {
+        if let Some(then) = self.then {
+            then(&result);
+        }
+        let _ = self.done.send(result);
+    }
 }
 
 /// What writes need: the pool, the backend, and (SQLite) this host's writers' turn.
@@ -73,7 +86,7 @@ impl Writer {
             }
             for job in batch {
                 let result = self.together(&[&job.commit]).await.map(only);
-                let _ = job.done.send(result);
+                job.finish(result);
             }
         }
     }
@@ -122,7 +135,7 @@ fn groups(batch: &[Job]) -> bool {
 /// Hands each job its commit's result.
 fn answer(batch: Vec<Job>, results: Vec<Committed>) {
     for (job, result) in batch.into_iter().zip(results) {
-        let _ = job.done.send(Ok(result));
+        job.finish(Ok(result));
     }
 }
 
@@ -143,6 +156,6 @@ pub(super) fn write_batch(batch: Vec<Job>, mut together: impl FnMut(&[&Commit]) 
     }
     for job in batch {
         let result = together(&[&job.commit]).map(only);
-        let _ = job.done.send(result);
+        job.finish(result);
     }
 }

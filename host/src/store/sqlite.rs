@@ -32,6 +32,7 @@ pub(super) fn start(
     pragmas: &str,
     turn: Arc<tokio::sync::Mutex<()>>,
     mut queue: tokio::sync::mpsc::UnboundedReceiver<Job>,
+    behind: Arc<std::sync::atomic::AtomicI64>,
 ) -> Result<()> {
     // Never creates: the pool has created and migrated the file, so a path that the two read
     // differently fails here rather than giving the writer an empty database.
@@ -62,9 +63,65 @@ pub(super) fn start(
                 if written.is_err() {
                     tracing::error!("the SQLite writer panicked; its batch's commits failed");
                 }
+                if behind.load(std::sync::atomic::Ordering::Relaxed) > WRITER_CHECKPOINT_BEHIND {
+                    match checkpoint(&conn) {
+                        Ok(left) => behind.store(left, std::sync::atomic::Ordering::Relaxed),
+                        Err(e) => tracing::warn!("the writer's WAL checkpoint failed: {e}"),
+                    }
+                }
             }
         })?;
     Ok(())
+}
+
+/// How often the WAL is copied back into the database. The checkpoint runs on a thread of its
+/// own, rather than inside the commit that crossed SQLite's 1,000-page mark (every connection's
+/// `wal_autocheckpoint` is 0): that commit, and every answer waiting on it, waited for the copy
+/// and its syncs.
+pub(super) const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// WAL frames left uncopied after which the writer checkpoints itself, between two batches
+/// (their answers sent): a `PASSIVE` checkpoint beside a writer that never pauses copies only
+/// the frames written before it began, so the WAL would never restart and would grow without
+/// bound. The writer's own checkpoint, with no write beside it, completes it; it delays only the
+/// commits that arrive meanwhile. 4,000 pages: 16 MiB of WAL.
+const WRITER_CHECKPOINT_BEHIND: i64 = 4000;
+
+/// Starts the thread that checkpoints the database at `path` every [`CHECKPOINT_EVERY`]
+/// (`PASSIVE`: it never waits for a writer or a reader, and copies what it can), publishing in
+/// `behind` how many frames it left uncopied. It ends when the returned sender is dropped (the
+/// store is).
+pub(super) fn start_checkpointer(
+    path: &Path,
+    pragmas: &str,
+    behind: Arc<std::sync::atomic::AtomicI64>,
+) -> Result<std::sync::mpsc::Sender<()>> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.execute_batch(pragmas)?;
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("store-checkpoint".into())
+        .spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
+            {
+                match checkpoint(&conn) {
+                    Ok(left) => behind.store(left, std::sync::atomic::Ordering::Relaxed),
+                    Err(e) => {
+                        tracing::warn!("the WAL checkpoint failed (tried again in {CHECKPOINT_EVERY:?}): {e}")
+                    }
+                }
+            }
+        })?;
+    Ok(stop)
+}
+
+/// A `PASSIVE` checkpoint on `conn`: the WAL frames it left uncopied.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        let (log, copied): (i64, i64) = (row.get(1)?, row.get(2)?);
+        Ok((log - copied).max(0))
+    })
 }
 
 /// Writes `commits` in one transaction, in order, their journal entries last in one append.
@@ -148,5 +205,96 @@ mod tests {
             execute(&conn, &unnamed).is_err(),
             "only `$N` parameters are bound"
         );
+    }
+
+    fn entry(n: usize) -> crate::store::JournalEntry {
+        crate::store::JournalEntry {
+            id: format!("checkpoint-{n}"),
+            panel: Some("A03".into()),
+            operation: "quote".into(),
+            kind: "portal",
+            case_id: None,
+            outcome: "ok".into(),
+            detail: "{}".into(),
+        }
+    }
+
+    /// No commit checkpoints (every connection's `wal_autocheckpoint` is 0): the checkpoint
+    /// thread copies the WAL into the database file on its own. The database file alone, copied
+    /// without its WAL, holds what was committed.
+    #[tokio::test]
+    async fn the_checkpoint_thread_copies_the_wal_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("store.db");
+        let store = crate::store::Store::open(
+            &format!("sqlite://{}", db.display()),
+            crate::config::Durability::Full,
+        )
+        .await
+        .unwrap();
+        for n in 0..50 {
+            store
+                .commit(crate::store::Commit {
+                    journal: vec![entry(n)],
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        let copied = |name: &str| {
+            let copy = dir.path().join(name);
+            std::fs::copy(&db, &copy).unwrap();
+            let conn = Connection::open(&copy).unwrap();
+            // Before the first checkpoint the file holds not even the schema.
+            conn.query_row(
+                "SELECT count(*) FROM journal WHERE id LIKE 'checkpoint-%'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .unwrap_or(0)
+        };
+        let deadline = std::time::Instant::now() + CHECKPOINT_EVERY * 10;
+        let mut n = 0;
+        loop {
+            n += 1;
+            let rows = copied(&format!("copy-{n}.db"));
+            if rows == 50 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{rows} of 50 entries in the database file after {:?}",
+                CHECKPOINT_EVERY * 10
+            );
+            std::thread::sleep(CHECKPOINT_EVERY / 2);
+        }
+    }
+
+    /// A queued commit (a read-only operation's record) is not waited for, and a flush waits
+    /// for it: a read after the flush finds it.
+    #[tokio::test]
+    async fn a_flush_waits_for_the_commits_queued_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(
+            &format!("sqlite://{}", dir.path().join("store.db").display()),
+            crate::config::Durability::Full,
+        )
+        .await
+        .unwrap();
+        for n in 0..20 {
+            store
+                .commit_queued(crate::store::Commit {
+                    journal: vec![entry(n)],
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        store.flush().await.unwrap();
+        // Read straight from the pool, as no reader that flushes first would.
+        let committed: i64 = sqlx::query_scalar("SELECT count(*) FROM journal WHERE id LIKE 'checkpoint-%'")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(committed, 20, "every queued commit is in once the flush returns");
     }
 }

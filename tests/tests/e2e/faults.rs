@@ -530,6 +530,63 @@ async fn a_store_fault_after_the_partner_answered_loses_nothing_and_places_nothi
     assert!(unknown_outcomes(h).await.is_empty());
 }
 
+/// Durability by operation class (DESIGN.md, "Storage"): with every commit held back (the
+/// store's write lock taken from outside), a quote answers at once, its journal entries queued
+/// to the group commit, while an accept answers only once its own commit is in; and the quote's
+/// entries are committed once the store writes again.
+#[tokio::test]
+async fn a_quote_waits_for_no_commit_and_an_accept_waits_for_its_own() {
+    let f = faulty().await;
+    let h = &f.h;
+    let quotes = "/v1/panels/aagi-faulty/quotes";
+    let quote = example("aagi-motor", "quote");
+    // A first quote warms the panel: instances, connections.
+    let (status, body) = h.post(quotes, &quote).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let lock = StoreLock::take(&h.store_url).await;
+    let started = Instant::now();
+    let (status, body) = h.post(quotes, &quote).await;
+    let quoted_in = started.elapsed();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        quoted_in < Duration::from_millis(1500),
+        "the quote waited {quoted_in:?} with every commit held back"
+    );
+    let journal_id = body["journal_id"].as_str().expect("a journal id").to_string();
+
+    let accept = {
+        let client = h.client.clone();
+        let url = h.url(PANEL);
+        let body = application(&vin(900));
+        tokio::spawn(async move {
+            let response = client
+                .post(url)
+                .bearer_auth(PORTAL)
+                .header("idempotency-key", "class-accept")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (Instant::now(), status, response.json::<Value>().await.unwrap())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !accept.is_finished(),
+        "the accept answered while its commit could not be written"
+    );
+    let released = Instant::now();
+    lock.release().await;
+    let (answered, status, body) = accept.await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(answered >= released, "the accept answered before the store wrote");
+    // The quote's record, committed after its answer, is there once the store writes again.
+    let (status, entry) = h.admin_get(&format!("/admin/journal/{journal_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{entry}");
+}
+
 /// A write lock on the host's store held from another connection, as another process would.
 enum StoreLock {
     Sqlite(sqlx::SqliteConnection),

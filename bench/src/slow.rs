@@ -1,0 +1,468 @@
+//! A slow partner, as real ones are: an AAP quote answered after 200 ms, and after 2 s for one
+//! request in a hundred. Thousands of portal connections, each sending its next quote once the
+//! last is answered (a closed loop), first to the partner directly (the adapter's mapping done
+//! natively), then through a host with the **default config** in a process of its own, so that
+//! its resident memory is its own: the throughput ratio, the latency the host adds, its RSS at
+//! rest, at peak and 10 s after the load, and what it refused (`503`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use panelgate_tests::guests;
+use panelgate_tests::sim::aap::AapSimulator;
+use serde_json::Value;
+
+use crate::common::{PORTAL, micros, percentile};
+use crate::partners::{aap_post, aap_quote_request, direct_aap_quote, examples};
+
+/// The environment variable that makes the benchmark's process a host: the path of its config.
+pub(crate) const HOST_ENV: &str = "PANELGATE_BENCH_HOST";
+/// The partner's usual answer time, and its tail: one request in [`TAIL_EVERY`].
+const DELAY: Duration = Duration::from_millis(200);
+const TAIL: Duration = Duration::from_secs(2);
+const TAIL_EVERY: u64 = 100;
+/// Portal connections, each with one quote in flight at a time.
+const CONNECTIONS: [usize; 2] = [1000, 5000];
+/// Load before the measurement (connections opened, instances warm), the measurement itself,
+/// and the rest after it before the host's RSS is read again.
+const WARM_UP: Duration = Duration::from_secs(5);
+const MEASURE: Duration = Duration::from_secs(10);
+const REST: Duration = Duration::from_secs(10);
+
+/// Raises this process's open-files limit to its hard limit: 5,000 portal connections and as
+/// many to the partner, in the benchmark and in the host it starts (which inherits it).
+pub(crate) fn raise_open_files_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.maximum.is_some() && limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            println!("(could not raise the open-files limit: {e})");
+        }
+    }
+}
+
+/// The host's side: `panelgate serve` with the config at `config`, logging to a file beside it.
+pub(crate) async fn serve_host(config: &str) -> Result<()> {
+    let config_path = std::path::Path::new(config);
+    let log = config_path.with_extension("log");
+    let _telemetry = panelgate::telemetry::Telemetry::init_writing_to(
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?,
+    )?;
+    let config = panelgate::config::Config::load(config_path)?;
+    let app = panelgate::App::start(&config).await?;
+    let listener = panelgate::listen(&config.server.listen).await?;
+    panelgate::serve(listener, app.router(), &config.server, std::future::pending()).await?;
+    Ok(())
+}
+
+/// The slow partner: AAP's quote endpoint, strict enough to refuse what is not an AAP premium
+/// request with its credentials, answering `answer` (the simulator's own answer to the same
+/// request) after [`DELAY`], or [`TAIL`] for one request in [`TAIL_EVERY`]. Its URL.
+async fn slow_partner(answer: Bytes) -> Result<String> {
+    let count = Arc::new(AtomicU64::new(0));
+    let router = axum::Router::new().route(
+        "/get-rate-premi-panel",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let (answer, count) = (answer.clone(), count.clone());
+            async move {
+                let basic = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("Basic "));
+                if !basic {
+                    return (StatusCode::UNAUTHORIZED, Bytes::from_static(b"{}"));
+                }
+                let request: Option<serde_json::Map<String, Value>> = serde_json::from_slice(&body).ok();
+                let complete = request.is_some_and(|o| {
+                    [
+                        "Tanggal_Lahir",
+                        "Tanggal_Akad",
+                        "Tenor",
+                        "Nilai_Pertanggungan",
+                        "Produk",
+                        "NIK",
+                    ]
+                    .iter()
+                    .all(|field| o.get(*field).is_some_and(|v| !v.is_null()))
+                });
+                if !complete {
+                    return (StatusCode::BAD_REQUEST, Bytes::from_static(b"{}"));
+                }
+                let n = count.fetch_add(1, Ordering::Relaxed);
+                let wait = if n % TAIL_EVERY == TAIL_EVERY - 1 {
+                    TAIL
+                } else {
+                    DELAY
+                };
+                tokio::time::sleep(wait).await;
+                (StatusCode::OK, answer)
+            }
+        }),
+    );
+    let listener = panelgate::listen("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    Ok(url)
+}
+
+/// A host process serving panel `A03` against `partner`, with the default config otherwise.
+struct Host {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Host {
+    async fn start(dir: &std::path::Path, cache: &std::path::Path, partner: &str, n: usize) -> Result<Host> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let config = dir.join(format!("slow-host-{n}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                r#"
+[server]
+listen = "127.0.0.1:{port}"
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "bench-admin" }}
+[store]
+url = "sqlite://{db}"
+[sandbox]
+cache_dir = "{cache}"
+[adapters.aap-h2h]
+path = "{aap}"
+[panels.A03]
+adapter = "aap-h2h"
+base_url = "{partner}"
+settings = {{ line = "life" }}
+[panels.A03.credentials.partner]
+kind = "basic"
+username = {{ value = "bench" }}
+password = {{ value = "bench-secret" }}
+[panels.A03.callback_auth]
+kind = "basic"
+username = {{ value = "cb" }}
+password = {{ value = "cb-secret" }}
+"#,
+                db = dir.join(format!("slow-{n}.db")).display(),
+                cache = cache.display(),
+                aap = guests::AAP_H2H,
+            ),
+        )?;
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .env(HOST_ENV, &config)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .context("starting the host process")?;
+        let mut host = Host {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let ready = client.get(format!("{}/readyz", host.url)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return Ok(host);
+            }
+            if let Some(status) = host.child.try_wait()? {
+                anyhow::bail!(
+                    "the host process ended before it got ready ({status}); its log is beside its config"
+                );
+            }
+            anyhow::ensure!(Instant::now() < deadline, "the host never got ready");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A process's resident memory, in KiB.
+fn rss_kib_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A process's CPU time (user and system), from `/proc/PID/stat` in clock ticks of 10 ms.
+fn cpu_of(pid: u32) -> Duration {
+    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            // The fields after the command's closing parenthesis; utime and stime are 14 and 15.
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// One way to send a quote: its answer's status.
+type SendQuote = Arc<dyn Fn() -> futures::future::BoxFuture<'static, Result<u16>> + Send + Sync>;
+
+/// What a closed loop measured.
+struct Load {
+    /// Latencies of the quotes answered 2xx within the measurement, sorted.
+    served: Vec<Duration>,
+    /// Quotes answered `503` within it, and how long each took at most.
+    refused: u64,
+    refused_max: Duration,
+    /// Any other answer or failure within it, with the first one's text.
+    failed: u64,
+    first_failure: Option<String>,
+    rps: f64,
+    /// The host's peak RSS within the measurement (KiB), and its CPU per quote answered.
+    peak_kib: u64,
+    cpu_per_quote: Option<Duration>,
+}
+
+/// `connections` callers, each sending its next quote once the last is answered: [`WARM_UP`],
+/// then [`MEASURE`]. With `host`, its RSS is sampled every 50 ms and its CPU read.
+async fn closed_loop(send: SendQuote, connections: usize, host: Option<u32>) -> Result<Load> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        let (send, stop, measuring) = (send.clone(), stop.clone(), measuring.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut served = Vec::new();
+            let (mut refused, mut refused_max, mut failed, mut first_failure) = (0, Duration::ZERO, 0, None);
+            while !stop.load(Ordering::Relaxed) {
+                let counted = measuring.load(Ordering::Relaxed);
+                let started = Instant::now();
+                let answer = send().await;
+                let took = started.elapsed();
+                if !counted || !measuring.load(Ordering::Relaxed) {
+                    // Sent before the measurement began, or answered after it ended.
+                    if answer.is_err() {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    continue;
+                }
+                match answer {
+                    Ok(status) if (200..300).contains(&status) => served.push(took),
+                    Ok(503) => {
+                        refused += 1;
+                        refused_max = refused_max.max(took);
+                    }
+                    Ok(status) => {
+                        failed += 1;
+                        first_failure.get_or_insert(format!("answered {status}"));
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        first_failure.get_or_insert(format!("{e:#}"));
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+            (served, refused, refused_max, failed, first_failure)
+        }));
+    }
+    tokio::time::sleep(WARM_UP).await;
+    let cpu_before = host.map(cpu_of);
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = host.map(|pid| {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kib_of(pid), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    });
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(MEASURE).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    let cpu_after = host.map(cpu_of);
+    if let Some(sampler) = sampler {
+        sampler.abort();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut load = Load {
+        served: Vec::new(),
+        refused: 0,
+        refused_max: Duration::ZERO,
+        failed: 0,
+        first_failure: None,
+        rps: 0.0,
+        peak_kib: peak.load(Ordering::Relaxed),
+        cpu_per_quote: None,
+    };
+    for task in tasks {
+        let (served, refused, refused_max, failed, first_failure) = task.await?;
+        load.served.extend(served);
+        load.refused += refused;
+        load.refused_max = load.refused_max.max(refused_max);
+        load.failed += failed;
+        if load.first_failure.is_none() {
+            load.first_failure = first_failure;
+        }
+    }
+    load.served.sort();
+    load.rps = load.served.len() as f64 / elapsed.as_secs_f64();
+    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
+        load.cpu_per_quote = Some((after - before) / (load.served.len() as u32).max(1));
+    }
+    Ok(load)
+}
+
+/// The scenario: the slow partner, then for each count of connections the direct path and a
+/// fresh host side by side.
+pub(crate) async fn run(cache: &std::path::Path, aap: &AapSimulator) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let client = reqwest::Client::new();
+    // The partner's answer, as the strict simulator gives it for this request.
+    let wire =
+        aap_h2h::mapping::premium_request(&aap_quote_request()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let aap_url = aap.base_url();
+    let answer = aap_post(&client, &aap_url, "get-rate-premi-panel", &wire).await?;
+    let partner = slow_partner(Bytes::copy_from_slice(answer.as_ref())).await?;
+    let quote = examples("A03", "quote")?;
+
+    println!(
+        "\n## A slow partner: {} ms, {} s for one quote in {TAIL_EVERY} (closed loop, the host's default config)\n",
+        DELAY.as_millis(),
+        TAIL.as_secs()
+    );
+    println!(
+        "Each connection sends its next AAP quote once the last is answered; {} s of warm-up, then {} s measured. The host runs in a process of its own (the benchmark's binary, `App::start` and `serve` as `panelgate serve` runs them), so the RSS is the host's: at rest (started, 20 quotes served), at peak during the measurement, and {} s after the load stopped. CPU: the host process's, per quote served.\n",
+        WARM_UP.as_secs(),
+        MEASURE.as_secs(),
+        REST.as_secs()
+    );
+    println!(
+        "| connections | path | quotes/s | of direct | p50 ms | p90 ms | p99 ms | added p50 ms | added p99 ms | 503s (slowest ms) | failed | host CPU µs/quote | RSS MiB at rest | at peak | {} s after |",
+        REST.as_secs()
+    );
+    println!(
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    let ms = |d: Duration| micros(d) / 1000.0;
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    for (n, connections) in CONNECTIONS.into_iter().enumerate() {
+        // Direct: a client of its own, as many connections as callers.
+        let direct_client = reqwest::Client::new();
+        let direct = direct_aap_quote(&direct_client, &partner);
+        let send: SendQuote = Arc::new(move || {
+            let call = direct(0);
+            Box::pin(async move { call.await.map(|()| 200) })
+        });
+        let d = closed_loop(send, connections, None).await?;
+        drop(direct_client);
+
+        let host = Host::start(dir.path(), cache, &partner, n).await?;
+        let portal = reqwest::Client::new();
+        let url = format!("{}/v1/panels/A03/quotes", host.url);
+        for _ in 0..20 {
+            let status = portal
+                .post(&url)
+                .bearer_auth(PORTAL)
+                .json(&quote)
+                .send()
+                .await?
+                .status();
+            anyhow::ensure!(status.is_success(), "the host answered {status}");
+        }
+        let rest = rss_kib_of(host.pid());
+        let send: SendQuote = {
+            let (portal, url, quote) = (portal.clone(), url.clone(), quote.clone());
+            Arc::new(move || {
+                let (portal, url, quote) = (portal.clone(), url.clone(), quote.clone());
+                Box::pin(async move {
+                    let response = portal.post(url).bearer_auth(PORTAL).json(&quote).send().await?;
+                    let status = response.status().as_u16();
+                    response.bytes().await?;
+                    Ok(status)
+                })
+            })
+        };
+        let h = closed_loop(send, connections, Some(host.pid())).await?;
+        // The portal's connections close: what the host holds after is its own doing.
+        drop(portal);
+        tokio::time::sleep(REST).await;
+        let after = rss_kib_of(host.pid());
+        drop(host);
+
+        for (label, load) in [("direct", &d), ("panelgate", &h)] {
+            if load.served.is_empty() {
+                println!(
+                    "| {connections} | {label} | 0 | | | | | | | {} | {} | | | | |",
+                    load.refused, load.failed
+                );
+                continue;
+            }
+            let p = |q| ms(percentile(&load.served, q));
+            let added = |q| {
+                if d.served.is_empty() {
+                    f64::NAN
+                } else {
+                    p(q) - ms(percentile(&d.served, q))
+                }
+            };
+            let host_only = |text: String| {
+                if label == "direct" {
+                    "—".to_string()
+                } else {
+                    text
+                }
+            };
+            println!(
+                "| {connections} | {label} | {:.0} | {:.0}% | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                load.rps,
+                100.0 * load.rps / d.rps.max(f64::MIN_POSITIVE),
+                p(0.5),
+                p(0.9),
+                p(0.99),
+                host_only(format!("{:.1}", added(0.5))),
+                host_only(format!("{:.1}", added(0.99))),
+                match load.refused {
+                    0 => "0".to_string(),
+                    r => format!("{r} ({:.1})", ms(load.refused_max)),
+                },
+                load.failed,
+                host_only(
+                    load.cpu_per_quote
+                        .map_or("n/a".into(), |c| format!("{:.0}", micros(c)))
+                ),
+                host_only(format!("{:.0}", mib(rest))),
+                host_only(format!("{:.0}", mib(load.peak_kib))),
+                host_only(format!("{:.0}", mib(after))),
+            );
+        }
+        for (label, load) in [("direct", &d), ("panelgate", &h)] {
+            if let Some(failure) = &load.first_failure {
+                println!(
+                    "\n({connections} connections, {label}: {} failed; the first: {failure})",
+                    load.failed
+                );
+            }
+        }
+    }
+    Ok(())
+}
