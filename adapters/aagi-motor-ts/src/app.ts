@@ -4,15 +4,15 @@
 // against the same fixtures (adapters/aagi-motor/fixtures). Spec decisions are in that crate's
 // README; this file is its lib.rs, the thin layer that touches the host.
 
-import { get } from 'panelgate:adapter/config@1.1.0';
-import { send } from 'panelgate:adapter/http@1.1.0';
+import { get } from 'panelgate:adapter/config@2.0.0';
+import { send } from 'panelgate:adapter/http@2.0.0';
 
 import type * as c from './contract.js';
 import * as json from './json.js';
 import * as m from './mapping.js';
 import * as wire from './partner.js';
 
-const VERSION = '1.1.0';
+const VERSION = '2.0.0';
 
 function setting(key: string): string | undefined {
   return get(key) ?? undefined;
@@ -127,6 +127,9 @@ export const operations = {
       credentials: [],
       callbacks: [],
       lookups: [],
+      // No operation takes or returns `extensions` (the main driver is a `driver` party): the
+      // host refuses a portal's (422).
+      extensions: [],
     };
   },
 
@@ -159,6 +162,7 @@ export const operations = {
       refund: undefined,
       awaitingApproval: false,
       message: `cancelled on ${result.effectiveDate ?? ''}; endorsement ${result.policyNumber ?? ''}`,
+      extensions: undefined,
     };
   },
 
@@ -171,4 +175,8 @@ export const operations = {
   poll() { return unsupported('poll'); },
   notify() { return unsupported('notify'); },
   validate() { return unsupported('validate'); },
+  declineQuote() { return unsupported('decline-quote'); },
+  quoteChange() { return unsupported('quote-change'); },
+  change() { return unsupported('change'); },
+  quoteCancellation() { return unsupported('quote-cancellation'); },
 };

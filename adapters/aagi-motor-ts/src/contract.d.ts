@@ -1,7 +1,11 @@
-// The part of the contract `panelgate:adapter@1.1.0` (../wit, the WIT the Rust twin builds
+// The part of the contract `panelgate:adapter@2.0.0` (../wit, the WIT the Rust twin builds
 // against through adapters/sdk/wit) this adapter touches, as componentize-js lifts and lowers it:
 // records are objects with camelCase fields, enums kebab-case strings, variants `{ tag, val }`,
-// an absent option `undefined`, a `result` export returns its value or throws its error.
+// an absent option `undefined`, a `result` export returns its value or throws its error. A list
+// field must always be given (`[]`): componentize-js cannot lower an absent one.
+//
+// 2.0's open code sets (a known value, or `other(string)` for any other code; one string in
+// the host's JSON) are variants here too: `{ tag: 'company' }` or `{ tag: 'other', val: 'x' }`.
 //
 // Written by hand: `jco guest-types` (1.35.0) could not read the WIT folder here (its WASI
 // file access found no such path, given relative, absolute or copied), and the adapter needs a
@@ -9,20 +13,23 @@
 
 export type Option<T> = T | undefined;
 
+/** An open code set: one of the values panelgate knows, or the partner's own code. */
+export type Open<K extends string> = { tag: K; val?: undefined } | { tag: 'other'; val: string };
+
 export interface Money { amount: string; currency: string }
 export interface Pair { name: string; value: string }
 
-export type IdentityKind =
+export type IdentityKind = Open<
   | 'national-id' | 'passport' | 'tax-id' | 'driving-licence' | 'residence-permit'
-  | 'company-registration' | 'civil-registry' | 'family-card' | 'other';
+  | 'company-registration' | 'civil-registry' | 'family-card'>;
 export interface Identity { kind: IdentityKind; number: string; issuingCountry?: string }
 export type Gender = 'male' | 'female' | 'unspecified';
-export type AddressKind = 'residence' | 'registered' | 'mailing' | 'work' | 'notification';
+export type AddressKind = Open<'residence' | 'registered' | 'mailing' | 'work' | 'notification'>;
 export interface Address {
   kind: AddressKind; lines: string[]; subDistrict?: string; district?: string; city?: string;
   province?: string; postalCode?: string; country?: string;
 }
-export type PhoneKind = 'mobile' | 'home' | 'work' | 'other';
+export type PhoneKind = Open<'mobile' | 'home' | 'work'>;
 export interface Phone { kind: PhoneKind; number: string; countryCode?: string; areaCode?: string }
 export interface Person {
   fullName: string; title?: string; givenName?: string; middleName?: string; familyName?: string;
@@ -36,17 +43,20 @@ export interface Organisation {
   email?: string; phones: Phone[];
 }
 export type PartyDetail = { tag: 'person'; val: Person } | { tag: 'organisation'; val: Organisation };
-export type PartyRole =
+export type PartyRole = Open<
   | 'applicant' | 'insured' | 'policyholder' | 'beneficiary' | 'loss-payee' | 'claimant' | 'payee'
-  | 'payer' | 'vehicle-owner' | 'spouse' | 'next-of-kin' | 'emergency-contact';
+  | 'payer' | 'vehicle-owner' | 'spouse' | 'next-of-kin' | 'emergency-contact' | 'driver'
+  | 'third-party' | 'witness'>;
 export interface Party { role: PartyRole; detail: PartyDetail; relationship?: string; sharePercent?: string }
 
-export type RegistrationKind = 'general' | 'red-plate' | 'government' | 'international';
+export type RegistrationKind = Open<'general' | 'red-plate' | 'government' | 'international'>;
 export interface VehicleRegistration { number?: string; region?: string; kind?: RegistrationKind; country?: string }
-export type GarageKind = 'dealer' | 'company' | 'unspecified';
+export type GarageKind = Open<'dealer' | 'company' | 'unspecified'>;
 export interface Vehicle {
   make: string; model?: string; year?: number; usage: string; vin?: string; engineNumber?: string;
   colour?: string; seats?: number; registration?: VehicleRegistration; garage?: GarageKind;
+  marketValue?: Money; accessories: { description: string; value?: Money }[]; newVehicle?: boolean;
+  mileageKm?: number;
 }
 /** Only `motor` is AAGI's; the other lines are told apart by their tag alone. */
 export type InsuredInterest = { tag: 'motor'; val: Vehicle } | { tag: Exclude<string, 'motor'>; val: unknown };
@@ -56,11 +66,11 @@ export interface Coverage {
   rate?: string; excluded: boolean;
 }
 export type Frequency = 'single' | 'monthly' | 'quarterly' | 'semi-annual' | 'annual';
-export type ConsentKind =
-  | 'terms' | 'data-verification' | 'marketing' | 'information' | 'sanction-screening' | 'other';
+export type ConsentKind = Open<
+  | 'terms' | 'data-verification' | 'marketing' | 'information' | 'sanction-screening'>;
 export interface Consent { kind: ConsentKind; accepted: boolean; date?: string }
-export type RequirementKind = 'document' | 'medical-examination' | 'information' | 'verification';
-export type RequirementStatus = 'requested' | 'received' | 'waived';
+export type RequirementKind = Open<'document' | 'medical-examination' | 'information' | 'verification'>;
+export type RequirementStatus = Open<'requested' | 'received' | 'waived'>;
 export interface Requirement { code: string; name: string; kind: RequirementKind; status: RequirementStatus; due?: string }
 export interface Reference { kind: string; value: string }
 export type CaseKind = 'policy' | 'claim' | 'credit-application' | 'collection-task';
@@ -69,10 +79,15 @@ export type CaseStatus =
   | 'declined' | 'withdrawn' | 'cancellation-requested' | 'cancelled' | 'lapsed' | 'expired'
   | 'claim-submitted' | 'claim-under-review' | 'claim-information-requested' | 'claim-approved'
   | 'claim-partly-approved' | 'claim-rejected' | 'claim-paid' | 'claim-closed'
-  | 'application-approved' | 'application-rejected' | 'unknown';
+  | 'application-approved' | 'application-rejected' | 'awaiting-payment' | 'change-pending' | 'unknown';
+export type PremiumComponentKind = Open<
+  | 'base' | 'discount' | 'loading' | 'policy-fee' | 'stamp-duty' | 'tax' | 'administration-fee'
+  | 'commission'>;
+export interface PremiumComponent { kind: PremiumComponentKind; amount: Money; description?: string }
 export interface Policy {
   number: string; certificate?: string; startDate?: string; endDate?: string; premium?: Money;
-  documentLink?: string;
+  documentLink?: string; startTime?: string; optionId?: string; breakdown: PremiumComponent[];
+  renewalOf?: string; extensions?: string;
 }
 export interface CaseRef {
   id: string; kind: CaseKind; status: CaseStatus; product?: string; references: Reference[];
@@ -87,27 +102,37 @@ export type AdapterError =
 
 export type Operation =
   | 'quote' | 'accept' | 'upload-document' | 'confirm' | 'cancel' | 'claim' | 'status'
-  | 'policy-document' | 'handle-callback' | 'lookup' | 'poll' | 'notify';
+  | 'policy-document' | 'handle-callback' | 'lookup' | 'poll' | 'notify' | 'validate'
+  | 'decline-quote' | 'quote-change' | 'change' | 'quote-cancellation';
 export interface ConfigKey { name: string; description: string; required: boolean }
-export interface CredentialNeed { name: string; kind: 'basic' | 'api-key' | 'bearer' | 'oauth2-client' | 'hash-key'; description: string }
+export type CredentialKind = Open<
+  | 'basic' | 'api-key' | 'bearer' | 'oauth2-client' | 'hash-key' | 'http-signature'
+  | 'client-certificate'>;
+export interface CredentialNeed { name: string; kind: CredentialKind; description: string }
+/** The JSON Schemas of one operation's `extensions` (in, out); none declared: it takes none. */
+export interface ExtensionSchema { operation: Operation; input?: string; output?: string }
 export interface Description {
   name: string; version: string; spec: string; operations: Operation[]; configKeys: ConfigKey[];
   credentials: CredentialNeed[]; callbacks: { path: string; description: string }[]; lookups: string[];
+  extensions: ExtensionSchema[];
 }
+export interface Answer { question: string; text?: string; answer: string; details?: string }
 
 export interface QuoteRequest {
   product?: string; plan?: string; binding: boolean; startDate?: string; endDate?: string;
   frequency?: Frequency; sumInsured?: Money; parties: Party[]; interest: InsuredInterest;
-  coverages: Coverage[]; channel?: string; extensions?: string;
+  coverages: Coverage[]; channel?: string; extensions?: string; startTime?: string;
+  questionnaire: Answer[]; renewalOf?: string;
 }
 export interface QuoteOption {
-  product?: string; plan?: string; description?: string; premium: Money; frequency?: Frequency;
-  coverages: Coverage[]; taxes?: Money; fees?: Money;
+  id?: string; product?: string; plan?: string; description?: string; premium: Money;
+  frequency?: Frequency; coverages: Coverage[]; taxes?: Money; fees?: Money;
+  breakdown: PremiumComponent[]; extensions?: string;
 }
 export interface Quotation {
   reference?: string; options: QuoteOption[]; underwriting: 'automatic' | 'refer' | 'decline' | 'unknown';
   acceptanceClass?: string; accumulation?: Money; requirements: Requirement[]; validUntil?: string;
-  message?: string;
+  message?: string; extensions?: string;
 }
 export type AcceptanceMode = 'issue' | 'underwrite' | 'verify';
 export interface Application {
@@ -115,15 +140,27 @@ export interface Application {
   startDate?: string; endDate?: string; proposalDate?: string; frequency?: Frequency;
   sumInsured?: Money; premium?: Money; payment?: unknown; parties: Party[];
   interest: InsuredInterest; coverages: Coverage[]; consents: Consent[]; digitalPolicy?: boolean;
-  channel?: string; extensions?: string;
+  channel?: string; extensions?: string; optionIds: string[]; startTime?: string;
+  questionnaire: Answer[]; renewalOf?: string;
 }
+/** 2.0's payment instruction; AAGI asks for none (the adapter always answers `undefined`). */
+export type PaymentInstruction = unknown;
 export interface Acceptance {
   outcome: 'issued' | 'pending' | 'referred' | 'rejected'; status: CaseStatus;
   references: Reference[]; policy?: Policy; requirements: Requirement[]; message?: string;
+  morePolicies: Policy[]; paymentDue?: PaymentInstruction; extensions?: string;
 }
-export interface Cancellation { case: CaseRef; kind: 'in-force' | 'withdrawal'; reason?: string; effectiveDate?: string }
-export interface CancelResult { status: CaseStatus; refund?: Money; awaitingApproval: boolean; message?: string }
-export interface StatusReport { status: CaseStatus; policy?: Policy; references: Reference[]; message?: string }
+export interface Cancellation {
+  case: CaseRef; kind: 'in-force' | 'withdrawal'; reason?: string; effectiveDate?: string;
+  extensions?: string;
+}
+export interface CancelResult {
+  status: CaseStatus; refund?: Money; awaitingApproval: boolean; message?: string; extensions?: string;
+}
+export interface StatusReport {
+  status: CaseStatus; policy?: Policy; references: Reference[]; message?: string;
+  paymentDue?: PaymentInstruction; partnerStatus?: string; extensions?: string;
+}
 
 // The host's imports, as componentize-js binds them.
 

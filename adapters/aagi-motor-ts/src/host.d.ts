@@ -1,11 +1,11 @@
-// The host's imports (wit/1.1.0 http.wit and config.wit), as componentize-js binds them: an
+// The host's imports (wit/2.0.0 http.wit and config.wit), as componentize-js binds them: an
 // import's `result` error is thrown (as the error value, or an Error carrying it in `payload`).
 
-declare module 'panelgate:adapter/http@1.1.0' {
+declare module 'panelgate:adapter/http@2.0.0' {
   export function send(request: import('./contract.js').HttpRequest): import('./contract.js').HttpResponse;
 }
 
-declare module 'panelgate:adapter/config@1.1.0' {
+declare module 'panelgate:adapter/config@2.0.0' {
   export function get(key: string): string | undefined;
 }
 

@@ -102,25 +102,29 @@ function motor(interest: c.InsuredInterest, issues: Issues): c.Vehicle | undefin
   return undefined;
 }
 
-// The Rust twin prints these two values with `{:?}`, the bindings' Debug: `Some(GarageKind::Company)`.
-const KIND_NAMES: Record<c.RegistrationKind, string> = {
-  general: 'General', 'red-plate': 'RedPlate', government: 'Government', international: 'International',
-};
+// The Rust twin prints these two values with `{:?}`, the bindings' Debug: `Some(GarageKind::Company)`,
+// `Some(GarageKind::Other("x"))`.
+function debugName(type: string, value: c.Open<string>): string {
+  if (value.tag === 'other') return `${type}::Other(${JSON.stringify(value.val)})`;
+  const name = value.tag.split('-').map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join('');
+  return `${type}::${name}`;
+}
 
 /** AAGI 6.4: which of plate province and number each country/type pair requires. */
 function checkRegistration(registration: c.VehicleRegistration | undefined, issues: Issues): void {
   const base = 'interest.motor.registration';
   const country = registration?.country;
   const kind = registration?.kind;
+  const tag = kind?.tag;
   const thai = country === undefined || country === 'THA';
   let rule: [boolean, boolean] | undefined;
-  if (thai && kind === 'general') rule = [true, true];
-  else if (thai && kind === 'red-plate') rule = [true, false];
-  else if (thai && kind === 'government') rule = [false, true];
-  else if (thai && kind === undefined) rule = [true, false];
-  else if (!thai && (kind === 'international' || kind === undefined)) rule = [false, true];
+  if (thai && tag === 'general') rule = [true, true];
+  else if (thai && tag === 'red-plate') rule = [true, false];
+  else if (thai && tag === 'government') rule = [false, true];
+  else if (thai && tag === undefined) rule = [true, false];
+  else if (!thai && (tag === 'international' || tag === undefined)) rule = [false, true];
   if (!rule) {
-    const shown = kind === undefined ? 'None' : `Some(RegistrationKind::${KIND_NAMES[kind]})`;
+    const shown = kind === undefined ? 'None' : `Some(${debugName('RegistrationKind', kind)})`;
     issues.add(base, `country ${country ?? 'unset'} with kind ${shown} is not a combination AAGI defines (6.4)`);
     return;
   }
@@ -134,27 +138,32 @@ function checkRegistration(registration: c.VehicleRegistration | undefined, issu
   }
 }
 
-const GARAGE_NAMES: Record<c.GarageKind, string> = { dealer: 'Dealer', company: 'Company', unspecified: 'Unspecified' };
-
 function shownGarage(g: c.GarageKind | undefined): string {
-  return g === undefined ? 'None' : `Some(GarageKind::${GARAGE_NAMES[g]})`;
+  return g === undefined ? 'None' : `Some(${debugName('GarageKind', g)})`;
 }
+
+type KnownGarage = 'dealer' | 'company' | 'unspecified';
 
 /** AAGI 6.3: the garage types each plan allows. */
 function checkGarage(plan: string | undefined, product: string, garage: c.GarageKind | undefined, issues: Issues): string | null {
-  let allowed: (c.GarageKind | undefined)[];
+  let allowed: (KnownGarage | undefined)[];
   if (product === 'VMI' && plan === 'VMI1') allowed = ['dealer', 'company'];
   else if (product === 'VMI' && (plan === 'VMI2+' || plan === 'VMI3+')) allowed = ['company'];
   else allowed = [undefined, 'unspecified'];
-  if (!allowed.includes(garage)) {
+  // `other(..)` is in no plan's list: AAGI names only these three.
+  const known = garage === undefined || garage.tag !== 'other';
+  if (!known || !allowed.includes(garage?.tag as KnownGarage | undefined)) {
+    const shown = allowed.map((g) => shownGarage(g === undefined ? undefined : { tag: g }));
     issues.add('interest.motor.garage',
-      `${plan ?? product} allows [${allowed.map(shownGarage).join(', ')}], not ${shownGarage(garage)}`);
+      `${plan ?? product} allows [${shown.join(', ')}], not ${shownGarage(garage)}`);
   }
-  return garage === undefined ? null : garage.toUpperCase();
+  // Refused above when it is not AAGI's; the partner's own code goes through as given.
+  if (garage === undefined) return null;
+  return garage.tag === 'other' ? garage.val : garage.tag.toUpperCase();
 }
 
 function vehicleOwner(parties: c.Party[], issues: Issues): wire.Owner | null {
-  const i = parties.findIndex((p) => p.detail.tag === 'person' && p.role === 'vehicle-owner');
+  const i = parties.findIndex((p) => p.detail.tag === 'person' && p.role.tag === 'vehicle-owner');
   if (i < 0) return null;
   const person = parties[i].detail.val as c.Person;
   const postal = person.addresses.find((a) => a.postalCode !== undefined)?.postalCode;
@@ -167,9 +176,14 @@ function vehicleOwner(parties: c.Party[], issues: Issues): wire.Owner | null {
   };
 }
 
-const REGISTRATION_KINDS: Record<c.RegistrationKind, string> = {
+const REGISTRATION_KINDS: Record<string, string> = {
   general: 'GEN', 'red-plate': 'REDPLATE', government: 'GOV', international: 'INTER',
 };
+
+/** AAGI 6.4's registrationType; `other(..)` is refused by `checkRegistration` and goes as given. */
+function registrationType(kind: c.RegistrationKind): string {
+  return kind.tag === 'other' ? kind.val : REGISTRATION_KINDS[kind.tag];
+}
 
 function vehicle(v: c.Vehicle, parties: c.Party[], product: string, plan: string | undefined,
   contract: boolean, issues: Issues): wire.Vehicle {
@@ -193,7 +207,7 @@ function vehicle(v: c.Vehicle, parties: c.Party[], product: string, plan: string
     color: v.colour ?? null,
     registrationNumber: r?.number ?? null,
     registrationState: r?.region ?? null,
-    registrationType: r?.kind === undefined ? null : REGISTRATION_KINDS[r.kind],
+    registrationType: r?.kind === undefined ? null : registrationType(r.kind),
     registrationCountry: r?.country ?? null,
     yearOfManufacture: year ?? null,
     engineNumber: v.engineNumber ?? null,
@@ -278,6 +292,9 @@ function premiumOption(product: string, plan: string | undefined, premium: wire.
     coverages,
     taxes: taxes === undefined ? undefined : { amount: taxes.toFixed(2), currency: CURRENCY },
     fees: undefined,
+    id: undefined,
+    breakdown: [],
+    extensions: undefined,
   };
 }
 
@@ -314,15 +331,16 @@ export function quotation(response: wire.QuickQuote): c.Quotation {
     requirements: [],
     validUntil: undefined,
     message: undefined,
+    extensions: undefined,
   };
 }
 
 function identityType(kind: c.IdentityKind): string | undefined {
-  return kind === 'national-id' ? 'NRIC' : kind === 'passport' ? 'PASS' : undefined;
+  return kind.tag === 'national-id' ? 'NRIC' : kind.tag === 'passport' ? 'PASS' : undefined;
 }
 
 function address(a: c.Address, path: string, issues: Issues): wire.Address | undefined {
-  const kind = a.kind === 'registered' ? 'REGISTER' : a.kind === 'residence' ? 'CURRENT' : undefined;
+  const kind = a.kind.tag === 'registered' ? 'REGISTER' : a.kind.tag === 'residence' ? 'CURRENT' : undefined;
   if (!kind) return undefined;
   const line = (i: number): string | null => a.lines[i] ?? null;
   const first = line(0);
@@ -360,7 +378,7 @@ function addresses(list: c.Address[], path: string, issues: Issues): wire.Addres
 }
 
 function mobile(phones: c.Phone[], path: string, required: boolean, issues: Issues): string | null {
-  const n = phones.find((p) => p.kind === 'mobile')?.number;
+  const n = phones.find((p) => p.kind.tag === 'mobile')?.number;
   if (n !== undefined && (bytes(n) !== 10 || !/^[0-9]*$/.test(n))) {
     issues.add(`${path}.phones`, 'the mobile number has 10 digits');
   } else if (n === undefined && required) {
@@ -410,7 +428,7 @@ function party(p: c.Party, at: string, insured: boolean, digital: boolean,
   }
   const org = p.detail.val;
   const path = `${at}.detail.organisation`;
-  const register = org.identities.find((i) => i.kind === 'company-registration')?.number;
+  const register = org.identities.find((i) => i.kind.tag === 'company-registration')?.number;
   if (register === undefined) issues.add(`${path}.identities`, "needs a company_registration (AAGI's registerId)");
   if (insured && digital) issues.add('digital_policy', 'AAGI cannot issue an e-policy to a company; set it false');
   return {
@@ -426,20 +444,22 @@ function party(p: c.Party, at: string, insured: boolean, digital: boolean,
   };
 }
 
-const CONSENT_NAMES: Partial<Record<c.ConsentKind, string>> = {
+type KnownConsent = 'information' | 'sanction-screening' | 'marketing';
+
+const CONSENT_NAMES: Record<KnownConsent, string> = {
   information: 'information', 'sanction-screening': 'sanction_screening', marketing: 'marketing',
 };
 
 function consents(list: c.Consent[], issues: Issues): wire.Consent[] {
   const out: wire.Consent[] = [];
   // AAGI 5.2.2: all three, INFORMATION and SANCTION_COUNTRY accepted.
-  const wanted: [c.ConsentKind, string, boolean][] = [
+  const wanted: [KnownConsent, string, boolean][] = [
     ['information', 'INFORMATION', true],
     ['sanction-screening', 'SANCTION_COUNTRY', true],
     ['marketing', 'MARKETING', false],
   ];
   for (const [kind, wireKind, mustAccept] of wanted) {
-    const given = list.find((x) => x.kind === kind);
+    const given = list.find((x) => x.kind.tag === kind);
     if (!given) issues.add('consents', `needs the \`${CONSENT_NAMES[kind]}\` consent (AAGI's ${wireKind})`);
     else if (mustAccept && !given.accepted) issues.add('consents', `\`${CONSENT_NAMES[kind]}\` must be accepted to issue`);
     else out.push({ consentGroup: null, consentType: wireKind, hasAccepted: given.accepted, acceptanceDate: given.date ?? null });
@@ -447,21 +467,22 @@ function consents(list: c.Consent[], issues: Issues): wire.Consent[] {
   return out;
 }
 
-function role(parties: c.Party[], wanted: c.PartyRole): [number, c.Party] | undefined {
-  const i = parties.findIndex((p) => p.role === wanted);
+type KnownRole = Exclude<c.PartyRole['tag'], 'other'>;
+
+function role(parties: c.Party[], wanted: KnownRole): [number, c.Party] | undefined {
+  const i = parties.findIndex((p) => p.role.tag === wanted);
   return i < 0 ? undefined : [i, parties[i]];
 }
 
-/** `extensions.customer_name`: the name AAGI prints for a company's main driver (AAGI 5.2.1). */
-function customerName(extensions: string | undefined): string | undefined {
-  if (extensions === undefined) return undefined;
-  try {
-    const value = JSON.parse(extensions);
-    const name = value !== null && typeof value === 'object' ? value.customer_name : undefined;
-    return typeof name === 'string' ? name : undefined;
-  } catch {
-    return undefined;
+/**
+ * The main driver's name (the first party with role `driver` that is a person), which AAGI
+ * prints for a company insuring a private car (AAGI 5.2.1 `customerName`).
+ */
+function mainDriver(parties: c.Party[]): string | undefined {
+  for (const p of parties) {
+    if (p.role.tag === 'driver' && p.detail.tag === 'person') return p.detail.val.fullName;
   }
+  return undefined;
 }
 
 function displayName(p: c.Party): string {
@@ -493,7 +514,7 @@ export function contract(application: c.Application): wire.Contract {
   const packages: wire.Package[] = plan !== undefined
     ? [packageFor(plan, application.sumInsured, application.coverages, premium, issues)]
     : [premium ? { name: null, coverages: null, premium } : { name: null, coverages: null }];
-  const customer = customerName(application.extensions);
+  const customer = mainDriver(application.parties);
   const insuredAt = role(application.parties, 'insured');
   let insured: wire.Party | undefined;
   if (insuredAt) {
@@ -501,13 +522,14 @@ export function contract(application: c.Application): wire.Contract {
     const companyIndividualUse = p.detail.tag === 'organisation'
       && wireVehicle !== undefined && (wireVehicle.usage === '110' || wireVehicle.usage === '210');
     if (companyIndividualUse && customer === undefined) {
-      issues.add('extensions.customer_name', 'a company insuring a private car names its main driver (AAGI 5.2.1)');
+      issues.add('parties',
+        'a company insuring a private car names its main driver: a person with role `driver` (AAGI 5.2.1)');
     }
     insured = party(p, `parties[${i}]`, true, digital, customer, issues);
   } else {
     issues.add('parties', 'needs an `insured` party');
   }
-  const other = (wanted: c.PartyRole): wire.Party | undefined => {
+  const other = (wanted: KnownRole): wire.Party | undefined => {
     const at = role(application.parties, wanted);
     return at && party(at[1], `parties[${at[0]}]`, false, false, displayName(at[1]), issues);
   };
@@ -552,6 +574,11 @@ function policy(info: wire.ContractInfo): c.Policy | undefined {
     endDate: info.policyExpiryDate ?? undefined,
     premium: undefined,
     documentLink: info.documentUrl ?? undefined,
+    startTime: undefined,
+    optionId: undefined,
+    breakdown: [],
+    renewalOf: undefined,
+    extensions: undefined,
   };
 }
 
@@ -574,8 +601,8 @@ export function acceptance(info: wire.ContractInfo, mode: c.AcceptanceMode): c.A
   } else if (status === 'pending-underwriting') {
     outcome = 'pending';
     requirements = [{
-      code: 'car-inspection', name: 'Car inspection before cover starts', kind: 'verification',
-      status: 'requested', due: undefined,
+      code: 'car-inspection', name: 'Car inspection before cover starts', kind: { tag: 'verification' },
+      status: { tag: 'requested' }, due: undefined,
     }];
     message = "the car must be inspected; follow the case's status";
   } else if (status === 'declined') {
@@ -583,7 +610,10 @@ export function acceptance(info: wire.ContractInfo, mode: c.AcceptanceMode): c.A
   } else {
     return protocol(`a new contract cannot be ${status}`);
   }
-  return { outcome, status: caseState, references, policy: policy(info), requirements, message };
+  return {
+    outcome, status: caseState, references, policy: policy(info), requirements, message,
+    morePolicies: [], paymentDue: undefined, extensions: undefined,
+  };
 }
 
 /**
@@ -596,6 +626,9 @@ export function statusReport(info: wire.ContractInfo, asked: string): c.StatusRe
     policy: policy(info),
     references: [{ kind: CONTRACT_ID, value: info.contractId || asked }],
     message: `policyStatus ${info.policyStatus}`,
+    paymentDue: undefined,
+    partnerStatus: undefined,
+    extensions: undefined,
   };
 }
 

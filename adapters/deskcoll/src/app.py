@@ -93,3 +93,18 @@ class Operations(exports.Operations):
 
     def look_up(self, request):
         raise mapping.unsupported("lookup")
+
+    def validate(self, request):
+        raise mapping.unsupported("validate")
+
+    def decline_quote(self, request):
+        raise mapping.unsupported("decline-quote")
+
+    def quote_change(self, request):
+        raise mapping.unsupported("quote-change")
+
+    def change(self, request):
+        raise mapping.unsupported("change")
+
+    def quote_cancellation(self, cancellation):
+        raise mapping.unsupported("quote-cancellation")

@@ -45,7 +45,7 @@ def unsupported(operation):
 def description():
     return t.Description(
         name="deskcoll",
-        version="1.0.0",
+        version="2.0.0",
         spec="MNC Desk Coll (collection results, desk-coll tasks)",
         operations=[t.Operation.POLL, t.Operation.NOTIFY],
         config_keys=[
@@ -54,11 +54,13 @@ def description():
             t.ConfigKey("tasks-path", "path of the desk-coll task GET below base-url", True),
         ],
         credentials=[
-            t.CredentialNeed("partner", t.CredentialKind.BASIC, "MNC's Basic Auth (SERVICEMNC in the spec)"),
-            t.CredentialNeed("hash-key", t.CredentialKind.HASH_KEY, "the HashKey of `hashing`"),
+            t.CredentialNeed("partner", t.CredentialKind_Basic(), "MNC's Basic Auth (SERVICEMNC in the spec)"),
+            t.CredentialNeed("hash-key", t.CredentialKind_HashKey(), "the HashKey of `hashing`"),
         ],
         callbacks=[],
         lookups=["collection-tasks"],
+        # No operation takes or returns `extensions`: the host refuses a portal's (422).
+        extensions=[],
     )
 
 
@@ -117,8 +119,10 @@ def task(raw):
     """One task of the GET response. Every value is a string or null (spec 4.2)."""
     if not isinstance(raw, dict) or not raw.get("contract_no") or raw.get("name") is None:
         raise protocol("a task without contract_no or name")
+    # The spec's phone1..phone4 carry no kind: 2.0's open code set names it `other`, as the
+    # host shows a 1.x adapter's closed `other`.
     phones = [
-        t.Phone(t.PhoneKind.OTHER, str(raw.get(f"phone{i}")).strip(), None, None)
+        t.Phone(t.PhoneKind_Other("other"), str(raw.get(f"phone{i}")).strip(), None, None)
         for i in range(1, 5)
         if raw.get(f"phone{i}") and str(raw.get(f"phone{i}")).strip()
     ]

@@ -46,12 +46,25 @@ class Tasks(unittest.TestCase):
         self.assertEqual(task.total_due, t.Money("107261731.00", "IDR"))
         self.assertEqual(task.last_payment.due_date, "2021-02-20")
         self.assertEqual([p.number for p in task.phones], ["085340060088"])
+        # The spec gives phones no kind: 2.0's open set says `other`, as a 1.x adapter's did.
+        self.assertEqual(task.phones[0].kind, t.PhoneKind_Other("other"))
         self.assertTrue(task.dedicated)
 
     def test_a_body_without_data_is_a_protocol_error(self):
         with self.assertRaises(Err) as caught:
             mapping.work_items(200, b'{"tasks": []}')
         self.assertIsInstance(caught.exception.value, t.AdapterError_PartnerProtocol)
+
+
+class Describe(unittest.TestCase):
+    def test_the_adapter_declares_its_credentials_and_takes_no_extensions(self):
+        description = mapping.description()
+        self.assertEqual(description.version.split(".")[0], "2")
+        self.assertEqual(
+            [(c.name, c.kind) for c in description.credentials],
+            [("partner", t.CredentialKind_Basic()), ("hash-key", t.CredentialKind_HashKey())],
+        )
+        self.assertEqual(description.extensions, [])
 
 
 class Results(unittest.TestCase):

@@ -14,7 +14,7 @@ pub enum Lang {
 }
 
 /// The contract the templates and the SDK bind (the SDK's `wit` is this version).
-pub const CONTRACT: &str = "1.1.0";
+pub const CONTRACT: &str = "2.0.0";
 
 macro_rules! embedded {
     ($($path:literal),* $(,)?) => {
@@ -37,13 +37,14 @@ const SDK: &[(&str, &str)] = embedded![
 
 /// The contract, as files relative to the repository root.
 const WIT: &[(&str, &str)] = embedded![
-    "wit/1.1.0/config.wit",
-    "wit/1.1.0/credentials.wit",
-    "wit/1.1.0/http.wit",
-    "wit/1.1.0/log.wit",
-    "wit/1.1.0/operations.wit",
-    "wit/1.1.0/types.wit",
-    "wit/1.1.0/world.wit",
+    "wit/2.0.0/config.wit",
+    "wit/2.0.0/credentials.wit",
+    "wit/2.0.0/http.wit",
+    "wit/2.0.0/invocation.wit",
+    "wit/2.0.0/log.wit",
+    "wit/2.0.0/operations.wit",
+    "wit/2.0.0/types.wit",
+    "wit/2.0.0/world.wit",
 ];
 
 const RUST_CARGO: &str = include_str!("template/rust/Cargo.toml.tmpl");

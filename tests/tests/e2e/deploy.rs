@@ -379,10 +379,14 @@ async fn replay_reports_what_a_candidate_changes_and_nothing_for_the_same_module
 
 #[tokio::test]
 async fn adapters_of_both_contract_versions_serve_side_by_side() {
-    // Desk Coll's Python adapter is built against the frozen 1.0.0 contract, the Rust adapters
-    // against 1.1.0; one host serves both at once.
-    let (h, _sim) =
-        crate::deskcoll::start_deskcoll(crate::deskcoll::PASSWORD, crate::deskcoll::HASH_KEY).await;
+    // Desk Coll's last 1.x build is against the frozen 1.0.0 contract, the Rust adapters
+    // against 2.0.0; one host serves both at once (the 1.1.0 builds: `legacy::`).
+    let (h, _sim) = crate::deskcoll::start_deskcoll_built(
+        panelgate_tests::guests::LEGACY_DESKCOLL,
+        crate::deskcoll::PASSWORD,
+        crate::deskcoll::HASH_KEY,
+    )
+    .await;
     let (_, modules) = admin(&h, reqwest::Method::GET, "/admin/adapters", None).await;
     let wit = |name: &str| {
         modules
@@ -393,7 +397,7 @@ async fn adapters_of_both_contract_versions_serve_side_by_side() {
             .map(|m| m["module"]["wit"].as_str().unwrap().to_string())
     };
     assert_eq!(wit("deskcoll").as_deref(), Some("1.0.0"));
-    assert_eq!(wit("aap-h2h").as_deref(), Some("1.1.0"));
+    assert_eq!(wit("aap-h2h").as_deref(), Some("2.0.0"));
 
     let quote_body = example("A03", "quote");
     let quote = h.post("/v1/panels/A03/quotes", &quote_body);
@@ -403,7 +407,7 @@ async fn adapters_of_both_contract_versions_serve_side_by_side() {
     assert_eq!(ws, StatusCode::OK, "{wb}");
     assert_eq!(wb["result"].as_array().unwrap().len(), 3);
 
-    // `validate`, new in 1.1.0: the 1.1.0 adapter checks without calling its partner...
+    // `validate`, new in 1.1.0: the 2.0.0 adapter checks without calling its partner...
     let calls_before = h.a03.requests().len();
     let (status, body) = h
         .post(
