@@ -128,7 +128,7 @@ async fn a_switch_and_a_rollback_under_load_fail_no_request() {
     let (status, pushed) = push(&h, std::fs::read(guests::PROBE_NEXT).unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{pushed}");
     assert_eq!(pushed["version"], "0.2.0");
-    assert_eq!(pushed["wit"], "1.1.0");
+    assert_eq!(pushed["wit"], "2.0.0");
     let (status, switched) = admin(
         &h,
         reqwest::Method::PUT,
@@ -232,10 +232,10 @@ async fn bad_modules_are_refused_and_the_panel_keeps_serving() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     refused(&body, "core WebAssembly module, not a component");
 
-    // The probe, with every `panelgate:adapter@1.1.0` name rewritten to a version no host has.
+    // The probe, with every `panelgate:adapter@2.0.0` name rewritten to a version no host has.
     let bytes = std::fs::read(guests::PROBE).unwrap();
-    let future = replace_all(&bytes, b"panelgate:adapter/", b"@1.1.0", b"@9.0.0");
-    assert!(future != bytes, "the probe names panelgate:adapter@1.1.0");
+    let future = replace_all(&bytes, b"panelgate:adapter/", b"@2.0.0", b"@9.0.0");
+    assert!(future != bytes, "the probe names panelgate:adapter@2.0.0");
     let (status, body) = push(&h, future).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     refused(&body, "targets `panelgate:adapter@9.0.0`");
