@@ -223,13 +223,13 @@ mod tests {
         .unwrap();
         assert!(
             schemas
-                .check_input(Operation::Quote, Some(r#"{"licences": ["SIM123"]}"#))
+                .check_input(Operation::Quote, Some(r#"{"licences": ["SI123"]}"#))
                 .is_ok()
         );
         let issues = schemas
             .check_input(
                 Operation::Quote,
-                Some(r#"{"licences": ["SIM123", "x"], "more": 1}"#),
+                Some(r#"{"licences": ["SI123", "x"], "more": 1}"#),
             )
             .unwrap_err();
         let paths: Vec<_> = issues.iter().map(|i| i.path.as_str()).collect();

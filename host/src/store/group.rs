@@ -13,6 +13,9 @@ pub(super) const MAX_BATCH: usize = 64;
 /// The advisory lock key of [`Store::begin_ordered`] ("pgate" in ASCII).
 const ORDERED_WRITES: i64 = 0x70_67_61_74_65;
 
+/// What the writer runs with a queued commit's result before answering anyone after it.
+pub(super) type Then = Box<dyn FnOnce(&Result<Committed>) + Send>;
+
 /// One [`Commit`] waiting for the group commit, and where its result goes.
 pub(super) struct Job {
     pub(super) commit: Commit,
@@ -21,7 +24,7 @@ pub(super) struct Job {
     pub(super) done: tokio::sync::oneshot::Sender<Result<Committed>>,
     /// Run by the writer with the result before it is sent (a queued commit's metrics and log),
     /// so that a later commit's answer, a flush's, comes after it.
-    pub(super) then: Option<Box<dyn FnOnce(&Result<Committed>) + Send>>,
+    pub(super) then: Option<Then>,
 }
 
 impl Job {
