@@ -90,7 +90,7 @@ pub(crate) async fn low_load(
     let client = reqwest::Client::new();
     let direct = direct_aap_quote(&client, aap_url);
     let body = examples("A03", "quote")?;
-    let relay_url = relay(direct.clone()).await?;
+    let relay_url = relay(direct.clone(), "127.0.0.1:0").await?;
     let mut paths = vec![direct, portal_call(&client, relay_url, body.clone(), None)];
     for (host, _) in hosts_and_apps.clone() {
         let url = format!("{host}/v1/panels/A03/quotes");

@@ -31,12 +31,24 @@ use partners::examples;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> Result<()> {
-    // `PANELGATE_BENCH_HOST=CONFIG`: this process is the slow-partner scenario's host (see `slow`).
+fn main() -> Result<()> {
+    // `PANELGATE_BENCH_HOST=CONFIG`: this process is the slow-partner scenario's host (see
+    // `slow`), on the runtime `panelgate serve` runs on.
     if let Ok(config) = std::env::var(slow::HOST_ENV) {
-        return slow::serve_host(&config).await;
+        return panelgate::memory::runtime(None)?.block_on(slow::serve_host(&config));
     }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // `PANELGATE_BENCH_RELAY=PARTNER LISTEN`: this process is the slow-partner scenario's relay.
+    if let Ok(spec) = std::env::var(slow::RELAY_ENV) {
+        return runtime.block_on(slow::serve_relay(&spec));
+    }
+    runtime.block_on(bench())
+}
+
+async fn bench() -> Result<()> {
     slow::raise_open_files_limit();
     let any = "127.0.0.1:0".parse()?;
     let aap_config = AapSimConfig {
@@ -91,6 +103,9 @@ async fn main() -> Result<()> {
     if profile.is_none() && !micro {
         micro::compile_and_load(&cache).await?;
         startup::startup(dir.path()).await?;
+        // First, while the process holds no connections from the other scenarios: its
+        // thousands of connections need the open-files limit to themselves.
+        slow::run(&cache, &aap).await?;
     }
 
     // ---- the host ----
@@ -207,6 +222,5 @@ token = {{ value = "bench-token" }}
     store::commits(&apps).await?;
     side_by_side::memory_per_panel(app, config, &aap.base_url(), loaded.unwrap_or_default()).await?;
     side_by_side::rows(&hosts, aap.base_url(), aagi.base_url()).await?;
-    low_load::low_load(&aap.base_url(), &hosts, &apps, 1000).await?;
-    slow::run(&cache, &aap).await
+    low_load::low_load(&aap.base_url(), &hosts, &apps, 1000).await
 }

@@ -12,7 +12,7 @@ use crate::common::Path;
 /// The floor of any host: an HTTP server on loopback that takes the portal's JSON body, parses
 /// it, makes the direct path's call (native mapping, one partner exchange) and answers JSON.
 /// What panelgate adds over this is the sandbox, the store, and its checks.
-pub(crate) async fn relay(direct: Path) -> Result<String> {
+pub(crate) async fn relay(direct: Path, listen: &str) -> Result<String> {
     use axum::extract::State;
     let counter = Arc::new(AtomicU64::new(50_000_000));
     let router = axum::Router::new()
@@ -38,7 +38,7 @@ pub(crate) async fn relay(direct: Path) -> Result<String> {
         )
         .with_state((direct, counter));
     // Its listener bound as the host's is.
-    let listener = panelgate::listen("127.0.0.1:0").await?;
+    let listener = panelgate::listen(listen).await?;
     let url = format!("http://{}/relay", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, router).await });
     Ok(url)

@@ -75,7 +75,7 @@ pub(crate) async fn rows(hosts: &[String], aap_url: String, aagi_url: String) ->
     };
     let body = examples("A03", "quote")?;
     let direct = direct_aap_quote(&client, &aap_url);
-    let relay_url = relay(direct.clone()).await?;
+    let relay_url = relay(direct.clone(), "127.0.0.1:0").await?;
     let mut paths = vec![direct, host_call(&relay_url, "", body.clone(), None)];
     paths.extend(
         hosts
@@ -129,7 +129,7 @@ pub(crate) async fn rows(hosts: &[String], aap_url: String, aagi_url: String) ->
     };
     let body = examples("A03", "accept-cac")?;
     let direct = path(direct_aap_accept);
-    let relay_url = relay(direct.clone()).await?;
+    let relay_url = relay(direct.clone(), "127.0.0.1:0").await?;
     let mut paths = vec![direct, host_call(&relay_url, "", body.clone(), None)];
     paths.extend(hosts.iter().map(|h| {
         host_call(
@@ -170,7 +170,7 @@ pub(crate) async fn rows(hosts: &[String], aap_url: String, aagi_url: String) ->
     };
     let body = examples("aagi-motor", "quote")?;
     let direct = path(direct_aagi_quote);
-    let relay_url = relay(direct.clone()).await?;
+    let relay_url = relay(direct.clone(), "127.0.0.1:0").await?;
     let mut paths = vec![direct, host_call(&relay_url, "", body.clone(), None)];
     paths.extend(
         hosts
@@ -209,7 +209,7 @@ pub(crate) async fn rows(hosts: &[String], aap_url: String, aagi_url: String) ->
     };
     let body = examples("aagi-motor", "accept")?;
     let direct = path(direct_aagi_accept);
-    let relay_url = relay(direct.clone()).await?;
+    let relay_url = relay(direct.clone(), "127.0.0.1:0").await?;
     let mut paths = vec![direct, host_call(&relay_url, "", body.clone(), None)];
     paths.extend(
         hosts

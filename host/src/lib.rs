@@ -11,6 +11,7 @@ pub mod config;
 pub mod core;
 pub mod extensions;
 pub mod kit;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod oci;
@@ -196,7 +197,12 @@ pub(crate) fn panel_context(
         reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .pool_idle_timeout(Duration::from_secs(60)),
+            // An idle connection to the partner closes after 4 s: before the common servers'
+            // keep-alive limits (Node.js and Apache close at 5 s), so that a request is never
+            // sent on a connection the partner is closing (an accept's outcome would be in
+            // doubt), and so that after a burst the host does not hold thousands of idle
+            // connections and their buffers.
+            .pool_idle_timeout(PARTNER_IDLE_TIMEOUT),
     )?
     .build()
     .with_context(|| format!("panel `{id}`: building its HTTP client"))?;
@@ -222,6 +228,9 @@ pub(crate) fn panel_context(
         known_good: Default::default(),
     })
 }
+
+/// How long a connection to a partner may sit idle in the panel's pool.
+const PARTNER_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// The panel's client with its TLS settings: the client certificate it presents (mutual TLS)
 /// and the only CAs it trusts for its partner, when given.

@@ -5,7 +5,12 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() {
-    panelgate::cli::main().await
+fn main() {
+    match panelgate::memory::runtime(None) {
+        Ok(runtime) => runtime.block_on(panelgate::cli::main()),
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            std::process::exit(1);
+        }
+    }
 }

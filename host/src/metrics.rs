@@ -52,6 +52,12 @@ struct PanelLabels {
     panel: String,
 }
 
+/// A kind of pooled slot: `memory`, `table` or `stack`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SlotLabels {
+    kind: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PartnerLabels {
     panel: String,
@@ -122,6 +128,8 @@ pub struct Metrics {
     circuit: Family<PanelLabels, Gauge>,
     quarantined: Family<PanelLabels, Gauge>,
     compiled_modules: Gauge,
+    idle_slots: Family<SlotLabels, Gauge>,
+    idle_resident: Family<SlotLabels, Gauge>,
     webhook_attempts: Family<WebhookLabels, Counter>,
     webhook_duration: Histograms<SubscriptionLabels>,
     last_hour: LastHour,
@@ -235,6 +243,18 @@ impl Metrics {
             "Compiled adapter modules the host keeps in memory: the registered ones it has loaded",
             compiled_modules.clone(),
         );
+        let idle_slots = Family::<SlotLabels, Gauge>::default();
+        registry.register(
+            "instance_pool_idle_slots",
+            "Pooled slots an earlier instance used and none uses now (warm), by kind",
+            idle_slots.clone(),
+        );
+        let idle_resident = Family::<SlotLabels, Gauge>::default();
+        registry.register(
+            "instance_pool_idle_resident_bytes",
+            "Bytes the idle slots keep resident for their next use, by kind: what a burst leaves behind",
+            idle_resident.clone(),
+        );
         let webhook_attempts = Family::<WebhookLabels, Counter>::default();
         registry.register(
             "webhook_attempts",
@@ -264,6 +284,8 @@ impl Metrics {
             circuit,
             quarantined,
             compiled_modules,
+            idle_slots,
+            idle_resident,
             webhook_attempts,
             webhook_duration,
             last_hour: LastHour::default(),
@@ -458,6 +480,34 @@ impl Metrics {
                 .set(i64::from(quarantined));
             // Panels that never ran an operation still show 0 instances in use.
             drop(self.in_flight.get_or_create(&labels));
+        }
+    }
+
+    /// The pooling allocator's idle slots and what they keep resident, read at each scrape.
+    pub fn pool_state(&self, pool: &wasmtime::PoolingAllocatorMetrics) {
+        let idle = [
+            (
+                "memory",
+                pool.unused_warm_memories(),
+                pool.unused_memory_bytes_resident(),
+            ),
+            (
+                "table",
+                pool.unused_warm_tables(),
+                pool.unused_table_bytes_resident(),
+            ),
+            (
+                "stack",
+                pool.unused_warm_stacks(),
+                pool.unused_stack_bytes_resident().unwrap_or(0),
+            ),
+        ];
+        for (kind, slots, bytes) in idle {
+            let labels = SlotLabels { kind };
+            self.idle_slots.get_or_create(&labels).set(i64::from(slots));
+            self.idle_resident
+                .get_or_create(&labels)
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
         }
     }
 

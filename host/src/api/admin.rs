@@ -576,6 +576,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         };
         (panel.id.clone(), circuit, panel.adapter.quarantine().is_some())
     }));
+    if let Some(pool) = state.runtime.engine.pooling_allocator_metrics() {
+        metrics.pool_state(&pool);
+    }
     (
         [(axum::http::header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
         metrics.encode(),

@@ -348,6 +348,33 @@ async fn metrics_count_a_known_sequence_of_requests() {
         );
     }
     assert_eq!(sample(&text, "panelgate_instance_pool_slots", &[]), Some(50.0));
+    // The operations above left warm slots behind, each keeping a little resident for its next
+    // use: at most the 64 KiB of fiber stack a slot keeps (`runtime::engine`).
+    for kind in ["memory", "table", "stack"] {
+        let idle = sample(&text, "panelgate_instance_pool_idle_slots", &[("kind", kind)]);
+        assert!(idle.is_some_and(|n| n >= 1.0), "idle {kind} slots: {idle:?}");
+        let resident = sample(
+            &text,
+            "panelgate_instance_pool_idle_resident_bytes",
+            &[("kind", kind)],
+        );
+        assert!(resident.is_some_and(|b| b >= 0.0), "{kind}: {resident:?}");
+    }
+    let stacks = sample(&text, "panelgate_instance_pool_idle_slots", &[("kind", "stack")]).unwrap();
+    let stack_bytes = sample(
+        &text,
+        "panelgate_instance_pool_idle_resident_bytes",
+        &[("kind", "stack")],
+    )
+    .unwrap();
+    assert!(
+        stacks <= 50.0,
+        "no more idle stacks than the pool's 50 slots: {stacks}"
+    );
+    assert!(
+        stack_bytes > 0.0 && stack_bytes <= stacks * 65536.0,
+        "{stack_bytes} bytes kept by {stacks} idle stacks"
+    );
 
     // A fifth fault in a row on a caller's input does not quarantine the probe: it still serves
     // the panel's last good request.
