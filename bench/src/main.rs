@@ -86,7 +86,7 @@ async fn bench() -> Result<()> {
     // `PANELGATE_BENCH_MICRO=1`: only the runtime's per-call figures, for comparing settings.
     let micro = std::env::var("PANELGATE_BENCH_MICRO").is_ok();
 
-    // `PANELGATE_BENCH_ONLY=slow`: only the slow-partner scenario.
+    // `PANELGATE_BENCH_ONLY=slow`: only the slow-partner scenario; `fast`: all but it.
     let only = std::env::var("PANELGATE_BENCH_ONLY").ok();
 
     println!(
@@ -105,7 +105,10 @@ async fn bench() -> Result<()> {
         startup::startup(dir.path()).await?;
         // First, while the process holds no connections from the other scenarios: its
         // thousands of connections need the open-files limit to themselves.
-        slow::run(&cache, &aap).await?;
+        // (`PANELGATE_BENCH_ONLY=fast`: every scenario but this one.)
+        if only.as_deref() != Some("fast") {
+            slow::run(&cache, &aap).await?;
+        }
     }
 
     // ---- the host ----
