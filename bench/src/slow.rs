@@ -76,42 +76,68 @@ pub(crate) async fn serve_relay(spec: &str) -> Result<()> {
     Ok(())
 }
 
+/// The benchmark's binary re-run as a host or a relay (`env` says which), killed when dropped.
+struct Process(std::process::Child);
+
+impl Process {
+    fn spawn(what: &str, env: (&str, String)) -> Result<Process> {
+        let child = std::process::Command::new(std::env::current_exe()?)
+            .env(env.0, env.1)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting the {what} process"))?;
+        Ok(Process(child))
+    }
+
+    /// Waits until `ready` holds, failing if the process ends first or `within` passes.
+    async fn wait_until<F, Fut>(&mut self, what: &str, within: Duration, ready: F) -> Result<()>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + within;
+        while !ready().await {
+            if let Some(status) = self.0.try_wait()? {
+                anyhow::bail!("the {what} process ended before it got ready ({status})");
+            }
+            anyhow::ensure!(Instant::now() < deadline, "the {what} never got ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The relay in a process of its own, as the host is, so that neither shares the load's
 /// process (nor its open-files limit: 5,000 connections each way are 20,000 descriptors).
 struct Relay {
-    child: std::process::Child,
+    _process: Process,
     url: String,
 }
 
 impl Relay {
     async fn start(partner: &str) -> Result<Relay> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = std::process::Command::new(std::env::current_exe()?)
-            .env(RELAY_ENV, format!("{partner} 127.0.0.1:{port}"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .context("starting the relay process")?;
-        let mut relay = Relay {
-            child,
+        let mut process = Process::spawn("relay", (RELAY_ENV, format!("{partner} 127.0.0.1:{port}")))?;
+        let listening = || async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() };
+        process
+            .wait_until("relay", Duration::from_secs(30), listening)
+            .await?;
+        Ok(Relay {
+            _process: process,
             url: format!("http://127.0.0.1:{port}/relay"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if let Some(status) = relay.child.try_wait()? {
-                anyhow::bail!("the relay process ended before it listened ({status})");
-            }
-            anyhow::ensure!(Instant::now() < deadline, "the relay never listened");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Ok(relay)
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        })
     }
 }
 
@@ -168,7 +194,7 @@ async fn slow_partner(answer: Bytes) -> Result<String> {
 /// A host process serving panel `A03` against `partner`: the default config, and `sandbox`'s
 /// lines in its `[sandbox]` table.
 struct Host {
-    child: std::process::Child,
+    process: Process,
     url: String,
 }
 
@@ -215,35 +241,22 @@ password = {{ value = "cb-secret" }}
                 aap = guests::AAP_H2H,
             ),
         )?;
-        let child = std::process::Command::new(std::env::current_exe()?)
-            .env(HOST_ENV, &config)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .context("starting the host process")?;
-        let mut host = Host {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        };
+        let mut process = Process::spawn("host", (HOST_ENV, config.display().to_string()))?;
         let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(180);
-        loop {
-            let ready = client.get(format!("{}/readyz", host.url)).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return Ok(host);
-            }
-            if let Some(status) = host.child.try_wait()? {
-                anyhow::bail!(
-                    "the host process ended before it got ready ({status}); its log is beside its config"
-                );
-            }
-            anyhow::ensure!(Instant::now() < deadline, "the host never got ready");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let url = format!("http://127.0.0.1:{port}");
+        let ready = || {
+            let request = client.get(format!("{url}/readyz")).send();
+            async move { request.await.is_ok_and(|r| r.status().is_success()) }
+        };
+        // Its log is beside its config.
+        process
+            .wait_until("host", Duration::from_secs(180), ready)
+            .await?;
+        Ok(Host { process, url })
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// What the pool's idle slots keep resident (`/metrics`), in KiB.
@@ -274,13 +287,6 @@ password = {{ value = "cb-secret" }}
             anyhow::ensure!(status.is_success(), "the host answered {status}");
         }
         Ok(rss_kib_of(self.pid()))
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
