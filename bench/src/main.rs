@@ -191,7 +191,8 @@ token = {{ value = "bench-token" }}
 
     if let Some(period) = profile {
         // `PANELGATE_BENCH_PROFILE_PATH=adapter`: the adapter call with its partner exchange
-        // alone (no portal API, no store) instead of the whole host.
+        // alone (no portal API, no store) instead of the whole host; `accept`: host AAP accepts
+        // (a new loan each) instead of quotes.
         let (what, call) = match std::env::var("PANELGATE_BENCH_PROFILE_PATH").as_deref() {
             Ok("adapter") => {
                 let adapter = app.state.panel("A03").expect("panel A03").adapter.clone();
@@ -202,12 +203,22 @@ token = {{ value = "bench-token" }}
                     adapter_quote(adapter, quote),
                 )
             }
+            Ok("accept") => {
+                let url = format!("{}/v1/panels/A03/policies", hosts[0]);
+                let accept = portal_call(
+                    &reqwest::Client::new(),
+                    url,
+                    examples("A03", "accept-cac")?,
+                    Some("/interest/credit_life/account"),
+                );
+                ("AAP accepts through the host (SQLite, full)", accept)
+            }
             Ok("host") | Err(std::env::VarError::NotPresent) => {
                 let url = format!("{}/v1/panels/A03/quotes", hosts[0]);
                 let quote = portal_call(&reqwest::Client::new(), url, examples("A03", "quote")?, None);
                 ("AAP quotes through the host (SQLite, full)", quote)
             }
-            _ => anyhow::bail!("PANELGATE_BENCH_PROFILE_PATH: `adapter` or `host`"),
+            _ => anyhow::bail!("PANELGATE_BENCH_PROFILE_PATH: `adapter`, `host` or `accept`"),
         };
         let sat = throughput_for(call, 0, period).await?;
         println!(
