@@ -283,11 +283,11 @@ impl Store {
                 };
                 let pragmas = match durability {
                     crate::config::Durability::Full => {
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0; \
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864; \
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
                     }
                     crate::config::Durability::Normal => {
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; \
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864; \
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
                     }
                 };
@@ -336,9 +336,9 @@ impl Store {
         let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
         let checkpointer = match sqlite {
             Some((file, pragmas)) => {
-                let behind = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
-                sqlite::start(&file, pragmas, writer.turn.clone(), queue, behind.clone())?;
-                Some(sqlite::start_checkpointer(&file, pragmas, behind)?)
+                let wal = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
+                sqlite::start(&file, pragmas, writer.turn.clone(), queue, wal.clone())?;
+                Some(sqlite::start_checkpointer(&file, pragmas, wal)?)
             }
             None => {
                 drop(tokio::spawn(writer.clone().run(queue)));
