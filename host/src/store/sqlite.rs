@@ -134,16 +134,16 @@ pub(super) const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::fr
 /// sent). SQLite writes the WAL from its start again only when a transaction begins after a
 /// checkpoint that copied all of it; the checkpoint thread's, beside a writer that never pauses,
 /// always finds frames written after it began, so under load the WAL never restarted: it grew
-/// by gigabytes, and every commit appended to a longer file, whose sync wrote its size and its
-/// new blocks too. The writer's own checkpoint, with no write beside it, copies what the thread
+/// by hundreds of megabytes in seconds (811 MB in 8 s of the benchmark's accepts), and every
+/// commit appended to a longer file, whose sync wrote its size and its new blocks too. The writer's own checkpoint, with no write beside it, copies what the thread
 /// left (little) and completes, and the next batch writes the WAL from its start. 4,000 pages:
 /// 16 MiB of WAL.
 const WRITER_CHECKPOINT_AT: i64 = 4000;
 
 /// Starts the thread that checkpoints the database at `path` every [`CHECKPOINT_EVERY`]
 /// (`PASSIVE`: it never waits for a writer or a reader, and copies what it can), publishing in
-/// `wal` the WAL's frames that it found, or 0 once all were copied. It ends when the returned
-/// sender is dropped (the store is).
+/// `wal` the frames the WAL held when it began, for the writer to start the WAL over. It ends
+/// when the returned sender is dropped (the store is).
 pub(super) fn start_checkpointer(
     path: &Path,
     pragmas: &str,
