@@ -9,6 +9,7 @@ pub mod oci;
 pub(crate) mod operations;
 pub mod panels;
 pub mod recovery;
+pub mod renewal;
 pub mod replay;
 pub mod sessions;
 pub mod terms;
@@ -111,10 +112,37 @@ impl AppState {
             .cloned()
     }
 
-    /// Keeps a registered module's compiled component; `/metrics` shows how many are held.
+    /// Keeps a registered module's compiled component; `/metrics` shows how many are held. One
+    /// compiled on an engine renewed meanwhile is kept on the current one, so that nothing here
+    /// holds an old engine (and its instance pool) alive.
     pub(crate) fn compiled_put(&self, hash: &str, component: &Component, wit: &'static str) {
+        let component = match self.runtime.rehome(component) {
+            Ok(component) => component,
+            Err(e) => {
+                tracing::warn!("module {hash}: not kept compiled: {e:#}");
+                return;
+            }
+        };
         let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
-        compiled.insert(hash.to_string(), (component.clone(), wit));
+        compiled.insert(hash.to_string(), (component, wit));
         self.runtime.metrics.compiled_modules(compiled.len());
+    }
+
+    /// Moves every kept compiled component onto the current engine ([`renewal`]); one that
+    /// cannot move is dropped, to be compiled again when a deploy asks for it. How many moved.
+    fn rehome_compiled(&self) -> usize {
+        let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        compiled.retain(|hash, (component, _)| match self.runtime.rehome(component) {
+            Ok(moved) => {
+                *component = moved;
+                true
+            }
+            Err(e) => {
+                tracing::warn!("module {hash}: dropped from the compiled modules: {e:#}");
+                false
+            }
+        });
+        self.runtime.metrics.compiled_modules(compiled.len());
+        compiled.len()
     }
 }

@@ -75,6 +75,7 @@ impl App {
             .context("webhook subscriptions")?;
         state.spawn_webhook_worker();
         state.spawn_deployment_follower();
+        state.spawn_engine_renewal();
         if let Some(dir) = &config.registry.watch_dir {
             core::watch::spawn(
                 state.clone(),
@@ -91,6 +92,12 @@ impl App {
 
     pub fn runtime(&self) -> &Runtime {
         &self.state.runtime
+    }
+
+    /// Renews the engine now, as the host does by itself once its instance pool sits idle after
+    /// a burst (`core::renewal`).
+    pub async fn renew_engine(&self) -> Result<core::renewal::Renewed> {
+        self.state.renew_engine().await
     }
 }
 

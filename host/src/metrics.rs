@@ -128,6 +128,7 @@ pub struct Metrics {
     circuit: Family<PanelLabels, Gauge>,
     quarantined: Family<PanelLabels, Gauge>,
     compiled_modules: Gauge,
+    engine_renewals: Counter,
     idle_slots: Family<SlotLabels, Gauge>,
     idle_resident: Family<SlotLabels, Gauge>,
     webhook_attempts: Family<WebhookLabels, Counter>,
@@ -243,6 +244,12 @@ impl Metrics {
             "Compiled adapter modules the host keeps in memory: the registered ones it has loaded",
             compiled_modules.clone(),
         );
+        let engine_renewals: Counter = Counter::default();
+        registry.register(
+            "engine_renewals",
+            "Times the host renewed its engine to give back what an idle instance pool held after a burst",
+            engine_renewals.clone(),
+        );
         let idle_slots = Family::<SlotLabels, Gauge>::default();
         registry.register(
             "instance_pool_idle_slots",
@@ -284,6 +291,7 @@ impl Metrics {
             circuit,
             quarantined,
             compiled_modules,
+            engine_renewals,
             idle_slots,
             idle_resident,
             webhook_attempts,
@@ -315,6 +323,11 @@ impl Metrics {
     /// How many compiled modules the host keeps.
     pub fn compiled_modules(&self, count: usize) {
         self.compiled_modules.set(count as i64);
+    }
+
+    /// The engine was renewed (`core::renewal`).
+    pub fn engine_renewed(&self) {
+        self.engine_renewals.inc();
     }
 
     /// Any HTTP request answered, by its route's pattern.

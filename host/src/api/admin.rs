@@ -576,7 +576,7 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         };
         (panel.id.clone(), circuit, panel.adapter.quarantine().is_some())
     }));
-    if let Some(pool) = state.runtime.engine.pooling_allocator_metrics() {
+    if let Some(pool) = state.runtime.engine().pooling_allocator_metrics() {
         metrics.pool_state(&pool);
     }
     (

@@ -1,7 +1,7 @@
 //! The engine: component model, async, epoch interruption and the pooling allocator.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use wasmtime::Result;
@@ -32,11 +32,17 @@ pub const SUPPORTED_WIT: [&str; 3] = ["1.0.0", "1.1.0", "2.0.0"];
 
 const OPERATIONS_EXPORT: &str = "panelgate:adapter/operations@";
 
-/// The engine and the linker every panel shares.
+/// The engine and the linker every panel shares, and the host's sandbox settings.
+///
+/// The engine can be renewed ([`Runtime::renew`]): after a burst of calls the instance pool
+/// keeps every slot the burst used resident (a fiber stack's top, the pages of a memory the
+/// instance wrote), and wasmtime has no call that gives them back. A new engine has a fresh,
+/// empty pool; the adapters move onto it ([`Runtime::rehome`]), calls already running finish
+/// on the old one, and the old pool is unmapped when the last of them ends.
 #[derive(Clone)]
 pub struct Runtime {
-    pub engine: Engine,
-    pub linker: Arc<Linker<HostState>>,
+    current: Arc<RwLock<Arc<Generation>>>,
+    config: Arc<Config>,
     /// Faults in a row that quarantine an adapter (0: never).
     pub quarantine_after: u32,
     /// Operations that may wait for a panel's slot, and for how long (admission control).
@@ -45,6 +51,44 @@ pub struct Runtime {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The memory each pooled instance slot holds: no panel may ask for more.
     pub max_memory_mib: u64,
+}
+
+/// One engine, its instance pool and the linker built for it. A component, an instance and a
+/// store belong to one engine and cannot be used with another.
+pub struct Generation {
+    pub engine: Engine,
+    pub linker: Linker<HostState>,
+}
+
+impl Generation {
+    fn new(config: &Config) -> Result<Generation> {
+        let engine = Engine::new(config).context("creating the wasmtime engine")?;
+        spawn_epoch_ticker(&engine);
+        let mut linker = Linker::<HostState>::new(&engine);
+        link_granted_wasi(&mut linker).context("linking WASI")?;
+        Adapter::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .context("linking panelgate capabilities")?;
+        // The 1.x contracts' imports, converted to the 2.0 capabilities (`runtime::compat`).
+        super::bindings::v1_1::Adapter::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |state| state,
+        )
+        .context("linking the 1.x capabilities")?;
+        Ok(Generation { engine, linker })
+    }
+
+    /// `component` on this engine: itself if it is built for it, else its compiled code carried
+    /// over (serialized and loaded again, without compiling).
+    #[allow(unsafe_code)]
+    pub fn adopt(&self, component: &Component) -> Result<Component> {
+        if Engine::same(component.engine(), &self.engine) {
+            return Ok(component.clone());
+        }
+        let code = component.serialize().context("serializing a compiled adapter")?;
+        // SAFETY: `code` is what `serialize` just produced, in this process, from an engine of
+        // the very configuration this one has: it is no untrusted input.
+        unsafe { Component::deserialize(&self.engine, &code) }.context("loading a compiled adapter")
+    }
 }
 
 impl Runtime {
@@ -88,22 +132,10 @@ impl Runtime {
         pool.linear_memory_keep_resident(KEEP_RESIDENT);
         pool.table_keep_resident(KEEP_RESIDENT);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).context("creating the wasmtime engine")?;
-        spawn_epoch_ticker(&engine);
-
-        let mut linker = Linker::<HostState>::new(&engine);
-        link_granted_wasi(&mut linker).context("linking WASI")?;
-        Adapter::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
-            .context("linking panelgate capabilities")?;
-        // The 1.x contracts' imports, converted to the 2.0 capabilities (`runtime::compat`).
-        super::bindings::v1_1::Adapter::add_to_linker::<HostState, HasSelf<HostState>>(
-            &mut linker,
-            |state| state,
-        )
-        .context("linking the 1.x capabilities")?;
+        let generation = Generation::new(&config)?;
         Ok(Runtime {
-            engine,
-            linker: Arc::new(linker),
+            current: Arc::new(RwLock::new(Arc::new(generation))),
+            config: Arc::new(config),
             quarantine_after: sandbox.quarantine_after,
             admission: Admission {
                 queue: sandbox.panel_queue,
@@ -112,6 +144,31 @@ impl Runtime {
             metrics: Arc::new(crate::metrics::Metrics::new(instances)),
             max_memory_mib: max_memory_mib.max(sandbox.memory_mib),
         })
+    }
+
+    /// The engine and linker new instances are made with now. Whoever starts with it keeps it
+    /// to the end: a renewal never changes the engine under a running call.
+    pub fn current(&self) -> Arc<Generation> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The current engine.
+    pub fn engine(&self) -> Engine {
+        self.current().engine.clone()
+    }
+
+    /// Replaces the engine with a new one of the same configuration, and so its instance pool
+    /// with an empty one. What was built on the old engine keeps working on it; each adapter
+    /// moves with [`Runtime::rehome`], and the old engine goes once nothing holds it.
+    pub fn renew(&self) -> Result<()> {
+        let generation = Generation::new(&self.config)?;
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(generation);
+        Ok(())
+    }
+
+    /// `component` on the current engine ([`Generation::adopt`]).
+    pub fn rehome(&self, component: &Component) -> Result<Component> {
+        self.current().adopt(component)
     }
 
     /// Compiles an adapter from its bytes and tells which contract version it targets, or
@@ -127,10 +184,11 @@ impl Runtime {
                     .into(),
             );
         }
+        let engine = self.engine();
         let component =
-            Component::new(&self.engine, bytes).map_err(|e| format!("not a valid component: {e:#}"))?;
-        refuse_ungranted_imports(&self.engine, &component)?;
-        let version = exported_version(&self.engine, &component).ok_or_else(|| {
+            Component::new(&engine, bytes).map_err(|e| format!("not a valid component: {e:#}"))?;
+        refuse_ungranted_imports(&engine, &component)?;
+        let version = exported_version(&engine, &component).ok_or_else(|| {
             format!(
                 "the component exports no `{OPERATIONS_EXPORT}...` interface: it is not a panelgate adapter"
             )
@@ -148,7 +206,7 @@ impl Runtime {
 
     /// Compiles a component from a file.
     pub fn compile_file(&self, path: &Path) -> Result<Component> {
-        Component::from_file(&self.engine, path).with_context(|| format!("compiling {}", path.display()))
+        Component::from_file(&self.engine(), path).with_context(|| format!("compiling {}", path.display()))
     }
 }
 

@@ -9,7 +9,7 @@ use wasmtime::component::{
     Component, ComponentExportIndex, ComponentNamedList, Instance as ComponentInstance, Lift, Lower,
 };
 use wasmtime::error::Context as _;
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::bindings::{v1_0, v1_1, v2_0};
 use super::compat::{down, up};
@@ -240,8 +240,9 @@ async fn dispatch_v1(
 
 pub struct WasmAdapter {
     runtime: Runtime,
-    pre: Pre,
-    exports: Exports,
+    /// The component linked on the runtime's engine; replaced when the engine is renewed
+    /// ([`WasmAdapter::follow`]). A call holds the one it started with to its end.
+    linked: std::sync::RwLock<Arc<Linked>>,
     /// The `panelgate:adapter` version the component targets.
     wit: &'static str,
     panel: Arc<PanelContext>,
@@ -255,27 +256,30 @@ pub struct WasmAdapter {
     quarantine_after: u32,
 }
 
-impl WasmAdapter {
-    /// Links the component for `panel` and asks it to describe itself.
-    pub async fn load(
-        runtime: &Runtime,
-        component: &Component,
-        panel: Arc<PanelContext>,
-        concurrency: usize,
-    ) -> Result<WasmAdapter> {
-        let wit = super::engine::contract_version(&runtime.engine, component).ok_or_else(|| {
+/// A component pre-instantiated on one engine, with its exports found.
+struct Linked {
+    engine: wasmtime::Engine,
+    pre: Pre,
+    exports: Exports,
+}
+
+impl Linked {
+    /// Links `component` for `panel` on the runtime's current engine, carried over to it if
+    /// it was built on an earlier one.
+    fn new(runtime: &Runtime, component: &Component, panel: &str) -> Result<(Linked, &'static str)> {
+        let generation = runtime.current();
+        let component = &generation.adopt(component)?;
+        let wit = super::engine::contract_version(&generation.engine, component).ok_or_else(|| {
             wasmtime::format_err!("the component is not an adapter of a contract version this host runs")
         })?;
-        let instance_pre = runtime.linker.instantiate_pre(component).with_context(|| {
+        let instance_pre = generation.linker.instantiate_pre(component).with_context(|| {
             format!(
-                "panel `{}`: the component's imports do not fit the adapter world of panelgate:adapter@{wit}",
-                panel.id
+                "panel `{panel}`: the component's imports do not fit the adapter world of panelgate:adapter@{wit}"
             )
         })?;
         let no_exports = || {
             format!(
-                "panel `{}`: the component does not export the operations of panelgate:adapter@{wit}",
-                panel.id
+                "panel `{panel}`: the component does not export the operations of panelgate:adapter@{wit}"
             )
         };
         let exports = Exports::find(instance_pre.component(), wit).with_context(no_exports)?;
@@ -284,10 +288,63 @@ impl WasmAdapter {
             "1.1.0" => Pre::V1_1(v1_1::AdapterPre::new(instance_pre).with_context(no_exports)?),
             _ => Pre::V2_0(v2_0::AdapterPre::new(instance_pre).with_context(no_exports)?),
         };
+        let engine = component.engine().clone();
+        Ok((Linked { engine, pre, exports }, wit))
+    }
+
+    fn component(&self) -> &Component {
+        match &self.pre {
+            Pre::V1_0(pre) => pre.instance_pre().component(),
+            Pre::V1_1(pre) => pre.instance_pre().component(),
+            Pre::V2_0(pre) => pre.instance_pre().component(),
+        }
+    }
+
+    /// A store for one operation: its limits, and its CPU deadline.
+    fn new_store(&self, panel: &Arc<PanelContext>, operation: &'static str) -> Store<HostState> {
+        let mut store = Store::new(&self.engine, HostState::new(panel.clone(), operation));
+        store.limiter(|state| &mut state.limits);
+        // Yield to the async runtime every epoch tick, and trap once the operation's
+        // deadline has passed: one deadline covers guest CPU and partner calls alike.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
+                wasmtime::bail!("the operation's deadline passed while the adapter was running")
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        store
+    }
+
+    /// A bare instance, for an operation: [`dispatch_v2`] finds its one function.
+    async fn instantiate(
+        &self,
+        panel: &Arc<PanelContext>,
+        operation: &'static str,
+    ) -> Result<(Store<HostState>, ComponentInstance)> {
+        let mut store = self.new_store(panel, operation);
+        let instance = match &self.pre {
+            Pre::V1_0(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
+            Pre::V1_1(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
+            Pre::V2_0(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
+        };
+        Ok((store, instance))
+    }
+}
+
+impl WasmAdapter {
+    /// Links the component for `panel` and asks it to describe itself. A component built on an
+    /// engine the runtime has since renewed is carried over to the current one.
+    pub async fn load(
+        runtime: &Runtime,
+        component: &Component,
+        panel: Arc<PanelContext>,
+        concurrency: usize,
+    ) -> Result<WasmAdapter> {
+        let (linked, wit) = Linked::new(runtime, component, &panel.id)?;
         let mut adapter = WasmAdapter {
             runtime: runtime.clone(),
-            pre,
-            exports,
+            linked: std::sync::RwLock::new(Arc::new(linked)),
             wit,
             panel,
             description: placeholder_description(),
@@ -307,10 +364,29 @@ impl WasmAdapter {
         Ok(adapter)
     }
 
+    /// The component linked now.
+    fn linked(&self) -> Arc<Linked> {
+        self.linked.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Moves the adapter onto the runtime's current engine (after [`Runtime::renew`]): its
+    /// compiled code carried over, linked again. Calls already running finish where they are;
+    /// the panel's slots, health and quarantine stay as they are.
+    pub fn follow(&self) -> Result<()> {
+        let old = self.linked();
+        if Engine::same(&old.engine, &self.runtime.engine()) {
+            return Ok(());
+        }
+        let (linked, _) = Linked::new(&self.runtime, old.component(), &self.panel.id)?;
+        *self.linked.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(linked);
+        Ok(())
+    }
+
     /// Runs `describe`, its answer converted up from a 1.x adapter's.
     async fn describe(&self) -> Result<Description> {
-        let mut store = self.new_store("describe");
-        Ok(match &self.pre {
+        let linked = self.linked();
+        let mut store = linked.new_store(&self.panel, "describe");
+        Ok(match &linked.pre {
             Pre::V1_0(pre) => {
                 let instance = pre.instantiate_async(&mut store).await?;
                 let old = instance
@@ -338,14 +414,15 @@ impl WasmAdapter {
     }
 
     async fn run_validate(&self, request: ValidationRequest) -> Result<Vec<FieldIssue>, CallError> {
-        let Some(index) = &self.exports.validate else {
+        let linked = self.linked();
+        let Some(index) = &linked.exports.validate else {
             return Err(CallError::Adapter(AdapterError::Unsupported(format!(
                 "`validate` came in panelgate:adapter@1.1.0; this adapter is built against {}",
                 self.wit
             ))));
         };
-        let (mut store, instance) = self
-            .instantiate_bare("validate")
+        let (mut store, instance) = linked
+            .instantiate(&self.panel, "validate")
             .await
             .map_err(|e| CallError::Fault(format!("instantiating: {e:#}")))?;
         let result = if self.wit.starts_with("1.") {
@@ -390,39 +467,6 @@ impl WasmAdapter {
         self.wit
     }
 
-    /// A store for one operation: its limits, and its CPU deadline.
-    fn new_store(&self, operation: &'static str) -> Store<HostState> {
-        let mut store = Store::new(
-            &self.runtime.engine,
-            HostState::new(self.panel.clone(), operation),
-        );
-        store.limiter(|state| &mut state.limits);
-        // Yield to the async runtime every epoch tick, and trap once the operation's
-        // deadline has passed: one deadline covers guest CPU and partner calls alike.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            if Instant::now() >= ctx.data().deadline {
-                wasmtime::bail!("the operation's deadline passed while the adapter was running")
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
-        store
-    }
-
-    /// A bare instance, for an operation: [`dispatch`] finds its one function.
-    async fn instantiate_bare(
-        &self,
-        operation: &'static str,
-    ) -> Result<(Store<HostState>, ComponentInstance)> {
-        let mut store = self.new_store(operation);
-        let instance = match &self.pre {
-            Pre::V1_0(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
-            Pre::V1_1(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
-            Pre::V2_0(pre) => pre.instance_pre().instantiate_async(&mut store).await?,
-        };
-        Ok((store, instance))
-    }
-
     /// Runs `call` with `http.send` answered from `recording` instead of the partner: what
     /// the adapter returned and the requests it made.
     pub async fn replay(
@@ -446,7 +490,8 @@ impl WasmAdapter {
     ) -> (Result<Outcome, CallError>, Option<Store<HostState>>) {
         let operation = operation_name(&call);
         let operation_of = call.operation();
-        let (mut store, instance) = match self.instantiate_bare(operation).await {
+        let linked = self.linked();
+        let (mut store, instance) = match linked.instantiate(&self.panel, operation).await {
             Ok(pair) => pair,
             // Every pooled slot is in use, by this panel and the others: the host is full, the
             // adapter is not at fault.
@@ -464,9 +509,9 @@ impl WasmAdapter {
         store.data_mut().sending = sending;
         store.data_mut().idempotency_key = idempotency_key;
         let result = if self.wit.starts_with("1.") {
-            dispatch_v1(&mut store, &instance, &self.exports, call, self.wit).await
+            dispatch_v1(&mut store, &instance, &linked.exports, call, self.wit).await
         } else {
-            dispatch_v2(&mut store, &instance, &self.exports, call).await
+            dispatch_v2(&mut store, &instance, &linked.exports, call).await
         };
         let result = match result {
             Ok(Ok(outcome)) => match crate::adapter::check_outcome(&outcome)
@@ -626,6 +671,10 @@ impl Adapter for WasmAdapter {
         let mut health = self.health.lock().unwrap_or_else(|e| e.into_inner());
         health.quarantined = None;
         health.faults = 0;
+    }
+
+    fn follow(&self) -> Result<(), String> {
+        WasmAdapter::follow(self).map_err(|e| format!("{e:#}"))
     }
 }
 

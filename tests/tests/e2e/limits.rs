@@ -422,3 +422,89 @@ async fn past_its_slots_and_queue_a_panel_answers_overloaded_at_once() {
     );
     assert_eq!(running.await.unwrap().0, 200);
 }
+
+/// The engine renewed while quotes are in flight (as the host does by itself once its instance
+/// pool sits idle after a burst): every quote under way is served on the old engine, the next
+/// ones on the new, and the old engine, with its pool, is gone once the last of them ends:
+/// neither a panel nor the compiled modules hold it.
+#[tokio::test]
+async fn renewing_the_engine_mid_burst_serves_every_quote_and_lets_the_old_pool_go() {
+    let partner = slow_rate_partner(std::time::Duration::from_millis(600)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("panelgate.toml");
+    let config = format!(
+        "{}\n[sandbox]\ncache_dir = \"{cache}\"\n[adapters.probe]\npath = \"{probe}\"\n\
+         [panels.probe]\nadapter = \"probe\"\nbase_url = \"{partner}\"\n",
+        bare_config(dir.path(), "127.0.0.1:0", ""),
+        cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
+        probe = panelgate_tests::guests::PROBE,
+    );
+    std::fs::write(&path, config).unwrap();
+    let config = panelgate::config::Config::load(&path).unwrap();
+    let app = panelgate::App::start(&config).await.unwrap();
+    let listener = panelgate::listen("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router();
+    tokio::spawn(
+        async move { panelgate::serve(listener, router, &config.server, std::future::pending()).await },
+    );
+    let client = reqwest::Client::new();
+
+    let in_flight = |n| {
+        (0..n)
+            .map(|_| tokio::spawn(timed_quote(client.clone(), base.clone())))
+            .collect::<Vec<_>>()
+    };
+    let burst = in_flight(24);
+    let old = app.runtime().engine().weak();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let running = |engine: &wasmtime::Engine| {
+        engine
+            .pooling_allocator_metrics()
+            .map(|pool| pool.component_instances())
+    };
+    assert_eq!(
+        running(&old.upgrade().unwrap()),
+        Some(24),
+        "the burst is under way"
+    );
+
+    let renewed = app.renew_engine().await.unwrap();
+    assert_eq!(renewed.panels, 1);
+    assert!(renewed.modules >= 1, "{renewed:?}");
+    let new = app.runtime().engine();
+    assert_eq!(running(&new), Some(0), "a new engine, its pool empty");
+    let after = in_flight(4);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(running(&new), Some(4), "new quotes run on the new engine");
+    assert!(
+        old.upgrade().is_some(),
+        "the quotes under way keep the old engine"
+    );
+    for quote in burst.into_iter().chain(after) {
+        let (status, _, body, _) = quote.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while old.upgrade().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old engine outlived its last call"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (status, _, body, _) = timed_quote(client.clone(), base.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.lines().any(|l| l == "panelgate_engine_renewals_total 1"),
+        "{metrics}"
+    );
+}

@@ -348,6 +348,8 @@ async fn metrics_count_a_known_sequence_of_requests() {
         );
     }
     assert_eq!(sample(&text, "panelgate_instance_pool_slots", &[]), Some(50.0));
+    // Far too little idle for the engine to have been renewed (`core::renewal`).
+    assert_eq!(sample(&text, "panelgate_engine_renewals_total", &[]), Some(0.0));
     // The operations above left warm slots behind, each keeping a little resident for its next
     // use: at most the 64 KiB of fiber stack a slot keeps (`runtime::engine`).
     for kind in ["memory", "table", "stack"] {
