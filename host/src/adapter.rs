@@ -306,9 +306,9 @@ pub trait Adapter: Send + Sync {
     /// Lifts a quarantine (an operator's decision).
     fn release(&self);
 
-    /// Moves onto the runtime's current engine after it was renewed (`core::renewal`); calls
-    /// already running finish where they started.
-    fn follow(&self) -> Result<(), String>;
+    /// Moves onto a renewed engine (`core::renewal`); calls already running finish where they
+    /// started.
+    fn follow(&self, carrying: &crate::runtime::Carrying) -> Result<(), String>;
 }
 
 /// Checks what the canonical model cannot say in types: money is a decimal string with an ISO

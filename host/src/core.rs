@@ -128,11 +128,11 @@ impl AppState {
         self.runtime.metrics.compiled_modules(compiled.len());
     }
 
-    /// Moves every kept compiled component onto the current engine ([`renewal`]); one that
+    /// Moves every kept compiled component onto a renewed engine ([`renewal`]); one that
     /// cannot move is dropped, to be compiled again when a deploy asks for it. How many moved.
-    fn rehome_compiled(&self) -> usize {
+    fn rehome_compiled(&self, carrying: &crate::runtime::Carrying) -> usize {
         let mut compiled = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
-        compiled.retain(|hash, (component, _)| match self.runtime.rehome(component) {
+        compiled.retain(|hash, (component, _)| match carrying.carry(component) {
             Ok(moved) => {
                 *component = moved;
                 true

@@ -7,6 +7,6 @@ mod engine;
 mod panel;
 mod state;
 
-pub use engine::{Runtime, SUPPORTED_WIT};
+pub use engine::{Carrying, Runtime, SUPPORTED_WIT};
 pub use panel::WasmAdapter;
 pub use state::{Exchange, HostState, KnownGood, PanelContext, Recording};

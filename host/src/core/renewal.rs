@@ -96,14 +96,14 @@ impl AppState {
         let state = self.clone();
         tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            state.runtime.renew().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+            let carrying = state.runtime.renew().map_err(|e| anyhow::anyhow!("{e:#}"))?;
             let panels = state.panels();
             for panel in &panels {
-                if let Err(e) = panel.adapter.follow() {
+                if let Err(e) = panel.adapter.follow(&carrying) {
                     tracing::warn!(panel = %panel.id, "the adapter stays on the old engine: {e}");
                 }
             }
-            let modules = state.rehome_compiled();
+            let modules = state.rehome_compiled(&carrying);
             state.runtime.metrics.engine_renewed();
             Ok(Renewed {
                 panels: panels.len(),

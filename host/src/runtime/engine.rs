@@ -1,7 +1,7 @@
 //! The engine: component model, async, epoch interruption and the pooling allocator.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use wasmtime::Result;
@@ -51,6 +51,29 @@ pub struct Runtime {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The memory each pooled instance slot holds: no panel may ask for more.
     pub max_memory_mib: u64,
+}
+
+/// What moves onto a renewed engine ([`Runtime::renew`]), each component once: a panel's
+/// adapter and the registered module it runs share one compiled copy, as they did before.
+pub struct Carrying {
+    pub generation: Arc<Generation>,
+    /// Each component carried, with what it became. Holding the old one keeps its code where
+    /// it is, so that no other component can take its address while this lives.
+    carried: Mutex<Vec<(Component, Component)>>,
+}
+
+impl Carrying {
+    /// `component` on the new engine, carried over once however often it is asked for.
+    pub fn carry(&self, component: &Component) -> Result<Component> {
+        let mut carried = self.carried.lock().unwrap_or_else(|e| e.into_inner());
+        let code = component.image_range().start;
+        if let Some((_, new)) = carried.iter().find(|(old, _)| old.image_range().start == code) {
+            return Ok(new.clone());
+        }
+        let new = self.generation.adopt(component)?;
+        carried.push((component.clone(), new.clone()));
+        Ok(new)
+    }
 }
 
 /// One engine, its instance pool and the linker built for it. A component, an instance and a
@@ -158,12 +181,15 @@ impl Runtime {
     }
 
     /// Replaces the engine with a new one of the same configuration, and so its instance pool
-    /// with an empty one. What was built on the old engine keeps working on it; each adapter
-    /// moves with [`Runtime::rehome`], and the old engine goes once nothing holds it.
-    pub fn renew(&self) -> Result<()> {
-        let generation = Generation::new(&self.config)?;
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(generation);
-        Ok(())
+    /// with an empty one. What was built on the old engine keeps working on it; what is to
+    /// move is carried over with the answer, and the old engine goes once nothing holds it.
+    pub fn renew(&self) -> Result<Carrying> {
+        let generation = Arc::new(Generation::new(&self.config)?);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = generation.clone();
+        Ok(Carrying {
+            generation,
+            carried: Mutex::default(),
+        })
     }
 
     /// `component` on the current engine ([`Generation::adopt`]).

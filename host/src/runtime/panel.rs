@@ -13,7 +13,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 
 use super::bindings::{v1_0, v1_1, v2_0};
 use super::compat::{down, up};
-use super::engine::Runtime;
+use super::engine::{Carrying, Generation, Runtime};
 use super::state::{Exchange, HostState, PanelContext, Recording};
 use crate::adapter::{Adapter, BoxFuture, Call, CallError, CallRecord, Outcome};
 use crate::model::{AdapterError, Description, FieldIssue, ValidationRequest, v1};
@@ -264,11 +264,8 @@ struct Linked {
 }
 
 impl Linked {
-    /// Links `component` for `panel` on the runtime's current engine, carried over to it if
-    /// it was built on an earlier one.
-    fn new(runtime: &Runtime, component: &Component, panel: &str) -> Result<(Linked, &'static str)> {
-        let generation = runtime.current();
-        let component = &generation.adopt(component)?;
+    /// Links `component`, built on `generation`'s engine, for `panel`.
+    fn new(generation: &Generation, component: &Component, panel: &str) -> Result<(Linked, &'static str)> {
         let wit = super::engine::contract_version(&generation.engine, component).ok_or_else(|| {
             wasmtime::format_err!("the component is not an adapter of a contract version this host runs")
         })?;
@@ -341,7 +338,9 @@ impl WasmAdapter {
         panel: Arc<PanelContext>,
         concurrency: usize,
     ) -> Result<WasmAdapter> {
-        let (linked, wit) = Linked::new(runtime, component, &panel.id)?;
+        let generation = runtime.current();
+        let component = generation.adopt(component)?;
+        let (linked, wit) = Linked::new(&generation, &component, &panel.id)?;
         let mut adapter = WasmAdapter {
             runtime: runtime.clone(),
             linked: std::sync::RwLock::new(Arc::new(linked)),
@@ -369,15 +368,16 @@ impl WasmAdapter {
         self.linked.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Moves the adapter onto the runtime's current engine (after [`Runtime::renew`]): its
-    /// compiled code carried over, linked again. Calls already running finish where they are;
-    /// the panel's slots, health and quarantine stay as they are.
-    pub fn follow(&self) -> Result<()> {
+    /// Moves the adapter onto a renewed engine ([`Runtime::renew`]): its compiled code
+    /// carried over, linked again. Calls already running finish where they are; the panel's
+    /// slots, health and quarantine stay as they are.
+    pub fn follow(&self, carrying: &Carrying) -> Result<()> {
         let old = self.linked();
-        if Engine::same(&old.engine, &self.runtime.engine()) {
+        if Engine::same(&old.engine, &carrying.generation.engine) {
             return Ok(());
         }
-        let (linked, _) = Linked::new(&self.runtime, old.component(), &self.panel.id)?;
+        let component = carrying.carry(old.component())?;
+        let (linked, _) = Linked::new(&carrying.generation, &component, &self.panel.id)?;
         *self.linked.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(linked);
         Ok(())
     }
@@ -673,8 +673,8 @@ impl Adapter for WasmAdapter {
         health.faults = 0;
     }
 
-    fn follow(&self) -> Result<(), String> {
-        WasmAdapter::follow(self).map_err(|e| format!("{e:#}"))
+    fn follow(&self, carrying: &Carrying) -> Result<(), String> {
+        WasmAdapter::follow(self, carrying).map_err(|e| format!("{e:#}"))
     }
 }
 
