@@ -258,7 +258,6 @@ pub struct WasmAdapter {
 
 /// A component pre-instantiated on one engine, with its exports found.
 struct Linked {
-    engine: wasmtime::Engine,
     pre: Pre,
     exports: Exports,
 }
@@ -285,8 +284,7 @@ impl Linked {
             "1.1.0" => Pre::V1_1(v1_1::AdapterPre::new(instance_pre).with_context(no_exports)?),
             _ => Pre::V2_0(v2_0::AdapterPre::new(instance_pre).with_context(no_exports)?),
         };
-        let engine = component.engine().clone();
-        Ok((Linked { engine, pre, exports }, wit))
+        Ok((Linked { pre, exports }, wit))
     }
 
     fn component(&self) -> &Component {
@@ -299,7 +297,10 @@ impl Linked {
 
     /// A store for one operation: its limits, and its CPU deadline.
     fn new_store(&self, panel: &Arc<PanelContext>, operation: &'static str) -> Store<HostState> {
-        let mut store = Store::new(&self.engine, HostState::new(panel.clone(), operation));
+        let mut store = Store::new(
+            self.component().engine(),
+            HostState::new(panel.clone(), operation),
+        );
         store.limiter(|state| &mut state.limits);
         // Yield to the async runtime every epoch tick, and trap once the operation's
         // deadline has passed: one deadline covers guest CPU and partner calls alike.
@@ -373,7 +374,7 @@ impl WasmAdapter {
     /// slots, health and quarantine stay as they are.
     pub fn follow(&self, carrying: &Carrying) -> Result<()> {
         let old = self.linked();
-        if Engine::same(&old.engine, &carrying.generation.engine) {
+        if Engine::same(old.component().engine(), &carrying.generation.engine) {
             return Ok(());
         }
         let component = carrying.carry(old.component())?;

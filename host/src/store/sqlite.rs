@@ -340,6 +340,13 @@ mod tests {
         assert_eq!(batch.len(), 2);
     }
 
+    /// A store on the SQLite file `db`.
+    async fn open(db: &std::path::Path, durability: crate::config::Durability) -> crate::store::Store {
+        crate::store::Store::open(&format!("sqlite://{}", db.display()), durability)
+            .await
+            .unwrap()
+    }
+
     fn entry(n: usize) -> crate::store::JournalEntry {
         crate::store::JournalEntry {
             id: format!("checkpoint-{n}"),
@@ -359,12 +366,7 @@ mod tests {
     async fn the_checkpoint_thread_copies_the_wal_into_the_database_file() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("store.db");
-        let store = crate::store::Store::open(
-            &format!("sqlite://{}", db.display()),
-            crate::config::Durability::Full,
-        )
-        .await
-        .unwrap();
+        let store = open(&db, crate::config::Durability::Full).await;
         for n in 0..50 {
             store
                 .commit(crate::store::Commit {
@@ -412,12 +414,7 @@ mod tests {
         const ROUNDS_QUEUED: usize = 8;
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("store.db");
-        let store = crate::store::Store::open(
-            &format!("sqlite://{}", db.display()),
-            crate::config::Durability::Normal,
-        )
-        .await
-        .unwrap();
+        let store = open(&db, crate::config::Durability::Normal).await;
         let store = Arc::new(store);
         let wal = dir.path().join("store.db-wal");
         let restarts = || {
@@ -473,12 +470,7 @@ mod tests {
     #[tokio::test]
     async fn a_flush_waits_for_the_commits_queued_before_it() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::Store::open(
-            &format!("sqlite://{}", dir.path().join("store.db").display()),
-            crate::config::Durability::Full,
-        )
-        .await
-        .unwrap();
+        let store = open(&dir.path().join("store.db"), crate::config::Durability::Full).await;
         for n in 0..20 {
             store
                 .commit_queued(crate::store::Commit {
