@@ -295,7 +295,7 @@ async fn a_cancel_in_doubt_is_reconciled_through_status_and_its_key_replays_the_
 /// retry, once the partner is up, places the business once.
 #[tokio::test]
 async fn a_refused_connection_releases_the_key() {
-    let port = free_port();
+    let (port, _refusing) = refusing_port();
     let h = start_with(&format!(
         r#"
 [panels.aagi-down]

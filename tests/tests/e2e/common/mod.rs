@@ -486,6 +486,15 @@ impl Drop for HostProcess {
     }
 }
 
+/// A loopback port that refuses every connection while the returned socket lives. The socket is
+/// bound but never listens: a port only picked as free could be taken by another test's listener,
+/// or be the local end the kernel gives an outgoing connection to it (a connection to itself).
+pub fn refusing_port() -> (u16, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    (socket.local_addr().unwrap().port(), socket)
+}
+
 /// A loopback port nobody listens on now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
