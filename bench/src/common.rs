@@ -159,6 +159,17 @@ pub(crate) fn portal_call(
     body: Value,
     loan_pointer: Option<&'static str>,
 ) -> Path {
+    portal_call_keyed(client, url, body, loan_pointer, false)
+}
+
+/// [`portal_call`], with an `Idempotency-Key` of its own on every call when `keyed`.
+pub(crate) fn portal_call_keyed(
+    client: &reqwest::Client,
+    url: String,
+    body: Value,
+    loan_pointer: Option<&'static str>,
+    keyed: bool,
+) -> Path {
     let client = client.clone();
     path(move |i: u64| {
         let (client, url, mut body) = (client.clone(), url.clone(), body.clone());
@@ -168,7 +179,11 @@ pub(crate) fn portal_call(
             *slot = json!(format!("BENCH-H-{i}"));
         }
         async move {
-            let response = client.post(url).bearer_auth(PORTAL).json(&body).send().await?;
+            let mut request = client.post(url).bearer_auth(PORTAL).json(&body);
+            if keyed {
+                request = request.header("Idempotency-Key", format!("bench-{i}"));
+            }
+            let response = request.send().await?;
             let status = response.status();
             let body = response.bytes().await?;
             anyhow::ensure!(

@@ -192,7 +192,8 @@ token = {{ value = "bench-token" }}
     if let Some(period) = profile {
         // `PANELGATE_BENCH_PROFILE_PATH=adapter`: the adapter call with its partner exchange
         // alone (no portal API, no store) instead of the whole host; `accept`: host AAP accepts
-        // (a new loan each) instead of quotes.
+        // (a new loan each) instead of quotes; `accept-keyed`: the same, each with an
+        // `Idempotency-Key`, as a portal sends them.
         let (what, call) = match std::env::var("PANELGATE_BENCH_PROFILE_PATH").as_deref() {
             Ok("adapter") => {
                 let adapter = app.state.panel("A03").expect("panel A03").adapter.clone();
@@ -203,22 +204,29 @@ token = {{ value = "bench-token" }}
                     adapter_quote(adapter, quote),
                 )
             }
-            Ok("accept") => {
+            Ok(path @ ("accept" | "accept-keyed")) => {
                 let url = format!("{}/v1/panels/A03/policies", hosts[0]);
-                let accept = portal_call(
+                let keyed = path == "accept-keyed";
+                let accept = portal_call_keyed(
                     &reqwest::Client::new(),
                     url,
                     examples("A03", "accept-cac")?,
                     Some("/interest/credit_life/account"),
+                    keyed,
                 );
-                ("AAP accepts through the host (SQLite, full)", accept)
+                let what = if keyed {
+                    "AAP accepts through the host, each with its Idempotency-Key (SQLite, full)"
+                } else {
+                    "AAP accepts through the host (SQLite, full)"
+                };
+                (what, accept)
             }
             Ok("host") | Err(std::env::VarError::NotPresent) => {
                 let url = format!("{}/v1/panels/A03/quotes", hosts[0]);
                 let quote = portal_call(&reqwest::Client::new(), url, examples("A03", "quote")?, None);
                 ("AAP quotes through the host (SQLite, full)", quote)
             }
-            _ => anyhow::bail!("PANELGATE_BENCH_PROFILE_PATH: `adapter`, `host` or `accept`"),
+            _ => anyhow::bail!("PANELGATE_BENCH_PROFILE_PATH: `adapter`, `host`, `accept` or `accept-keyed`"),
         };
         let sat = throughput_for(call, 0, period).await?;
         println!(

@@ -196,6 +196,17 @@ pub struct Commit {
     pub settles_unknown: Option<SettledUnknown>,
     /// A write that proves the store can write (`/readyz` after a failure).
     pub probe: bool,
+    /// An idempotency key claimed for a request, unless another request holds it
+    /// ([`Committed::claimed`]).
+    pub claims: Option<KeyClaim>,
+}
+
+/// An idempotency key and the hash of the request body that claims it.
+#[derive(Debug, Clone)]
+pub struct KeyClaim {
+    pub scope: String,
+    pub key: String,
+    pub request_hash: String,
 }
 
 /// What committing found.
@@ -203,6 +214,8 @@ pub struct Commit {
 pub struct Committed {
     /// Per event of the commit: true when it was new, false for a duplicate.
     pub events_new: Vec<bool>,
+    /// Whether the commit's [`Commit::claims`] took its key: `false` when a request held it.
+    pub claimed: bool,
 }
 
 pub fn now() -> String {

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Result, Store, now};
+use super::{Commit, KeyClaim, Result, Store};
 
 /// The state of an idempotency key when a request arrives.
 #[derive(Debug)]
@@ -19,22 +19,20 @@ pub enum KeyState {
 
 impl Store {
     /// Claims an idempotency key for a request whose body hashes to `request_hash`. One
-    /// statement decides who holds a fresh key, so two hosts on one database never both do.
+    /// statement decides who holds a fresh key, so two hosts on one database never both do. The
+    /// claim is a commit of the group commit: it shares its transaction and its sync with the
+    /// commits written beside it, rather than taking one of its own.
     pub async fn claim_key(&self, scope: &str, key: &str, request_hash: &str) -> Result<KeyState> {
-        let _turn = self.turn().await;
         loop {
-            let claimed = sqlx::query(
-                "INSERT INTO idempotency (scope, key, request_hash, state, created_at) VALUES ($1, $2, $3, 'running', $4)
-                 ON CONFLICT (scope, key) DO NOTHING",
-            )
-            .bind(scope)
-            .bind(key)
-            .bind(request_hash)
-            .bind(now())
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-            if claimed == 1 {
+            let claim = Commit {
+                claims: Some(KeyClaim {
+                    scope: scope.to_string(),
+                    key: key.to_string(),
+                    request_hash: request_hash.to_string(),
+                }),
+                ..Commit::default()
+            };
+            if self.commit(claim).await?.claimed {
                 return Ok(KeyState::Fresh);
             }
             let row = sqlx::query(
@@ -85,5 +83,47 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Claims of one key made together, written in the same group commits, give the key to
+    /// one request; the others find it in flight. Once answered, the same body replays the
+    /// answer, another body is refused, and another scope is another key.
+    #[tokio::test]
+    async fn one_of_the_claims_made_together_takes_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
+        let claims =
+            futures::future::join_all((0..16).map(|_| store.claim_key("accept:A03", "k-1", "h-1"))).await;
+        let fresh = claims.iter().filter(|c| matches!(c, Ok(KeyState::Fresh))).count();
+        let in_flight = claims
+            .iter()
+            .filter(|c| matches!(c, Ok(KeyState::InFlight)))
+            .count();
+        assert_eq!((fresh, in_flight), (1, 15), "{claims:?}");
+        store
+            .commit(Commit {
+                idempotent_response: Some(("accept:A03".into(), "k-1".into(), 201, r#"{"ok":true}"#.into())),
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
+        match store.claim_key("accept:A03", "k-1", "h-1").await.unwrap() {
+            KeyState::Replay { status, body } => assert_eq!((status, body.as_str()), (201, r#"{"ok":true}"#)),
+            other => panic!("the answer was not replayed: {other:?}"),
+        }
+        assert!(matches!(
+            store.claim_key("accept:A03", "k-1", "h-2").await.unwrap(),
+            KeyState::Mismatch
+        ));
+        assert!(matches!(
+            store.claim_key("quote:A03", "k-1", "h-2").await.unwrap(),
+            KeyState::Fresh
+        ));
     }
 }

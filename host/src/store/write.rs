@@ -83,6 +83,8 @@ pub(super) enum Expect {
     Case(String),
     /// An event: one row when it is new, none for a duplicate.
     Event,
+    /// An idempotency key's claim: one row when it took the key, none when a request held it.
+    Claim,
 }
 
 impl Expect {
@@ -93,6 +95,7 @@ impl Expect {
             Expect::Case(id) if rows == 0 => return Err(StoreError::NoCase(id.clone())),
             Expect::Unsettled(_) | Expect::Case(_) => {}
             Expect::Event => committed.events_new.push(rows == 1),
+            Expect::Claim => committed.claimed = rows == 1,
         }
         Ok(())
     }
@@ -158,6 +161,16 @@ impl<'a> Plan<'a> {
 /// The statements that write `commit` at time `at`, all but its journal entries, in order.
 fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
     let mut out = Vec::new();
+    if let Some(claim) = &commit.claims {
+        out.push(
+            Statement::new(
+                "INSERT INTO idempotency (scope, key, request_hash, state, created_at) VALUES ($1, $2, $3, 'running', $4)
+                 ON CONFLICT (scope, key) DO NOTHING",
+                args![&claim.scope, &claim.key, &claim.request_hash, at],
+            )
+            .expecting(Expect::Claim),
+        );
+    }
     if let Some(op) = &commit.begins {
         let (scope, key) = op.idempotency.clone().unzip();
         out.push(Statement::new(
