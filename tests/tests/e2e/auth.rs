@@ -701,7 +701,7 @@ async fn no_secret_of_any_scheme_reaches_the_hosts_trace_log() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let (port, _held) = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let secret = format!("secret = {{ value = \"{HMAC_SECRET}\" }}");
     let config = format!(

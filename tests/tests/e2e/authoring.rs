@@ -241,7 +241,7 @@ async fn panelgate_dev_serves_a_project_and_switches_to_each_rebuild() {
     assert_eq!(cli(&["adapter", "new", "card-dev", "--dir", dir]).await, 0);
     let project = outside.0.join("card-dev");
     let partner = card_partner_keyed(false).await;
-    let port = free_port();
+    let (port, _held) = free_port();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let options = panelgate::kit::dev::DevOptions {
         dir: project.clone(),

@@ -169,9 +169,7 @@ async fn partner_400_and_401_are_their_own_typed_errors() {
 
 #[tokio::test]
 async fn an_unreachable_partner_is_503() {
-    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = unused.local_addr().unwrap().port();
-    drop(unused);
+    let (port, _refusing) = refusing_port();
     let extra = format!(
         r#"
 [panels.DEAD]

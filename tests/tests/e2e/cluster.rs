@@ -25,7 +25,7 @@ async fn two_hosts(extra: &str) -> Cluster {
     let mut hosts = Vec::new();
     let mut bases = Vec::new();
     for n in 1..=2 {
-        let port = free_port();
+        let (port, _held) = free_port();
         let path = h.dir.path().join(format!("host-{n}.toml"));
         std::fs::write(
             &path,

@@ -80,11 +80,7 @@ async fn a_host_killed_mid_operation_loses_nothing_and_places_nothing_twice() {
     let partner = Partner::default();
     let partner_base = partner.start().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (port, _held) = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let config = dir.path().join("panelgate.toml");
     std::fs::write(
@@ -195,11 +191,7 @@ async fn no_secret_reaches_the_log_an_error_or_a_description() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (port, _held) = free_port();
     let base = format!("http://127.0.0.1:{port}");
     sim.set_callback_base(&format!("{base}/callbacks/A03"));
     let config = dir.path().join("panelgate.toml");
@@ -386,11 +378,7 @@ async fn spans_reach_an_opentelemetry_collector_with_the_journal_id() {
     .unwrap();
     let (otlp, received) = collector().await;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let (port, _held) = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let config = dir.path().join("panelgate.toml");
     std::fs::write(

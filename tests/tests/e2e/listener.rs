@@ -154,7 +154,7 @@ async fn when_every_connection_is_serving_a_request_a_new_one_is_refused_in_json
 #[tokio::test]
 async fn idle_sockets_past_the_open_files_limit_do_not_stop_healthz() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let (port, _held) = free_port();
     let path = dir.path().join("panelgate.toml");
     std::fs::write(&path, bare_config(dir.path(), &format!("127.0.0.1:{port}"), "")).unwrap();
     let log = std::fs::File::create(dir.path().join("host.log")).unwrap();

@@ -150,10 +150,8 @@ async fn exchanges(h: &Harness, journal_id: &str) -> Vec<Value> {
 #[tokio::test]
 async fn each_partner_failure_is_a_typed_error_with_its_journal_id() {
     let partner = BadPartner::start().await;
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}", l.local_addr().unwrap())
-    };
+    let (port, _refusing) = refusing_port();
+    let closed = format!("http://127.0.0.1:{port}");
     let limits = "read_timeout_ms = 1000, operation_timeout_ms = 2500, max_response_bytes = 1048576, breaker_failures = 0";
     let h = host(&format!(
         "{}{}",

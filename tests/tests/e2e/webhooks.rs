@@ -392,18 +392,19 @@ async fn a_delivery_never_acknowledged_disables_its_subscription_until_enabled_a
     assert_eq!(status, StatusCode::NOT_FOUND, "{none}");
 }
 
-/// A host process on its own store (PostgreSQL when the suite runs there), with `portal`.
+/// A host process on its own store (PostgreSQL when the suite runs there), with `portal`: its
+/// config, its address, and the socket that holds its port (keep it while the host may restart).
 async fn process_config(
     h: &Harness,
     name: &str,
     receiver: &WebhookReceiver,
     timeout_ms: u64,
-) -> (std::path::PathBuf, String) {
+) -> (std::path::PathBuf, String, tokio::net::TcpSocket) {
     let store = match std::env::var("PANELGATE_TEST_STORE").as_deref() {
         Ok("postgres") => fresh_postgres().await,
         _ => format!("sqlite://{}", h.dir.path().join(format!("{name}.db")).display()),
     };
-    let port = free_port();
+    let (port, held) = free_port();
     let config = std::fs::read_to_string(h.dir.path().join("panelgate.toml"))
         .unwrap()
         .replace(&h.store_url, &store)
@@ -414,14 +415,14 @@ async fn process_config(
         + &hooks(&receiver.url(), PATIENT, timeout_ms);
     let path = h.dir.path().join(format!("{name}.toml"));
     std::fs::write(&path, config).unwrap();
-    (path, format!("http://127.0.0.1:{port}"))
+    (path, format!("http://127.0.0.1:{port}"), held)
 }
 
 #[tokio::test]
 async fn a_host_restarted_mid_backlog_loses_and_repeats_nothing_acknowledged() {
     let receiver = WebhookReceiver::start(SECRET, Mode::Fail(503)).await.unwrap();
     let h = start().await;
-    let (config, base) = process_config(&h, "restart", &receiver, 1000).await;
+    let (config, base, _held) = process_config(&h, "restart", &receiver, 1000).await;
     let log = h.dir.path().join("restart.log");
     let host = HostProcess::start(&config, &log, &base).await;
     h.a03.set_callback_base(&format!("{base}/callbacks/A03"));
@@ -476,7 +477,7 @@ async fn two_hosts_on_one_store_deliver_each_event_once() {
     let mut hosts = Vec::new();
     let mut bases = Vec::new();
     for n in 1..=2 {
-        let port = free_port();
+        let (port, _held) = free_port();
         let path = h.dir.path().join(format!("host-{n}.toml"));
         std::fs::write(
             &path,

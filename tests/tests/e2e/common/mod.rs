@@ -490,18 +490,21 @@ impl Drop for HostProcess {
 /// bound but never listens: a port only picked as free could be taken by another test's listener,
 /// or be the local end the kernel gives an outgoing connection to it (a connection to itself).
 pub fn refusing_port() -> (u16, tokio::net::TcpSocket) {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
-    (socket.local_addr().unwrap().port(), socket)
+    bound_port(false)
 }
 
-/// A loopback port nobody listens on now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A loopback port for a host to listen on, held for it while the returned socket lives: bound
+/// with `SO_REUSEADDR` and never listening, so no other socket takes the port before the host
+/// does, while the host, which binds with `SO_REUSEADDR` too (`panelgate::listen`), can.
+pub fn free_port() -> (u16, tokio::net::TcpSocket) {
+    bound_port(true)
+}
+
+fn bound_port(reusable: bool) -> (u16, tokio::net::TcpSocket) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(reusable).unwrap();
+    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    (socket.local_addr().unwrap().port(), socket)
 }
 
 /// A host with no panels, served by `panelgate::serve` under `[server]` settings `server`; its
