@@ -192,41 +192,51 @@ token = {{ value = "bench-token" }}
     if let Some(period) = profile {
         // `PANELGATE_BENCH_PROFILE_PATH=adapter`: the adapter call with its partner exchange
         // alone (no portal API, no store) instead of the whole host; `accept`: host AAP accepts
-        // (a new loan each) instead of quotes; `accept-keyed`: the same, each with an
-        // `Idempotency-Key`, as a portal sends them.
+        // (a new loan each) instead of quotes, `aagi-accept` AAGI accepts; `-keyed` after
+        // either: each with an `Idempotency-Key`, as a portal sends them.
         let (what, call) = match std::env::var("PANELGATE_BENCH_PROFILE_PATH").as_deref() {
             Ok("adapter") => {
                 let adapter = app.state.panel("A03").expect("panel A03").adapter.clone();
                 let quote: panelgate::model::QuoteRequest =
                     serde_json::from_value(examples("A03", "quote")?)?;
                 (
-                    "the AAP adapter's quote with its partner exchange",
+                    "the AAP adapter's quote with its partner exchange".to_string(),
                     adapter_quote(adapter, quote),
                 )
             }
-            Ok(path @ ("accept" | "accept-keyed")) => {
-                let url = format!("{}/v1/panels/A03/policies", hosts[0]);
-                let keyed = path == "accept-keyed";
-                let accept = portal_call_keyed(
-                    &reqwest::Client::new(),
-                    url,
-                    examples("A03", "accept-cac")?,
-                    Some("/interest/credit_life/account"),
-                    keyed,
-                );
-                let what = if keyed {
-                    "AAP accepts through the host, each with its Idempotency-Key (SQLite, full)"
+            Ok(path @ ("accept" | "accept-keyed" | "aagi-accept" | "aagi-accept-keyed")) => {
+                let keyed = path.ends_with("-keyed");
+                // AAP refuses a loan it has insured: each accept names a new one.
+                let (partner, panel, body, loan) = if path.starts_with("aagi") {
+                    ("AAGI", "aagi-motor", examples("aagi-motor", "accept")?, None)
                 } else {
-                    "AAP accepts through the host (SQLite, full)"
+                    (
+                        "AAP",
+                        "A03",
+                        examples("A03", "accept-cac")?,
+                        Some("/interest/credit_life/account"),
+                    )
                 };
-                (what, accept)
+                let url = format!("{}/v1/panels/{panel}/policies", hosts[0]);
+                let accept = portal_call_keyed(&reqwest::Client::new(), url, body, loan, keyed);
+                let key = if keyed {
+                    ", each with its Idempotency-Key"
+                } else {
+                    ""
+                };
+                (
+                    format!("{partner} accepts through the host{key} (SQLite, full)"),
+                    accept,
+                )
             }
             Ok("host") | Err(std::env::VarError::NotPresent) => {
                 let url = format!("{}/v1/panels/A03/quotes", hosts[0]);
                 let quote = portal_call(&reqwest::Client::new(), url, examples("A03", "quote")?, None);
-                ("AAP quotes through the host (SQLite, full)", quote)
+                ("AAP quotes through the host (SQLite, full)".to_string(), quote)
             }
-            _ => anyhow::bail!("PANELGATE_BENCH_PROFILE_PATH: `adapter`, `host`, `accept` or `accept-keyed`"),
+            _ => anyhow::bail!(
+                "PANELGATE_BENCH_PROFILE_PATH: `adapter`, `host`, `accept`, `accept-keyed`, `aagi-accept` or `aagi-accept-keyed`"
+            ),
         };
         let sat = throughput_for(call, 0, period).await?;
         println!(
