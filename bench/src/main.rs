@@ -194,6 +194,18 @@ token = {{ value = "bench-token" }}
         // alone (no portal API, no store) instead of the whole host; `accept`: host AAP accepts
         // (a new loan each) instead of quotes, `aagi-accept` AAGI accepts; `-keyed` after
         // either: each with an `Idempotency-Key`, as a portal sends them.
+        // `PANELGATE_BENCH_PROFILE_STORE=postgres`: the host on the PostgreSQL store instead of
+        // SQLite's (`full`).
+        let (host, store) = match std::env::var("PANELGATE_BENCH_PROFILE_STORE").as_deref() {
+            Ok("postgres") => (
+                hosts
+                    .get(2)
+                    .context("PANELGATE_BENCH_PROFILE_STORE=postgres: no PostgreSQL path")?,
+                "PostgreSQL",
+            ),
+            Ok("sqlite") | Err(std::env::VarError::NotPresent) => (&hosts[0], "SQLite, full"),
+            _ => anyhow::bail!("PANELGATE_BENCH_PROFILE_STORE: `sqlite` or `postgres`"),
+        };
         let (what, call) = match std::env::var("PANELGATE_BENCH_PROFILE_PATH").as_deref() {
             Ok("adapter") => {
                 let adapter = app.state.panel("A03").expect("panel A03").adapter.clone();
@@ -217,7 +229,7 @@ token = {{ value = "bench-token" }}
                         Some("/interest/credit_life/account"),
                     )
                 };
-                let url = format!("{}/v1/panels/{panel}/policies", hosts[0]);
+                let url = format!("{host}/v1/panels/{panel}/policies");
                 let accept = portal_call_keyed(&reqwest::Client::new(), url, body, loan, keyed);
                 let key = if keyed {
                     ", each with its Idempotency-Key"
@@ -225,14 +237,14 @@ token = {{ value = "bench-token" }}
                     ""
                 };
                 (
-                    format!("{partner} accepts through the host{key} (SQLite, full)"),
+                    format!("{partner} accepts through the host{key} ({store})"),
                     accept,
                 )
             }
             Ok("host") | Err(std::env::VarError::NotPresent) => {
-                let url = format!("{}/v1/panels/A03/quotes", hosts[0]);
+                let url = format!("{host}/v1/panels/A03/quotes");
                 let quote = portal_call(&reqwest::Client::new(), url, examples("A03", "quote")?, None);
-                ("AAP quotes through the host (SQLite, full)".to_string(), quote)
+                (format!("AAP quotes through the host ({store})"), quote)
             }
             _ => anyhow::bail!(
                 "PANELGATE_BENCH_PROFILE_PATH: `adapter`, `host`, `accept`, `accept-keyed`, `aagi-accept` or `aagi-accept-keyed`"
