@@ -86,7 +86,8 @@ async fn bench() -> Result<()> {
     // `PANELGATE_BENCH_MICRO=1`: only the runtime's per-call figures, for comparing settings.
     let micro = std::env::var("PANELGATE_BENCH_MICRO").is_ok();
 
-    // `PANELGATE_BENCH_ONLY=slow`: only the slow-partner scenario; `fast`: all but it.
+    // `PANELGATE_BENCH_ONLY=slow`: only the slow-partner scenario; `fast`: all but it; `side`:
+    // only the side-by-side table.
     let only = std::env::var("PANELGATE_BENCH_ONLY").ok();
 
     println!(
@@ -100,7 +101,7 @@ async fn bench() -> Result<()> {
     if only.as_deref() == Some("slow") {
         return slow::run(&cache, &aap).await;
     }
-    if profile.is_none() && !micro {
+    if profile.is_none() && !micro && only.as_deref() != Some("side") {
         micro::compile_and_load(&cache).await?;
         startup::startup(dir.path()).await?;
         // First, while the process holds no connections from the other scenarios: its
@@ -257,6 +258,9 @@ token = {{ value = "bench-token" }}
             micros(sat.cpu_per_request)
         );
         return Ok(());
+    }
+    if only.as_deref() == Some("side") {
+        return side_by_side::rows(&hosts, aap.base_url(), aagi.base_url()).await;
     }
     micro::calls(app).await?;
     if micro {

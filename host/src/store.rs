@@ -197,7 +197,7 @@ pub struct Commit {
     /// A write that proves the store can write (`/readyz` after a failure).
     pub probe: bool,
     /// An idempotency key claimed for a request, unless another request holds it
-    /// ([`Committed::claimed`]).
+    /// ([`Committed::claimed`]): then nothing of the commit is written.
     pub claims: Option<KeyClaim>,
 }
 

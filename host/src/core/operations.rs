@@ -17,7 +17,9 @@ use crate::model::{
     ValidationRequest,
 };
 use crate::runtime::Exchange;
-use crate::store::{CaseChange, Commit, JournalEntry, KeyState, NewEvent, PendingOperation, enum_str};
+use crate::store::{
+    CaseChange, Commit, JournalEntry, KeyClaim, KeyState, NewEvent, PendingOperation, enum_str,
+};
 
 /// How an operation relates to cases.
 pub struct CaseEffect {
@@ -351,19 +353,19 @@ async fn answer(
             operation: enum_str(&operation),
         });
     }
-    if let Some(k) = &key {
-        match state.store.claim_key(&k.scope, &k.key, &k.hash).await? {
-            KeyState::Fresh => {}
-            KeyState::Replay { status, body } => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                return Ok((status, body));
-            }
-            KeyState::Mismatch => return Err(ApiError::KeyReused),
-            KeyState::InFlight => return Err(ApiError::KeyInFlight),
+    // A state change claims its key in the commit that records it in flight (`execute`): one
+    // commit and one sync for both. Any other operation claims its key first, on its own.
+    let mut holds_key = false;
+    if let Some(k) = &key
+        && !operation.changes_state()
+    {
+        if let Some(answer) = answered(state.store.claim_key(&k.scope, &k.key, &k.hash).await?) {
+            return answer;
         }
+        holds_key = true;
     }
-    let result = execute(state, panel, call, effect, key.as_ref()).await;
-    if let (Some(k), Err(e)) = (&key, &result)
+    let result = execute(state, panel, call, effect, key.as_ref(), &mut holds_key).await;
+    if let (Some(k), Err(e), true) = (&key, &result, holds_key)
         && releases_key(e)
     {
         // The partner certainly did not act (or the operation changes nothing): a retry may
@@ -374,6 +376,20 @@ async fn answer(
         }
     }
     result
+}
+
+/// What a request answers when its idempotency key was claimed before (`None`: the key is now
+/// this request's).
+fn answered(key: KeyState) -> Option<Result<Answer, ApiError>> {
+    match key {
+        KeyState::Fresh => None,
+        KeyState::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            Some(Ok((status, body)))
+        }
+        KeyState::Mismatch => Some(Err(ApiError::KeyReused)),
+        KeyState::InFlight => Some(Err(ApiError::KeyInFlight)),
+    }
 }
 
 /// Whether a failed request lets its key go: a server-side failure that left nothing behind
@@ -450,10 +466,10 @@ async fn execute(
     call: Call,
     effect: CaseEffect,
     key: Option<&IdempotencyKey>,
+    holds_key: &mut bool,
 ) -> Result<Answer, ApiError> {
     let operation = enum_str(&call.operation());
     let journal_id = uuid::Uuid::now_v7().to_string();
-    tracing::Span::current().record("journal_id", journal_id.as_str());
     let input = call.journal_input();
     let adapter = format!("{}@{}", panel.module.name, panel.module.version);
     // A state-changing call is recorded before the partner is asked: should the host die
@@ -475,8 +491,18 @@ async fn execute(
         state: "running".into(),
     });
     if let Some(pending) = &pending {
-        state.store.begin_pending(pending).await?;
+        let claim = key.map(|k| KeyClaim {
+            scope: k.scope.clone(),
+            key: k.key.clone(),
+            request_hash: k.hash.clone(),
+        });
+        if let Some(answer) = answered(state.store.begin_pending(pending, claim.as_ref()).await?) {
+            return answer;
+        }
+        *holds_key = key.is_some();
     }
+    // Not before: a request its key answered has no journal entry of its own.
+    tracing::Span::current().record("journal_id", journal_id.as_str());
     let fulfils = Fulfils::of(&call);
     let (result, record) = panel
         .adapter

@@ -126,7 +126,7 @@ async fn run_plan(
         write::run_sqlx(tx, statements, &mut committed).await?;
         results.push(committed);
     }
-    journal::append(tx, &plan.entries).await?;
+    journal::append(tx, &plan.entries(&results)).await?;
     Ok(results)
 }
 

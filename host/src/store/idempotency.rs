@@ -23,29 +23,40 @@ impl Store {
     /// claim is a commit of the group commit: it shares its transaction and its sync with the
     /// commits written beside it, rather than taking one of its own.
     pub async fn claim_key(&self, scope: &str, key: &str, request_hash: &str) -> Result<KeyState> {
+        let claim = KeyClaim {
+            scope: scope.to_string(),
+            key: key.to_string(),
+            request_hash: request_hash.to_string(),
+        };
+        self.commit_claiming(&claim, Commit::default).await
+    }
+
+    /// Writes the commit `rest` makes with `claim` added: `Fresh` when the claim took its key and
+    /// the commit was written, else what holds the key, and nothing of the commit was written.
+    pub(super) async fn commit_claiming(
+        &self,
+        claim: &KeyClaim,
+        rest: impl Fn() -> Commit,
+    ) -> Result<KeyState> {
         loop {
-            let claim = Commit {
-                claims: Some(KeyClaim {
-                    scope: scope.to_string(),
-                    key: key.to_string(),
-                    request_hash: request_hash.to_string(),
-                }),
-                ..Commit::default()
+            let commit = Commit {
+                claims: Some(claim.clone()),
+                ..rest()
             };
-            if self.commit(claim).await?.claimed {
+            if self.commit(commit).await?.claimed {
                 return Ok(KeyState::Fresh);
             }
             let row = sqlx::query(
                 "SELECT request_hash, state, status, body FROM idempotency WHERE scope = $1 AND key = $2",
             )
-            .bind(scope)
-            .bind(key)
+            .bind(&claim.scope)
+            .bind(&claim.key)
             .fetch_optional(&self.pool)
             .await?;
             // Released between the two statements: claim it again.
             let Some(row) = row else { continue };
             let stored_hash: String = row.get("request_hash");
-            if stored_hash != request_hash {
+            if stored_hash != claim.request_hash {
                 return Ok(KeyState::Mismatch);
             }
             let state: String = row.get("state");
@@ -125,5 +136,83 @@ mod tests {
             store.claim_key("quote:A03", "k-1", "h-2").await.unwrap(),
             KeyState::Fresh
         ));
+    }
+
+    /// A state change's key claimed with its in-flight record, in one commit: of the requests
+    /// made together with one key, one records its operation; the others record nothing,
+    /// journal entries of theirs included, while the commits beside them are written.
+    #[tokio::test]
+    async fn a_claim_that_finds_its_key_held_writes_nothing_of_its_commit() {
+        use crate::store::{JournalEntry, PendingOperation};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
+        let claim = KeyClaim {
+            scope: "accept:A03".into(),
+            key: "k-1".into(),
+            request_hash: "h-1".into(),
+        };
+        let op = |n: usize| PendingOperation {
+            journal_id: format!("op-{n}"),
+            panel: "A03".into(),
+            operation: "accept".into(),
+            case_id: None,
+            opens: None,
+            idempotency: Some(("accept:A03".into(), "k-1".into())),
+            request: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+            started_at: crate::store::now(),
+            state: "running".into(),
+        };
+        let ops: Vec<PendingOperation> = (0..8).map(op).collect();
+        let claims = ops.iter().map(|op| store.begin_pending(op, Some(&claim)));
+        // Claiming commits that carry journal entries too, and commits beside them that claim
+        // nothing.
+        let claiming_entries = (0..4).map(|n| {
+            store.commit_claiming(&claim, move || Commit {
+                journal: vec![JournalEntry::quote(format!("claimed-{n}"))],
+                ..Commit::default()
+            })
+        });
+        let beside = (0..4).map(|n| {
+            store.commit(Commit {
+                journal: vec![JournalEntry::quote(format!("beside-{n}"))],
+                ..Commit::default()
+            })
+        });
+        let (claims, claiming_entries, beside) = tokio::join!(
+            futures::future::join_all(claims),
+            futures::future::join_all(claiming_entries),
+            futures::future::join_all(beside)
+        );
+        let fresh = claims
+            .iter()
+            .chain(&claiming_entries)
+            .filter(|c| matches!(c, Ok(KeyState::Fresh)))
+            .count();
+        assert_eq!(fresh, 1, "{claims:?} {claiming_entries:?}");
+        assert!(
+            claims
+                .iter()
+                .chain(&claiming_entries)
+                .all(|c| matches!(c, Ok(KeyState::Fresh | KeyState::InFlight))),
+            "{claims:?} {claiming_entries:?}"
+        );
+        assert!(beside.iter().all(Result::is_ok), "{beside:?}");
+        let pending = store.pending("running").await.unwrap();
+        let recorded = claims.iter().filter(|c| matches!(c, Ok(KeyState::Fresh))).count();
+        assert_eq!(pending.len(), recorded, "{pending:?}");
+        let ids: Vec<String> = sqlx::query_scalar("SELECT id FROM journal ORDER BY seq")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap();
+        let claimed_entries = ids.iter().filter(|id| id.starts_with("claimed-")).count();
+        assert_eq!(claimed_entries, 1 - recorded, "{ids:?}");
+        assert_eq!(
+            ids.iter().filter(|id| id.starts_with("beside-")).count(),
+            4,
+            "{ids:?}"
+        );
+        // The chain holds with entries left out of a batch.
+        assert_eq!(store.verify_journal().await.unwrap(), None);
     }
 }

@@ -26,6 +26,22 @@ pub struct JournalEntry {
     pub detail: String,
 }
 
+#[cfg(test)]
+impl JournalEntry {
+    /// A quote's portal entry with the id `id`, for the store's tests.
+    pub(super) fn quote(id: String) -> JournalEntry {
+        JournalEntry {
+            id,
+            panel: Some("A03".into()),
+            operation: "quote".into(),
+            kind: "portal",
+            case_id: None,
+            outcome: "ok".into(),
+            detail: "{}".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct JournalRow {
     pub seq: i64,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 
-use super::{Commit, Result, Store, parse_json};
+use super::{Commit, KeyClaim, KeyState, Result, Store, parse_json};
 
 /// A state-changing operation about to ask the partner.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -43,14 +43,19 @@ pub struct SettledKey {
 }
 
 impl Store {
-    /// Records a state-changing operation before its adapter asks the partner.
-    pub async fn begin_pending(&self, op: &PendingOperation) -> Result<()> {
-        self.commit(Commit {
+    /// Records a state-changing operation before its adapter asks the partner, claiming its
+    /// idempotency key in the same commit when it has one (`claim`): one commit and one sync
+    /// for both. When another request holds the key, nothing is recorded and the key's state
+    /// says what holds it.
+    pub async fn begin_pending(&self, op: &PendingOperation, claim: Option<&KeyClaim>) -> Result<KeyState> {
+        let begins = || Commit {
             begins: Some(op.clone()),
             ..Commit::default()
-        })
-        .await
-        .map(drop)
+        };
+        match claim {
+            Some(claim) => self.commit_claiming(claim, begins).await,
+            None => self.commit(begins()).await.map(|_| KeyState::Fresh),
+        }
     }
 
     /// Operations with the given state (`running` or `unknown`), oldest first.

@@ -194,7 +194,8 @@ fn together(conn: &mut Connection, commits: &[&Commit]) -> Result<Vec<Committed>
         run(&tx, statements, &mut committed)?;
         results.push(committed);
     }
-    if !plan.entries.is_empty() {
+    let entries = plan.entries(&results);
+    if !entries.is_empty() {
         let head = tx
             .prepare_cached(super::journal::HEAD)?
             .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -202,7 +203,11 @@ fn together(conn: &mut Connection, commits: &[&Commit]) -> Result<Vec<Committed>
         // One row per statement: in process, one prepared statement run per entry costs less
         // than a statement of every batch's size (and SQLite looks a parameter's name up by
         // walking the statement's list of them, so wide statements bind in quadratic time).
-        run(&tx, &plan.journal(head, 1), &mut Committed::default())?;
+        run(
+            &tx,
+            &super::journal::inserts(head, &entries, 1),
+            &mut Committed::default(),
+        )?;
     }
     tx.commit().map_err(|e| StoreError::Commit(e.to_string()))?;
     Ok(results)
@@ -211,7 +216,9 @@ fn together(conn: &mut Connection, commits: &[&Commit]) -> Result<Vec<Committed>
 fn run(conn: &Connection, statements: &[Statement], committed: &mut Committed) -> Result<()> {
     for statement in statements {
         let rows = execute(conn, statement)?;
-        statement.expect.check(rows as u64, committed)?;
+        if !statement.expect.check(rows as u64, committed)? {
+            break;
+        }
     }
     Ok(())
 }
@@ -348,15 +355,7 @@ mod tests {
     }
 
     fn entry(n: usize) -> crate::store::JournalEntry {
-        crate::store::JournalEntry {
-            id: format!("checkpoint-{n}"),
-            panel: Some("A03".into()),
-            operation: "quote".into(),
-            kind: "portal",
-            case_id: None,
-            outcome: "ok".into(),
-            detail: "{}".into(),
-        }
+        crate::store::JournalEntry::quote(format!("checkpoint-{n}"))
     }
 
     /// No commit checkpoints (every connection's `wal_autocheckpoint` is 0): the checkpoint

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use super::journal::{self, JournalEntry};
+use super::journal::JournalEntry;
 use super::{Commit, Committed, Result, StoreError, enum_str, json_text, now};
 use crate::model::CaseStatus;
 
@@ -88,16 +88,21 @@ pub(super) enum Expect {
 }
 
 impl Expect {
-    pub(super) fn check(&self, rows: u64, committed: &mut Committed) -> Result<()> {
+    /// Checks a statement's count of changed rows into `committed`: `Ok(false)` when the rest
+    /// of its commit must not run (its claim found the key held, so it writes nothing).
+    pub(super) fn check(&self, rows: u64, committed: &mut Committed) -> Result<bool> {
         match self {
             Expect::Any => {}
             Expect::Unsettled(id) if rows == 0 => return Err(StoreError::Settled(id.clone())),
             Expect::Case(id) if rows == 0 => return Err(StoreError::NoCase(id.clone())),
             Expect::Unsettled(_) | Expect::Case(_) => {}
             Expect::Event => committed.events_new.push(rows == 1),
-            Expect::Claim => committed.claimed = rows == 1,
+            Expect::Claim => {
+                committed.claimed = rows == 1;
+                return Ok(committed.claimed);
+            }
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -128,33 +133,41 @@ macro_rules! args {
 }
 pub(super) use args;
 
-/// A batch of commits made statements: each commit's own, then the journal entries of all of
-/// them, which go in last as one append ([`Plan::journal`]).
+/// A batch of commits made statements: each commit's own, then the journal entries of the
+/// commits written, which go in last as one append ([`Plan::entries`]).
 pub(super) struct Plan<'a> {
     pub commits: Vec<Vec<Statement>>,
-    /// Every journal entry of the batch, in order, with the time of its commit.
-    pub entries: Vec<(&'a JournalEntry, String)>,
+    of: &'a [&'a Commit],
+    /// The time of each commit.
+    at: Vec<String>,
 }
 
 impl<'a> Plan<'a> {
-    pub(super) fn of(commits: &[&'a Commit]) -> Result<Plan<'a>> {
+    pub(super) fn of(commits: &'a [&'a Commit]) -> Result<Plan<'a>> {
         let mut plan = Plan {
             commits: Vec::with_capacity(commits.len()),
-            entries: Vec::new(),
+            of: commits,
+            at: Vec::with_capacity(commits.len()),
         };
         for commit in commits {
             let at = now();
             plan.commits.push(statements(commit, &at)?);
-            plan.entries
-                .extend(commit.journal.iter().map(|entry| (entry, at.clone())));
+            plan.at.push(at);
         }
         Ok(plan)
     }
 
-    /// The journal's append, given the chain's head as the transaction reads it, `rows`
-    /// entries per statement at most.
-    pub(super) fn journal(&self, head: Option<(i64, String)>, rows: usize) -> Vec<Statement> {
-        journal::inserts(head, &self.entries, rows)
+    /// Every journal entry of the commits written, given what running their statements found
+    /// (`results`, one per commit), in order, each with the time of its commit. A commit whose
+    /// claim found its key held wrote nothing, and appends nothing.
+    pub(super) fn entries(&self, results: &[Committed]) -> Vec<(&'a JournalEntry, String)> {
+        self.of
+            .iter()
+            .zip(&self.at)
+            .zip(results)
+            .filter(|((commit, _), result)| commit.claims.is_none() || result.claimed)
+            .flat_map(|((commit, at), _)| commit.journal.iter().map(|entry| (entry, at.clone())))
+            .collect()
     }
 }
 
@@ -374,7 +387,8 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
     Ok(())
 }
 
-/// Runs `statements` in `tx`, checking each one's count of changed rows into `committed`.
+/// Runs `statements` in `tx`, checking each one's count of changed rows into `committed`; stops
+/// where a check says the rest must not run.
 pub(super) async fn run_sqlx(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     statements: &[Statement],
@@ -390,7 +404,9 @@ pub(super) async fn run_sqlx(
             };
         }
         let rows = query.execute(&mut **tx).await?.rows_affected();
-        statement.expect.check(rows, committed)?;
+        if !statement.expect.check(rows, committed)? {
+            break;
+        }
     }
     Ok(())
 }
