@@ -355,17 +355,17 @@ async fn answer(
     }
     // A state change claims its key in the commit that records it in flight (`execute`): one
     // commit and one sync for both. Any other operation claims its key first, on its own.
-    let mut holds_key = false;
+    let mut releasable = false;
     if let Some(k) = &key
         && !operation.changes_state()
     {
         if let Some(answer) = answered(state.store.claim_key(&k.scope, &k.key, &k.hash).await?) {
             return answer;
         }
-        holds_key = true;
+        releasable = true;
     }
-    let result = execute(state, panel, call, effect, key.as_ref(), &mut holds_key).await;
-    if let (Some(k), Err(e), true) = (&key, &result, holds_key)
+    let result = execute(state, panel, call, effect, key.as_ref(), &mut releasable).await;
+    if let (Some(k), Err(e), true) = (&key, &result, releasable)
         && releases_key(e)
     {
         // The partner certainly did not act (or the operation changes nothing): a retry may
@@ -460,13 +460,16 @@ fn definite(error: &CallError) -> bool {
     }
 }
 
+/// Runs `call` and commits what came of it. `releasable` says whether the request's key may go
+/// should it fail: set once a state change holds its key (claimed with its in-flight record),
+/// cleared once its partner may have acted.
 async fn execute(
     state: &Arc<AppState>,
     panel: &Panel,
     call: Call,
     effect: CaseEffect,
     key: Option<&IdempotencyKey>,
-    holds_key: &mut bool,
+    releasable: &mut bool,
 ) -> Result<Answer, ApiError> {
     let operation = enum_str(&call.operation());
     let journal_id = uuid::Uuid::now_v7().to_string();
@@ -499,7 +502,7 @@ async fn execute(
         if let Some(answer) = answered(state.store.begin_pending(pending, claim.as_ref()).await?) {
             return answer;
         }
-        *holds_key = key.is_some();
+        *releasable = key.is_some();
     }
     // Not before: a request its key answered has no journal entry of its own.
     tracing::Span::current().record("journal_id", journal_id.as_str());
@@ -521,6 +524,12 @@ async fn execute(
         }
         _ => false,
     };
+    // From here a state change's key goes with a failure only if the partner certainly did not
+    // act: once it acted, a retry must find the key held whatever fails after (the outcome's
+    // commit refused for good, say), never call the partner again.
+    if pending.is_some() {
+        *releasable &= result.is_err() && !in_doubt;
+    }
 
     let outcome_label = match &result {
         Ok(_) => "ok".to_string(),

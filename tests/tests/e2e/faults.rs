@@ -530,6 +530,51 @@ async fn a_store_fault_after_the_partner_answered_loses_nothing_and_places_nothi
     assert!(unknown_outcomes(h).await.is_empty());
 }
 
+/// The outcome's commit refused for good after the partner acted, not for a moment: here a
+/// trigger put in from outside skips every update of a case, so the commit finds no case to
+/// update and fails. The portal hears a 5xx, but the key stays held: a retry with it is told the
+/// request is in flight and does not reach the partner again. (Before, any 5xx with no outcome
+/// in doubt let the key go, and the retry placed the vehicle a second time.)
+#[tokio::test]
+async fn an_outcome_refused_for_good_after_the_partner_acted_keeps_its_key() {
+    let f = faulty().await;
+    let h = &f.h;
+    skip_updates_of_cases(&h.store_url).await;
+    let body = application(&vin(700));
+    let (status, answer, _) = post_keyed(h, PANEL, "refused-for-good", &body).await;
+    assert!(status.is_server_error(), "{status}: {answer}");
+    assert_eq!(f.sim.contracts_per_vin().get(&vin(700)), Some(&1), "{answer}");
+    let reached = f.proxy.counts().0;
+    let (status, answer, _) = post_keyed(h, PANEL, "refused-for-good", &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error"]["code"], "idempotency_key_in_flight", "{answer}");
+    assert_eq!(f.proxy.counts().0, reached, "the retry reached the partner");
+    assert_eq!(f.sim.contracts_per_vin().get(&vin(700)), Some(&1), "placed once");
+}
+
+/// Makes every update of a case in the store at `url` change nothing (a `BEFORE UPDATE` trigger
+/// that skips the row).
+async fn skip_updates_of_cases(url: &str) {
+    use sqlx::Connection as _;
+    if url.starts_with("sqlite://") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER skip_case_updates BEFORE UPDATE ON cases BEGIN SELECT RAISE(IGNORE); END",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        for sql in [
+            "CREATE FUNCTION skip_row() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+            "CREATE TRIGGER skip_case_updates BEFORE UPDATE ON cases FOR EACH ROW EXECUTE FUNCTION skip_row()",
+        ] {
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
 /// Durability by operation class (DESIGN.md, "Storage"): with every commit held back (the
 /// store's write lock taken from outside), a quote answers at once, its journal entries queued
 /// to the group commit, while an accept answers only once its own commit is in; and the quote's
