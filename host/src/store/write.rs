@@ -137,7 +137,7 @@ pub(super) use args;
 /// commits written, which go in last as one append ([`Plan::entries`]).
 pub(super) struct Plan<'a> {
     pub commits: Vec<Vec<Statement>>,
-    of: &'a [&'a Commit],
+    sources: &'a [&'a Commit],
     /// The time of each commit.
     at: Vec<String>,
 }
@@ -146,7 +146,7 @@ impl<'a> Plan<'a> {
     pub(super) fn of(commits: &'a [&'a Commit]) -> Result<Plan<'a>> {
         let mut plan = Plan {
             commits: Vec::with_capacity(commits.len()),
-            of: commits,
+            sources: commits,
             at: Vec::with_capacity(commits.len()),
         };
         for commit in commits {
@@ -161,7 +161,8 @@ impl<'a> Plan<'a> {
     /// (`results`, one per commit), in order, each with the time of its commit. A commit whose
     /// claim found its key held wrote nothing, and appends nothing.
     pub(super) fn entries(&self, results: &[Committed]) -> Vec<(&'a JournalEntry, String)> {
-        self.of
+        debug_assert_eq!(results.len(), self.sources.len(), "a result per commit");
+        self.sources
             .iter()
             .zip(&self.at)
             .zip(results)
@@ -171,7 +172,9 @@ impl<'a> Plan<'a> {
     }
 }
 
-/// The statements that write `commit` at time `at`, all but its journal entries, in order.
+/// The statements that write `commit` at time `at`, all but its journal entries, in order. A
+/// claim comes first: when it finds its key held, the runners stop there ([`Expect::check`]),
+/// so that nothing of the commit is written.
 fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
     let mut out = Vec::new();
     if let Some(claim) = &commit.claims {
