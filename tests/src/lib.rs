@@ -1,5 +1,6 @@
 //! Partner simulators, strict to each partner's spec, and helpers for end-to-end tests.
 pub mod faults;
+pub mod pg_proxy;
 pub mod registry;
 pub mod sim;
 pub mod webhook_receiver;

@@ -96,13 +96,28 @@ impl Writer {
 
     /// Writes `commits` in one transaction, in order. Their journal entries go last, all in
     /// one append: one read of the chain's head for the whole batch.
+    ///
+    /// Should the answer to its `COMMIT` be lost (the connection dropped after the server took
+    /// it), the transaction's id tells whether it landed ([`Writer::landed`]): a batch that did
+    /// is not written again, one commit at a time, where each would find its own rows.
     async fn together(&self, commits: &[&Commit]) -> Result<Vec<Committed>> {
-        let mut tx = self.begin_ordered().await?;
+        let mut tx = self.pool.begin().await?;
+        // `begin_ordered`'s lock, and the transaction's id in the same round trip.
+        let xid: i64 = sqlx::query_scalar("SELECT txid_current() FROM pg_advisory_xact_lock($1)")
+            .bind(ORDERED_WRITES)
+            .fetch_one(&mut *tx)
+            .await?;
         match run_plan(&mut tx, commits).await {
-            Ok(results) => {
-                tx.commit().await.map_err(|e| StoreError::Commit(e.to_string()))?;
-                Ok(results)
-            }
+            Ok(results) => match tx.commit().await {
+                Ok(()) => Ok(results),
+                Err(e) if self.landed(xid).await == Some(true) => {
+                    tracing::warn!(
+                        "the answer to a group commit's COMMIT was lost ({e}); the server says it committed"
+                    );
+                    Ok(results)
+                }
+                Err(e) => Err(StoreError::Commit(e.to_string())),
+            },
             Err(e) => {
                 // Rolled back before the caller tries again: a dropped transaction rolls back
                 // later.
@@ -112,6 +127,38 @@ impl Writer {
         }
     }
 }
+
+impl Writer {
+    /// Whether the transaction `xid`, whose `COMMIT` got no answer, committed: asked on another
+    /// connection until the server knows (a `COMMIT` it is still writing shows as in progress),
+    /// for about five seconds. `None` when it could not tell.
+    async fn landed(&self, xid: i64) -> Option<bool> {
+        let deadline = std::time::Instant::now() + LANDED_WAIT;
+        let mut wait = std::time::Duration::from_millis(10);
+        loop {
+            let status: std::result::Result<Option<String>, _> = sqlx::query_scalar("SELECT txid_status($1)")
+                .bind(xid)
+                .fetch_one(&self.pool)
+                .await;
+            match status {
+                Ok(Some(status)) if status == "committed" => return Some(true),
+                Ok(Some(status)) if status == "aborted" => return Some(false),
+                // In progress; or the server cannot tell (NULL: an id it does not know, as after
+                // a failover to a replica that never saw it); or no connection yet.
+                Ok(_) | Err(_) => {}
+            }
+            if std::time::Instant::now() + wait > deadline {
+                tracing::error!("a group commit's COMMIT got no answer, and whether it landed is unknown");
+                return None;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(1));
+        }
+    }
+}
+
+/// How long [`Writer::landed`] asks.
+const LANDED_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Writes `commits` in `tx`: each commit's statements, then the journal's append.
 async fn run_plan(

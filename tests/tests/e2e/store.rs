@@ -75,3 +75,72 @@ async fn concurrent_commits_share_transactions_and_fail_alone() {
     );
     assert_eq!(store.verify_journal().await.unwrap(), None);
 }
+
+/// On PostgreSQL, a group commit whose `COMMIT` the server took, though its answer never came
+/// back (the connection lost between), is found landed: its caller hears success and nothing is
+/// written twice. A keyed state change so recorded goes on to call its partner, rather than
+/// finding its own claim in flight. A `COMMIT` the server never got is not taken for landed.
+/// (The fault is PostgreSQL's alone: SQLite commits in the host's own process.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_was_lost_is_found_landed() {
+    use panelgate::store::{KeyClaim, KeyState, PendingOperation};
+    use panelgate_tests::pg_proxy::{CommitCutter, Cut};
+
+    let mut url = url::Url::parse(&crate::common::fresh_postgres().await).unwrap();
+    let server = url.socket_addrs(|| Some(5432)).unwrap()[0];
+    let cutter = CommitCutter::start(server).await.unwrap();
+    url.set_ip_host(cutter.addr().ip()).unwrap();
+    url.set_port(Some(cutter.addr().port())).unwrap();
+    url.set_query(Some("sslmode=disable"));
+    let store = Store::open(url.as_str(), Durability::Full).await.unwrap();
+
+    // A keyed accept recorded in flight, its claim in the same commit.
+    let op = PendingOperation {
+        journal_id: "lost-ack-op".into(),
+        panel: "A03".into(),
+        operation: "accept".into(),
+        case_id: None,
+        opens: None,
+        idempotency: Some(("accept:A03".into(), "lost-ack-key".into())),
+        request: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+        started_at: panelgate::store::now(),
+        state: "running".into(),
+    };
+    let claim = KeyClaim {
+        scope: "accept:A03".into(),
+        key: "lost-ack-key".into(),
+        request_hash: "h-1".into(),
+    };
+    cutter.arm("lost-ack-key", Cut::AfterCommit);
+    let begun = store.begin_pending(&op, Some(&claim)).await;
+    assert_eq!(cutter.cuts(), 1, "the COMMIT was not cut");
+    assert!(matches!(begun, Ok(KeyState::Fresh)), "{begun:?}");
+    let running = store.pending("running").await.unwrap();
+    assert_eq!(running.len(), 1, "{running:?}");
+
+    // A commit of journal entries: landed once.
+    cutter.arm("lost-ack-entry", Cut::AfterCommit);
+    let committed = store.commit(commit(&["lost-ack-entry".into()])).await;
+    assert_eq!(cutter.cuts(), 2, "the COMMIT was not cut");
+    assert!(committed.is_ok(), "{committed:?}");
+
+    // A COMMIT the server never got: the caller hears the fault, nothing landed, and its retry
+    // lands once.
+    cutter.arm("cut-before", Cut::BeforeCommit);
+    let refused = store.commit(commit(&["cut-before".into()])).await;
+    assert_eq!(cutter.cuts(), 3, "the COMMIT was not cut");
+    assert!(matches!(&refused, Err(e) if e.is_transient()), "{refused:?}");
+    assert!(!journal_ids(&store).await.contains(&"cut-before".to_string()));
+    store.commit(commit(&["cut-before".into()])).await.unwrap();
+
+    let ids = journal_ids(&store).await;
+    for id in ["lost-ack-entry", "cut-before"] {
+        assert_eq!(ids.iter().filter(|i| *i == id).count(), 1, "{id}: {ids:?}");
+    }
+    assert_eq!(store.verify_journal().await.unwrap(), None);
+}
+
+async fn journal_ids(store: &Store) -> Vec<String> {
+    let rows = store.journal(None, 100, None).await.unwrap();
+    rows.into_iter().map(|row| row.id).collect()
+}
