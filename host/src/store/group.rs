@@ -73,11 +73,13 @@ impl Writer {
 
     /// The group commit on PostgreSQL: takes every commit waiting (up to [`MAX_BATCH`]) and
     /// writes them in one transaction while the next ones queue. Under load this is one disk
-    /// sync and one transaction for many operations; alone, a commit goes straight through.
+    /// sync and one transaction for many operations; alone, a commit somebody waits for goes
+    /// straight through, and one nobody waits for waits up to [`GATHER`] for company.
     /// SQLite's runs on a thread of its own ([`sqlite::start`]).
     pub(super) async fn run(self, mut queue: tokio::sync::mpsc::UnboundedReceiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            gather(&mut queue, &mut batch).await;
             let batch = std::mem::take(&mut batch);
             // As `write_batch` does, with an async `together`.
             if groups(&batch) {
@@ -102,15 +104,17 @@ impl Writer {
     /// is not written again, one commit at a time, where each would find its own rows.
     async fn together(&self, commits: &[&Commit]) -> Result<Vec<Committed>> {
         let mut tx = self.pool.begin().await?;
-        // `begin_ordered`'s lock, and the transaction's id in the same round trip.
-        let xid: i64 = sqlx::query_scalar("SELECT txid_current() FROM pg_advisory_xact_lock($1)")
-            .bind(ORDERED_WRITES)
-            .fetch_one(&mut *tx)
-            .await?;
+        // `begin_ordered`'s lock, and the transaction's id and its server's in one round trip.
+        let (xid, server): (i64, String) = sqlx::query_as(
+            "SELECT txid_current(), pg_postmaster_start_time()::text FROM pg_advisory_xact_lock($1)",
+        )
+        .bind(ORDERED_WRITES)
+        .fetch_one(&mut *tx)
+        .await?;
         match run_plan(&mut tx, commits).await {
             Ok(results) => match tx.commit().await {
                 Ok(()) => Ok(results),
-                Err(e) if self.landed(xid).await == Some(true) => {
+                Err(e) if self.landed(xid, &server).await == Some(true) => {
                     tracing::warn!(
                         "the answer to a group commit's COMMIT was lost ({e}); the server says it committed"
                     );
@@ -131,34 +135,78 @@ impl Writer {
 impl Writer {
     /// Whether the transaction `xid`, whose `COMMIT` got no answer, committed: asked on another
     /// connection until the server knows (a `COMMIT` it is still writing shows as in progress),
-    /// for about five seconds. `None` when it could not tell.
-    async fn landed(&self, xid: i64) -> Option<bool> {
-        let deadline = std::time::Instant::now() + LANDED_WAIT;
+    /// for [`LANDED_WAIT`] at most. A transaction id names one transaction only while its server
+    /// (`server`: when it started) runs: after a restart or on another server (a failover) it
+    /// may name another, so then, as when no answer comes, `None`: it cannot tell.
+    async fn landed(&self, xid: i64, server: &str) -> Option<bool> {
+        let deadline = tokio::time::Instant::now() + LANDED_WAIT;
         let mut wait = std::time::Duration::from_millis(10);
         loop {
-            let status: std::result::Result<Option<String>, _> = sqlx::query_scalar("SELECT txid_status($1)")
-                .bind(xid)
-                .fetch_one(&self.pool)
-                .await;
-            match status {
-                Ok(Some(status)) if status == "committed" => return Some(true),
-                Ok(Some(status)) if status == "aborted" => return Some(false),
-                // In progress; or the server cannot tell (NULL: an id it does not know, as after
-                // a failover to a replica that never saw it); or no connection yet.
-                Ok(_) | Err(_) => {}
+            let asked = sqlx::query_as::<_, (Option<String>, String)>(
+                "SELECT txid_status($1), pg_postmaster_start_time()::text",
+            )
+            .bind(xid)
+            .fetch_one(&self.pool);
+            match tokio::time::timeout_at(deadline, asked).await {
+                // Another server, or this one restarted: the id may name another transaction.
+                Ok(Ok((_, started))) if started != server => {
+                    tracing::error!(
+                        "a group commit's COMMIT got no answer, and the server has restarted (or failed over) since: whether it landed is unknown"
+                    );
+                    return None;
+                }
+                Ok(Ok((Some(status), _))) if status == "committed" => return Some(true),
+                Ok(Ok((Some(status), _))) if status == "aborted" => return Some(false),
+                // Still in progress (a COMMIT being written), or no answer yet.
+                Ok(_) => {}
+                Err(_) => break,
             }
-            if std::time::Instant::now() + wait > deadline {
-                tracing::error!("a group commit's COMMIT got no answer, and whether it landed is unknown");
-                return None;
+            if tokio::time::Instant::now() + wait > deadline {
+                break;
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(std::time::Duration::from_secs(1));
         }
+        tracing::error!("a group commit's COMMIT got no answer, and whether it landed is unknown");
+        None
     }
 }
 
 /// How long [`Writer::landed`] asks.
 const LANDED_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Takes what is queued already, up to [`MAX_BATCH`].
+pub(super) fn drain(queue: &mut tokio::sync::mpsc::UnboundedReceiver<Job>, batch: &mut Vec<Job>) {
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
+/// A batch nobody waits for (read-only operations' journal entries, answered already) waits up
+/// to [`GATHER`] for more before it is written, so that a stream of quotes shares its syncs and
+/// its pages' writes: without it SQLite's writer committed almost every quote on its own, and a
+/// quote cost 40-60 µs more CPU than when it waited for its commit (BENCHMARKS.md). A job
+/// somebody waits for (a state change, a flush) ends the wait at once.
+pub(super) async fn gather(queue: &mut tokio::sync::mpsc::UnboundedReceiver<Job>, batch: &mut Vec<Job>) {
+    let deadline = tokio::time::Instant::now() + GATHER;
+    while batch.len() < MAX_BATCH && batch.iter().all(|job| job.done.is_closed()) {
+        match tokio::time::timeout_at(deadline, queue.recv()).await {
+            Ok(Some(job)) => {
+                batch.push(job);
+                drain(queue, batch);
+            }
+            // The deadline passed, or the store is closing: write what there is.
+            Ok(None) | Err(_) => break,
+        }
+    }
+}
+
+/// The longest a batch that nobody waits for waits for company: what it adds to the window in
+/// which a crash loses a read-only operation's journal entries (docs/operating.md).
+pub(super) const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// Writes `commits` in `tx`: each commit's statements, then the journal's append.
 async fn run_plan(
@@ -207,5 +255,86 @@ pub(super) fn write_batch(batch: Vec<Job>, mut together: impl FnMut(&[&Commit]) 
     for job in batch {
         let result = together(&[&job.commit]).map(only);
         job.finish(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A queued job; `waited` when its caller waits for the answer (a state change, a flush),
+    /// as a read-only operation's does not (its receiver is dropped at once).
+    fn job(waited: bool) -> (Job, Option<tokio::sync::oneshot::Receiver<Result<Committed>>>) {
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            commit: Commit::default(),
+            alone: false,
+            done,
+            then: None,
+        };
+        (job, waited.then_some(answer))
+    }
+
+    fn clock() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    /// A batch somebody waits for is written at once: nothing more is gathered into it.
+    #[test]
+    fn a_batch_somebody_waits_for_gathers_nothing() {
+        let (tx, mut queue) = tokio::sync::mpsc::unbounded_channel();
+        let (waited, _answer) = job(true);
+        let (read_only, _) = job(false);
+        tx.send(read_only).unwrap_or_else(|_| panic!("queued"));
+        let mut batch = vec![waited];
+        let started = std::time::Instant::now();
+        clock().block_on(gather(&mut queue, &mut batch));
+        assert_eq!(batch.len(), 1, "the queued job waits for the next batch");
+        assert!(
+            started.elapsed() < GATHER * 50,
+            "no wait: {:?}",
+            started.elapsed()
+        );
+    }
+
+    /// A batch nobody waits for takes what comes within [`GATHER`], and a job somebody waits
+    /// for, once taken, ends the wait.
+    #[test]
+    fn a_read_only_batch_gathers_until_a_waited_job_joins_it() {
+        let (tx, mut queue) = tokio::sync::mpsc::unbounded_channel();
+        let (first, _) = job(false);
+        let (second, _) = job(false);
+        let (waited, _answer) = job(true);
+        let (after, _) = job(false);
+        for j in [second, waited, after] {
+            tx.send(j).unwrap_or_else(|_| panic!("queued"));
+        }
+        let mut batch = vec![first];
+        // What is queued already comes in one drain; the waited job is among it.
+        clock().block_on(gather(&mut queue, &mut batch));
+        assert_eq!(batch.len(), 4);
+        assert!(batch.iter().any(|j| !j.done.is_closed()));
+
+        // Alone, a read-only batch waits out its [`GATHER`] and is written as it is.
+        let (lone, _) = job(false);
+        let mut batch = vec![lone];
+        let started = std::time::Instant::now();
+        clock().block_on(gather(&mut queue, &mut batch));
+        assert_eq!(batch.len(), 1);
+        assert!(started.elapsed() >= GATHER, "{:?}", started.elapsed());
+
+        // A job queued after the batch was taken joins it.
+        let (lone, _) = job(false);
+        let mut batch = vec![lone];
+        let sender = std::thread::spawn(move || {
+            let (late, _) = job(false);
+            tx.send(late).unwrap_or_else(|_| panic!("queued"));
+        });
+        sender.join().unwrap();
+        clock().block_on(gather(&mut queue, &mut batch));
+        assert_eq!(batch.len(), 2);
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
+use super::group::{drain, gather};
 use super::write::{Arg, Plan, Statement};
 use super::{Commit, Committed, Job, MAX_BATCH, Result, StoreError, write_batch};
 
@@ -59,7 +60,8 @@ pub(super) fn start(
             while let Some(job) = queue.blocking_recv() {
                 batch.push(job);
                 drain(&mut queue, &mut batch);
-                gather(&clock, &mut queue, &mut batch);
+                // The timer is made inside the clock's runtime, which it registers with.
+                clock.block_on(gather(&mut queue, &mut batch));
                 let _turn = turn.blocking_lock();
                 let jobs = std::mem::take(&mut batch);
                 // A panic (a bug) fails its batch's callers with `Closed`, not every commit
@@ -85,44 +87,6 @@ pub(super) fn start(
         })?;
     Ok(())
 }
-
-/// Takes what is queued already, up to [`MAX_BATCH`].
-fn drain(queue: &mut tokio::sync::mpsc::UnboundedReceiver<Job>, batch: &mut Vec<Job>) {
-    while batch.len() < MAX_BATCH {
-        match queue.try_recv() {
-            Ok(job) => batch.push(job),
-            Err(_) => break,
-        }
-    }
-}
-
-/// A batch nobody waits for (read-only operations' journal entries, answered already) waits up
-/// to [`GATHER`] for more before it is written, so that a stream of quotes shares its syncs and
-/// its pages' writes: without it the writer committed almost every quote on its own, and a
-/// quote cost 40-60 µs more CPU than when it waited for its commit (BENCHMARKS.md). A job
-/// somebody waits for (a state change, a flush) ends the wait at once.
-fn gather(
-    clock: &tokio::runtime::Runtime,
-    queue: &mut tokio::sync::mpsc::UnboundedReceiver<Job>,
-    batch: &mut Vec<Job>,
-) {
-    let deadline = tokio::time::Instant::now() + GATHER;
-    while batch.len() < MAX_BATCH && batch.iter().all(|job| job.done.is_closed()) {
-        // The timer is made inside the clock's runtime, which it registers with.
-        match clock.block_on(async { tokio::time::timeout_at(deadline, queue.recv()).await }) {
-            Ok(Some(job)) => {
-                batch.push(job);
-                drain(queue, batch);
-            }
-            // The deadline passed, or the store is closing: write what there is.
-            Ok(None) | Err(_) => break,
-        }
-    }
-}
-
-/// The longest a batch that nobody waits for waits for company: what it adds to the window in
-/// which a crash loses a read-only operation's journal entries (docs/operating.md).
-pub(super) const GATHER: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// How often the WAL is copied back into the database. The checkpoint runs on a thread of its
 /// own, rather than inside the commit that crossed SQLite's 1,000-page mark (every connection's
@@ -269,82 +233,6 @@ mod tests {
             execute(&conn, &unnamed).is_err(),
             "only `$N` parameters are bound"
         );
-    }
-
-    /// A queued job; `waited` when its caller waits for the answer (a state change, a flush),
-    /// as a read-only operation's does not (its receiver is dropped at once).
-    fn job(waited: bool) -> (Job, Option<tokio::sync::oneshot::Receiver<Result<Committed>>>) {
-        let (done, answer) = tokio::sync::oneshot::channel();
-        let job = Job {
-            commit: Commit::default(),
-            alone: false,
-            done,
-            then: None,
-        };
-        (job, waited.then_some(answer))
-    }
-
-    fn clock() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap()
-    }
-
-    /// A batch somebody waits for is written at once: nothing more is gathered into it.
-    #[test]
-    fn a_batch_somebody_waits_for_gathers_nothing() {
-        let (tx, mut queue) = tokio::sync::mpsc::unbounded_channel();
-        let (waited, _answer) = job(true);
-        let (read_only, _) = job(false);
-        tx.send(read_only).unwrap_or_else(|_| panic!("queued"));
-        let mut batch = vec![waited];
-        let started = std::time::Instant::now();
-        gather(&clock(), &mut queue, &mut batch);
-        assert_eq!(batch.len(), 1, "the queued job waits for the next batch");
-        assert!(
-            started.elapsed() < GATHER * 50,
-            "no wait: {:?}",
-            started.elapsed()
-        );
-    }
-
-    /// A batch nobody waits for takes what comes within [`GATHER`], and a job somebody waits
-    /// for, once taken, ends the wait.
-    #[test]
-    fn a_read_only_batch_gathers_until_a_waited_job_joins_it() {
-        let (tx, mut queue) = tokio::sync::mpsc::unbounded_channel();
-        let (first, _) = job(false);
-        let (second, _) = job(false);
-        let (waited, _answer) = job(true);
-        let (after, _) = job(false);
-        for j in [second, waited, after] {
-            tx.send(j).unwrap_or_else(|_| panic!("queued"));
-        }
-        let mut batch = vec![first];
-        // What is queued already comes in one drain; the waited job is among it.
-        gather(&clock(), &mut queue, &mut batch);
-        assert_eq!(batch.len(), 4);
-        assert!(batch.iter().any(|j| !j.done.is_closed()));
-
-        // Alone, a read-only batch waits out its [`GATHER`] and is written as it is.
-        let (lone, _) = job(false);
-        let mut batch = vec![lone];
-        let started = std::time::Instant::now();
-        gather(&clock(), &mut queue, &mut batch);
-        assert_eq!(batch.len(), 1);
-        assert!(started.elapsed() >= GATHER, "{:?}", started.elapsed());
-
-        // A job queued after the batch was taken joins it.
-        let (lone, _) = job(false);
-        let mut batch = vec![lone];
-        let sender = std::thread::spawn(move || {
-            let (late, _) = job(false);
-            tx.send(late).unwrap_or_else(|_| panic!("queued"));
-        });
-        sender.join().unwrap();
-        gather(&clock(), &mut queue, &mut batch);
-        assert_eq!(batch.len(), 2);
     }
 
     /// A store on the SQLite file `db`.
