@@ -91,7 +91,8 @@ async fn a_commit_whose_answer_was_lost_is_found_landed() {
     let cutter = CommitCutter::start(server).await.unwrap();
     url.set_ip_host(cutter.addr().ip()).unwrap();
     url.set_port(Some(cutter.addr().port())).unwrap();
-    url.set_query(Some("sslmode=disable"));
+    // In the clear, so that the proxy reads what the host sends.
+    url.query_pairs_mut().append_pair("sslmode", "disable");
     let store = Store::open(url.as_str(), Durability::Full).await.unwrap();
 
     // A keyed accept recorded in flight, its claim in the same commit.
