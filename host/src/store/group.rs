@@ -130,9 +130,7 @@ impl Writer {
             }
         }
     }
-}
 
-impl Writer {
     /// Whether the transaction `xid`, whose `COMMIT` got no answer, committed: asked on another
     /// connection until the server knows (a `COMMIT` it is still writing shows as in progress),
     /// for [`LANDED_WAIT`] at most. A transaction id names one transaction only while its server
