@@ -3,7 +3,7 @@
 //!
 //! A state-changing operation is recorded (`pending`) before its adapter asks the partner and
 //! removed in the transaction that commits its outcome. When the partner may have acted without
-//! a definite answer (`api::operations`), or a record is still `running` at start-up (the host
+//! a definite answer (`core::operations`), or a record is still `running` at start-up (the host
 //! died in it), the operation is in doubt: in one transaction ([`AppState::unknown_commit`]) it
 //! is journaled under its journal id with outcome `unknown`, its case opened with status
 //! `unknown` (or noted), a flagged `outcome_unknown` event put in the feed, and its

@@ -61,14 +61,27 @@ impl Writer {
     /// journal's hash chain stays one chain, and events get their sequence numbers in commit
     /// order, so a reader following the feed's cursor never skips one committed late.
     pub(super) async fn begin_ordered(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(self.begin_ordered_identified().await?.0)
+    }
+
+    /// [`Writer::begin_ordered`], with (on PostgreSQL) the transaction's id and its server's
+    /// start time, read with the lock in one round trip: what [`Writer::landed`] asks about.
+    async fn begin_ordered_identified(
+        &self,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, Option<(i64, String)>)> {
         let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")
+        let id = match self.backend {
+            Backend::Postgres => Some(
+                sqlx::query_as(
+                    "SELECT txid_current(), pg_postmaster_start_time()::text FROM pg_advisory_xact_lock($1)",
+                )
                 .bind(ORDERED_WRITES)
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
+                .fetch_one(&mut *tx)
+                .await?,
+            ),
+            Backend::Sqlite => None,
+        };
+        Ok((tx, id))
     }
 
     /// The group commit on PostgreSQL: takes every commit waiting (up to [`MAX_BATCH`]) and
@@ -103,18 +116,11 @@ impl Writer {
     /// it), the transaction's id tells whether it landed ([`Writer::landed`]): a batch that did
     /// is not written again, one commit at a time, where each would find its own rows.
     async fn together(&self, commits: &[&Commit]) -> Result<Vec<Committed>> {
-        let mut tx = self.pool.begin().await?;
-        // `begin_ordered`'s lock, and the transaction's id and its server's in one round trip.
-        let (xid, server): (i64, String) = sqlx::query_as(
-            "SELECT txid_current(), pg_postmaster_start_time()::text FROM pg_advisory_xact_lock($1)",
-        )
-        .bind(ORDERED_WRITES)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (mut tx, id) = self.begin_ordered_identified().await?;
         match run_plan(&mut tx, commits).await {
             Ok(results) => match tx.commit().await {
                 Ok(()) => Ok(results),
-                Err(e) if self.landed(xid, &server).await == Some(true) => {
+                Err(e) if self.landed(id).await == Some(true) => {
                     tracing::warn!(
                         "the answer to a group commit's COMMIT was lost ({e}); the server says it committed"
                     );
@@ -133,10 +139,12 @@ impl Writer {
 
     /// Whether the transaction `xid`, whose `COMMIT` got no answer, committed: asked on another
     /// connection until the server knows (a `COMMIT` it is still writing shows as in progress),
-    /// for [`LANDED_WAIT`] at most. A transaction id names one transaction only while its server
-    /// (`server`: when it started) runs: after a restart or on another server (a failover) it
+    /// for [`LANDED_WAIT`] at most. `id` is the transaction's id and its server's start time
+    /// ([`Writer::begin_ordered_identified`]; none on SQLite, whose commits are in process). A
+    /// transaction id names one transaction only while its server runs: after a restart or on another server (a failover) it
     /// may name another, so then, as when no answer comes, `None`: it cannot tell.
-    async fn landed(&self, xid: i64, server: &str) -> Option<bool> {
+    async fn landed(&self, id: Option<(i64, String)>) -> Option<bool> {
+        let (xid, server) = id?;
         let deadline = tokio::time::Instant::now() + LANDED_WAIT;
         let mut wait = std::time::Duration::from_millis(10);
         loop {
