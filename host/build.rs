@@ -14,6 +14,8 @@ use wit_parser::{Docs, Handle, Resolve, Type, TypeDefKind, TypeId};
 fn main() -> Result<()> {
     let wit_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
     println!("cargo:rerun-if-changed={}", wit_root.display());
+    // `sqlx::migrate!` embeds the migrations when the crate compiles: a new one must rebuild it.
+    println!("cargo:rerun-if-changed=migrations");
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     // The canonical model is the newest contract's; the portal's JSON and the OpenAPI schema
     // are its types.

@@ -65,6 +65,10 @@ impl App {
         ));
         state.boot().await?;
         state
+            .resume_reconciliation()
+            .await
+            .context("resuming the reconciliation of operations in doubt")?;
+        state
             .recover()
             .await
             .context("recovering operations a stop cut off")?;

@@ -185,7 +185,9 @@ pub struct Commit {
     pub callback: Option<CallbackRecord>,
     /// `(scope, key, status, body)`: the response to replay for this idempotency key.
     pub idempotent_response: Option<(String, String, u16, String)>,
-    /// The in-flight record this commit settles (its operation's journal id): removed.
+    /// The in-flight record this commit settles (its operation's journal id): removed. When it
+    /// is no longer running (marked in doubt meanwhile, or gone), nothing of the commit is
+    /// written: [`StoreError::Settled`].
     pub settles: Option<String>,
     /// The in-flight record a crash cut off: marked `unknown`.
     pub marks_unknown: Option<String>,
@@ -201,12 +203,14 @@ pub struct Commit {
     pub claims: Option<KeyClaim>,
 }
 
-/// An idempotency key and the hash of the request body that claims it.
+/// An idempotency key, the hash of the request body that claims it, and the claiming
+/// request's own token: only that request's release lets the claim go.
 #[derive(Debug, Clone)]
 pub struct KeyClaim {
     pub scope: String,
     pub key: String,
     pub request_hash: String,
+    pub claimed_by: String,
 }
 
 /// What committing found.

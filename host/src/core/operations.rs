@@ -79,6 +79,8 @@ pub struct IdempotencyKey {
     pub(crate) scope: String,
     pub(crate) key: String,
     hash: String,
+    /// This request's own token for its claim of the key: its release lets only its own claim go.
+    claimed_by: String,
 }
 
 impl IdempotencyKey {
@@ -114,7 +116,18 @@ impl IdempotencyKey {
             scope: format!("portal:{route}"),
             key: key.to_string(),
             hash: fingerprint()?,
+            claimed_by: uuid::Uuid::now_v7().to_string(),
         }))
+    }
+
+    /// This request's claim of the key.
+    fn claim(&self) -> KeyClaim {
+        KeyClaim {
+            scope: self.scope.clone(),
+            key: self.key.clone(),
+            request_hash: self.hash.clone(),
+            claimed_by: self.claimed_by.clone(),
+        }
     }
 }
 
@@ -359,7 +372,7 @@ async fn answer(
     if let Some(k) = &key
         && !operation.changes_state()
     {
-        if let Some(answer) = answered(state.store.claim_key(&k.scope, &k.key, &k.hash).await?) {
+        if let Some(answer) = answered(state.store.claim_key(&k.claim()).await?) {
             return answer;
         }
         releasable = true;
@@ -371,8 +384,9 @@ async fn answer(
         // The partner certainly did not act (or the operation changes nothing): a retry may
         // succeed where this failed, so the key goes. Should the store refuse even that, it
         // goes as soon as the store returns.
-        if state.store.release_key(&k.scope, &k.key).await.is_err() {
-            spawn_release(state, k.scope.clone(), k.key.clone());
+        let claim = k.claim();
+        if state.store.release_key(&claim).await.is_err() {
+            spawn_release(state, claim);
         }
     }
     result
@@ -401,11 +415,11 @@ fn releases_key(e: &ApiError) -> bool {
     }
 }
 
-/// Releases a key once the store can write again.
-fn spawn_release(state: &Arc<AppState>, scope: String, key: String) {
+/// Releases a request's claim of its key once the store can write again.
+fn spawn_release(state: &Arc<AppState>, claim: KeyClaim) {
     until_the_store_takes(state, "releasing an idempotency key", move |state| {
-        let (scope, key) = (scope.clone(), key.clone());
-        async move { state.store.release_key(&scope, &key).await }
+        let claim = claim.clone();
+        async move { state.store.release_key(&claim).await }
     });
 }
 
@@ -494,11 +508,7 @@ async fn execute(
         state: "running".into(),
     });
     if let Some(pending) = &pending {
-        let claim = key.map(|k| KeyClaim {
-            scope: k.scope.clone(),
-            key: k.key.clone(),
-            request_hash: k.hash.clone(),
-        });
+        let claim = key.map(IdempotencyKey::claim);
         if let Some(answer) = answered(state.store.begin_pending(pending, claim.as_ref()).await?) {
             return answer;
         }
@@ -687,8 +697,8 @@ pub(crate) async fn keep(state: &Arc<AppState>, commit: Commit, hold: bool) -> R
         state.store.commit(commit).await?;
         return Ok(());
     }
-    match state.store.commit(commit.clone()).await {
-        Ok(_) => Ok(()),
+    match commit_outcome(state, &commit).await {
+        Ok(()) => Ok(()),
         Err(e) if e.is_transient() => {
             tracing::error!(
                 "the store refused an operation's outcome; kept, and tried again until it takes it: {e}"
@@ -697,6 +707,19 @@ pub(crate) async fn keep(state: &Arc<AppState>, commit: Commit, hold: bool) -> R
             Err(ApiError::StoreUnavailable { kept: true })
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Commits a state change's outcome (or its mark of doubt). An outcome that finds its operation
+/// marked in doubt meanwhile (a store fault held it back past the age at which a sweep takes an
+/// operation for one whose host died) settles the doubt with what the partner answered
+/// ([`AppState::settle_with_outcome`]), rather than being refused, or written over the mark.
+async fn commit_outcome(state: &Arc<AppState>, commit: &Commit) -> crate::store::Result<()> {
+    match state.store.commit(commit.clone()).await {
+        Err(crate::store::StoreError::Settled(_)) if commit.settles.is_some() => {
+            state.settle_with_outcome(commit.clone()).await
+        }
+        committed => committed.map(drop),
     }
 }
 
@@ -719,7 +742,7 @@ pub(crate) async fn keep_read_only(state: &Arc<AppState>, commit: Commit) -> Res
 fn spawn_keeper(state: &Arc<AppState>, commit: Commit) {
     until_the_store_takes(state, "committing a kept outcome", move |state| {
         let commit = commit.clone();
-        async move { state.store.commit(commit).await.map(drop) }
+        async move { commit_outcome(&state, &commit).await }
     });
 }
 

@@ -63,6 +63,22 @@ impl AppState {
         Ok(())
     }
 
+    /// Reconciles again, in the background, what was in doubt when the host stopped: a stop
+    /// ends the reconciliations under way. Called at start-up, before [`AppState::recover`] adds
+    /// what the stop itself left in doubt (which that reconciles). On a shared store every
+    /// host starting does so; an operation is settled once whoever asks.
+    pub async fn resume_reconciliation(self: &Arc<Self>) -> anyhow::Result<()> {
+        for op in self.store.pending("unknown").await? {
+            let case_id = op
+                .opens
+                .as_ref()
+                .and_then(|o| o["case_id"].as_str().map(str::to_string))
+                .or(op.case_id.clone());
+            self.reconcile_later(op, case_id);
+        }
+        Ok(())
+    }
+
     /// How old a running operation's record must be before no host can still be working on
     /// it: twice the longest operation deadline, and ten seconds for the commit.
     fn orphan_age(&self) -> std::time::Duration {
@@ -226,6 +242,14 @@ impl AppState {
         op: &PendingOperation,
         case_id: &str,
     ) -> anyhow::Result<Reconciled> {
+        // Only once its mark of doubt is written: a mark a store fault holds back leaves the
+        // record running, and a settlement now would find nothing to settle and end the
+        // reconciliation for good before the mark lands.
+        match self.store.pending_state(&op.journal_id).await?.as_deref() {
+            Some("unknown") => {}
+            Some(_) => return Ok(Reconciled::NotYet("its mark of doubt is not written yet")),
+            None => return Ok(Reconciled::Settled),
+        }
         let panel = self.panel(&op.panel)?;
         if !panel
             .adapter
@@ -344,6 +368,87 @@ impl AppState {
             .case(&op.panel, &case_id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no case `{case_id}`")))
+    }
+
+    /// Settles an operation in doubt with its own outcome: a store fault held the outcome back
+    /// (`core::operations::keep`), and meanwhile a sweep took the operation for one whose host
+    /// died and marked it in doubt. The partner did answer, so its answer settles the doubt: the
+    /// case takes what the outcome says (a case the sweep opened as `unknown` and that the
+    /// partner never took is withdrawn), the key replays the answer the portal would have had
+    /// (or is released when that answer was a failure the partner did not act on), and the
+    /// outcome's journal entries are written under ids of their own, the operation's id being
+    /// the mark's. An operation no longer in doubt (settled already, or the outcome landed
+    /// though its commit's answer was lost) is left as it is.
+    pub(crate) async fn settle_with_outcome(&self, mut commit: Commit) -> Result<(), StoreError> {
+        let Some(journal_id) = commit.settles.take() else {
+            return Ok(());
+        };
+        let op = self
+            .store
+            .pending("unknown")
+            .await?
+            .into_iter()
+            .find(|op| op.journal_id == journal_id);
+        let Some(op) = op else {
+            tracing::info!(journal = %journal_id, "an operation's outcome found it no longer running or in doubt: settled already");
+            return Ok(());
+        };
+        let how = "settled by the operation's own outcome: a store fault held it back until after the operation was marked in doubt";
+        let source = format!("settled:{journal_id}");
+        for change in &mut commit.cases {
+            // Opened by the mark, as `unknown`.
+            change.create = None;
+            change.message.get_or_insert_with(|| how.to_string());
+        }
+        let opened = op.opens.as_ref().and_then(|o| o["case_id"].as_str());
+        if let Some(case_id) = opened
+            && !commit.cases.iter().any(|c| c.case_id == case_id)
+        {
+            // The partner refused it: the case the mark opened never existed at the partner.
+            commit.cases.push(CaseChange {
+                case_id: case_id.to_string(),
+                status: Some(CaseStatus::Withdrawn),
+                message: Some(how.to_string()),
+                source: source.clone(),
+                ..CaseChange::default()
+            });
+        }
+        for entry in commit.journal.iter_mut().filter(|e| e.id == journal_id) {
+            entry.id = uuid::Uuid::now_v7().to_string();
+            entry.kind = "settlement";
+            let outcome: serde_json::Value = serde_json::from_str(&entry.detail).unwrap_or_default();
+            entry.detail = json!({ "of": journal_id, "settled": how, "outcome": outcome }).to_string();
+        }
+        let case_id = opened.map(str::to_string).or(op.case_id.clone());
+        commit.events.push(NewEvent {
+            panel: op.panel.clone(),
+            case_id,
+            kind: "outcome_settled".into(),
+            dedup_key: source,
+            status: None,
+            payload: json!({ "operation": op.operation, "journal_id": journal_id, "settled": how }),
+            flagged: None,
+        });
+        let answer = commit
+            .idempotent_response
+            .take()
+            .map(|(_, _, status, body)| (status, body));
+        commit.settles_unknown = Some(SettledUnknown {
+            journal_id: journal_id.clone(),
+            key: op
+                .idempotency
+                .clone()
+                .map(|(scope, key)| SettledKey { scope, key, answer }),
+        });
+        match self.store.commit(commit).await {
+            Ok(_) => {
+                tracing::info!(panel = %op.panel, journal = %journal_id, "{how}");
+                Ok(())
+            }
+            // An operator or reconciliation came first.
+            Err(StoreError::Settled(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     async fn settle(

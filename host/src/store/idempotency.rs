@@ -22,13 +22,8 @@ impl Store {
     /// statement decides who holds a fresh key, so two hosts on one database never both do. The
     /// claim is a commit of the group commit: it shares its transaction and its sync with the
     /// commits written beside it, rather than taking one of its own.
-    pub async fn claim_key(&self, scope: &str, key: &str, request_hash: &str) -> Result<KeyState> {
-        let claim = KeyClaim {
-            scope: scope.to_string(),
-            key: key.to_string(),
-            request_hash: request_hash.to_string(),
-        };
-        self.commit_claiming(&claim, Commit::default).await
+    pub async fn claim_key(&self, claim: &KeyClaim) -> Result<KeyState> {
+        self.commit_claiming(claim, Commit::default).await
     }
 
     /// Writes the commit `rest` makes with `claim` added: `Fresh` when the claim took its key and
@@ -71,14 +66,20 @@ impl Store {
         }
     }
 
-    /// Lets a key go when its request failed in a way a retry may fix.
-    pub async fn release_key(&self, scope: &str, key: &str) -> Result<()> {
+    /// Lets a key go when the request that claimed it failed in a way a retry may fix: only
+    /// that request's claim. A release retried in the background (the store failing), or one
+    /// whose answer was lost after it landed, may run after a retry claimed the key anew, and
+    /// must leave that claim alone.
+    pub async fn release_key(&self, claim: &KeyClaim) -> Result<()> {
         let _turn = self.turn().await;
-        sqlx::query("DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND state = 'running'")
-            .bind(scope)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND state = 'running' AND claimed_by = $3",
+        )
+        .bind(&claim.scope)
+        .bind(&claim.key)
+        .bind(&claim.claimed_by)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -101,6 +102,40 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn claim(scope: &str, key: &str, request_hash: &str, claimed_by: &str) -> KeyClaim {
+        KeyClaim {
+            scope: scope.into(),
+            key: key.into(),
+            request_hash: request_hash.into(),
+            claimed_by: claimed_by.into(),
+        }
+    }
+
+    /// A failed request's release, run again after a retry claimed the key anew (a release
+    /// retried in the background while the store failed, or one whose answer was lost after it
+    /// landed), leaves the retry's claim alone: a third request still finds the key in flight
+    /// rather than taking it and calling the partner a second time.
+    #[tokio::test]
+    async fn a_late_release_leaves_a_later_claim_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
+        let first = claim("accept:A03", "k-1", "h-1", "first");
+        assert!(matches!(store.claim_key(&first).await.unwrap(), KeyState::Fresh));
+        store.release_key(&first).await.unwrap();
+        let retry = claim("accept:A03", "k-1", "h-1", "retry");
+        assert!(matches!(store.claim_key(&retry).await.unwrap(), KeyState::Fresh));
+        // The first request's release once more.
+        store.release_key(&first).await.unwrap();
+        let third = claim("accept:A03", "k-1", "h-1", "third");
+        let found = store.claim_key(&third).await.unwrap();
+        assert!(matches!(found, KeyState::InFlight), "{found:?}");
+        // The retry's own release lets it go.
+        store.release_key(&retry).await.unwrap();
+        let found = store.claim_key(&third).await.unwrap();
+        assert!(matches!(found, KeyState::Fresh), "{found:?}");
+    }
+
     /// Claims of one key made together, written in the same group commits, give the key to
     /// one request; the others find it in flight. Once answered, the same body replays the
     /// answer, another body is refused, and another scope is another key.
@@ -109,8 +144,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
         let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
-        let claims =
-            futures::future::join_all((0..16).map(|_| store.claim_key("accept:A03", "k-1", "h-1"))).await;
+        let claims: Vec<KeyClaim> = (0..16)
+            .map(|n| claim("accept:A03", "k-1", "h-1", &format!("request-{n}")))
+            .collect();
+        let claims = futures::future::join_all(claims.iter().map(|claim| store.claim_key(claim))).await;
         let fresh = claims.iter().filter(|c| matches!(c, Ok(KeyState::Fresh))).count();
         let in_flight = claims
             .iter()
@@ -124,16 +161,26 @@ mod tests {
             })
             .await
             .unwrap();
-        match store.claim_key("accept:A03", "k-1", "h-1").await.unwrap() {
+        match store
+            .claim_key(&claim("accept:A03", "k-1", "h-1", "first"))
+            .await
+            .unwrap()
+        {
             KeyState::Replay { status, body } => assert_eq!((status, body.as_str()), (201, r#"{"ok":true}"#)),
             other => panic!("the answer was not replayed: {other:?}"),
         }
         assert!(matches!(
-            store.claim_key("accept:A03", "k-1", "h-2").await.unwrap(),
+            store
+                .claim_key(&claim("accept:A03", "k-1", "h-2", "second"))
+                .await
+                .unwrap(),
             KeyState::Mismatch
         ));
         assert!(matches!(
-            store.claim_key("quote:A03", "k-1", "h-2").await.unwrap(),
+            store
+                .claim_key(&claim("quote:A03", "k-1", "h-2", "third"))
+                .await
+                .unwrap(),
             KeyState::Fresh
         ));
     }
@@ -147,11 +194,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
         let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
-        let claim = KeyClaim {
-            scope: "accept:A03".into(),
-            key: "k-1".into(),
-            request_hash: "h-1".into(),
-        };
+        let claim = claim("accept:A03", "k-1", "h-1", "first");
         let op = |n: usize| PendingOperation {
             journal_id: format!("op-{n}"),
             panel: "A03".into(),

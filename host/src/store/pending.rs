@@ -58,6 +58,17 @@ impl Store {
         }
     }
 
+    /// The state of the in-flight record `journal_id` (`running` or `unknown`); `None` once its
+    /// operation was settled.
+    pub async fn pending_state(&self, journal_id: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT state FROM pending WHERE journal_id = $1")
+                .bind(journal_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     /// Operations with the given state (`running` or `unknown`), oldest first.
     pub async fn pending(&self, state: &str) -> Result<Vec<PendingOperation>> {
         let rows = sqlx::query("SELECT * FROM pending WHERE state = $1 ORDER BY started_at")
@@ -86,5 +97,74 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CaseStatus;
+    use crate::store::{CaseChange, JournalEntry, StoreError};
+
+    /// An operation's outcome that finds its record marked in doubt meanwhile (a sweep took it
+    /// for one whose host died, and opened its case as `unknown`) writes nothing and says so:
+    /// `Settled`, a fault of the data, rather than the case's or the journal id's duplicate,
+    /// which read as a fault of the moment and was tried again forever.
+    #[tokio::test]
+    async fn an_outcome_of_an_operation_marked_in_doubt_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
+        let op = PendingOperation {
+            journal_id: "op-1".into(),
+            panel: "A03".into(),
+            operation: "accept".into(),
+            case_id: None,
+            opens: Some(serde_json::json!({ "case_id": "case-1", "kind": "policy" })),
+            idempotency: None,
+            request: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+            started_at: crate::store::now(),
+            state: "running".into(),
+        };
+        store.begin_pending(&op, None).await.unwrap();
+        let opens_case = |status| CaseChange {
+            case_id: "case-1".into(),
+            create: Some(("A03".into(), crate::model::CaseKind::Policy, None, None)),
+            status: Some(status),
+            source: "test".into(),
+            ..CaseChange::default()
+        };
+        let entry = |outcome: &str| JournalEntry {
+            outcome: outcome.into(),
+            ..JournalEntry::quote("op-1".into())
+        };
+        // The sweep's mark, as `AppState::unknown_commit` writes it.
+        store
+            .commit(Commit {
+                marks_unknown: Some("op-1".into()),
+                cases: vec![opens_case(CaseStatus::Unknown)],
+                journal: vec![entry("unknown")],
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
+        // The outcome, held back until now.
+        let outcome = store
+            .commit(Commit {
+                settles: Some("op-1".into()),
+                cases: vec![opens_case(CaseStatus::InForce)],
+                journal: vec![entry("ok"), JournalEntry::quote("exchange-1".into())],
+                ..Commit::default()
+            })
+            .await;
+        assert!(
+            matches!(&outcome, Err(StoreError::Settled(id)) if id == "op-1"),
+            "{outcome:?}"
+        );
+        let marked = store.pending("unknown").await.unwrap();
+        assert_eq!(marked.len(), 1, "{marked:?}");
+        let case = store.case("A03", "case-1").await.unwrap().expect("the case");
+        assert_eq!(case.status, CaseStatus::Unknown);
+        assert!(store.journal_entry("exchange-1").await.unwrap().is_none());
     }
 }

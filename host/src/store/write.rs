@@ -180,9 +180,9 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
     if let Some(claim) = &commit.claims {
         out.push(
             Statement::new(
-                "INSERT INTO idempotency (scope, key, request_hash, state, created_at) VALUES ($1, $2, $3, 'running', $4)
+                "INSERT INTO idempotency (scope, key, request_hash, state, created_at, claimed_by) VALUES ($1, $2, $3, 'running', $4, $5)
                  ON CONFLICT (scope, key) DO NOTHING",
-                args![&claim.scope, &claim.key, &claim.request_hash, at],
+                args![&claim.scope, &claim.key, &claim.request_hash, at, &claim.claimed_by],
             )
             .expecting(Expect::Claim),
         );
@@ -204,6 +204,18 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
                 &op.started_at,
             ],
         ));
+    }
+    if let Some(journal_id) = &commit.settles {
+        // First: when the operation was marked in doubt meanwhile (a sweep reached its record
+        // while a store fault held this outcome back), nothing of this commit is written, and
+        // the outcome settles the doubt instead (`AppState::settle_with_outcome`).
+        out.push(
+            Statement::new(
+                "DELETE FROM pending WHERE journal_id = $1 AND state = 'running'",
+                args![journal_id],
+            )
+            .expecting(Expect::Unsettled(journal_id.clone())),
+        );
     }
     if let Some(journal_id) = &commit.marks_unknown {
         // Another host settled it first: nothing of this commit is written.
@@ -269,12 +281,6 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
                 cb.reply_status.map(i64::from),
                 &cb.flagged,
             ],
-        ));
-    }
-    if let Some(journal_id) = &commit.settles {
-        out.push(Statement::new(
-            "DELETE FROM pending WHERE journal_id = $1",
-            args![journal_id],
         ));
     }
     if let Some(settled) = &commit.settles_unknown {

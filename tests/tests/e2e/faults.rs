@@ -25,6 +25,11 @@ const PANEL: &str = "/v1/panels/aagi-faulty/policies";
 const CONTRACTS: &str = "POST /v1/motor/contracts ";
 
 async fn faulty() -> Faulty {
+    faulty_on(None).await
+}
+
+/// [`faulty`] on the store at `store_url` rather than [`store_url`]'s choice.
+async fn faulty_on(store_url: Option<String>) -> Faulty {
     let sim = AagiSimulator::start(
         AagiSimConfig {
             token: Some(AAGI_TOKEN.into()),
@@ -34,8 +39,10 @@ async fn faulty() -> Faulty {
     .await
     .expect("AAGI simulator");
     let proxy = FaultProxy::start(&sim.base_url()).await.expect("proxy");
-    let h = start_with(&format!(
-        r#"
+    let h = start_on(
+        store_url,
+        &format!(
+            r#"
 [panels.aagi-faulty]
 adapter = "aagi-motor"
 base_url = "{proxy}"
@@ -45,8 +52,9 @@ limits = {{ read_timeout_ms = 2000, operation_timeout_ms = 6000, breaker_failure
 kind = "bearer"
 token = {{ value = "{AAGI_TOKEN}" }}
 "#,
-        proxy = proxy.base_url()
-    ))
+            proxy = proxy.base_url()
+        ),
+    )
     .await;
     Faulty { h, sim, proxy }
 }
@@ -289,6 +297,64 @@ async fn a_cancel_in_doubt_is_reconciled_through_status_and_its_key_replays_the_
             .any(|e| e["kind"] == "outcome_settled" && e["case_id"] == case_id.as_str()),
         "the feed says it was settled"
     );
+}
+
+/// An operation in doubt whose mark of doubt a store fault holds back is reconciled once the
+/// mark is written, not before: here every marking of an in-flight record fails for a while (a
+/// trigger put in from outside) while the rest of the store writes, so the status refresh
+/// succeeds before the mark lands. (Before, reconciliation then found nothing in doubt to
+/// settle, took that for settled and stopped; the mark landed after, and the cancel stayed in
+/// doubt until an operator settled it.) Triggers differ per database: PostgreSQL's here, in both
+/// passes.
+#[tokio::test]
+async fn a_reconciliation_waits_for_its_mark_of_doubt() {
+    use sqlx::Connection as _;
+    let f = faulty_on(Some(fresh_postgres().await)).await;
+    let (status, placed, _) = post_keyed(&f.h, PANEL, "to-cancel-later", &application(&vin(650))).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let case_id = placed["case_id"].as_str().unwrap().to_string();
+    let mut conn = sqlx::PgConnection::connect(&f.h.store_url).await.unwrap();
+    for sql in [
+        "CREATE FUNCTION refuse_marking() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the test refuses to mark'; END $$",
+        "CREATE TRIGGER refuse_marking BEFORE UPDATE ON pending FOR EACH ROW EXECUTE FUNCTION refuse_marking()",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    f.proxy.queue("/amendments", [Fault::Drop]);
+    let cancel = format!("{PANEL}/{case_id}/cancel");
+    let body = example("aagi-motor", "cancel");
+    let (status, answer, _) = post_keyed(&f.h, &cancel, "cancel-later", &body).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["error"]["code"], "store_unavailable", "{answer}");
+    // The first reconciliation comes a second after the cancel; the mark stays held past it.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        unknown_outcomes(&f.h).await.is_empty(),
+        "the mark landed while refused"
+    );
+    sqlx::query("DROP TRIGGER refuse_marking ON pending")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let settled = loop {
+        let (status, answer, _) = post_keyed(&f.h, &cancel, "cancel-later", &body).await;
+        if status == StatusCode::OK {
+            break answer;
+        }
+        assert!(
+            matches!(status, StatusCode::CONFLICT | StatusCode::SERVICE_UNAVAILABLE),
+            "{status}: {answer}"
+        );
+        assert!(Instant::now() < deadline, "never reconciled: {answer}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(settled["case"]["status"], "cancelled", "{settled}");
+    assert!(
+        settled["settled"].as_str().unwrap().starts_with("reconciled"),
+        "{settled}"
+    );
+    assert!(unknown_outcomes(&f.h).await.is_empty());
 }
 
 /// Certainly not sent (nobody listens at the partner's address): the key is released, and the
@@ -550,6 +616,168 @@ async fn an_outcome_refused_for_good_after_the_partner_acted_keeps_its_key() {
     assert_eq!(answer["error"]["code"], "idempotency_key_in_flight", "{answer}");
     assert_eq!(f.proxy.counts().0, reached, "the retry reached the partner");
     assert_eq!(f.sim.contracts_per_vin().get(&vin(700)), Some(&1), "placed once");
+}
+
+/// A store fault holds an accept's outcome back past the age at which the recovery sweep takes
+/// an operation for one whose host died (twice the longest operation deadline and 10 s: 14 s
+/// here), so the sweep marks it in doubt while the host still holds its answer. When the store
+/// takes the kept outcome at last, the outcome settles the doubt: the key replays the answer
+/// the portal would have had, the case is the partner's, nothing stays listed in doubt, and the
+/// vehicle is placed once. (Before, the kept commit met the case the mark had opened and was
+/// tried again forever; the key answered `409 outcome_unknown` for good and the partner's answer
+/// was lost.) The sweep is PostgreSQL's, so this runs on PostgreSQL in both passes.
+#[tokio::test]
+async fn an_outcome_held_back_past_the_sweep_settles_the_doubt() {
+    use sqlx::Connection as _;
+    let store_url = fresh_postgres().await;
+    let sim = AagiSimulator::start(
+        AagiSimConfig {
+            token: Some(AAGI_TOKEN.into()),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("AAGI simulator");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("panelgate.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "{ADMIN}" }}
+[store]
+url = "{store_url}"
+[sandbox]
+operation_timeout_ms = 2000
+cache_dir = "{cache}"
+[adapters.aagi-motor]
+path = "{aagi}"
+[panels.aagi-motor]
+adapter = "aagi-motor"
+base_url = "{sim}"
+settings = {{ credential = "partner" }}
+[panels.aagi-motor.credentials.partner]
+kind = "bearer"
+token = {{ value = "{AAGI_TOKEN}" }}
+"#,
+            cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
+            aagi = CURRENT.aagi,
+            sim = sim.base_url(),
+        ),
+    )
+    .unwrap();
+    let config = panelgate::config::Config::load(&path).expect("config");
+    let app = panelgate::App::start(&config).await.expect("host starts");
+    let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        panelgate::serve(listener, app.router(), &config.server, std::future::pending()).await
+    });
+    let client = reqwest::Client::new();
+    let accept = || async {
+        let response = client
+            .post(format!("{base}/v1/panels/aagi-motor/policies"))
+            .bearer_auth(PORTAL)
+            .header("idempotency-key", "held-past-the-sweep")
+            .json(&application(&vin(800)))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    let admin_get = |path: &'static str| {
+        let request = client.get(format!("{base}{path}")).bearer_auth(ADMIN).send();
+        async move { request.await.unwrap().json::<Value>().await.unwrap() }
+    };
+
+    // Every settling of an in-flight record fails, as a store that cannot write would; marking
+    // one in doubt (an update) still works, as it would once the store came back.
+    let mut conn = sqlx::PgConnection::connect(&store_url).await.unwrap();
+    for sql in [
+        "CREATE FUNCTION refuse_settling() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the test refuses to settle'; END $$",
+        "CREATE TRIGGER refuse_settling BEFORE DELETE ON pending FOR EACH ROW EXECUTE FUNCTION refuse_settling()",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+    let (status, body) = accept().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+    assert_eq!(sim.contracts_per_vin().get(&vin(800)), Some(&1), "{body}");
+
+    // The sweep marks it in doubt.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let journal_id = loop {
+        let listed = admin_get("/admin/unknown-outcomes").await;
+        if let Some(op) = listed.as_array().and_then(|ops| ops.first()) {
+            break op["journal_id"].as_str().expect("a journal id").to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sweep never marked the operation: {listed}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let (status, body) = accept().await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "outcome_unknown", "{body}");
+
+    // The store writes again: the kept outcome settles the doubt.
+    sqlx::query("DROP TRIGGER refuse_settling ON pending")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        let (status, body) = accept().await;
+        if status == StatusCode::CREATED {
+            break body;
+        }
+        assert!(
+            matches!(status, StatusCode::CONFLICT | StatusCode::SERVICE_UNAVAILABLE),
+            "{status}: {body}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the kept outcome never settled the doubt: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(
+        body["journal_id"],
+        journal_id.as_str(),
+        "the operation's own answer: {body}"
+    );
+    let case_id = body["case_id"].as_str().expect("a case").to_string();
+    let case = client
+        .get(format!("{base}/v1/panels/aagi-motor/policies/{case_id}"))
+        .bearer_auth(PORTAL)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_ne!(case["status"], "unknown", "{case}");
+    assert_eq!(
+        case["status"], body["result"]["status"],
+        "the case is the partner's: {case}"
+    );
+    assert_eq!(admin_get("/admin/unknown-outcomes").await, json!([]));
+    let journal = admin_get("/admin/journal?panel=aagi-motor&limit=50").await;
+    assert!(
+        journal
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "settlement"
+                && e["detail"]["of"] == journal_id.as_str()
+                && e["detail"]["outcome"]["result"]["ok"].is_object()),
+        "the outcome journaled as the settlement: {journal}"
+    );
+    assert_eq!(sim.contracts_per_vin().get(&vin(800)), Some(&1), "placed once");
 }
 
 /// Makes every update of a case in the store at `url` change nothing (a `BEFORE UPDATE` trigger

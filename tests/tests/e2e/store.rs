@@ -111,6 +111,7 @@ async fn a_commit_whose_answer_was_lost_is_found_landed() {
         scope: "accept:A03".into(),
         key: "lost-ack-key".into(),
         request_hash: "h-1".into(),
+        claimed_by: "lost-ack-request".into(),
     };
     cutter.arm("lost-ack-key", Cut::AfterCommit);
     let begun = store.begin_pending(&op, Some(&claim)).await;
