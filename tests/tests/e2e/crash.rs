@@ -472,3 +472,100 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
     let text = serde_json::to_string(&exports).unwrap();
     assert!(!text.contains(PANEL_PASSWORD));
 }
+
+/// An operation already in doubt when the host stops is reconciled again after the restart: a
+/// stop ends the reconciliations under way, and only what the stop itself left running was
+/// taken up at start-up. Here an AAGI cancel whose answer was lost is in doubt, the host is
+/// killed before its first reconciliation, and the restarted host asks the partner (`status`),
+/// settles the cancel as the partner reports it, and the key replays the settled case. (Before,
+/// it stayed in doubt until an operator settled it.)
+#[tokio::test]
+async fn an_operation_in_doubt_at_a_stop_is_reconciled_after_the_restart() {
+    use panelgate_tests::faults::{Fault, FaultProxy};
+    use panelgate_tests::sim::aagi::{AagiSimConfig, AagiSimulator};
+    let sim = AagiSimulator::start(
+        AagiSimConfig {
+            token: Some(AAGI_TOKEN.into()),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let proxy = FaultProxy::start(&sim.base_url()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (port, _held) = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = dir.path().join("panelgate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:{port}"
+portal_token = {{ value = "{PORTAL}" }}
+admin_token = {{ value = "{ADMIN}" }}
+[store]
+url = "sqlite://{db}"
+[sandbox]
+cache_dir = "{cache}"
+[adapters.aagi-motor]
+path = "{aagi}"
+[panels.aagi-motor]
+adapter = "aagi-motor"
+base_url = "{proxy}"
+settings = {{ credential = "partner" }}
+limits = {{ read_timeout_ms = 2000, breaker_failures = 100000 }}
+[panels.aagi-motor.credentials.partner]
+kind = "bearer"
+token = {{ value = "{AAGI_TOKEN}" }}
+"#,
+            db = dir.path().join("panelgate.db").display(),
+            cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
+            aagi = guests::AAGI_MOTOR,
+            proxy = proxy.base_url(),
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("host.log");
+    let policies = "/v1/panels/aagi-motor/policies";
+    let host = HostProcess::start(&config, &log, &base).await;
+    let (status, placed) = post(&base, policies, "to-cancel", &example("aagi-motor", "accept")).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let case_id = placed["case_id"].as_str().unwrap().to_string();
+    let cancel = format!("{policies}/{case_id}/cancel");
+    let body = example("aagi-motor", "cancel");
+    proxy.queue("/amendments", [Fault::Drop]);
+    let (status, unknown) = post(&base, &cancel, "cancel-1", &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{unknown}");
+    assert_eq!(unknown["error"]["code"], "outcome_unknown", "{unknown}");
+    // Should the host reach its first reconciliation (a second on) before it dies, the partner's
+    // status fails it (a read-only call's three attempts).
+    proxy.queue(
+        "GET /v1/motor/contracts/",
+        [Fault::Refuse, Fault::Refuse, Fault::Refuse],
+    );
+    host.kill();
+
+    let host = HostProcess::start(&config, &log, &base).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let settled = loop {
+        let (status, answer) = post(&base, &cancel, "cancel-1", &body).await;
+        if status == StatusCode::OK {
+            break answer;
+        }
+        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+        assert!(
+            Instant::now() < deadline,
+            "never reconciled after the restart: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(settled["case"]["status"], "cancelled", "{settled}");
+    assert!(
+        settled["settled"].as_str().unwrap().starts_with("reconciled"),
+        "{settled}"
+    );
+    let outcomes = get(&base, "/admin/unknown-outcomes", ADMIN).await;
+    assert_eq!(outcomes, json!([]));
+    host.kill();
+}
