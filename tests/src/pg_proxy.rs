@@ -34,6 +34,7 @@ pub struct CommitCutter {
     addr: SocketAddr,
     armed: Armed,
     cuts: Arc<AtomicUsize>,
+    hiding: Arc<AtomicBool>,
 }
 
 impl CommitCutter {
@@ -44,14 +45,15 @@ impl CommitCutter {
             addr: listener.local_addr()?,
             armed: Arc::default(),
             cuts: Arc::default(),
+            hiding: Arc::default(),
         };
-        let (armed, cuts) = (cutter.armed.clone(), cutter.cuts.clone());
+        let (armed, cuts, hiding) = (cutter.armed.clone(), cutter.cuts.clone(), cutter.hiding.clone());
         tokio::spawn(async move {
             while let Ok((host, _)) = listener.accept().await {
-                let (armed, cuts) = (armed.clone(), cuts.clone());
+                let (armed, cuts, hiding) = (armed.clone(), cuts.clone(), hiding.clone());
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(upstream).await {
-                        let _ = relay(host, server, armed, cuts).await;
+                        let _ = relay(host, server, armed, cuts, hiding).await;
                     }
                 });
             }
@@ -69,6 +71,13 @@ impl CommitCutter {
         *self.armed.lock().unwrap() = Some((marker.as_bytes().to_vec(), cut));
     }
 
+    /// While `hide` holds, a connection that asks a transaction's status (`txid_status`) is
+    /// closed before the server sees the question: whether a cut `COMMIT` landed cannot be
+    /// learnt.
+    pub fn hide_outcomes(&self, hide: bool) {
+        self.hiding.store(hide, Ordering::SeqCst);
+    }
+
     /// How many `COMMIT`s were cut so far.
     pub fn cuts(&self) -> usize {
         self.cuts.load(Ordering::SeqCst)
@@ -82,6 +91,7 @@ async fn relay(
     server: TcpStream,
     armed: Armed,
     cuts: Arc<AtomicUsize>,
+    hiding: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
     let (mut from_server, mut to_server) = server.into_split();
     let (mut from_host, to_host) = host.split();
@@ -112,6 +122,9 @@ async fn relay(
                 return anyhow::Ok(());
             }
             let chunk = &buf[..n];
+            if hiding.load(Ordering::SeqCst) && contains(chunk, b"txid_status") {
+                return Ok(());
+            }
             if armed.lock().unwrap().is_some() {
                 transaction.extend_from_slice(chunk);
             }

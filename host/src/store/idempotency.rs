@@ -38,11 +38,21 @@ impl Store {
                 claims: Some(claim.clone()),
                 ..rest()
             };
-            if self.commit(commit).await?.claimed {
-                return Ok(KeyState::Fresh);
+            match self.commit(commit).await {
+                Ok(committed) if committed.claimed => return Ok(KeyState::Fresh),
+                Ok(_) => {}
+                // Whether it landed could not be learnt (the answer to its `COMMIT` lost, on
+                // PostgreSQL): it did if its claim is there, and with it the rest of its commit.
+                Err(e) if e.is_transient() => {
+                    return match self.claimed_by(claim).await {
+                        Ok(true) => Ok(KeyState::Fresh),
+                        _ => Err(e),
+                    };
+                }
+                Err(e) => return Err(e),
             }
             let row = sqlx::query(
-                "SELECT request_hash, state, status, body FROM idempotency WHERE scope = $1 AND key = $2",
+                "SELECT request_hash, state, status, body, claimed_by FROM idempotency WHERE scope = $1 AND key = $2",
             )
             .bind(&claim.scope)
             .bind(&claim.key)
@@ -50,6 +60,12 @@ impl Store {
             .await?;
             // Released between the two statements: claim it again.
             let Some(row) = row else { continue };
+            // This very claim: its commit landed though the answer to its `COMMIT` was lost and
+            // could not be checked (PostgreSQL), and was written again. The claim and the rest
+            // of its commit landed together.
+            if row.get::<Option<String>, _>("claimed_by").as_deref() == Some(claim.claimed_by.as_str()) {
+                return Ok(KeyState::Fresh);
+            }
             let stored_hash: String = row.get("request_hash");
             if stored_hash != claim.request_hash {
                 return Ok(KeyState::Mismatch);
@@ -64,6 +80,17 @@ impl Store {
                 body: row.get("body"),
             });
         }
+    }
+
+    /// Whether `claim` itself holds its key.
+    async fn claimed_by(&self, claim: &KeyClaim) -> Result<bool> {
+        let holder: Option<Option<String>> =
+            sqlx::query_scalar("SELECT claimed_by FROM idempotency WHERE scope = $1 AND key = $2")
+                .bind(&claim.scope)
+                .bind(&claim.key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(holder.flatten().as_deref() == Some(claim.claimed_by.as_str()))
     }
 
     /// Lets a key go when the request that claimed it failed in a way a retry may fix: only

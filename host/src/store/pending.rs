@@ -54,7 +54,22 @@ impl Store {
         };
         match claim {
             Some(claim) => self.commit_claiming(claim, begins).await,
-            None => self.commit(begins()).await.map(|_| KeyState::Fresh),
+            None => match self.commit(begins()).await {
+                Ok(_) => Ok(KeyState::Fresh),
+                // Its commit landed though the answer to its `COMMIT` was lost and could not be
+                // checked (PostgreSQL), and was written again: it met its own record, which no
+                // other commit writes (the journal id is this operation's own).
+                Err(e)
+                    if e.is_transient()
+                        && self
+                            .pending_state(&op.journal_id)
+                            .await
+                            .is_ok_and(|s| s.as_deref() == Some("running")) =>
+                {
+                    Ok(KeyState::Fresh)
+                }
+                Err(e) => Err(e),
+            },
         }
     }
 

@@ -84,16 +84,9 @@ async fn concurrent_commits_share_transactions_and_fail_alone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_whose_answer_was_lost_is_found_landed() {
     use panelgate::store::{KeyClaim, KeyState, PendingOperation};
-    use panelgate_tests::pg_proxy::{CommitCutter, Cut};
+    use panelgate_tests::pg_proxy::Cut;
 
-    let mut url = url::Url::parse(&crate::common::fresh_postgres().await).unwrap();
-    let server = url.socket_addrs(|| Some(5432)).unwrap()[0];
-    let cutter = CommitCutter::start(server).await.unwrap();
-    url.set_ip_host(cutter.addr().ip()).unwrap();
-    url.set_port(Some(cutter.addr().port())).unwrap();
-    // In the clear, so that the proxy reads what the host sends.
-    url.query_pairs_mut().append_pair("sslmode", "disable");
-    let store = Store::open(url.as_str(), Durability::Full).await.unwrap();
+    let (store, cutter) = behind_a_cutter().await;
 
     // A keyed accept recorded in flight, its claim in the same commit.
     let op = PendingOperation {
@@ -139,6 +132,91 @@ async fn a_commit_whose_answer_was_lost_is_found_landed() {
     for id in ["lost-ack-entry", "cut-before"] {
         assert_eq!(ids.iter().filter(|i| *i == id).count(), 1, "{id}: {ids:?}");
     }
+    assert_eq!(store.verify_journal().await.unwrap(), None);
+}
+
+/// A store on a fresh PostgreSQL database, reached through a [`CommitCutter`].
+async fn behind_a_cutter() -> (Store, panelgate_tests::pg_proxy::CommitCutter) {
+    let mut url = url::Url::parse(&crate::common::fresh_postgres().await).unwrap();
+    let server = url.socket_addrs(|| Some(5432)).unwrap()[0];
+    let cutter = panelgate_tests::pg_proxy::CommitCutter::start(server)
+        .await
+        .unwrap();
+    url.set_ip_host(cutter.addr().ip()).unwrap();
+    url.set_port(Some(cutter.addr().port())).unwrap();
+    // In the clear, so that the proxy reads what the host sends.
+    url.query_pairs_mut().append_pair("sslmode", "disable");
+    (Store::open(url.as_str(), Durability::Full).await.unwrap(), cutter)
+}
+
+/// As above, but whether the cut `COMMIT` landed cannot be learnt (every question about it is
+/// cut too, so after 5 s the writer cannot tell). A state change's record, keyed or not, is
+/// found as its own and goes on (rather than failing, answering `409` in flight to its own
+/// retry, and being marked in doubt later though the partner was never called). An outcome's
+/// commit fails, and its retry (the host keeps an outcome and tries again) finds its operation
+/// no longer running and writes nothing twice (`Settled`, which the host takes as settled
+/// already).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_landing_cannot_be_learnt_meets_its_own_rows() {
+    use panelgate::store::{KeyClaim, KeyState, PendingOperation, StoreError};
+    use panelgate_tests::pg_proxy::Cut;
+
+    let (store, cutter) = behind_a_cutter().await;
+    cutter.hide_outcomes(true);
+    let op = |id: &str, key: Option<&str>| PendingOperation {
+        journal_id: id.into(),
+        panel: "A03".into(),
+        operation: "accept".into(),
+        case_id: None,
+        opens: None,
+        idempotency: key.map(|k| ("accept:A03".into(), k.into())),
+        request: serde_json::value::RawValue::from_string("{}".into()).unwrap(),
+        started_at: panelgate::store::now(),
+        state: "running".into(),
+    };
+    let claim = KeyClaim {
+        scope: "accept:A03".into(),
+        key: "unknowable-key".into(),
+        request_hash: "h-1".into(),
+        claimed_by: "unknowable-request".into(),
+    };
+    cutter.arm("unknowable-key", Cut::AfterCommit);
+    let begun = store
+        .begin_pending(&op("keyed-op", Some("unknowable-key")), Some(&claim))
+        .await;
+    assert_eq!(cutter.cuts(), 1, "the COMMIT was not cut");
+    assert!(matches!(begun, Ok(KeyState::Fresh)), "{begun:?}");
+
+    cutter.arm("unkeyed-op", Cut::AfterCommit);
+    let begun = store.begin_pending(&op("unkeyed-op", None), None).await;
+    assert_eq!(cutter.cuts(), 2, "the COMMIT was not cut");
+    assert!(matches!(begun, Ok(KeyState::Fresh)), "{begun:?}");
+    let running = store.pending("running").await.unwrap();
+    assert_eq!(running.len(), 2, "{running:?}");
+
+    cutter.arm("unkeyed-op", Cut::AfterCommit);
+    let settled = store
+        .commit(Commit {
+            settles: Some("unkeyed-op".into()),
+            ..commit(&["unkeyed-op".into()])
+        })
+        .await;
+    assert_eq!(cutter.cuts(), 3, "the COMMIT was not cut");
+    assert!(matches!(&settled, Err(e) if e.is_transient()), "{settled:?}");
+    let again = store
+        .commit(Commit {
+            settles: Some("unkeyed-op".into()),
+            ..commit(&["unkeyed-op".into()])
+        })
+        .await;
+    assert!(
+        matches!(&again, Err(StoreError::Settled(id)) if id == "unkeyed-op"),
+        "{again:?}"
+    );
+    let running = store.pending("running").await.unwrap();
+    assert_eq!(running.len(), 1, "{running:?}");
+    let ids = journal_ids(&store).await;
+    assert_eq!(ids.iter().filter(|i| *i == "unkeyed-op").count(), 1, "{ids:?}");
     assert_eq!(store.verify_journal().await.unwrap(), None);
 }
 
