@@ -71,6 +71,8 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub seq: i64,
+    /// The host holding the lease: only its attempt is recorded.
+    pub leased_by: String,
     pub subscription_id: String,
     pub url: String,
     pub secret: String,
@@ -382,6 +384,7 @@ impl Store {
             };
             claimed.push(Claimed {
                 seq: row.get("seq"),
+                leased_by: host.to_string(),
                 subscription_id,
                 url: endpoint.get("url"),
                 secret: endpoint.get("secret"),
@@ -394,7 +397,10 @@ impl Store {
     }
 
     /// Records an attempt of a leased delivery. A give-up fails every pending delivery of the
-    /// subscription and disables it, in one transaction.
+    /// subscription and disables it, in one transaction. An attempt whose lease was lost
+    /// meanwhile (another host leased the delivery after this lease ran out, or an operator
+    /// enabled the subscription again and its failed deliveries are due anew) records nothing:
+    /// it must neither mark the delivery nor, giving up, disable what the operator enabled.
     pub async fn record_attempt(&self, delivery: &Claimed, attempt: &Attempt) -> Result<()> {
         let _turn = self.turn().await;
         let mut tx = self.pool.begin().await?;
@@ -404,11 +410,11 @@ impl Store {
             AttemptOutcome::RetryAt(at) => ("pending", *at, None),
             AttemptOutcome::GiveUp { .. } => ("failed", 0, None),
         };
-        sqlx::query(
+        let recorded = sqlx::query(
             "UPDATE webhook_deliveries SET state = $2, attempts = attempts + 1, next_attempt_ms = $3,
                  leased_until_ms = 0, leased_by = NULL, last_attempt_at = $4, last_status = $5,
                  last_error = $6, last_latency_ms = $7, delivered_at = $8
-             WHERE seq = $1 AND state = 'pending'",
+             WHERE seq = $1 AND state = 'pending' AND leased_by = $9",
         )
         .bind(delivery.seq)
         .bind(state)
@@ -418,9 +424,11 @@ impl Store {
         .bind(&attempt.error)
         .bind(attempt.latency_ms)
         .bind(delivered_at)
+        .bind(&delivery.leased_by)
         .execute(&mut *tx)
-        .await?;
-        if let AttemptOutcome::GiveUp { reason } = &attempt.outcome {
+        .await?
+        .rows_affected();
+        if let (AttemptOutcome::GiveUp { reason }, 1) = (&attempt.outcome, recorded) {
             sqlx::query(
                 "UPDATE webhook_subscriptions SET state = 'disabled', disabled_reason = $2, updated_at = $3
                  WHERE id = $1",
@@ -492,5 +500,105 @@ impl Store {
         .execute(&self.pool)
         .await?
         .rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Commit, NewEvent};
+
+    /// A give-up recorded after an operator enabled the subscription again (the attempt was in
+    /// flight when another delivery's give-up disabled it) neither fails the deliveries the
+    /// enable queued again nor disables the subscription once more; nor is an attempt recorded
+    /// over another host's lease.
+    #[tokio::test]
+    async fn an_attempt_whose_lease_was_lost_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
+        let created = store
+            .create_subscription(&NewSubscription {
+                id: "portal".into(),
+                url: "http://127.0.0.1:9/hooks".into(),
+                kinds: vec![],
+                panels: vec![],
+                description: None,
+                secret: "whsec_dGVzdA==".into(),
+                source: "admin",
+            })
+            .await
+            .unwrap();
+        assert!(created);
+        let event = |case: &str| NewEvent {
+            panel: "A03".into(),
+            case_id: None,
+            kind: "status_changed".into(),
+            dedup_key: format!("test:{case}"),
+            status: None,
+            payload: serde_json::json!({ "case": case }),
+            flagged: None,
+        };
+        store
+            .commit(Commit {
+                events: vec![event("one"), event("two")],
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
+        store.scan_subscriptions(10).await.unwrap();
+        let claimed = store
+            .claim_deliveries("host-a", now_ms() + 60_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2, "{claimed:?}");
+        let give_up = Attempt {
+            status: Some(503),
+            error: Some("unavailable".into()),
+            latency_ms: 1,
+            outcome: AttemptOutcome::GiveUp {
+                reason: "gave up".into(),
+            },
+        };
+        store.record_attempt(&claimed[0], &give_up).await.unwrap();
+        assert_eq!(
+            store.subscription("portal").await.unwrap().unwrap().state,
+            "disabled"
+        );
+        assert_eq!(store.enable_subscription("portal").await.unwrap(), 2);
+        // The second delivery's attempt, in flight through all that, gives up too.
+        store.record_attempt(&claimed[1], &give_up).await.unwrap();
+        assert_eq!(
+            store.subscription("portal").await.unwrap().unwrap().state,
+            "enabled"
+        );
+        let pending = store
+            .deliveries("portal", Some("pending"), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 2, "{pending:?}");
+
+        // Another host's lease: an attempt of this host's is not recorded over it.
+        let theirs = store
+            .claim_deliveries("host-b", now_ms() + 60_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(theirs.len(), 2, "{theirs:?}");
+        let delivered = Attempt {
+            outcome: AttemptOutcome::Delivered,
+            ..give_up.clone()
+        };
+        store.record_attempt(&claimed[0], &delivered).await.unwrap();
+        let pending = store
+            .deliveries("portal", Some("pending"), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 2, "{pending:?}");
+        store.record_attempt(&theirs[0], &delivered).await.unwrap();
+        let pending = store
+            .deliveries("portal", Some("pending"), 10, None)
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 1, "{pending:?}");
     }
 }
