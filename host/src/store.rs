@@ -181,6 +181,9 @@ pub struct Commit {
     pub journal: Vec<JournalEntry>,
     pub cases: Vec<CaseChange>,
     pub events: Vec<NewEvent>,
+    /// Case changes an event of this commit makes (by its index in `events`): applied only when
+    /// that event is new, so that one fact delivered to two hosts at once moves its case once.
+    pub event_changes: Vec<(usize, CaseChange)>,
     pub attachments: Vec<NewAttachment>,
     pub callback: Option<CallbackRecord>,
     /// `(scope, key, status, body)`: the response to replay for this idempotency key.

@@ -316,8 +316,12 @@ async fn handle(
                     }
                     continue;
                 }
+                // Applied only if this event is new at the store too: another host may store the
+                // same fact first.
+                commit
+                    .event_changes
+                    .extend(change.map(|c| (commit.events.len(), c)));
                 commit.events.push(new_event);
-                commit.cases.extend(change);
                 commit.attachments.extend(attachment);
             }
             record.parsed =
@@ -357,7 +361,7 @@ async fn handle(
                 .into_response()
         }
     };
-    let case_id = commit.cases.first().map(|c| c.case_id.clone());
+    let case_id = commit.event_changes.first().map(|(_, c)| c.case_id.clone());
     // What the adapter asked of the partner while handling it, each pointing at the callback's
     // entry, as an operation's exchanges point at the operation's.
     let exchanges = crate::core::operations::exchange_entries(

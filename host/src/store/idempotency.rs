@@ -221,7 +221,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
         let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
-        let claim = claim("accept:A03", "k-1", "h-1", "first");
+        // Each request its own claim of the one key.
+        let claims: Vec<KeyClaim> = (0..12)
+            .map(|n| claim("accept:A03", "k-1", "h-1", &format!("request-{n}")))
+            .collect();
         let op = |n: usize| PendingOperation {
             journal_id: format!("op-{n}"),
             panel: "A03".into(),
@@ -234,11 +237,14 @@ mod tests {
             state: "running".into(),
         };
         let ops: Vec<PendingOperation> = (0..8).map(op).collect();
-        let claims = ops.iter().map(|op| store.begin_pending(op, Some(&claim)));
+        let begun = ops
+            .iter()
+            .zip(&claims)
+            .map(|(op, claim)| store.begin_pending(op, Some(claim)));
         // Claiming commits that carry journal entries too, and commits beside them that claim
         // nothing.
         let claiming_entries = (0..4).map(|n| {
-            store.commit_claiming(&claim, move || Commit {
+            store.commit_claiming(&claims[8 + n], move || Commit {
                 journal: vec![JournalEntry::quote(format!("claimed-{n}"))],
                 ..Commit::default()
             })
@@ -250,7 +256,7 @@ mod tests {
             })
         });
         let (claims, claiming_entries, beside) = tokio::join!(
-            futures::future::join_all(claims),
+            futures::future::join_all(begun),
             futures::future::join_all(claiming_entries),
             futures::future::join_all(beside)
         );

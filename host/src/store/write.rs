@@ -81,28 +81,36 @@ pub(super) enum Expect {
     Unsettled(String),
     /// At least one row, else the case with this id does not exist.
     Case(String),
-    /// An event: one row when it is new, none for a duplicate.
-    Event,
+    /// An event: one row when it is new, none for a duplicate, and then the statements of the
+    /// case changes it makes (this many, right after it) are skipped: a fact delivered to two
+    /// hosts at once is applied once, by whichever stored it.
+    Event { applies: usize },
     /// An idempotency key's claim: one row when it took the key, none when a request held it.
     Claim,
 }
 
 impl Expect {
-    /// Checks a statement's count of changed rows into `committed`: `Ok(false)` when the rest
-    /// of its commit must not run (its claim found the key held, so it writes nothing).
-    pub(super) fn check(&self, rows: u64, committed: &mut Committed) -> Result<bool> {
+    /// Checks a statement's count of changed rows into `committed`: how many of the statements
+    /// after it must not run ([`usize::MAX`]: the rest of its commit, when its claim found the
+    /// key held, so that it writes nothing).
+    pub(super) fn check(&self, rows: u64, committed: &mut Committed) -> Result<usize> {
         match self {
             Expect::Any => {}
             Expect::Unsettled(id) if rows == 0 => return Err(StoreError::Settled(id.clone())),
             Expect::Case(id) if rows == 0 => return Err(StoreError::NoCase(id.clone())),
             Expect::Unsettled(_) | Expect::Case(_) => {}
-            Expect::Event => committed.events_new.push(rows == 1),
+            Expect::Event { applies } => {
+                committed.events_new.push(rows == 1);
+                if rows == 0 {
+                    return Ok(*applies);
+                }
+            }
             Expect::Claim => {
                 committed.claimed = rows == 1;
-                return Ok(committed.claimed);
+                return Ok(if committed.claimed { 0 } else { usize::MAX });
             }
         }
-        Ok(true)
+        Ok(0)
     }
 }
 
@@ -230,7 +238,11 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
     for change in &commit.cases {
         case_change(change, at, &mut out)?;
     }
-    for event in &commit.events {
+    for (index, event) in commit.events.iter().enumerate() {
+        let mut applies = Vec::new();
+        for (_, change) in commit.event_changes.iter().filter(|(of, _)| *of == index) {
+            case_change(change, at, &mut applies)?;
+        }
         out.push(
             Statement::new(
                 "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at)
@@ -247,8 +259,11 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
                     at,
                 ],
             )
-            .expecting(Expect::Event),
+            .expecting(Expect::Event {
+                applies: applies.len(),
+            }),
         );
+        out.append(&mut applies);
     }
     for a in &commit.attachments {
         // Its id is its event's identity: a repeat of the event (one from another host, racing
@@ -396,14 +411,19 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
     Ok(())
 }
 
-/// Runs `statements` in `tx`, checking each one's count of changed rows into `committed`; stops
-/// where a check says the rest must not run.
+/// Runs `statements` in `tx`, checking each one's count of changed rows into `committed`; skips
+/// what a check says must not run.
 pub(super) async fn run_sqlx(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     statements: &[Statement],
     committed: &mut Committed,
 ) -> Result<()> {
+    let mut skip = 0;
     for statement in statements {
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
         let mut query = sqlx::query(&statement.sql);
         for arg in &statement.args {
             query = match arg {
@@ -413,9 +433,85 @@ pub(super) async fn run_sqlx(
             };
         }
         let rows = query.execute(&mut **tx).await?.rows_affected();
-        if !statement.expect.check(rows, committed)? {
-            break;
-        }
+        skip = statement.expect.check(rows, committed)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{CaseKind, CaseStatus};
+    use crate::store::{CaseChange, Commit, NewEvent, Store};
+
+    /// One fact delivered to two hosts at once: each plans it as new, the store takes the first
+    /// and skips the second's event, and with it the case change it makes. The case moves once,
+    /// with one history entry, and the second delivery's different content does not overwrite
+    /// it; what else the second commit carries is written.
+    #[tokio::test]
+    async fn a_fact_stored_by_another_commit_first_moves_its_case_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
+        store
+            .commit(Commit {
+                cases: vec![CaseChange {
+                    case_id: "case-1".into(),
+                    create: Some(("A03".into(), CaseKind::Policy, None, None)),
+                    status: Some(CaseStatus::Submitted),
+                    source: "accept".into(),
+                    ..CaseChange::default()
+                }],
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
+        let delivery = |status, message: &str, note: &str| Commit {
+            events: vec![
+                NewEvent {
+                    panel: "A03".into(),
+                    case_id: Some("case-1".into()),
+                    kind: "underwriting_decision".into(),
+                    dedup_key: "decision:1".into(),
+                    status: Some(status),
+                    payload: serde_json::json!({ "message": message }),
+                    flagged: None,
+                },
+                NewEvent {
+                    panel: "A03".into(),
+                    case_id: None,
+                    kind: "note".into(),
+                    dedup_key: note.into(),
+                    status: None,
+                    payload: serde_json::json!({}),
+                    flagged: None,
+                },
+            ],
+            event_changes: vec![(
+                0,
+                CaseChange {
+                    case_id: "case-1".into(),
+                    status: Some(status),
+                    message: Some(message.into()),
+                    source: "callback".into(),
+                    ..CaseChange::default()
+                },
+            )],
+            ..Commit::default()
+        };
+        let first = store
+            .commit(delivery(CaseStatus::Offered, "first", "note:1"))
+            .await
+            .unwrap();
+        assert_eq!(first.events_new, [true, true]);
+        let second = store
+            .commit(delivery(CaseStatus::Declined, "second", "note:2"))
+            .await
+            .unwrap();
+        assert_eq!(second.events_new, [false, true]);
+        let case = store.case("A03", "case-1").await.unwrap().unwrap();
+        assert_eq!(case.status, CaseStatus::Offered);
+        assert_eq!(case.message.as_deref(), Some("first"));
+        let statuses: Vec<CaseStatus> = case.history.iter().map(|h| h.status).collect();
+        assert_eq!(statuses, [CaseStatus::Submitted, CaseStatus::Offered]);
+    }
 }
