@@ -46,8 +46,14 @@ impl AppState {
             }
             let case_id = match self.settle_unknown(&op).await {
                 Ok(case_id) => case_id,
-                Err(e) if matches!(e.downcast_ref(), Some(StoreError::Settled(_))) => continue,
-                Err(e) => return Err(e),
+                // Settled first elsewhere; or marked by this very commit, its answer lost (on
+                // PostgreSQL): then it is reconciled as if the answer had come, since no later
+                // sweep looks at it again.
+                Err(e) => match self.store.pending_state(&op.journal_id).await {
+                    Ok(Some(state)) if state == "unknown" => case_of(&op),
+                    _ if matches!(e.downcast_ref(), Some(StoreError::Settled(_))) => continue,
+                    _ => return Err(e),
+                },
             };
             let mut op = op;
             op.state = "unknown".into();
@@ -69,11 +75,7 @@ impl AppState {
     /// host starting does so; an operation is settled once whoever asks.
     pub async fn resume_reconciliation(self: &Arc<Self>) -> anyhow::Result<()> {
         for op in self.store.pending("unknown").await? {
-            let case_id = op
-                .opens
-                .as_ref()
-                .and_then(|o| o["case_id"].as_str().map(str::to_string))
-                .or(op.case_id.clone());
+            let case_id = case_of(&op);
             self.reconcile_later(op, case_id);
         }
         Ok(())
@@ -309,11 +311,7 @@ impl AppState {
             .ok_or_else(|| {
                 ApiError::NotFound(format!("no operation in doubt with journal id `{journal_id}`"))
             })?;
-        let case_id = op
-            .opens
-            .as_ref()
-            .and_then(|o| o["case_id"].as_str().map(str::to_string))
-            .or(op.case_id.clone())
+        let case_id = case_of(&op)
             .ok_or_else(|| ApiError::Conflict(format!("operation `{journal_id}` has no case to settle")))?;
         let opened = op.opens.is_some();
         let (status, how) = if decision.acted {
@@ -390,8 +388,7 @@ impl AppState {
             .into_iter()
             .find(|op| op.journal_id == journal_id);
         let Some(op) = op else {
-            tracing::info!(journal = %journal_id, "an operation's outcome found it no longer running or in doubt: settled already");
-            return Ok(());
+            return self.keep_late_outcome(journal_id, commit).await;
         };
         let how = "settled by the operation's own outcome: a store fault held it back until after the operation was marked in doubt";
         let source = format!("settled:{journal_id}");
@@ -413,12 +410,7 @@ impl AppState {
                 ..CaseChange::default()
             });
         }
-        for entry in commit.journal.iter_mut().filter(|e| e.id == journal_id) {
-            entry.id = uuid::Uuid::now_v7().to_string();
-            entry.kind = "settlement";
-            let outcome: serde_json::Value = serde_json::from_str(&entry.detail).unwrap_or_default();
-            entry.detail = json!({ "of": journal_id, "settled": how, "outcome": outcome }).to_string();
-        }
+        own_entry_apart(&mut commit.journal, &journal_id, "settlement", how);
         let case_id = opened.map(str::to_string).or(op.case_id.clone());
         commit.events.push(NewEvent {
             panel: op.panel.clone(),
@@ -449,6 +441,42 @@ impl AppState {
             Err(StoreError::Settled(_)) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// An outcome whose operation is neither running nor in doubt any more. Landed already (the
+    /// answer to its commit lost): nothing to do. Marked in doubt and settled (by reconciliation
+    /// or an operator) before it came: the settlement stands, and the partner's answer is kept
+    /// beside it, in the journal and as a flagged `late_outcome` event, for an operator to
+    /// compare with it (it may say the partner acted where the settlement says it did not).
+    async fn keep_late_outcome(&self, journal_id: String, commit: Commit) -> Result<(), StoreError> {
+        let own = self.store.journal_entry(&journal_id).await?;
+        if own.is_none_or(|d| !d.entry.outcome.starts_with("unknown")) {
+            tracing::info!(journal = %journal_id, "an operation's outcome found it settled: its commit had landed");
+            return Ok(());
+        }
+        let how = "the partner's answer, held back by a store fault, came after the operation in doubt was settled: compare it with the settlement";
+        let mut journal = commit.journal;
+        own_entry_apart(&mut journal, &journal_id, "late_outcome", how);
+        let (panel, case_id) = journal
+            .first()
+            .map(|e| (e.panel.clone().unwrap_or_default(), e.case_id.clone()))
+            .unwrap_or_default();
+        let late = Commit {
+            journal,
+            events: vec![NewEvent {
+                panel: panel.clone(),
+                case_id: case_id.clone(),
+                kind: "late_outcome".into(),
+                dedup_key: format!("late:{journal_id}"),
+                status: None,
+                payload: json!({ "journal_id": journal_id, "message": how }),
+                flagged: Some(how.to_string()),
+            }],
+            ..Commit::default()
+        };
+        self.store.commit(late).await?;
+        tracing::warn!(%panel, journal = %journal_id, case = ?case_id, "{how}");
+        Ok(())
     }
 
     async fn settle(
@@ -508,6 +536,25 @@ impl AppState {
         self.store.commit(commit).await?;
         tracing::info!(panel = %op.panel, journal = %op.journal_id, case = %case.id, "{how}");
         Ok(())
+    }
+}
+
+/// The case an operation opens, or the one it acts on.
+fn case_of(op: &PendingOperation) -> Option<String> {
+    op.opens
+        .as_ref()
+        .and_then(|o| o["case_id"].as_str().map(str::to_string))
+        .or(op.case_id.clone())
+}
+
+/// The operation's own journal entry among `entries`, moved to an id of its own (the operation's
+/// id is its mark of doubt's) as a `kind` entry saying `how` and pointing at the operation.
+fn own_entry_apart(entries: &mut [JournalEntry], journal_id: &str, kind: &'static str, how: &str) {
+    for entry in entries.iter_mut().filter(|e| e.id == journal_id) {
+        entry.id = uuid::Uuid::now_v7().to_string();
+        entry.kind = kind;
+        let outcome: serde_json::Value = serde_json::from_str(&entry.detail).unwrap_or_default();
+        entry.detail = json!({ "of": journal_id, "settled": how, "outcome": outcome }).to_string();
     }
 }
 

@@ -71,8 +71,9 @@ pub struct Delivery {
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub seq: i64,
-    /// The host holding the lease: only its attempt is recorded.
+    /// The lease, by its host and its end: only the attempt made under it is recorded.
     pub leased_by: String,
+    pub leased_until_ms: i64,
     pub subscription_id: String,
     pub url: String,
     pub secret: String,
@@ -385,6 +386,7 @@ impl Store {
             claimed.push(Claimed {
                 seq: row.get("seq"),
                 leased_by: host.to_string(),
+                leased_until_ms: until_ms,
                 subscription_id,
                 url: endpoint.get("url"),
                 secret: endpoint.get("secret"),
@@ -398,8 +400,9 @@ impl Store {
 
     /// Records an attempt of a leased delivery. A give-up fails every pending delivery of the
     /// subscription and disables it, in one transaction. An attempt whose lease was lost
-    /// meanwhile (another host leased the delivery after this lease ran out, or an operator
-    /// enabled the subscription again and its failed deliveries are due anew) records nothing:
+    /// meanwhile (a host, this one or another, leased the delivery anew after this lease ran
+    /// out, or an operator enabled the subscription again and its failed deliveries are due
+    /// anew) records nothing:
     /// it must neither mark the delivery nor, giving up, disable what the operator enabled.
     pub async fn record_attempt(&self, delivery: &Claimed, attempt: &Attempt) -> Result<()> {
         let _turn = self.turn().await;
@@ -414,7 +417,7 @@ impl Store {
             "UPDATE webhook_deliveries SET state = $2, attempts = attempts + 1, next_attempt_ms = $3,
                  leased_until_ms = 0, leased_by = NULL, last_attempt_at = $4, last_status = $5,
                  last_error = $6, last_latency_ms = $7, delivered_at = $8
-             WHERE seq = $1 AND state = 'pending' AND leased_by = $9",
+             WHERE seq = $1 AND state = 'pending' AND leased_by = $9 AND leased_until_ms = $10",
         )
         .bind(delivery.seq)
         .bind(state)
@@ -425,6 +428,7 @@ impl Store {
         .bind(attempt.latency_ms)
         .bind(delivered_at)
         .bind(&delivery.leased_by)
+        .bind(delivery.leased_until_ms)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -578,11 +582,9 @@ mod tests {
             .unwrap();
         assert_eq!(pending.len(), 2, "{pending:?}");
 
-        // Another host's lease: an attempt of this host's is not recorded over it.
-        let theirs = store
-            .claim_deliveries("host-b", now_ms() + 60_000, 10)
-            .await
-            .unwrap();
+        // Another host's lease (run out already, for the last step): an attempt of this host's is
+        // not recorded over it.
+        let theirs = store.claim_deliveries("host-b", now_ms() - 1, 10).await.unwrap();
         assert_eq!(theirs.len(), 2, "{theirs:?}");
         let delivered = Attempt {
             outcome: AttemptOutcome::Delivered,
@@ -600,5 +602,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(pending.len(), 1, "{pending:?}");
+
+        // This host's own lease, run out and taken anew by this host: the attempt under the old
+        // one is not recorded over the new one.
+        let stale = theirs[1].clone();
+        let again = store
+            .claim_deliveries("host-b", now_ms() + 60_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1, "{again:?}");
+        store.record_attempt(&stale, &give_up).await.unwrap();
+        assert_eq!(
+            store.subscription("portal").await.unwrap().unwrap().state,
+            "enabled"
+        );
+        store.record_attempt(&again[0], &delivered).await.unwrap();
+        let pending = store
+            .deliveries("portal", Some("pending"), 10, None)
+            .await
+            .unwrap();
+        assert!(pending.is_empty(), "{pending:?}");
     }
 }

@@ -628,6 +628,20 @@ async fn an_outcome_refused_for_good_after_the_partner_acted_keeps_its_key() {
 /// was lost.) The sweep is PostgreSQL's, so this runs on PostgreSQL in both passes.
 #[tokio::test]
 async fn an_outcome_held_back_past_the_sweep_settles_the_doubt() {
+    held_back_past_the_sweep(false).await;
+}
+
+/// As above, but an operator settles the operation in doubt before the kept outcome lands, and
+/// decides (wrongly) that the partner did not act. The settlement stands; the partner's answer,
+/// landing after it, is kept beside it: a `late_outcome` journal entry pointing at the
+/// operation and a flagged `late_outcome` event, for the operator to compare. (Before, it was
+/// tried again forever and written nowhere.)
+#[tokio::test]
+async fn an_outcome_held_back_past_a_settlement_is_kept_beside_it() {
+    held_back_past_the_sweep(true).await;
+}
+
+async fn held_back_past_the_sweep(operator_settles_first: bool) {
     use sqlx::Connection as _;
     let store_url = fresh_postgres().await;
     let sim = AagiSimulator::start(
@@ -723,6 +737,69 @@ token = {{ value = "{AAGI_TOKEN}" }}
     let (status, body) = accept().await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(body["error"]["code"], "outcome_unknown", "{body}");
+
+    if operator_settles_first {
+        // The operator's settlement goes through; the kept outcome's settling (which stores the
+        // key's answer, where the operator's decision releases the key) is refused until the
+        // decision is in.
+        for sql in [
+            "CREATE TRIGGER refuse_answering BEFORE UPDATE ON idempotency FOR EACH ROW EXECUTE FUNCTION refuse_settling()",
+            "DROP TRIGGER refuse_settling ON pending",
+        ] {
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+        let response = client
+            .post(format!("{base}/admin/unknown-outcomes/{journal_id}"))
+            .bearer_auth(ADMIN)
+            .json(&json!({ "acted": false, "note": "not in the partner's portal (yet)" }))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let settled: Value = response.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{settled}");
+        assert_eq!(settled["status"], "withdrawn", "{settled}");
+        sqlx::query("DROP TRIGGER refuse_answering ON idempotency")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let journal = admin_get("/admin/journal?panel=aagi-motor&limit=50").await;
+            if journal.as_array().unwrap().iter().any(|e| {
+                e["kind"] == "late_outcome"
+                    && e["detail"]["of"] == journal_id.as_str()
+                    && e["detail"]["outcome"]["result"]["ok"].is_object()
+            }) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the late outcome was never kept: {journal}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let events = client
+            .get(format!("{base}/v1/events?after=&limit=1000"))
+            .bearer_auth(PORTAL)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert!(
+            events["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["kind"] == "late_outcome"),
+            "{events}"
+        );
+        let outcomes = admin_get("/admin/unknown-outcomes").await;
+        assert_eq!(outcomes, json!([]), "the settlement stands");
+        return;
+    }
 
     // The store writes again: the kept outcome settles the doubt.
     sqlx::query("DROP TRIGGER refuse_settling ON pending")
