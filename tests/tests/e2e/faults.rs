@@ -683,13 +683,7 @@ token = {{ value = "{AAGI_TOKEN}" }}
         ),
     )
     .unwrap();
-    let config = panelgate::config::Config::load(&path).expect("config");
-    let app = panelgate::App::start(&config).await.expect("host starts");
-    let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        panelgate::serve(listener, app.router(), &config.server, std::future::pending()).await
-    });
+    let base = format!("http://{}", serve_config(&path).await);
     let client = reqwest::Client::new();
     let accept = || async {
         let response = client
@@ -702,10 +696,11 @@ token = {{ value = "{AAGI_TOKEN}" }}
             .unwrap();
         (response.status(), response.json::<Value>().await.unwrap())
     };
-    let admin_get = |path: &'static str| {
-        let request = client.get(format!("{base}{path}")).bearer_auth(ADMIN).send();
+    let get = |path: &str, token: &str| {
+        let request = client.get(format!("{base}{path}")).bearer_auth(token).send();
         async move { request.await.unwrap().json::<Value>().await.unwrap() }
     };
+    let admin_get = |path: &'static str| get(path, ADMIN);
 
     // Every settling of an in-flight record fails, as a store that cannot write would; marking
     // one in doubt (an update) still works, as it would once the store came back.
@@ -779,15 +774,7 @@ token = {{ value = "{AAGI_TOKEN}" }}
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        let events = client
-            .get(format!("{base}/v1/events?after=&limit=1000"))
-            .bearer_auth(PORTAL)
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
+        let events = get("/v1/events?after=&limit=1000", PORTAL).await;
         assert!(
             events["events"]
                 .as_array()
@@ -828,15 +815,7 @@ token = {{ value = "{AAGI_TOKEN}" }}
         "the operation's own answer: {body}"
     );
     let case_id = body["case_id"].as_str().expect("a case").to_string();
-    let case = client
-        .get(format!("{base}/v1/panels/aagi-motor/policies/{case_id}"))
-        .bearer_auth(PORTAL)
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+    let case = get(&format!("/v1/panels/aagi-motor/policies/{case_id}"), PORTAL).await;
     assert_ne!(case["status"], "unknown", "{case}");
     assert_eq!(
         case["status"], body["result"]["status"],

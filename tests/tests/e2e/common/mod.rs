@@ -201,15 +201,7 @@ headers = {{ secret-key = {{ value = "{JULO_SECRET}" }}, username = {{ value = "
     );
     let path = dir.path().join("panelgate.toml");
     std::fs::write(&path, config).expect("writing config");
-    let config = panelgate::config::Config::load(&path).expect("config");
-    let app = panelgate::App::start(&config).await.expect("host starts");
-    // Bound and served as `panelgate serve` binds and serves.
-    let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let router = app.router();
-    let server = config.server.clone();
-    tokio::spawn(async move { panelgate::serve(listener, router, &server, std::future::pending()).await });
-    let base = format!("http://{addr}");
+    let base = format!("http://{}", serve_config(&path).await);
     a03.set_callback_base(&format!("{base}/callbacks/A03"));
     b03.set_callback_base(&format!("{base}/callbacks/B03"));
     Harness {
@@ -377,14 +369,7 @@ impl Harness {
         let config = std::fs::read_to_string(&path).expect("config") + extra;
         let path = self.dir.path().join("panelgate-extra.toml");
         std::fs::write(&path, config).expect("writing config");
-        let config = panelgate::config::Config::load(&path).expect("config");
-        let app = panelgate::App::start(&config).await.expect("host");
-        let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            panelgate::serve(listener, app.router(), &config.server, std::future::pending()).await
-        });
-        base
+        format!("http://{}", serve_config(&path).await)
     }
 
     /// All events in the feed, following the cursor.
@@ -513,14 +498,20 @@ pub async fn bare_host(server: &str) -> (std::net::SocketAddr, tempfile::TempDir
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("panelgate.toml");
     std::fs::write(&path, bare_config(dir.path(), "127.0.0.1:0", server)).unwrap();
-    let config = panelgate::config::Config::load(&path).unwrap();
-    let app = panelgate::App::start(&config).await.unwrap();
-    let listener = panelgate::listen("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    (serve_config(&path).await, dir)
+}
+
+/// A host in this process from the config at `path`, on a loopback port of its own, bound and
+/// served as `panelgate serve` binds and serves; its address.
+pub async fn serve_config(path: &std::path::Path) -> std::net::SocketAddr {
+    let config = panelgate::config::Config::load(path).expect("config");
+    let app = panelgate::App::start(&config).await.expect("host starts");
+    let listener = panelgate::listen("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         panelgate::serve(listener, app.router(), &config.server, std::future::pending()).await
     });
-    (addr, dir)
+    addr
 }
 
 /// A config with no panels, listening on `listen`, with more `[server]` settings `server`.
