@@ -49,8 +49,8 @@ impl AppState {
                 // Settled first elsewhere; or marked by this very commit, its answer lost (on
                 // PostgreSQL): then it is reconciled as if the answer had come, since no later
                 // sweep looks at it again.
-                Err(e) => match self.store.pending_state(&op.journal_id).await {
-                    Ok(Some(state)) if state == "unknown" => case_of(&op),
+                Err(e) => match self.store.pending_operation(&op.journal_id).await {
+                    Ok(Some(marked)) if marked.state == "unknown" => case_of(&op),
                     _ if matches!(e.downcast_ref(), Some(StoreError::Settled(_))) => continue,
                     _ => return Err(e),
                 },
@@ -247,8 +247,8 @@ impl AppState {
         // Only once its mark of doubt is written: a mark a store fault holds back leaves the
         // record running, and a settlement now would find nothing to settle and end the
         // reconciliation for good before the mark lands.
-        match self.store.pending_state(&op.journal_id).await?.as_deref() {
-            Some("unknown") => {}
+        match self.store.pending_operation(&op.journal_id).await? {
+            Some(record) if record.state == "unknown" => {}
             Some(_) => return Ok(Reconciled::NotYet("its mark of doubt is not written yet")),
             None => return Ok(Reconciled::Settled),
         }
@@ -304,10 +304,9 @@ impl AppState {
     ) -> Result<crate::store::Case, ApiError> {
         let op = self
             .store
-            .pending("unknown")
+            .pending_operation(journal_id)
             .await?
-            .into_iter()
-            .find(|op| op.journal_id == journal_id)
+            .filter(|op| op.state == "unknown")
             .ok_or_else(|| {
                 ApiError::NotFound(format!("no operation in doubt with journal id `{journal_id}`"))
             })?;
@@ -383,10 +382,9 @@ impl AppState {
         };
         let op = self
             .store
-            .pending("unknown")
+            .pending_operation(&journal_id)
             .await?
-            .into_iter()
-            .find(|op| op.journal_id == journal_id);
+            .filter(|op| op.state == "unknown");
         let Some(op) = op else {
             return self.keep_late_outcome(journal_id, commit).await;
         };
@@ -411,10 +409,9 @@ impl AppState {
             });
         }
         own_entry_apart(&mut commit.journal, &journal_id, "settlement", how);
-        let case_id = opened.map(str::to_string).or(op.case_id.clone());
         commit.events.push(NewEvent {
             panel: op.panel.clone(),
-            case_id,
+            case_id: case_of(&op),
             kind: "outcome_settled".into(),
             dedup_key: source,
             status: None,

@@ -62,9 +62,9 @@ impl Store {
                 Err(e)
                     if e.is_transient()
                         && self
-                            .pending_state(&op.journal_id)
+                            .pending_operation(&op.journal_id)
                             .await
-                            .is_ok_and(|s| s.as_deref() == Some("running")) =>
+                            .is_ok_and(|found| found.is_some_and(|op| op.state == "running")) =>
                 {
                     Ok(KeyState::Fresh)
                 }
@@ -73,15 +73,16 @@ impl Store {
         }
     }
 
-    /// The state of the in-flight record `journal_id` (`running` or `unknown`); `None` once its
-    /// operation was settled.
-    pub async fn pending_state(&self, journal_id: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT state FROM pending WHERE journal_id = $1")
-                .bind(journal_id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+    /// The in-flight record of the operation `journal_id` (`running` or `unknown`); `None` once
+    /// its operation was settled.
+    pub async fn pending_operation(&self, journal_id: &str) -> Result<Option<PendingOperation>> {
+        sqlx::query("SELECT * FROM pending WHERE journal_id = $1")
+            .bind(journal_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(operation)
+            .transpose()
     }
 
     /// Operations with the given state (`running` or `unknown`), oldest first.
@@ -90,29 +91,30 @@ impl Store {
             .bind(state)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                fn json<T: DeserializeOwned>(r: &sqlx::any::AnyRow, col: &str) -> Result<Option<T>> {
-                    r.get::<Option<String>, _>(col)
-                        .map(|t| parse_json(&t))
-                        .transpose()
-                }
-                Ok(PendingOperation {
-                    journal_id: r.get("journal_id"),
-                    panel: r.get("panel"),
-                    operation: r.get("operation"),
-                    case_id: r.get("case_id"),
-                    opens: json(r, "opens")?,
-                    idempotency: r
-                        .get::<Option<String>, _>("idem_scope")
-                        .zip(r.get::<Option<String>, _>("idem_key")),
-                    request: json(r, "request")?.unwrap_or_default(),
-                    started_at: r.get("started_at"),
-                    state: r.get("state"),
-                })
-            })
-            .collect()
+        rows.iter().map(operation).collect()
     }
+}
+
+/// An in-flight record as read.
+fn operation(r: &sqlx::any::AnyRow) -> Result<PendingOperation> {
+    fn json<T: DeserializeOwned>(r: &sqlx::any::AnyRow, col: &str) -> Result<Option<T>> {
+        r.get::<Option<String>, _>(col)
+            .map(|t| parse_json(&t))
+            .transpose()
+    }
+    Ok(PendingOperation {
+        journal_id: r.get("journal_id"),
+        panel: r.get("panel"),
+        operation: r.get("operation"),
+        case_id: r.get("case_id"),
+        opens: json(r, "opens")?,
+        idempotency: r
+            .get::<Option<String>, _>("idem_scope")
+            .zip(r.get::<Option<String>, _>("idem_key")),
+        request: json(r, "request")?.unwrap_or_default(),
+        started_at: r.get("started_at"),
+        state: r.get("state"),
+    })
 }
 
 #[cfg(test)]
