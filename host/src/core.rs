@@ -5,6 +5,7 @@
 pub mod callback_auth;
 pub mod deploy;
 pub mod error;
+pub mod events;
 pub mod oci;
 pub(crate) mod operations;
 pub mod panels;

@@ -73,6 +73,7 @@ impl App {
             .await
             .context("recovering operations a stop cut off")?;
         state.spawn_recovery_sweep();
+        state.spawn_event_applier();
         state
             .keep_configured_subscriptions()
             .await

@@ -27,7 +27,7 @@ use sqlx::Executor as _;
 use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 
-pub use cases::{CallbackRow, Case, HistoryEntry, StoredEvent};
+pub use cases::{CallbackRow, Case, HistoryEntry, StoredEvent, WaitingEvent};
 use group::{Job, MAX_BATCH, Writer, write_batch};
 pub use idempotency::KeyState;
 pub use journal::{EntryDetail, JournalEntry, JournalFilter, JournalRow};
@@ -121,6 +121,9 @@ pub struct Store {
     failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Woken by every commit that stored a new event: the webhook worker waits on it.
     new_events: std::sync::Arc<tokio::sync::Notify>,
+    /// Woken by every commit that gave a case a partner reference or stored an event waiting
+    /// for one: the host then applies what waited (`core::events`).
+    waiting_events: std::sync::Arc<tokio::sync::Notify>,
     /// SQLite: dropped with the store, it ends the checkpoint thread ([`sqlite::start_checkpointer`]).
     _checkpointer: Option<std::sync::mpsc::Sender<()>>,
 }
@@ -151,6 +154,9 @@ pub struct NewEvent {
     pub status: Option<CaseStatus>,
     pub payload: serde_json::Value,
     pub flagged: Option<String>,
+    /// For a callback's event whose case the host does not know yet: the partner's reference
+    /// it names, by which it is applied once a case gains it ([`Store::unapplied_events`]).
+    pub case_ref: Option<Reference>,
 }
 
 /// A partner callback as received.
@@ -204,6 +210,21 @@ pub struct Commit {
     /// An idempotency key claimed for a request, unless another request holds it
     /// ([`Committed::claimed`]): then nothing of the commit is written.
     pub claims: Option<KeyClaim>,
+    /// `(event id, flag)`: an event that waited for its case, applied by this commit (as a new
+    /// event of the case's): it waits no more, and its flag says where it went.
+    pub applies_event: Option<(String, String)>,
+}
+
+impl Commit {
+    /// Whether this commit may let a stored event that waits for its case be applied: it
+    /// gives a case a partner reference, or stores such an event.
+    fn may_apply_events(&self) -> bool {
+        self.cases
+            .iter()
+            .chain(self.event_changes.iter().map(|(_, c)| c))
+            .any(|c| !c.references.is_empty())
+            || self.events.iter().any(|e| e.case_ref.is_some())
+    }
 }
 
 /// An idempotency key, the hash of the request body that claims it, and the claiming
@@ -372,6 +393,7 @@ impl Store {
             commit_time: None,
             failing: Default::default(),
             new_events: Default::default(),
+            waiting_events: Default::default(),
             _checkpointer: checkpointer,
         })
     }
@@ -402,6 +424,7 @@ impl Store {
     /// until the transaction holding its commit is durable.
     pub async fn commit(&self, commit: Commit) -> Result<Committed> {
         let started = std::time::Instant::now();
+        let may_apply = commit.may_apply_events();
         let (done, answer) = tokio::sync::oneshot::channel();
         self.send(Job {
             commit,
@@ -414,10 +437,13 @@ impl Store {
             histogram.observe(started.elapsed().as_secs_f64());
         }
         self.note(&committed);
-        if let Ok(c) = &committed
-            && c.events_new.iter().any(|new| *new)
-        {
-            self.new_events.notify_one();
+        if let Ok(c) = &committed {
+            if c.events_new.iter().any(|new| *new) {
+                self.new_events.notify_one();
+            }
+            if may_apply {
+                self.waiting_events.notify_one();
+            }
         }
         committed
     }
@@ -434,6 +460,7 @@ impl Store {
             self.failing.clone(),
             self.new_events.clone(),
         );
+        let waiting_events = commit.may_apply_events().then(|| self.waiting_events.clone());
         // Run by the writer before any later commit is answered: a flush after this call finds
         // it counted (the metrics' scrape flushes first).
         let then = move |committed: &Result<Committed>| {
@@ -442,8 +469,14 @@ impl Store {
             }
             note(&failing, committed);
             match committed {
-                Ok(c) if c.events_new.iter().any(|new| *new) => new_events.notify_one(),
-                Ok(_) => {}
+                Ok(c) => {
+                    if c.events_new.iter().any(|new| *new) {
+                        new_events.notify_one();
+                    }
+                    if let Some(waiting_events) = &waiting_events {
+                        waiting_events.notify_one();
+                    }
+                }
                 Err(e) => tracing::error!(
                     "a read-only operation's journal entries were not committed (its answer was sent): {e}"
                 ),
@@ -484,6 +517,12 @@ impl Store {
     /// Notified when a commit of this host stores a new event.
     pub fn new_events(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.new_events.clone()
+    }
+
+    /// Notified when a commit of this host gives a case a partner reference or stores an event
+    /// waiting for one: [`Store::unapplied_events`] may then find one to apply.
+    pub fn waiting_events(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.waiting_events.clone()
     }
 
     /// Remembers whether the store could write, for [`Store::writable`].

@@ -29,6 +29,9 @@ pub enum Fault {
     Pass,
     /// Forwarded after this long.
     Delay(Duration),
+    /// Forwarded at once; the answer passed back after this long (the partner has acted
+    /// meanwhile, and may call back before the host hears it).
+    Slow(Duration),
     /// Forwarded; the answer is never passed back and the connection stays open.
     Hold,
     /// Forwarded; the host's connection is closed once the partner has answered.
@@ -196,6 +199,10 @@ async fn serve(
         };
         match fault {
             Fault::Pass | Fault::Delay(_) => client.write_all(&response).await?,
+            Fault::Slow(by) => {
+                tokio::time::sleep(by).await;
+                client.write_all(&response).await?;
+            }
             Fault::Hold => {
                 // Until the host gives up and closes its side.
                 let mut byte = [0u8; 1];

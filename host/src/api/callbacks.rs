@@ -431,7 +431,7 @@ async fn plan_event(
     let case = state.store.case_by_reference(&panel.id, &event.case_ref).await?;
     let flag = case.is_none().then(|| {
         format!(
-            "no case has {} `{}`: stored, not applied",
+            "no case has {} `{}` yet: stored, to be applied once one has it",
             event.case_ref.kind, event.case_ref.value
         )
     });
@@ -455,34 +455,9 @@ async fn plan_event(
             data: proof.data.clone(),
         });
     }
-    let change = case.as_ref().map(|c| {
-        // A policy the partner issues without restating its terms takes the case's (the dates
-        // and premium applied for, plus a loading an earlier decision added).
-        let terms = c.terms.clone().unwrap_or_default();
-        CaseChange {
-            case_id: c.id.clone(),
-            status: event.status,
-            policy: match &event.detail {
-                EventDetail::PolicyIssued(p) => Some(terms.complete(p.clone())),
-                // An endorsement the partner approved, with the policy as changed.
-                EventDetail::ChangeDecision(ChangeDecision {
-                    approved: true,
-                    policy: Some(p),
-                    ..
-                }) => Some(terms.complete(p.clone())),
-                _ => None,
-            },
-            terms: match &event.detail {
-                EventDetail::UnderwritingDecision(UnderwritingDecision {
-                    extra_premium: Some(extra),
-                    ..
-                }) => Some(terms.loaded(extra)),
-                _ => None,
-            },
-            source: format!("callback:{callback_id}"),
-            ..CaseChange::default()
-        }
-    });
+    let change = case
+        .as_ref()
+        .map(|c| crate::core::events::case_change(c, event, format!("callback:{callback_id}")));
     let new_event = NewEvent {
         panel: panel.id.clone(),
         case_id: case.map(|c| c.id),
@@ -491,6 +466,8 @@ async fn plan_event(
         status: event.status,
         payload,
         flagged: flag.clone(),
+        // Waits for a case with the reference (`core::events`).
+        case_ref: flag.is_some().then(|| event.case_ref.clone()),
     };
     Ok((new_event, change, attachment, flag))
 }

@@ -619,6 +619,7 @@ async fn execute(
                         status: Some(new_status),
                         payload: json!({ "operation": operation, "journal_id": journal_id, "result": outcome }),
                         flagged: None,
+                        case_ref: None,
                     });
                 }
                 commit.cases.push(change);

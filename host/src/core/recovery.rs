@@ -195,6 +195,7 @@ impl AppState {
             status: opens_case.then_some(CaseStatus::Unknown),
             payload: json!({ "operation": op.operation, "journal_id": op.journal_id, "message": message }),
             flagged: Some(message.to_string()),
+            case_ref: None,
         });
         entry.case_id = case_id.clone();
         commit.journal.push(entry);
@@ -417,6 +418,7 @@ impl AppState {
             status: None,
             payload: json!({ "operation": op.operation, "journal_id": journal_id, "settled": how }),
             flagged: None,
+            case_ref: None,
         });
         let answer = commit
             .idempotent_response
@@ -468,6 +470,7 @@ impl AppState {
                 status: None,
                 payload: json!({ "journal_id": journal_id, "message": how }),
                 flagged: Some(how.to_string()),
+                case_ref: None,
             }],
             ..Commit::default()
         };
@@ -529,6 +532,7 @@ impl AppState {
             status: None,
             payload: json!({ "operation": op.operation, "journal_id": op.journal_id, "settled": how }),
             flagged: None,
+            case_ref: None,
         });
         self.store.commit(commit).await?;
         tracing::info!(panel = %op.panel, journal = %op.journal_id, case = %case.id, "{how}");

@@ -76,7 +76,51 @@ pub struct CallbackRow {
     pub flagged: Option<String>,
 }
 
+/// A callback's event stored before any case had the partner reference it names, and the case
+/// that has it now (the newest, when several do).
+#[derive(Debug, Clone)]
+pub struct WaitingEvent {
+    pub id: String,
+    pub panel: String,
+    pub kind: String,
+    pub dedup_key: String,
+    pub payload: String,
+    pub created_at: String,
+    pub case_id: String,
+}
+
 impl Store {
+    /// Events waiting for a case that a case now has the reference of, oldest first.
+    pub async fn unapplied_events(&self) -> Result<Vec<WaitingEvent>> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.panel, e.kind, e.dedup_key, e.payload, e.created_at, r.case_id
+             FROM events e
+             JOIN case_references r ON r.panel = e.panel AND r.kind = e.ref_kind AND r.value = e.ref_value
+             JOIN cases c ON c.id = r.case_id
+             WHERE e.ref_kind IS NOT NULL
+             ORDER BY e.seq, c.created_at DESC",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut waiting: Vec<WaitingEvent> = Vec::new();
+        for r in rows {
+            let id: String = r.get("id");
+            if waiting.last().is_some_and(|w| w.id == id) {
+                continue;
+            }
+            waiting.push(WaitingEvent {
+                id,
+                panel: r.get("panel"),
+                kind: r.get("kind"),
+                dedup_key: r.get("dedup_key"),
+                payload: r.get("payload"),
+                created_at: r.get("created_at"),
+                case_id: r.get("case_id"),
+            });
+        }
+        Ok(waiting)
+    }
+
     pub async fn case(&self, panel: &str, id: &str) -> Result<Option<Case>> {
         let row = sqlx::query("SELECT * FROM cases WHERE id = $1 AND panel = $2")
             .bind(id)

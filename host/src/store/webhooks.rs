@@ -542,6 +542,7 @@ mod tests {
             status: None,
             payload: serde_json::json!({ "case": case }),
             flagged: None,
+            case_ref: None,
         };
         store
             .commit(Commit {

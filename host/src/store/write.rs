@@ -245,8 +245,8 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
         }
         out.push(
             Statement::new(
-                "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (panel, dedup_key) DO NOTHING",
+                "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at, ref_kind, ref_value)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (panel, dedup_key) DO NOTHING",
                 args![
                     uuid::Uuid::now_v7().to_string(),
                     &event.panel,
@@ -257,6 +257,8 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
                     event.payload.to_string(),
                     &event.flagged,
                     at,
+                    event.case_ref.as_ref().map(|r| r.kind.clone()),
+                    event.case_ref.as_ref().map(|r| r.value.clone()),
                 ],
             )
             .expecting(Expect::Event {
@@ -264,6 +266,12 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
             }),
         );
         out.append(&mut applies);
+    }
+    if let Some((event_id, flag)) = &commit.applies_event {
+        out.push(Statement::new(
+            "UPDATE events SET ref_kind = NULL, ref_value = NULL, flagged = $1 WHERE id = $2",
+            args![flag, event_id],
+        ));
     }
     for a in &commit.attachments {
         // Its id is its event's identity: a repeat of the event (one from another host, racing
@@ -475,6 +483,7 @@ mod tests {
                     status: Some(status),
                     payload: serde_json::json!({ "message": message }),
                     flagged: None,
+                    case_ref: None,
                 },
                 NewEvent {
                     panel: "A03".into(),
@@ -484,6 +493,7 @@ mod tests {
                     status: None,
                     payload: serde_json::json!({}),
                     flagged: None,
+                    case_ref: None,
                 },
             ],
             event_changes: vec![(

@@ -409,6 +409,7 @@ async fn the_store_keeps_an_event_and_its_attachment_once_whoever_commits_them()
             status: None,
             payload: json!({ "proof": { "attachment_id": "a1" } }),
             flagged: None,
+            case_ref: None,
         }],
         attachments: vec![NewAttachment {
             id: "a1".into(),
@@ -542,4 +543,148 @@ async fn a_thousand_hostile_callbacks_leave_every_panel_serving() {
     assert_eq!(after["status"], "offered", "{after}");
     let (_, verify) = h.admin_get("/admin/journal/verify").await;
     assert_eq!(verify["intact"], true);
+}
+
+/// A partner that calls back before the host has heard its answer (the answer slow on its way
+/// back, the insurer deciding at once): no case has the loan yet, so the decision is stored,
+/// flagged, waiting for one. Once the accept's outcome gives its case the loan, the decision is
+/// applied to that case, as if it had come after: the case is offered, the feed has the decision
+/// on the case, and the stored event says where it went. The insurer sending it again changes
+/// nothing. (Before, the decision stayed unapplied for good, its repeats taken for duplicates.)
+#[tokio::test]
+async fn a_decision_that_comes_before_its_case_is_applied_once_the_case_has_its_loan() {
+    use panelgate_tests::faults::{Fault, FaultProxy};
+    use panelgate_tests::sim::aap::AapSimulator;
+    use std::time::{Duration, Instant};
+
+    let sim = AapSimulator::start(sim_config("A03", true), any_port())
+        .await
+        .expect("AAP simulator");
+    let proxy = FaultProxy::start(&sim.base_url()).await.expect("proxy");
+    let h = start_with(&format!(
+        r#"
+[panels.slow]
+adapter = "aap-h2h"
+base_url = "{proxy}"
+settings = {{ line = "life" }}
+limits = {{ operation_timeout_ms = 10000 }}
+[panels.slow.credentials.partner]
+kind = "basic"
+username = {{ value = "{PANEL_USER}" }}
+password = {{ value = "{PANEL_PASSWORD}" }}
+[panels.slow.callback_auth]
+kind = "basic"
+username = {{ value = "{CALLBACK_USER}" }}
+password = {{ value = "{CALLBACK_PASSWORD}" }}
+"#,
+        proxy = proxy.base_url()
+    ))
+    .await;
+    sim.set_callback_base(&format!("{}/callbacks/slow", h.base));
+    const SUBMISSION: &str = "/akseptasi/pengajuan-cbc";
+    proxy.queue(
+        &format!("POST {SUBMISSION} "),
+        [Fault::Slow(Duration::from_millis(1500))],
+    );
+    let mut application = example("A03", "accept-cbc");
+    application["interest"]["credit_life"]["account"] = json!("CBC-EARLY");
+    let loan_event = |events: &[Value]| {
+        events
+            .iter()
+            .filter(|e| e["panel"] == "slow" && e["kind"] == "underwriting_decision")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+
+    let accept = h.post("/v1/panels/slow/policies", &application);
+    let decide = async {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !sim.requests().iter().any(|r| r.path == SUBMISSION) {
+            assert!(
+                Instant::now() < deadline,
+                "the submission never reached the partner"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (code, reply) = sim
+            .send_cbc_decision("CBC-EARLY", "DISETUJUI", 100_000, "CBC diterima")
+            .await
+            .unwrap();
+        assert_eq!(code, 200, "{reply}");
+        // Stored before the accept's answer came: no case has the loan, so it waits.
+        let waiting = loan_event(&h.all_events().await);
+        assert_eq!(waiting.len(), 1, "{waiting:?}");
+        assert_eq!(waiting[0]["case_id"], Value::Null, "{waiting:?}");
+        assert!(
+            waiting[0]["flagged"]
+                .as_str()
+                .is_some_and(|f| f.contains("yet: stored, to be applied once one has it")),
+            "{waiting:?}"
+        );
+        waiting[0]["id"].as_str().unwrap().to_string()
+    };
+    let ((status, accepted), waiting_id) = tokio::join!(accept, decide);
+    assert_eq!(status, StatusCode::CREATED, "{accepted}");
+    let case_id = accepted["case_id"].as_str().unwrap().to_string();
+    let accepted_status = accepted["result"]["status"].as_str().unwrap().to_string();
+    assert_ne!(accepted_status, "offered", "{accepted}");
+
+    // Applied once the case has the loan.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let case = loop {
+        let (status, case) = h.get(&format!("/v1/panels/slow/policies/{case_id}")).await;
+        assert_eq!(status, StatusCode::OK, "{case}");
+        if case["status"] == "offered" {
+            break case;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the decision was never applied: {case}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let statuses: Vec<&str> = case["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, [accepted_status.as_str(), "offered"], "{case}");
+    let events = loan_event(&h.all_events().await);
+    assert_eq!(
+        events.len(),
+        2,
+        "the waiting event and its copy on the case: {events:?}"
+    );
+    let (waited, applied) = (&events[0], &events[1]);
+    assert_eq!(waited["id"], waiting_id.as_str());
+    assert_eq!(
+        waited["case_id"],
+        Value::Null,
+        "the feed's past is kept: {waited}"
+    );
+    assert!(
+        waited["flagged"]
+            .as_str()
+            .is_some_and(|f| f.contains(&format!("applied to case {case_id}"))),
+        "{waited}"
+    );
+    assert_eq!(applied["case_id"], case_id.as_str(), "{applied}");
+    assert_eq!(applied["status"], "offered", "{applied}");
+    assert_eq!(applied["flagged"], Value::Null, "{applied}");
+    assert_eq!(
+        applied["payload"]["applied_late"]["event_id"],
+        waiting_id.as_str()
+    );
+
+    // The insurer sends it again: one fact, already stored.
+    let (code, reply) = sim
+        .send_cbc_decision("CBC-EARLY", "DISETUJUI", 100_000, "CBC diterima")
+        .await
+        .unwrap();
+    assert_eq!(code, 200, "{reply}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(loan_event(&h.all_events().await).len(), 2);
+    let (_, again) = h.get(&format!("/v1/panels/slow/policies/{case_id}")).await;
+    assert_eq!(again["history"], case["history"], "{again}");
 }

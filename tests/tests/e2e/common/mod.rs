@@ -34,11 +34,11 @@ pub struct Harness {
     pub dir: tempfile::TempDir,
 }
 
-fn any_port() -> SocketAddr {
+pub fn any_port() -> SocketAddr {
     "127.0.0.1:0".parse().expect("loopback")
 }
 
-fn sim_config(code: &str, life: bool) -> AapSimConfig {
+pub fn sim_config(code: &str, life: bool) -> AapSimConfig {
     AapSimConfig {
         panel_code: code.into(),
         life,

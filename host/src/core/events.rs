@@ -1,0 +1,270 @@
+//! Partner facts and the cases they move, including facts that came before their case.
+//!
+//! A callback's event finds its case by the partner reference it names. A partner may call
+//! back before the host has a case with that reference: the outcome that opens the case (and
+//! gives it the reference) may still be committing when the partner, having answered it, calls
+//! back at once; or the operation is in doubt, its case opened without the partner's references
+//! until reconciliation or an operator settles it. Such an event is stored flagged, with the
+//! reference it names, and waits.
+//!
+//! Once a case has that reference, the event is applied ([`AppState::apply_waiting_events`]):
+//! a copy of it joins the case's events (its dedup key `applied:` and the fact's own, so that
+//! it is applied once whichever host gets there) and moves the case as it would have, unless
+//! the case already holds news of the partner learnt after the event was stored (a `status`
+//! asked later, an operator's settlement): then it joins the case's events without moving it.
+//! Commits that give a case a reference or store a waiting event wake the applier; a poll finds
+//! what another host's commits, or a stop between a commit and its applying, left.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::core::AppState;
+use crate::model::{CaseStatus, ChangeDecision, EventDetail, UnderwritingDecision};
+use crate::store::{Case, CaseChange, Commit, HistoryEntry, JournalEntry, NewEvent, WaitingEvent};
+
+/// How often waiting events are looked for without a wake-up.
+const POLL: Duration = Duration::from_secs(5);
+/// The least time between two looks: under load every accept's commit wakes the applier, and
+/// one look serves the commits of this long.
+const PASS_GAP: Duration = Duration::from_millis(20);
+
+/// What `event` changes in `case`, as `source` (`callback:ID`, `applied:ID`).
+pub(crate) fn case_change(case: &Case, event: &crate::model::Event, source: String) -> CaseChange {
+    // A policy the partner issues without restating its terms takes the case's (the dates and
+    // premium applied for, plus a loading an earlier decision added).
+    let terms = case.terms.clone().unwrap_or_default();
+    CaseChange {
+        case_id: case.id.clone(),
+        status: event.status,
+        policy: match &event.detail {
+            EventDetail::PolicyIssued(p) => Some(terms.complete(p.clone())),
+            // An endorsement the partner approved, with the policy as changed.
+            EventDetail::ChangeDecision(ChangeDecision {
+                approved: true,
+                policy: Some(p),
+                ..
+            }) => Some(terms.complete(p.clone())),
+            _ => None,
+        },
+        terms: match &event.detail {
+            EventDetail::UnderwritingDecision(UnderwritingDecision {
+                extra_premium: Some(extra),
+                ..
+            }) => Some(terms.loaded(extra)),
+            _ => None,
+        },
+        source,
+        ..CaseChange::default()
+    }
+}
+
+impl AppState {
+    /// Applies, in the background, events that waited for their case: whenever a commit of
+    /// this host may have let one be applied (at most every [`PASS_GAP`]), and every [`POLL`].
+    pub fn spawn_event_applier(self: &Arc<Self>) {
+        let wake = self.store.waiting_events();
+        let state = Arc::downgrade(self);
+        tokio::spawn(async move {
+            loop {
+                let started = tokio::time::Instant::now();
+                let Some(state) = state.upgrade() else { return };
+                if let Err(e) = state.apply_waiting_events().await {
+                    tracing::warn!("applying events that waited for their case: {e:#}");
+                }
+                drop(state);
+                tokio::select! {
+                    _ = wake.notified() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+                // What woke it meanwhile waits for the same next look.
+                tokio::time::sleep_until(started + PASS_GAP).await;
+            }
+        });
+    }
+
+    /// Applies every stored event that waited for a case which now has the reference it
+    /// names, oldest first. Returns how many it applied.
+    pub async fn apply_waiting_events(&self) -> anyhow::Result<usize> {
+        let waiting = self.store.unapplied_events().await?;
+        let count = waiting.len();
+        for event in waiting {
+            self.apply_waiting(event).await?;
+        }
+        Ok(count)
+    }
+
+    async fn apply_waiting(&self, waiting: WaitingEvent) -> anyhow::Result<()> {
+        let Some(case) = self.store.case(&waiting.panel, &waiting.case_id).await? else {
+            return Ok(());
+        };
+        let mut payload: serde_json::Value = serde_json::from_str(&waiting.payload)?;
+        let event = parse_event(&payload);
+        if event.is_none() {
+            tracing::warn!(panel = %waiting.panel, event = %waiting.id, "a waiting event's payload does not read as an event: joined to its case without moving it");
+        }
+        let moves = event
+            .as_ref()
+            .filter(|_| !holds_later_news(&case, &waiting.created_at))
+            .map(|e| case_change(&case, e, format!("applied:{}", waiting.id)));
+        let how = if moves.is_some() {
+            format!(
+                "applied to case {} once it had the reference the event names",
+                case.id
+            )
+        } else {
+            format!(
+                "joined to case {} once it had the reference the event names, without moving it: the case holds news of the partner learnt after the event",
+                case.id
+            )
+        };
+        payload["applied_late"] = json!({ "event_id": waiting.id, "stored_at": waiting.created_at });
+        let mut commit = Commit {
+            events: vec![NewEvent {
+                panel: waiting.panel.clone(),
+                case_id: Some(case.id.clone()),
+                kind: waiting.kind.clone(),
+                dedup_key: format!("applied:{}", waiting.dedup_key),
+                status: event.as_ref().and_then(|e| e.status),
+                payload,
+                flagged: None,
+                case_ref: None,
+            }],
+            applies_event: Some((waiting.id.clone(), format!("stored before its case: {how}"))),
+            ..Commit::default()
+        };
+        commit.event_changes.extend(moves.map(|change| (0, change)));
+        commit.journal.push(JournalEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            panel: Some(waiting.panel.clone()),
+            operation: "handle-callback".into(),
+            kind: "callback",
+            case_id: Some(case.id.clone()),
+            outcome: how.clone(),
+            detail: json!({ "event_id": waiting.id, "dedup_key": waiting.dedup_key, "moved": !commit.event_changes.is_empty() })
+                .to_string(),
+        });
+        let committed = self.store.commit(commit).await?;
+        if committed.events_new.first() == Some(&true) {
+            tracing::info!(panel = %waiting.panel, case = %case.id, event = %waiting.id, "{how}");
+        }
+        Ok(())
+    }
+}
+
+/// The fact a stored event's payload holds; its attachment (kept apart, a reference in the
+/// payload) plays no part in what it changes.
+fn parse_event(payload: &serde_json::Value) -> Option<crate::model::Event> {
+    let mut payload = payload.clone();
+    if let Some(proof) = payload.pointer_mut("/detail/claim_payment/proof") {
+        *proof = serde_json::Value::Null;
+    }
+    serde_json::from_value(payload).ok()
+}
+
+/// Whether `case` holds news of the partner learnt after an event stored at `stored_at`: a
+/// status from an exchange begun, a callback received or a decision written after it. An
+/// `unknown` status is no news.
+fn holds_later_news(case: &Case, stored_at: &str) -> bool {
+    let Some(stored) = unix_ms(stored_at) else {
+        return false;
+    };
+    case.history
+        .iter()
+        .filter(|h| h.status != CaseStatus::Unknown)
+        .any(|h| learnt_at(h).is_some_and(|at| at > stored))
+}
+
+/// When a history entry's news was learnt: an operation's when it was asked for, a callback's
+/// when it was received (their ids are UUIDv7s, which carry the time); else when it was written.
+fn learnt_at(entry: &HistoryEntry) -> Option<i128> {
+    if let Some((kind, id)) = entry.source.split_once(':')
+        && matches!(kind, "operation" | "settled" | "callback" | "applied")
+        && let Some(at) = uuid::Uuid::parse_str(id).ok().and_then(|u| u.get_timestamp())
+    {
+        let (seconds, nanos) = at.to_unix();
+        return Some(i128::from(seconds) * 1000 + i128::from(nanos / 1_000_000));
+    }
+    unix_ms(&entry.at)
+}
+
+fn unix_ms(rfc3339: &str) -> Option<i128> {
+    let at = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(at.unix_timestamp_nanos() / 1_000_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::CaseKind;
+
+    fn case(history: &[(&str, CaseStatus, &str)]) -> Case {
+        Case {
+            id: "case-1".into(),
+            panel: "A03".into(),
+            kind: CaseKind::Policy,
+            status: history.last().map(|h| h.1).unwrap_or(CaseStatus::Submitted),
+            product: None,
+            parent: None,
+            policy: None,
+            requirements: vec![],
+            message: None,
+            references: vec![],
+            created_at: String::new(),
+            updated_at: String::new(),
+            history: history
+                .iter()
+                .map(|(at, status, source)| HistoryEntry {
+                    at: at.to_string(),
+                    status: *status,
+                    source: source.to_string(),
+                    journal_id: None,
+                })
+                .collect(),
+            terms: None,
+        }
+    }
+
+    /// An operation's news dates from when it was asked for: an accept sent before the
+    /// partner's callback came is older news than the callback, though its outcome was written
+    /// after it; a `status` asked after it, or an operator's decision written after it, is newer.
+    #[test]
+    fn a_waiting_event_is_news_only_against_what_was_learnt_before_it() {
+        let stored = "2026-12-07T10:00:00.500Z";
+        let asked = |at: &str| {
+            let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
+            let ts = uuid::Timestamp::from_unix(uuid::NoContext, t.unix_timestamp() as u64, t.nanosecond());
+            format!("operation:{}", uuid::Uuid::new_v7(ts))
+        };
+        // The accept was sent at .100 and its outcome written at .900, after the callback.
+        let accepted = case(&[(
+            "2026-12-07T10:00:00.900Z",
+            CaseStatus::Submitted,
+            &asked("2026-12-07T10:00:00.100Z"),
+        )]);
+        assert!(!holds_later_news(&accepted, stored));
+        // A status asked at .700 for the case.
+        let refreshed = case(&[
+            (
+                "2026-12-07T10:00:00.900Z",
+                CaseStatus::Submitted,
+                &asked("2026-12-07T10:00:00.100Z"),
+            ),
+            (
+                "2026-12-07T10:00:01.000Z",
+                CaseStatus::InForce,
+                &asked("2026-12-07T10:00:00.700Z"),
+            ),
+        ]);
+        assert!(holds_later_news(&refreshed, stored));
+        // Opened in doubt, then settled by an operator after the callback.
+        let doubted = case(&[("2026-12-07T10:00:00.200Z", CaseStatus::Unknown, "unknown:x")]);
+        assert!(!holds_later_news(&doubted, stored));
+        let settled = case(&[
+            ("2026-12-07T10:00:00.200Z", CaseStatus::Unknown, "unknown:x"),
+            ("2026-12-07T10:00:09.000Z", CaseStatus::Submitted, "operator:x"),
+        ]);
+        assert!(holds_later_news(&settled, stored));
+    }
+}
