@@ -56,6 +56,8 @@ pub enum StoreError {
     Settled(String),
     #[error("case {0} does not exist")]
     NoCase(String),
+    #[error("case {0} changed since it was read")]
+    CaseChanged(String),
     #[error("store.url `...{0}`: give `sqlite://FILE` or `postgres://USER@HOST/DATABASE`")]
     Url(String),
     /// The group commit's transaction failed at its end; the other commits of the batch, if
@@ -122,8 +124,10 @@ pub struct Store {
     /// Woken by every commit that stored a new event: the webhook worker waits on it.
     new_events: std::sync::Arc<tokio::sync::Notify>,
     /// Woken by every commit that gave a case a partner reference or stored an event waiting
-    /// for one: the host then applies what waited (`core::events`).
+    /// for one, the references in [`Store::waiting_refs`]: the host then applies what waited
+    /// (`core::events`).
     waiting_events: std::sync::Arc<tokio::sync::Notify>,
+    waiting_refs: std::sync::Arc<std::sync::Mutex<Vec<Reference>>>,
     /// SQLite: dropped with the store, it ends the checkpoint thread ([`sqlite::start_checkpointer`]).
     _checkpointer: Option<std::sync::mpsc::Sender<()>>,
 }
@@ -210,20 +214,34 @@ pub struct Commit {
     /// An idempotency key claimed for a request, unless another request holds it
     /// ([`Committed::claimed`]): then nothing of the commit is written.
     pub claims: Option<KeyClaim>,
-    /// `(event id, flag)`: an event that waited for its case, applied by this commit (as a new
-    /// event of the case's): it waits no more, and its flag says where it went.
-    pub applies_event: Option<(String, String)>,
+    /// An event that waited for its case, applied by this commit as its first event (a copy
+    /// on the case): see [`AppliedEvent`].
+    pub applies_event: Option<AppliedEvent>,
+}
+
+/// A waiting event applied: written only if the commit's first event (its copy on the case) is
+/// new, so that it is applied once whichever host gets there; then it waits no more, and its
+/// flag says where it went.
+#[derive(Debug, Clone)]
+pub struct AppliedEvent {
+    pub event_id: String,
+    pub flag: String,
+    /// `(case id, its updated_at as read)`, when the copy moves the case: nothing of the commit
+    /// is written if the case moved meanwhile ([`StoreError::CaseChanged`]), as what the copy
+    /// does was decided on what was read.
+    pub unless_moved: Option<(String, String)>,
 }
 
 impl Commit {
-    /// Whether this commit may let a stored event that waits for its case be applied: it
-    /// gives a case a partner reference, or stores such an event.
-    fn may_apply_events(&self) -> bool {
+    /// The partner references by which this commit may let a stored event that waits for its
+    /// case be applied: those it gives a case, and those its waiting events name.
+    fn waiting_refs(&self) -> Vec<Reference> {
         self.cases
             .iter()
             .chain(self.event_changes.iter().map(|(_, c)| c))
-            .any(|c| !c.references.is_empty())
-            || self.events.iter().any(|e| e.case_ref.is_some())
+            .flat_map(|c| c.references.iter().cloned())
+            .chain(self.events.iter().filter_map(|e| e.case_ref.clone()))
+            .collect()
     }
 }
 
@@ -250,6 +268,12 @@ pub fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// Queues `refs` for the waiting events' applier, and wakes it.
+fn note_waiting(queue: &std::sync::Mutex<Vec<Reference>>, wake: &tokio::sync::Notify, refs: Vec<Reference>) {
+    queue.lock().unwrap_or_else(|e| e.into_inner()).extend(refs);
+    wake.notify_one();
 }
 
 /// Remembers in `failing` whether a commit's `result` says the store could not write.
@@ -394,6 +418,7 @@ impl Store {
             failing: Default::default(),
             new_events: Default::default(),
             waiting_events: Default::default(),
+            waiting_refs: Default::default(),
             _checkpointer: checkpointer,
         })
     }
@@ -424,7 +449,7 @@ impl Store {
     /// until the transaction holding its commit is durable.
     pub async fn commit(&self, commit: Commit) -> Result<Committed> {
         let started = std::time::Instant::now();
-        let may_apply = commit.may_apply_events();
+        let refs = commit.waiting_refs();
         let (done, answer) = tokio::sync::oneshot::channel();
         self.send(Job {
             commit,
@@ -441,8 +466,8 @@ impl Store {
             if c.events_new.iter().any(|new| *new) {
                 self.new_events.notify_one();
             }
-            if may_apply {
-                self.waiting_events.notify_one();
+            if !refs.is_empty() {
+                note_waiting(&self.waiting_refs, &self.waiting_events, refs);
             }
         }
         committed
@@ -460,7 +485,9 @@ impl Store {
             self.failing.clone(),
             self.new_events.clone(),
         );
-        let waiting_events = commit.may_apply_events().then(|| self.waiting_events.clone());
+        let refs = commit.waiting_refs();
+        let waiting =
+            (!refs.is_empty()).then(|| (self.waiting_refs.clone(), self.waiting_events.clone(), refs));
         // Run by the writer before any later commit is answered: a flush after this call finds
         // it counted (the metrics' scrape flushes first).
         let then = move |committed: &Result<Committed>| {
@@ -473,8 +500,8 @@ impl Store {
                     if c.events_new.iter().any(|new| *new) {
                         new_events.notify_one();
                     }
-                    if let Some(waiting_events) = &waiting_events {
-                        waiting_events.notify_one();
+                    if let Some((queue, wake, refs)) = &waiting {
+                        note_waiting(queue, wake, refs.clone());
                     }
                 }
                 Err(e) => tracing::error!(
@@ -523,6 +550,14 @@ impl Store {
     /// waiting for one: [`Store::unapplied_events`] may then find one to apply.
     pub fn waiting_events(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.waiting_events.clone()
+    }
+
+    /// The references such commits named since the last call, each once.
+    pub fn take_waiting_refs(&self) -> Vec<Reference> {
+        let mut refs = std::mem::take(&mut *self.waiting_refs.lock().unwrap_or_else(|e| e.into_inner()));
+        refs.sort_by(|a, b| (&a.kind, &a.value).cmp(&(&b.kind, &b.value)));
+        refs.dedup_by(|a, b| a.kind == b.kind && a.value == b.value);
+        refs
     }
 
     /// Remembers whether the store could write, for [`Store::writable`].

@@ -8,4 +8,4 @@ UPDATE events
    SET ref_kind = payload::jsonb -> 'case_ref' ->> 'kind',
        ref_value = payload::jsonb -> 'case_ref' ->> 'value'
  WHERE case_id IS NULL;
-CREATE INDEX events_unapplied ON events(panel, ref_kind, ref_value) WHERE ref_kind IS NOT NULL;
+CREATE INDEX events_unapplied ON events(ref_kind, ref_value) WHERE ref_kind IS NOT NULL;

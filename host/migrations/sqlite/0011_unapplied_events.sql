@@ -8,4 +8,4 @@ UPDATE events
    SET ref_kind = json_extract(payload, '$.case_ref.kind'),
        ref_value = json_extract(payload, '$.case_ref.value')
  WHERE case_id IS NULL AND json_valid(payload);
-CREATE INDEX events_unapplied ON events(panel, ref_kind, ref_value) WHERE ref_kind IS NOT NULL;
+CREATE INDEX events_unapplied ON events(ref_kind, ref_value) WHERE ref_kind IS NOT NULL;

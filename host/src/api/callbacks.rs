@@ -107,7 +107,18 @@ async fn receive(
         query: None,
         body: parsed,
     };
-    handle(state, panel, request, &headers, body).await
+    let answer = handle(state, panel, request, &headers, body).await;
+    let status = match &answer {
+        Ok(response) => response.status(),
+        Err(e) => e.status(),
+    };
+    if status.is_server_error()
+        && let Some(auth) = &panel.callback_auth
+    {
+        // The host failed it: the partner's retry of the same signed request is taken.
+        auth.forget(&headers);
+    }
+    answer
 }
 
 /// The path of the first text field of a callback that holds the NUL character. No partner

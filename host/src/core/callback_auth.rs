@@ -147,6 +147,15 @@ impl CallbackAuth {
             CallbackAuth::Hmac(check) => check.check(path, headers, body, now()),
         }
     }
+
+    /// Forgets that a callback [`CallbackAuth::check`] took was taken, when the host failed
+    /// it (a 5xx: the store could not keep it, the adapter faulted): the partner's retry of the
+    /// same signed request is then no replay, and is taken.
+    pub fn forget(&self, headers: &HeaderMap) {
+        if let CallbackAuth::Hmac(check) = self {
+            check.forget(headers);
+        }
+    }
 }
 
 /// A callback refused: answered 401.
@@ -209,6 +218,17 @@ impl HmacCheck {
         }
         seen.insert(given, timestamp + self.window_s);
         Ok(())
+    }
+
+    fn forget(&self, headers: &HeaderMap) {
+        let given = headers
+            .get(&self.signature_header)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix(self.prefix.as_str()))
+            .and_then(|v| self.decode(v));
+        if let Some(given) = given {
+            self.seen.lock().unwrap_or_else(|e| e.into_inner()).remove(&given);
+        }
     }
 
     fn decode(&self, text: &str) -> Option<Vec<u8>> {
@@ -311,6 +331,19 @@ mod tests {
         let mut mac = Hmac::<Sha256>::new_from_slice(b"whsec").unwrap();
         mac.update(format!("{timestamp}.{body}").as_bytes());
         format!("v1={}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    #[test]
+    fn a_signature_forgotten_after_a_failure_is_taken_again_once() {
+        let check = CallbackAuth::Hmac(check());
+        let now = super::now();
+        let body = r#"{"a":1}"#;
+        let signed = headers(&sign(now, body), now);
+        assert!(check.check("p", &signed, body.as_bytes()).is_ok());
+        assert!(check.check("p", &signed, body.as_bytes()).is_err());
+        check.forget(&signed);
+        assert!(check.check("p", &signed, body.as_bytes()).is_ok());
+        assert!(check.check("p", &signed, body.as_bytes()).is_err());
     }
 
     #[test]

@@ -11,9 +11,11 @@
 //! a copy of it joins the case's events (its dedup key `applied:` and the fact's own, so that
 //! it is applied once whichever host gets there) and moves the case as it would have, unless
 //! the case already holds news of the partner learnt after the event was stored (a `status`
-//! asked later, an operator's settlement): then it joins the case's events without moving it.
-//! Commits that give a case a reference or store a waiting event wake the applier; a poll finds
-//! what another host's commits, or a stop between a commit and its applying, left.
+//! asked later, an operator's settlement): then it joins the case's events without moving it,
+//! flagged and without a status. A case that moves while an event is being applied is read
+//! again. Commits that give a case a reference or store a waiting event wake the applier with
+//! the references they name; a look at every waiting event every few seconds finds what another
+//! host's commits, or a stop between a commit and its applying, left.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +24,9 @@ use serde_json::json;
 
 use crate::core::AppState;
 use crate::model::{CaseStatus, ChangeDecision, EventDetail, UnderwritingDecision};
-use crate::store::{Case, CaseChange, Commit, HistoryEntry, JournalEntry, NewEvent, WaitingEvent};
+use crate::store::{
+    AppliedEvent, Case, CaseChange, Commit, HistoryEntry, JournalEntry, NewEvent, StoreError, WaitingEvent,
+};
 
 /// How often waiting events are looked for without a wake-up.
 const POLL: Duration = Duration::from_secs(5);
@@ -60,20 +64,33 @@ pub(crate) fn case_change(case: &Case, event: &crate::model::Event, source: Stri
     }
 }
 
+/// How many references one look asks about at most.
+const REFS_PER_LOOK: usize = 100;
+/// How many times an event is tried again when its case moved while it was being applied.
+const MOVED_RETRIES: usize = 3;
+
 impl AppState {
-    /// Applies, in the background, events that waited for their case: whenever a commit of
-    /// this host may have let one be applied (at most every [`PASS_GAP`]), and every [`POLL`].
+    /// Applies, in the background, events that waited for their case: those named by the
+    /// commits of this host that may have let one be applied (at most every [`PASS_GAP`]),
+    /// and every one every [`POLL`] (another host's commits, a stop between two commits).
     pub fn spawn_event_applier(self: &Arc<Self>) {
         let wake = self.store.waiting_events();
         let state = Arc::downgrade(self);
         tokio::spawn(async move {
+            let mut scanned: Option<tokio::time::Instant> = None;
             loop {
                 let started = tokio::time::Instant::now();
-                let Some(state) = state.upgrade() else { return };
-                if let Err(e) = state.apply_waiting_events().await {
-                    tracing::warn!("applying events that waited for their case: {e:#}");
+                let Some(strong) = state.upgrade() else { return };
+                let every = scanned.is_none_or(|at| at.elapsed() >= POLL);
+                if every {
+                    scanned = Some(started);
                 }
-                drop(state);
+                // On a task of its own: a panic ends the pass, not the applier.
+                match tokio::spawn(async move { strong.apply_waiting_events(every).await }).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::warn!("applying events that waited for their case: {e:#}"),
+                    Err(e) => tracing::error!("applying events that waited for their case: {e}"),
+                }
                 tokio::select! {
                     _ = wake.notified() => {}
                     _ = tokio::time::sleep(POLL) => {}
@@ -84,10 +101,21 @@ impl AppState {
         });
     }
 
-    /// Applies every stored event that waited for a case which now has the reference it
-    /// names, oldest first. Returns how many it applied.
-    pub async fn apply_waiting_events(&self) -> anyhow::Result<usize> {
-        let waiting = self.store.unapplied_events().await?;
+    /// Applies the stored events that waited for a case which now has the reference they
+    /// name, oldest first: every one (`every`), or those naming a reference this host's commits
+    /// gave a case or a waiting event since the last pass. Returns how many it applied.
+    pub async fn apply_waiting_events(&self, every: bool) -> anyhow::Result<usize> {
+        let refs = self.store.take_waiting_refs();
+        let mut waiting = if every {
+            self.store.unapplied_events(None).await?
+        } else {
+            let mut found = Vec::new();
+            for refs in refs.chunks(REFS_PER_LOOK) {
+                found.extend(self.store.unapplied_events(Some(refs)).await?);
+            }
+            found
+        };
+        waiting.sort_by_key(|w| w.seq);
         let count = waiting.len();
         for event in waiting {
             self.apply_waiting(event).await?;
@@ -95,11 +123,23 @@ impl AppState {
         Ok(count)
     }
 
+    /// Applies one waiting event, reading its case again when it moved meanwhile.
     async fn apply_waiting(&self, waiting: WaitingEvent) -> anyhow::Result<()> {
+        let mut tries = 0;
+        loop {
+            match self.try_apply_waiting(&waiting).await {
+                Err(StoreError::CaseChanged(_)) if tries < MOVED_RETRIES => tries += 1,
+                result => return Ok(result?),
+            }
+        }
+    }
+
+    async fn try_apply_waiting(&self, waiting: &WaitingEvent) -> Result<(), StoreError> {
         let Some(case) = self.store.case(&waiting.panel, &waiting.case_id).await? else {
             return Ok(());
         };
-        let mut payload: serde_json::Value = serde_json::from_str(&waiting.payload)?;
+        let mut payload: serde_json::Value =
+            serde_json::from_str(&waiting.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let event = parse_event(&payload);
         if event.is_none() {
             tracing::warn!(panel = %waiting.panel, event = %waiting.id, "a waiting event's payload does not read as an event: joined to its case without moving it");
@@ -120,31 +160,38 @@ impl AppState {
             )
         };
         payload["applied_late"] = json!({ "event_id": waiting.id, "stored_at": waiting.created_at });
-        let mut commit = Commit {
+        let moved = moves.is_some();
+        let commit = Commit {
             events: vec![NewEvent {
                 panel: waiting.panel.clone(),
                 case_id: Some(case.id.clone()),
                 kind: waiting.kind.clone(),
                 dedup_key: format!("applied:{}", waiting.dedup_key),
-                status: event.as_ref().and_then(|e| e.status),
+                // A copy that does not move the case says no status: a portal following the
+                // feed would take it for the case's.
+                status: event.as_ref().and_then(|e| e.status).filter(|_| moved),
                 payload,
-                flagged: None,
+                flagged: (!moved).then(|| how.clone()),
                 case_ref: None,
             }],
-            applies_event: Some((waiting.id.clone(), format!("stored before its case: {how}"))),
+            event_changes: moves.map(|change| (0, change)).into_iter().collect(),
+            applies_event: Some(AppliedEvent {
+                event_id: waiting.id.clone(),
+                flag: format!("stored before its case: {how}"),
+                unless_moved: moved.then(|| (case.id.clone(), case.updated_at.clone())),
+            }),
+            journal: vec![JournalEntry {
+                id: uuid::Uuid::now_v7().to_string(),
+                panel: Some(waiting.panel.clone()),
+                operation: "handle-callback".into(),
+                kind: "callback",
+                case_id: Some(case.id.clone()),
+                outcome: how.clone(),
+                detail: json!({ "event_id": waiting.id, "dedup_key": waiting.dedup_key, "moved": moved })
+                    .to_string(),
+            }],
             ..Commit::default()
         };
-        commit.event_changes.extend(moves.map(|change| (0, change)));
-        commit.journal.push(JournalEntry {
-            id: uuid::Uuid::now_v7().to_string(),
-            panel: Some(waiting.panel.clone()),
-            operation: "handle-callback".into(),
-            kind: "callback",
-            case_id: Some(case.id.clone()),
-            outcome: how.clone(),
-            detail: json!({ "event_id": waiting.id, "dedup_key": waiting.dedup_key, "moved": !commit.event_changes.is_empty() })
-                .to_string(),
-        });
         let committed = self.store.commit(commit).await?;
         if committed.events_new.first() == Some(&true) {
             tracing::info!(panel = %waiting.panel, case = %case.id, event = %waiting.id, "{how}");

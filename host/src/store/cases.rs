@@ -80,6 +80,8 @@ pub struct CallbackRow {
 /// that has it now (the newest, when several do).
 #[derive(Debug, Clone)]
 pub struct WaitingEvent {
+    /// Its place in the feed.
+    pub seq: i64,
     pub id: String,
     pub panel: String,
     pub kind: String,
@@ -90,18 +92,31 @@ pub struct WaitingEvent {
 }
 
 impl Store {
-    /// Events waiting for a case that a case now has the reference of, oldest first.
-    pub async fn unapplied_events(&self) -> Result<Vec<WaitingEvent>> {
-        let rows = sqlx::query(
-            "SELECT e.id, e.panel, e.kind, e.dedup_key, e.payload, e.created_at, r.case_id
+    /// Events waiting for a case that a case now has the reference of, oldest first: those
+    /// naming one of `refs`, or with `None` every one.
+    pub async fn unapplied_events(&self, refs: Option<&[Reference]>) -> Result<Vec<WaitingEvent>> {
+        let mut sql = String::from(
+            "SELECT e.seq, e.id, e.panel, e.kind, e.dedup_key, e.payload, e.created_at, r.case_id
              FROM events e
              JOIN case_references r ON r.panel = e.panel AND r.kind = e.ref_kind AND r.value = e.ref_value
              JOIN cases c ON c.id = r.case_id
-             WHERE e.ref_kind IS NOT NULL
-             ORDER BY e.seq, c.created_at DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+             WHERE e.ref_kind IS NOT NULL",
+        );
+        if let Some(refs) = refs {
+            if refs.is_empty() {
+                return Ok(Vec::new());
+            }
+            let named: Vec<String> = (0..refs.len())
+                .map(|i| format!("(e.ref_kind = ${} AND e.ref_value = ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            sql.push_str(&format!(" AND ({})", named.join(" OR ")));
+        }
+        sql.push_str(" ORDER BY e.seq, c.created_at DESC");
+        let mut query = sqlx::query(&sql);
+        for reference in refs.unwrap_or_default() {
+            query = query.bind(&reference.kind).bind(&reference.value);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
         let mut waiting: Vec<WaitingEvent> = Vec::new();
         for r in rows {
             let id: String = r.get("id");
@@ -109,6 +124,7 @@ impl Store {
                 continue;
             }
             waiting.push(WaitingEvent {
+                seq: r.get("seq"),
                 id,
                 panel: r.get("panel"),
                 kind: r.get("kind"),

@@ -81,6 +81,8 @@ pub(super) enum Expect {
     Unsettled(String),
     /// At least one row, else the case with this id does not exist.
     Case(String),
+    /// At least one row, else the case with this id moved since it was read.
+    Unmoved(String),
     /// An event: one row when it is new, none for a duplicate, and then the statements of the
     /// case changes it makes (this many, right after it) are skipped: a fact delivered to two
     /// hosts at once is applied once, by whichever stored it.
@@ -98,7 +100,8 @@ impl Expect {
             Expect::Any => {}
             Expect::Unsettled(id) if rows == 0 => return Err(StoreError::Settled(id.clone())),
             Expect::Case(id) if rows == 0 => return Err(StoreError::NoCase(id.clone())),
-            Expect::Unsettled(_) | Expect::Case(_) => {}
+            Expect::Unmoved(id) if rows == 0 => return Err(StoreError::CaseChanged(id.clone())),
+            Expect::Unsettled(_) | Expect::Case(_) | Expect::Unmoved(_) => {}
             Expect::Event { applies } => {
                 committed.events_new.push(rows == 1);
                 if rows == 0 {
@@ -167,7 +170,8 @@ impl<'a> Plan<'a> {
 
     /// Every journal entry of the commits written, given what running their statements found
     /// (`results`, one per commit), in order, each with the time of its commit. A commit whose
-    /// claim found its key held wrote nothing, and appends nothing.
+    /// claim found its key held wrote nothing, and appends nothing; nor does a commit applying a
+    /// waiting event that another commit applied first.
     pub(super) fn entries(&self, results: &[Committed]) -> Vec<(&'a JournalEntry, String)> {
         debug_assert_eq!(results.len(), self.sources.len(), "a result per commit");
         self.sources
@@ -175,6 +179,9 @@ impl<'a> Plan<'a> {
             .zip(&self.at)
             .zip(results)
             .filter(|((commit, _), result)| commit.claims.is_none() || result.claimed)
+            .filter(|((commit, _), result)| {
+                commit.applies_event.is_none() || result.events_new.first() == Some(&true)
+            })
             .flat_map(|((commit, at), _)| commit.journal.iter().map(|entry| (entry, at.clone())))
             .collect()
     }
@@ -185,6 +192,19 @@ impl<'a> Plan<'a> {
 /// so that nothing of the commit is written.
 fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
     let mut out = Vec::new();
+    if let Some((case_id, read_at)) = commit
+        .applies_event
+        .as_ref()
+        .and_then(|a| a.unless_moved.as_ref())
+    {
+        out.push(
+            Statement::new(
+                "UPDATE cases SET updated_at = updated_at WHERE id = $1 AND updated_at = $2",
+                args![case_id, read_at],
+            )
+            .expecting(Expect::Unmoved(case_id.clone())),
+        );
+    }
     if let Some(claim) = &commit.claims {
         out.push(
             Statement::new(
@@ -243,6 +263,12 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
         for (_, change) in commit.event_changes.iter().filter(|(of, _)| *of == index) {
             case_change(change, at, &mut applies)?;
         }
+        if let Some(applied) = commit.applies_event.as_ref().filter(|_| index == 0) {
+            applies.push(Statement::new(
+                "UPDATE events SET ref_kind = NULL, ref_value = NULL, flagged = $1 WHERE id = $2",
+                args![&applied.flag, &applied.event_id],
+            ));
+        }
         out.push(
             Statement::new(
                 "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at, ref_kind, ref_value)
@@ -266,12 +292,6 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
             }),
         );
         out.append(&mut applies);
-    }
-    if let Some((event_id, flag)) = &commit.applies_event {
-        out.push(Statement::new(
-            "UPDATE events SET ref_kind = NULL, ref_value = NULL, flagged = $1 WHERE id = $2",
-            args![flag, event_id],
-        ));
     }
     for a in &commit.attachments {
         // Its id is its event's identity: a repeat of the event (one from another host, racing
@@ -448,8 +468,8 @@ pub(super) async fn run_sqlx(
 
 #[cfg(test)]
 mod tests {
-    use crate::model::{CaseKind, CaseStatus};
-    use crate::store::{CaseChange, Commit, NewEvent, Store};
+    use crate::model::{CaseKind, CaseStatus, Reference};
+    use crate::store::{AppliedEvent, CaseChange, Commit, JournalEntry, NewEvent, Store, StoreError};
 
     /// One fact delivered to two hosts at once: each plans it as new, the store takes the first
     /// and skips the second's event, and with it the case change it makes. The case moves once,
@@ -523,5 +543,134 @@ mod tests {
         assert_eq!(case.message.as_deref(), Some("first"));
         let statuses: Vec<CaseStatus> = case.history.iter().map(|h| h.status).collect();
         assert_eq!(statuses, [CaseStatus::Submitted, CaseStatus::Offered]);
+    }
+
+    /// A waiting event is found by the reference a case gained, and applied once: a second
+    /// commit applying it (another host's) writes nothing, not even its journal entry or the
+    /// waiting event's flag; and a commit that decided on a case read before it moved writes
+    /// nothing at all.
+    #[tokio::test]
+    async fn a_waiting_event_is_applied_once_and_never_on_a_case_that_moved() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
+        let loan = |value: &str| Reference {
+            kind: "loan-id".into(),
+            value: value.into(),
+        };
+        let waiting = |key: &str, value: &str| Commit {
+            events: vec![NewEvent {
+                panel: "A03".into(),
+                case_id: None,
+                kind: "underwriting_decision".into(),
+                dedup_key: key.into(),
+                status: Some(CaseStatus::Offered),
+                payload: serde_json::json!({}),
+                flagged: Some("no case yet".into()),
+                case_ref: Some(loan(value)),
+            }],
+            ..Commit::default()
+        };
+        store.commit(waiting("decision:1", "L-1")).await.unwrap();
+        store.commit(waiting("decision:2", "L-1")).await.unwrap();
+        store.commit(waiting("decision:3", "L-2")).await.unwrap();
+        assert!(
+            store.unapplied_events(None).await.unwrap().is_empty(),
+            "no case has them"
+        );
+        store
+            .commit(Commit {
+                cases: vec![CaseChange {
+                    case_id: "case-1".into(),
+                    create: Some(("A03".into(), CaseKind::Policy, None, None)),
+                    status: Some(CaseStatus::Submitted),
+                    references: vec![loan("L-1")],
+                    source: "operation:x".into(),
+                    ..CaseChange::default()
+                }],
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
+        let found = store.unapplied_events(Some(&[loan("L-1")])).await.unwrap();
+        let keys: Vec<&str> = found.iter().map(|w| w.dedup_key.as_str()).collect();
+        assert_eq!(keys, ["decision:1", "decision:2"]);
+        assert!(found.iter().all(|w| w.case_id == "case-1"));
+        assert!(
+            store
+                .unapplied_events(Some(&[loan("L-2")]))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(store.unapplied_events(None).await.unwrap().len(), 2);
+
+        let read = store.case("A03", "case-1").await.unwrap().unwrap();
+        let apply = |event_id: &str, key: &str, flag: &str, read_at: &str| Commit {
+            events: vec![NewEvent {
+                panel: "A03".into(),
+                case_id: Some("case-1".into()),
+                kind: "underwriting_decision".into(),
+                dedup_key: format!("applied:{key}"),
+                status: Some(CaseStatus::Offered),
+                payload: serde_json::json!({}),
+                flagged: None,
+                case_ref: None,
+            }],
+            event_changes: vec![(
+                0,
+                CaseChange {
+                    case_id: "case-1".into(),
+                    status: Some(CaseStatus::Offered),
+                    source: format!("applied:{event_id}"),
+                    ..CaseChange::default()
+                },
+            )],
+            applies_event: Some(AppliedEvent {
+                event_id: event_id.into(),
+                flag: flag.into(),
+                unless_moved: Some(("case-1".into(), read_at.into())),
+            }),
+            journal: vec![JournalEntry {
+                id: uuid::Uuid::now_v7().to_string(),
+                panel: Some("A03".into()),
+                operation: "handle-callback".into(),
+                kind: "callback",
+                case_id: Some("case-1".into()),
+                outcome: flag.into(),
+                detail: "{}".into(),
+            }],
+            ..Commit::default()
+        };
+        let first = apply(&found[0].id, "decision:1", "first", &read.updated_at);
+        let second = apply(&found[0].id, "decision:1", "second", &read.updated_at);
+        let first_entry = first.journal[0].id.clone();
+        assert_eq!(store.commit(first).await.unwrap().events_new, [true]);
+        // The second decided on the case as read before the first moved it.
+        assert!(matches!(
+            store.commit(second).await,
+            Err(StoreError::CaseChanged(id)) if id == "case-1"
+        ));
+        // Read again, it finds the copy there already.
+        let moved = store.case("A03", "case-1").await.unwrap().unwrap();
+        let second = apply(&found[0].id, "decision:1", "second", &moved.updated_at);
+        let second_entry = second.journal[0].id.clone();
+        assert_eq!(store.commit(second).await.unwrap().events_new, [false]);
+        assert!(store.journal_entry(&first_entry).await.unwrap().is_some());
+        assert!(store.journal_entry(&second_entry).await.unwrap().is_none());
+        let events = store.case_events("case-1").await.unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        let waited = store.unapplied_events(None).await.unwrap();
+        assert_eq!(waited.len(), 1, "only decision:2 waits still");
+        assert_eq!(waited[0].dedup_key, "decision:2");
+        let case = store.case("A03", "case-1").await.unwrap().unwrap();
+        let statuses: Vec<CaseStatus> = case.history.iter().map(|h| h.status).collect();
+        assert_eq!(statuses, [CaseStatus::Submitted, CaseStatus::Offered]);
+        let flag: Option<String> = sqlx::query_scalar("SELECT flagged FROM events WHERE id = $1")
+            .bind(&found[0].id)
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(flag.as_deref(), Some("first"));
     }
 }

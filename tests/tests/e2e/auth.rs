@@ -643,6 +643,20 @@ window_s = 300
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}: {reply}");
         assert!(reply.contains(why), "{why}: {reply}");
     }
+    // A delivery the host fails (its store cannot write: 503) was not taken: the partner's
+    // retry of the very same signed request is.
+    let failing = r#"{"ID_Loan":"HM-3","Status":"TAHAN","Keterangan":"Kurang KTP","No_Polis":"P-3"}"#;
+    let signed = sign_callback(CALLBACK_SECRET, now, failing);
+    let lock = lock_callbacks(&h.store_url).await;
+    let (status, reply) = post(Some(signed.clone()), Some(now), failing).await;
+    assert!(status.is_server_error(), "{status}: {reply}");
+    lock.rollback().await.unwrap();
+    let (status, reply) = post(Some(signed.clone()), Some(now), failing).await;
+    assert_eq!(status, StatusCode::OK, "the retry of a failed delivery: {reply}");
+    let (status, reply) = post(Some(signed), Some(now), failing).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{reply}");
+    assert!(reply.contains("already used"), "{reply}");
+
     // A partner's retry signs again, with its own time: taken.
     let later = now + 1;
     let (status, reply) = post(
@@ -653,7 +667,7 @@ window_s = 300
     .await;
     assert_eq!(status, StatusCode::OK, "{reply}");
 
-    // Only the two accepted callbacks are kept, their signature masked.
+    // Only the three accepted callbacks are kept, their signature masked.
     let (_, journal) = h.admin_get("/admin/journal?panel=H03&limit=100").await;
     let callbacks = journal
         .as_array()
@@ -661,7 +675,7 @@ window_s = 300
         .iter()
         .filter(|e| e["operation"] == "handle-callback")
         .count();
-    assert_eq!(callbacks, 2, "{journal}");
+    assert_eq!(callbacks, 3, "{journal}");
     assert_no_secret(&h, &[], &[CALLBACK_SECRET.into(), good]).await;
 }
 
@@ -809,4 +823,20 @@ timestamp_header = "X-Timestamp"
     for secret in secrets {
         assert!(!text.contains(&secret), "`{secret}` is in the host's log");
     }
+}
+
+/// A transaction on the host's store holding the write lock on its callback records, as another
+/// process would: every commit keeping a callback fails meanwhile (after the store's lock wait).
+async fn lock_callbacks(url: &str) -> sqlx::Transaction<'static, sqlx::Any> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let lock = if url.starts_with("sqlite://") {
+        // Any write takes SQLite's one write lock.
+        "DELETE FROM callbacks WHERE id = ''"
+    } else {
+        "LOCK TABLE callbacks IN ACCESS EXCLUSIVE MODE"
+    };
+    sqlx::query(lock).execute(&mut *tx).await.unwrap();
+    tx
 }

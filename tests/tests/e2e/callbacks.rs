@@ -584,7 +584,7 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
     const SUBMISSION: &str = "/akseptasi/pengajuan-cbc";
     proxy.queue(
         &format!("POST {SUBMISSION} "),
-        [Fault::Slow(Duration::from_millis(1500))],
+        [Fault::Slow(Duration::from_secs(3))],
     );
     let mut application = example("A03", "accept-cbc");
     application["interest"]["credit_life"]["account"] = json!("CBC-EARLY");
@@ -629,8 +629,9 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
     let accepted_status = accepted["result"]["status"].as_str().unwrap().to_string();
     assert_ne!(accepted_status, "offered", "{accepted}");
 
-    // Applied once the case has the loan.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Applied once the case has the loan: woken by the accept's commit, well before the
+    // applier's 5 s look at everything.
+    let deadline = Instant::now() + Duration::from_secs(1);
     let case = loop {
         let (status, case) = h.get(&format!("/v1/panels/slow/policies/{case_id}")).await;
         assert_eq!(status, StatusCode::OK, "{case}");
@@ -687,4 +688,64 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
     assert_eq!(loan_event(&h.all_events().await).len(), 2);
     let (_, again) = h.get(&format!("/v1/panels/slow/policies/{case_id}")).await;
     assert_eq!(again["history"], case["history"], "{again}");
+
+    // Another loan's submission whose answer is lost: the case is in doubt, without the loan.
+    // The insurer's decision waits; an operator then settles the case, as the insurer's records
+    // show it at that time, with the loan. The decision is older news than the settlement: it
+    // joins the case, flagged, without a status, and the case keeps the operator's.
+    proxy.queue(&format!("POST {SUBMISSION} "), [Fault::Drop]);
+    let mut application = example("A03", "accept-cbc");
+    application["interest"]["credit_life"]["account"] = json!("CBC-DOUBT");
+    let (status, body) = h.post("/v1/panels/slow/policies", &application).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let doubted = body["case_id"].as_str().unwrap().to_string();
+    let journal_id = body["error"]["journal_id"].as_str().unwrap().to_string();
+    let (code, reply) = sim
+        .send_cbc_decision("CBC-DOUBT", "DISETUJUI", 0, "CBC diterima")
+        .await
+        .unwrap();
+    assert_eq!(code, 200, "{reply}");
+    let response = h
+        .client
+        .post(h.url(&format!("/admin/unknown-outcomes/{journal_id}")))
+        .bearer_auth(ADMIN)
+        .json(&json!({
+            "acted": true,
+            "status": "pending_documents",
+            "references": [{ "kind": "loan-id", "value": "CBC-DOUBT" }],
+            "note": "in the insurer's portal, awaiting documents",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let joined = loop {
+        let events = h.all_events().await;
+        if let Some(joined) = events
+            .iter()
+            .find(|e| e["case_id"] == doubted.as_str() && e["kind"] == "underwriting_decision")
+        {
+            break joined.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the decision never joined its case: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(joined["status"], Value::Null, "{joined}");
+    assert!(
+        joined["flagged"]
+            .as_str()
+            .is_some_and(|f| f.contains("without moving it")),
+        "{joined}"
+    );
+    let (_, case) = h.get(&format!("/v1/panels/slow/policies/{doubted}")).await;
+    assert_eq!(case["status"], "pending_documents", "{case}");
 }
