@@ -37,6 +37,7 @@ pub use registry::{DeployAction, Deployment, ModuleInfo, ModuleSignature, active
 pub use webhooks::{
     Attempt, AttemptOutcome, Claimed, Delivery, NewSubscription, Subscription, ms_text, now_ms,
 };
+pub use write::{learnt_ms, ms_of};
 
 use crate::model::{CaseKind, CaseStatus, Policy, Reference, Requirement};
 
@@ -161,6 +162,9 @@ pub struct NewEvent {
     /// For a callback's event whose case the host does not know yet: the partner's reference
     /// it names, by which it is applied once a case gains it ([`Store::unapplied_events`]).
     pub case_ref: Option<Reference>,
+    /// When the news it brings was learnt ([`learnt_ms`]), for an event that says a case's
+    /// status: it says none when the case already holds news learnt after it.
+    pub learnt_ms: Option<i64>,
 }
 
 /// A partner callback as received.

@@ -479,6 +479,7 @@ async fn plan_event(
         flagged: flag.clone(),
         // Waits for a case with the reference (`core::events`).
         case_ref: flag.is_some().then(|| event.case_ref.clone()),
+        learnt_ms: crate::store::learnt_ms(&format!("callback:{callback_id}")),
     };
     Ok((new_event, change, attachment, flag))
 }

@@ -173,6 +173,7 @@ impl AppState {
                 payload,
                 flagged: (!moved).then(|| how.clone()),
                 case_ref: None,
+                learnt_ms: crate::store::learnt_ms(&format!("applied:{}", waiting.id)),
             }],
             event_changes: moves.map(|change| (0, change)).into_iter().collect(),
             applies_event: Some(AppliedEvent {
@@ -211,34 +212,20 @@ fn parse_event(payload: &serde_json::Value) -> Option<crate::model::Event> {
 }
 
 /// Whether `case` holds news of the partner learnt after an event stored at `stored_at`: a
-/// status from an exchange begun, a callback received or a decision written after it. An
-/// `unknown` status is no news.
+/// status from an exchange begun, a callback received or a decision written after it
+/// ([`crate::store::learnt_ms`], as the store's own check reads it). An `unknown` status is no
+/// news.
 fn holds_later_news(case: &Case, stored_at: &str) -> bool {
-    let Some(stored) = unix_ms(stored_at) else {
-        return false;
-    };
+    let stored = crate::store::ms_of(stored_at);
     case.history
         .iter()
         .filter(|h| h.status != CaseStatus::Unknown)
-        .any(|h| learnt_at(h).is_some_and(|at| at > stored))
+        .any(|h| learnt_at(h) > stored)
 }
 
-/// When a history entry's news was learnt: an operation's when it was asked for, a callback's
-/// when it was received (their ids are UUIDv7s, which carry the time); else when it was written.
-fn learnt_at(entry: &HistoryEntry) -> Option<i128> {
-    if let Some((kind, id)) = entry.source.split_once(':')
-        && matches!(kind, "operation" | "settled" | "callback" | "applied")
-        && let Some(at) = uuid::Uuid::parse_str(id).ok().and_then(|u| u.get_timestamp())
-    {
-        let (seconds, nanos) = at.to_unix();
-        return Some(i128::from(seconds) * 1000 + i128::from(nanos / 1_000_000));
-    }
-    unix_ms(&entry.at)
-}
-
-fn unix_ms(rfc3339: &str) -> Option<i128> {
-    let at = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).ok()?;
-    Some(at.unix_timestamp_nanos() / 1_000_000)
+/// When a history entry's news was learnt.
+fn learnt_at(entry: &HistoryEntry) -> i64 {
+    crate::store::learnt_ms(&entry.source).unwrap_or_else(|| crate::store::ms_of(&entry.at))
 }
 
 #[cfg(test)]

@@ -620,6 +620,7 @@ async fn execute(
                         payload: json!({ "operation": operation, "journal_id": journal_id, "result": outcome }),
                         flagged: None,
                         case_ref: None,
+                        learnt_ms: crate::store::learnt_ms(&change.source),
                     });
                 }
                 commit.cases.push(change);

@@ -196,6 +196,7 @@ impl AppState {
             payload: json!({ "operation": op.operation, "journal_id": op.journal_id, "message": message }),
             flagged: Some(message.to_string()),
             case_ref: None,
+            learnt_ms: None,
         });
         entry.case_id = case_id.clone();
         commit.journal.push(entry);
@@ -419,6 +420,7 @@ impl AppState {
             payload: json!({ "operation": op.operation, "journal_id": journal_id, "settled": how }),
             flagged: None,
             case_ref: None,
+            learnt_ms: None,
         });
         let answer = commit
             .idempotent_response
@@ -471,6 +473,7 @@ impl AppState {
                 payload: json!({ "journal_id": journal_id, "message": how }),
                 flagged: Some(how.to_string()),
                 case_ref: None,
+                learnt_ms: None,
             }],
             ..Commit::default()
         };
@@ -533,6 +536,7 @@ impl AppState {
             payload: json!({ "operation": op.operation, "journal_id": op.journal_id, "settled": how }),
             flagged: None,
             case_ref: None,
+            learnt_ms: None,
         });
         self.store.commit(commit).await?;
         tracing::info!(panel = %op.panel, journal = %op.journal_id, case = %case.id, "{how}");

@@ -543,6 +543,7 @@ mod tests {
             payload: serde_json::json!({ "case": case }),
             flagged: None,
             case_ref: None,
+            learnt_ms: None,
         };
         store
             .commit(Commit {

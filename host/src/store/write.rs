@@ -271,8 +271,12 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
         }
         out.push(
             Statement::new(
+                // An event learnt before its case's newest news says no status: it did not set it.
                 "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at, ref_kind, ref_value)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (panel, dedup_key) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5,
+                     CASE WHEN $12 IS NOT NULL AND EXISTS (SELECT 1 FROM case_history h
+                         WHERE h.case_id = $3 AND h.status <> 'unknown' AND h.learnt_ms > $12) THEN NULL ELSE $6 END,
+                     $7, $8, $9, $10, $11) ON CONFLICT (panel, dedup_key) DO NOTHING",
                 args![
                     uuid::Uuid::now_v7().to_string(),
                     &event.panel,
@@ -285,6 +289,7 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
                     at,
                     event.case_ref.as_ref().map(|r| r.kind.clone()),
                     event.case_ref.as_ref().map(|r| r.value.clone()),
+                    event.learnt_ms,
                 ],
             )
             .expecting(Expect::Event {
@@ -395,14 +400,20 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
         ));
     }
     // One statement for every column the change sets; `updated_at` moves with the status or
-    // the policy, as a portal reads it.
+    // the policy, as a portal reads it. The status is left alone when the case holds news
+    // learnt after this change's (a callback received while the operation that brings this
+    // change was under way, say): the history's newest news wins, not the last commit.
     let status = change.status.as_ref().map(enum_str);
+    let learnt = learnt_ms(&change.source).unwrap_or_else(|| ms_of(at));
     out.push(
         Statement::new(
-            "UPDATE cases SET status = COALESCE($1, status), policy = COALESCE($2, policy),
+            "UPDATE cases SET status = CASE WHEN $1 IS NULL OR EXISTS (SELECT 1 FROM case_history h
+                     WHERE h.case_id = $7 AND h.status <> 'unknown' AND h.learnt_ms > $8) THEN status ELSE $1 END,
+                 policy = COALESCE($2, policy),
                  requirements = COALESCE($3, requirements), message = COALESCE($4, message),
                  terms = COALESCE($5, terms),
-                 updated_at = CASE WHEN $1 IS NULL AND $2 IS NULL THEN updated_at ELSE $6 END
+                 updated_at = CASE WHEN $2 IS NOT NULL OR ($1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM case_history h
+                     WHERE h.case_id = $7 AND h.status <> 'unknown' AND h.learnt_ms > $8)) THEN $6 ELSE updated_at END
              WHERE id = $7",
             args![
                 status.clone(),
@@ -412,19 +423,23 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
                 json_text(change.terms.as_ref())?,
                 at,
                 &change.case_id,
+                learnt,
             ],
         )
         .expecting(Expect::Case(change.case_id.clone())),
     );
     if let Some(status) = status {
         out.push(Statement::new(
-            "INSERT INTO case_history (case_id, at, status, source, journal_id) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO case_history (case_id, at, status, source, journal_id, learnt_ms)
+             SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM case_history h
+                 WHERE h.case_id = $1 AND h.status <> 'unknown' AND h.learnt_ms > $6)",
             args![
                 &change.case_id,
                 at,
                 status,
                 &change.source,
                 change.source.split_once(':').map(|(_, id)| id),
+                learnt,
             ],
         ));
     }
@@ -437,6 +452,26 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
         ));
     }
     Ok(())
+}
+
+/// When the news a change brings was learnt, from its source (Unix milliseconds): an
+/// operation's (`operation:`, `settled:` its outcome kept) when it was asked for, a callback's
+/// (`callback:`, `applied:` its event applied late) when it was received, as their ids
+/// (UUIDv7s) carry the time. `None` for any other source: then it is learnt as it is written.
+pub fn learnt_ms(source: &str) -> Option<i64> {
+    let (kind, id) = source.split_once(':')?;
+    if !matches!(kind, "operation" | "settled" | "callback" | "applied") {
+        return None;
+    }
+    let (seconds, nanos) = uuid::Uuid::parse_str(id).ok()?.get_timestamp()?.to_unix();
+    Some(i64::try_from(seconds).ok()? * 1000 + i64::from(nanos / 1_000_000))
+}
+
+/// An RFC 3339 time (as [`now`] writes it) in Unix milliseconds.
+pub fn ms_of(rfc3339: &str) -> i64 {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .unwrap_or_default()
 }
 
 /// Runs `statements` in `tx`, checking each one's count of changed rows into `committed`; skips
@@ -504,6 +539,7 @@ mod tests {
                     payload: serde_json::json!({ "message": message }),
                     flagged: None,
                     case_ref: None,
+                    learnt_ms: None,
                 },
                 NewEvent {
                     panel: "A03".into(),
@@ -514,6 +550,7 @@ mod tests {
                     payload: serde_json::json!({}),
                     flagged: None,
                     case_ref: None,
+                    learnt_ms: None,
                 },
             ],
             event_changes: vec![(
@@ -568,9 +605,13 @@ mod tests {
                 payload: serde_json::json!({}),
                 flagged: Some("no case yet".into()),
                 case_ref: Some(loan(value)),
+                learnt_ms: None,
             }],
             ..Commit::default()
         };
+        // The operation that opens the case is asked for before the partner's decisions come.
+        let asked = format!("operation:{}", uuid::Uuid::now_v7());
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         store.commit(waiting("decision:1", "L-1")).await.unwrap();
         store.commit(waiting("decision:2", "L-1")).await.unwrap();
         store.commit(waiting("decision:3", "L-2")).await.unwrap();
@@ -585,7 +626,7 @@ mod tests {
                     create: Some(("A03".into(), CaseKind::Policy, None, None)),
                     status: Some(CaseStatus::Submitted),
                     references: vec![loan("L-1")],
-                    source: "operation:x".into(),
+                    source: asked,
                     ..CaseChange::default()
                 }],
                 ..Commit::default()
@@ -616,6 +657,7 @@ mod tests {
                 payload: serde_json::json!({}),
                 flagged: None,
                 case_ref: None,
+                learnt_ms: None,
             }],
             event_changes: vec![(
                 0,

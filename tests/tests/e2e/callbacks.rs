@@ -4,8 +4,12 @@
 //! takes callbacks says how they authenticate, and what an adapter asks its partner while
 //! handling one is journaled.
 
+use std::time::{Duration, Instant};
+
 use crate::common::*;
+use panelgate_tests::faults::{Fault, FaultProxy};
 use panelgate_tests::guests;
+use panelgate_tests::sim::aap::AapSimulator;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -410,6 +414,7 @@ async fn the_store_keeps_an_event_and_its_attachment_once_whoever_commits_them()
             payload: json!({ "proof": { "attachment_id": "a1" } }),
             flagged: None,
             case_ref: None,
+            learnt_ms: None,
         }],
         attachments: vec![NewAttachment {
             id: "a1".into(),
@@ -545,18 +550,8 @@ async fn a_thousand_hostile_callbacks_leave_every_panel_serving() {
     assert_eq!(verify["intact"], true);
 }
 
-/// A partner that calls back before the host has heard its answer (the answer slow on its way
-/// back, the insurer deciding at once): no case has the loan yet, so the decision is stored,
-/// flagged, waiting for one. Once the accept's outcome gives its case the loan, the decision is
-/// applied to that case, as if it had come after: the case is offered, the feed has the decision
-/// on the case, and the stored event says where it went. The insurer sending it again changes
-/// nothing. (Before, the decision stayed unapplied for good, its repeats taken for duplicates.)
-#[tokio::test]
-async fn a_decision_that_comes_before_its_case_is_applied_once_the_case_has_its_loan() {
-    use panelgate_tests::faults::{Fault, FaultProxy};
-    use panelgate_tests::sim::aap::AapSimulator;
-    use std::time::{Duration, Instant};
-
+/// An AAP panel, `slow`, behind a fault proxy: its own simulator calls back to it.
+async fn slow_panel() -> (Harness, AapSimulator, FaultProxy) {
     let sim = AapSimulator::start(sim_config("A03", true), any_port())
         .await
         .expect("AAP simulator");
@@ -581,6 +576,27 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
     ))
     .await;
     sim.set_callback_base(&format!("{}/callbacks/slow", h.base));
+    (h, sim, proxy)
+}
+
+/// Waits until the simulator has had a request for `path`.
+async fn reached(sim: &AapSimulator, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !sim.requests().iter().any(|r| r.path == path) {
+        assert!(Instant::now() < deadline, "{path} never reached the partner");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A partner that calls back before the host has heard its answer (the answer slow on its way
+/// back, the insurer deciding at once): no case has the loan yet, so the decision is stored,
+/// flagged, waiting for one. Once the accept's outcome gives its case the loan, the decision is
+/// applied to that case, as if it had come after: the case is offered, the feed has the decision
+/// on the case, and the stored event says where it went. The insurer sending it again changes
+/// nothing. (Before, the decision stayed unapplied for good, its repeats taken for duplicates.)
+#[tokio::test]
+async fn a_decision_that_comes_before_its_case_is_applied_once_the_case_has_its_loan() {
+    let (h, sim, proxy) = slow_panel().await;
     const SUBMISSION: &str = "/akseptasi/pengajuan-cbc";
     proxy.queue(
         &format!("POST {SUBMISSION} "),
@@ -748,4 +764,82 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
     );
     let (_, case) = h.get(&format!("/v1/panels/slow/policies/{doubted}")).await;
     assert_eq!(case["status"], "pending_documents", "{case}");
+}
+
+/// The insurer approves a cancellation while its answer to the request is still on its way
+/// back: the approval, received after the request was sent, is newer news than the answer
+/// ("requested"), though the answer is committed after it. The case stays cancelled, its history
+/// ends with the approval, and the answer's own record is kept in the journal. (Before, the
+/// answer committed last set the case back to `cancellation_requested` for good.)
+#[tokio::test]
+async fn an_approval_that_comes_before_the_answer_to_its_request_is_not_undone_by_it() {
+    let (h, sim, proxy) = slow_panel().await;
+    let mut application = example("A03", "accept-cac");
+    application["interest"]["credit_life"]["account"] = json!("CAN-RACE");
+    let (status, body) = h.post("/v1/panels/slow/policies", &application).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["result"]["status"], "in_force", "{body}");
+    let case_id = body["case_id"].as_str().unwrap().to_string();
+    let policy = body["result"]["policy"]["number"].as_str().unwrap().to_string();
+
+    const CANCELLATION: &str = "/pembatalan/inforce";
+    proxy.queue(
+        &format!("POST {CANCELLATION} "),
+        [Fault::Slow(Duration::from_secs(3))],
+    );
+    let (path, request) = (
+        format!("/v1/panels/slow/policies/{case_id}/cancel"),
+        example("A03", "cancel-inforce"),
+    );
+    let cancel = h.post(&path, &request);
+    let approve = async {
+        reached(&sim, CANCELLATION).await;
+        let (code, reply) = sim
+            .send_cancellation_decision("CAN-RACE", &policy, "DISETUJUI")
+            .await
+            .unwrap();
+        assert_eq!(code, 200, "{reply}");
+        let (_, case) = h.get(&format!("/v1/panels/slow/policies/{case_id}")).await;
+        assert_eq!(
+            case["status"], "cancelled",
+            "the approval, before the answer: {case}"
+        );
+    };
+    let ((status, body), ()) = tokio::join!(cancel, approve);
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"]["status"], "cancellation_requested", "{body}");
+    let journal_id = body["journal_id"].as_str().unwrap().to_string();
+
+    let (_, case) = h.get(&format!("/v1/panels/slow/policies/{case_id}")).await;
+    assert_eq!(case["status"], "cancelled", "{case}");
+    let statuses: Vec<&str> = case["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["in_force", "cancelled"], "{case}");
+    let (status, entry) = h.admin_get(&format!("/admin/journal/{journal_id}")).await;
+    assert_eq!(status, StatusCode::OK, "the answer's record: {entry}");
+    // The feed tells it as the case does: the answer's event, after the approval's, says no
+    // status, so a portal following the feed does not move its case back either.
+    let events: Vec<Value> = h
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e["case_id"] == case_id.as_str())
+        .collect();
+    let kinds: Vec<(&str, &Value)> = events
+        .iter()
+        .map(|e| (e["kind"].as_str().unwrap(), &e["status"]))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("accept_result", &json!("in_force")),
+            ("cancellation_decision", &json!("cancelled")),
+            ("cancel_result", &Value::Null),
+        ],
+        "{events:?}"
+    );
 }
