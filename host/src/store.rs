@@ -37,7 +37,7 @@ pub use registry::{DeployAction, Deployment, ModuleInfo, ModuleSignature, active
 pub use webhooks::{
     Attempt, AttemptOutcome, Claimed, Delivery, NewSubscription, Subscription, ms_text, now_ms,
 };
-pub use write::{learnt_ms, ms_of};
+pub use write::{learnt_ms, ms_now, ms_of};
 
 use crate::model::{CaseKind, CaseStatus, Policy, Reference, Requirement};
 
@@ -147,6 +147,9 @@ pub struct CaseChange {
     /// The terms applied for (set by the accept that opens the case, and by a loading).
     pub terms: Option<crate::core::terms::Terms>,
     pub source: String,
+    /// When the news it brings was learnt (Unix milliseconds), when not as its source says
+    /// ([`learnt_ms`]): an operation's answer, after its last request was sent.
+    pub learnt_ms: Option<i64>,
 }
 
 /// A canonical fact for the feed.

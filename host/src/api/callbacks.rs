@@ -38,12 +38,17 @@ pub async fn callback(
     let span = tracing::info_span!("callback", panel = %panel.id, path = %path);
     // On a task of its own, as an operation runs: a partner that hangs up does not cut off
     // what its callback set going (the adapter's own partner calls, the commit).
-    let (task_state, task_panel) = (state.clone(), panel.clone());
+    let (task_state, task_panel, task_headers) = (state.clone(), panel.clone(), headers.clone());
     let answer = tokio::spawn(
-        async move { receive(&task_state, &task_panel, path, headers, body).await }.instrument(span.clone()),
+        async move { receive(&task_state, &task_panel, path, task_headers, body).await }
+            .instrument(span.clone()),
     )
     .await
     .unwrap_or_else(|e| {
+        // Nothing of it was kept: the partner's retry of it is no replay.
+        if let Some(auth) = &panel.callback_auth {
+            auth.forget(&headers);
+        }
         Err(ApiError::Internal(anyhow::anyhow!(
             "the callback's task ended: {e}"
         )))
@@ -108,14 +113,13 @@ async fn receive(
         body: parsed,
     };
     let answer = handle(state, panel, request, &headers, body).await;
-    let status = match &answer {
-        Ok(response) => response.status(),
-        Err(e) => e.status(),
-    };
-    if status.is_server_error()
+    if let Err(e) = &answer
+        && e.status().is_server_error()
         && let Some(auth) = &panel.callback_auth
     {
-        // The host failed it: the partner's retry of the same signed request is taken.
+        // The host failed it and kept nothing of it (the store could not write): the partner's
+        // retry of the same signed request is taken. An adapter's fault is answered with the
+        // callback kept, flagged: a replay of it is refused, as it would only repeat the fault.
         auth.forget(&headers);
     }
     answer

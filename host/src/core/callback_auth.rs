@@ -148,9 +148,9 @@ impl CallbackAuth {
         }
     }
 
-    /// Forgets that a callback [`CallbackAuth::check`] took was taken, when the host failed
-    /// it (a 5xx: the store could not keep it, the adapter faulted): the partner's retry of the
-    /// same signed request is then no replay, and is taken.
+    /// Forgets that a callback [`CallbackAuth::check`] took was taken, when the host failed it
+    /// and kept nothing of it (the store could not write): the partner's retry of the same
+    /// signed request is then no replay, and is taken.
     pub fn forget(&self, headers: &HeaderMap) {
         if let CallbackAuth::Hmac(check) = self {
             check.forget(headers);

@@ -223,9 +223,12 @@ fn holds_later_news(case: &Case, stored_at: &str) -> bool {
         .any(|h| learnt_at(h) > stored)
 }
 
-/// When a history entry's news was learnt.
+/// When a history entry's news was learnt, as the store keeps it.
 fn learnt_at(entry: &HistoryEntry) -> i64 {
-    crate::store::learnt_ms(&entry.source).unwrap_or_else(|| crate::store::ms_of(&entry.at))
+    entry
+        .learnt_ms
+        .or_else(|| crate::store::learnt_ms(&entry.source))
+        .unwrap_or_else(|| crate::store::ms_of(&entry.at))
 }
 
 #[cfg(test)]
@@ -254,6 +257,7 @@ mod tests {
                     status: *status,
                     source: source.to_string(),
                     journal_id: None,
+                    learnt_ms: None,
                 })
                 .collect(),
             terms: None,

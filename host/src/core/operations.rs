@@ -602,6 +602,14 @@ async fn execute(
         Ok(outcome) => {
             let (status, change) = case_change(&outcome, &effect, &journal_id, &panel.id);
             if let Some(mut change) = change {
+                // What the answer tells was learnt once its request went out: a callback
+                // received before that (while the operation waited its turn) is older news.
+                change.learnt_ms = record
+                    .exchanges
+                    .iter()
+                    .filter(|e| e.sent)
+                    .map(|e| e.sent_at_ms)
+                    .max();
                 if change.requirements.is_none() {
                     change.requirements = fulfils.apply(&effect.requirements, change.status);
                 }
@@ -620,7 +628,9 @@ async fn execute(
                         payload: json!({ "operation": operation, "journal_id": journal_id, "result": outcome }),
                         flagged: None,
                         case_ref: None,
-                        learnt_ms: crate::store::learnt_ms(&change.source),
+                        learnt_ms: change
+                            .learnt_ms
+                            .or_else(|| crate::store::learnt_ms(&change.source)),
                     });
                 }
                 commit.cases.push(change);

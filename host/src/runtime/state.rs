@@ -177,6 +177,10 @@ pub struct Exchange {
     /// or could not connect. Entries journaled before this field existed count as sent.
     #[serde(default = "sent_before_recorded")]
     pub sent: bool,
+    /// When the request was handed to be sent (Unix milliseconds): what the partner's answer
+    /// tells was learnt after it (`store::write`, a case's newest news).
+    #[serde(skip)]
+    pub sent_at_ms: i64,
 }
 
 fn sent_before_recorded() -> bool {

@@ -34,6 +34,10 @@ pub struct HistoryEntry {
     pub status: CaseStatus,
     pub source: String,
     pub journal_id: Option<String>,
+    /// When its news was learnt (Unix milliseconds; `None` if written before the store kept
+    /// it): see `store::write`, a case's newest news.
+    #[serde(skip)]
+    pub learnt_ms: Option<i64>,
 }
 
 impl Case {
@@ -156,7 +160,7 @@ impl Store {
                 })
                 .collect();
         let history = sqlx::query(
-            "SELECT at, status, source, journal_id FROM case_history WHERE case_id = $1 ORDER BY seq",
+            "SELECT at, status, source, journal_id, learnt_ms FROM case_history WHERE case_id = $1 ORDER BY seq",
         )
         .bind(id)
         .fetch_all(&self.pool)
@@ -168,6 +172,7 @@ impl Store {
                 status: parse_enum(&r.get::<String, _>("status"))?,
                 source: r.get("source"),
                 journal_id: r.get("journal_id"),
+                learnt_ms: r.get("learnt_ms"),
             })
         })
         .collect::<Result<_>>()?;

@@ -272,11 +272,12 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
         out.push(
             Statement::new(
                 // An event learnt before its case's newest news says no status: it did not set it.
-                "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at, ref_kind, ref_value)
-                 VALUES ($1, $2, $3, $4, $5,
-                     CASE WHEN $12 IS NOT NULL AND EXISTS (SELECT 1 FROM case_history h
-                         WHERE h.case_id = $3 AND h.status <> 'unknown' AND h.learnt_ms > $12) THEN NULL ELSE $6 END,
-                     $7, $8, $9, $10, $11) ON CONFLICT (panel, dedup_key) DO NOTHING",
+                format!(
+                    "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at, ref_kind, ref_value)
+                     VALUES ($1, $2, $3, $4, $5, CASE WHEN $12 IS NOT NULL AND {} THEN NULL ELSE $6 END,
+                         $7, $8, $9, $10, $11) ON CONFLICT (panel, dedup_key) DO NOTHING",
+                    later_news("$3", "$12")
+                ),
                 args![
                     uuid::Uuid::now_v7().to_string(),
                     &event.panel,
@@ -400,21 +401,24 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
         ));
     }
     // One statement for every column the change sets; `updated_at` moves with the status or
-    // the policy, as a portal reads it. The status is left alone when the case holds news
-    // learnt after this change's (a callback received while the operation that brings this
-    // change was under way, say): the history's newest news wins, not the last commit.
+    // the policy, as a portal reads it. Nothing is set when the case holds news learnt after
+    // this change's (a callback received while the operation that brings this change was under
+    // way, say): the history's newest news wins, not the last commit.
     let status = change.status.as_ref().map(enum_str);
-    let learnt = learnt_ms(&change.source).unwrap_or_else(|| ms_of(at));
+    let learnt = change
+        .learnt_ms
+        .or_else(|| learnt_ms(&change.source))
+        .unwrap_or_else(|| ms_of(at));
     out.push(
         Statement::new(
-            "UPDATE cases SET status = CASE WHEN $1 IS NULL OR EXISTS (SELECT 1 FROM case_history h
-                     WHERE h.case_id = $7 AND h.status <> 'unknown' AND h.learnt_ms > $8) THEN status ELSE $1 END,
-                 policy = COALESCE($2, policy),
-                 requirements = COALESCE($3, requirements), message = COALESCE($4, message),
-                 terms = COALESCE($5, terms),
-                 updated_at = CASE WHEN $2 IS NOT NULL OR ($1 IS NOT NULL AND NOT EXISTS (SELECT 1 FROM case_history h
-                     WHERE h.case_id = $7 AND h.status <> 'unknown' AND h.learnt_ms > $8)) THEN $6 ELSE updated_at END
-             WHERE id = $7",
+            "UPDATE cases SET status = CASE WHEN $8 THEN status ELSE COALESCE($1, status) END,
+                 policy = CASE WHEN $8 THEN policy ELSE COALESCE($2, policy) END,
+                 requirements = CASE WHEN $8 THEN requirements ELSE COALESCE($3, requirements) END,
+                 message = CASE WHEN $8 THEN message ELSE COALESCE($4, message) END,
+                 terms = CASE WHEN $8 THEN terms ELSE COALESCE($5, terms) END,
+                 updated_at = CASE WHEN $8 OR ($1 IS NULL AND $2 IS NULL) THEN updated_at ELSE $6 END
+             WHERE id = $7"
+                .replace("$8", &later_news("$7", "$8")),
             args![
                 status.clone(),
                 json_text(change.policy.as_ref())?,
@@ -430,9 +434,11 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
     );
     if let Some(status) = status {
         out.push(Statement::new(
-            "INSERT INTO case_history (case_id, at, status, source, journal_id, learnt_ms)
-             SELECT $1, $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM case_history h
-                 WHERE h.case_id = $1 AND h.status <> 'unknown' AND h.learnt_ms > $6)",
+            format!(
+                "INSERT INTO case_history (case_id, at, status, source, journal_id, learnt_ms)
+                 SELECT $1, $2, $3, $4, $5, $6 WHERE NOT {}",
+                later_news("$1", "$6")
+            ),
             args![
                 &change.case_id,
                 at,
@@ -454,8 +460,18 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
     Ok(())
 }
 
-/// When the news a change brings was learnt, from its source (Unix milliseconds): an
-/// operation's (`operation:`, `settled:` its outcome kept) when it was asked for, a callback's
+/// SQL for whether the case `case` (a parameter, `$N`) holds news learnt after `learnt` (Unix
+/// milliseconds): a history entry learnt later, an `unknown` status being no news.
+fn later_news(case: &str, learnt: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM case_history h
+             WHERE h.case_id = {case} AND h.status <> 'unknown' AND h.learnt_ms > {learnt})"
+    )
+}
+
+/// When the news a change brings was learnt, from its source (Unix milliseconds), unless the
+/// change says ([`super::CaseChange::learnt_ms`]): an operation's (`operation:`, `settled:`
+/// its outcome kept) when it was asked for, a callback's
 /// (`callback:`, `applied:` its event applied late) when it was received, as their ids
 /// (UUIDv7s) carry the time. `None` for any other source: then it is learnt as it is written.
 pub fn learnt_ms(source: &str) -> Option<i64> {
@@ -465,6 +481,11 @@ pub fn learnt_ms(source: &str) -> Option<i64> {
     }
     let (seconds, nanos) = uuid::Uuid::parse_str(id).ok()?.get_timestamp()?.to_unix();
     Some(i64::try_from(seconds).ok()? * 1000 + i64::from(nanos / 1_000_000))
+}
+
+/// Now, in Unix milliseconds.
+pub fn ms_now() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// An RFC 3339 time (as [`now`] writes it) in Unix milliseconds.
