@@ -579,6 +579,16 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
     (h, sim, proxy)
 }
 
+/// The statuses of a case's history, oldest first.
+fn history_statuses(case: &Value) -> Vec<&str> {
+    case["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect()
+}
+
 /// Waits until the simulator has had a request for `path`.
 async fn reached(sim: &AapSimulator, path: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -660,12 +670,7 @@ async fn a_decision_that_comes_before_its_case_is_applied_once_the_case_has_its_
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let statuses: Vec<&str> = case["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["status"].as_str().unwrap())
-        .collect();
+    let statuses = history_statuses(&case);
     assert_eq!(statuses, [accepted_status.as_str(), "offered"], "{case}");
     let events = loan_event(&h.all_events().await);
     assert_eq!(
@@ -813,12 +818,7 @@ async fn an_approval_that_comes_before_the_answer_to_its_request_is_not_undone_b
 
     let (_, case) = h.get(&format!("/v1/panels/slow/policies/{case_id}")).await;
     assert_eq!(case, approved, "the older answer changes nothing of the case");
-    let statuses: Vec<&str> = case["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["status"].as_str().unwrap())
-        .collect();
+    let statuses = history_statuses(&case);
     assert_eq!(statuses, ["in_force", "cancelled"], "{case}");
     let (status, entry) = h.admin_get(&format!("/admin/journal/{journal_id}")).await;
     assert_eq!(status, StatusCode::OK, "the answer's record: {entry}");
