@@ -4,6 +4,9 @@
 -- while the event waits; cleared when it is applied.
 ALTER TABLE events ADD COLUMN ref_kind TEXT;
 ALTER TABLE events ADD COLUMN ref_value TEXT;
+-- When the fact was learnt (Unix milliseconds): a callback's when it was received. A waiting
+-- event applied late is as old as this, not as its applying.
+ALTER TABLE events ADD COLUMN learnt_ms INTEGER;
 UPDATE events
    SET ref_kind = json_extract(payload, '$.case_ref.kind'),
        ref_value = json_extract(payload, '$.case_ref.value')

@@ -25,7 +25,7 @@ use serde_json::json;
 use crate::core::AppState;
 use crate::model::{CaseStatus, ChangeDecision, EventDetail, UnderwritingDecision};
 use crate::store::{
-    AppliedEvent, Case, CaseChange, Commit, HistoryEntry, JournalEntry, NewEvent, StoreError, WaitingEvent,
+    AppliedEvent, Case, CaseChange, Commit, JournalEntry, NewEvent, StoreError, WaitingEvent,
 };
 
 /// How often waiting events are looked for without a wake-up.
@@ -103,7 +103,8 @@ impl AppState {
 
     /// Applies the stored events that waited for a case which now has the reference they
     /// name, oldest first: every one (`every`), or those naming a reference this host's commits
-    /// gave a case or a waiting event since the last pass. Returns how many it applied.
+    /// gave a case or a waiting event since the last pass. One that cannot be applied now is
+    /// logged and left for a later pass. Returns how many it applied.
     pub async fn apply_waiting_events(&self, every: bool) -> anyhow::Result<usize> {
         let refs = self.store.take_waiting_refs();
         let mut waiting = if every {
@@ -116,11 +117,17 @@ impl AppState {
             found
         };
         waiting.sort_by_key(|w| w.seq);
-        let count = waiting.len();
+        let mut applied = 0;
         for event in waiting {
-            self.apply_waiting(event).await?;
+            let (panel, id) = (event.panel.clone(), event.id.clone());
+            match self.apply_waiting(event).await {
+                Ok(()) => applied += 1,
+                Err(e) => {
+                    tracing::warn!(%panel, event = %id, "a waiting event was not applied, left for a later pass: {e:#}")
+                }
+            }
         }
-        Ok(count)
+        Ok(applied)
     }
 
     /// Applies one waiting event, reading its case again when it moved meanwhile.
@@ -140,25 +147,31 @@ impl AppState {
         };
         let mut payload: serde_json::Value =
             serde_json::from_str(&waiting.payload).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        // As old as its callback, not as its applying.
+        let learnt = waiting
+            .learnt_ms
+            .unwrap_or_else(|| crate::store::ms_of(&waiting.created_at));
         let event = parse_event(&payload);
-        if event.is_none() {
-            tracing::warn!(panel = %waiting.panel, event = %waiting.id, "a waiting event's payload does not read as an event: joined to its case without moving it");
-        }
-        let moves = event
-            .as_ref()
-            .filter(|_| !holds_later_news(&case, &waiting.created_at))
-            .map(|e| case_change(&case, e, format!("applied:{}", waiting.id)));
-        let how = if moves.is_some() {
-            format!(
+        let later_news = holds_later_news(&case, learnt);
+        let moves = event.as_ref().filter(|_| !later_news).map(|e| CaseChange {
+            learnt_ms: Some(learnt),
+            ..case_change(&case, e, format!("applied:{}", waiting.id))
+        });
+        let joined = format!(
+            "joined to case {} once it had the reference the event names, without moving it",
+            case.id
+        );
+        let how = match (&event, later_news) {
+            (Some(_), false) => format!(
                 "applied to case {} once it had the reference the event names",
                 case.id
-            )
-        } else {
-            format!(
-                "joined to case {} once it had the reference the event names, without moving it: the case holds news of the partner learnt after the event",
-                case.id
-            )
+            ),
+            (Some(_), true) => format!("{joined}: the case holds news of the partner learnt after the event"),
+            (None, _) => format!("{joined}: its payload does not read as an event"),
         };
+        if event.is_none() {
+            tracing::warn!(panel = %waiting.panel, event = %waiting.id, "{how}");
+        }
         payload["applied_late"] = json!({ "event_id": waiting.id, "stored_at": waiting.created_at });
         let moved = moves.is_some();
         let commit = Commit {
@@ -173,7 +186,7 @@ impl AppState {
                 payload,
                 flagged: (!moved).then(|| how.clone()),
                 case_ref: None,
-                learnt_ms: crate::store::learnt_ms(&format!("applied:{}", waiting.id)),
+                learnt_ms: Some(learnt),
             }],
             event_changes: moves.map(|change| (0, change)).into_iter().collect(),
             applies_event: Some(AppliedEvent {
@@ -211,30 +224,21 @@ fn parse_event(payload: &serde_json::Value) -> Option<crate::model::Event> {
     serde_json::from_value(payload).ok()
 }
 
-/// Whether `case` holds news of the partner learnt after an event stored at `stored_at`: a
-/// status from an exchange begun, a callback received or a decision written after it
-/// ([`crate::store::learnt_ms`], as the store's own check reads it). An `unknown` status is no
-/// news.
-fn holds_later_news(case: &Case, stored_at: &str) -> bool {
-    let stored = crate::store::ms_of(stored_at);
+/// Whether `case` holds news of the partner learnt after `learnt` (Unix milliseconds), as the
+/// store's own check reads its history (`store::write`): an entry learnt later, an `unknown`
+/// status being no news (nor an entry a host older than `learnt_ms` wrote).
+fn holds_later_news(case: &Case, learnt: i64) -> bool {
     case.history
         .iter()
         .filter(|h| h.status != CaseStatus::Unknown)
-        .any(|h| learnt_at(h) > stored)
-}
-
-/// When a history entry's news was learnt, as the store keeps it.
-fn learnt_at(entry: &HistoryEntry) -> i64 {
-    entry
-        .learnt_ms
-        .or_else(|| crate::store::learnt_ms(&entry.source))
-        .unwrap_or_else(|| crate::store::ms_of(&entry.at))
+        .any(|h| h.learnt_ms.is_some_and(|at| at > learnt))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::CaseKind;
+    use crate::store::HistoryEntry;
 
     fn case(history: &[(&str, CaseStatus, &str)]) -> Case {
         Case {
@@ -257,7 +261,10 @@ mod tests {
                     status: *status,
                     source: source.to_string(),
                     journal_id: None,
-                    learnt_ms: None,
+                    // As the store keeps it, for a change that does not say.
+                    learnt_ms: Some(
+                        crate::store::learnt_ms(source).unwrap_or_else(|| crate::store::ms_of(at)),
+                    ),
                 })
                 .collect(),
             terms: None,
@@ -269,7 +276,7 @@ mod tests {
     /// after it; a `status` asked after it, or an operator's decision written after it, is newer.
     #[test]
     fn a_waiting_event_is_news_only_against_what_was_learnt_before_it() {
-        let stored = "2026-12-07T10:00:00.500Z";
+        let stored = crate::store::ms_of("2026-12-07T10:00:00.500Z");
         let asked = |at: &str| {
             let t = time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).unwrap();
             let ts = uuid::Timestamp::from_unix(uuid::NoContext, t.unix_timestamp() as u64, t.nanosecond());

@@ -336,19 +336,27 @@ impl AppState {
                 ),
             )
         };
+        let mut case = self
+            .store
+            .case(&op.panel, &case_id)
+            .await?
+            .ok_or_else(|| ApiError::NotFound(format!("no case `{case_id}`")))?;
         let change = CaseChange {
             case_id: case_id.clone(),
             status,
             references: decision.references.clone(),
             message: Some(how.clone()),
             source: format!("operator:{journal_id}"),
+            // The operator says how the case stands now: never older than what the case holds
+            // (a clock stepped back, another host's clock ahead).
+            learnt_ms: case
+                .history
+                .iter()
+                .filter_map(|h| h.learnt_ms)
+                .chain([crate::store::ms_now()])
+                .max(),
             ..CaseChange::default()
         };
-        let mut case = self
-            .store
-            .case(&op.panel, &case_id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("no case `{case_id}`")))?;
         // The case as the settlement leaves it, for the key's replay.
         if let Some(status) = status {
             case.status = status;

@@ -34,8 +34,8 @@ pub struct HistoryEntry {
     pub status: CaseStatus,
     pub source: String,
     pub journal_id: Option<String>,
-    /// When its news was learnt (Unix milliseconds; `None` if written before the store kept
-    /// it): see `store::write`, a case's newest news.
+    /// When its news was learnt (Unix milliseconds; `None` if a host older than the column
+    /// wrote it, which then counts as no news): see `store::write`, a case's newest news.
     #[serde(skip)]
     pub learnt_ms: Option<i64>,
 }
@@ -92,6 +92,8 @@ pub struct WaitingEvent {
     pub dedup_key: String,
     pub payload: String,
     pub created_at: String,
+    /// When it was learnt (its callback received; `None` if stored before the store kept it).
+    pub learnt_ms: Option<i64>,
     pub case_id: String,
 }
 
@@ -100,7 +102,7 @@ impl Store {
     /// naming one of `refs`, or with `None` every one.
     pub async fn unapplied_events(&self, refs: Option<&[Reference]>) -> Result<Vec<WaitingEvent>> {
         let mut sql = String::from(
-            "SELECT e.seq, e.id, e.panel, e.kind, e.dedup_key, e.payload, e.created_at, r.case_id
+            "SELECT e.seq, e.id, e.panel, e.kind, e.dedup_key, e.payload, e.created_at, e.learnt_ms, r.case_id
              FROM events e
              JOIN case_references r ON r.panel = e.panel AND r.kind = e.ref_kind AND r.value = e.ref_value
              JOIN cases c ON c.id = r.case_id
@@ -135,6 +137,7 @@ impl Store {
                 dedup_key: r.get("dedup_key"),
                 payload: r.get("payload"),
                 created_at: r.get("created_at"),
+                learnt_ms: r.get("learnt_ms"),
                 case_id: r.get("case_id"),
             });
         }

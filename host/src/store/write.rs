@@ -273,9 +273,9 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
             Statement::new(
                 // An event learnt before its case's newest news says no status: it did not set it.
                 format!(
-                    "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at, ref_kind, ref_value)
+                    "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at, ref_kind, ref_value, learnt_ms)
                      VALUES ($1, $2, $3, $4, $5, CASE WHEN $12 IS NOT NULL AND {} THEN NULL ELSE $6 END,
-                         $7, $8, $9, $10, $11) ON CONFLICT (panel, dedup_key) DO NOTHING",
+                         $7, $8, $9, $10, $11, $12) ON CONFLICT (panel, dedup_key) DO NOTHING",
                     later_news("$3", "$12")
                 ),
                 args![
@@ -401,24 +401,27 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
         ));
     }
     // One statement for every column the change sets; `updated_at` moves with the status or
-    // the policy, as a portal reads it. Nothing is set when the case holds news learnt after
-    // this change's (a callback received while the operation that brings this change was under
-    // way, say): the history's newest news wins, not the last commit.
+    // the policy, as a portal reads it. When the case holds news learnt after this change's (a
+    // callback received while the operation that brings this change was under way, say), the
+    // change sets no status, policy, message or terms: the history's newest news wins, not the
+    // last commit. Requirements are what the host knows was sent (a document received): set.
     let status = change.status.as_ref().map(enum_str);
     let learnt = change
         .learnt_ms
         .or_else(|| learnt_ms(&change.source))
         .unwrap_or_else(|| ms_of(at));
+    let stale = later_news("$7", "$8");
     out.push(
         Statement::new(
-            "UPDATE cases SET status = CASE WHEN $8 THEN status ELSE COALESCE($1, status) END,
-                 policy = CASE WHEN $8 THEN policy ELSE COALESCE($2, policy) END,
-                 requirements = CASE WHEN $8 THEN requirements ELSE COALESCE($3, requirements) END,
-                 message = CASE WHEN $8 THEN message ELSE COALESCE($4, message) END,
-                 terms = CASE WHEN $8 THEN terms ELSE COALESCE($5, terms) END,
-                 updated_at = CASE WHEN $8 OR ($1 IS NULL AND $2 IS NULL) THEN updated_at ELSE $6 END
-             WHERE id = $7"
-                .replace("$8", &later_news("$7", "$8")),
+            format!(
+                "UPDATE cases SET status = CASE WHEN {stale} THEN status ELSE COALESCE($1, status) END,
+                     policy = CASE WHEN {stale} THEN policy ELSE COALESCE($2, policy) END,
+                     requirements = COALESCE($3, requirements),
+                     message = CASE WHEN {stale} THEN message ELSE COALESCE($4, message) END,
+                     terms = CASE WHEN {stale} THEN terms ELSE COALESCE($5, terms) END,
+                     updated_at = CASE WHEN {stale} OR ($1 IS NULL AND $2 IS NULL) THEN updated_at ELSE $6 END
+                 WHERE id = $7"
+            ),
             args![
                 status.clone(),
                 json_text(change.policy.as_ref())?,
@@ -469,14 +472,15 @@ fn later_news(case: &str, learnt: &str) -> String {
     )
 }
 
-/// When the news a change brings was learnt, from its source (Unix milliseconds), unless the
-/// change says ([`super::CaseChange::learnt_ms`]): an operation's (`operation:`, `settled:`
-/// its outcome kept) when it was asked for, a callback's
-/// (`callback:`, `applied:` its event applied late) when it was received, as their ids
-/// (UUIDv7s) carry the time. `None` for any other source: then it is learnt as it is written.
+/// When the news a change brings was learnt, from its source (Unix milliseconds), when the
+/// change does not say ([`super::CaseChange::learnt_ms`]: an operation's answer, after its last
+/// request was sent; an event applied late, when it was received): an operation's (`operation:`,
+/// `settled:` its outcome kept) when it was asked for, a callback's (`callback:`) when it was
+/// received, as their ids (UUIDv7s) carry the time. `None` for any other source: then it is
+/// learnt as it is written.
 pub fn learnt_ms(source: &str) -> Option<i64> {
     let (kind, id) = source.split_once(':')?;
-    if !matches!(kind, "operation" | "settled" | "callback" | "applied") {
+    if !matches!(kind, "operation" | "settled" | "callback") {
         return None;
     }
     let (seconds, nanos) = uuid::Uuid::parse_str(id).ok()?.get_timestamp()?.to_unix();
