@@ -37,7 +37,7 @@ pub use registry::{DeployAction, Deployment, ModuleInfo, ModuleSignature, active
 pub use webhooks::{
     Attempt, AttemptOutcome, Claimed, Delivery, NewSubscription, Subscription, ms_text, now_ms,
 };
-pub use write::{learnt_ms, ms_now, ms_of};
+pub use write::{learnt_ms, ms_of};
 
 use crate::model::{CaseKind, CaseStatus, Policy, Reference, Requirement};
 
@@ -271,9 +271,20 @@ pub struct Committed {
     pub claimed: bool,
 }
 
+/// Now, as the store writes times: RFC 3339 in UTC with all nine digits of the second's
+/// fraction, so that two times compare as their text does (`ORDER BY received_at`, "older
+/// than" cutoffs). The shortest form RFC 3339 allows drops trailing zeros, and `…05.4Z` then
+/// sorts after `…05.45Z`.
 pub fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
+    stored_time(time::OffsetDateTime::now_utc())
+}
+
+fn stored_time(at: time::OffsetDateTime) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
+    );
+    at.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
         .unwrap_or_default()
 }
 
@@ -299,9 +310,7 @@ pub fn now_plus(by: std::time::Duration) -> String {
 }
 
 fn shifted(millis: i64) -> String {
-    (time::OffsetDateTime::now_utc() + time::Duration::milliseconds(millis))
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    stored_time(time::OffsetDateTime::now_utc() + time::Duration::milliseconds(millis))
 }
 
 /// The snake_case name serde gives a unit enum value.
@@ -742,5 +751,29 @@ impl Store {
     pub async fn verify_journal(&self) -> Result<Option<String>> {
         self.flush().await?;
         journal::verify(&self.pool).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Times the store writes sort as text as they do in time, and read back as RFC 3339.
+    #[test]
+    fn stored_times_sort_as_text_as_in_time() {
+        let second = time::macros::datetime!(2026-12-07 10:00:05 UTC);
+        let times: Vec<String> = [0, 400, 450, 999]
+            .into_iter()
+            .map(|millis| stored_time(second + time::Duration::milliseconds(millis)))
+            .collect();
+        let mut sorted = times.clone();
+        sorted.sort();
+        assert_eq!(sorted, times);
+        assert_eq!(times[1], "2026-12-07T10:00:05.400000000Z");
+        for text in &times {
+            let read =
+                time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap();
+            assert_eq!(stored_time(read), *text);
+        }
     }
 }

@@ -137,7 +137,7 @@ impl HostState {
             duration_ms: 0,
             elapsed: Duration::ZERO,
             sent: false,
-            sent_at_ms: crate::store::ms_now(),
+            sent_at_ms: crate::store::now_ms(),
         }
     }
 

@@ -353,7 +353,7 @@ impl AppState {
                 .history
                 .iter()
                 .filter_map(|h| h.learnt_ms)
-                .chain([crate::store::ms_now()])
+                .chain([crate::store::now_ms()])
                 .max(),
             ..CaseChange::default()
         };

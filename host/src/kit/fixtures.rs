@@ -292,7 +292,7 @@ fn stub(base: &str, exchange: &FixtureExchange) -> Exchange {
         duration_ms: 0,
         elapsed: Default::default(),
         sent: true,
-        sent_at_ms: crate::store::ms_now(),
+        sent_at_ms: crate::store::now_ms(),
     }
 }
 

@@ -487,11 +487,6 @@ pub fn learnt_ms(source: &str) -> Option<i64> {
     Some(i64::try_from(seconds).ok()? * 1000 + i64::from(nanos / 1_000_000))
 }
 
-/// Now, in Unix milliseconds.
-pub fn ms_now() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
 /// An RFC 3339 time (as [`now`] writes it) in Unix milliseconds.
 pub fn ms_of(rfc3339: &str) -> i64 {
     time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
