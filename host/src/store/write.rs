@@ -144,6 +144,21 @@ macro_rules! args {
 }
 pub(super) use args;
 
+/// SQL for whether the case `$case` (a parameter, `$N`) holds news learnt after `$learnt` (Unix
+/// milliseconds): a history entry learnt later, an `unknown` status being no news. A macro so
+/// that the statements using it are built once, at compile time.
+macro_rules! later_news {
+    ($case:literal, $learnt:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM case_history h WHERE h.case_id = ",
+            $case,
+            " AND h.status <> 'unknown' AND h.learnt_ms > ",
+            $learnt,
+            ")"
+        )
+    };
+}
+
 /// A batch of commits made statements: each commit's own, then the journal entries of the
 /// commits written, which go in last as one append ([`Plan::entries`]).
 pub(super) struct Plan<'a> {
@@ -272,11 +287,11 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
         out.push(
             Statement::new(
                 // An event learnt before its case's newest news says no status: it did not set it.
-                format!(
+                concat!(
                     "INSERT INTO events (id, panel, case_id, kind, dedup_key, status, payload, flagged, created_at, ref_kind, ref_value, learnt_ms)
-                     VALUES ($1, $2, $3, $4, $5, CASE WHEN $12 IS NOT NULL AND {} THEN NULL ELSE $6 END,
-                         $7, $8, $9, $10, $11, $12) ON CONFLICT (panel, dedup_key) DO NOTHING",
-                    later_news("$3", "$12")
+                     VALUES ($1, $2, $3, $4, $5, CASE WHEN $12 IS NOT NULL AND ",
+                    later_news!("$3", "$12"),
+                    " THEN NULL ELSE $6 END, $7, $8, $9, $10, $11, $12) ON CONFLICT (panel, dedup_key) DO NOTHING"
                 ),
                 args![
                     uuid::Uuid::now_v7().to_string(),
@@ -410,16 +425,25 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
         .learnt_ms
         .or_else(|| learnt_ms(&change.source))
         .unwrap_or_else(|| ms_of(at));
-    let stale = later_news("$7", "$8");
     out.push(
         Statement::new(
-            format!(
-                "UPDATE cases SET status = CASE WHEN {stale} THEN status ELSE COALESCE($1, status) END,
-                     policy = CASE WHEN {stale} THEN policy ELSE COALESCE($2, policy) END,
+            concat!(
+                "UPDATE cases SET status = CASE WHEN ",
+                later_news!("$7", "$8"),
+                " THEN status ELSE COALESCE($1, status) END,
+                     policy = CASE WHEN ",
+                later_news!("$7", "$8"),
+                " THEN policy ELSE COALESCE($2, policy) END,
                      requirements = COALESCE($3, requirements),
-                     message = CASE WHEN {stale} THEN message ELSE COALESCE($4, message) END,
-                     terms = CASE WHEN {stale} THEN terms ELSE COALESCE($5, terms) END,
-                     updated_at = CASE WHEN {stale} OR ($1 IS NULL AND $2 IS NULL) THEN updated_at ELSE $6 END
+                     message = CASE WHEN ",
+                later_news!("$7", "$8"),
+                " THEN message ELSE COALESCE($4, message) END,
+                     terms = CASE WHEN ",
+                later_news!("$7", "$8"),
+                " THEN terms ELSE COALESCE($5, terms) END,
+                     updated_at = CASE WHEN ",
+                later_news!("$7", "$8"),
+                " OR ($1 IS NULL AND $2 IS NULL) THEN updated_at ELSE $6 END
                  WHERE id = $7"
             ),
             args![
@@ -437,10 +461,10 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
     );
     if let Some(status) = status {
         out.push(Statement::new(
-            format!(
+            concat!(
                 "INSERT INTO case_history (case_id, at, status, source, journal_id, learnt_ms)
-                 SELECT $1, $2, $3, $4, $5, $6 WHERE NOT {}",
-                later_news("$1", "$6")
+                 SELECT $1, $2, $3, $4, $5, $6 WHERE NOT ",
+                later_news!("$1", "$6")
             ),
             args![
                 &change.case_id,
@@ -461,15 +485,6 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
         ));
     }
     Ok(())
-}
-
-/// SQL for whether the case `case` (a parameter, `$N`) holds news learnt after `learnt` (Unix
-/// milliseconds): a history entry learnt later, an `unknown` status being no news.
-fn later_news(case: &str, learnt: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM case_history h
-             WHERE h.case_id = {case} AND h.status <> 'unknown' AND h.learnt_ms > {learnt})"
-    )
 }
 
 /// When the news a change brings was learnt, from its source (Unix milliseconds), when the
