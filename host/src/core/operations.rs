@@ -570,8 +570,12 @@ async fn execute(
     let exchanges = exchange_entries(&record, &journal_id, &panel.id, &operation, case_id.as_deref());
 
     if let (true, Some(pending), Err(error)) = (in_doubt, &pending, &result) {
+        // In one line: the backtrace of a fault is the journal's (the entry above), not the
+        // portal's, which this message reaches through the answer, its replay, the case and
+        // the feed.
         let cause = match error {
             CallError::Adapter(e) => e.to_string(),
+            CallError::Fault(fault) => format!("adapter fault: {}", crate::adapter::fault_cause(fault)),
             other => other.to_string(),
         };
         let message = format!(

@@ -260,6 +260,7 @@ impl AppState {
             .description()
             .operations
             .contains(&Operation::Status)
+            || !status_can_show(op)
         {
             return Ok(Reconciled::CannotTell);
         }
@@ -285,6 +286,13 @@ impl AppState {
             .case(&op.panel, case_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("case {case_id} is gone"))?;
+        if !status_shows_acted(op, case.status) {
+            // Not shown yet: the partner may not have had the request, or may not show it yet.
+            // Asked again on the backoff; then an operator settles it.
+            return Ok(Reconciled::NotYet(
+                "the partner's status does not show the operation",
+            ));
+        }
         let how = format!(
             "reconciled: the partner reports the case as `{}`",
             crate::store::enum_str(&case.status)
@@ -591,12 +599,35 @@ const RECONCILE_ATTEMPTS: u32 = 16;
 /// The longest wait between two reconciliation attempts.
 const RECONCILE_CAP: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// Whether a `status` of its case can show that an operation in doubt acted at the partner:
+/// one that opens a case (an accept, a claim: the partner knows the case), and a cancel (the
+/// case is being or was cancelled). A document received, a code sent, a change or a notice
+/// leaves no mark a status reports: an operator settles those.
+fn status_can_show(op: &PendingOperation) -> bool {
+    op.opens.is_some() || op.operation == "cancel"
+}
+
+/// Whether the case's status, as the partner just reported it, shows that the operation in
+/// doubt acted ([`status_can_show`]). A partner that answers a status for the case an
+/// operation opened has the case; a cancel shows as the case cancelled, or its cancellation
+/// requested, or withdrawn (an application cancelled before it was in force).
+fn status_shows_acted(op: &PendingOperation, status: CaseStatus) -> bool {
+    op.opens.is_some()
+        || (op.operation == "cancel"
+            && matches!(
+                status,
+                CaseStatus::CancellationRequested | CaseStatus::Cancelled | CaseStatus::Withdrawn
+            ))
+}
+
 /// What one reconciliation attempt found.
 pub(crate) enum Reconciled {
     Settled,
-    /// The adapter cannot ask the partner (no `status`): an operator settles it.
+    /// The adapter cannot ask the partner (no `status`), or a status cannot show what the
+    /// operation did: an operator settles it.
     CannotTell,
-    /// Not yet: the case lacks what the partner could be asked by.
+    /// Not yet: the case lacks what the partner could be asked by, or the partner's status
+    /// does not show the operation.
     NotYet(&'static str),
 }
 

@@ -299,6 +299,65 @@ async fn a_cancel_in_doubt_is_reconciled_through_status_and_its_key_replays_the_
     );
 }
 
+/// A cancel in doubt that never reached the partner is not taken for done: reconciliation asks
+/// the partner, whose status still shows the contract in force, and leaves the cancel in doubt
+/// for an operator. (Before, any status settled it as `200`: the portal heard its cancel done,
+/// the key was spent, and the contract stayed in force.) The operator, who checked, settles it
+/// as not acted, and the portal's retry with the same key cancels now, once.
+#[tokio::test]
+async fn a_cancel_in_doubt_that_the_partner_does_not_show_stays_in_doubt() {
+    let f = faulty().await;
+    let (status, placed, _) = post_keyed(&f.h, PANEL, "to-keep", &application(&vin(610))).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let case_id = placed["case_id"].as_str().unwrap().to_string();
+    f.proxy.queue("/amendments", [Fault::Refuse]);
+    let cancel = format!("{PANEL}/{case_id}/cancel");
+    let body = example("aagi-motor", "cancel");
+    let (status, unknown, _) = post_keyed(&f.h, &cancel, "cancel-lost", &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{unknown}");
+    assert_eq!(unknown["error"]["code"], "outcome_unknown", "{unknown}");
+    let journal_id = unknown["error"]["journal_id"].as_str().unwrap().to_string();
+    // Reconciliation asks (a second on, then two more): its status refreshes are journaled.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, journal) = f.h.admin_get("/admin/journal?panel=aagi-faulty&limit=100").await;
+        let asked = journal
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["operation"] == "status" && e["case_id"] == case_id.as_str())
+            .count();
+        if asked >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never asked the partner: {journal}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, again, _) = post_keyed(&f.h, &cancel, "cancel-lost", &body).await;
+    assert_eq!(status, StatusCode::CONFLICT, "still in doubt: {again}");
+    assert_eq!(again["error"]["code"], "outcome_unknown", "{again}");
+    assert!(
+        unknown_outcomes(&f.h)
+            .await
+            .iter()
+            .any(|op| op["journal_id"] == journal_id.as_str())
+    );
+    let (_, case) = f.h.get(&format!("{PANEL}/{case_id}")).await;
+    assert_eq!(case["status"], "in_force", "{case}");
+
+    let (status, settled) = admin_post(
+        &f.h,
+        &format!("/admin/unknown-outcomes/{journal_id}"),
+        &json!({ "acted": false, "note": "AAGI shows no amendment for the contract" }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{settled}");
+    let (status, cancelled, _) = post_keyed(&f.h, &cancel, "cancel-lost", &body).await;
+    assert_eq!(status, StatusCode::OK, "the key was released: {cancelled}");
+    let (_, case) = f.h.get(&format!("{PANEL}/{case_id}")).await;
+    assert_eq!(case["status"], "cancelled", "{case}");
+}
+
 /// An operation in doubt whose mark of doubt a store fault holds back is reconciled once the
 /// mark is written, not before: here every marking of an in-flight record fails for a while (a
 /// trigger put in from outside) while the rest of the store writes, so the status refresh

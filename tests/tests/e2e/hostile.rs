@@ -210,6 +210,80 @@ async fn an_adapter_that_keeps_faulting_is_quarantined_until_an_operator_acts() 
     assert_eq!(body["adapter"], "probe@0.2.0");
 }
 
+/// An adapter that traps after its partner acted leaves a state change in doubt: the portal's
+/// `409`, the answer its key replays, the case's message and the feed's `outcome_unknown` say
+/// the cause in one line, and only the journal keeps the backtrace. (Before, the whole
+/// backtrace went into all four.)
+#[tokio::test]
+async fn a_fault_after_the_partner_acted_tells_the_portal_its_cause_in_one_line() {
+    let app = axum::Router::new().route(
+        "/bind",
+        axum::routing::post(|| async { axum::Json(json!({ "policy": "P-1", "trap": true })) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let partner = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let h = start_with(&format!(
+        r#"
+[adapters.probe]
+path = "{path}"
+[panels.BINDER]
+adapter = "probe"
+base_url = "{partner}"
+settings = {{ channel = "h2h" }}
+"#,
+        path = guests::PROBE
+    ))
+    .await;
+    let mut application = example("A03", "accept-cac");
+    application["product"] = json!("echo");
+    let accept = |key: &'static str| {
+        h.client
+            .post(h.url("/v1/panels/BINDER/policies"))
+            .bearer_auth(PORTAL)
+            .header("idempotency-key", key)
+            .json(&application)
+            .send()
+    };
+    let one_line = |what: &str, text: &str| {
+        assert!(
+            !text.contains('\n') && !text.contains("backtrace") && !text.contains(".wasm!"),
+            "{what} has the backtrace: {text}"
+        );
+        assert!(
+            text.contains("unreachable"),
+            "{what} does not name the cause: {text}"
+        );
+    };
+    let response = accept("bound-then-trapped").await.unwrap();
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "outcome_unknown", "{body}");
+    one_line("the answer", body["error"]["message"].as_str().unwrap());
+    let journal_id = body["error"]["journal_id"].as_str().unwrap().to_string();
+    let case_id = body["case_id"].as_str().unwrap().to_string();
+    let replay: Value = accept("bound-then-trapped").await.unwrap().json().await.unwrap();
+    one_line("the replay", replay["error"]["message"].as_str().unwrap());
+    let (_, case) = h.get(&format!("/v1/panels/BINDER/policies/{case_id}")).await;
+    one_line("the case", case["message"].as_str().unwrap());
+    let events = h.all_events().await;
+    let unknown = events
+        .iter()
+        .find(|e| e["kind"] == "outcome_unknown" && e["case_id"] == case_id.as_str())
+        .expect("an outcome_unknown event");
+    one_line("the event", unknown["payload"]["message"].as_str().unwrap());
+    // The journal keeps it all for the operator.
+    let (_, journal) = h.admin_get("/admin/journal?panel=BINDER&limit=100").await;
+    let outcome = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == journal_id.as_str())
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(outcome.contains("wasm backtrace"), "the journal says {outcome}");
+}
+
 #[tokio::test]
 async fn an_adapter_fault_tells_the_portal_its_cause_in_one_line_and_the_journal_everything() {
     let h = start_with(&hostile_panel()).await;

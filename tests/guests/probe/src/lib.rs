@@ -6,7 +6,8 @@
 //! `recurse` recurses without end, `log-flood` logs without end, `stdout-flood` prints without
 //! end, and `malformed` answers a quotation whose money and dates are not money and dates.
 //! `count` counts its calls in statics, one of them 2 MiB, and answers what it found: a fresh
-//! instance per call finds nothing of the one before.
+//! instance per call finds nothing of the one before. `accept` binds at its partner
+//! (`POST {base-url}/bind`), and traps after when the partner's answer says `"trap": true`.
 //!
 //! Built five times by `tests/build.rs`: as `probe@0.1.0`; with the `next` feature as
 //! `probe@0.2.0`, a "new version" that needs the `channel` setting and sends it to the partner,
@@ -260,6 +261,9 @@ impl Adapter for Probe {
         let body = serde_json::json!({ "case": application.case_id });
         let response = checked(http::post_json(&http::url(&base, "bind"), &body, None)?)?;
         let answer: serde_json::Value = http::json(&response)?;
+        if answer["trap"] == true {
+            panic!("the probe was asked to trap after its partner bound the policy");
+        }
         Ok(Acceptance {
             outcome: AcceptanceOutcome::Issued,
             status: CaseStatus::InForce,
