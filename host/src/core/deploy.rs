@@ -310,7 +310,7 @@ impl AppState {
             return Ok(current);
         }
         let mut next = self
-            .build_panel(panel, current.definition.clone(), current.version, hash)
+            .build_panel(panel, current.definition.clone(), current.version, hash, true)
             .await?;
         if let Some(origin) = origin {
             next.module.origin = Some(origin.to_string());
@@ -340,7 +340,13 @@ impl AppState {
             )));
         };
         let next = self
-            .build_panel(panel, current.definition.clone(), current.version, &previous)
+            .build_panel(
+                panel,
+                current.definition.clone(),
+                current.version,
+                &previous,
+                true,
+            )
             .await?;
         self.record(
             panel,
@@ -415,19 +421,26 @@ impl AppState {
                 stored.id
             )));
         };
+        // Another host's switch or rollback leaves the definition's version as it was.
+        let same_definition = self
+            .panel(&stored.id)
+            .is_ok_and(|current| current.version == stored.version);
         self.build_panel(
             &stored.id,
             Arc::new(stored.definition.clone()),
             stored.version,
             &active,
+            same_definition,
         )
         .await
     }
 
     /// Brings this host's panels in line with the store: a panel another host added, changed,
-    /// switched, rolled back or removed is loaded, rebuilt or dropped here.
-    pub async fn follow(&self) -> anyhow::Result<()> {
+    /// switched, rolled back or removed is loaded, rebuilt or dropped here. `false` when a
+    /// panel could not be loaded (it keeps what it served, and is tried again).
+    pub async fn follow(&self) -> anyhow::Result<bool> {
         let _turn = self.deploying.lock().await;
+        let mut all_loaded = true;
         let stored = self.store.stored_panels().await?;
         for row in &stored {
             let current = self.panel(&row.id).ok();
@@ -452,11 +465,12 @@ impl AppState {
                     self.install(panel);
                 }
                 Err(e) => {
-                    tracing::error!(panel = %row.id, version = row.version, "another host changed the panel to something this host cannot load: {e}")
+                    all_loaded = false;
+                    tracing::error!(panel = %row.id, version = row.version, "another host changed the panel to something this host cannot load (it keeps serving what it served, and tries again): {e}")
                 }
             }
         }
-        Ok(())
+        Ok(all_loaded)
     }
 
     /// On a shared store, watches the panels and their deployment history, and follows what
@@ -468,6 +482,10 @@ impl AppState {
         let state = Arc::downgrade(self);
         tokio::spawn(async move {
             let mut seen = None;
+            // A panel that failed to load (a secret not yet on this host, a store fault while
+            // reading its module) is tried again, 1 s after, doubling to a minute, though
+            // nothing else changes.
+            let mut again: Option<(tokio::time::Instant, std::time::Duration)> = None;
             let mut tick = tokio::time::interval(FOLLOW_INTERVAL);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
@@ -480,24 +498,36 @@ impl AppState {
                         continue;
                     }
                 };
-                if seen.as_ref().is_some_and(|seen| *seen == head) {
+                let due = again.is_some_and(|(at, _)| tokio::time::Instant::now() >= at);
+                if seen.as_ref().is_some_and(|seen| *seen == head) && !due {
                     continue;
                 }
                 match state.follow().await {
-                    Ok(()) => seen = Some(head),
+                    Ok(all_loaded) => {
+                        seen = Some(head);
+                        again = (!all_loaded).then(|| {
+                            let wait = again.map_or(std::time::Duration::from_secs(1), |(_, wait)| {
+                                (wait * 2).min(std::time::Duration::from_secs(60))
+                            });
+                            (tokio::time::Instant::now() + wait, wait)
+                        });
+                    }
                     Err(e) => tracing::warn!("following other hosts: {e:#}"),
                 }
             }
         });
     }
 
-    /// A ready panel with `definition` at `version`, serving module `hash`, not yet installed.
+    /// A ready panel with `definition` at `version`, serving module `hash`, not yet installed;
+    /// `same_definition` when the panel serving now has that definition (its credentials are
+    /// kept then, and resolved afresh otherwise).
     pub(crate) async fn build_panel(
         &self,
         id: &str,
         definition: Arc<crate::config::PanelConfig>,
         version: i64,
         hash: &str,
+        same_definition: bool,
     ) -> Result<Panel, DeployError> {
         let config = &*definition;
         let module = self
@@ -546,10 +576,14 @@ impl AppState {
         let mut context = crate::panel_context(id, config, &self.config, breaker, &self.inline)
             .map_err(|e| DeployError::Refused(format!("{e:#}")))?;
         // So is the panel's last good request: a new version that faults on it is quarantined.
-        // And its credentials, resolved from the same config: OAuth2 tokens stay cached.
+        // And its credentials when the definition is the one they were resolved from (a switch,
+        // a rollback): OAuth2 tokens stay cached. A definition changed or sent again resolves
+        // them afresh: that is how a rotated secret, or a credential changed, is taken up.
         if let Ok(current) = self.panel(id) {
             context.known_good = current.context.known_good.clone();
-            context.credentials = current.context.credentials.clone();
+            if same_definition {
+                context.credentials = current.context.credentials.clone();
+            }
         }
         let adapter = WasmAdapter::load(
             &self.runtime,

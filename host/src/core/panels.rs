@@ -202,7 +202,7 @@ impl AppState {
         };
         let definition = Arc::new(definition);
         let mut panel = self
-            .build_panel(id, definition.clone(), 0, &module.hash)
+            .build_panel(id, definition.clone(), 0, &module.hash, false)
             .await
             .map_err(|e| match e {
                 DeployError::Store(e) => e.into(),

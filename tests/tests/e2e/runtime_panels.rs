@@ -240,6 +240,53 @@ async fn a_removed_panels_cases_stay_readable_and_its_credentials_come_from_file
     assert_eq!(stored["panel"], "A09");
 }
 
+/// A `PUT` re-reads the panel's secrets: sent again unchanged after the file behind a
+/// reference changed (a rotated password), or with a credential changed, the next calls to the
+/// partner carry the new secret. (Before, a panel rebuilt by a `PUT` kept the credentials the
+/// panel had resolved first, until a restart.)
+#[tokio::test]
+async fn a_panel_sent_again_takes_up_its_rotated_secret() {
+    let h = start().await;
+    let definition = json!({
+        "adapter": "aap-h2h",
+        "base_url": h.a03.base_url(),
+        "settings": { "line": "life" },
+        "credentials": { "partner": {
+            "kind": "basic",
+            "username": secret_file(&h, "user", PANEL_USER),
+            "password": secret_file(&h, "password", "not-yet-rotated"),
+        } },
+        "callback_auth": {
+            "kind": "basic",
+            "username": secret_file(&h, "cb-user", CALLBACK_USER),
+            "password": secret_file(&h, "cb-password", CALLBACK_PASSWORD),
+        },
+    });
+    let (status, view) = admin(&h, Method::PUT, "/admin/panels/A09", Some(definition.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    let (status, refused) = h.post("/v1/panels/A09/quotes", &example("A03", "quote")).await;
+    assert_ne!(
+        status,
+        StatusCode::OK,
+        "the partner refuses the old password: {refused}"
+    );
+
+    // The password file is rotated, and the same definition sent again.
+    secret_file(&h, "password", PANEL_PASSWORD);
+    let (status, view) = admin(&h, Method::PUT, "/admin/panels/A09", Some(definition.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let (status, quoted) = h.post("/v1/panels/A09/quotes", &example("A03", "quote")).await;
+    assert_eq!(status, StatusCode::OK, "the rotated password is sent: {quoted}");
+
+    // A credential changed to another file.
+    let mut changed = definition;
+    changed["credentials"]["partner"]["password"] = secret_file(&h, "password-2", "changed-again");
+    let (status, view) = admin(&h, Method::PUT, "/admin/panels/A09", Some(changed)).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let (status, refused) = h.post("/v1/panels/A09/quotes", &example("A03", "quote")).await;
+    assert_ne!(status, StatusCode::OK, "the changed password is sent: {refused}");
+}
+
 #[tokio::test]
 async fn inline_secrets_unknown_adapters_and_unmet_needs_are_refused_and_nothing_is_written() {
     let h = start().await;
