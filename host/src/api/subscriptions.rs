@@ -241,6 +241,12 @@ pub async fn replay(
             .map_err(|e| ApiError::invalid(field, format!("an RFC 3339 time: {e}")))
     };
     let (event_id, since, until) = match (&request.event_id, &request.since, &request.until) {
+        (Some(event), None, None) if event.trim().is_empty() => {
+            return Err(ApiError::invalid(
+                "event_id",
+                "must name an event (an empty one is not \"every event\": give `since` for that)",
+            ));
+        }
         (Some(event), None, None) => (Some(event.as_str()), i64::MIN, i64::MAX),
         (None, Some(since), until) => {
             let since = time("since", since)?;

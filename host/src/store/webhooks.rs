@@ -493,11 +493,11 @@ impl Store {
         Ok(sqlx::query(
             // A lease held stays: an attempt in flight is not doubled by its replay.
             "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = $5
-             WHERE subscription_id = $1 AND ($2 = '' OR event_id = $2)
+             WHERE subscription_id = $1 AND ($2 IS NULL OR event_id = $2)
                AND created_ms >= $3 AND created_ms <= $4",
         )
         .bind(subscription)
-        .bind(event_id.unwrap_or_default())
+        .bind(event_id)
         .bind(since_ms)
         .bind(until_ms)
         .bind(now_ms())

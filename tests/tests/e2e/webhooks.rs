@@ -390,6 +390,24 @@ async fn a_delivery_never_acknowledged_disables_its_subscription_until_enabled_a
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{none}");
+    // An empty event id (a script's unset variable) names no event: refused, nothing sent
+    // again. (Before, it replayed every delivery the subscription ever made.)
+    let (status, refused) = admin(
+        &h,
+        reqwest::Method::POST,
+        &h.base,
+        "/admin/subscriptions/portal/replay",
+        Some(json!({ "event_id": "" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["issues"][0]["path"], "event_id", "{refused}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        receiver.received().iter().filter(|r| r.duplicate).count(),
+        3,
+        "nothing was sent again"
+    );
 }
 
 /// A host process on its own store (PostgreSQL when the suite runs there), with `portal`: its
