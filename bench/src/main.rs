@@ -193,8 +193,9 @@ token = {{ value = "bench-token" }}
     if let Some(period) = profile {
         // `PANELGATE_BENCH_PROFILE_PATH=adapter`: the adapter call with its partner exchange
         // alone (no portal API, no store) instead of the whole host; `accept`: host AAP accepts
-        // (a new loan each) instead of quotes, `aagi-accept` AAGI accepts; `-keyed` after
-        // either: each with an `Idempotency-Key`, as a portal sends them.
+        // (a new loan each) instead of quotes, `aagi-accept` AAGI accepts, each with its
+        // `Idempotency-Key` (`accept-keyed` and `aagi-accept-keyed` say the same: every accept
+        // carries one since the host requires it).
         // `PANELGATE_BENCH_PROFILE_STORE=postgres`: the host on the PostgreSQL store instead of
         // SQLite's (`full`).
         let (host, store) = match std::env::var("PANELGATE_BENCH_PROFILE_STORE").as_deref() {
@@ -218,7 +219,6 @@ token = {{ value = "bench-token" }}
                 )
             }
             Ok(path @ ("accept" | "accept-keyed" | "aagi-accept" | "aagi-accept-keyed")) => {
-                let keyed = path.ends_with("-keyed");
                 // AAP refuses a loan it has insured: each accept names a new one.
                 let (partner, panel, body, loan) = if path.starts_with("aagi") {
                     ("AAGI", "aagi-motor", examples("aagi-motor", "accept")?, None)
@@ -231,14 +231,9 @@ token = {{ value = "bench-token" }}
                     )
                 };
                 let url = format!("{host}/v1/panels/{panel}/policies");
-                let accept = portal_call_keyed(&reqwest::Client::new(), url, body, loan, keyed);
-                let key = if keyed {
-                    ", each with its Idempotency-Key"
-                } else {
-                    ""
-                };
+                let accept = portal_call(&reqwest::Client::new(), url, body, loan);
                 (
-                    format!("{partner} accepts through the host{key} ({store})"),
+                    format!("{partner} accepts through the host, each with its Idempotency-Key ({store})"),
                     accept,
                 )
             }

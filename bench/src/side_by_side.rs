@@ -141,23 +141,6 @@ pub(crate) async fn rows(hosts: &[String], aap_url: String, aagi_url: String) ->
     }));
     rows.push(measure("AAP accept", paths).await?);
 
-    // The same accepts with an `Idempotency-Key` each, as a portal sends a state change; loans
-    // (and keys) of their own, as the partner refuses a loan twice.
-    let shifted = |path: Path| -> Path { Arc::new(move |i| path(i + 1_000_000_000)) };
-    let direct = shifted(path(direct_aap_accept));
-    let relay_url = relay(direct.clone(), "127.0.0.1:0").await?;
-    let mut paths = vec![direct, host_call(&relay_url, "", body.clone(), None)];
-    paths.extend(hosts.iter().map(|h| {
-        shifted(portal_call_keyed(
-            &client,
-            format!("{h}/v1/panels/A03/policies"),
-            body.clone(),
-            Some("/interest/credit_life/account"),
-            true,
-        ))
-    }));
-    rows.push(measure("AAP accept, keyed", paths).await?);
-
     // AAGI quote and accept: the canonical examples, mapped natively for the direct path.
     let aagi_quote = aagi_quote_sdk();
     let direct_aagi_quote = {

@@ -286,5 +286,38 @@ pub fn document() -> Value {
         doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"] =
             json!({ "$ref": format!("#/components/schemas/{schema}") });
     }
+    // The portal's `Idempotency-Key`: required where the request changes state at the
+    // partner, taken where it reads (a quote), and its first answer replayed.
+    for (path, required) in IDEMPOTENT_ROUTES {
+        let key = json!({
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": required,
+            "description": "a key of the portal's own (a UUID), the same on every retry of one request: the first answer is replayed, and the operation never acts twice; the same key with another request is `422`",
+            "schema": { "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$" },
+        });
+        let op = &mut doc["paths"][path]["post"];
+        match op["parameters"].as_array_mut() {
+            Some(parameters) => parameters.push(key),
+            None => op["parameters"] = json!([key]),
+        }
+    }
     doc
 }
+
+/// The portal's routes that take an `Idempotency-Key`, and whether they require it (they
+/// change state at the partner).
+const IDEMPOTENT_ROUTES: [(&str, bool); 12] = [
+    ("/v1/panels/{panel}/quotes", false),
+    ("/v1/panels/{panel}/policies", true),
+    ("/v1/panels/{panel}/policies/{case}/documents", true),
+    ("/v1/panels/{panel}/claims/{case}/documents", true),
+    ("/v1/panels/{panel}/policies/{case}/confirm", true),
+    ("/v1/panels/{panel}/policies/{case}/cancel", true),
+    ("/v1/panels/{panel}/policies/{case}/cancellation-quote", false),
+    ("/v1/panels/{panel}/policies/{case}/change-quotes", false),
+    ("/v1/panels/{panel}/policies/{case}/changes", true),
+    ("/v1/panels/{panel}/quote-declines", true),
+    ("/v1/panels/{panel}/claims", true),
+    ("/v1/panels/{panel}/notifications", true),
+];

@@ -366,6 +366,14 @@ async fn answer(
             operation: enum_str(&operation),
         });
     }
+    // A state change without a key is refused before anything runs: a portal's ordinary
+    // retry of it (a timeout, a dropped connection) would act at the partner twice.
+    if operation.changes_state() && key.is_none() {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            "is required on a request that changes state at the partner: send a key of your own (a UUID), the same on every retry of this request, so that a retry never acts twice",
+        ));
+    }
     // A state change claims its key in the commit that records it in flight (`execute`): one
     // commit and one sync for both. Any other operation claims its key first, on its own.
     let mut releasable = false;

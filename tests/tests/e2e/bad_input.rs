@@ -193,6 +193,54 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
     assert!(body["error"]["journal_id"].is_string());
 }
 
+/// A request that changes state at the partner without an `Idempotency-Key` is refused before
+/// anything runs, naming the header: its ordinary retry would otherwise act twice. (Before, it
+/// ran, and a portal's retry after a timeout placed the policy again.) A quote reads, and runs
+/// without one. The document says which routes require it.
+#[tokio::test]
+async fn a_state_change_without_an_idempotency_key_is_422_and_the_partner_never_sees_it() {
+    let h = start().await;
+    let (status, cases_before) = h.admin_get("/admin/cases?panel=A03").await;
+    assert_eq!(status, StatusCode::OK, "{cases_before}");
+    let response = h
+        .client
+        .post(h.url("/v1/panels/A03/policies"))
+        .bearer_auth(PORTAL)
+        .json(&example("A03", "accept-cac"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["issues"][0]["path"], "Idempotency-Key", "{body}");
+    assert!(h.a03.requests().is_empty(), "the partner saw it");
+    let (_, cases_after) = h.admin_get("/admin/cases?panel=A03").await;
+    assert_eq!(cases_after, cases_before, "no case was opened");
+    let response = h
+        .client
+        .post(h.url("/v1/panels/A03/quotes"))
+        .bearer_auth(PORTAL)
+        .json(&example("A03", "quote"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "a quote needs no key");
+
+    let (_, document) = h.get("/openapi.json").await;
+    let key_of = |path: &str| {
+        document["paths"][path]["post"]["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == "Idempotency-Key").cloned())
+            .unwrap_or_else(|| panic!("{path} documents no Idempotency-Key"))
+    };
+    assert_eq!(key_of("/v1/panels/{panel}/policies")["required"], true);
+    assert_eq!(
+        key_of("/v1/panels/{panel}/policies/{case}/cancel")["required"],
+        true
+    );
+    assert_eq!(key_of("/v1/panels/{panel}/quotes")["required"], false);
+}
+
 #[tokio::test]
 async fn idempotency_key_replays_the_first_answer_and_refuses_another_body() {
     let h = start().await;

@@ -155,6 +155,7 @@ async fn the_feed_is_one_ordered_stream_while_both_hosts_write() {
                 let response = client
                     .post(format!("{base}/v1/panels/A03/policies"))
                     .bearer_auth(PORTAL)
+                    .header("idempotency-key", format!("feed-{w}-{i}"))
                     .json(&body)
                     .send()
                     .await

@@ -106,15 +106,13 @@ base_url = "http://127.0.0.1:9"
         path = guests::PROBE
     ))
     .await;
-    let decline = |key: Option<&'static str>, quote: &'static str| {
-        let mut request = h
+    let decline = |key: &'static str, quote: &'static str| {
+        let request = h
             .client
             .post(h.url("/v1/panels/probe/quote-declines"))
             .bearer_auth(PORTAL)
-            .json(&json!({ "quote_reference": quote }));
-        if let Some(key) = key {
-            request = request.header("Idempotency-Key", key);
-        }
+            .json(&json!({ "quote_reference": quote }))
+            .header("Idempotency-Key", key);
         async move {
             let response = request.send().await.unwrap();
             let status = response.status();
@@ -123,7 +121,7 @@ base_url = "http://127.0.0.1:9"
             body["result"]["reference"].clone()
         }
     };
-    let first = decline(Some("k-1"), "Q-1").await;
+    let first = decline("k-1", "Q-1").await;
     let text = first.as_str().expect("the probe answers the key it got");
     assert_eq!(text.len(), 32, "{text}");
     assert_ne!(
@@ -131,19 +129,28 @@ base_url = "http://127.0.0.1:9"
         "the partner gets a key derived from the portal's, not the portal's own"
     );
     assert_eq!(
-        decline(Some("k-1"), "Q-1").await,
+        decline("k-1", "Q-1").await,
         first,
         "a retry is the same operation"
     );
-    let other = decline(Some("k-2"), "Q-2").await;
+    let other = decline("k-2", "Q-2").await;
     assert!(
         other.is_string() && other != first,
         "another operation gets another key"
     );
-    assert!(
-        decline(None, "Q-3").await.is_null(),
-        "no key from the portal, none for the adapter"
-    );
+    // A state change without a key is refused before the adapter runs: it never gets one
+    // without a key.
+    let response = h
+        .client
+        .post(h.url("/v1/panels/probe/quote-declines"))
+        .bearer_auth(PORTAL)
+        .json(&json!({ "quote_reference": "Q-3" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["issues"][0]["path"], "Idempotency-Key", "{body}");
 }
 
 #[tokio::test]

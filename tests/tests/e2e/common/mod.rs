@@ -284,16 +284,18 @@ impl Harness {
         self.post_to(&self.base, path, body).await
     }
 
-    /// Posts to `base` (e.g. a host from `another_host`) with the portal token.
+    /// Posts to `base` (e.g. a host from `another_host`) with the portal token; a request that
+    /// changes state gets an `Idempotency-Key` of its own, as a portal sends it.
     pub async fn post_to(&self, base: &str, path: &str, body: &Value) -> (StatusCode, Value) {
-        let response = self
+        let mut request = self
             .client
             .post(format!("{base}{path}"))
             .bearer_auth(PORTAL)
-            .json(body)
-            .send()
-            .await
-            .expect("request");
+            .json(body);
+        if changes_state(path) {
+            request = request.header("idempotency-key", uuid::Uuid::new_v4().to_string());
+        }
+        let response = request.send().await.expect("request");
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -355,6 +357,7 @@ impl Harness {
             .client
             .post(self.url(path))
             .bearer_auth(PORTAL)
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
             .multipart(form)
             .send()
             .await
@@ -528,4 +531,21 @@ url = "sqlite://{db}"
 "#,
         db = dir.join("panelgate.db").display()
     )
+}
+
+/// Whether a portal route changes state at the partner, and so needs an `Idempotency-Key`.
+pub fn changes_state(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or_default();
+    [
+        "/policies",
+        "/documents",
+        "/confirm",
+        "/cancel",
+        "/changes",
+        "/quote-declines",
+        "/claims",
+        "/notifications",
+    ]
+    .iter()
+    .any(|end| path.ends_with(end))
 }
