@@ -205,6 +205,10 @@ pub struct Commit {
     pub callback: Option<CallbackRecord>,
     /// `(scope, key, status, body)`: the response to replay for this idempotency key.
     pub idempotent_response: Option<(String, String, u16, String)>,
+    /// A key the commit's request lets go, its claim only: an answer after which a retry may
+    /// run the operation again (a 5xx when the partner certainly did not act). With the
+    /// outcome, so that an outcome kept through a store fault lets it go when it lands.
+    pub releases: Option<KeyClaim>,
     /// The in-flight record this commit settles (its operation's journal id): removed. When it
     /// is no longer running (marked in doubt meanwhile, or gone), nothing of the commit is
     /// written: [`StoreError::Settled`].

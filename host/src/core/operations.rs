@@ -673,6 +673,10 @@ async fn execute(
         };
         if status < 500 {
             commit.idempotent_response = Some((k.scope.clone(), k.key.clone(), status, body));
+        } else {
+            // The key goes with the outcome (as the caller lets it go after), so that an
+            // outcome kept through a store fault does not hold it once it lands.
+            commit.releases = Some(k.claim());
         }
     }
     // Durability by operation class: a state change, and a read that changed a case (a status

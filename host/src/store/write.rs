@@ -390,6 +390,12 @@ fn statements(commit: &Commit, at: &str) -> Result<Vec<Statement>> {
             out.push(Statement::new(sql, vec![]));
         }
     }
+    if let Some(claim) = &commit.releases {
+        out.push(Statement::new(
+            "DELETE FROM idempotency WHERE scope = $1 AND key = $2 AND state = 'running' AND claimed_by = $3",
+            args![&claim.scope, &claim.key, &claim.claimed_by],
+        ));
+    }
     if let Some((scope, key, status, body)) = &commit.idempotent_response {
         out.push(Statement::new(
             "UPDATE idempotency SET state = 'done', status = $1, body = $2 WHERE scope = $3 AND key = $4",

@@ -975,6 +975,85 @@ async fn a_quote_waits_for_no_commit_and_an_accept_waits_for_its_own() {
     assert_eq!(status, StatusCode::OK, "{entry}");
 }
 
+/// A state change the partner refused for certain (a 5xx to the portal: here AAGI's 401, the
+/// panel's token wrong) whose outcome meets a store fault is kept, and lets its key go when it
+/// lands: the portal's retry with the key runs the operation again. (Before, the kept outcome
+/// never released the key: every retry heard `409 idempotency_key_in_flight` until a restart
+/// on SQLite, or the sweep's orphan age on PostgreSQL.)
+#[tokio::test]
+async fn a_refusal_kept_through_a_store_fault_lets_its_key_go_when_it_lands() {
+    let sim = AagiSimulator::start(
+        AagiSimConfig {
+            token: Some(AAGI_TOKEN.into()),
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .expect("AAGI simulator");
+    let proxy = FaultProxy::start(&sim.base_url()).await.expect("proxy");
+    let h = start_with(&format!(
+        r#"
+[panels.aagi-refused]
+adapter = "aagi-motor"
+base_url = "{proxy}"
+settings = {{ credential = "partner" }}
+limits = {{ breaker_failures = 100000 }}
+[panels.aagi-refused.credentials.partner]
+kind = "bearer"
+token = {{ value = "not-the-partners-token" }}
+"#,
+        proxy = proxy.base_url()
+    ))
+    .await;
+    let path = "/v1/panels/aagi-refused/policies";
+    proxy.queue(CONTRACTS, [Fault::Delay(Duration::from_millis(800))]);
+    let accept = {
+        let (client, url, body) = (h.client.clone(), h.url(path), application(&vin(700)));
+        tokio::spawn(async move {
+            let response = client
+                .post(url)
+                .bearer_auth(PORTAL)
+                .header("idempotency-key", "refused-kept")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        })
+    };
+    // Once the request is at the proxy (its in-flight record written), the store is locked.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proxy.counts().0 == 0 {
+        assert!(Instant::now() < deadline, "the accept never reached the partner");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let lock = StoreLock::take(&h.store_url).await;
+    let (status, body) = accept.await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+    lock.release().await;
+    // The kept outcome lands within its backoff (200 ms, doubling); then the key is free, and
+    // the retry runs: the partner refuses it again.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, body, _) = post_keyed(&h, path, "refused-kept", &application(&vin(700))).await;
+        if status == StatusCode::BAD_GATEWAY {
+            assert_eq!(body["error"]["code"], "partner_unauthorized", "{body}");
+            break;
+        }
+        assert!(
+            matches!(status, StatusCode::SERVICE_UNAVAILABLE | StatusCode::CONFLICT),
+            "{status}: {body}"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the key stayed held after the kept outcome landed: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(sim.contracts_per_vin().get(&vin(700)), None);
+}
+
 /// A write lock on the host's store held from another connection, as another process would.
 enum StoreLock {
     Sqlite(sqlx::SqliteConnection),
