@@ -39,7 +39,7 @@ pub use webhooks::{
 };
 pub use write::{learnt_ms, ms_of};
 
-use crate::model::{CaseKind, CaseStatus, Policy, Reference, Requirement};
+use crate::model::{CaseKind, CaseStatus, Policy, Reference, Requirement, RequirementStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -142,6 +142,11 @@ pub struct CaseChange {
     pub status: Option<CaseStatus>,
     pub policy: Option<Policy>,
     pub requirements: Option<Vec<Requirement>>,
+    /// `(code, status)`: requirements this change moves on from `requested` (a document
+    /// received, what is left waived once the case is decided), applied to the case's
+    /// requirements as they are when it is written, not as they were read: two uploads to one
+    /// case at once each keep their mark.
+    pub requirement_marks: Vec<(String, RequirementStatus)>,
     pub message: Option<String>,
     pub references: Vec<Reference>,
     /// The terms applied for (set by the accept that opens the case, and by a loading).

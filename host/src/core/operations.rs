@@ -623,7 +623,7 @@ async fn execute(
                     .map(|e| e.sent_at_ms)
                     .max();
                 if change.requirements.is_none() {
-                    change.requirements = fulfils.apply(&effect.requirements, change.status);
+                    change.requirement_marks = fulfils.marks(&effect.requirements, change.status);
                 }
                 if change.status == effect.current {
                     change.status = None;
@@ -838,37 +838,33 @@ impl Fulfils {
         }
     }
 
-    /// The case's requirements after the operation, if they change: what it fulfilled is
-    /// `received`; once the case is decided in the customer's favour (in force, approved), what
-    /// is still `requested` was not needed after all and is `waived`.
-    fn apply(&self, before: &[Requirement], status: Option<CaseStatus>) -> Option<Vec<Requirement>> {
+    /// What the operation moves on of the case's requirements (as read before it ran): what
+    /// it fulfilled is `received`; once the case is decided in the customer's favour (in force,
+    /// approved), what is still `requested` was not needed after all and is `waived`. The
+    /// store applies them to the requirements as they are then ([`CaseChange::requirement_marks`]).
+    fn marks(&self, before: &[Requirement], status: Option<CaseStatus>) -> Vec<(String, RequirementStatus)> {
         let decided = matches!(
             status,
             Some(CaseStatus::InForce | CaseStatus::ApplicationApproved)
         );
-        let mut changed = false;
-        let after = before
+        before
             .iter()
-            .map(|requirement| {
-                let mut requirement = requirement.clone();
-                if requirement.status == RequirementStatus::Requested {
-                    let met = match self {
-                        Fulfils::Document(code) => requirement.code == *code,
-                        Fulfils::Verification => requirement.kind == RequirementKind::Verification,
-                        Fulfils::Nothing => false,
-                    };
-                    if met {
-                        requirement.status = RequirementStatus::Received;
-                        changed = true;
-                    } else if decided {
-                        requirement.status = RequirementStatus::Waived;
-                        changed = true;
-                    }
+            .filter(|requirement| requirement.status == RequirementStatus::Requested)
+            .filter_map(|requirement| {
+                let met = match self {
+                    Fulfils::Document(code) => requirement.code == *code,
+                    Fulfils::Verification => requirement.kind == RequirementKind::Verification,
+                    Fulfils::Nothing => false,
+                };
+                if met {
+                    Some((requirement.code.clone(), RequirementStatus::Received))
+                } else if decided {
+                    Some((requirement.code.clone(), RequirementStatus::Waived))
+                } else {
+                    None
                 }
-                requirement
             })
-            .collect();
-        changed.then_some(after)
+            .collect()
     }
 }
 

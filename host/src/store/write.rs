@@ -120,6 +120,8 @@ impl Expect {
 #[derive(Debug)]
 pub(super) struct Statement {
     pub sql: Cow<'static, str>,
+    /// PostgreSQL's own text of the statement, where the two dialects differ (JSON).
+    pub postgres_sql: Option<&'static str>,
     pub args: Vec<Arg>,
     pub expect: Expect,
 }
@@ -128,8 +130,17 @@ impl Statement {
     pub(super) fn new(sql: impl Into<Cow<'static, str>>, args: Vec<Arg>) -> Statement {
         Statement {
             sql: sql.into(),
+            postgres_sql: None,
             args,
             expect: Expect::Any,
+        }
+    }
+
+    /// A statement written in each dialect: SQLite's `sqlite`, PostgreSQL's `postgres`.
+    fn dialects(sqlite: &'static str, postgres: &'static str, args: Vec<Arg>) -> Statement {
+        Statement {
+            postgres_sql: Some(postgres),
+            ..Statement::new(sqlite, args)
         }
     }
 
@@ -465,6 +476,33 @@ fn case_change(change: &super::CaseChange, at: &str, out: &mut Vec<Statement>) -
         )
         .expecting(Expect::Case(change.case_id.clone())),
     );
+    if !change.requirement_marks.is_empty() {
+        // Each mark moves a requirement still `requested` when this is written (by its code),
+        // whatever else another commit marked meanwhile; the order is kept.
+        let marks = json_text(Some(&change.requirement_marks))?;
+        out.push(Statement::dialects(
+            "UPDATE cases SET requirements = (
+                 SELECT json_group_array(json(COALESCE(
+                     (SELECT json_set(r.value, '$.status', json_extract(m.value, '$[1]'))
+                        FROM json_each($2) m
+                       WHERE json_extract(m.value, '$[0]') = json_extract(r.value, '$.code')
+                         AND json_extract(r.value, '$.status') = 'requested'),
+                     r.value)))
+                   FROM json_each(cases.requirements) r)
+             WHERE id = $1",
+            "UPDATE cases SET requirements = COALESCE((
+                 SELECT jsonb_agg(COALESCE(
+                     (SELECT jsonb_set(r.value, '{status}', m.value -> 1)
+                        FROM jsonb_array_elements($2::jsonb) m
+                       WHERE m.value ->> 0 = r.value ->> 'code' AND r.value ->> 'status' = 'requested'
+                       LIMIT 1),
+                     r.value) ORDER BY r.ordinality)
+                   FROM jsonb_array_elements(cases.requirements::jsonb) WITH ORDINALITY AS r(value, ordinality)),
+                 '[]'::jsonb)::text
+             WHERE id = $1",
+            args![&change.case_id, marks],
+        ));
+    }
     if let Some(status) = status {
         out.push(Statement::new(
             concat!(
@@ -528,7 +566,7 @@ pub(super) async fn run_sqlx(
             skip -= 1;
             continue;
         }
-        let mut query = sqlx::query(&statement.sql);
+        let mut query = sqlx::query(statement.postgres_sql.unwrap_or(&statement.sql));
         for arg in &statement.args {
             query = match arg {
                 Arg::Text(text) => query.bind(text.as_deref()),

@@ -672,3 +672,89 @@ async fn a_confirmed_case_by_case_policy_carries_the_applied_terms_and_the_loadi
         "{c}"
     );
 }
+
+/// Two documents uploaded to one case at once, AAP slow to answer both: each upload read the
+/// case's requirements before the other's outcome was written, and both stay `received`. (Before,
+/// each outcome wrote the whole list as it had read it: the later one set the other's document
+/// back to `requested`, though the portal had heard it received.)
+#[tokio::test]
+async fn two_documents_uploaded_at_once_are_both_received() {
+    use panelgate_tests::faults::{Fault as ProxyFault, FaultProxy};
+    let h = start().await;
+    let proxy = FaultProxy::start(&h.a03.base_url()).await.expect("proxy");
+    let base = h
+        .another_host(&format!(
+            r#"
+[panels.A09]
+adapter = "aap-h2h"
+base_url = "{proxy}"
+settings = {{ line = "life" }}
+[panels.A09.credentials.partner]
+kind = "basic"
+username = {{ value = "{PANEL_USER}" }}
+password = {{ value = "{PANEL_PASSWORD}" }}
+[panels.A09.callback_auth]
+kind = "basic"
+username = {{ value = "{CALLBACK_USER}" }}
+password = {{ value = "{CALLBACK_PASSWORD}" }}
+"#,
+            proxy = proxy.base_url()
+        ))
+        .await;
+    let (status, body) = h
+        .post_to(
+            &base,
+            "/v1/panels/A09/policies",
+            &with_loan(example("A03", "accept-cbc"), "AT-ONCE-1"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let case_id = body["case_id"].as_str().unwrap().to_string();
+    let codes = ["B-BJTM-0001", "B-BJTM-0002"];
+    // Each upload waits at the proxy, so that both have read the case before either answers.
+    proxy.queue(
+        "/akseptasi/dokumen",
+        [ProxyFault::Delay(std::time::Duration::from_millis(600)); 2],
+    );
+    let uploads = codes.map(|code| {
+        let (client, url) = (
+            h.client.clone(),
+            format!("{base}/v1/panels/A09/policies/{case_id}/documents"),
+        );
+        tokio::spawn(async move {
+            let form = reqwest::multipart::Form::new().text("code", code).part(
+                "file",
+                reqwest::multipart::Part::bytes(pdf())
+                    .file_name("doc.pdf")
+                    .mime_str("application/pdf")
+                    .unwrap(),
+            );
+            let response = client
+                .post(url)
+                .bearer_auth(PORTAL)
+                .header("idempotency-key", format!("at-once-{code}"))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.text().await.unwrap())
+        })
+    });
+    for upload in uploads {
+        let (status, body) = upload.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // The case as stored (a portal's `GET` would ask AAP again).
+    let (status, detail) = h.admin_get(&format!("/admin/cases/{case_id}")).await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    let case = &detail["case"];
+    for code in codes {
+        let requirement = case["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["code"] == code)
+            .unwrap_or_else(|| panic!("no requirement {code}: {case}"));
+        assert_eq!(requirement["status"], "received", "{code}: {case}");
+    }
+}

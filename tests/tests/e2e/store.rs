@@ -26,6 +26,86 @@ fn commit(ids: &[String]) -> Commit {
     }
 }
 
+/// Two uploads to one case at once: each read the case's requirements before the other's
+/// outcome was written, and each marks its own document received. Both marks stay, in the
+/// requirements' order, whichever commit lands last; a requirement already moved on is not
+/// moved back. (Before, each outcome wrote the whole list as it had read it, and the last
+/// commit undid the other's mark.) On the suite's store: SQLite's and PostgreSQL's JSON differ.
+#[tokio::test]
+async fn two_uploads_at_once_each_keep_their_requirement_received() {
+    use panelgate::model::{CaseKind, CaseStatus, Requirement, RequirementKind, RequirementStatus};
+    use panelgate::store::CaseChange;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&store_url(dir.path()).await, Durability::Full)
+        .await
+        .unwrap();
+    let requirement = |code: &str, status| Requirement {
+        code: code.into(),
+        name: format!("document {code}"),
+        kind: RequirementKind::Document,
+        status,
+        due: None,
+    };
+    store
+        .commit(Commit {
+            cases: vec![CaseChange {
+                case_id: "case-1".into(),
+                create: Some(("A03".into(), CaseKind::Policy, None, None)),
+                status: Some(CaseStatus::PendingDocuments),
+                requirements: Some(vec![
+                    requirement("A", RequirementStatus::Requested),
+                    requirement("B", RequirementStatus::Requested),
+                    requirement("C", RequirementStatus::Waived),
+                ]),
+                source: "accept".into(),
+                ..CaseChange::default()
+            }],
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+    // Marks as each upload made them from the same read; the last one also (wrongly, as a stale
+    // read would) asks to waive `C`, which is not `requested` any more and must stay as it is.
+    let upload = |marks: Vec<(String, RequirementStatus)>| Commit {
+        cases: vec![CaseChange {
+            case_id: "case-1".into(),
+            requirement_marks: marks,
+            source: "upload".into(),
+            ..CaseChange::default()
+        }],
+        ..Commit::default()
+    };
+    store
+        .commit(upload(vec![("A".into(), RequirementStatus::Received)]))
+        .await
+        .unwrap();
+    store
+        .commit(upload(vec![
+            ("B".into(), RequirementStatus::Received),
+            ("C".into(), RequirementStatus::Received),
+        ]))
+        .await
+        .unwrap();
+    let case = store.case("A03", "case-1").await.unwrap().expect("the case");
+    let statuses: Vec<(String, RequirementStatus)> = case
+        .requirements
+        .iter()
+        .map(|r| (r.code.clone(), r.status.clone()))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("A".to_string(), RequirementStatus::Received),
+            ("B".to_string(), RequirementStatus::Received),
+            ("C".to_string(), RequirementStatus::Waived),
+        ]
+    );
+    assert_eq!(
+        case.requirements[0].name, "document A",
+        "the rest of each entry is kept"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commits_share_transactions_and_fail_alone() {
     let dir = tempfile::tempdir().unwrap();
