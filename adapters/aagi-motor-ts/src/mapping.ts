@@ -406,7 +406,8 @@ function party(p: c.Party, at: string, insured: boolean, digital: boolean,
       if (type) ids.push({ identityType: type, identityNumber: i.number });
     }
     if (!ids.length) issues.add(`${path}.identities`, 'needs a national_id or passport');
-    if (insured && person.nationality === undefined) issues.add(`${path}.nationality`, 'is required for the insured');
+    // AAGI requires it of every person it is sent: the insured, a beneficiary, a payer.
+    if (person.nationality === undefined) issues.add(`${path}.nationality`, 'is required for a person AAGI is sent');
     const birth = validDate(person.birthDate, `${path}.birth_date`, true, issues);
     if (insured && digital && person.email === undefined) {
       issues.add(`${path}.email`, 'is required for an e-policy (digital_policy)');

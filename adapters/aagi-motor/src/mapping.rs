@@ -548,8 +548,9 @@ fn party(
             if ids.is_empty() {
                 issues.add(format!("{path}.identities"), "needs a national_id or passport");
             }
-            if insured && person.nationality.is_none() {
-                issues.add(format!("{path}.nationality"), "is required for the insured");
+            if person.nationality.is_none() {
+                // AAGI requires it of every person it is sent: the insured, a beneficiary, a payer.
+                issues.add(format!("{path}.nationality"), "is required for a person AAGI is sent");
             }
             let birth = valid_date(
                 person.birth_date.as_ref(),

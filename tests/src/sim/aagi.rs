@@ -537,9 +537,10 @@ fn check_party(
                 return Err(bad("identityType must be NRIC or PASS".into()));
             }
             let id = text(doc, "identityNumber").map_err(bad)?;
-            if insured {
-                text(p, "nationality").map_err(bad)?;
-            }
+            // The seed's tables for insuredPerson, beneficiary and payer alike: "nationality |
+            // String | Yes | No | The nationality of policy person" (required for a PERSON).
+            // (The distilled page names it for the insured only.)
+            text(p, "nationality").map_err(bad)?;
             date(p, "birthDate", true).map_err(bad)?;
             length(Some(text(p, "mobilePhone").map_err(bad)?), "mobilePhone", 10).map_err(bad)?;
             let email = opt_text(p, "emailAddress").map_err(bad)?;
@@ -793,6 +794,28 @@ mod tests {
             assert_eq!(p["additionalCosts"][0]["amount"], json!(vat));
             assert_eq!(p["additionalCosts"][1]["amount"], json!(stamp));
             assert_eq!(p["grossPremium"], json!(gross));
+        }
+    }
+
+    /// The seed asks a PERSON's nationality in the beneficiary's and the payer's tables as in
+    /// the insured's ("nationality | String | Yes | No").
+    #[test]
+    fn a_beneficiary_or_payer_person_needs_a_nationality() {
+        let address = |kind: &str| {
+            json!({ "type": kind, "addressLine1": "1 Road", "district": "8", "subDistrict": "95",
+                    "state": "0", "postalCode": "10400" })
+        };
+        let person = json!({
+            "type": "PERSON", "title": "MR", "firstName": "A", "lastName": "B", "gender": "MALE",
+            "identificationDocuments": [{ "identityType": "NRIC", "identityNumber": "1234567890123" }],
+            "nationality": "TH", "birthDate": "1990-01-01", "mobilePhone": "0812345678",
+            "addresses": [address("REGISTER"), address("CURRENT")],
+        });
+        let mut without = person.clone();
+        without.as_object_mut().unwrap().remove("nationality");
+        for role in ["beneficiary", "payer"] {
+            assert!(check_party(person.as_object().unwrap(), role, false, false, "110").is_ok());
+            assert!(check_party(without.as_object().unwrap(), role, false, false, "110").is_err());
         }
     }
 

@@ -270,3 +270,36 @@ async fn a_verify_answered_with_a_null_contract_id_is_pending() {
     assert_eq!(body["result"]["outcome"], "pending");
     assert_eq!(body["result"]["references"], json!([]), "{body}");
 }
+
+/// A beneficiary who is a person needs a nationality, as the insured does (the seed's tables:
+/// "nationality | String | Yes | No" for each): refused naming the field before AAGI is called.
+/// (Before, the adapter sent `"nationality": null`, which AAGI would refuse.)
+#[tokio::test]
+async fn a_beneficiary_person_without_a_nationality_is_refused_before_aagi_sees_it() {
+    let h = start().await;
+    let mut application = example("aagi-motor", "accept");
+    let mut beneficiary = application["parties"][0].clone();
+    beneficiary["role"] = json!("beneficiary");
+    beneficiary["detail"]["person"]
+        .as_object_mut()
+        .unwrap()
+        .remove("nationality");
+    application["parties"]
+        .as_array_mut()
+        .unwrap()
+        .push(beneficiary);
+    let index = application["parties"].as_array().unwrap().len() - 1;
+    let before = h.aagi.requests().len();
+    let (status, body) = h.post("/v1/panels/aagi-motor/policies", &application).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let path = format!("parties[{index}].detail.person.nationality");
+    assert!(
+        body["error"]["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["path"] == path.as_str()),
+        "{body}"
+    );
+    assert_eq!(h.aagi.requests().len(), before, "AAGI was not called");
+}
