@@ -288,7 +288,9 @@ pub fn now() -> String {
     stored_time(time::OffsetDateTime::now_utc())
 }
 
-fn stored_time(at: time::OffsetDateTime) -> String {
+/// `at` as the store writes times: UTC, all nine digits of the second's fraction, so that
+/// times compare as text as they do in time.
+pub(crate) fn stored_time(at: time::OffsetDateTime) -> String {
     const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
     );

@@ -550,7 +550,10 @@ fn party(
             }
             if person.nationality.is_none() {
                 // AAGI requires it of every person it is sent: the insured, a beneficiary, a payer.
-                issues.add(format!("{path}.nationality"), "is required for a person AAGI is sent");
+                issues.add(
+                    format!("{path}.nationality"),
+                    "is required for a person AAGI is sent",
+                );
             }
             let birth = valid_date(
                 person.birth_date.as_ref(),

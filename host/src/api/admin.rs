@@ -374,15 +374,15 @@ pub enum JournalStatus {
     Error,
 }
 
-/// A time parameter as the store writes times (RFC 3339 in UTC), or the error naming it.
+/// A time parameter as the store writes times (UTC, nine digits of fraction: they compare as
+/// text), or the error naming it.
 fn store_time(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError> {
     use time::format_description::well_known::Rfc3339;
     value
         .map(|v| {
             time::OffsetDateTime::parse(v, &Rfc3339)
-                .ok()
-                .and_then(|t| t.to_offset(time::UtcOffset::UTC).format(&Rfc3339).ok())
-                .ok_or_else(|| {
+                .map(crate::store::stored_time)
+                .map_err(|_| {
                     ApiError::invalid(field, "must be a time in RFC 3339, e.g. `2026-01-31T08:00:00Z`")
                 })
         })
@@ -616,5 +616,22 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
             Json(json!({ "ready": false, "store": e.to_string() })),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A filter's time compares with the stored times as text: `08:00:00Z` is before every
+    /// time written within that second (`08:00:00.5…Z`), as it is in time. (RFC 3339's
+    /// shortest form, `…00Z`, sorted after them: `since` dropped that second's entries.)
+    #[test]
+    fn a_filters_time_is_written_as_stored_times_are() {
+        let since = super::store_time("since", Some("2026-01-31T15:00:00+07:00"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(since, "2026-01-31T08:00:00.000000000Z");
+        let written = crate::store::stored_time(time::macros::datetime!(2026-01-31 08:00:00.5 UTC));
+        assert!(since < written);
+        assert!(super::store_time("since", Some("yesterday")).is_err());
     }
 }

@@ -379,6 +379,11 @@ async fn upload(
                     ),
                 ));
             }
+            if part.data.contains(&0) {
+                // As in a JSON body: an adapter that passes a NUL on faults, after its partner
+                // may have acted.
+                return Err(ApiError::invalid(&part.name, "must not contain a NUL character"));
+            }
             String::from_utf8(part.data.clone())
                 .map_err(|_| ApiError::invalid(&part.name, "must be UTF-8 text"))
         };

@@ -284,10 +284,7 @@ async fn a_beneficiary_person_without_a_nationality_is_refused_before_aagi_sees_
         .as_object_mut()
         .unwrap()
         .remove("nationality");
-    application["parties"]
-        .as_array_mut()
-        .unwrap()
-        .push(beneficiary);
+    application["parties"].as_array_mut().unwrap().push(beneficiary);
     let index = application["parties"].as_array().unwrap().len() - 1;
     let before = h.aagi.requests().len();
     let (status, body) = h.post("/v1/panels/aagi-motor/policies", &application).await;

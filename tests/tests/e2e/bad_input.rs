@@ -363,4 +363,22 @@ async fn a_nul_character_in_any_string_is_never_a_500() {
     let (status, answer) = h.get("/v1/panels/A03/policies/case%00").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(answer["error"]["issues"][0]["path"], "url");
+    // An upload's text field, as a JSON string: refused naming the part, AAP never asked.
+    let (status, body) = h
+        .post("/v1/panels/A03/policies", &example("A03", "accept-cbc"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let case = body["case_id"].as_str().unwrap();
+    let before = h.a03.requests().len();
+    let (status, answer) = h
+        .upload(
+            &format!("/v1/panels/A03/policies/{case}/documents"),
+            "B-BJTM-0001\u{0}",
+            "doc.pdf",
+            pdf(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["issues"][0]["path"], "code", "{answer}");
+    assert_eq!(h.a03.requests().len(), before, "AAP was not asked");
 }
