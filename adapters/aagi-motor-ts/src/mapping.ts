@@ -52,6 +52,18 @@ function chars(s: string): number {
   return Array.from(s).length;
 }
 
+/** AAGI 6.2's remarks: the coverage items a plan does not cover, whose sum must be "0" or null. */
+function notCovered(plan: string): string[] {
+  switch (plan) {
+    case 'VMI1':
+      return ['FL'];
+    case 'VMI3':
+      return ['OD', 'DD', 'FL'];
+    default:
+      return [];
+  }
+}
+
 /** AAGI 6.2: coverage items each plan must carry when coverages are given. */
 function mandatoryItems(plan: string): string[] {
   const thirdParty = ['TPBI_PERSON', 'TPBI_ACCIDENT', 'TPPD', 'PA', 'ME', 'BB'];
@@ -227,11 +239,17 @@ function packageFor(plan: string, sumInsured: c.Money | undefined, coverages: c.
     for (const missing of mandatoryItems(plan).filter((m) => !codes.includes(m))) {
       issues.add('coverages', `${plan} needs coverage item \`${missing}\` (AAGI 6.2)`);
     }
-    items = coverages.map((x, i) => ({
-      name: x.name ?? null,
-      code: x.code,
-      sumInsured: (x.sumInsured && number(x.sumInsured, `coverages[${i}].sum_insured`, issues)) ?? null,
-    }));
+    items = coverages.map((x, i) => {
+      const path = `coverages[${i}].sum_insured`;
+      if (x.sumInsured && notCovered(plan).includes(x.code) && Number(x.sumInsured.amount.trim()) !== 0) {
+        issues.add(path, `must be 0 or absent: ${plan} does not cover \`${x.code}\` (AAGI 6.2)`);
+      }
+      return {
+        name: x.name ?? null,
+        code: x.code,
+        sumInsured: (x.sumInsured && number(x.sumInsured, path, issues)) ?? null,
+      };
+    });
   }
   const out: wire.Package = {
     name: 'GRANU',

@@ -41,6 +41,16 @@ fn mandatory_items(plan: &str) -> &'static [&'static str] {
     }
 }
 
+/// AAGI 6.2's remarks: the coverage items a plan does not cover, whose sum must be "0" or null
+/// (else AAGI answers 003).
+fn not_covered(plan: &str) -> &'static [&'static str] {
+    match plan {
+        "VMI1" => &["FL"],
+        "VMI3" => &["OD", "DD", "FL"],
+        _ => &[],
+    }
+}
+
 pub fn number(money: &Money, path: &str, issues: &mut Issues) -> Option<Number> {
     if money.currency != CURRENCY {
         issues.add(
@@ -283,13 +293,25 @@ fn package(
             coverages
                 .iter()
                 .enumerate()
-                .map(|(i, c)| wire::CoverageItem {
-                    name: c.name.clone(),
-                    code: c.code.clone(),
-                    sum_insured: c
-                        .sum_insured
-                        .as_ref()
-                        .and_then(|m| number(m, &format!("coverages[{i}].sum_insured"), issues)),
+                .map(|(i, c)| {
+                    let path = format!("coverages[{i}].sum_insured");
+                    let covered = !not_covered(plan).contains(&c.code.as_str());
+                    if let Some(m) = c.sum_insured.as_ref().filter(|_| !covered)
+                        && m.amount.trim().parse::<f64>() != Ok(0.0)
+                    {
+                        issues.add(
+                            &path,
+                            format!(
+                                "must be 0 or absent: {plan} does not cover `{}` (AAGI 6.2)",
+                                c.code
+                            ),
+                        );
+                    }
+                    wire::CoverageItem {
+                        name: c.name.clone(),
+                        code: c.code.clone(),
+                        sum_insured: c.sum_insured.as_ref().and_then(|m| number(m, &path, issues)),
+                    }
                 })
                 .collect(),
         )

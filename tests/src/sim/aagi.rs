@@ -295,6 +295,16 @@ fn mandatory_items(plan: &str) -> &'static [&'static str] {
     }
 }
 
+/// The coverage items a plan does not cover, whose sum must be "0" or null (the remarks of the
+/// seed's "Coverage Items: mandatory fields").
+fn not_covered(plan: &str) -> &'static [&'static str] {
+    match plan {
+        "VMI1" => &["FL"],
+        "VMI3" => &["OD", "DD", "FL"],
+        _ => &[],
+    }
+}
+
 /// The plan of the single package, its coverage items as given, and the package's sum insured.
 struct PackageRequest {
     plan: String,
@@ -375,6 +385,18 @@ fn check_packages(
                 .collect();
             if let Some(missing) = mandatory_items(code).iter().find(|m| !codes.contains(m)) {
                 return Err(Err(format!("{code} lacks {missing}")));
+            }
+            // The same table's remarks: OD and DD "VMI3 should be “0” or null", FL "VMI1 and
+            // VMI3 should be “0” or null"; the FAQ answers a wrong coverage item with 003.
+            for item in items {
+                let item_code = item.get("code").and_then(Value::as_str).unwrap_or_default();
+                let zero = match item.get("sumInsured") {
+                    None | Some(Value::Null) => true,
+                    Some(sum) => sum.as_f64() == Some(0.0) || sum.as_str() == Some("0"),
+                };
+                if not_covered(code).contains(&item_code) && !zero {
+                    return Err(Err(format!("{code}: {item_code} should be 0 or null")));
+                }
             }
             Some(items.clone())
         }
@@ -817,6 +839,28 @@ mod tests {
             assert!(check_party(person.as_object().unwrap(), role, false, false, "110").is_ok());
             assert!(check_party(without.as_object().unwrap(), role, false, false, "110").is_err());
         }
+    }
+
+    /// The remarks of the seed's coverage-item table: FL "VMI1 and VMI3 should be “0” or
+    /// null", OD and DD "VMI3 should be “0” or null"; a wrong item is 003.
+    #[test]
+    fn an_item_the_plan_does_not_cover_must_be_zero_or_null() {
+        let body = |plan: &str, code: &str, sum: Value| {
+            let mut items: Vec<Value> = mandatory_items(plan)
+                .iter()
+                .map(|c| json!({ "code": c, "sumInsured": 100000 }))
+                .collect();
+            items.push(json!({ "code": code, "sumInsured": sum }));
+            json!({ "productPackages": [{ "name": "GRANU", "coverages": [
+                { "code": plan, "sumInsured": 700000, "coverageItems": items }
+            ] }] })
+        };
+        let check = |b: Value| check_packages(b.as_object().unwrap(), "VMI", false).map(|_| ());
+        assert!(matches!(check(body("VMI1", "FL", json!(300000))), Err(Err(_))));
+        assert!(matches!(check(body("VMI3", "OD", json!(1))), Err(Err(_))));
+        assert!(check(body("VMI1", "FL", json!(0))).is_ok());
+        assert!(check(body("VMI3", "DD", Value::Null)).is_ok());
+        assert!(check(body("VMI2+", "RA85", json!(5))).is_ok());
     }
 
     #[test]
