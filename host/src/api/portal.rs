@@ -858,8 +858,10 @@ pub async fn notify(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct EventsQuery {
-    /// Resume after this cursor (from a previous page's `next_cursor`).
+    /// Resume after this cursor (from a previous page's `next_cursor`); empty: from the
+    /// beginning. A cursor past the feed's last position is `422`: not this feed's.
     pub after: Option<String>,
+    /// Events per page: 1 to 1,000 (default 100; outside that, the nearest).
     pub limit: Option<i64>,
 }
 
@@ -882,8 +884,25 @@ pub async fn events(
             .parse::<i64>()
             .map_err(|_| ApiError::invalid("after", "must be a cursor from this feed"))?,
     };
+    if after < 0 {
+        return Err(ApiError::invalid("after", "must be a cursor from this feed"));
+    }
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let events = state.store.events_after(after, limit).await?;
+    // Positions are never taken back: a cursor past the last one is not this feed's (another
+    // store's, a restored backup's), and following it would skip every event until the feed
+    // caught up with it, in silence.
+    if events.is_empty() && after > 0 {
+        let head = state.store.events_head().await?;
+        if after > head {
+            return Err(ApiError::invalid(
+                "after",
+                format!(
+                    "is past this feed's last position ({head}): not a cursor from this feed; start again from the beginning (`after` empty)"
+                ),
+            ));
+        }
+    }
     let next_cursor = events
         .last()
         .map(|e| e.cursor.clone())

@@ -382,3 +382,28 @@ async fn a_nul_character_in_any_string_is_never_a_500() {
     assert_eq!(answer["error"]["issues"][0]["path"], "code", "{answer}");
     assert_eq!(h.a03.requests().len(), before, "AAP was not asked");
 }
+
+/// A feed cursor that is not this feed's (past its last position: another store's, a restored
+/// backup's) or negative is 422 naming `after`; the last position itself is an empty page.
+/// (Before, it answered an empty page and the same cursor back: the portal waited in silence,
+/// missing every event, until the feed caught up with it.)
+#[tokio::test]
+async fn a_cursor_from_another_feed_is_422_naming_after() {
+    let h = start().await;
+    let (status, body) = h
+        .post("/v1/panels/A03/policies", &example("A03", "accept-cac"))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, page) = h.get("/v1/events?after=").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let head: i64 = page["next_cursor"].as_str().unwrap().parse().unwrap();
+    assert!(head > 0, "{page}");
+    let (status, page) = h.get(&format!("/v1/events?after={head}")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["events"], json!([]));
+    for after in [format!("{}", head + 1_000), "-1".to_string()] {
+        let (status, body) = h.get(&format!("/v1/events?after={after}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{after}: {body}");
+        assert_eq!(body["error"]["issues"][0]["path"], "after", "{body}");
+    }
+}
