@@ -262,12 +262,18 @@ pub async fn bearer_guard(token: String, request: Request, next: Next) -> Respon
 }
 
 /// Checks `Authorization: Bearer <token>` in constant time, the token exactly as configured:
-/// whitespace around it is not trimmed, so a token has one spelling.
+/// whitespace around it is not trimmed, so a token has one spelling. The scheme's name is
+/// case-insensitive (RFC 9110 11.1): `bearer` and `BEARER` are the same scheme.
 pub fn require_bearer(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
+    const SCHEME: &str = "Bearer ";
     let given = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .filter(|v| {
+            v.get(..SCHEME.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(SCHEME))
+        })
+        .map(|v| &v[SCHEME.len()..])
         .ok_or(ApiError::Unauthenticated)?;
     if constant_time_eq(given.as_bytes(), token.as_bytes()) {
         Ok(())
@@ -379,6 +385,15 @@ mod tests {
             require_bearer(&headers, "portal-token")
         };
         assert!(with("Bearer portal-token").is_ok());
+        assert!(
+            with("bearer portal-token").is_ok(),
+            "the scheme is case-insensitive"
+        );
+        assert!(
+            with("BEARER portal-token").is_ok(),
+            "the scheme is case-insensitive"
+        );
+        assert!(with("Basic portal-token").is_err());
         for spelled in [
             "Bearer portal-token ",
             "Bearer  portal-token",

@@ -303,6 +303,13 @@ impl IntoResponse for ApiError {
             tracing::error!("internal error: {e:#}");
         }
         let mut response = (self.status(), Json(self.body())).into_response();
+        if let ApiError::Unauthenticated = self {
+            // A 401 names the scheme that would be taken (RFC 9110 11.6.1).
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
         if let Some(seconds) = self.retry_after() {
             response
                 .headers_mut()

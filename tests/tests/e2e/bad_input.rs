@@ -96,6 +96,16 @@ async fn a_bad_token_is_401() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    // A 401 names the scheme it takes; the scheme's name is case-insensitive.
+    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    let response = h
+        .client
+        .get(h.url("/v1/panels"))
+        .header("authorization", format!("bearer {PORTAL}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "`bearer` is `Bearer`");
 }
 
 #[tokio::test]
