@@ -491,8 +491,12 @@ impl Store {
     ) -> Result<u64> {
         let _turn = self.turn().await;
         Ok(sqlx::query(
-            // A lease held stays: an attempt in flight is not doubled by its replay.
-            "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = $5
+            // A lease held keeps its end, so an attempt in flight is not doubled by its replay;
+            // but not its holder: that attempt, answered after the replay, records nothing, and
+            // the replay is sent once the lease ends. (Kept, the attempt marked the replayed
+            // delivery delivered, and the replay was never sent.)
+            "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = $5,
+                 leased_by = NULL
              WHERE subscription_id = $1 AND ($2 IS NULL OR event_id = $2)
                AND created_ms >= $3 AND created_ms <= $4",
         )
@@ -511,6 +515,79 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::{Commit, NewEvent};
+
+    /// A replay of a delivery whose attempt is in flight: the attempt, answered after it,
+    /// records nothing, and the delivery is due again once the attempt's lease ends, so the
+    /// replay is sent. (Before, the attempt marked it delivered and the replay never went out,
+    /// though the operator heard it queued.)
+    #[tokio::test]
+    async fn a_replay_of_a_delivery_in_flight_is_sent_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
+        store
+            .create_subscription(&NewSubscription {
+                id: "portal".into(),
+                url: "http://127.0.0.1:9/hooks".into(),
+                kinds: vec![],
+                panels: vec![],
+                description: None,
+                secret: "whsec_dGVzdA==".into(),
+                source: "admin",
+            })
+            .await
+            .unwrap();
+        store
+            .commit(Commit {
+                events: vec![NewEvent {
+                    panel: "A03".into(),
+                    case_id: None,
+                    kind: "status_changed".into(),
+                    dedup_key: "test:one".into(),
+                    status: None,
+                    payload: serde_json::json!({}),
+                    flagged: None,
+                    case_ref: None,
+                    learnt_ms: None,
+                }],
+                ..Commit::default()
+            })
+            .await
+            .unwrap();
+        store.scan_subscriptions(10).await.unwrap();
+        let lease_end = now_ms() + 300;
+        let claimed = store.claim_deliveries("host-a", lease_end, 10).await.unwrap();
+        assert_eq!(claimed.len(), 1, "{claimed:?}");
+        let replayed = store
+            .replay_deliveries("portal", None, i64::MIN, i64::MAX)
+            .await
+            .unwrap();
+        assert_eq!(replayed, 1);
+        // Not leased again while the attempt's lease lasts: the attempt is not doubled.
+        assert!(
+            store
+                .claim_deliveries("host-b", now_ms() + 60_000, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let delivered = Attempt {
+            status: Some(200),
+            error: None,
+            latency_ms: 1,
+            outcome: AttemptOutcome::Delivered,
+        };
+        store.record_attempt(&claimed[0], &delivered).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(
+            u64::try_from(lease_end - now_ms()).unwrap_or(0) + 50,
+        ))
+        .await;
+        let again = store
+            .claim_deliveries("host-b", now_ms() + 60_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(again.len(), 1, "the replay is sent after the attempt in flight");
+    }
 
     /// A give-up recorded after an operator enabled the subscription again (the attempt was in
     /// flight when another delivery's give-up disabled it) neither fails the deliveries the
