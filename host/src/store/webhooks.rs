@@ -516,16 +516,14 @@ mod tests {
     use super::*;
     use crate::store::{Commit, NewEvent};
 
-    /// A replay of a delivery whose attempt is in flight: the attempt, answered after it,
-    /// records nothing, and the delivery is due again once the attempt's lease ends, so the
-    /// replay is sent. (Before, the attempt marked it delivered and the replay never went out,
-    /// though the operator heard it queued.)
-    #[tokio::test]
-    async fn a_replay_of_a_delivery_in_flight_is_sent_after_it() {
+    /// A store on a fresh SQLite file with the subscription `portal` (every kind, every panel)
+    /// and one `status_changed` event for each of `cases`, queued to it for delivery. The folder
+    /// is returned beside it: the file goes with it.
+    async fn subscribed_store(cases: &[&str]) -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
         let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
-        store
+        let created = store
             .create_subscription(&NewSubscription {
                 id: "portal".into(),
                 url: "http://127.0.0.1:9/hooks".into(),
@@ -537,24 +535,39 @@ mod tests {
             })
             .await
             .unwrap();
+        assert!(created);
+        let events = cases
+            .iter()
+            .map(|case| NewEvent {
+                panel: "A03".into(),
+                case_id: None,
+                kind: "status_changed".into(),
+                dedup_key: format!("test:{case}"),
+                status: None,
+                payload: serde_json::json!({ "case": case }),
+                flagged: None,
+                case_ref: None,
+                learnt_ms: None,
+            })
+            .collect();
         store
             .commit(Commit {
-                events: vec![NewEvent {
-                    panel: "A03".into(),
-                    case_id: None,
-                    kind: "status_changed".into(),
-                    dedup_key: "test:one".into(),
-                    status: None,
-                    payload: serde_json::json!({}),
-                    flagged: None,
-                    case_ref: None,
-                    learnt_ms: None,
-                }],
+                events,
                 ..Commit::default()
             })
             .await
             .unwrap();
         store.scan_subscriptions(10).await.unwrap();
+        (dir, store)
+    }
+
+    /// A replay of a delivery whose attempt is in flight: the attempt, answered after it,
+    /// records nothing, and the delivery is due again once the attempt's lease ends, so the
+    /// replay is sent. (Before, the attempt marked it delivered and the replay never went out,
+    /// though the operator heard it queued.)
+    #[tokio::test]
+    async fn a_replay_of_a_delivery_in_flight_is_sent_after_it() {
+        let (_dir, store) = subscribed_store(&["one"]).await;
         let lease_end = now_ms() + 300;
         let claimed = store.claim_deliveries("host-a", lease_end, 10).await.unwrap();
         assert_eq!(claimed.len(), 1, "{claimed:?}");
@@ -595,41 +608,7 @@ mod tests {
     /// over another host's lease.
     #[tokio::test]
     async fn an_attempt_whose_lease_was_lost_records_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("store.db").display());
-        let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
-        let created = store
-            .create_subscription(&NewSubscription {
-                id: "portal".into(),
-                url: "http://127.0.0.1:9/hooks".into(),
-                kinds: vec![],
-                panels: vec![],
-                description: None,
-                secret: "whsec_dGVzdA==".into(),
-                source: "admin",
-            })
-            .await
-            .unwrap();
-        assert!(created);
-        let event = |case: &str| NewEvent {
-            panel: "A03".into(),
-            case_id: None,
-            kind: "status_changed".into(),
-            dedup_key: format!("test:{case}"),
-            status: None,
-            payload: serde_json::json!({ "case": case }),
-            flagged: None,
-            case_ref: None,
-            learnt_ms: None,
-        };
-        store
-            .commit(Commit {
-                events: vec![event("one"), event("two")],
-                ..Commit::default()
-            })
-            .await
-            .unwrap();
-        store.scan_subscriptions(10).await.unwrap();
+        let (_dir, store) = subscribed_store(&["one", "two"]).await;
         let claimed = store
             .claim_deliveries("host-a", now_ms() + 60_000, 10)
             .await

@@ -683,23 +683,7 @@ async fn two_documents_uploaded_at_once_are_both_received() {
     let h = start().await;
     let proxy = FaultProxy::start(&h.a03.base_url()).await.expect("proxy");
     let base = h
-        .another_host(&format!(
-            r#"
-[panels.A09]
-adapter = "aap-h2h"
-base_url = "{proxy}"
-settings = {{ line = "life" }}
-[panels.A09.credentials.partner]
-kind = "basic"
-username = {{ value = "{PANEL_USER}" }}
-password = {{ value = "{PANEL_PASSWORD}" }}
-[panels.A09.callback_auth]
-kind = "basic"
-username = {{ value = "{CALLBACK_USER}" }}
-password = {{ value = "{CALLBACK_PASSWORD}" }}
-"#,
-            proxy = proxy.base_url()
-        ))
+        .another_host(&aap_panel("A09", "life", &proxy.base_url(), ""))
         .await;
     let (status, body) = h
         .post_to(

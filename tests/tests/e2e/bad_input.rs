@@ -212,16 +212,10 @@ async fn a_state_change_without_an_idempotency_key_is_422_and_the_partner_never_
     let h = start().await;
     let (status, cases_before) = h.admin_get("/admin/cases?panel=A03").await;
     assert_eq!(status, StatusCode::OK, "{cases_before}");
-    let response = h
-        .client
-        .post(h.url("/v1/panels/A03/policies"))
-        .bearer_auth(PORTAL)
-        .json(&example("A03", "accept-cac"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: serde_json::Value = response.json().await.unwrap();
+    // post_raw sends no Idempotency-Key.
+    let accept = example("A03", "accept-cac").to_string();
+    let (status, body) = h.post_raw("/v1/panels/A03/policies", &accept, PORTAL).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["issues"][0]["path"], "Idempotency-Key", "{body}");
     assert!(h.a03.requests().is_empty(), "the partner saw it");
     let (_, cases_after) = h.admin_get("/admin/cases?panel=A03").await;

@@ -556,23 +556,11 @@ async fn slow_panel() -> (Harness, AapSimulator, FaultProxy) {
         .await
         .expect("AAP simulator");
     let proxy = FaultProxy::start(&sim.base_url()).await.expect("proxy");
-    let h = start_with(&format!(
-        r#"
-[panels.slow]
-adapter = "aap-h2h"
-base_url = "{proxy}"
-settings = {{ line = "life" }}
-limits = {{ operation_timeout_ms = 10000 }}
-[panels.slow.credentials.partner]
-kind = "basic"
-username = {{ value = "{PANEL_USER}" }}
-password = {{ value = "{PANEL_PASSWORD}" }}
-[panels.slow.callback_auth]
-kind = "basic"
-username = {{ value = "{CALLBACK_USER}" }}
-password = {{ value = "{CALLBACK_PASSWORD}" }}
-"#,
-        proxy = proxy.base_url()
+    let h = start_with(&aap_panel(
+        "slow",
+        "life",
+        &proxy.base_url(),
+        "operation_timeout_ms = 10000",
     ))
     .await;
     sim.set_callback_base(&format!("{}/callbacks/slow", h.base));

@@ -140,16 +140,12 @@ base_url = "http://127.0.0.1:9"
     );
     // A state change without a key is refused before the adapter runs: it never gets one
     // without a key.
-    let response = h
-        .client
-        .post(h.url("/v1/panels/probe/quote-declines"))
-        .bearer_auth(PORTAL)
-        .json(&json!({ "quote_reference": "Q-3" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let body: serde_json::Value = response.json().await.unwrap();
+    // post_raw sends no Idempotency-Key.
+    let decline = json!({ "quote_reference": "Q-3" }).to_string();
+    let (status, body) = h
+        .post_raw("/v1/panels/probe/quote-declines", &decline, PORTAL)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["issues"][0]["path"], "Idempotency-Key", "{body}");
 }
 

@@ -209,23 +209,11 @@ url = "sqlite://{db}"
 cache_dir = "{cache}"
 [adapters.aap-h2h]
 path = "{aap}"
-[panels.A03]
-adapter = "aap-h2h"
-base_url = "{sim}"
-settings = {{ line = "life" }}
-[panels.A03.credentials.partner]
-kind = "basic"
-username = {{ value = "{PANEL_USER}" }}
-password = {{ value = "{PANEL_PASSWORD}" }}
-[panels.A03.callback_auth]
-kind = "basic"
-username = {{ value = "{CALLBACK_USER}" }}
-password = {{ value = "{CALLBACK_PASSWORD}" }}
-"#,
+{panel}"#,
             db = dir.path().join("panelgate.db").display(),
             cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
             aap = guests::AAP_H2H,
-            sim = sim.base_url(),
+            panel = aap_panel("A03", "life", &sim.base_url(), ""),
         ),
     )
     .unwrap();
@@ -395,23 +383,11 @@ url = "sqlite://{db}"
 cache_dir = "{cache}"
 [adapters.aap-h2h]
 path = "{aap}"
-[panels.A03]
-adapter = "aap-h2h"
-base_url = "{sim}"
-settings = {{ line = "life" }}
-[panels.A03.credentials.partner]
-kind = "basic"
-username = {{ value = "{PANEL_USER}" }}
-password = {{ value = "{PANEL_PASSWORD}" }}
-[panels.A03.callback_auth]
-kind = "basic"
-username = {{ value = "{CALLBACK_USER}" }}
-password = {{ value = "{CALLBACK_PASSWORD}" }}
-"#,
+{panel}"#,
             db = dir.path().join("panelgate.db").display(),
             cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
             aap = guests::AAP_H2H,
-            sim = sim.base_url(),
+            panel = aap_panel("A03", "life", &sim.base_url(), ""),
         ),
     )
     .unwrap();

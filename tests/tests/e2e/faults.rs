@@ -25,11 +25,12 @@ const PANEL: &str = "/v1/panels/aagi-faulty/policies";
 const CONTRACTS: &str = "POST /v1/motor/contracts ";
 
 async fn faulty() -> Faulty {
-    faulty_on(None).await
+    faulty_with(None, AAGI_TOKEN).await
 }
 
-/// [`faulty`] on the store at `store_url` rather than [`store_url`]'s choice.
-async fn faulty_on(store_url: Option<String>) -> Faulty {
+/// [`faulty`] on the store at `store_url` rather than [`store_url`]'s choice, the panel
+/// presenting `token` to the partner.
+async fn faulty_with(store_url: Option<String>, token: &str) -> Faulty {
     let sim = AagiSimulator::start(
         AagiSimConfig {
             token: Some(AAGI_TOKEN.into()),
@@ -50,7 +51,7 @@ settings = {{ credential = "partner" }}
 limits = {{ read_timeout_ms = 2000, operation_timeout_ms = 6000, breaker_failures = 100000 }}
 [panels.aagi-faulty.credentials.partner]
 kind = "bearer"
-token = {{ value = "{AAGI_TOKEN}" }}
+token = {{ value = "{token}" }}
 "#,
             proxy = proxy.base_url()
         ),
@@ -368,7 +369,7 @@ async fn a_cancel_in_doubt_that_the_partner_does_not_show_stays_in_doubt() {
 #[tokio::test]
 async fn a_reconciliation_waits_for_its_mark_of_doubt() {
     use sqlx::Connection as _;
-    let f = faulty_on(Some(fresh_postgres().await)).await;
+    let f = faulty_with(Some(fresh_postgres().await), AAGI_TOKEN).await;
     let (status, placed, _) = post_keyed(&f.h, PANEL, "to-cancel-later", &application(&vin(650))).await;
     assert_eq!(status, StatusCode::CREATED, "{placed}");
     let case_id = placed["case_id"].as_str().unwrap().to_string();
@@ -982,30 +983,8 @@ async fn a_quote_waits_for_no_commit_and_an_accept_waits_for_its_own() {
 /// on SQLite, or the sweep's orphan age on PostgreSQL.)
 #[tokio::test]
 async fn a_refusal_kept_through_a_store_fault_lets_its_key_go_when_it_lands() {
-    let sim = AagiSimulator::start(
-        AagiSimConfig {
-            token: Some(AAGI_TOKEN.into()),
-        },
-        "127.0.0.1:0".parse().unwrap(),
-    )
-    .await
-    .expect("AAGI simulator");
-    let proxy = FaultProxy::start(&sim.base_url()).await.expect("proxy");
-    let h = start_with(&format!(
-        r#"
-[panels.aagi-refused]
-adapter = "aagi-motor"
-base_url = "{proxy}"
-settings = {{ credential = "partner" }}
-limits = {{ breaker_failures = 100000 }}
-[panels.aagi-refused.credentials.partner]
-kind = "bearer"
-token = {{ value = "not-the-partners-token" }}
-"#,
-        proxy = proxy.base_url()
-    ))
-    .await;
-    let path = "/v1/panels/aagi-refused/policies";
+    let Faulty { h, sim, proxy } = faulty_with(None, "not-the-partners-token").await;
+    let path = PANEL;
     proxy.queue(CONTRACTS, [Fault::Delay(Duration::from_millis(800))]);
     let accept = {
         let (client, url, body) = (h.client.clone(), h.url(path), application(&vin(700)));

@@ -129,25 +129,6 @@ async fn start_built(builds: &Builds, store_url: Option<String>, extra: &str) ->
         Some(url) => url,
         None => self::store_url(dir.path()).await,
     };
-    let panel = |id: &str, line: &str, base: &str| {
-        format!(
-            r#"
-[panels.{id}]
-adapter = "aap-h2h"
-base_url = "{base}"
-settings = {{ line = "{line}" }}
-limits = {{ operation_timeout_ms = 10000 }}
-[panels.{id}.credentials.partner]
-kind = "basic"
-username = {{ value = "{PANEL_USER}" }}
-password = {{ value = "{PANEL_PASSWORD}" }}
-[panels.{id}.callback_auth]
-kind = "basic"
-username = {{ value = "{CALLBACK_USER}" }}
-password = {{ value = "{CALLBACK_PASSWORD}" }}
-"#
-        )
-    };
     let config = format!(
         r#"
 [server]
@@ -196,8 +177,8 @@ headers = {{ secret-key = {{ value = "{JULO_SECRET}" }}, username = {{ value = "
         julo_url = julo.base_url(),
         bcs_path = builds.bcs,
         bcs_url = bcs.base_url(),
-        a = panel("A03", "life", &a03.base_url()),
-        b = panel("B03", "general", &b03.base_url()),
+        a = aap_panel("A03", "life", &a03.base_url(), "operation_timeout_ms = 10000"),
+        b = aap_panel("B03", "general", &b03.base_url(), "operation_timeout_ms = 10000"),
     );
     let path = dir.path().join("panelgate.toml");
     std::fs::write(&path, config).expect("writing config");
@@ -548,4 +529,26 @@ pub fn changes_state(path: &str) -> bool {
     ]
     .iter()
     .any(|end| path.ends_with(end))
+}
+
+/// An AAP H2H panel `id` of the `line` ("life", "general") at `base`, with the simulators'
+/// credentials both ways (HTTP Basic) and the `limits` (an inline table's contents, or "").
+pub fn aap_panel(id: &str, line: &str, base: &str, limits: &str) -> String {
+    format!(
+        r#"
+[panels.{id}]
+adapter = "aap-h2h"
+base_url = "{base}"
+settings = {{ line = "{line}" }}
+limits = {{ {limits} }}
+[panels.{id}.credentials.partner]
+kind = "basic"
+username = {{ value = "{PANEL_USER}" }}
+password = {{ value = "{PANEL_PASSWORD}" }}
+[panels.{id}.callback_auth]
+kind = "basic"
+username = {{ value = "{CALLBACK_USER}" }}
+password = {{ value = "{CALLBACK_PASSWORD}" }}
+"#
+    )
 }
