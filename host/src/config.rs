@@ -785,6 +785,23 @@ fn folder_of(path: &Path) -> Result<PathBuf> {
 }
 
 impl ServerConfig {
+    /// The portal's and the administrators' bearer tokens, resolved. Neither may be empty (an
+    /// environment variable set to nothing would let anyone in with an empty token), nor the
+    /// one be the other (the portal would administer the host).
+    pub fn tokens(&self) -> Result<(String, String)> {
+        let portal = self.portal_token.resolve("server.portal_token")?;
+        let admin = self.admin_token.resolve("server.admin_token")?;
+        for (what, token) in [("server.portal_token", &portal), ("server.admin_token", &admin)] {
+            if token.trim().is_empty() {
+                bail!("{what}: must not be empty");
+            }
+        }
+        if portal == admin {
+            bail!("server.admin_token: must differ from server.portal_token");
+        }
+        Ok((portal, admin))
+    }
+
     /// Refuses a limit that would stop the host serving anything, naming the field.
     fn check(&self) -> Result<()> {
         let positive = [
@@ -916,25 +933,23 @@ impl Config {
                 adapter.path = base.join(&adapter.path);
             }
         }
-        for registry in config.registries.values_mut() {
-            for secret in [registry.username.as_mut(), registry.password.as_mut()]
-                .into_iter()
-                .flatten()
+        // Every secret kept in a file, wherever the config names it.
+        let registries = config
+            .registries
+            .values_mut()
+            .flat_map(|r| [r.username.as_mut(), r.password.as_mut()])
+            .flatten();
+        let panels = config
+            .panels
+            .values_mut()
+            .flat_map(|p| p.secrets_mut().into_iter().map(|(_, s)| s));
+        let server = [&mut config.server.portal_token, &mut config.server.admin_token];
+        let subscriptions = config.webhooks.subscriptions.iter_mut().map(|s| &mut s.secret);
+        for secret in registries.chain(panels).chain(server).chain(subscriptions) {
+            if let Some(file) = secret.file.as_mut()
+                && Path::new(file.as_str()).is_relative()
             {
-                if let Some(file) = secret.file.as_mut()
-                    && Path::new(file.as_str()).is_relative()
-                {
-                    *file = base.join(&*file).to_string_lossy().into_owned();
-                }
-            }
-        }
-        for panel in config.panels.values_mut() {
-            for (_, secret) in panel.secrets_mut() {
-                if let Some(file) = secret.file.as_mut()
-                    && Path::new(file.as_str()).is_relative()
-                {
-                    *file = base.join(&*file).to_string_lossy().into_owned();
-                }
+                *file = base.join(&*file).to_string_lossy().into_owned();
             }
         }
         config.check()?;
@@ -1227,11 +1242,12 @@ path = "adapters/x.wasm"
     fn a_secret_in_a_file_is_read_relative_to_the_config_and_never_printed() {
         let dir = scratch();
         std::fs::write(dir.join("key.pem"), "s3cret-file").unwrap();
+        std::fs::write(dir.join("portal.token"), "s3cret-portal\n").unwrap();
         std::fs::write(
             dir.join("panelgate.toml"),
             r#"
 [server]
-portal_token = { value = "p" }
+portal_token = { file = "portal.token" }
 admin_token = { value = "a" }
 [adapters.x]
 path = "x.wasm"
@@ -1251,9 +1267,33 @@ secret = { value = "s3cret-inline" }
         let panel = &config.panels["X"];
         let key = panel.tls.client_key.as_ref().unwrap();
         assert_eq!(key.resolve("key").unwrap(), "s3cret-file");
+        // The server's own tokens too (before, only panels' and registries' secrets were).
+        assert_eq!(config.server.tokens().unwrap().0, "s3cret-portal");
         let printed = format!("{config:?}");
         assert!(!printed.contains("s3cret"), "{printed}");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// An empty token (an environment variable set to nothing) would let anyone in; the
+    /// portal's token as the admin's would let the portal administer the host.
+    #[test]
+    fn the_tokens_must_be_given_and_differ() {
+        let tokens = |portal: &str, admin: &str| {
+            let text = format!(
+                "[server]\nportal_token = {{ value = \"{portal}\" }}\nadmin_token = {{ value = \"{admin}\" }}\n"
+            );
+            let config: Config = toml::from_str(&text).expect("parses");
+            config.server.tokens().map_err(|e| e.to_string())
+        };
+        assert_eq!(tokens("p", "a").unwrap(), ("p".into(), "a".into()));
+        for (portal, admin, field) in [
+            ("", "a", "server.portal_token"),
+            ("p", " ", "server.admin_token"),
+            ("same", "same", "server.admin_token"),
+        ] {
+            let error = tokens(portal, admin).unwrap_err();
+            assert!(error.contains(field), "{portal:?} {admin:?}: {error}");
+        }
     }
 
     #[test]

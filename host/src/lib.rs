@@ -40,6 +40,7 @@ pub struct App {
 impl App {
     /// Opens the store, registers the config's adapters and loads every panel's active module.
     pub async fn start(config: &Config) -> Result<App> {
+        let (portal_token, admin_token) = config.server.tokens()?;
         let store = store::Store::open(&config.store.url()?, config.store.durability)
             .await
             .context("opening the store")?;
@@ -60,8 +61,8 @@ impl App {
             store,
             runtime,
             config.clone(),
-            config.server.portal_token.resolve("server.portal_token")?,
-            config.server.admin_token.resolve("server.admin_token")?,
+            portal_token,
+            admin_token,
         ));
         state.boot().await?;
         state

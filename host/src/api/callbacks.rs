@@ -358,22 +358,32 @@ async fn handle(
         }
         Err(error) => {
             record.flagged = Some(format!("not handled: {error}"));
+            // The adapter's own fault is 500 and uses up the request's signature: a replay would
+            // only repeat the fault. Anything else (the host busy, the panel quarantined, the
+            // partner's API down or slow, the deadline) is answered as the portal would hear it
+            // (503 with Retry-After, 504, ...) with the signature released, so that the partner's
+            // retry of the very same signed request is taken.
             let status = match &error {
-                CallError::Adapter(AdapterError::InvalidRequest(_)) => StatusCode::BAD_REQUEST,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
+                CallError::Adapter(AdapterError::InvalidRequest(_)) => Some(StatusCode::BAD_REQUEST),
+                CallError::Fault(_) => Some(StatusCode::INTERNAL_SERVER_ERROR),
+                _ => None,
             };
+            if !matches!(error, CallError::Fault(_))
+                && let Some(auth) = &panel.callback_auth
+            {
+                auth.forget(headers);
+            }
+            let error = ApiError::Call {
+                error,
+                journal_id: journal_id.clone(),
+            };
+            let status = status.unwrap_or_else(|| error.status());
             record.reply_status = Some(status.as_u16());
-            (
-                status,
-                ApiError::Call {
-                    error,
-                    journal_id: journal_id.clone(),
-                }
-                .body()
-                .error
-                .message,
-            )
-                .into_response()
+            let mut response = (status, error.body().error.message).into_response();
+            if let Some(seconds) = error.retry_after() {
+                response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+            }
+            response
         }
     };
     let case_id = commit.event_changes.first().map(|(_, c)| c.case_id.clone());

@@ -50,6 +50,10 @@ enum Piece {
 /// Past this many remembered signatures, the expired ones are swept out on the next insert.
 const SWEEP_AT: usize = 1024;
 
+/// The widest timestamp window a panel may set: a day. Past it the timestamp would check next to
+/// nothing, and a replay would be taken for as long.
+const MAX_WINDOW_S: u64 = 86_400;
+
 impl CallbackAuth {
     /// The check `config` asks for; `None` for `kind = "none"`.
     pub fn resolve(
@@ -59,14 +63,23 @@ impl CallbackAuth {
     ) -> Result<Option<CallbackAuth>> {
         Ok(Some(match config {
             CallbackAuthConfig::None => return Ok(None),
-            CallbackAuthConfig::Basic { username, password } => CallbackAuth::Basic(Credential::resolve(
-                what,
-                &CredentialConfig::Basic {
-                    username: username.clone(),
-                    password: password.clone(),
-                },
-                inline,
-            )?),
+            CallbackAuthConfig::Basic { username, password } => {
+                let credential = Credential::resolve(
+                    what,
+                    &CredentialConfig::Basic {
+                        username: username.clone(),
+                        password: password.clone(),
+                    },
+                    inline,
+                )?;
+                // An empty password would take whoever sends the user name.
+                if let Credential::Basic { password, .. } = &credential
+                    && password.is_empty()
+                {
+                    bail!("{what}.password: must not be empty");
+                }
+                CallbackAuth::Basic(credential)
+            }
             CallbackAuthConfig::Hmac {
                 secret,
                 algorithm,
@@ -88,8 +101,8 @@ impl CallbackAuth {
                     HeaderName::try_from(name)
                         .map_err(|_| anyhow::anyhow!("{what}.{field}: `{name}` is no header name"))
                 };
-                if *window_s == 0 {
-                    bail!("{what}.window_s: must be at least 1");
+                if !(1..=MAX_WINDOW_S).contains(window_s) {
+                    bail!("{what}.window_s: from 1 to {MAX_WINDOW_S} seconds (a day)");
                 }
                 CallbackAuth::Hmac(HmacCheck {
                     secret,
@@ -382,5 +395,36 @@ mod tests {
                 Piece::Body
             ]
         );
+    }
+
+    /// A window wider than a day, or none, and a Basic password left empty, are refused at
+    /// start, naming the field. (Before, a window near u64::MAX overflowed the replay set's
+    /// deadline, and an empty password took whoever sent the user name.)
+    #[test]
+    fn a_window_past_a_day_and_an_empty_basic_password_are_refused() {
+        let resolve = |auth: &str| {
+            let config: CallbackAuthConfig = toml::from_str(auth).unwrap();
+            CallbackAuth::resolve("panels.X.callback_auth", &config, &InlineSecrets::new())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let hmac = |window: u64| {
+            format!(
+                "kind = \"hmac\"\nsecret = {{ value = \"s\" }}\nsignature_header = \"X-Sig\"\ntimestamp_header = \"X-Ts\"\nwindow_s = {window}"
+            )
+        };
+        assert!(resolve(&hmac(86_400)).is_ok());
+        for window in [0, 86_401, u64::MAX] {
+            let error = resolve(&hmac(window)).unwrap_err();
+            assert!(error.contains("panels.X.callback_auth.window_s"), "{error}");
+        }
+        let basic = |password: &str| {
+            format!(
+                "kind = \"basic\"\nusername = {{ value = \"u\" }}\npassword = {{ value = \"{password}\" }}"
+            )
+        };
+        assert!(resolve(&basic("p")).is_ok());
+        let error = resolve(&basic("")).unwrap_err();
+        assert!(error.contains("panels.X.callback_auth.password"), "{error}");
     }
 }

@@ -394,6 +394,58 @@ callback_auth = {{ kind = "none" }}
     );
 }
 
+/// A signed callback the host could not handle for a passing reason (here the partner's API,
+/// asked while handling it, answers 503) is answered as the portal would hear it, 503, and not
+/// taken: the partner's retry of the very same signed request is, once. (Before: 500, and the
+/// retry was refused as a replay, so the callback was never handled.)
+#[tokio::test]
+async fn a_signed_callback_failed_by_a_passing_fault_is_taken_when_retried() {
+    use panelgate_tests::sim::auth::{sign_callback, unix_now};
+    let partner = rate_partner().await;
+    let proxy = FaultProxy::start(&partner).await.expect("proxy");
+    let h = start_with(&format!(
+        r#"
+[adapters.probe-callbacks]
+path = "{probe}"
+[panels.CB]
+adapter = "probe-callbacks"
+base_url = "{proxy}"
+[panels.CB.callback_auth]
+kind = "hmac"
+secret = {{ value = "cb-secret" }}
+signature_header = "X-Signature"
+timestamp_header = "X-Timestamp"
+"#,
+        probe = guests::PROBE_CALLBACKS,
+        proxy = proxy.base_url()
+    ))
+    .await;
+    let now = unix_now();
+    let body = r#"{"changed":"rate"}"#;
+    let signature = sign_callback("cb-secret", now, body);
+    let send = || async {
+        let response = h
+            .client
+            .post(h.url("/callbacks/CB/rate-changed"))
+            .header("x-signature", &signature)
+            .header("x-timestamp", now.to_string())
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    };
+    proxy.queue("POST /rate ", [Fault::Error(503)]);
+    let (status, reply) = send().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{reply}");
+    let (status, reply) = send().await;
+    assert_eq!(status, StatusCode::OK, "the partner's retry: {reply}");
+    assert!(reply.contains("0.0175"), "{reply}");
+    let (status, reply) = send().await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "taken once: {reply}");
+    assert!(reply.contains("already used"), "{reply}");
+}
+
 /// What hosts sharing a store meet at when the same fact reaches two of them at once (the
 /// in-process turns cannot order them): the event and its attachment are kept once, and
 /// neither commit fails.
