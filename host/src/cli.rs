@@ -909,6 +909,26 @@ pub async fn main() -> ! {
     std::process::exit(code)
 }
 
+/// Ctrl-C (SIGINT), or SIGTERM as systemd, Docker and Kubernetes stop a process: either ends
+/// serving the same way, in-flight requests answered and queued journal entries written.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+                return;
+            }
+            Err(e) => tracing::warn!("cannot listen for SIGTERM ({e}); stop the host with SIGINT"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 /// Runs the command line `args` (the program name first); the process exit code.
 pub async fn run<I, T>(args: I) -> Result<i32>
 where
@@ -925,15 +945,14 @@ where
     match cli.command {
         Command::Serve { config } => {
             let config = crate::config::Config::load(&config)?;
+            // Held until the process ends, and taken before the start's recovery touches the store.
+            let _sole = crate::store::lock_sole_host(&config.store.url()?)?;
             let app = crate::App::start(&config).await?;
             let listener = crate::listen(&config.server.listen)
                 .await
                 .with_context(|| format!("binding {}", config.server.listen))?;
             tracing::info!("panelgate listening on http://{}", listener.local_addr()?);
-            crate::serve(listener, app.router(), &config.server, async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+            crate::serve(listener, app.router(), &config.server, stop_signal()).await?;
             // Read-only operations answered before their records were committed: those still
             // queued are written before the process ends.
             if let Err(e) = app.state.store.flush().await {

@@ -349,6 +349,41 @@ fn json_text<T: Serialize>(value: Option<&T>) -> Result<Option<String>> {
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
+/// The one serving host a SQLite store may have: an exclusive lock on the file `FILE.host-lock`
+/// beside the database, held while the returned file is open (the kernel lets it go when the
+/// process ends, however it ends). A second `panelgate serve` on the same file would otherwise
+/// take the first one's running operations for operations a stop cut off, and mark them in
+/// doubt. `None` on PostgreSQL, which several hosts share.
+pub fn lock_sole_host(url: &str) -> Result<Option<std::fs::File>> {
+    if Backend::of(url)? != Backend::Sqlite {
+        return Ok(None);
+    }
+    let database = SqliteConnectOptions::from_str(url)?.get_filename().to_path_buf();
+    if let Some(dir) = database.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut name = database.into_os_string();
+    name.push(".host-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&name)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Io(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            format!(
+                "another panelgate host serves this store ({} is locked): a SQLite store has one host; PostgreSQL serves several",
+                std::path::Path::new(&name).display()
+            ),
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io(e)),
+    }
+}
+
 impl Store {
     /// Opens (creating on first start) the database at `url` and brings its schema up to date:
     /// `sqlite://FILE` (embedded, the default) or `postgres://...` (shared by several hosts).

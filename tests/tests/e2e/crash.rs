@@ -13,7 +13,7 @@ use panelgate_tests::guests;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// A partner whose `/rate` and `/bind` answer at once, or hang while `hang` is set.
+/// A partner whose `/rate` and `/bind` answer at once, or wait while `hang` is set.
 #[derive(Clone, Default)]
 struct Partner {
     hang: Arc<AtomicBool>,
@@ -29,8 +29,10 @@ impl Partner {
             async move {
                 let counter = if uri.path() == "/bind" { &p.binds } else { &p.rates };
                 counter.fetch_add(1, Ordering::SeqCst);
-                if p.hang.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_secs(120)).await;
+                // Until `hang` is cleared, two minutes at most.
+                let until = Instant::now() + Duration::from_secs(120);
+                while p.hang.load(Ordering::SeqCst) && Instant::now() < until {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 axum::Json(json!({ "rate": "0.0125", "policy": "P-1" }))
             }
@@ -75,14 +77,10 @@ async fn wait_for(counter: &AtomicUsize, n: usize) {
     }
 }
 
-#[tokio::test]
-async fn a_host_killed_mid_operation_loses_nothing_and_places_nothing_twice() {
-    let partner = Partner::default();
-    let partner_base = partner.start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let (port, _held) = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let config = dir.path().join("panelgate.toml");
+/// A config `name` in `dir` for a host on `port` with the probe's panel `probe` at the partner
+/// `partner_base`, on the SQLite store `dir/panelgate.db`.
+fn probe_config(dir: &std::path::Path, name: &str, port: u16, partner_base: &str) -> std::path::PathBuf {
+    let config = dir.join(name);
     std::fs::write(
         &config,
         format!(
@@ -101,12 +99,113 @@ path = "{probe}"
 adapter = "probe"
 base_url = "{partner_base}"
 "#,
-            db = dir.path().join("panelgate.db").display(),
+            db = dir.join("panelgate.db").display(),
             cache = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm-cache"),
             probe = guests::PROBE,
         ),
     )
     .unwrap();
+    config
+}
+
+/// How `child` exited, if it did within `wait`.
+async fn exit_within(child: &mut std::process::Child, wait: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + wait;
+    while Instant::now() < deadline {
+        if let Some(exit) = child.try_wait().unwrap() {
+            return Some(exit);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// A second `panelgate serve` on a SQLite store that a host serves refuses to start before it
+/// touches the store (before, its start took the first host's running operations for ones a
+/// stop cut off, and marked them in doubt); SIGTERM, as systemd, Docker and Kubernetes stop a
+/// process, ends the host as Ctrl-C does: exit 0, its answered quote's journal entry written,
+/// the store free for the next host (before, the signal killed it, queued entries lost).
+#[tokio::test]
+async fn a_second_host_may_not_share_a_sqlite_store_and_sigterm_stops_the_first_cleanly() {
+    let partner = Partner::default();
+    let partner_base = partner.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (port, _held) = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = probe_config(dir.path(), "panelgate.toml", port, &partner_base);
+    let log = dir.path().join("host.log");
+    let mut application = example("A03", "accept-cac");
+    application["product"] = json!("echo");
+    let host = HostProcess::start(&config, &log, &base).await;
+
+    // An accept in flight at the first host while a second one tries to start.
+    partner.hang.store(true, Ordering::SeqCst);
+    let (b, a) = (base.clone(), application.clone());
+    let accept = tokio::spawn(async move { post(&b, "/v1/panels/probe/policies", "sole-1", &a).await });
+    wait_for(&partner.binds, 1).await;
+    let (other_port, _other) = free_port();
+    let other = probe_config(dir.path(), "other.toml", other_port, &partner_base);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_panelgate-host"))
+        .args(["serve", "--config"])
+        .arg(&other)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut second = HostProcess { child: second };
+    let exit = exit_within(&mut second.child, Duration::from_secs(60))
+        .await
+        .expect("the second host started and kept serving");
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut second.child.stderr.take().unwrap(), &mut said).unwrap();
+    assert!(!exit.success(), "{said}");
+    assert!(
+        said.contains("another panelgate host serves this store"),
+        "{said}"
+    );
+    partner.hang.store(false, Ordering::SeqCst);
+    let (status, body) = accept.await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert!(
+        get(&base, "/admin/unknown-outcomes", ADMIN)
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    let quote = json!({ "product": "echo", "binding": false, "interest": { "life": {} } });
+    let (status, quoted) = post(&base, "/v1/panels/probe/quotes", "sole-q", &quote).await;
+    assert_eq!(status, StatusCode::OK, "{quoted}");
+    let journal_id = quoted["journal_id"]
+        .as_str()
+        .expect("the quote's journal id")
+        .to_string();
+    let mut host = host;
+    let pid = host.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let exit = exit_within(&mut host.child, Duration::from_secs(30))
+        .await
+        .expect("SIGTERM did not stop the host");
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+
+    let host = HostProcess::start(&config, &log, &base).await;
+    let entry = get(&base, &format!("/admin/journal/{journal_id}"), ADMIN).await;
+    assert_eq!(entry["entry"]["id"], journal_id.as_str(), "{entry}");
+    host.kill();
+}
+
+#[tokio::test]
+async fn a_host_killed_mid_operation_loses_nothing_and_places_nothing_twice() {
+    let partner = Partner::default();
+    let partner_base = partner.start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (port, _held) = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let config = probe_config(dir.path(), "panelgate.toml", port, &partner_base);
     let log = dir.path().join("host.log");
     let quote = json!({ "product": "echo", "binding": false, "interest": { "life": {} } });
     let mut application = example("A03", "accept-cac");
