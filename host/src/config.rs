@@ -366,6 +366,87 @@ pub struct PanelLimits {
     pub breaker_cooldown_ms: Option<u64>,
 }
 
+/// The longest operation deadline, connect or read timeout, queue wait or breaker cool-down a
+/// panel or the sandbox may ask for: an hour, longer than any partner call should take.
+const MAX_MILLIS: u64 = 3_600_000;
+
+/// The largest partner response a panel may take (1 GiB).
+const MAX_RESPONSE_BYTES: u64 = 1 << 30;
+
+/// The most linear memory an instance may have: all a 32-bit WebAssembly memory addresses.
+pub const MAX_MEMORY_MIB: u64 = 4096;
+
+impl PanelLimits {
+    /// What is wrong with the limits, each as its field's name and why: a zero that would fail
+    /// every call (a deadline of no time, no memory), or more than the host could give.
+    /// `max_memory_mib` is the most the instance pool gives an instance.
+    pub fn issues(&self, max_memory_mib: u64) -> Vec<(&'static str, String)> {
+        let mut issues = Vec::new();
+        if let Some(mib) = self.memory_mib
+            && !(1..=max_memory_mib).contains(&mib)
+        {
+            issues.push((
+                "memory_mib",
+                format!("must be between 1 and {max_memory_mib} (the most this host's instance pool gives an instance)"),
+            ));
+        }
+        for (field, value) in [
+            ("operation_timeout_ms", self.operation_timeout_ms),
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("read_timeout_ms", self.read_timeout_ms),
+            ("breaker_cooldown_ms", self.breaker_cooldown_ms),
+        ] {
+            if let Some(ms) = value
+                && !(1..=MAX_MILLIS).contains(&ms)
+            {
+                issues.push((field, format!("must be between 1 and {MAX_MILLIS} ms")));
+            }
+        }
+        if let Some(bytes) = self.max_response_bytes
+            && !(1..=MAX_RESPONSE_BYTES).contains(&bytes)
+        {
+            issues.push((
+                "max_response_bytes",
+                format!("must be between 1 and {MAX_RESPONSE_BYTES}"),
+            ));
+        }
+        issues
+    }
+}
+
+impl SandboxConfig {
+    /// Refuses a limit under which no adapter call could succeed, or past what the host can
+    /// give, naming the field (before, `memory_mib = 0` or a zero timeout started a host whose
+    /// every call failed).
+    fn check(&self) -> Result<()> {
+        let as_panel = PanelLimits {
+            memory_mib: Some(self.memory_mib),
+            operation_timeout_ms: Some(self.operation_timeout_ms),
+            connect_timeout_ms: Some(self.connect_timeout_ms),
+            read_timeout_ms: Some(self.read_timeout_ms),
+            max_response_bytes: Some(self.max_response_bytes),
+            breaker_failures: None,
+            breaker_cooldown_ms: Some(self.breaker_cooldown_ms),
+        };
+        if let Some((field, why)) = as_panel.issues(MAX_MEMORY_MIB).into_iter().next() {
+            bail!("sandbox.{field}: {why}");
+        }
+        // The pool counts its core instances, memories and tables as multiples of its
+        // instances in 32 bits; 65,536 instances at the default 64 MiB reserve 4 TiB of address
+        // space, well within a process's 128 TiB.
+        if !(1..=65_536).contains(&self.pool_instances) {
+            bail!("sandbox.pool_instances: must be between 1 and 65536");
+        }
+        if self.panel_concurrency == 0 {
+            bail!("sandbox.panel_concurrency: must be at least 1");
+        }
+        if self.queue_wait_ms > MAX_MILLIS {
+            bail!("sandbox.queue_wait_ms: at most {MAX_MILLIS} ms");
+        }
+        Ok(())
+    }
+}
+
 /// A credential of a panel. The adapter names it; the host applies it at egress.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -973,6 +1054,7 @@ impl Config {
 
     pub fn check(&self) -> Result<()> {
         self.server.check()?;
+        self.sandbox.check()?;
         for (name, registry) in &self.registries {
             if registry.username.is_some() != registry.password.is_some() {
                 bail!("registries.\"{name}\": give both `username` and `password`, or neither");
@@ -994,6 +1076,9 @@ impl Config {
                 );
             }
             url::Url::parse(&panel.base_url).with_context(|| format!("panel `{id}`: base_url"))?;
+            if let Some((field, why)) = panel.limits.issues(MAX_MEMORY_MIB).into_iter().next() {
+                bail!("panels.{id}.limits.{field}: {why}");
+            }
             check_panel_id(id).map_err(|e| anyhow::anyhow!("panel id `{id}`: {e}"))?;
         }
         Ok(())
@@ -1293,6 +1378,44 @@ secret = { value = "s3cret-inline" }
         ] {
             let error = tokens(portal, admin).unwrap_err();
             assert!(error.contains(field), "{portal:?} {admin:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn sandbox_and_panel_limits_under_which_no_call_could_succeed_are_refused_naming_them() {
+        let with = |text: &str| {
+            let text = format!(
+                "[server]\nportal_token = {{ value = \"p\" }}\nadmin_token = {{ value = \"a\" }}\n[adapters.x]\npath = \"/x.wasm\"\n{text}\n"
+            );
+            let config: Config = toml::from_str(&text).expect("parses");
+            config.check().map_err(|e| e.to_string())
+        };
+        assert!(with("").is_ok(), "the defaults pass");
+        let panel = "[panels.X]\nadapter = \"x\"\nbase_url = \"http://127.0.0.1:1\"\n";
+        assert!(with(&format!("{panel}limits = {{ memory_mib = 128 }}")).is_ok());
+        for (setting, field) in [
+            ("[sandbox]\nmemory_mib = 0", "sandbox.memory_mib"),
+            ("[sandbox]\nmemory_mib = 5000", "sandbox.memory_mib"),
+            (
+                "[sandbox]\noperation_timeout_ms = 0",
+                "sandbox.operation_timeout_ms",
+            ),
+            ("[sandbox]\nread_timeout_ms = 0", "sandbox.read_timeout_ms"),
+            ("[sandbox]\nmax_response_bytes = 0", "sandbox.max_response_bytes"),
+            ("[sandbox]\npool_instances = 0", "sandbox.pool_instances"),
+            ("[sandbox]\npool_instances = 4294967295", "sandbox.pool_instances"),
+            ("[sandbox]\npanel_concurrency = 0", "sandbox.panel_concurrency"),
+            (
+                &format!("{panel}limits = {{ memory_mib = 0 }}"),
+                "panels.X.limits.memory_mib",
+            ),
+            (
+                &format!("{panel}limits = {{ connect_timeout_ms = 0 }}"),
+                "panels.X.limits.connect_timeout_ms",
+            ),
+        ] {
+            let error = with(setting).expect_err(setting);
+            assert!(error.contains(field), "{setting}: {error}");
         }
     }
 

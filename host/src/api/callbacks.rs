@@ -92,6 +92,37 @@ async fn receive(
             "panel `{panel_id}` has no callback `{path}`"
         )));
     }
+    // Input beyond what the adapter can hold is refused before it runs, as a portal's is: a
+    // form (documents) up to an upload's limit, any other body up to a portal body's. Nothing
+    // of it is kept, so its signature is not used up.
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    let (limit, why) = if form {
+        (
+            panel.context.max_document(),
+            "an eighth of its sandbox memory, as for an uploaded document",
+        )
+    } else {
+        (
+            panel.context.max_json_input(),
+            "a sixteenth of its sandbox memory, as for a portal's body",
+        )
+    };
+    if body.len() > limit {
+        if let Some(auth) = &panel.callback_auth {
+            auth.forget(&headers);
+        }
+        return Err(ApiError::InputTooLarge {
+            panel: panel_id.clone(),
+            operation: "handle-callback",
+            field: String::new(),
+            size: body.len(),
+            limit,
+            why,
+        });
+    }
     let parsed = parse_body(&headers, &body).await;
     if let Some(field) = nul_field(&headers, &parsed) {
         return refuse(state, panel, &path, &headers, body, &field).await;

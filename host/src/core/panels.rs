@@ -36,13 +36,6 @@ use crate::core::{ApiError, AppState, Panel};
 use crate::model::FieldIssue;
 use crate::store::{DeployAction, JournalEntry, ModuleInfo, PanelWrite, Seed, StoredPanel, active_stack};
 
-/// The longest operation deadline, connect or read timeout, or breaker cool-down a panel
-/// defined through the API may ask for: an hour, longer than any partner call should take.
-const MAX_MILLIS: u64 = 3_600_000;
-
-/// The largest partner response a panel defined through the API may take (1 GiB).
-const MAX_RESPONSE_BYTES: u64 = 1 << 30;
-
 /// A panel as `GET /admin/panels/{panel}` shows it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PanelRecord {
@@ -405,36 +398,8 @@ pub fn definition_issues(definition: &PanelConfig, max_memory_mib: u64) -> Vec<F
             issue(&path, "`file` must be an absolute path on the host".into());
         }
     }
-    let limits = &definition.limits;
-    if let Some(mib) = limits.memory_mib
-        && !(1..=max_memory_mib).contains(&mib)
-    {
-        issue(
-            "limits.memory_mib",
-            format!(
-                "must be between 1 and {max_memory_mib} (the most this host's instance pool gives an instance)"
-            ),
-        );
-    }
-    for (field, value) in [
-        ("limits.operation_timeout_ms", limits.operation_timeout_ms),
-        ("limits.connect_timeout_ms", limits.connect_timeout_ms),
-        ("limits.read_timeout_ms", limits.read_timeout_ms),
-        ("limits.breaker_cooldown_ms", limits.breaker_cooldown_ms),
-    ] {
-        if let Some(ms) = value
-            && !(1..=MAX_MILLIS).contains(&ms)
-        {
-            issue(field, format!("must be between 1 and {MAX_MILLIS} ms"));
-        }
-    }
-    if let Some(bytes) = limits.max_response_bytes
-        && !(1..=MAX_RESPONSE_BYTES).contains(&bytes)
-    {
-        issue(
-            "limits.max_response_bytes",
-            format!("must be between 1 and {MAX_RESPONSE_BYTES}"),
-        );
+    for (field, message) in definition.limits.issues(max_memory_mib) {
+        issue(&format!("limits.{field}"), message);
     }
     issues
 }

@@ -332,6 +332,31 @@ async fn an_oversized_callback_is_413_and_stores_nothing() {
     assert_eq!(before, after, "nothing stored");
 }
 
+/// A callback larger than the panel's adapter can hold (a sixteenth of its memory: 1 MiB at
+/// 16 MiB), though within the host's body limit, is refused before the adapter runs, as a
+/// portal's body is: 413 naming the limit, nothing stored. (Before, the adapter ran out of
+/// memory on it and the partner heard 500.)
+#[tokio::test]
+async fn a_callback_larger_than_its_adapter_holds_is_413_before_it_runs() {
+    let h = start_with(&aap_panel("A16", "life", "http://127.0.0.1:9", "memory_mib = 16")).await;
+    let (_, before) = h.admin_get("/admin/panels/A16/callbacks").await;
+    let note = "x".repeat(2 * 1024 * 1024);
+    let body = json!({ "ID_Loan": "BIG-1", "Status": "TAHAN", "Keterangan": note, "No_Polis": "P-1" });
+    let response = h
+        .client
+        .post(h.url("/callbacks/A16/post-status"))
+        .basic_auth(CALLBACK_USER, Some(CALLBACK_PASSWORD))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["error"]["code"], "input_too_large", "{answer}");
+    let (_, after) = h.admin_get("/admin/panels/A16/callbacks").await;
+    assert_eq!(before, after, "nothing stored");
+}
+
 #[tokio::test]
 async fn a_nul_character_in_any_string_is_never_a_500() {
     let h = start().await;
