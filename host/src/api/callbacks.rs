@@ -17,6 +17,7 @@ use tracing::Instrument as _;
 
 use super::{ApiError, AppState, Panel};
 use crate::adapter::{Call, CallError, Outcome};
+use crate::core::callback_auth::{Admission, Reply};
 use crate::model::*;
 use crate::store::{CallbackRecord, CaseChange, Commit, JournalEntry, NewAttachment, NewEvent, enum_str};
 
@@ -70,16 +71,28 @@ async fn receive(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let panel_id = &panel.id;
-    if let Some(auth) = &panel.callback_auth
-        && let Err(refusal) = auth.check(&path, &headers, &body)
-    {
-        tracing::info!(reason = %refusal.reason, "callback refused");
-        return Ok((
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, refusal.challenge)],
-            refusal.reason,
-        )
-            .into_response());
+    if let Some(auth) = &panel.callback_auth {
+        match auth.check(&path, &headers, &body) {
+            Ok(Admission::Fresh) => {}
+            Ok(Admission::Again(reply)) => {
+                tracing::info!("the same signed callback again: answered the reply it had");
+                return Ok((
+                    StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
+                    [(header::CONTENT_TYPE, reply.content_type.clone())],
+                    reply.body.clone(),
+                )
+                    .into_response());
+            }
+            Err(refusal) => {
+                tracing::info!(reason = %refusal.reason, "callback refused");
+                return Ok((
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, refusal.challenge)],
+                    refusal.reason,
+                )
+                    .into_response());
+            }
+        }
     }
     let proof = panel
         .callback_auth
@@ -341,6 +354,8 @@ async fn handle(
         }
         _ => Vec::new(),
     };
+    // The reply a handled callback was given, for the very same request sent again.
+    let mut kept = None;
     let reply = match result {
         Ok(Outcome::HandleCallback(outcome)) => {
             let mut flags = Vec::new();
@@ -375,6 +390,11 @@ async fn handle(
             record.reply_status = Some(outcome.reply.status);
             record.flagged = (!flags.is_empty()).then(|| flags.join("; "));
             let status = StatusCode::from_u16(outcome.reply.status).unwrap_or(StatusCode::OK);
+            kept = Some(Reply {
+                status: status.as_u16(),
+                content_type: outcome.reply.content_type.clone(),
+                body: outcome.reply.body.clone(),
+            });
             (
                 status,
                 [(header::CONTENT_TYPE, outcome.reply.content_type.clone())],
@@ -440,6 +460,9 @@ async fn handle(
     commit.journal.extend(exchanges);
     commit.callback = Some(record);
     state.store.commit(commit).await?;
+    if let (Some(kept), Some(auth)) = (kept, &panel.callback_auth) {
+        auth.remember(headers, kept);
+    }
     Ok(reply)
 }
 

@@ -1,6 +1,7 @@
 //! How a partner's callback proves it is the partner: Basic credentials, or an HMAC signature
 //! over a timestamp and the body (as Stripe, Slack and GitHub sign webhooks), within a time
-//! window, each signature taken once.
+//! window, each signature handled once: the very same signed request again is answered the
+//! reply it had, and handled no second time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,10 +32,37 @@ pub struct HmacCheck {
     timestamp_header: HeaderName,
     window_s: u64,
     template: Vec<Piece>,
-    /// Signatures taken within their window, with the Unix second their window ends: the same
-    /// signature again is a replay. Per host (see docs/security.md), shared by the panel's
-    /// versions.
-    seen: Arc<Mutex<HashMap<Vec<u8>, u64>>>,
+    /// Signatures taken within their window: the same signature again is the same request
+    /// sent again. Per host (see docs/security.md), shared by the panel's versions.
+    seen: Arc<Mutex<HashMap<Vec<u8>, Taken>>>,
+}
+
+/// A signature taken: the Unix second its window ends, and the reply its callback was given
+/// once handled (none while it is handled, or when it faulted).
+struct Taken {
+    until: u64,
+    reply: Option<Arc<Reply>>,
+}
+
+/// The reply a handled callback was given, kept to answer the very same request with again.
+#[derive(Debug, PartialEq)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// The longest reply kept for a request sent again: a partner's acknowledgement is a few bytes.
+/// A longer one is not kept, and the request sent again is refused as a replay.
+const MAX_KEPT_REPLY: usize = 64 * 1024;
+
+/// A callback whose proof holds.
+#[derive(Debug)]
+pub enum Admission {
+    /// Handle it.
+    Fresh,
+    /// The very same signed request was handled already: answer the reply it had.
+    Again(Arc<Reply>),
 }
 
 /// A part of the signed text's template.
@@ -142,14 +170,14 @@ impl CallbackAuth {
         }
     }
 
-    /// Whether the callback is the partner's; the reason when it is not, and the
+    /// Whether the callback is the partner's, and new; the reason when it is not, and the
     /// `WWW-Authenticate` challenge to answer with.
-    pub fn check(&self, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), Refusal> {
+    pub fn check(&self, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<Admission, Refusal> {
         match self {
             CallbackAuth::Basic(credential) => {
                 let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
                 if credential.accepts_basic(given) {
-                    Ok(())
+                    Ok(Admission::Fresh)
                 } else {
                     Err(Refusal {
                         challenge: "Basic realm=\"panelgate\"",
@@ -167,6 +195,23 @@ impl CallbackAuth {
     pub fn forget(&self, headers: &HeaderMap) {
         if let CallbackAuth::Hmac(check) = self {
             check.forget(headers);
+        }
+    }
+
+    /// Keeps the reply the host gave a callback [`CallbackAuth::check`] took, once it is
+    /// stored: the very same signed request sent again (its answer lost on the way) is given
+    /// it again, as DESIGN's "same body: 200 again" asks.
+    pub fn remember(&self, headers: &HeaderMap, reply: Reply) {
+        if let CallbackAuth::Hmac(check) = self
+            && reply.body.len() <= MAX_KEPT_REPLY
+            && let Some(given) = check.given(headers)
+            && let Some(taken) = check
+                .seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(&given)
+        {
+            taken.reply = Some(Arc::new(reply));
         }
     }
 }
@@ -193,7 +238,7 @@ impl HmacCheck {
         }
     }
 
-    fn check(&self, path: &str, headers: &HeaderMap, body: &[u8], now: u64) -> Result<(), Refusal> {
+    fn check(&self, path: &str, headers: &HeaderMap, body: &[u8], now: u64) -> Result<Admission, Refusal> {
         let header = |name: &HeaderName| {
             headers
                 .get(name)
@@ -223,23 +268,32 @@ impl HmacCheck {
             return Err(self.refuse("the signature does not match".into()));
         }
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        if seen.get(&given).is_some_and(|until| *until >= now) {
-            return Err(self.refuse("this signature was already used".into()));
+        if let Some(taken) = seen.get(&given).filter(|taken| taken.until >= now) {
+            // Still being handled, or faulted, or its reply too long to keep: a replay.
+            return match &taken.reply {
+                Some(reply) => Ok(Admission::Again(reply.clone())),
+                None => Err(self.refuse("this signature was already used".into())),
+            };
         }
         if seen.len() >= SWEEP_AT {
-            seen.retain(|_, until| *until >= now);
+            seen.retain(|_, taken| taken.until >= now);
         }
-        seen.insert(given, timestamp + self.window_s);
-        Ok(())
+        let until = timestamp + self.window_s;
+        seen.insert(given, Taken { until, reply: None });
+        Ok(Admission::Fresh)
     }
 
-    fn forget(&self, headers: &HeaderMap) {
-        let given = headers
+    /// The signature the request's header gives, decoded.
+    fn given(&self, headers: &HeaderMap) -> Option<Vec<u8>> {
+        headers
             .get(&self.signature_header)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix(self.prefix.as_str()))
-            .and_then(|v| self.decode(v));
-        if let Some(given) = given {
+            .and_then(|v| self.decode(v))
+    }
+
+    fn forget(&self, headers: &HeaderMap) {
+        if let Some(given) = self.given(headers) {
             self.seen.lock().unwrap_or_else(|e| e.into_inner()).remove(&given);
         }
     }
