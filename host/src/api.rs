@@ -60,10 +60,19 @@ pub fn router(state: Arc<AppState>) -> Router {
             console::admin_guard(token.clone(), state.clone(), request, next)
         })
     };
+    let to_end = axum::middleware::from_fn(run_to_end);
     Router::new()
         .merge(portal::router().route_layer(guard(&state.portal_token)))
-        .merge(admin::router().route_layer(admin_guard.clone()))
-        .merge(subscriptions::router().route_layer(admin_guard))
+        .merge(
+            admin::router()
+                .route_layer(to_end.clone())
+                .route_layer(admin_guard.clone()),
+        )
+        .merge(
+            subscriptions::router()
+                .route_layer(to_end)
+                .route_layer(admin_guard),
+        )
         .merge(console::router())
         .merge(admin::open_router())
         .merge(callbacks::router())
@@ -79,6 +88,17 @@ pub fn router(state: Arc<AppState>) -> Router {
             refuse_oversized_head,
         ))
         .with_state(state)
+}
+
+/// Runs an admin request to its end on a task of its own, as a portal operation and a callback
+/// run: a client that hangs up does not cut a change off midway, such as a switch between its
+/// commit and its install (the store naming one module while the host serves another until a
+/// restart).
+async fn run_to_end(request: Request, next: Next) -> Response {
+    match tokio::spawn(next.run(request)).await {
+        Ok(response) => response,
+        Err(e) => ApiError::Internal(anyhow::anyhow!("the request's task ended: {e}")).into_response(),
+    }
 }
 
 /// The largest body a route takes unless it says otherwise (a module push takes
@@ -323,6 +343,34 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
 mod tests {
     use super::*;
     use crate::model::QuoteRequest;
+
+    /// A request under [`run_to_end`] whose client hangs up (its future dropped) still runs to
+    /// its end; without it, the handler stops where it was.
+    #[tokio::test]
+    async fn an_admin_request_runs_to_its_end_when_its_client_hangs_up() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use tower::ServiceExt as _;
+        let ran = |to_end: bool| async move {
+            let done = Arc::new(AtomicBool::new(false));
+            let flag = done.clone();
+            let handler = move || async move {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                flag.store(true, Ordering::SeqCst);
+            };
+            let mut router = Router::new().route("/change", axum::routing::post(handler));
+            if to_end {
+                router = router.route_layer(axum::middleware::from_fn(run_to_end));
+            }
+            let request = Request::post("/change").body(axum::body::Body::empty()).unwrap();
+            let hung_up =
+                tokio::time::timeout(std::time::Duration::from_millis(20), router.oneshot(request)).await;
+            assert!(hung_up.is_err(), "the client hung up first");
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            done.load(Ordering::SeqCst)
+        };
+        assert!(ran(true).await, "run to its end");
+        assert!(!ran(false).await, "the test would see a request cut off");
+    }
 
     fn issues(error: ApiError) -> Vec<(String, String)> {
         match error {

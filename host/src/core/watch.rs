@@ -1,7 +1,9 @@
 //! Deploying by copying files: a watched folder of `.wasm` modules.
 //!
-//! A file is read once it has stayed the same (size and modification time) for one interval,
-//! so a copy in progress is never taken half-written. A module that is new to the registry is
+//! A file is read once it has stayed the same (size and modification time, its signature's
+//! too) for one interval, so a copy in progress is never taken half-written. A file refused is
+//! looked at again when it or its signature changes (a `.sig` copied late, or fixed); one the
+//! host failed to take (a store fault) at the next interval. A module that is new to the registry is
 //! deployed to every panel serving an older version (by semver) of the same adapter; a module
 //! already registered changes nothing, so a restart or an operator's rollback is not undone
 //! by a file still lying in the folder.
@@ -14,7 +16,13 @@ use std::time::{Duration, SystemTime};
 use crate::core::AppState;
 use crate::core::deploy::Source;
 
-type Seen = HashMap<PathBuf, (u64, Option<SystemTime>)>;
+/// A file's size and modification time.
+type FileStamp = (u64, Option<SystemTime>);
+
+/// What a dropped module was looked at as: its own stamp and its signature's, if any.
+type Stamp = (FileStamp, Option<FileStamp>);
+
+type Seen = HashMap<PathBuf, Stamp>;
 
 /// Watches `dir` every `interval` until the host stops.
 pub fn spawn(state: Arc<AppState>, dir: PathBuf, interval: Duration) -> tokio::task::JoinHandle<()> {
@@ -42,8 +50,10 @@ async fn scan(state: &AppState, dir: &Path, pending: &mut Seen, done: &mut Seen)
         if path.extension().is_none_or(|e| e != "wasm") {
             continue;
         }
+        let file_stamp = |meta: std::fs::Metadata| (meta.len(), meta.modified().ok());
         let Ok(meta) = entry.metadata() else { continue };
-        let stamp = (meta.len(), meta.modified().ok());
+        let signature = std::fs::metadata(crate::core::deploy::signature_path(&path)).ok();
+        let stamp = (file_stamp(meta), signature.map(file_stamp));
         if done.get(&path) == Some(&stamp) {
             continue;
         }
@@ -52,34 +62,44 @@ async fn scan(state: &AppState, dir: &Path, pending: &mut Seen, done: &mut Seen)
             continue;
         }
         pending.remove(&path);
-        done.insert(path.clone(), stamp);
-        take(state, &path).await;
+        if take(state, &path, stamp.0.0).await {
+            done.insert(path.clone(), stamp);
+        }
     }
 }
 
-async fn take(state: &AppState, path: &Path) {
-    let bytes = match std::fs::read(path) {
+/// Registers the module at `path` (`len` bytes) and deploys it where it is newer; whether
+/// that is done with, taken or refused, rather than to be tried again.
+async fn take(state: &AppState, path: &Path, len: u64) -> bool {
+    let limit = crate::core::deploy::MAX_MODULE_BYTES;
+    if len > limit as u64 {
+        tracing::warn!(file = %path.display(), "dropped module refused: {len} bytes, more than a module may have ({limit})");
+        return true;
+    }
+    let bytes = match tokio::fs::read(path).await {
         Ok(bytes) => bytes,
         Err(e) => {
             tracing::warn!(file = %path.display(), "cannot read a dropped module: {e}");
-            return;
+            return false;
         }
     };
     // Its signature, if any, lies beside it (`x.wasm.sig`): copy that first.
-    let signature = std::fs::read_to_string(crate::core::deploy::signature_path(path)).ok();
+    let signature = tokio::fs::read_to_string(crate::core::deploy::signature_path(path))
+        .await
+        .ok();
     let (info, created) = match state.push(&bytes, Source::Watch, signature.as_deref()).await {
         Ok(pushed) => (pushed.info, pushed.created),
         Err(e) => {
             tracing::warn!(file = %path.display(), "dropped module refused: {e}");
-            return;
+            return !matches!(e, crate::core::deploy::DeployError::Store(_));
         }
     };
     if !created {
-        return;
+        return true;
     }
     let Ok(version) = semver::Version::parse(&info.version) else {
         tracing::warn!(file = %path.display(), version = %info.version, "registered, but its version is not semver: switch panels with `panelgate panel set`");
-        return;
+        return true;
     };
     for panel in state.panels() {
         let older = semver::Version::parse(&panel.module.version).is_ok_and(|v| v < version);
@@ -95,4 +115,5 @@ async fn take(state: &AppState, path: &Path) {
             }
         }
     }
+    true
 }

@@ -440,6 +440,32 @@ async fn the_watched_folder_deploys_to_a_panel_with_a_policy_only_a_module_signe
     assert_eq!(set["module"], module_hash(&next).as_str());
 }
 
+/// A dropped module refused for its signature (signed by a key no panel takes) is looked at
+/// again once its `.sig` changes: the right signature copied over it deploys it. (Before, a
+/// file refused once was never looked at again while it stayed the same, its `.sig` unheeded.)
+#[tokio::test]
+async fn a_dropped_module_is_taken_once_its_signature_is_fixed() {
+    let (a, b, stranger) = (key(), key(), key());
+    let dir = tempfile::tempdir().unwrap();
+    let drop = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "{}\n[registry]\nwatch_dir = \"{}\"\nwatch_interval_ms = 100\n",
+        signed_panels(&config_module(dir.path(), Some(&a)), &a, &b),
+        drop.path().display()
+    );
+    let h = start_with(&extra).await;
+    let next = std::fs::read(guests::PROBE_NEXT).unwrap();
+    std::fs::write(drop.path().join("late.wasm.sig"), sign(&stranger, &next)).unwrap();
+    std::fs::write(drop.path().join("late.wasm"), &next).unwrap();
+    // Looked at (two intervals to settle, one to take) and refused: nothing changes.
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(served_by(&h, "probe").await, "probe@0.1.0");
+    assert_eq!(served_by(&h, "open").await, "probe@0.1.0");
+    std::fs::write(drop.path().join("late.wasm.sig"), sign(&a, &next)).unwrap();
+    until_served_by(&h, "probe", "probe@0.2.0").await;
+    assert_eq!(last_deployment(&h, "probe").await["signer"], "partner-a");
+}
+
 #[tokio::test]
 async fn module_bytes_altered_in_the_store_are_refused_at_the_next_start() {
     let a = key();
