@@ -15,6 +15,32 @@ fn digits(value: &str, n: usize) -> bool {
     value.len() == n && value.chars().all(|c| c.is_ascii_digit())
 }
 
+/// Spec 5.1: `email` is a "valid email". One `@` between a local part and a domain of
+/// dot-separated labels, none of them empty, and no spaces: `budi.s@gmail` (no dot in the
+/// domain) is refused here as JULO's pre-register check and registration refuse it.
+fn valid_email(value: &str) -> bool {
+    let Some((local, domain)) = value.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && !value.chars().any(char::is_whitespace)
+        && domain.contains('.')
+        && domain.split('.').all(|label| !label.is_empty())
+}
+
+/// A field the spec's tables mark "Mandatory | YES": absent, empty or only spaces, it is named
+/// at `path` (JULO refuses a blank value as it refuses a missing one), and none is sent.
+fn filled(value: Option<String>, path: &str, issues: &mut Issues) -> Option<String> {
+    match value {
+        Some(v) if v.trim().is_empty() => {
+            issues.add(path, "is blank; this partner requires a value");
+            None
+        }
+        value => issues.require(value, path),
+    }
+}
+
 fn applicant(parties: &[Party]) -> Option<(usize, &Person)> {
     parties
         .iter()
@@ -68,10 +94,7 @@ pub fn registrant(application: &Application) -> Result<Registrant, AdapterError>
     });
     let email = person.and_then(|(i, p)| {
         let email = issues.require(p.email.clone(), &path(i, "email"));
-        if email
-            .as_ref()
-            .is_some_and(|e| !e.contains('@') || !e.contains('.'))
-        {
+        if email.as_ref().is_some_and(|e| !valid_email(e)) {
             issues.add(path(i, "email"), "is not an e-mail address");
         }
         email
@@ -203,14 +226,15 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
     };
     let p = |field: &str| format!("step.complete_application.parties[{i}].detail.person.{field}");
     let a = |field: &str| format!("step.complete_application.application.{field}");
-    let mut need = |value: Option<String>, path: String| issues.require(value, &path).unwrap_or_default();
+    let mut need =
+        |value: Option<String>, path: String| filled(value, &path, &mut issues).unwrap_or_default();
     let address = person
         .addresses
         .iter()
         .find(|a| a.kind == AddressKind::Residence)
         .or(person.addresses.first());
     let mut data = CustomerData {
-        fullname: person.full_name.clone(),
+        fullname: need(Some(person.full_name.clone()), p("full_name")),
         birth_place: need(person.birth_place.clone(), p("birth_place")),
         dob: need(person.birth_date.clone(), p("birth_date")),
         mother_maiden_name: need(person.mother_maiden_name.clone(), p("mother_maiden_name")),
@@ -234,7 +258,7 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
         ),
         marital_status: need(person.marital_status.clone(), p("marital_status")),
         mobile_phone_1: need(mobile(person, 0), p("phones")),
-        mobile_phone_2: mobile(person, 1),
+        mobile_phone_2: mobile(person, 1).filter(|n| !n.trim().is_empty()),
         last_education: need(person.education.clone(), p("education")),
         home_status: need(details.application.home_status.clone(), a("home_status")),
         occupied_since: details.application.resident_since.clone(),
@@ -259,23 +283,19 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
         .require(details.application.dependents, &a("dependents"))
         .unwrap_or(0);
 
+    // A relative's field, named by the relative's role as the portal gave it.
+    let r = |role: &str, field: &str| format!("step.complete_application.parties[{role}].{field}");
     // Spec 6.3: who must be named depends on the marital status.
     let kin = relative(&details.parties, PartyRole::NextOfKin);
     match kin {
         Some((_, party, kin)) => {
-            data.kin_name = kin.full_name.clone();
-            data.kin_mobile_phone = issues
-                .require(
-                    mobile(kin, 0),
-                    "step.complete_application.parties[next_of_kin].detail.person.phones",
-                )
-                .unwrap_or_default();
-            data.kin_relationship = issues
-                .require(
-                    party.relationship.clone(),
-                    "step.complete_application.parties[next_of_kin].relationship",
-                )
-                .unwrap_or_default();
+            let mut need = |value, path: String| filled(value, &path, &mut issues).unwrap_or_default();
+            data.kin_name = need(
+                Some(kin.full_name.clone()),
+                r("next_of_kin", "detail.person.full_name"),
+            );
+            data.kin_mobile_phone = need(mobile(kin, 0), r("next_of_kin", "detail.person.phones"));
+            data.kin_relationship = need(party.relationship.clone(), r("next_of_kin", "relationship"));
             data.kin_dob = kin.birth_date.clone();
         }
         None => issues.add(
@@ -286,14 +306,16 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
     match data.marital_status.as_str() {
         "Lajang" => match relative(&details.parties, PartyRole::EmergencyContact) {
             Some((_, _, close)) => {
-                data.close_kin_name = Some(close.full_name.clone());
-                data.close_kin_mobile_phone = mobile(close, 0);
-                if data.close_kin_mobile_phone.is_none() {
-                    issues.add(
-                        "step.complete_application.parties[emergency_contact].detail.person.phones",
-                        "needs a mobile",
-                    );
-                }
+                data.close_kin_name = filled(
+                    Some(close.full_name.clone()),
+                    &r("emergency_contact", "detail.person.full_name"),
+                    &mut issues,
+                );
+                data.close_kin_mobile_phone = filled(
+                    mobile(close, 0),
+                    &r("emergency_contact", "detail.person.phones"),
+                    &mut issues,
+                );
             }
             None => issues.add(
                 "step.complete_application.parties",
@@ -302,15 +324,17 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
         },
         "Menikah" => match relative(&details.parties, PartyRole::Spouse) {
             Some((_, _, spouse)) => {
-                data.spouse_name = Some(spouse.full_name.clone());
-                data.spouse_mobile_phone = mobile(spouse, 0);
+                data.spouse_name = filled(
+                    Some(spouse.full_name.clone()),
+                    &r("spouse", "detail.person.full_name"),
+                    &mut issues,
+                );
+                data.spouse_mobile_phone = filled(
+                    mobile(spouse, 0),
+                    &r("spouse", "detail.person.phones"),
+                    &mut issues,
+                );
                 data.spouse_dob = spouse.birth_date.clone();
-                if data.spouse_mobile_phone.is_none() {
-                    issues.add(
-                        "step.complete_application.parties[spouse].detail.person.phones",
-                        "needs a mobile",
-                    );
-                }
             }
             None => issues.add(
                 "step.complete_application.parties",
@@ -322,12 +346,11 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
 
     // Spec 6.4: employer details unless the applicant does not work.
     let job = details.application.employment.as_ref();
-    data.job_type = issues
-        .require(job.map(|j| j.kind.clone()), &a("employment.kind"))
-        .unwrap_or_default();
+    data.job_type =
+        filled(job.map(|j| j.kind.clone()), &a("employment.kind"), &mut issues).unwrap_or_default();
     if !data.job_type.is_empty() && !NOT_WORKING.contains(&data.job_type.as_str()) {
         let j = |v: Option<String>, f: &str, issues: &mut Issues| {
-            issues.require(v, &a(&format!("employment.{f}")))
+            filled(v, &a(&format!("employment.{f}")), issues)
         };
         data.job_industry = j(job.and_then(|j| j.industry.clone()), "industry", &mut issues);
         data.job_description = j(
@@ -374,8 +397,11 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
     );
     match &details.application.bank_account {
         Some(account) => {
-            data.bank_name = account.bank.clone();
-            data.bank_account_number = account.number.clone();
+            let mut need = |value: &String, path: String| {
+                filled(Some(value.clone()), &path, &mut issues).unwrap_or_default()
+            };
+            data.bank_name = need(&account.bank, a("bank_account.bank"));
+            data.bank_account_number = need(&account.number, a("bank_account.number"));
         }
         None => issues.add(a("bank_account"), "is required by this partner"),
     }
@@ -403,10 +429,18 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
 
 /// JULO's failure: `success: false` with its error strings.
 ///
-/// The spec gives no HTTP status for a failure, only the envelope (`"success": false, "errors":
-/// ["error message"]`). JULO answers its business refusals (NIK already registered, wrong OTP, an
-/// OTP it could not send, a weak PIN) with HTTP 400 and that envelope: the message is JULO's word
-/// to the customer, so it is `rejected`. A 400 without JULO's envelope stays a malformed request.
+/// The spec gives no HTTP status for any failure, only the envelope (`"success": false, "errors":
+/// ["error message"]`), so the status is read as HTTP means it, and the envelope says why:
+/// - 401/403: `unauthorized`.
+/// - 404 with the envelope: JULO does not know the application (an unknown `application_xid`),
+///   `not-found`. A 404 without it is no answer about the application (a wrong `base-url`
+///   gives one), so `partner-protocol`.
+/// - 408, 429 and 5xx: JULO could not answer now, `partner-unavailable` (retryable) whatever the
+///   body says; never a final refusal.
+/// - Any other status with the envelope: JULO answers its business refusals (NIK or e-mail
+///   already registered, wrong OTP, an OTP it could not send, a weak PIN) with HTTP 400 and it;
+///   the message is JULO's word to the customer, so it is `rejected`.
+/// - A 400 without JULO's envelope stays a malformed request.
 pub fn failure(status: u16, body: &[u8]) -> AdapterError {
     let envelope: Option<Envelope> = serde_json::from_slice(body).ok();
     let messages = envelope
@@ -420,17 +454,17 @@ pub fn failure(status: u16, body: &[u8]) -> AdapterError {
                 .join("; ")
         })
         .filter(|m| !m.is_empty());
+    let snippet = || panelgate_adapter_sdk::http::snippet(body);
     match (status, messages) {
-        (401 | 403, m) => {
-            AdapterError::Unauthorized(m.unwrap_or_else(|| panelgate_adapter_sdk::http::snippet(body)))
-        }
-        (500..=599, _) => AdapterError::PartnerUnavailable(format!("HTTP {status}")),
+        (401 | 403, m) => AdapterError::Unauthorized(m.unwrap_or_else(snippet)),
+        (404, Some(m)) => AdapterError::NotFound(m),
+        (408 | 429 | 500..=599, m) => AdapterError::PartnerUnavailable(match m {
+            Some(m) => format!("HTTP {status}: {m}"),
+            None => format!("HTTP {status}"),
+        }),
         (_, Some(m)) => errors::rejected("julo", m),
-        (400, None) => AdapterError::PartnerBadRequest(panelgate_adapter_sdk::http::snippet(body)),
-        (_, None) => errors::protocol(format!(
-            "HTTP {status}: {}",
-            panelgate_adapter_sdk::http::snippet(body)
-        )),
+        (400, None) => AdapterError::PartnerBadRequest(snippet()),
+        (_, None) => errors::protocol(format!("HTTP {status}: {}", snippet())),
     }
 }
 

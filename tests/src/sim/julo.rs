@@ -206,10 +206,16 @@ fn digits(value: &str, n: usize) -> bool {
     value.len() == n && value.chars().all(|c| c.is_ascii_digit())
 }
 
+/// Spec, initial registration: `email` is a "valid email". One `@` between a local part and a
+/// domain of dot-separated labels, none of them empty, and no spaces (the adapter's own rule).
 fn email(value: &str) -> bool {
-    value
-        .split_once('@')
-        .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'))
+    value.split_once('@').is_some_and(|(user, domain)| {
+        !user.is_empty()
+            && !domain.contains('@')
+            && !value.chars().any(char::is_whitespace)
+            && domain.contains('.')
+            && domain.split('.').all(|label| !label.is_empty())
+    })
 }
 
 fn iso_date(o: &Map<String, Value>, name: &str) -> Result<(), Response> {
@@ -308,6 +314,13 @@ async fn register(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes)
     let mut inner = s.lock();
     if inner.applications.values().any(|a| a.nik == nik) {
         return refuse("NIK sudah terdaftar");
+    }
+    // Spec, initial registration: "customer need to input basic data like nik and email, and
+    // will check if the customer register in julo"; the pre-register check ("checking if the
+    // customer already register in JULO") takes `nik` and `email` alike. So a known e-mail is
+    // refused here as there, whatever the NIK: an e-mail registers once.
+    if inner.emails.contains(mail) {
+        return refuse("Email sudah terdaftar");
     }
     inner.next_xid += 1;
     let xid = inner.next_xid;
@@ -701,5 +714,90 @@ async fn read_otp(State(s): State<Arc<Shared>>, Path(xid): Path<String>) -> Resp
     match app.otp_sent.clone() {
         Some(otp) => axum::Json(json!({ "application_xid": xid, "otp": otp })).into_response(),
         None => fail(StatusCode::NOT_FOUND, "no OTP was sent for this application"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn sim() -> JuloSimulator {
+        let config = JuloSimConfig {
+            secret_key: "s3cret".into(),
+            username: "partner".into(),
+        };
+        JuloSimulator::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn post(sim: &JuloSimulator, endpoint: &str, body: Value) -> (u16, Value) {
+        let response = reqwest::Client::new()
+            .post(format!("{}{V1}/{endpoint}", sim.base_url()))
+            .header("secret-key", "s3cret")
+            .header("username", "partner")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+
+    fn registration(nik: &str, email: &str) -> Value {
+        json!({ "username": nik, "pin": "159357", "email": email,
+                "latitude": -6.1815657, "longitude": 106.7229445 })
+    }
+
+    /// Spec, initial registration: "customer need to input basic data like nik and email, and
+    /// will check if the customer register in julo"; the pre-register check asks the same of
+    /// `nik` and `email`. An e-mail that registered once does not register again, whatever NIK.
+    #[tokio::test]
+    async fn an_email_registers_once() {
+        let sim = sim().await;
+        let (status, body) = post(
+            &sim,
+            "customer/",
+            registration("3203020101930001", "budi@example.com"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let again = registration("3203020101930002", "budi@example.com");
+        let (status, body) = post(
+            &sim,
+            "preregister-check",
+            json!({ "nik": "3203020101930002", "email": "budi@example.com" }),
+        )
+        .await;
+        assert_eq!((status, &body["success"]), (400, &json!(false)), "{body}");
+        let (status, body) = post(&sim, "customer/", again).await;
+        assert_eq!((status, &body["success"]), (400, &json!(false)), "{body}");
+        assert!(
+            body["errors"][0].as_str().unwrap().contains("terdaftar"),
+            "{body}"
+        );
+        let (status, body) = post(
+            &sim,
+            "customer/",
+            registration("3203020101930002", "dedi@example.com"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Spec, initial registration: `email` is a "valid email"; a domain without a dot is none.
+    #[test]
+    fn a_valid_email_has_a_domain_with_a_dot() {
+        for good in ["example@test.com", "budi.s@gmail.com"] {
+            assert!(email(good), "{good}");
+        }
+        for bad in [
+            "budi.s@gmail",
+            "budi@gmail.",
+            "budi@.com",
+            "budi@@gmail.com",
+            "budi s@gmail.com",
+        ] {
+            assert!(!email(bad), "{bad}");
+        }
     }
 }

@@ -342,3 +342,78 @@ async fn lookup_values_reach_julo_encoded_in_full() {
         "{queries:?}"
     );
 }
+
+#[tokio::test]
+async fn what_julo_would_refuse_is_named_before_any_call() {
+    let h = start().await;
+    // Spec 5.1's "valid email": a domain without a dot is refused before the pre-register check.
+    let mut accept = example("julo", "accept");
+    accept["parties"][0]["detail"]["person"]["email"] = json!("budi.s@gmail");
+    let (status, body) = h.post("/v1/panels/julo/policies", &accept).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        body["error"]["issues"][0]["path"],
+        "parties[0].detail.person.email"
+    );
+    assert!(h.julo.requests().is_empty(), "{:?}", h.julo.requests());
+
+    // Spec 5.2's "Mandatory | YES" fields, blank: named, and JULO never sees the application.
+    let (case, xid) = register(&h).await;
+    let (status, body) = step(&h, &case, example("julo", "confirm-send-otp")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let otp = h.julo.otp_for(&xid).expect("an OTP was sent");
+    let (status, body) = step(&h, &case, json!({ "step": { "verify_otp": otp } })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut complete = example("julo", "confirm-complete-application");
+    let details = &mut complete["step"]["complete_application"];
+    details["parties"][0]["detail"]["person"]["full_name"] = json!("");
+    details["application"]["bank_account"]["number"] = json!("   ");
+    let (status, body) = step(&h, &case, complete).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let paths: Vec<&str> = body["error"]["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["path"].as_str())
+        .collect();
+    for path in [
+        "step.complete_application.parties[0].detail.person.full_name",
+        "step.complete_application.application.bank_account.number",
+    ] {
+        assert!(paths.contains(&path), "{path} not in {body}");
+    }
+    assert!(!requested(&h, "applications"), "a blank field went to JULO");
+}
+
+/// The spec gives no HTTP status for a failure; JULO's envelope on a 404 is an application it
+/// does not know, and on a 429 a JULO that cannot answer now: neither is a final `rejected`.
+#[tokio::test]
+async fn julo_not_knowing_the_application_or_too_busy_is_no_rejection() {
+    let h = start().await;
+    let (case, _) = register(&h).await;
+    h.julo.fail_next("images", 404, "application not found");
+    let (status, body) = h
+        .upload(
+            &format!("/v1/panels/julo/policies/{case}/documents"),
+            "ktp_self",
+            "photo.jpg",
+            b"\xff\xd8\xff jpeg".to_vec(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("application not found"),
+        "{body}"
+    );
+    h.julo.fail_next("dropdown-data", 429, "too many requests");
+    let (status, body) = h.get("/v1/panels/julo/lookups/banks").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "partner_unavailable");
+    // Retried, it answers.
+    let (status, body) = h.get("/v1/panels/julo/lookups/banks").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

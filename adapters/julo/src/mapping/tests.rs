@@ -296,3 +296,148 @@ fn sub_districts_given_as_objects_keep_name_and_postal_code() {
     assert_eq!(items[2].code, "Kebon Jeruk");
     assert!(lookup_items(&serde_json::json!([{ "id": 1 }]), None).is_err());
 }
+
+fn blank_fields(marital_status: &str) -> ApplicationDetails {
+    let mut d = details();
+    for party in d.parties.iter_mut() {
+        if let PartyDetail::Person(p) = &mut party.detail {
+            p.full_name = match party.role {
+                PartyRole::Applicant => String::new(),
+                _ => "   ".into(),
+            };
+            p.marital_status = Some(marital_status.into());
+            p.mother_maiden_name = Some(" ".into());
+        }
+    }
+    d.parties.push(person(PartyRole::EmergencyContact, ""));
+    if let Some(job) = d.application.employment.as_mut() {
+        job.kind = " ".into();
+    }
+    d.application.bank_account = Some(BankAccount {
+        bank: String::new(),
+        number: "\t".into(),
+        holder: None,
+    });
+    d
+}
+
+fn issue_paths(result: Result<CustomerData, AdapterError>) -> Vec<String> {
+    match result {
+        Err(AdapterError::InvalidRequest(issues)) => issues.into_iter().map(|i| i.path).collect(),
+        other => panic!("expected invalid-request, got {other:?}"),
+    }
+}
+
+/// Spec 5.2's table marks `fullname`, `kin_name`, `job_type`, `bank_name`,
+/// `bank_account_number` (and the spouse's or parent's name by marital status) "Mandatory |
+/// YES": an empty or spaces-only value is as missing as an absent one, and is named.
+#[test]
+fn a_blank_mandatory_field_is_named_before_julo_sees_it() {
+    let married = issue_paths(customer_data(&blank_fields("Menikah")));
+    for path in [
+        "step.complete_application.parties[0].detail.person.full_name",
+        "step.complete_application.parties[0].detail.person.mother_maiden_name",
+        "step.complete_application.parties[next_of_kin].detail.person.full_name",
+        "step.complete_application.parties[spouse].detail.person.full_name",
+        "step.complete_application.application.employment.kind",
+        "step.complete_application.application.bank_account.bank",
+        "step.complete_application.application.bank_account.number",
+    ] {
+        assert!(married.iter().any(|p| p == path), "{path} not in {married:?}");
+    }
+    let single = issue_paths(customer_data(&blank_fields("Lajang")));
+    let parent = "step.complete_application.parties[emergency_contact].detail.person.full_name";
+    assert!(single.iter().any(|p| p == parent), "{single:?}");
+}
+
+fn application(email: &str) -> Application {
+    let mut applicant = person(PartyRole::Applicant, "Budi Susanto");
+    if let PartyDetail::Person(p) = &mut applicant.detail {
+        p.email = Some(email.into());
+    }
+    Application {
+        case_id: "case-1".into(),
+        mode: AcceptanceMode::Underwrite,
+        product: Some("credit-limit".into()),
+        plan: None,
+        quote_reference: None,
+        start_date: None,
+        end_date: None,
+        proposal_date: None,
+        frequency: None,
+        sum_insured: None,
+        premium: None,
+        payment: None,
+        parties: vec![applicant],
+        interest: InsuredInterest::CreditLimit(CreditLimitApplication {
+            pin: Some("159357".into()),
+            location: Some(GeoPoint {
+                latitude: -6.1815657,
+                longitude: 106.7229445,
+            }),
+            ..details().application
+        }),
+        coverages: vec![],
+        consents: vec![],
+        digital_policy: None,
+        channel: None,
+        extensions: None,
+        option_ids: Vec::new(),
+        start_time: None,
+        questionnaire: Vec::new(),
+        renewal_of: None,
+    }
+}
+
+/// Spec 5.1: `email` is a "valid email", one `@` before a domain with a dot, as JULO (and the
+/// simulator's pre-register check) reads it.
+#[test]
+fn registration_takes_only_a_valid_email() {
+    for good in ["example@test.com", "budi.s@gmail.com", "a+b@mail.co.id"] {
+        assert!(registrant(&application(good)).is_ok(), "{good}");
+    }
+    for bad in [
+        "budi.s@gmail",
+        "budi@",
+        "@gmail.com",
+        "budi@gmail.",
+        "budi@.com",
+        "budi@@gmail.com",
+        "budi s@gmail.com",
+        "budi.gmail.com",
+    ] {
+        let Err(AdapterError::InvalidRequest(issues)) = registrant(&application(bad)) else {
+            panic!("`{bad}` is no e-mail address")
+        };
+        assert_eq!(issues[0].path, "parties[0].detail.person.email", "{bad}");
+    }
+}
+
+/// The spec gives no HTTP status for any failure. A 404 with JULO's envelope is JULO not
+/// knowing the application; 408, 429 and 5xx are JULO unable to answer now, retryable, never a
+/// final refusal; a 400 with the envelope stays JULO's business refusal.
+#[test]
+fn julo_failures_are_read_by_their_status_not_only_their_envelope() {
+    let body = |m: &str| {
+        serde_json::to_vec(&serde_json::json!({ "success": false, "data": null, "errors": [m] })).unwrap()
+    };
+    assert!(
+        matches!(failure(404, &body("application not found")), AdapterError::NotFound(m) if m.contains("application not found"))
+    );
+    for status in [408, 429, 500, 502, 503, 504] {
+        assert!(
+            matches!(failure(status, &body("coba lagi nanti")), AdapterError::PartnerUnavailable(m) if m.contains(&format!("HTTP {status}"))),
+            "HTTP {status}"
+        );
+    }
+    assert!(matches!(failure(429, b""), AdapterError::PartnerUnavailable(_)));
+    assert!(matches!(
+        failure(400, &body("NIK sudah terdaftar")),
+        AdapterError::Rejected(_)
+    ));
+    // A 404 that is not JULO's envelope is no answer about the application (a wrong base URL).
+    assert!(matches!(
+        failure(404, b"<html>Not Found</html>"),
+        AdapterError::PartnerProtocol(_)
+    ));
+}
