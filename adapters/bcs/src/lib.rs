@@ -110,13 +110,11 @@ impl Adapter for Bcs {
                 issued(&send(Method::Post, &path, &body)?)
             }
             AcceptanceMode::Underwrite => {
-                let settings = CaseSettings {
-                    domain: required_setting("case-domain")?,
-                    user: required_setting("case-user")?,
-                    bank_system: required_setting("bank-system")?
-                        .parse()
-                        .map_err(|_| errors::protocol("bank-system is one digit"))?,
-                };
+                let settings = CaseSettings::new(
+                    required_setting("case-domain")?,
+                    required_setting("case-user")?,
+                    &required_setting("bank-system")?,
+                )?;
                 let (path, body) = case_body(&application, &settings)?;
                 case_opened(&send(Method::Post, &path, &body)?, &application)
             }

@@ -639,6 +639,49 @@ pub struct CaseSettings {
     pub bank_system: u8,
 }
 
+impl CaseSettings {
+    /// The panel's `case-domain`, `case-user` and `bank-system` settings, held to #3's table:
+    /// "channel.sPname … String | 15", "channel.user … String | 10" and "trnSrcInfo.code |
+    /// Cases[].Entities[].BankSystemOrigin | Int | 1": a setting BCS would refuse is named here,
+    /// before any call.
+    pub fn new(domain: String, user: String, bank_system: &str) -> Result<CaseSettings, AdapterError> {
+        let setting = |name: &str, value: &str, rule: &str| {
+            errors::protocol(format!(
+                "the panel's `{name}` setting is `{value}`: BCS's insurability case takes {rule}"
+            ))
+        };
+        if domain.is_empty() || domain.chars().count() > 15 {
+            return Err(setting(
+                "case-domain",
+                &domain,
+                "a channel.sPname of 1 to 15 characters",
+            ));
+        }
+        if user.is_empty() || user.chars().count() > 10 {
+            return Err(setting(
+                "case-user",
+                &user,
+                "a channel.user of 1 to 10 characters",
+            ));
+        }
+        let digit = match bank_system.as_bytes() {
+            [d @ b'0'..=b'9'] => d - b'0',
+            _ => {
+                return Err(setting(
+                    "bank-system",
+                    bank_system,
+                    "a trnSrcInfo.code of one digit (Int | 1)",
+                ));
+            }
+        };
+        Ok(CaseSettings {
+            domain,
+            user,
+            bank_system: digit,
+        })
+    }
+}
+
 /// #3: a debtor's (credit-life) application for a medical-examination case.
 pub fn case_body(
     application: &Application,
@@ -663,10 +706,15 @@ pub fn case_body(
         None => issues.require(None, "interest.credit_life.principal"),
     };
     let request = issues.require(loan.account.clone(), "interest.credit_life.account");
+    // "requestNumber … Número de solicitud enviado por el banco. | int | 15": digits only (a
+    // sign or a 16th digit would go out as a number BCS refuses).
     let request: Option<u64> = request.and_then(|r| match r.parse() {
-        Ok(n) => Some(n),
-        Err(_) => {
-            issues.add("interest.credit_life.account", "BCS's request number is numeric");
+        Ok(n) if r.len() <= 15 && r.chars().all(|c| c.is_ascii_digit()) => Some(n),
+        _ => {
+            issues.add(
+                "interest.credit_life.account",
+                "is BCS's request number: at most 15 digits",
+            );
             None
         }
     });
@@ -893,6 +941,15 @@ fn case_applicant(application: &Application, issues: &mut Issues) -> CaseApplica
 
 pub fn case_opened(answer: &Value, application: &Application) -> Result<Acceptance, AdapterError> {
     let info = &answer["insuranceInfo"];
+    // #3 answers Visual Time's own outcome inside `insuranceInfo`, not at the top: "insuranceInfo.
+    // responseType.value | Devuelve el estado de la transaccion", "insuranceInfo.responseDetail.
+    // errorCode | Devuelve codigo de error encontrado". An HTTP 200 that carries an error there
+    // opened no case.
+    if is_error(info) {
+        let envelope: Option<wire::Envelope> = serde_json::from_value(info.clone()).ok();
+        let (kind, code, message) = envelope_parts(envelope.as_ref());
+        return Err(errors::rejected(code.unwrap_or(kind), message));
+    }
     let case = info["policyId"]
         .as_u64()
         .map(|n| n.to_string())
@@ -965,8 +1022,21 @@ pub fn status_body(
     length(&product, 4, "product");
     let observation = report.observation.clone().unwrap_or_default();
     length(&observation, 200, "observation");
+    // "pmtsPlanProdType | Plan Asignado | String | … maxLength: 3"
     if let Some(plan) = &report.plan {
         length(plan, 3, "plan");
+    }
+    // "personInfo.personType | Tipo solicitante | String | … maxLength: 15"
+    if let Some(applicant_type) = &report.applicant_type {
+        length(applicant_type, 15, "applicant_type");
+    }
+    // "coverageInfo[].coverageId | Código de Amparo | String | … maxLength: 10" and
+    // "coverageInfo[].percentage | Porcentaje Prima | String | maxLength: 3".
+    for (i, c) in report.coverages.iter().enumerate() {
+        length(&c.code, 10, &format!("coverages[{i}].code"));
+        if let Some(percent) = &c.premium_percent {
+            length(percent, 3, &format!("coverages[{i}].premium_percent"));
+        }
     }
     if product.is_empty() {
         issues.add(format!("{base}.product"), "is required (BCS product type)");
@@ -1016,7 +1086,7 @@ pub fn status_body(
     let coverages = report
         .coverages
         .iter()
-        .map(|c| serde_json::json!({ "coverageId": c.code, "exclude": c.excluded, "percentage": c.premium_percent }))
+        .map(|c| wire::status_coverage(&c.code, c.excluded, c.premium_percent.as_deref()))
         .collect();
     let body = wire::status(
         source,
@@ -1121,16 +1191,7 @@ fn unreachable_body() -> (String, Value) {
 /// A BCS failure: envelope A (`ER`) or B (`ERR400`), or a bare HTTP status (spec 4).
 pub fn failure(status: u16, body: &[u8]) -> AdapterError {
     let envelope: Option<wire::Envelope> = serde_json::from_slice(body).ok();
-    let detail = envelope.as_ref().and_then(|e| e.response_detail.as_ref());
-    let code = detail
-        .map(|d| d.error_code.to_string().trim_matches('"').to_string())
-        .filter(|c| !c.is_empty() && c != "null");
-    let message = detail.and_then(|d| d.error_desc.clone()).unwrap_or_default();
-    let kind = envelope
-        .as_ref()
-        .and_then(|e| e.response_type.as_ref())
-        .map(|t| t.value.clone())
-        .unwrap_or_default();
+    let (kind, code, message) = envelope_parts(envelope.as_ref());
     match status {
         401 | 403 => AdapterError::Unauthorized(panelgate_adapter_sdk::http::snippet(body)),
         404 => AdapterError::NotFound(panelgate_adapter_sdk::http::snippet(body)),
@@ -1144,7 +1205,22 @@ pub fn failure(status: u16, body: &[u8]) -> AdapterError {
     }
 }
 
-/// True when a 2xx body nevertheless carries an error envelope.
+/// An error envelope's `responseType.value`, its `errorCode` (string or number) when it has
+/// one, and its `errorDesc`.
+fn envelope_parts(envelope: Option<&wire::Envelope>) -> (String, Option<String>, String) {
+    let detail = envelope.and_then(|e| e.response_detail.as_ref());
+    let code = detail
+        .map(|d| d.error_code.to_string().trim_matches('"').to_string())
+        .filter(|c| !c.is_empty() && c != "null");
+    let message = detail.and_then(|d| d.error_desc.clone()).unwrap_or_default();
+    let kind = envelope
+        .and_then(|e| e.response_type.as_ref())
+        .map(|t| t.value.clone())
+        .unwrap_or_default();
+    (kind, code, message)
+}
+
+/// True when a 2xx body (or #3's `insuranceInfo`) nevertheless carries an error envelope.
 pub fn is_error(answer: &Value) -> bool {
     let kind = answer["responseType"]["value"].as_str().unwrap_or_default();
     let code = &answer["responseDetail"]["errorCode"];

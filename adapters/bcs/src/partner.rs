@@ -280,6 +280,12 @@ pub fn status(
         "product": { "productType": product_type }, "coverageInfo": coverages, "insuranceInfo": { "coveredCode": case_number } })
 }
 
+/// One `coverageInfo[]` of #2: "coverageId … String", "exclude | Excluido | Boolean",
+/// "percentage | Porcentaje Prima | String"; an absent percentage goes out as null.
+pub fn status_coverage(code: &str, excluded: bool, percent: Option<&str>) -> Value {
+    json!({ "coverageId": code, "exclude": excluded, "percentage": percent })
+}
+
 /// #11.
 #[allow(clippy::too_many_arguments)]
 pub fn payee(

@@ -44,6 +44,21 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(config: BcsSimConfig) -> Shared {
+        let inner = Inner {
+            quotes: BTreeMap::new(),
+            policies: BTreeMap::new(),
+            applications: BTreeSet::new(),
+            cases: BTreeSet::new(),
+            next: 1000,
+            requests: Vec::new(),
+        };
+        Shared {
+            config,
+            inner: Mutex::new(inner),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -60,18 +75,7 @@ impl BcsSimulator {
             .await
             .with_context(|| format!("binding {addr}"))?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let inner = Inner {
-            quotes: BTreeMap::new(),
-            policies: BTreeMap::new(),
-            applications: BTreeSet::new(),
-            cases: BTreeSet::new(),
-            next: 1000,
-            requests: Vec::new(),
-        };
-        let shared = Arc::new(Shared {
-            config,
-            inner: Mutex::new(inner),
-        });
+        let shared = Arc::new(Shared::new(config));
         let router = Router::new().fallback(dispatch).with_state(shared.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
@@ -110,6 +114,14 @@ impl IntoResponse for Refusal {
             json!({ "responseType": { "value": "ER" }, "responseDetail": { "errorCode": self.code, "errorDesc": self.message, "errorType": "TPS" } })
         };
         (self.status, axum::Json(body)).into_response()
+    }
+}
+
+impl Refusal {
+    /// The refusal of a field inside the array element `at`, its message naming the element.
+    fn within(mut self, at: &str) -> Refusal {
+        self.message = format!("{at}.{}", self.message);
+        self
     }
 }
 
@@ -230,12 +242,25 @@ fn id_types() -> Vec<String> {
     (1..=12).map(|c: u32| c.to_string()).collect()
 }
 
-/// Plans per product (6.8, abridged to the codes the table lists).
+/// The `coverageId`s (plans) of each product, from the seed's #5 and #6 lists ("coverageId
+/// (Required) : Coverage module identifier"), which agree with each other.
 fn plans(product: &str) -> &'static [&'static str] {
     match product {
+        // "1 = 24 24297 Plan 1 500K 4 Cuotas" … "8 = 24 24297 Plan 8 1.2M 6 Cuotas".
         "24297" => &["1", "2", "3", "4", "5", "6", "7", "8"],
+        // "1 = 24 24298 Plan 1 100K 6 Cuotas" … "4 = 24 24298 Plan 4 400K 6 Cuotas"; the life
+        // product list calls the same product (Tu Ahorro Amigo) "27298" (spec 8.11).
         "24298" | "27298" => &["1", "2", "3", "4"],
-        _ => &["1", "2"],
+        // "1 = 31 31300 Plan 1 $5 MM" … "16 = 31 31300 Plan 16 $150 MM Asist"; #10's productIdent 1
+        // example sends "productIdNumber": "31300" with "coverageId": "8".
+        "31300" => &[
+            "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+        ],
+        // The lists name no plan of 34299, 69308 or 67307 ("307" in the examples); every example
+        // for them (#9 productIdent 1 `34299`, #10 productIdent 2 `69308`, productIdent 3 `307`)
+        // sends "coverageId": 1 or "1", so that is the one plan taken: a guess.
+        "34299" | "69308" | "67307" | "307" => &["1"],
+        _ => &[],
     }
 }
 
@@ -562,54 +587,74 @@ fn certificate(s: &Shared, ctx: Ctx, v: &Value) -> Check<Value> {
 fn insurance_case(s: &Shared, ctx: Ctx, v: &Value) -> Check<Value> {
     ctx.text(v, "channel.sPname", Some(15))?;
     ctx.text(v, "channel.user", Some(10))?;
-    let case = ctx
-        .at(v, "insuranceInfo")?
+    // "insuranceInfo[] | Cases[] | Información sobre los casos. | Array | YES" and
+    // "insuranceInfo[].refInfo[] | Cases[].Entities | Array | YES": every case and every entity
+    // is held to the table, not just the first.
+    let mut requests = Vec::new();
+    let mut product = String::new();
+    for (i, case) in non_empty(ctx, v, "insuranceInfo")?.iter().enumerate() {
+        let at = format!("insuranceInfo[{i}]");
+        ctx.text(case, "desc", Some(30)).map_err(|r| r.within(&at))?;
+        for (j, item) in non_empty(ctx, case, "refInfo")
+            .map_err(|r| r.within(&at))?
+            .iter()
+            .enumerate()
+        {
+            let (request, kind) =
+                case_entity(ctx, item).map_err(|r| r.within(&format!("{at}.refInfo[{j}]")))?;
+            requests.push(request);
+            if product.is_empty() {
+                product = kind;
+            }
+        }
+    }
+    let mut inner = s.lock();
+    let mut seen = BTreeSet::new();
+    if requests
+        .iter()
+        .any(|r| inner.cases.contains(r) || !seen.insert(*r))
+    {
+        return Err(ctx.business("00001", "Ya existe un caso para la solicitud"));
+    }
+    inner.cases.extend(requests.iter().copied());
+    inner.next += 1;
+    Ok(
+        json!({ "insuranceInfo": { "policyId": 23_032_000 + inner.next, "trnSrcInfo": { "code": "1" }, "requestNumber": requests[0].to_string(),
+        "productType": product, "responseType": { "value": "OK" } } }),
+    )
+}
+
+/// A non-empty array at `path`.
+fn non_empty<'a>(ctx: Ctx, v: &'a Value, path: &str) -> Check<&'a Vec<Value>> {
+    ctx.at(v, path)?
         .as_array()
-        .and_then(|a| a.first())
-        .ok_or_else(|| ctx.bad("insuranceInfo[] is required"))?;
-    ctx.text(case, "desc", Some(30))?;
-    let item = ctx
-        .at(case, "refInfo")?
-        .as_array()
-        .and_then(|a| a.first())
-        .ok_or_else(|| ctx.bad("refInfo[] is required"))?;
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ctx.bad(format!("{path}[] is required")))
+}
+
+/// One `insuranceInfo[].refInfo[]` entity of #3: its request number and product type.
+fn case_entity(ctx: Ctx, item: &Value) -> Check<(u64, String)> {
+    // "curAmt.amt … Monto de valor que se aprueba para el credito | float | 15 | YES"
     if !ctx.at(item, "curAmt.amt")?.is_number() {
         return Err(ctx.bad("curAmt.amt is a number"));
     }
     ctx.text(item, "cityId", Some(5))?;
-    if !ctx.at(item, "relationshipType")?.is_u64() {
-        return Err(ctx.bad("relationshipType is an integer"));
-    }
+    // "relationshipType … Si el producto es individual o colectivo. | Int | 2 | YES"
+    int_field(ctx, item, "relationshipType", 2)?;
     ctx.date(item, "createdDt", false, true)?;
-    let request = ctx
-        .at(item, "requestNumber")?
-        .as_u64()
-        .ok_or_else(|| ctx.bad("requestNumber is an integer"))?;
+    // "requestNumber … Número de solicitud enviado por el banco. | int | 15 | YES"
+    let request = int_field(ctx, item, "requestNumber", 15)?;
     ctx.text(item, "submitOffice.branchId", Some(5))?;
-    if !ctx.at(item, "trnSrcInfo.code")?.is_u64() {
-        return Err(ctx.bad("trnSrcInfo.code is an integer"));
-    }
+    // "trnSrcInfo.code | Cases[].Entities[].BankSystemOrigin | Int | 1 | YES"
+    int_field(ctx, item, "trnSrcInfo.code", 1)?;
     let product = ctx.one_of(item, "productType", &["3701", "3703", "34VD"])?;
     if !ctx.at(item, "flagAutom")?.is_boolean() {
         return Err(ctx.bad("flagAutom is a boolean"));
     }
-    let applicants = ctx
-        .at(item, "applicantInfo")?
-        .as_array()
-        .filter(|a| !a.is_empty())
-        .ok_or_else(|| ctx.bad("applicantInfo[] is required"))?;
-    for applicant in applicants {
-        case_applicant(ctx, applicant)?;
+    for (k, applicant) in non_empty(ctx, item, "applicantInfo")?.iter().enumerate() {
+        case_applicant(ctx, applicant).map_err(|r| r.within(&format!("applicantInfo[{k}]")))?;
     }
-    let mut inner = s.lock();
-    if !inner.cases.insert(request) {
-        return Err(ctx.business("00001", "Ya existe un caso para la solicitud"));
-    }
-    inner.next += 1;
-    Ok(
-        json!({ "insuranceInfo": { "policyId": 23_032_000 + inner.next, "trnSrcInfo": { "code": "1" }, "requestNumber": request.to_string(),
-        "productType": product, "responseType": { "value": "OK" } } }),
-    )
+    Ok((request, product))
 }
 
 /// Spec 6.12: the bank codes of `ccAcctRec[].code` and `depAcctId[].bankId`.
@@ -726,11 +771,7 @@ fn status(s: &Shared, ctx: Ctx, v: &Value, update: bool) -> Check<Value> {
     // simulator follows the table that defines the client status, a guess at which one BCS checks.
     ctx.one_of(v, "personInfo.policy.status", &CLIENT_STATUSES)?;
     ctx.text(v, "personInfo.policy.descriptionDesc", Some(200))?;
-    if let Some(percentage) = v["personInfo"]["policy"]["percentage"].as_str()
-        && (percentage.is_empty() || percentage.len() > 5 || !percentage.chars().all(|c| c.is_ascii_digit()))
-    {
-        return Err(ctx.bad("personInfo.policy.percentage is up to 5 digits"));
-    }
+    status_optional_fields(ctx, v)?;
     let case = ctx.text(v, "insuranceInfo.coveredCode", None)?;
     if !case.chars().all(|c| c.is_ascii_digit()) {
         return Err(ctx.bad("insuranceInfo.coveredCode is numeric"));
@@ -748,6 +789,73 @@ fn status(s: &Shared, ctx: Ctx, v: &Value, update: bool) -> Check<Value> {
     Ok(answer)
 }
 
+/// #2's optional fields, each held to its row of the seed's table when present (absent or
+/// null passes: "Requerido NO"). A field typed String must be a JSON string.
+fn status_optional_fields(ctx: Ctx, v: &Value) -> Check<()> {
+    // "personInfo.personType | Tipo solicitante | String | … maxLength: 15 | NO"
+    optional_string(ctx, v, "personInfo.personType", 15)?;
+    // "personInfo.policy.pmtsPlanProdType | Plan Asignado | String | … maxLength: 3 | NO"
+    optional_string(ctx, v, "personInfo.policy.pmtsPlanProdType", 3)?;
+    // "personInfo.policy.exclude | Requiere ExtraPrima | String - enum | false true ,
+    // minLength: 1 , maxLength: 5 | NO": the strings "false" and "true", not a JSON boolean.
+    if let Some(exclude) = optional_string(ctx, v, "personInfo.policy.exclude", 5)?
+        && !["false", "true"].contains(&exclude)
+    {
+        return Err(ctx.bad("personInfo.policy.exclude must be one of \"false\" \"true\""));
+    }
+    // "personInfo.policy.Percentage | Porcentaje Extra Prima | String | ^[0-9]*$ ,minLength: 1 ,
+    // maxLength: 5 | NO"; the table capitalises it, the example writes `percentage` (spec
+    // 8.3): either spelling is held to the rule.
+    for path in ["personInfo.policy.percentage", "personInfo.policy.Percentage"] {
+        if let Some(percentage) = optional_string(ctx, v, path, 5)?
+            && (percentage.is_empty() || !percentage.chars().all(|c| c.is_ascii_digit()))
+        {
+            return Err(ctx.bad(format!("{path} is 1 to 5 digits")));
+        }
+    }
+    let Some(coverages) = v.get("coverageInfo").filter(|c| !c.is_null()) else {
+        return Ok(());
+    };
+    let coverages = coverages
+        .as_array()
+        .ok_or_else(|| ctx.bad("coverageInfo is an array"))?;
+    for (i, c) in coverages.iter().enumerate() {
+        let at = format!("coverageInfo[{i}]");
+        // "coverageInfo[].coverageId | Código de Amparo | String | … maxLength: 10 | NO"
+        optional_string(ctx, c, "coverageId", 10).map_err(|r| r.within(&at))?;
+        // "coverageInfo[].percentage | Porcentaje Prima | String | maxLength: 3 | NO"; the
+        // example's "S" is not a number, so only the length is checked.
+        optional_string(ctx, c, "percentage", 3).map_err(|r| r.within(&at))?;
+        // "coverageInfo[].exclude | Excluido | Boolean | NO"; the example sends `true`.
+        if c.get("exclude").is_some_and(|e| !e.is_null() && !e.is_boolean()) {
+            return Err(ctx.bad(format!("{at}.exclude is a Boolean")));
+        }
+    }
+    Ok(())
+}
+
+/// An optional `String` field: absent or null is `None`; anything else must be a JSON string
+/// of at most `max` characters.
+fn optional_string<'a>(ctx: Ctx, v: &'a Value, path: &str, max: usize) -> Check<Option<&'a str>> {
+    let mut cur = v;
+    for key in path.split('.') {
+        match cur.get(key) {
+            Some(next) => cur = next,
+            None => return Ok(None),
+        }
+    }
+    if cur.is_null() {
+        return Ok(None);
+    }
+    let text = cur
+        .as_str()
+        .ok_or_else(|| ctx.bad(format!("{path} is a String")))?;
+    if text.chars().count() > max {
+        return Err(ctx.bad(format!("{path} is longer than {max}")));
+    }
+    Ok(Some(text))
+}
+
 fn payee(ctx: Ctx, v: &Value) -> Check<Value> {
     const PAYEE_IDS: [&str; 8] = ["CC", "CE", "LC", "NI", "OT", "PA", "RC", "IT"];
     ctx.one_of(v, "govIssueIdent.govIssueIdentType", &PAYEE_IDS)?;
@@ -759,4 +867,241 @@ fn payee(ctx: Ctx, v: &Value) -> Check<Value> {
     ctx.text(v, "beneficiary.relationshipType", None)?;
     ctx.text(v, "submitOffice.branchId", None)?;
     Ok(json!({ "responseType": { "value": "OK" } }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIFE: Ctx = Ctx { general: false };
+
+    fn shared() -> Shared {
+        Shared::new(BcsSimConfig {
+            client_id: "id".into(),
+            client_secret: "secret".into(),
+        })
+    }
+
+    /// The message of a refusal, or a panic naming the answer that was not one.
+    fn refused(result: Check<Value>) -> String {
+        match result {
+            Ok(answer) => panic!("expected a refusal, got {answer}"),
+            Err(r) => r.message,
+        }
+    }
+
+    /// The seed's #5 request example, with `product` and `plan` in place of 31300 and 1.
+    fn life_quote(product: &str, plan: &str) -> Value {
+        json!({ "product": { "productIdNumber": product, "freq": 1 }, "entprAgreement": { "cityId": "6005" },
+            "coverageInfo": { "coverageId": plan },
+            "insuranceInfo": { "personType": 1, "channel": 101,
+                "govIssueIdent": { "govIssueIdentType": 3, "identSerialNum": "300541" },
+                "personName": { "lastName": "XXXXXXX", "firstName": "XXXXXXXXXX", "fullName": "XXXXXXXXXX",
+                    "birthDt": "19-03-1970", "gender": 1 } } })
+    }
+
+    #[test]
+    fn product_31300_takes_plans_1_to_16() {
+        let s = shared();
+        for plan in ["1", "3", "8", "16"] {
+            let answer = quote(&s, LIFE, &life_quote("31300", plan), None);
+            assert!(answer.is_ok(), "plan {plan}: {}", refused(answer));
+        }
+        assert!(
+            refused(quote(&s, LIFE, &life_quote("31300", "17"), None)).contains("coverageInfo.coverageId")
+        );
+    }
+
+    #[test]
+    fn every_product_takes_the_plans_the_seed_lists_and_no_more() {
+        let s = shared();
+        for (product, last) in [("24297", 8), ("27298", 4), ("31300", 16)] {
+            assert!(
+                quote(&s, LIFE, &life_quote(product, &last.to_string()), None).is_ok(),
+                "{product} {last}"
+            );
+            let next = (last + 1).to_string();
+            assert!(
+                quote(&s, LIFE, &life_quote(product, &next), None).is_err(),
+                "{product} {next}"
+            );
+        }
+        let general = Ctx { general: true };
+        let mut body = life_quote("34299", "1");
+        body["productIdent"] = json!("1");
+        assert!(general_quote(&s, general, &body).is_ok());
+        body["coverageInfo"]["coverageId"] = json!("2");
+        assert!(
+            general_quote(&s, general, &body).is_err(),
+            "no plan 2 of 34299 in the seed"
+        );
+    }
+
+    /// The seed's #2 example, with the client status of its "Client status table".
+    fn status_update() -> Value {
+        json!({ "request": { "source": "1", "statusCode": "AP" },
+            "depAcctStmtRec": { "depAcctId": { "acctId": "550100000000001" } },
+            "personInfo": { "govIssueIdent": { "identSerialNum": "1234567890", "govIssueIdentType": "CC" }, "personType": "1",
+                "policy": { "signature": { "issDt": "1967-02-26" }, "status": "AP", "descriptionDesc": "1",
+                    "pmtsPlanProdType": "1", "exclude": "true", "percentage": "10" } },
+            "product": { "productType": "0" },
+            "coverageInfo": [ { "exclude": true, "percentage": "S", "coverageId": "2" } ],
+            "insuranceInfo": { "coveredCode": "1" }, "sequenceProductRequested": "111" })
+    }
+
+    /// The status body with `value` at the JSON pointer `at`: a refusal naming `field`.
+    fn status_refuses(at: &str, value: Value, field: &str) {
+        let s = shared();
+        let mut body = status_update();
+        assert!(status(&s, LIFE, &body, false).is_ok(), "the seed's example");
+        *body.pointer_mut(at).expect(at) = value.clone();
+        let message = refused(status(&s, LIFE, &body, false));
+        assert!(message.contains(field), "{at} = {value}: {message}");
+    }
+
+    #[test]
+    fn status_person_type_is_at_most_15_characters() {
+        status_refuses(
+            "/personInfo/personType",
+            json!("1234567890123456"),
+            "personInfo.personType",
+        );
+    }
+
+    #[test]
+    fn status_assigned_plan_is_at_most_3_characters() {
+        status_refuses(
+            "/personInfo/policy/pmtsPlanProdType",
+            json!("0001"),
+            "pmtsPlanProdType",
+        );
+    }
+
+    #[test]
+    fn status_extra_premium_flag_is_the_string_false_or_true() {
+        status_refuses(
+            "/personInfo/policy/exclude",
+            json!("yes"),
+            "personInfo.policy.exclude",
+        );
+        status_refuses(
+            "/personInfo/policy/exclude",
+            json!(true),
+            "personInfo.policy.exclude",
+        );
+    }
+
+    #[test]
+    fn status_extra_premium_percentage_is_1_to_5_digits_as_a_string() {
+        status_refuses("/personInfo/policy/percentage", json!("1a"), "percentage");
+        status_refuses("/personInfo/policy/percentage", json!("123456"), "percentage");
+        status_refuses("/personInfo/policy/percentage", json!(123456), "percentage");
+        status_refuses("/personInfo/policy/percentage", json!(""), "percentage");
+        let mut body = status_update();
+        body["personInfo"]["policy"]["Percentage"] = json!("1a");
+        assert!(refused(status(&shared(), LIFE, &body, false)).contains("Percentage"));
+    }
+
+    #[test]
+    fn status_coverage_id_is_at_most_10_characters() {
+        status_refuses(
+            "/coverageInfo/0/coverageId",
+            json!("12345678901"),
+            "coverageInfo[0].coverageId",
+        );
+    }
+
+    #[test]
+    fn status_coverage_percentage_is_at_most_3_characters() {
+        status_refuses(
+            "/coverageInfo/0/percentage",
+            json!("1000"),
+            "coverageInfo[0].percentage",
+        );
+    }
+
+    #[test]
+    fn status_coverage_exclusion_is_a_boolean() {
+        status_refuses(
+            "/coverageInfo/0/exclude",
+            json!("true"),
+            "coverageInfo[0].exclude",
+        );
+    }
+
+    /// The seed's #3 example, with a product type of its table (the example's "34VO" is not).
+    fn case() -> Value {
+        let applicant = json!({ "personName": { "firstName": "DORA", "middleName": "NELLY", "lastName": "RESTREPO", "secondLastName": "HERRERA" },
+            "personInfo": { "birthDt": "1967-02-26", "gender": "1" },
+            "govIssueIdent": { "identSerialNum": 10003598, "govIssueIdentType": "CC" }, "applicantType": 1, "planRequested": "001",
+            "orgInfo": { "addr1": "KR 1 12 66", "cityId": "81001", "additionalPhoneNum": { "cellPhone": 7403462 } },
+            "contactInfo": { "cellPhone": 3212587913u64, "cityId": "11001", "emailAddr": "s9m3b9o7@bancocajasocial.com",
+                "additionalPhoneNum": { "cellPhone": 4296111 }, "addr1": "KR 22 06 32" },
+            "profile": 0, "birthDt": "1967-02-26", "businessOcucupation": { "certcode": "05" },
+            "question": [ { "questionIdent": 1, "answer": true, "desc": "" }, { "questionIdent": 2, "answer": false, "desc": "" } ] });
+        json!({ "channel": { "sPname": "domain", "user": "admon" },
+            "insuranceInfo": [ { "desc": "GestionDeExamenesMedicos", "refInfo": [ {
+                "curAmt": { "amt": 50000000 }, "cityId": "11001", "relationshipType": 1, "createdDt": "1967-02-26",
+                "requestNumber": 1216827820u64, "submitOffice": { "branchId": "0166" }, "trnSrcInfo": { "code": 6 },
+                "productType": "34VD", "flagAutom": true, "applicantInfo": [ applicant ] } ] } ] })
+    }
+
+    fn case_refuses(body: &Value, field: &str) {
+        let message = refused(insurance_case(&shared(), LIFE, body));
+        assert!(message.contains(field), "{field}: {message}");
+    }
+
+    #[test]
+    fn every_case_and_every_entity_of_a_case_is_validated() {
+        assert!(
+            insurance_case(&shared(), LIFE, &case()).is_ok(),
+            "the seed's example"
+        );
+        // A second case whose description is too long.
+        let mut body = case();
+        let mut second = body["insuranceInfo"][0].clone();
+        second["desc"] = json!("GestionDeExamenesMedicosYOtrosMas");
+        body["insuranceInfo"].as_array_mut().unwrap().push(second);
+        case_refuses(&body, "insuranceInfo[1].desc");
+        // A second entity without its applicants' statement.
+        let mut body = case();
+        let mut entity = body["insuranceInfo"][0]["refInfo"][0].clone();
+        entity["requestNumber"] = json!(1216827821u64);
+        entity["applicantInfo"][0]["question"] = json!([]);
+        body["insuranceInfo"][0]["refInfo"]
+            .as_array_mut()
+            .unwrap()
+            .push(entity);
+        case_refuses(&body, "insuranceInfo[0].refInfo[1].applicantInfo[0].question");
+    }
+
+    #[test]
+    fn case_integers_keep_their_digit_limits() {
+        for (field, value) in [
+            ("relationshipType", json!(100)),
+            ("trnSrcInfo", json!({ "code": 12 })),
+            ("requestNumber", json!(1_234_567_890_123_456u64)),
+        ] {
+            let mut body = case();
+            body["insuranceInfo"][0]["refInfo"][0][field] = value;
+            case_refuses(&body, &format!("refInfo[0].{field}"));
+        }
+        let mut body = case();
+        body["insuranceInfo"][0]["refInfo"][0]["requestNumber"] = json!(123_456_789_012_345u64);
+        assert!(
+            insurance_case(&shared(), LIFE, &body).is_ok(),
+            "15 digits is the limit"
+        );
+    }
+
+    #[test]
+    fn one_request_number_is_one_case() {
+        let mut body = case();
+        let entity = body["insuranceInfo"][0]["refInfo"][0].clone();
+        body["insuranceInfo"][0]["refInfo"]
+            .as_array_mut()
+            .unwrap()
+            .push(entity);
+        assert!(refused(insurance_case(&shared(), LIFE, &body)).contains("Ya existe"));
+    }
 }

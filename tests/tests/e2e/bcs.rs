@@ -384,3 +384,77 @@ async fn the_readme_bcs_walk_through_runs_twice_on_one_simulator() {
         .count();
     assert_eq!(issued, 2);
 }
+
+#[tokio::test]
+async fn product_31300_quotes_and_issues_its_plan_16() {
+    let h = start().await;
+    // Seed #5/#6: "16 = 31 31300 Plan 16 $150 MM Asist"; until now the simulator took plans 1-2.
+    let mut quote = example("bcs", "quote-life");
+    quote["plan"] = json!("16");
+    let mut issue = example("bcs", "issue-life");
+    issue["plan"] = json!("16");
+    let issue = bound(&h, quote, issue).await;
+    let (status, body) = h.post("/v1/panels/bcs/policies", &issue).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Plan 17 is not in the list: BCS's 400 in envelope A.
+    let mut quote = example("bcs", "quote-life");
+    quote["plan"] = json!("17");
+    let (status, body) = h.post("/v1/panels/bcs/quotes", &quote).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "partner_bad_request");
+}
+
+#[tokio::test]
+async fn a_status_coverage_bcs_would_refuse_is_named_before_the_call() {
+    let h = start().await;
+    // Seed #2: "coverageInfo[].coverageId … maxLength: 10", "coverageInfo[].percentage … maxLength: 3".
+    let mut report = example("bcs", "notify-status-submit");
+    report["application_status"]["coverages"] =
+        json!([{ "code": "12345678901", "excluded": true, "premium_percent": "1000" }]);
+    let (status, body) = h.post("/v1/panels/bcs/notifications", &report).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let paths = issue_paths(&body);
+    for path in [
+        "application_status.coverages[0].code",
+        "application_status.coverages[0].premium_percent",
+    ] {
+        assert!(paths.contains(&path.to_string()), "{path}: {paths:?}");
+    }
+    assert!(!h.bcs.requests().iter().any(|(p, _)| p == "status-submit"));
+}
+
+#[tokio::test]
+async fn a_case_request_number_or_bank_system_bcs_would_refuse_is_named_before_the_call() {
+    let h = start().await;
+    // Seed #3: "requestNumber … | int | 15", "trnSrcInfo.code … | Int | 1".
+    let mut case = example("bcs", "accept-insurance-case");
+    case["interest"]["credit_life"]["account"] = json!("1234567890123456");
+    let (status, body) = h.post("/v1/panels/bcs/policies", &case).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(issue_paths(&body), ["interest.credit_life.account"], "{body}");
+    let extra = r#"
+[panels.bcs-12]
+adapter = "bcs"
+base_url = "{BCS}"
+settings = { credential = "partner", source-system = "1", case-domain = "domain", case-user = "admon", bank-system = "12" }
+[panels.bcs-12.credentials.partner]
+kind = "api-key"
+headers = { client_id = { value = "panelgate" }, client_secret = { value = "{SECRET}" } }
+"#
+    .replace("{BCS}", &h.bcs.base_url())
+    .replace("{SECRET}", BCS_SECRET);
+    let base = h.another_host(&extra).await;
+    let (status, body) = h
+        .post_to(
+            &base,
+            "/v1/panels/bcs-12/policies",
+            &example("bcs", "accept-insurance-case"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert!(body.to_string().contains("bank-system"), "{body}");
+    assert!(
+        !h.bcs.requests().iter().any(|(p, _)| p == "insurance/case"),
+        "nothing reaches BCS"
+    );
+}

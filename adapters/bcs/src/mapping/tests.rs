@@ -462,3 +462,114 @@ fn answer(question: &str, answer: &str) -> Answer {
         details: None,
     }
 }
+
+#[test]
+fn a_case_answer_with_an_error_inside_insurance_info_is_the_partners_rejection() {
+    let app = application(AcceptanceMode::Underwrite, "3703", debtor());
+    // Seed #3's response table: "insuranceInfo.responseType.value | Devuelve el estado de la
+    // transaccion", "insuranceInfo.responseDetail.errorCode | Devuelve codigo de error encontrado".
+    let refused = serde_json::json!({ "insuranceInfo": { "policyId": 0, "trnSrcInfo": { "code": "1" },
+        "requestNumber": "1216827820", "productType": "3703",
+        "responseType": { "value": "ER" },
+        "responseDetail": { "errorCode": "00001", "errorDesc": "Error en la creacion del caso", "errorType": "TPS" } } });
+    assert!(!is_error(&refused), "nothing at the top level");
+    match case_opened(&refused, &app) {
+        Err(AdapterError::Rejected(r)) => {
+            assert_eq!(r.code, "00001");
+            assert_eq!(r.message, "Error en la creacion del caso");
+        }
+        other => panic!("expected BCS's rejection, got {other:?}"),
+    }
+    // An error type without a code still refuses, under the type.
+    let mut bare = refused.clone();
+    bare["insuranceInfo"]["responseDetail"]["errorCode"] = serde_json::json!("");
+    assert!(matches!(case_opened(&bare, &app), Err(AdapterError::Rejected(r)) if r.code == "ER"));
+    // The seed's success example: "OK" with empty error fields.
+    let mut opened = refused;
+    opened["insuranceInfo"]["policyId"] = serde_json::json!(23032220);
+    opened["insuranceInfo"]["responseType"]["value"] = serde_json::json!("OK");
+    opened["insuranceInfo"]["responseDetail"] =
+        serde_json::json!({ "errorCode": "", "errorDesc": "", "errorType": "" });
+    let acceptance = case_opened(&opened, &app).unwrap();
+    assert_eq!(acceptance.references[0].value, "23032220");
+}
+
+#[test]
+fn a_status_names_the_optional_fields_bcs_would_refuse() {
+    let mut r = report(CaseStatus::ApplicationApproved, "AP");
+    r.coverages = vec![CoverageDecision {
+        code: "2".into(),
+        excluded: true,
+        premium_percent: Some("S".into()),
+    }];
+    r.extra_premium_percent = Some("10".into());
+    let (_, _, body) = status_body(&r, "1").unwrap();
+    // The seed's #2 example shapes: "exclude": "true", "percentage": "10",
+    // coverageInfo [{ "exclude": true, "percentage": "S", "coverageId": "2" }].
+    assert_eq!(body["personInfo"]["policy"]["exclude"], "true");
+    assert_eq!(body["personInfo"]["policy"]["percentage"], "10");
+    assert_eq!(
+        body["coverageInfo"],
+        serde_json::json!([{ "coverageId": "2", "exclude": true, "percentage": "S" }])
+    );
+    r.applicant_type = Some("1234567890123456".into());
+    r.plan = Some("0001".into());
+    r.extra_premium_percent = Some("1a".into());
+    r.coverages = vec![CoverageDecision {
+        code: "12345678901".into(),
+        excluded: false,
+        premium_percent: Some("1000".into()),
+    }];
+    let Err(AdapterError::InvalidRequest(issues)) = status_body(&r, "1") else {
+        panic!("expected invalid")
+    };
+    let paths: Vec<&str> = issues.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "application_status.plan",
+            "application_status.applicant_type",
+            "application_status.coverages[0].code",
+            "application_status.coverages[0].premium_percent",
+            "application_status.extra_premium_percent",
+        ]
+    );
+}
+
+#[test]
+fn a_case_request_number_is_at_most_15_digits() {
+    let mut app = application(AcceptanceMode::Underwrite, "3703", debtor());
+    if let InsuredInterest::CreditLife(loan) = &mut app.interest {
+        loan.account = Some("123456789012345".into());
+    }
+    let (_, body) = case_body(&app, &settings()).unwrap();
+    assert_eq!(
+        body["insuranceInfo"][0]["refInfo"][0]["requestNumber"],
+        123456789012345u64
+    );
+    for account in ["1234567890123456", "+1216827820"] {
+        if let InsuredInterest::CreditLife(loan) = &mut app.interest {
+            loan.account = Some(account.into());
+        }
+        assert_eq!(
+            paths(case_body(&app, &settings())),
+            ["interest.credit_life.account"],
+            "{account}"
+        );
+    }
+}
+
+#[test]
+fn the_bank_system_setting_is_one_digit() {
+    let settings = CaseSettings::new("domain".into(), "admon".into(), "6").unwrap();
+    assert_eq!(settings.bank_system, 6);
+    for bad in ["12", "", "x", "-1"] {
+        match CaseSettings::new("domain".into(), "admon".into(), bad) {
+            Err(AdapterError::PartnerProtocol(m)) => assert!(m.contains("`bank-system`"), "{m}"),
+            Err(other) => panic!("{bad}: {other:?}"),
+            Ok(s) => panic!("{bad}: taken as {}", s.bank_system),
+        }
+    }
+    assert!(CaseSettings::new("a-domain-of-16ch".into(), "admon".into(), "6").is_err());
+    assert!(CaseSettings::new("domain".into(), "a-user-11ch".into(), "6").is_err());
+}
