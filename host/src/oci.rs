@@ -35,6 +35,10 @@ pub const SCHEME: &str = "oci://";
 /// The largest manifest the host reads: a manifest is a few hundred bytes.
 const MAX_MANIFEST_BYTES: usize = 1 << 20;
 
+/// The most of a registry's error or token answer read: what is said there fits in far less,
+/// and a registry that streams on must not take the host's memory.
+const MAX_ANSWER_BYTES: u64 = 64 * 1024;
+
 /// `oci://REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
@@ -442,10 +446,9 @@ impl Client {
             token: Option<String>,
             access_token: Option<String>,
         }
-        let token: Token = response
-            .json()
-            .await
-            .map_err(|e| self.protocol(format!("the token answer: {e}")))?;
+        let body = self.read(response, MAX_ANSWER_BYTES, "the token answer").await?;
+        let token: Token =
+            serde_json::from_slice(&body).map_err(|e| self.protocol(format!("the token answer: {e}")))?;
         token
             .token
             .or(token.access_token)
@@ -567,8 +570,11 @@ impl Client {
 
     async fn answer_error(&self, what: &str, response: reqwest::Response) -> OciError {
         let status = response.status();
-        let body = response.text().await.unwrap_or_default();
-        let body: String = body.chars().take(300).collect();
+        let body = self
+            .read(response, MAX_ANSWER_BYTES, what)
+            .await
+            .unwrap_or_default();
+        let body: String = String::from_utf8_lossy(&body).chars().take(300).collect();
         self.protocol(format!("{what}: {status} {}", body.trim()))
     }
 
@@ -768,6 +774,40 @@ mod tests {
         assert!(is_loopback("[::1]:5000"));
         assert!(!is_loopback("ghcr.io"));
         assert!(!is_loopback("10.0.0.1:5000"));
+    }
+
+    /// A registry that answers an error with a body that never ends: the pull fails having
+    /// read a bounded part of it. (Before, the whole body was read, for as long as the client's
+    /// timeout let it stream.)
+    #[tokio::test]
+    async fn an_endless_error_answer_is_read_only_in_part() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use futures::StreamExt as _;
+        let sent = Arc::new(AtomicUsize::new(0));
+        let counter = sent.clone();
+        let app = axum::Router::new().fallback(move || {
+            let counter = counter.clone();
+            async move {
+                let chunks = futures::stream::repeat(vec![b'x'; 64 * 1024]).map(move |chunk| {
+                    counter.fetch_add(chunk.len(), Ordering::SeqCst);
+                    Ok::<_, std::io::Error>(chunk)
+                });
+                (StatusCode::BAD_REQUEST, axum::body::Body::from_stream(chunks))
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let registry = listener.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = Client::new(&registry, None, true).unwrap();
+        let reference = Reference::parse(&format!("oci://{registry}/partner/x:1.0.0")).unwrap();
+        let pulled = tokio::time::timeout(Duration::from_secs(10), client.pull(&reference, 1 << 20))
+            .await
+            .expect("the pull ends without reading the whole answer");
+        assert!(pulled.is_err());
+        let read = sent.load(Ordering::SeqCst);
+        assert!(read < 8 << 20, "{read} bytes streamed");
     }
 
     #[test]
