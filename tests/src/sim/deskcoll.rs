@@ -93,15 +93,31 @@ impl DeskCollSimulator {
     }
 }
 
+/// Seed: "AUTHORIZATION  Type : Basic Auth", "Username … SERVICEMNC", "Password … Mnc%^21".
+/// Basic as RFC 7617 defines it: the scheme's name is case-insensitive (RFC 9110 11.1, so
+/// `basic` and `BASIC` are `Basic`), and the token is base64 of `user-id ":" password`, compared
+/// decoded, each part exactly. The password is the raw `Mnc%^21`: a percent-encoded `Mnc%25%5E21`
+/// is another password (spec 2.1).
 fn authorized(config: &DeskCollSimConfig, headers: &HeaderMap) -> bool {
-    // Built from the raw password: `Mnc%^21` must not arrive percent-encoded (spec 2.1).
-    let expected =
-        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", config.username, config.password));
-    headers
+    let Some((scheme, token)) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .is_some_and(|given| given.trim() == expected)
+        .and_then(|v| v.split_once(' '))
+    else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(token.trim()) else {
+        return false;
+    };
+    // RFC 7617 2: the user-id cannot contain a colon, so the first one ends it.
+    let Some(colon) = decoded.iter().position(|&b| b == b':') else {
+        return false;
+    };
+    let (user, password) = (&decoded[..colon], &decoded[colon + 1..]);
+    user == config.username.as_bytes() && password == config.password.as_bytes()
 }
 
 fn gate(shared: &Shared, path: &str, headers: &HeaderMap) -> Option<Response> {
@@ -197,11 +213,19 @@ fn validate(o: &Map<String, Value>) -> Result<(), String> {
         Some(Value::String(d)) if PrimitiveDateTime::parse(d, datetime).is_ok() => {}
         _ => return Err("`promise_date` must be YYYY-MM-DD HH:MM:SS or null".into()),
     }
-    // Integer in the table, "0" in the example: both are taken.
-    match o.get("period") {
-        Some(Value::Number(n)) if n.is_u64() => {}
-        Some(Value::String(s)) if s.parse::<u32>().is_ok() => {}
-        _ => return Err("`period` must be an integer".into()),
+    // Seed: "period  Tenor tagihan  Integer" in the table, `"period": "0"` in the example: a JSON
+    // integer or a string of its digits, both taken. A tenor is a count: ASCII digits only (no
+    // `+5`, `-1`, ` 5` or `5.0`), and the same range either way. The seed gives no width; `u32` is
+    // the canonical `period`'s.
+    let period = match o.get("period") {
+        Some(Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u32>().ok()
+        }
+        _ => None,
+    };
+    if period.is_none() {
+        return Err(format!("`period` must be an integer from 0 to {}", u32::MAX));
     }
     Ok(())
 }
