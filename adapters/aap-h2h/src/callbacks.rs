@@ -3,6 +3,7 @@
 
 use panelgate_adapter_sdk::*;
 use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
 
 use crate::mapping::{CLAIM, LOAN_ID, claim_key, money};
 use crate::partner::{self, BAD_REQUEST_TEXT, Reply};
@@ -203,7 +204,13 @@ fn claim_payment(callback: &CallbackRequest) -> Result<(Event, &'static str), Re
             kind: CLAIM.into(),
             value: claim_key(&id_loan, &no_polis),
         },
-        dedup_key: format!("claim-payment/{id_loan}/{no_polis}/{}", paid.amount),
+        // Two part-payments of one amount differ only in their proof: its digest keeps them
+        // two events, while a repeated delivery (the same bytes) stays one.
+        dedup_key: format!(
+            "claim-payment/{id_loan}/{no_polis}/{}/{}",
+            paid.amount,
+            hex::encode(Sha256::digest(&file.data))
+        ),
         status: Some(CaseStatus::ClaimPaid),
         detail: EventDetail::ClaimPayment(ClaimPayment {
             amount: paid,
@@ -405,5 +412,35 @@ mod tests {
         }
         assert!(claim_payment(&payment(b"GIF89a")).is_err());
         assert!(claim_payment(&claim("TERIMA")).is_err());
+    }
+
+    #[test]
+    fn two_part_payments_of_one_amount_are_two_events_and_a_repeated_delivery_is_one() {
+        // AAP #13 carries ID_Loan, Nilai_Dibayarkan, Keterangan, No_Polis and the proof (`files`):
+        // two instalments of the same amount differ only in their proof.
+        let key = |proof: &[u8]| claim_payment(&payment(proof)).ok().unwrap().0.dedup_key;
+        let first = key(b"%PDF-1.4 transfer 1");
+        assert_ne!(first, key(b"%PDF-1.4 transfer 2"));
+        assert_eq!(first, key(b"%PDF-1.4 transfer 1"));
+        assert!(
+            first.starts_with("claim-payment/TESANDI4/1032311000648/600000000/"),
+            "{first}"
+        );
+    }
+
+    #[test]
+    fn status_callbacks_keep_their_dedup_keys() {
+        let (cbc, _) = cbc_decision(&cbc("DISETUJUI", 100000)).ok().unwrap();
+        assert_eq!(cbc.dedup_key, "cbc-decision/PL004348/DISETUJUI/100000");
+        let (cancel, _) = cancellation_decision(&cancellation("DITOLAK")).ok().unwrap();
+        assert_eq!(
+            cancel.dedup_key,
+            "cancellation-decision/23K00322/1032311000649/DITOLAK"
+        );
+        let (status, _) = claim_status(&claim("TAHAN")).ok().unwrap();
+        assert_eq!(
+            status.dedup_key,
+            "claim-status/TESANDI4/1032311000648/TAHAN/Kurang KTP"
+        );
     }
 }

@@ -39,6 +39,19 @@ fn is_life_panel() -> bool {
     setting("line").is_none_or(|line| line == "life")
 }
 
+/// AAP #4 and #6 are "Peruntukan: Panel asuransi jiwa": a general panel has no such endpoint, so
+/// `what` is refused before the panel is called. `unsupported`, not `invalid-request`: no field
+/// of the request could make it acceptable on this panel (as `mode` can for #3).
+fn life_panel_only(what: &str) -> Result<(), AdapterError> {
+    if is_life_panel() {
+        Ok(())
+    } else {
+        Err(AdapterError::Unsupported(format!(
+            "{what} is for life panels only; this panel's line is general"
+        )))
+    }
+}
+
 /// Posts JSON and decodes the success body, mapping AAP's failure conventions to typed errors.
 fn call<T: DeserializeOwned>(path: &str, body: &impl serde::Serialize) -> Result<T, AdapterError> {
     let response = http::post_json(&endpoint(path)?, body, Some(CREDENTIAL))?;
@@ -131,6 +144,9 @@ impl Adapter for AapH2h {
     }
 
     fn upload_document(document: Document) -> Result<DocumentReceipt, AdapterError> {
+        if document.case.kind == CaseKind::Policy {
+            life_panel_only("an underwriting document upload (AAP #4)")?;
+        }
         let (path, parts) = upload_form(&document)?;
         let response = http::post_form(&endpoint(path)?, parts, Some(CREDENTIAL))?;
         let envelope: partner::Envelope = decode(&response)?;
@@ -142,6 +158,7 @@ impl Adapter for AapH2h {
     }
 
     fn confirm(confirmation: Confirmation) -> Result<ConfirmResult, AdapterError> {
+        life_panel_only("confirming a case-by-case offer (AAP #6)")?;
         let ConfirmStep::OfferDecision(decision) = &confirmation.step else {
             return Err(AdapterError::InvalidRequest(vec![FieldIssue {
                 path: "step".into(),
@@ -240,3 +257,6 @@ impl Adapter for AapH2h {
 }
 
 export_adapter!(AapH2h);
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,6 @@
 //! Canonical ⇄ AAP H2H v2.0, as pure functions that unit-test natively.
 
+use panelgate_adapter_sdk::date::Date;
 use panelgate_adapter_sdk::{date, errors, form, *};
 use serde_json::Number;
 
@@ -69,25 +70,72 @@ fn insured(parties: &[Party]) -> Option<(usize, &Person)> {
     person_in(PartyRole::Insured).or_else(|| person_in(PartyRole::Applicant))
 }
 
-fn national_id(person: &Person) -> Option<String> {
-    person
+/// The person's NIK (✓ in #1-#3), or an issue naming where it is missing or blank.
+fn national_id(person: &Person, party: &str, issues: &mut Issues) -> Option<String> {
+    let found = person
         .identities
         .iter()
-        .find(|i| i.kind == IdentityKind::NationalId)
-        .map(|i| i.number.clone())
+        .enumerate()
+        .find(|(_, id)| id.kind == IdentityKind::NationalId);
+    match found {
+        Some((j, id)) => issues.require_text(
+            Some(id.number.clone()),
+            &format!("{party}.identities[{j}].number"),
+        ),
+        None => {
+            issues.add(format!("{party}.identities"), "needs a national_id (NIK)");
+            None
+        }
+    }
 }
 
-fn valid_date(value: Option<&String>, path: &str, issues: &mut Issues) -> Option<String> {
+/// A mandatory date, parsed once here: what is sent is formatted from the parsed value, never the
+/// client's text (every date in the seed's examples is a plain `YYYY-MM-DD`).
+fn valid_date(value: Option<&String>, path: &str, issues: &mut Issues) -> Option<Date> {
     match value {
         None => {
             issues.add(path, "is required by this partner");
             None
         }
-        Some(v) if date::parse(v).is_none() => {
-            issues.add(path, "must be a date as YYYY-MM-DD");
+        Some(v) => {
+            let parsed = date::parse(v);
+            if parsed.is_none() {
+                issues.add(path, "must be a date as YYYY-MM-DD");
+            }
+            parsed
+        }
+    }
+}
+
+/// `Tenor` (✓, months) is the insurance term: none (0) or one whose end (akad + tenor) is past
+/// any date is refused, never sent (nor an end date sent as `""`).
+fn tenor_end(akad: Option<Date>, tenor: Option<u32>, issues: &mut Issues) -> Option<Date> {
+    const PATH: &str = "interest.credit_life.tenor_months";
+    match (akad, tenor) {
+        (_, Some(0)) => {
+            issues.add(PATH, "must be at least one month");
             None
         }
-        Some(v) => Some(v.clone()),
+        (Some(akad), Some(tenor)) => {
+            let end = date::add_months(akad, tenor);
+            if end.is_none() {
+                issues.add(PATH, "runs past 9999-12-31 from the contract date");
+            }
+            end
+        }
+        _ => None,
+    }
+}
+
+/// AAP #2/#3 `Usia` (✓, "Usia nasabah"): a person born after the akad date has no age to send.
+fn born_by(subject: Option<&Subject>, akad: Option<Date>, issues: &mut Issues) {
+    if let (Some(s), Some(akad)) = (subject, akad)
+        && s.birth_date > akad
+    {
+        issues.add(
+            s.birth_path.clone(),
+            "is after the contract (akad) date: AAP's `Usia` would be negative",
+        );
     }
 }
 
@@ -105,55 +153,57 @@ fn product(product: &Option<String>, issues: &mut Issues) -> Option<String> {
     }
 }
 
-/// The person, their NIK and the loan, with every missing piece reported at once.
+/// The insured person, their NIK and birth date, with every missing piece reported at once.
 struct Subject<'a> {
     person: &'a Person,
     nik: String,
-    birth_date: String,
-    loan: &'a Loan,
+    birth_date: Date,
+    birth_path: String,
 }
 
-fn subject<'a>(
-    parties: &'a [Party],
-    interest: &'a InsuredInterest,
-    issues: &mut Issues,
-) -> Option<Subject<'a>> {
-    let loan = match interest {
+/// The loan, looked at on its own so that a fault of the person does not hide (or fake) the
+/// loan's.
+fn credit_life<'a>(interest: &'a InsuredInterest, issues: &mut Issues) -> Option<&'a Loan> {
+    match interest {
         InsuredInterest::CreditLife(loan) => Some(loan),
         _ => {
             issues.add("interest", "AAP panels cover loans: use `credit_life`");
             None
         }
-    };
+    }
+}
+
+/// `Nama_Nasabah` (✓ in #2/#3; a quote does not send it).
+fn insured_name(parties: &[Party], issues: &mut Issues) -> Option<String> {
+    let (i, person) = insured(parties)?;
+    issues.require_text(
+        Some(person.full_name.clone()),
+        &format!("parties[{i}].detail.person.full_name"),
+    )
+}
+
+fn subject<'a>(parties: &'a [Party], issues: &mut Issues) -> Option<Subject<'a>> {
     let Some((i, person)) = insured(parties) else {
         issues.add("parties", "needs an insured (or applicant) person");
         return None;
     };
-    let nik = national_id(person);
-    if nik.is_none() {
-        issues.add(
-            format!("parties[{i}].detail.person.identities"),
-            "needs a national_id (NIK)",
-        );
-    }
-    let birth_date = valid_date(
-        person.birth_date.as_ref(),
-        &format!("parties[{i}].detail.person.birth_date"),
-        issues,
-    );
+    let party = format!("parties[{i}].detail.person");
+    let nik = national_id(person, &party, issues);
+    let birth_path = format!("{party}.birth_date");
+    let birth_date = valid_date(person.birth_date.as_ref(), &birth_path, issues);
     Some(Subject {
         person,
         nik: nik?,
         birth_date: birth_date?,
-        loan: loan?,
+        birth_path,
     })
 }
 
 pub fn premium_request(request: &QuoteRequest) -> Result<PremiumRequest, AdapterError> {
     let mut issues = Issues::new();
     let produk = product(&request.product, &mut issues);
-    let subject = subject(&request.parties, &request.interest, &mut issues);
-    let loan = subject.as_ref().map(|s| s.loan);
+    let subject = subject(&request.parties, &mut issues);
+    let loan = credit_life(&request.interest, &mut issues);
     let akad = valid_date(
         loan.and_then(|l| l.contract_date.as_ref())
             .or(request.start_date.as_ref()),
@@ -164,6 +214,8 @@ pub fn premium_request(request: &QuoteRequest) -> Result<PremiumRequest, Adapter
         loan.and_then(|l| l.tenor_months),
         "interest.credit_life.tenor_months",
     );
+    tenor_end(akad, tenor, &mut issues);
+    born_by(subject.as_ref(), akad, &mut issues);
     let sum = match request.sum_insured.as_ref().map(|m| ("sum_insured", m)).or(loan
         .and_then(|l| l.principal.as_ref())
         .map(|m| ("interest.credit_life.principal", m)))
@@ -177,8 +229,8 @@ pub fn premium_request(request: &QuoteRequest) -> Result<PremiumRequest, Adapter
     issues.finish(|| ())?;
     let subject = subject.ok_or_else(|| errors::protocol("unreachable"))?;
     Ok(PremiumRequest {
-        tanggal_lahir: subject.birth_date,
-        tanggal_akad: akad.unwrap_or_default(),
+        tanggal_lahir: date::format(subject.birth_date),
+        tanggal_akad: akad.map(date::format).unwrap_or_default(),
         tenor: tenor.unwrap_or_default(),
         nilai_pertanggungan: sum.unwrap_or_default(),
         produk: produk.unwrap_or_default(),
@@ -245,13 +297,14 @@ pub fn underwriting(class: &str, dokumen: &[Dokumen]) -> UnderwritingIndication 
 pub fn acceptance_request(application: &Application) -> Result<AcceptanceRequest, AdapterError> {
     let mut issues = Issues::new();
     let produk = product(&application.product, &mut issues);
-    let subject = subject(&application.parties, &application.interest, &mut issues);
-    let loan = subject.as_ref().map(|s| s.loan);
-    let id_loan = issues.require(
+    let subject = subject(&application.parties, &mut issues);
+    let name = insured_name(&application.parties, &mut issues);
+    let loan = credit_life(&application.interest, &mut issues);
+    let id_loan = issues.require_text(
         loan.and_then(|l| l.account.clone()),
         "interest.credit_life.account",
     );
-    let branch = issues.require(loan.and_then(|l| l.branch.clone()), "interest.credit_life.branch");
+    let branch = issues.require_text(loan.and_then(|l| l.branch.clone()), "interest.credit_life.branch");
     let tenor = issues.require(
         loan.and_then(|l| l.tenor_months),
         "interest.credit_life.tenor_months",
@@ -292,39 +345,35 @@ pub fn acceptance_request(application: &Application) -> Result<AcceptanceRequest
         }
         Some(LoanTransaction::TopUp(previous)) => ("TOPUP", Some(previous)),
     };
-    let end = match (
-        loan.and_then(|l| l.end_date.clone())
-            .or(application.end_date.clone()),
-        &akad,
-        tenor,
-    ) {
-        (Some(end), _, _) => valid_date(Some(&end), "interest.credit_life.end_date", &mut issues),
-        // The spec never says how the end date relates to the tenor; akad + tenor months it is.
-        (None, Some(akad), Some(tenor)) => date::parse(akad)
-            .and_then(|d| date::add_months(d, tenor))
-            .map(date::format),
-        _ => None,
+    // The spec never says how the end date relates to the tenor; akad + tenor months it is,
+    // unless the loan or the application states its own end.
+    let by_tenor = tenor_end(akad, tenor, &mut issues);
+    born_by(subject.as_ref(), akad, &mut issues);
+    let end = match loan
+        .and_then(|l| l.end_date.clone())
+        .or(application.end_date.clone())
+    {
+        Some(end) => valid_date(Some(&end), "interest.credit_life.end_date", &mut issues),
+        None => by_tenor,
     };
     issues.finish(|| ())?;
-    let subject = subject.ok_or_else(|| errors::protocol("unreachable"))?;
-    let akad = akad.unwrap_or_default();
-    // AAP 7.12: the spec's own examples break any age rule; we send age at last birthday on the akad date.
-    let usia = match (date::parse(&subject.birth_date), date::parse(&akad)) {
-        (Some(b), Some(a)) => date::age_on(b, a),
-        _ => 0,
+    let (Some(subject), Some(akad), Some(end)) = (subject, akad, end) else {
+        return Err(errors::protocol("unreachable"));
     };
+    // AAP 7.12: the spec's own examples break any age rule; we send age at last birthday on the akad date.
+    let usia = date::age_on(subject.birth_date, akad);
     Ok(AcceptanceRequest {
         kode_cabang_bank: branch.unwrap_or_default(),
         id_loan: id_loan.unwrap_or_default(),
         tenor: tenor.unwrap_or_default(),
-        nama_nasabah: subject.person.full_name.clone(),
+        nama_nasabah: name.unwrap_or_default(),
         nik: subject.nik,
-        tanggal_lahir: subject.birth_date,
+        tanggal_lahir: date::format(subject.birth_date),
         nilai_pertanggungan: sum.unwrap_or_default(),
-        tanggal_pengajuan: applied.unwrap_or_default(),
-        tanggal_akad: akad,
+        tanggal_pengajuan: applied.map(date::format).unwrap_or_default(),
+        tanggal_akad: date::format(akad),
         usia,
-        tanggal_akhir_asuransi: end.unwrap_or_default(),
+        tanggal_akhir_asuransi: date::format(end),
         premi: premi.unwrap_or_default(),
         produk: produk.unwrap_or_default(),
         jenis_transaksi: jenis.into(),
@@ -433,12 +482,13 @@ pub fn withdrawable(case: &CaseRef) -> Result<(), AdapterError> {
 
 /// #4 or #11: one PDF per call, with the field casing each endpoint's spec uses.
 pub fn upload_form(document: &Document) -> Result<(&'static str, Vec<FormPart>), AdapterError> {
+    let mut issues = Issues::new();
     if !form::is_pdf(&document.data) {
-        return Err(AdapterError::InvalidRequest(vec![FieldIssue {
-            path: "file".into(),
-            message: "AAP panels take PDF documents only".into(),
-        }]));
+        issues.add("file", "AAP panels take PDF documents only");
     }
+    // `Kode_Dokumen` is ✓ in #4 and #11: an agreed code, never "".
+    issues.require_text(Some(document.code.clone()), "code");
+    issues.finish(|| ())?;
     let case = &document.case;
     match case.kind {
         CaseKind::Policy => Ok((
@@ -488,7 +538,7 @@ pub fn claim_registration(claim: &ClaimRequest, today: &str) -> Result<ClaimRegi
     let kejadian = valid_date(Some(&claim.loss_date), "loss_date", &mut issues);
     let notified = claim.notified_date.clone().unwrap_or_else(|| today.to_string());
     let pengajuan = valid_date(Some(&notified), "notified_date", &mut issues);
-    let sebab = issues.require(claim.cause.clone(), "cause");
+    let sebab = issues.require_text(claim.cause.clone(), "cause");
     let estimate = match &claim.estimated_amount {
         Some(m) => rupiah(m, "estimated_amount", &mut issues),
         None => issues.require(None, "estimated_amount"),
@@ -507,8 +557,8 @@ pub fn claim_registration(claim: &ClaimRequest, today: &str) -> Result<ClaimRegi
     }
     issues.finish(|| ClaimRegistration {
         id_loan,
-        tanggal_pengajuan: pengajuan.unwrap_or_default(),
-        tanggal_kejadian: kejadian.unwrap_or_default(),
+        tanggal_pengajuan: pengajuan.map(date::format).unwrap_or_default(),
+        tanggal_kejadian: kejadian.map(date::format).unwrap_or_default(),
         jenis_klaim: claim.claim_type.clone(),
         sebab_klaim: sebab.unwrap_or_default(),
         estimasi_nilai_klaim: estimate.unwrap_or_default(),

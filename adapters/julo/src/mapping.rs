@@ -29,18 +29,6 @@ fn valid_email(value: &str) -> bool {
         && domain.split('.').all(|label| !label.is_empty())
 }
 
-/// A field the spec's tables mark "Mandatory | YES": absent, empty or only spaces, it is named
-/// at `path` (JULO refuses a blank value as it refuses a missing one), and none is sent.
-fn filled(value: Option<String>, path: &str, issues: &mut Issues) -> Option<String> {
-    match value {
-        Some(v) if v.trim().is_empty() => {
-            issues.add(path, "is blank; this partner requires a value");
-            None
-        }
-        value => issues.require(value, path),
-    }
-}
-
 fn applicant(parties: &[Party]) -> Option<(usize, &Person)> {
     parties
         .iter()
@@ -227,7 +215,7 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
     let p = |field: &str| format!("step.complete_application.parties[{i}].detail.person.{field}");
     let a = |field: &str| format!("step.complete_application.application.{field}");
     let mut need =
-        |value: Option<String>, path: String| filled(value, &path, &mut issues).unwrap_or_default();
+        |value: Option<String>, path: String| issues.require_text(value, &path).unwrap_or_default();
     let address = person
         .addresses
         .iter()
@@ -289,7 +277,7 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
     let kin = relative(&details.parties, PartyRole::NextOfKin);
     match kin {
         Some((_, party, kin)) => {
-            let mut need = |value, path: String| filled(value, &path, &mut issues).unwrap_or_default();
+            let mut need = |value, path: String| issues.require_text(value, &path).unwrap_or_default();
             data.kin_name = need(
                 Some(kin.full_name.clone()),
                 r("next_of_kin", "detail.person.full_name"),
@@ -306,16 +294,12 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
     match data.marital_status.as_str() {
         "Lajang" => match relative(&details.parties, PartyRole::EmergencyContact) {
             Some((_, _, close)) => {
-                data.close_kin_name = filled(
+                data.close_kin_name = issues.require_text(
                     Some(close.full_name.clone()),
                     &r("emergency_contact", "detail.person.full_name"),
-                    &mut issues,
                 );
-                data.close_kin_mobile_phone = filled(
-                    mobile(close, 0),
-                    &r("emergency_contact", "detail.person.phones"),
-                    &mut issues,
-                );
+                data.close_kin_mobile_phone =
+                    issues.require_text(mobile(close, 0), &r("emergency_contact", "detail.person.phones"));
             }
             None => issues.add(
                 "step.complete_application.parties",
@@ -324,16 +308,12 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
         },
         "Menikah" => match relative(&details.parties, PartyRole::Spouse) {
             Some((_, _, spouse)) => {
-                data.spouse_name = filled(
+                data.spouse_name = issues.require_text(
                     Some(spouse.full_name.clone()),
                     &r("spouse", "detail.person.full_name"),
-                    &mut issues,
                 );
-                data.spouse_mobile_phone = filled(
-                    mobile(spouse, 0),
-                    &r("spouse", "detail.person.phones"),
-                    &mut issues,
-                );
+                data.spouse_mobile_phone =
+                    issues.require_text(mobile(spouse, 0), &r("spouse", "detail.person.phones"));
                 data.spouse_dob = spouse.birth_date.clone();
             }
             None => issues.add(
@@ -346,11 +326,12 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
 
     // Spec 6.4: employer details unless the applicant does not work.
     let job = details.application.employment.as_ref();
-    data.job_type =
-        filled(job.map(|j| j.kind.clone()), &a("employment.kind"), &mut issues).unwrap_or_default();
+    data.job_type = issues
+        .require_text(job.map(|j| j.kind.clone()), &a("employment.kind"))
+        .unwrap_or_default();
     if !data.job_type.is_empty() && !NOT_WORKING.contains(&data.job_type.as_str()) {
         let j = |v: Option<String>, f: &str, issues: &mut Issues| {
-            filled(v, &a(&format!("employment.{f}")), issues)
+            issues.require_text(v, &a(&format!("employment.{f}")))
         };
         data.job_industry = j(job.and_then(|j| j.industry.clone()), "industry", &mut issues);
         data.job_description = j(
@@ -398,7 +379,9 @@ pub fn customer_data(details: &ApplicationDetails) -> Result<CustomerData, Adapt
     match &details.application.bank_account {
         Some(account) => {
             let mut need = |value: &String, path: String| {
-                filled(Some(value.clone()), &path, &mut issues).unwrap_or_default()
+                issues
+                    .require_text(Some(value.clone()), &path)
+                    .unwrap_or_default()
             };
             data.bank_name = need(&account.bank, a("bank_account.bank"));
             data.bank_account_number = need(&account.number, a("bank_account.number"));

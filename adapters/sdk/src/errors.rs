@@ -57,6 +57,18 @@ impl Issues {
         value
     }
 
+    /// A mandatory text: absent, empty or only whitespace, an issue at `path` and none; else the
+    /// value as given. (`require` checks presence only: `""` passes it.)
+    pub fn require_text(&mut self, value: Option<String>, path: &str) -> Option<String> {
+        match value {
+            Some(v) if v.trim().is_empty() => {
+                self.add(path, "is blank; this partner requires a value");
+                None
+            }
+            value => self.require(value, path),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -68,5 +80,25 @@ impl Issues {
         } else {
             Err(AdapterError::InvalidRequest(self.0))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn require_text_refuses_absent_empty_and_whitespace_only_values() {
+        let mut issues = Issues::new();
+        assert_eq!(
+            issues.require_text(Some("015".into()), "branch"),
+            Some("015".into())
+        );
+        assert!(issues.is_empty());
+        assert_eq!(issues.require_text(None, "a"), None);
+        assert_eq!(issues.require_text(Some(String::new()), "b"), None);
+        assert_eq!(issues.require_text(Some(" \t".into()), "c"), None);
+        let paths: Vec<_> = issues.0.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["a", "b", "c"]);
     }
 }

@@ -325,3 +325,157 @@ fn documents_must_be_pdf_and_use_each_endpoints_casing() {
     doc.data = b"GIF89a".to_vec();
     assert!(matches!(upload_form(&doc), Err(AdapterError::InvalidRequest(_))));
 }
+
+fn invalid_paths(result: Result<impl std::fmt::Debug, AdapterError>) -> Vec<String> {
+    match result {
+        Err(AdapterError::InvalidRequest(issues)) => issues.into_iter().map(|i| i.path).collect(),
+        other => panic!("expected invalid-request, got {other:?}"),
+    }
+}
+
+fn person(app: &mut Application) -> &mut Person {
+    match &mut app.parties[0].detail {
+        PartyDetail::Person(p) => p,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn credit_life(app: &mut Application) -> &mut Loan {
+    match &mut app.interest {
+        InsuredInterest::CreditLife(loan) => loan,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn dates_are_plain_yyyy_mm_dd_and_sent_as_parsed() {
+    // Every date of the seed's examples is a plain YYYY-MM-DD: no sign, no year 0.
+    for birth in ["+1976-01-01", "-0001-01-01", "0000-01-01"] {
+        let mut app = application();
+        person(&mut app).birth_date = Some(birth.into());
+        assert_eq!(
+            invalid_paths(acceptance_request(&app)),
+            ["parties[0].detail.person.birth_date"],
+            "{birth}"
+        );
+    }
+    let mut app = application();
+    credit_life(&mut app).contract_date = Some("+2024-08-16".into());
+    assert_eq!(
+        invalid_paths(acceptance_request(&app)),
+        ["interest.credit_life.contract_date"]
+    );
+    let wire = acceptance_request(&application()).unwrap();
+    assert_eq!(
+        (wire.tanggal_lahir.as_str(), wire.tanggal_akad.as_str()),
+        ("1976-01-01", "2024-08-16")
+    );
+}
+
+#[test]
+fn a_tenor_of_zero_or_one_ending_past_any_date_is_refused_naming_tenor_months() {
+    // u32::MAX once wrapped to an end one month before the akad; 2^31 - 1 overflowed; 0 passed.
+    for tenor in [0, u32::MAX, i32::MAX as u32, 100_000] {
+        let mut app = application();
+        credit_life(&mut app).tenor_months = Some(tenor);
+        assert_eq!(
+            invalid_paths(acceptance_request(&app)),
+            ["interest.credit_life.tenor_months"],
+            "{tenor}"
+        );
+        let mut quote = quote_request();
+        if let InsuredInterest::CreditLife(loan) = &mut quote.interest {
+            loan.tenor_months = Some(tenor);
+        }
+        assert_eq!(
+            invalid_paths(premium_request(&quote)),
+            ["interest.credit_life.tenor_months"],
+            "{tenor}"
+        );
+    }
+}
+
+#[test]
+fn a_birth_date_after_the_akad_date_is_refused_at_the_birth_date() {
+    // AAP #2/#3 "Usia Numeric ✓ Usia nasabah": a negative age is no age.
+    let mut app = application();
+    person(&mut app).birth_date = Some("2024-08-17".into());
+    assert_eq!(
+        invalid_paths(acceptance_request(&app)),
+        ["parties[0].detail.person.birth_date"]
+    );
+    // Born on the akad date is age 0, which is sent.
+    person(&mut app).birth_date = Some("2024-08-16".into());
+    assert_eq!(acceptance_request(&app).unwrap().usia, 0);
+}
+
+#[test]
+fn blank_mandatory_texts_are_refused_naming_each_field() {
+    for blank in ["", "  \t"] {
+        let mut app = application();
+        person(&mut app).full_name = blank.into();
+        person(&mut app).identities[0].number = blank.into();
+        credit_life(&mut app).account = Some(blank.into());
+        credit_life(&mut app).branch = Some(blank.into());
+        let mut paths = invalid_paths(acceptance_request(&app));
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                "interest.credit_life.account",
+                "interest.credit_life.branch",
+                "parties[0].detail.person.full_name",
+                "parties[0].detail.person.identities[0].number",
+            ],
+            "{blank:?}"
+        );
+        let mut request = claim();
+        request.cause = Some(blank.into());
+        assert_eq!(
+            invalid_paths(claim_registration(&request, "2024-11-28")),
+            ["cause"]
+        );
+        let mut doc = claim_document();
+        doc.code = blank.into();
+        assert_eq!(invalid_paths(upload_form(&doc)), ["code"]);
+    }
+}
+
+fn quote_request() -> QuoteRequest {
+    let app = application();
+    QuoteRequest {
+        product: app.product,
+        plan: None,
+        binding: false,
+        start_date: None,
+        end_date: None,
+        frequency: None,
+        sum_insured: None,
+        parties: app.parties,
+        interest: app.interest,
+        coverages: Vec::new(),
+        channel: None,
+        extensions: None,
+        start_time: None,
+        questionnaire: Vec::new(),
+        renewal_of: None,
+    }
+}
+
+fn claim_document() -> Document {
+    let mut case = policy_case(CaseStatus::ClaimSubmitted, None);
+    case.kind = CaseKind::Claim;
+    case.references = vec![Reference {
+        kind: CLAIM.into(),
+        value: claim_key("PL002848", "1032311000648"),
+    }];
+    Document {
+        case,
+        code: "21".into(),
+        name: None,
+        filename: "rekening.pdf".into(),
+        content_type: "application/pdf".into(),
+        data: b"%PDF-1.4 test".to_vec(),
+        extensions: None,
+    }
+}
