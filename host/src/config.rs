@@ -1055,6 +1055,17 @@ impl Config {
     pub fn check(&self) -> Result<()> {
         self.server.check()?;
         self.sandbox.check()?;
+        // The pool reserves address space for two memories per instance at the largest memory
+        // any panel may have: past 64 TiB (half of what a process addresses) it cannot be made.
+        let reserved_mib = u64::from(self.sandbox.pool_instances) * 2 * self.max_memory_mib();
+        if reserved_mib > 64 << 20 {
+            bail!(
+                "sandbox.pool_instances: {} instances at {} MiB each reserve {} TiB of address space; at most 64 TiB (fewer instances, or less memory_mib)",
+                self.sandbox.pool_instances,
+                self.max_memory_mib(),
+                reserved_mib >> 20
+            );
+        }
         for (name, registry) in &self.registries {
             if registry.username.is_some() != registry.password.is_some() {
                 bail!("registries.\"{name}\": give both `username` and `password`, or neither");
@@ -1405,6 +1416,10 @@ secret = { value = "s3cret-inline" }
             ("[sandbox]\npool_instances = 0", "sandbox.pool_instances"),
             ("[sandbox]\npool_instances = 4294967295", "sandbox.pool_instances"),
             ("[sandbox]\npanel_concurrency = 0", "sandbox.panel_concurrency"),
+            (
+                "[sandbox]\npool_instances = 65536\nmemory_mib = 4096",
+                "sandbox.pool_instances",
+            ),
             (
                 &format!("{panel}limits = {{ memory_mib = 0 }}"),
                 "panels.X.limits.memory_mib",

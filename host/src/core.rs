@@ -61,6 +61,10 @@ pub struct AppState {
     compiled: Mutex<HashMap<String, (Component, &'static str)>>,
     /// Switches take turns, so a rollback always sees the history the last switch left.
     pub(crate) deploying: tokio::sync::Mutex<()>,
+    /// Registrations take turns, from the look for a module of the same name and version to
+    /// its insert: of two builds pushed at once both claiming `x@1.0.0`, one is registered and
+    /// the other refused, never both.
+    pub(crate) registering: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -82,6 +86,7 @@ impl AppState {
             panels: RwLock::default(),
             compiled: Mutex::default(),
             deploying: tokio::sync::Mutex::new(()),
+            registering: tokio::sync::Mutex::new(()),
         }
     }
 

@@ -355,7 +355,14 @@ fn json_text<T: Serialize>(value: Option<&T>) -> Result<Option<String>> {
 /// take the first one's running operations for operations a stop cut off, and mark them in
 /// doubt. `None` on PostgreSQL, which several hosts share.
 pub fn lock_sole_host(url: &str) -> Result<Option<std::fs::File>> {
-    if Backend::of(url)? != Backend::Sqlite {
+    let path = url.strip_prefix("sqlite://").unwrap_or_default();
+    let path = path.split('?').next().unwrap_or_default();
+    // No file to lock (PostgreSQL, or a URL `Store::open` refuses, naming what is wrong).
+    if Backend::of(url)? != Backend::Sqlite
+        || path.is_empty()
+        || url.contains(":memory:")
+        || url.contains("mode=memory")
+    {
         return Ok(None);
     }
     let database = SqliteConnectOptions::from_str(url)?.get_filename().to_path_buf();

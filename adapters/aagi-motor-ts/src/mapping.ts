@@ -266,11 +266,12 @@ function validDate(value: string | undefined, path: string, required: boolean, i
   return null;
 }
 
-/** A calendar date written `YYYY-MM-DD` (the SDK's `date::parse`). */
+/** A calendar date written `YYYY-MM-DD`, year 0001 to 9999 (the SDK's `date::parse`). */
 export function isDate(value: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
   if (!m) return false;
   const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  if (y < 1) return false;
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
   const days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
   return mo >= 1 && mo <= 12 && d >= 1 && d <= days[mo - 1];

@@ -104,7 +104,8 @@ def _u32(value):
     """A count (`total_installmentNumber` "54", `lastpaid_tenor` "28") as the WIT's `u32`, or
     None: a sign, a fraction or a value past 4294967295 is no count the WIT can carry."""
     text = (_text(value) or "").strip()
-    if not _DIGITS.fullmatch(text):
+    # More than ten digits is past u32 however it reads (and past 4,300 `int()` raises).
+    if not _DIGITS.fullmatch(text) or len(text.lstrip("0")) > 10:
         return None
     number = int(text)
     return number if number <= U32_MAX else None

@@ -109,7 +109,8 @@ class Tasks(unittest.TestCase):
 
     def test_a_count_is_ascii_digits_within_u32(self):
         for given, expected in (("54", 54), (" 54 ", 54), ("4294967295", 4294967295), ("4294967296", None),
-                                ("-1", None), ("+5", None), ("1_000", None), ("\u0665", None), ("5.0", None), (54, 54)):
+                                ("-1", None), ("+5", None), ("1_000", None), ("\u0665", None), ("5.0", None), (54, 54),
+                                ("0" * 9 + "54", 54), ("9" * 5000, None)):
             with self.subTest(given=given):
                 task = mapping.work_items(200, json.dumps({"data": [dict(SPEC_TASK, total_installmentNumber=given)]}).encode())
                 self.assertEqual(task[0].value.installments_total, expected)

@@ -409,19 +409,29 @@ async fn handle(
         }
         Err(error) => {
             record.flagged = Some(format!("not handled: {error}"));
-            // The adapter's own fault is 500 and uses up the request's signature: a replay would
-            // only repeat the fault. Anything else (the host busy, the panel quarantined, the
-            // partner's API down or slow, the deadline) is answered as the portal would hear it
-            // (503 with Retry-After, 504, ...) with the signature released, so that the partner's
-            // retry of the very same signed request is taken.
+            // Answered as the portal would hear it (503 with Retry-After, 504, ...). A passing
+            // failure (the host busy, the panel quarantined, the partner's API down or slow, the
+            // deadline) releases the request's signature, so that the partner's retry of the very
+            // same signed request is taken. The adapter's own fault is 500 and uses it up: a
+            // replay would only repeat the fault. Any other answer (the callback refused as
+            // invalid, unknown, ...) would be the same again: the very same request is given it
+            // again without running the adapter, as a handled one is.
+            let passing = matches!(
+                error,
+                CallError::Overloaded(_)
+                    | CallError::Quarantined(_)
+                    | CallError::Deadline(_)
+                    | CallError::Adapter(
+                        AdapterError::PartnerUnavailable(_) | AdapterError::PartnerTimeout(_)
+                    )
+            );
             let status = match &error {
                 CallError::Adapter(AdapterError::InvalidRequest(_)) => Some(StatusCode::BAD_REQUEST),
                 CallError::Fault(_) => Some(StatusCode::INTERNAL_SERVER_ERROR),
                 _ => None,
             };
-            if !matches!(error, CallError::Fault(_))
-                && let Some(auth) = &panel.callback_auth
-            {
+            let fault = matches!(error, CallError::Fault(_));
+            if passing && let Some(auth) = &panel.callback_auth {
                 auth.forget(headers);
             }
             let error = ApiError::Call {
@@ -430,7 +440,15 @@ async fn handle(
             };
             let status = status.unwrap_or_else(|| error.status());
             record.reply_status = Some(status.as_u16());
-            let mut response = (status, error.body().error.message).into_response();
+            let message = error.body().error.message;
+            if !passing && !fault {
+                kept = Some(Reply {
+                    status: status.as_u16(),
+                    content_type: "text/plain; charset=utf-8".into(),
+                    body: message.clone().into_bytes(),
+                });
+            }
+            let mut response = (status, message).into_response();
             if let Some(seconds) = error.retry_after() {
                 response.headers_mut().insert(header::RETRY_AFTER, seconds.into());
             }

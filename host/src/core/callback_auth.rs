@@ -52,9 +52,10 @@ pub struct Reply {
     pub body: Vec<u8>,
 }
 
-/// The longest reply kept for a request sent again: a partner's acknowledgement is a few bytes.
-/// A longer one is not kept, and the request sent again is refused as a replay.
-const MAX_KEPT_REPLY: usize = 64 * 1024;
+/// The longest reply kept for a request sent again: a partner's acknowledgement is a few bytes,
+/// and every signature of the window may keep one. A longer one is not kept, and the request
+/// sent again is refused as a replay.
+const MAX_KEPT_REPLY: usize = 4 * 1024;
 
 /// A callback whose proof holds.
 #[derive(Debug)]

@@ -75,6 +75,9 @@ pub struct Pushed {
     pub info: ModuleInfo,
     /// False when the same bytes were registered before.
     pub created: bool,
+    /// True when the push brought a signer the module was registered without: a panel with a
+    /// signature policy may take it now.
+    pub newly_signed: bool,
     /// The signature that came with the push, verified, and whose key made it.
     pub signature: Option<ModuleSignature>,
 }
@@ -162,8 +165,18 @@ impl AppState {
         let mut info = candidate.info;
         info.origin = origin.map(str::to_string);
         let keep = |info: &ModuleInfo| self.compiled_put(&info.hash, &candidate.component, candidate.wit);
+        let _turn = self.registering.lock().await;
         if let Some(mut existing) = self.store.module(&info.hash).await? {
             keep(&existing);
+            let newly_signed = match &signature {
+                Some(new) => !self
+                    .store
+                    .module_signatures(&existing.hash)
+                    .await?
+                    .iter()
+                    .any(|s| s.signer == new.signer),
+                None => false,
+            };
             if signature.is_some() || (origin.is_some() && existing.origin.is_none()) {
                 existing.origin = existing.origin.or(info.origin);
                 self.store
@@ -173,6 +186,7 @@ impl AppState {
             return Ok(Pushed {
                 info: existing,
                 created: false,
+                newly_signed,
                 signature,
             });
         }
@@ -203,6 +217,7 @@ impl AppState {
         Ok(Pushed {
             info,
             created: true,
+            newly_signed: signature.is_some(),
             signature,
         })
     }

@@ -54,6 +54,7 @@ impl AppState {
                 pushed: Pushed {
                     info,
                     created: false,
+                    newly_signed: false,
                     signature: None,
                 },
             });

@@ -88,7 +88,9 @@ async fn take(state: &AppState, path: &Path, len: u64) -> bool {
         .await
         .ok();
     let (info, created) = match state.push(&bytes, Source::Watch, signature.as_deref()).await {
-        Ok(pushed) => (pushed.info, pushed.created),
+        // A signature copied after its module lets a panel with a policy take a module it
+        // refused unsigned.
+        Ok(pushed) => (pushed.info, pushed.created || pushed.newly_signed),
         Err(e) => {
             tracing::warn!(file = %path.display(), "dropped module refused: {e}");
             return !matches!(e, crate::core::deploy::DeployError::Store(_));

@@ -679,6 +679,23 @@ window_s = 300
         .filter(|e| e["operation"] == "handle-callback")
         .count();
     assert_eq!(callbacks, 3, "{journal}");
+
+    // One the adapter refuses (no loan): the same refusal again for the same request, without
+    // the adapter running a second time (before, 401 "already used").
+    let invalid = r#"{"Status":"TAHAN","Keterangan":"Kurang KTP"}"#;
+    let signed = sign_callback(CALLBACK_SECRET, now, invalid);
+    let (status, reply) = post(Some(signed.clone()), Some(now), invalid).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{reply}");
+    let again = post(Some(signed), Some(now), invalid).await;
+    assert_eq!(again, (status, reply), "the same request again");
+    let (_, journal) = h.admin_get("/admin/journal?panel=H03&limit=100").await;
+    let callbacks = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["operation"] == "handle-callback")
+        .count();
+    assert_eq!(callbacks, 4, "{journal}");
     assert_no_secret(&h, &[], &[CALLBACK_SECRET.into(), good]).await;
 }
 

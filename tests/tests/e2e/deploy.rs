@@ -49,6 +49,39 @@ fn echo_quote() -> Value {
     json!({ "product": "echo", "binding": false, "interest": { "life": {} } })
 }
 
+/// Builds all claiming `probe@0.2.0`, pushed at once: one is registered, the others refused
+/// with 409. (Before, each looked for the name and version before any wrote it, and several
+/// were registered: `probe@0.2.0` then named whichever sorted last.)
+#[tokio::test]
+async fn builds_of_one_version_pushed_at_once_register_one() {
+    let h = start_with(&probe_panel(&rate_partner().await, "channel = \"web\"")).await;
+    let build = |n: u8| {
+        // A custom section (id 0: its size, its name's length, the name) after the component.
+        let mut bytes = std::fs::read(guests::PROBE_NEXT).unwrap();
+        bytes.extend_from_slice(&[0x00, 0x06, 0x05]);
+        bytes.extend_from_slice(&[b'b', b'u', b'i', b'l', b'0' + n]);
+        bytes
+    };
+    let pushes = (0..8).map(|n| push(&h, build(n)));
+    let mut statuses: Vec<StatusCode> = futures::future::join_all(pushes)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    statuses.sort();
+    let mut expected = vec![StatusCode::CONFLICT; 7];
+    expected.insert(0, StatusCode::CREATED);
+    assert_eq!(statuses, expected);
+    let (_, adapters) = admin(&h, reqwest::Method::GET, "/admin/adapters", None).await;
+    let claiming = adapters
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["module"]["name"] == "probe" && m["module"]["version"] == "0.2.0")
+        .count();
+    assert_eq!(claiming, 1, "{adapters}");
+}
+
 async fn admin(h: &Harness, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut request = h.client.request(method, h.url(path)).bearer_auth(ADMIN);
     if let Some(body) = body {

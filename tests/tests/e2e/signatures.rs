@@ -466,6 +466,30 @@ async fn a_dropped_module_is_taken_once_its_signature_is_fixed() {
     assert_eq!(last_deployment(&h, "probe").await["signer"], "partner-a");
 }
 
+/// A module dropped unsigned, its `.sig` copied after it: the panel without a policy takes the
+/// module at once, the one with a policy when the signature comes. (Before, the module was
+/// registered by then, the push that brought the signature created nothing, and no panel was
+/// switched.)
+#[tokio::test]
+async fn a_signature_copied_after_its_module_deploys_it_where_a_policy_waited() {
+    let (a, b) = (key(), key());
+    let dir = tempfile::tempdir().unwrap();
+    let drop = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "{}\n[registry]\nwatch_dir = \"{}\"\nwatch_interval_ms = 100\n",
+        signed_panels(&config_module(dir.path(), Some(&a)), &a, &b),
+        drop.path().display()
+    );
+    let h = start_with(&extra).await;
+    let next = std::fs::read(guests::PROBE_NEXT).unwrap();
+    std::fs::write(drop.path().join("next.wasm"), &next).unwrap();
+    until_served_by(&h, "open", "probe@0.2.0").await;
+    assert_eq!(served_by(&h, "probe").await, "probe@0.1.0");
+    std::fs::write(drop.path().join("next.wasm.sig"), sign(&a, &next)).unwrap();
+    until_served_by(&h, "probe", "probe@0.2.0").await;
+    assert_eq!(last_deployment(&h, "probe").await["signer"], "partner-a");
+}
+
 #[tokio::test]
 async fn module_bytes_altered_in_the_store_are_refused_at_the_next_start() {
     let a = key();
