@@ -411,17 +411,23 @@ async fn until_served_by(h: &Harness, panel: &str, adapter: &str) {
     }
 }
 
-#[tokio::test]
-async fn the_watched_folder_deploys_to_a_panel_with_a_policy_only_a_module_signed_beside_it() {
-    let (a, b) = (key(), key());
+/// A host with [`signed_panels`] (`probe` takes what `a` or `b` signed, `open` anything) and a
+/// folder it watches every 100 ms; the folder, and the one holding the config's module.
+async fn watching(a: &Key, b: &Key) -> (Harness, tempfile::TempDir, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let drop = tempfile::tempdir().unwrap();
     let extra = format!(
         "{}\n[registry]\nwatch_dir = \"{}\"\nwatch_interval_ms = 100\n",
-        signed_panels(&config_module(dir.path(), Some(&a)), &a, &b),
+        signed_panels(&config_module(dir.path(), Some(a)), a, b),
         drop.path().display()
     );
-    let h = start_with(&extra).await;
+    (start_with(&extra).await, drop, dir)
+}
+
+#[tokio::test]
+async fn the_watched_folder_deploys_to_a_panel_with_a_policy_only_a_module_signed_beside_it() {
+    let (a, b) = (key(), key());
+    let (h, drop, _config) = watching(&a, &b).await;
     let next = std::fs::read(guests::PROBE_NEXT).unwrap();
 
     // Unsigned: the panel without a policy takes it, the one with a policy keeps its module.
@@ -446,14 +452,7 @@ async fn the_watched_folder_deploys_to_a_panel_with_a_policy_only_a_module_signe
 #[tokio::test]
 async fn a_dropped_module_is_taken_once_its_signature_is_fixed() {
     let (a, b, stranger) = (key(), key(), key());
-    let dir = tempfile::tempdir().unwrap();
-    let drop = tempfile::tempdir().unwrap();
-    let extra = format!(
-        "{}\n[registry]\nwatch_dir = \"{}\"\nwatch_interval_ms = 100\n",
-        signed_panels(&config_module(dir.path(), Some(&a)), &a, &b),
-        drop.path().display()
-    );
-    let h = start_with(&extra).await;
+    let (h, drop, _config) = watching(&a, &b).await;
     let next = std::fs::read(guests::PROBE_NEXT).unwrap();
     std::fs::write(drop.path().join("late.wasm.sig"), sign(&stranger, &next)).unwrap();
     std::fs::write(drop.path().join("late.wasm"), &next).unwrap();
@@ -473,14 +472,7 @@ async fn a_dropped_module_is_taken_once_its_signature_is_fixed() {
 #[tokio::test]
 async fn a_signature_copied_after_its_module_deploys_it_where_a_policy_waited() {
     let (a, b) = (key(), key());
-    let dir = tempfile::tempdir().unwrap();
-    let drop = tempfile::tempdir().unwrap();
-    let extra = format!(
-        "{}\n[registry]\nwatch_dir = \"{}\"\nwatch_interval_ms = 100\n",
-        signed_panels(&config_module(dir.path(), Some(&a)), &a, &b),
-        drop.path().display()
-    );
-    let h = start_with(&extra).await;
+    let (h, drop, _config) = watching(&a, &b).await;
     let next = std::fs::read(guests::PROBE_NEXT).unwrap();
     std::fs::write(drop.path().join("next.wasm"), &next).unwrap();
     until_served_by(&h, "open", "probe@0.2.0").await;
