@@ -169,8 +169,21 @@ impl AppState {
             Some(_) => active_stack(&self.store.deployments(id).await?).pop(),
             None => None,
         };
-        let module = match (pinned, &stored, &active) {
-            (Some(version), _, _) => self.store.module_by_name(&name, &version).await?.ok_or_else(|| {
+        // The module the panel serves now, when it is of the adapter the definition names: the
+        // same adapter as before keeps the version its deployments chose. (One switched to
+        // another adapter's module through `PUT .../adapter` is not: the definition's adapter
+        // is served, as it says.)
+        let serving = match (&stored, &active) {
+            (Some(stored), Some(active)) if stored.definition.adapter == name => {
+                Some(self.store.module(active).await?.ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!("module `{active}` is not registered"))
+                })?)
+                .filter(|m| m.name == name)
+            }
+            _ => None,
+        };
+        let module = match (pinned, serving) {
+            (Some(version), _) => self.store.module_by_name(&name, &version).await?.ok_or_else(|| {
                 ApiError::invalid(
                     "adapter",
                     format!(
@@ -178,13 +191,8 @@ impl AppState {
                     ),
                 )
             })?,
-            // The same adapter as before: the version its deployments chose keeps serving.
-            (None, Some(stored), Some(active)) if stored.definition.adapter == name => {
-                self.store.module(active).await?.ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!("module `{active}` is not registered"))
-                })?
-            }
-            (None, _, _) => newest(self.store.modules_named(&name).await?).ok_or_else(|| {
+            (None, Some(serving)) => serving,
+            (None, None) => newest(self.store.modules_named(&name).await?).ok_or_else(|| {
                 ApiError::invalid(
                     "adapter",
                     format!(

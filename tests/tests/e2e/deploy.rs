@@ -82,6 +82,42 @@ async fn builds_of_one_version_pushed_at_once_register_one() {
     assert_eq!(claiming, 1, "{adapters}");
 }
 
+/// A panel switched to another adapter's module (`PUT .../adapter`), then defined again naming
+/// its own adapter, serves that adapter: the definition says which. (Before, the switched module
+/// kept serving, as if it were the same adapter at the version its deployments chose.)
+#[tokio::test]
+async fn a_definition_naming_its_adapter_is_served_that_adapter_after_a_switch_to_another() {
+    let partner = rate_partner().await;
+    let h = start_with(&format!(
+        "{}callback_auth = {{ kind = \"none\" }}\n",
+        probe_panel(&partner, "")
+    ))
+    .await;
+    let (status, body) = push(&h, std::fs::read(guests::PROBE_CALLBACKS).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let serving = || async {
+        let (_, view) = admin(&h, reqwest::Method::GET, "/admin/panels/probe", None).await;
+        view["serving"]["name"].as_str().unwrap_or_default().to_string()
+    };
+    let (status, body) = admin(
+        &h,
+        reqwest::Method::PUT,
+        "/admin/panels/probe/adapter",
+        Some(json!({ "adapter": "probe-callbacks@0.1.0" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(serving().await, "probe-callbacks");
+    let definition = json!({
+        "adapter": "probe",
+        "base_url": partner,
+        "callback_auth": { "kind": "none" },
+    });
+    let (status, body) = admin(&h, reqwest::Method::PUT, "/admin/panels/probe", Some(definition)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(serving().await, "probe");
+}
+
 async fn admin(h: &Harness, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut request = h.client.request(method, h.url(path)).bearer_auth(ADMIN);
     if let Some(body) = body {

@@ -28,7 +28,8 @@ pub async fn get_panel(
 /// Adds the panel, or changes it (a removed one comes back), with no restart: every host on
 /// the store serves the new definition within a second. The body is the whole definition;
 /// `adapter` is a registered adapter's name (its version serving now keeps serving; for a new
-/// panel or another adapter, the newest registered version) or `name@version`. Secrets are
+/// panel or another adapter, including one the panel was switched away from with
+/// `PUT .../adapter`, the newest registered version) or `name@version`. Secrets are
 /// references only: `{"env": "VAR"}` or `{"file": "/absolute/path"}` on the host; an inline
 /// `{"value": ...}` is refused (422 naming the field). Everything is checked before anything
 /// is written: each field, the adapter registered and its needs met, each credential
