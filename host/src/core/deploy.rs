@@ -321,7 +321,11 @@ impl AppState {
         let current = self
             .panel(panel)
             .map_err(|_| DeployError::NotFound(format!("no panel `{panel}`")))?;
-        if current.module.hash == hash {
+        // Nothing to do only when the store says so too: on a shared store another host may
+        // have switched the panel since this one last followed it, and this switch must undo
+        // that, not be lost to it.
+        let active = active_stack(&self.store.deployments(panel).await?).pop();
+        if current.module.hash == hash && active.as_deref() == Some(hash) {
             return Ok(current);
         }
         let mut next = self

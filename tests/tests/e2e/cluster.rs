@@ -195,23 +195,64 @@ async fn the_feed_is_one_ordered_stream_while_both_hosts_write() {
     assert_eq!(seen, all, "the reader saw every event once, in the feed's order");
 }
 
-#[tokio::test]
-async fn a_switch_on_one_host_is_served_by_the_other_within_a_second() {
-    let partner = {
-        let app = axum::Router::new().route(
-            "/rate",
-            axum::routing::post(|| async { axum::Json(json!({ "rate": "1.5" })) }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        base
-    };
-    let extra = format!(
+/// The probe's panel `PROBE` (its `channel` set, so 0.2.0 fits too) at a partner of its own.
+async fn probe_panel() -> String {
+    let app = axum::Router::new().route(
+        "/rate",
+        axum::routing::post(|| async { axum::Json(json!({ "rate": "1.5" })) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let partner = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!(
         "[adapters.probe]\npath = \"{}\"\n[panels.PROBE]\nadapter = \"probe\"\nbase_url = \"{partner}\"\nsettings = {{ channel = \"h2h\" }}\n",
         guests::PROBE
-    );
-    let Cluster { h, first, second, .. } = &two_hosts(&extra).await;
+    )
+}
+
+/// Sets `PROBE` to `adapter` through the host at `base`.
+async fn switch(h: &Harness, base: &str, adapter: &str) {
+    let switched = h
+        .client
+        .put(format!("{base}/admin/panels/PROBE/adapter"))
+        .bearer_auth(ADMIN)
+        .json(&json!({ "adapter": adapter }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(switched.status(), StatusCode::OK, "{adapter} at {base}");
+}
+
+/// A switch on the second host right after one on the first, before the second followed it,
+/// is the last word: every host ends on it. (Before, the second host found the module it still
+/// served in memory, answered 200 and recorded nothing, and every host followed the first.)
+#[tokio::test]
+async fn a_switch_back_on_a_host_that_has_not_followed_yet_is_not_lost() {
+    let Cluster { h, first, second, .. } = &two_hosts(&probe_panel().await).await;
+    let pushed = h
+        .client
+        .post(format!("{first}/admin/adapters"))
+        .bearer_auth(ADMIN)
+        .body(std::fs::read(guests::PROBE_NEXT).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(pushed.status().is_success(), "{}", pushed.text().await.unwrap());
+    switch(h, first, "probe@0.2.0").await;
+    switch(h, second, "probe@0.1.0").await;
+    // Every host follows the store within a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let quote = json!({ "product": "echo", "binding": false, "interest": { "life": {} } });
+    for base in [first, second, &h.base] {
+        let (status, body) = h.post_to(base, "/v1/panels/PROBE/quotes", &quote).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["adapter"], "probe@0.1.0", "at {base}");
+    }
+}
+
+#[tokio::test]
+async fn a_switch_on_one_host_is_served_by_the_other_within_a_second() {
+    let Cluster { h, first, second, .. } = &two_hosts(&probe_panel().await).await;
     let quote = json!({ "product": "echo", "binding": false, "interest": { "life": {} } });
     let (_, body) = h.post_to(second, "/v1/panels/PROBE/quotes", &quote).await;
     assert_eq!(body["adapter"], "probe@0.1.0");
@@ -226,15 +267,7 @@ async fn a_switch_on_one_host_is_served_by_the_other_within_a_second() {
         .await
         .unwrap();
     assert!(pushed.status().is_success(), "{}", pushed.text().await.unwrap());
-    let switched = h
-        .client
-        .put(format!("{first}/admin/panels/PROBE/adapter"))
-        .bearer_auth(ADMIN)
-        .json(&json!({ "adapter": "probe@0.2.0" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(switched.status(), StatusCode::OK);
+    switch(h, first, "probe@0.2.0").await;
     let at = Instant::now();
     loop {
         let (status, body) = h.post_to(second, "/v1/panels/PROBE/quotes", &quote).await;
