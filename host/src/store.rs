@@ -811,6 +811,25 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// One serving host per SQLite file: a second lock on it is refused while the first is held
+    /// and taken once it is let go; PostgreSQL and the URLs `Store::open` refuses take none.
+    #[test]
+    fn a_sqlite_store_is_locked_for_one_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        let first = lock_sole_host(&url).unwrap().expect("a lock on the file");
+        let refused = lock_sole_host(&url).unwrap_err().to_string();
+        assert!(
+            refused.contains("another panelgate host serves this store"),
+            "{refused}"
+        );
+        drop(first);
+        assert!(lock_sole_host(&url).unwrap().is_some());
+        for url in ["postgres://u@127.0.0.1/db", "sqlite://", "sqlite://:memory:"] {
+            assert!(lock_sole_host(url).unwrap().is_none(), "{url}");
+        }
+    }
+
     /// Times the store writes sort as text as they do in time, and read back as RFC 3339.
     #[test]
     fn stored_times_sort_as_text_as_in_time() {

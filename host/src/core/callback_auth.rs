@@ -401,6 +401,32 @@ mod tests {
         format!("v1={}", hex::encode(mac.finalize().into_bytes()))
     }
 
+    /// A handled request's reply is given to the very same request again; one longer than
+    /// [`MAX_KEPT_REPLY`] is not kept, and the request sent again is a replay.
+    #[test]
+    fn a_kept_reply_answers_the_same_request_again_unless_too_long() {
+        let check = CallbackAuth::Hmac(check());
+        let now = super::now();
+        for (body, reply_len, kept) in [(r#"{"a":1}"#, 2, true), (r#"{"a":2}"#, MAX_KEPT_REPLY + 1, false)] {
+            let signed = headers(&sign(now, body), now);
+            assert!(matches!(
+                check.check("p", &signed, body.as_bytes()),
+                Ok(Admission::Fresh)
+            ));
+            let reply = Reply {
+                status: 200,
+                content_type: "text/plain".into(),
+                body: vec![b'k'; reply_len],
+            };
+            check.remember(&signed, reply);
+            match check.check("p", &signed, body.as_bytes()) {
+                Ok(Admission::Again(again)) => assert!(kept && again.body.len() == reply_len),
+                Err(refusal) => assert!(!kept && refusal.reason.contains("already used")),
+                Ok(Admission::Fresh) => panic!("taken twice"),
+            }
+        }
+    }
+
     #[test]
     fn a_signature_forgotten_after_a_failure_is_taken_again_once() {
         let check = CallbackAuth::Hmac(check());
