@@ -192,6 +192,11 @@ async fn journaled_operations_become_fixtures_the_serving_module_passes() {
     bad["start_date"] = serde_json::json!("not a date");
     let (status, body) = h.post("/v1/panels/aagi-motor/quotes", &bad).await;
     assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    // A quote answers before its journal entry is committed (docs/operating.md); `record` reads
+    // the store from outside the host, so the host's queued entries are let land first: a read
+    // of its journal waits for every commit queued before it.
+    let (status, _) = h.admin_get("/admin/journal?panel=aagi-motor").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
 
     let out = Outside::new("record");
     let fixtures = out.0.join("fixtures");
