@@ -213,12 +213,39 @@ pub(crate) async fn run(
     effect: CaseEffect,
     key: Option<IdempotencyKey>,
 ) -> Result<Answer, ApiError> {
-    check_extensions(panel, &call)?;
+    if let Err(refusal) = check_extensions(panel, &call) {
+        return answered_before(state, key.as_ref()).await?.unwrap_or(Err(refusal));
+    }
     let operation = enum_str(&call.operation());
     detached(state, panel, operation, move |state, panel| async move {
         answer(&state, &panel, call, effect, key).await
     })
     .await
+}
+
+/// Refuses an operation the panel's adapter does not serve: 501.
+fn supported(panel: &Panel, call: &Call) -> Result<(), ApiError> {
+    let operation = call.operation();
+    if panel.adapter.description().operations.contains(&operation) {
+        return Ok(());
+    }
+    Err(ApiError::Unsupported {
+        panel: panel.id.clone(),
+        operation: enum_str(&operation),
+    })
+}
+
+/// What a request's key answered before, read without claiming it. A refusal that depends on
+/// what the panel runs now (its adapter's operations and extension schemas) gives way to it: a
+/// deployment between a request and the portal's retry of it must not turn the retry of an
+/// accepted request into a refusal, which would have the portal send it anew under a new key
+/// and place it twice.
+async fn answered_before(
+    state: &AppState,
+    key: Option<&IdempotencyKey>,
+) -> Result<Option<Result<Answer, ApiError>>, ApiError> {
+    let Some(key) = key else { return Ok(None) };
+    Ok(state.store.key_holder(&key.claim()).await?.and_then(answered))
 }
 
 /// Checks the input's `extensions` against the schema the panel's adapter declares for the
@@ -359,13 +386,10 @@ async fn answer(
     effect: CaseEffect,
     key: Option<IdempotencyKey>,
 ) -> Result<Answer, ApiError> {
-    let operation = call.operation();
-    if !panel.adapter.description().operations.contains(&operation) {
-        return Err(ApiError::Unsupported {
-            panel: panel.id.clone(),
-            operation: enum_str(&operation),
-        });
+    if let Err(refusal) = supported(panel, &call) {
+        return answered_before(state, key.as_ref()).await?.unwrap_or(Err(refusal));
     }
+    let operation = call.operation();
     // A state change without a key is refused before anything runs: a portal's ordinary
     // retry of it (a timeout, a dropped connection) would act at the partner twice.
     if operation.changes_state() && key.is_none() {

@@ -44,53 +44,49 @@ impl Store {
                 // Whether it landed could not be learnt (the answer to its `COMMIT` lost, on
                 // PostgreSQL): it did if its claim is there, and with it the rest of its commit.
                 Err(e) if e.is_transient() => {
-                    return match self.claimed_by(claim).await {
-                        Ok(true) => Ok(KeyState::Fresh),
+                    return match self.key_holder(claim).await {
+                        Ok(Some(KeyState::Fresh)) => Ok(KeyState::Fresh),
                         _ => Err(e),
                     };
                 }
                 Err(e) => return Err(e),
             }
-            let row = sqlx::query(
-                "SELECT request_hash, state, status, body, claimed_by FROM idempotency WHERE scope = $1 AND key = $2",
-            )
-            .bind(&claim.scope)
-            .bind(&claim.key)
-            .fetch_optional(&self.pool)
-            .await?;
             // Released between the two statements: claim it again.
-            let Some(row) = row else { continue };
-            // This very claim: its commit landed though the answer to its `COMMIT` was lost and
-            // could not be checked (PostgreSQL), and was written again. The claim and the rest
-            // of its commit landed together.
-            if row.get::<Option<String>, _>("claimed_by").as_deref() == Some(claim.claimed_by.as_str()) {
-                return Ok(KeyState::Fresh);
+            if let Some(held) = self.key_holder(claim).await? {
+                return Ok(held);
             }
-            let stored_hash: String = row.get("request_hash");
-            if stored_hash != claim.request_hash {
-                return Ok(KeyState::Mismatch);
-            }
-            let state: String = row.get("state");
-            if state != "done" {
-                return Ok(KeyState::InFlight);
-            }
-            let status: i64 = row.get("status");
-            return Ok(KeyState::Replay {
-                status: status as u16,
-                body: row.get("body"),
-            });
         }
     }
 
-    /// Whether `claim` itself holds its key.
-    async fn claimed_by(&self, claim: &KeyClaim) -> Result<bool> {
-        let holder: Option<Option<String>> =
-            sqlx::query_scalar("SELECT claimed_by FROM idempotency WHERE scope = $1 AND key = $2")
-                .bind(&claim.scope)
-                .bind(&claim.key)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(holder.flatten().as_deref() == Some(claim.claimed_by.as_str()))
+    /// What holds `claim`'s key, read without claiming it (`None`: nothing does). `Fresh` means
+    /// `claim` itself: its commit landed though the answer to its `COMMIT` was lost and could
+    /// not be checked (PostgreSQL), and was written again; the claim and the rest of its commit
+    /// landed together.
+    pub async fn key_holder(&self, claim: &KeyClaim) -> Result<Option<KeyState>> {
+        let row = sqlx::query(
+            "SELECT request_hash, state, status, body, claimed_by FROM idempotency WHERE scope = $1 AND key = $2",
+        )
+        .bind(&claim.scope)
+        .bind(&claim.key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        if row.get::<Option<String>, _>("claimed_by").as_deref() == Some(claim.claimed_by.as_str()) {
+            return Ok(Some(KeyState::Fresh));
+        }
+        let stored_hash: String = row.get("request_hash");
+        if stored_hash != claim.request_hash {
+            return Ok(Some(KeyState::Mismatch));
+        }
+        let state: String = row.get("state");
+        if state != "done" {
+            return Ok(Some(KeyState::InFlight));
+        }
+        let status: i64 = row.get("status");
+        Ok(Some(KeyState::Replay {
+            status: status as u16,
+            body: row.get("body"),
+        }))
     }
 
     /// Lets a key go when the request that claimed it failed in a way a retry may fix: only

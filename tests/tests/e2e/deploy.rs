@@ -118,6 +118,53 @@ async fn a_definition_naming_its_adapter_is_served_that_adapter_after_a_switch_t
     assert_eq!(serving().await, "probe");
 }
 
+/// A request answered before a deployment is answered the same when the portal retries it
+/// after, whatever the new module serves: a decline (a state change) retried once its panel
+/// serves a module that no longer declines quotes gets its 200 back; only a new request gets
+/// the 501. (Before, the retry got 501, and a portal told its request failed sends it anew
+/// under another key: a state change made twice.)
+#[tokio::test]
+async fn a_retry_after_a_switch_gets_the_answer_its_request_had() {
+    let partner = rate_partner().await;
+    let h = start_with(&format!(
+        "{}callback_auth = {{ kind = \"none\" }}\n",
+        probe_panel(&partner, "")
+    ))
+    .await;
+    let decline = |key: &'static str| {
+        let request = h
+            .client
+            .post(h.url("/v1/panels/probe/quote-declines"))
+            .bearer_auth(PORTAL)
+            .header("Idempotency-Key", key)
+            .json(&json!({ "quote_reference": "Q-1" }));
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, first) = decline("decline-1").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+
+    let (status, body) = push(&h, std::fs::read(guests::PROBE_CALLBACKS).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = admin(
+        &h,
+        reqwest::Method::PUT,
+        "/admin/panels/probe/adapter",
+        Some(json!({ "adapter": "probe-callbacks@0.1.0" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, again) = decline("decline-1").await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again, first, "the retry is answered as its request was");
+    let (status, body) = decline("decline-2").await;
+    assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
+    assert_eq!(body["error"]["code"], "unsupported_operation");
+}
+
 async fn admin(h: &Harness, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut request = h.client.request(method, h.url(path)).bearer_auth(ADMIN);
     if let Some(body) = body {

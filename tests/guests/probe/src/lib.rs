@@ -150,6 +150,8 @@ impl Adapter for Probe {
         let mut operations = vec![Operation::Quote, Operation::Accept, Operation::DeclineQuote];
         let mut callbacks = vec![];
         if cfg!(feature = "callbacks") {
+            // Another adapter's release, which serves a callback and no longer declines quotes.
+            operations.retain(|o| *o != Operation::DeclineQuote);
             operations.push(Operation::HandleCallback);
             callbacks.push(CallbackRoute {
                 path: "rate-changed".into(),
