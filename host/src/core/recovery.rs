@@ -192,7 +192,8 @@ impl AppState {
             case_id: case_id.clone(),
             kind: "outcome_unknown".into(),
             dedup_key: source,
-            status: opens_case.then_some(CaseStatus::Unknown),
+            // The status the case takes: only a case this commit opens takes one.
+            status: (opens_case && opens.is_some()).then_some(CaseStatus::Unknown),
             payload: json!({ "operation": op.operation, "journal_id": op.journal_id, "message": message }),
             flagged: Some(message.to_string()),
             case_ref: None,
@@ -432,7 +433,7 @@ impl AppState {
             case_id: case_of(&op),
             kind: "outcome_settled".into(),
             dedup_key: source,
-            status: None,
+            status: case_of(&op).and_then(|id| status_of(&commit, &id)),
             payload: json!({ "operation": op.operation, "journal_id": journal_id, "settled": how }),
             flagged: None,
             case_ref: None,
@@ -548,7 +549,7 @@ impl AppState {
             case_id: Some(case.id.clone()),
             kind: "outcome_settled".into(),
             dedup_key: format!("settled:{}", op.journal_id),
-            status: None,
+            status: status_of(&commit, &case.id),
             payload: json!({ "operation": op.operation, "journal_id": op.journal_id, "settled": how }),
             flagged: None,
             case_ref: None,
@@ -558,6 +559,16 @@ impl AppState {
         tracing::info!(panel = %op.panel, journal = %op.journal_id, case = %case.id, "{how}");
         Ok(())
     }
+}
+
+/// The status `commit` gives the case `case_id`, for the event that tells the feed of it.
+fn status_of(commit: &Commit, case_id: &str) -> Option<CaseStatus> {
+    commit
+        .cases
+        .iter()
+        .rev()
+        .find(|c| c.case_id == case_id && c.status.is_some())
+        .and_then(|c| c.status)
 }
 
 /// The case an operation opens, or the one it acts on.

@@ -283,6 +283,33 @@ async fn status_01_is_the_panels_internal_error_a_quote_may_be_retried_and_an_ac
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
 }
 
+/// A state change on a case that ends in doubt leaves the case's status as it was, and the feed
+/// says no other: its `outcome_unknown` event carries no status. (Before, the event said
+/// `unknown`, a status the case never took, and a portal following the feed lost `in_force`.)
+#[tokio::test]
+async fn a_cancel_in_doubt_changes_no_status_in_the_case_or_the_feed() {
+    let h = start().await;
+    let (issued, _) = issue(&h, "A03", "accept-cac", "DOUBT-0001").await;
+    h.a03
+        .set_fault(Some(Fault::Business("Terjadi kesalahan host to host".into())));
+    let (status, body) = h
+        .post(
+            &format!("/v1/panels/A03/policies/{issued}/cancel"),
+            &example("A03", "cancel-inforce"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "outcome_unknown", "{body}");
+    let c = case(&h, "A03", &issued).await;
+    assert_eq!(c["status"], "in_force", "{c}");
+    let events = h.all_events().await;
+    let unknown = events
+        .iter()
+        .find(|e| e["kind"] == "outcome_unknown" && e["case_id"] == issued.as_str())
+        .expect("an outcome_unknown event");
+    assert!(unknown["status"].is_null(), "{unknown}");
+}
+
 #[tokio::test]
 async fn claim_flow_from_registration_to_payment_with_proof() {
     let h = start().await;

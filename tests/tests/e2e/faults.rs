@@ -190,6 +190,9 @@ async fn an_operator_settles_an_operation_in_doubt_either_way() {
     .await;
     assert_eq!(status, StatusCode::OK, "{case}");
     assert_eq!(case["status"], "in_force");
+    // The feed tells a portal following it the status the case took.
+    let settled = settled_event(&f.h, &case_id).await;
+    assert_eq!(settled["status"], "in_force", "{settled}");
     let (status, again) = admin_post(
         &f.h,
         &format!("/admin/unknown-outcomes/{journal_id}"),
@@ -235,6 +238,9 @@ async fn an_operator_settles_an_operation_in_doubt_either_way() {
     .await;
     assert_eq!(status, StatusCode::OK, "{case}");
     assert_eq!(case["status"], "withdrawn");
+    let withdrawn = case["id"].as_str().unwrap();
+    let settled = settled_event(&f.h, withdrawn).await;
+    assert_eq!(settled["status"], "withdrawn", "{settled}");
     let (status, placed, _) = post_keyed(&f.h, PANEL, "settle-not", &application(&vin(101))).await;
     assert_eq!(status, StatusCode::CREATED, "the key was released: {placed}");
     assert_eq!(f.sim.contracts_per_vin().get(&vin(101)), Some(&1));
@@ -249,6 +255,15 @@ async fn an_operator_settles_an_operation_in_doubt_either_way() {
         text.contains("settled by an operator: the partner did not act"),
         "{journal}"
     );
+}
+
+/// The feed's `outcome_settled` event of case `case_id`.
+async fn settled_event(h: &Harness, case_id: &str) -> Value {
+    h.all_events()
+        .await
+        .into_iter()
+        .find(|e| e["kind"] == "outcome_settled" && e["case_id"] == case_id)
+        .expect("an outcome_settled event")
 }
 
 /// Where the partner can tell, the host settles an operation in doubt by itself: a cancel whose
