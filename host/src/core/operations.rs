@@ -214,7 +214,9 @@ pub(crate) async fn run(
     key: Option<IdempotencyKey>,
 ) -> Result<Answer, ApiError> {
     if let Err(refusal) = check_extensions(panel, &call) {
-        return answered_before(state, key.as_ref()).await?.unwrap_or(Err(refusal));
+        return answered_before(state, key.as_ref())
+            .await?
+            .unwrap_or(Err(refusal));
     }
     let operation = enum_str(&call.operation());
     detached(state, panel, operation, move |state, panel| async move {
@@ -387,7 +389,9 @@ async fn answer(
     key: Option<IdempotencyKey>,
 ) -> Result<Answer, ApiError> {
     if let Err(refusal) = supported(panel, &call) {
-        return answered_before(state, key.as_ref()).await?.unwrap_or(Err(refusal));
+        return answered_before(state, key.as_ref())
+            .await?
+            .unwrap_or(Err(refusal));
     }
     let operation = call.operation();
     // A state change without a key is refused before anything runs: a portal's ordinary
