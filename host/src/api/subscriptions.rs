@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::{ApiError, AppState, Query};
 use crate::core::webhooks::{SubscriptionInput, new_secret, secret_key};
-use crate::store::{Delivery, NewSubscription, Subscription};
+use crate::store::{Delivery, JournalEntry, NewSubscription, Subscription};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -75,22 +75,27 @@ pub async fn create(State(state): State<Arc<AppState>>, body: Bytes) -> Result<R
         None => new_secret(),
     };
     let id = format!("sub_{}", uuid::Uuid::now_v7().simple());
+    // Journaled in the subscription's own transaction: a journal that failed after the
+    // subscription's commit answered 5xx without its secret, and the caller's retry made a
+    // second subscription.
     let created = state
         .store
-        .create_subscription(&NewSubscription {
-            id: id.clone(),
-            url: request.url,
-            kinds: request.kinds,
-            panels: request.panels,
-            description: request.description,
-            secret: secret.clone(),
-            source: "admin",
-        })
+        .create_subscription(
+            &NewSubscription {
+                id: id.clone(),
+                url: request.url,
+                kinds: request.kinds,
+                panels: request.panels,
+                description: request.description,
+                secret: secret.clone(),
+                source: "admin",
+            },
+            Some(&entry("subscription_create", json!({ "subscription": id }))),
+        )
         .await?;
     if !created {
         return Err(ApiError::Conflict(format!("subscription `{id}` exists")));
     }
-    journal(&state, "subscription_create", json!({ "subscription": id })).await?;
     let subscription = found(&state, &id).await?;
     Ok((
         StatusCode::CREATED,
@@ -295,7 +300,14 @@ fn not_found(id: &str) -> ApiError {
 /// Journals an operator's change to a subscription (never its secret).
 async fn journal(state: &AppState, operation: &str, detail: serde_json::Value) -> Result<(), ApiError> {
     let mut commit = crate::store::Commit::default();
-    commit.journal.push(crate::store::JournalEntry {
+    commit.journal.push(entry(operation, detail));
+    state.store.commit(commit).await?;
+    Ok(())
+}
+
+/// The journal entry of an operator's change to a subscription.
+fn entry(operation: &str, detail: serde_json::Value) -> JournalEntry {
+    JournalEntry {
         id: uuid::Uuid::now_v7().to_string(),
         panel: None,
         operation: operation.into(),
@@ -303,7 +315,69 @@ async fn journal(state: &AppState, operation: &str, detail: serde_json::Value) -
         case_id: None,
         outcome: "ok".into(),
         detail: detail.to_string(),
-    });
-    state.store.commit(commit).await?;
-    Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// A subscription is stored with its journal entry or not at all: while the journal refuses
+    /// the entry, the answer is an error and no subscription exists, so the caller's retry makes
+    /// the one subscription. (Before, the subscription was committed first: the caller had a
+    /// 5xx, never saw the secret, and each retry left one more subscription.)
+    #[tokio::test]
+    async fn a_subscription_is_created_with_its_journal_entry_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("panelgate.toml");
+        std::fs::write(
+            &file,
+            r#"
+[server]
+portal_token = { value = "p" }
+admin_token = { value = "a" }
+[store]
+url = "sqlite://store.db"
+"#,
+        )
+        .unwrap();
+        let config = crate::config::Config::load(&file).unwrap();
+        let app = crate::App::start(&config).await.unwrap();
+        let store = rusqlite::Connection::open(dir.path().join("store.db")).unwrap();
+        store
+            .execute_batch(
+                "CREATE TRIGGER refuse_subscription_create BEFORE INSERT ON journal
+                 WHEN NEW.operation = 'subscription_create'
+                 BEGIN SELECT RAISE(ABORT, 'the journal refuses it'); END;",
+            )
+            .unwrap();
+        let routes = router().with_state(app.state.clone());
+        let create = || {
+            Request::post("/admin/subscriptions")
+                .header("content-type", "application/json")
+                .body(Body::from(r#"{"url": "http://127.0.0.1:9/hooks"}"#))
+                .unwrap()
+        };
+
+        let refused = routes.clone().oneshot(create()).await.unwrap();
+        assert!(refused.status().is_server_error(), "{}", refused.status());
+        let stored = app.state.store.subscriptions().await.unwrap();
+        assert!(stored.is_empty(), "{stored:?}");
+
+        store
+            .execute_batch("DROP TRIGGER refuse_subscription_create")
+            .unwrap();
+        let created = routes.oneshot(create()).await.unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert_eq!(app.state.store.subscriptions().await.unwrap().len(), 1);
+        let journaled = app.state.store.journal(None, 10, None).await.unwrap();
+        assert!(
+            journaled.iter().any(|e| e.operation == "subscription_create"),
+            "{journaled:?}"
+        );
+    }
 }

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::Row;
 
-use super::{Backend, Result, Store, StoredEvent, parse_json};
+use super::{Backend, JournalEntry, Result, Store, StoredEvent, parse_json};
 
 /// A subscription as stored, without its secret.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -153,11 +153,18 @@ fn delivery_of(r: &sqlx::any::AnyRow) -> Delivery {
 }
 
 impl Store {
-    /// Creates a subscription starting after the feed's last event; `false` when the id is taken.
-    pub async fn create_subscription(&self, new: &NewSubscription) -> Result<bool> {
+    /// Creates a subscription starting after the feed's last event, and appends `journal` (when
+    /// given) in the same transaction: a subscription is never stored unjournaled, nor journaled
+    /// unstored. `false` when the id is taken: then nothing is written.
+    pub async fn create_subscription(
+        &self,
+        new: &NewSubscription,
+        journal: Option<&JournalEntry>,
+    ) -> Result<bool> {
         let _turn = self.turn().await;
         let head = self.events_head().await?;
         let now = super::now();
+        let mut tx = self.begin_ordered().await?;
         let inserted = sqlx::query(
             "INSERT INTO webhook_subscriptions (id, url, kinds, panels, description, secret, source,
                  state, disabled_reason, event_cursor, created_at, updated_at)
@@ -173,17 +180,25 @@ impl Store {
         .bind(new.source)
         .bind(head)
         .bind(&now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
-        Ok(inserted == 1)
+        if inserted != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(entry) = journal {
+            super::journal::append(&mut tx, &[(entry, now)]).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// A configured subscription: created as [`Store::create_subscription`] does the first time,
     /// its endpoint, filters and secret set as the config says every time after; its cursor,
     /// deliveries and state kept.
     pub async fn keep_configured_subscription(&self, new: &NewSubscription) -> Result<()> {
-        if self.create_subscription(new).await? {
+        if self.create_subscription(new, None).await? {
             return Ok(());
         }
         let _turn = self.turn().await;
@@ -257,8 +272,10 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let requeued = sqlx::query(
+            // A lease held keeps its end, as a replay's does: a delivery the give-up failed while
+            // its attempt was in flight is not sent again until that attempt's lease ends.
             "UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_ms = $2,
-                 leased_until_ms = 0, leased_by = NULL
+                 leased_by = NULL
              WHERE subscription_id = $1 AND state = 'failed'",
         )
         .bind(id)
@@ -342,24 +359,37 @@ impl Store {
     /// Leases up to `limit` deliveries due now to `host` until `until_ms`: pending, not leased
     /// by a live lease, of an enabled subscription, and each the oldest pending one of its case
     /// (a case's next event waits until the one before it is acknowledged or given up).
+    /// Subscriptions take turns: each one's oldest due delivery first, then each one's second,
+    /// and so on, so that one endpoint's backlog (a hanging one's retries, due again and older
+    /// than everything else) never takes every lease while other subscriptions wait
+    /// (docs/security.md: a bad endpoint must not stop other subscriptions' deliveries).
     /// On PostgreSQL the rows another host is leasing at this moment are skipped, not waited on.
     pub async fn claim_deliveries(&self, host: &str, until_ms: i64, limit: i64) -> Result<Vec<Claimed>> {
         let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE OF d SKIP LOCKED",
+            Backend::Postgres => "FOR UPDATE OF l SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let now = now_ms();
+        // The turns are counted a level below the lock: PostgreSQL refuses `FOR UPDATE` beside
+        // a window function, and locking before counting would lock every due delivery.
         let sql = format!(
             "UPDATE webhook_deliveries SET leased_until_ms = $1, leased_by = $2
              WHERE state = 'pending' AND leased_until_ms <= $3 AND seq IN (
-                 SELECT d.seq FROM webhook_deliveries d
-                 JOIN webhook_subscriptions s ON s.id = d.subscription_id
-                 WHERE d.state = 'pending' AND d.next_attempt_ms <= $3 AND d.leased_until_ms <= $3
-                   AND s.state = 'enabled'
-                   AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-                       WHERE e.subscription_id = d.subscription_id AND e.case_key = d.case_key
-                         AND e.state = 'pending' AND e.seq < d.seq)
-                 ORDER BY d.seq LIMIT $4 {lock})
+                 SELECT l.seq FROM webhook_deliveries l WHERE l.seq IN (
+                     SELECT due.seq FROM (
+                         SELECT d.seq, ROW_NUMBER() OVER (
+                             PARTITION BY d.subscription_id ORDER BY d.seq) AS turn
+                         FROM webhook_deliveries d
+                         JOIN webhook_subscriptions s ON s.id = d.subscription_id
+                         WHERE d.state = 'pending' AND d.next_attempt_ms <= $3
+                           AND d.leased_until_ms <= $3 AND s.state = 'enabled'
+                           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                               WHERE e.subscription_id = d.subscription_id
+                                 AND e.case_key = d.case_key
+                                 AND e.state = 'pending' AND e.seq < d.seq)
+                     ) due
+                     ORDER BY due.turn, due.seq LIMIT $4)
+                 {lock})
              RETURNING seq, subscription_id, event_seq, attempts"
         );
         let rows = {
@@ -443,7 +473,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "UPDATE webhook_deliveries SET state = 'failed', leased_until_ms = 0, leased_by = NULL
+                // Their attempts in flight lose their holder, so they record nothing, but not
+                // their leases' ends, which an enable then keeps: no host sends them again while
+                // those attempts may still be running.
+                "UPDATE webhook_deliveries SET state = 'failed', leased_by = NULL
                  WHERE subscription_id = $1 AND state = 'pending'",
             )
             .bind(&delivery.subscription_id)
@@ -523,19 +556,34 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
         let store = Store::open(&url, crate::config::Durability::Full).await.unwrap();
+        subscribe(&store, "portal").await;
+        add_events(&store, cases).await;
+        (dir, store)
+    }
+
+    /// Subscribes `id` to every kind of every panel, from the feed's head on.
+    async fn subscribe(store: &Store, id: &str) {
         let created = store
-            .create_subscription(&NewSubscription {
-                id: "portal".into(),
-                url: "http://127.0.0.1:9/hooks".into(),
-                kinds: vec![],
-                panels: vec![],
-                description: None,
-                secret: "whsec_dGVzdA==".into(),
-                source: "admin",
-            })
+            .create_subscription(
+                &NewSubscription {
+                    id: id.into(),
+                    url: "http://127.0.0.1:9/hooks".into(),
+                    kinds: vec![],
+                    panels: vec![],
+                    description: None,
+                    secret: "whsec_dGVzdA==".into(),
+                    source: "admin",
+                },
+                None,
+            )
             .await
             .unwrap();
         assert!(created);
+    }
+
+    /// Stores one `status_changed` event for each of `cases` and queues them to every
+    /// subscription, in that order.
+    async fn add_events(store: &Store, cases: &[&str]) {
         let events = cases
             .iter()
             .map(|case| NewEvent {
@@ -557,8 +605,81 @@ mod tests {
             })
             .await
             .unwrap();
-        store.scan_subscriptions(10).await.unwrap();
-        (dir, store)
+        store.scan_subscriptions(100).await.unwrap();
+    }
+
+    /// A last attempt that failed.
+    fn give_up() -> Attempt {
+        Attempt {
+            status: Some(503),
+            error: Some("unavailable".into()),
+            latency_ms: 1,
+            outcome: AttemptOutcome::GiveUp {
+                reason: "gave up".into(),
+            },
+        }
+    }
+
+    /// One subscription's backlog does not take every lease: with 20 deliveries of `portal` due
+    /// (a hanging endpoint's retries come due again, older than anything else) and then one of
+    /// `other`, a claim of 4 takes `other`'s too, and `portal`'s oldest three in their order.
+    /// (Before, the claim took the 4 oldest, all `portal`'s, and `other` waited behind them.)
+    #[tokio::test]
+    async fn one_subscriptions_backlog_does_not_hold_up_anothers_deliveries() {
+        let backlog: Vec<String> = (0..20).map(|i| format!("backlog-{i}")).collect();
+        let backlog: Vec<&str> = backlog.iter().map(String::as_str).collect();
+        let (_dir, store) = subscribed_store(&backlog).await;
+        subscribe(&store, "other").await;
+        add_events(&store, &["fresh"]).await;
+        let claimed = store
+            .claim_deliveries("host-a", now_ms() + 60_000, 4)
+            .await
+            .unwrap();
+        let taken: Vec<&str> = claimed.iter().map(|c| c.subscription_id.as_str()).collect();
+        assert!(taken.contains(&"other"), "{taken:?}");
+        let oldest: Vec<i64> = store
+            .deliveries("portal", None, 100, None)
+            .await
+            .unwrap()
+            .iter()
+            .rev()
+            .take(3)
+            .map(|d| d.seq)
+            .collect();
+        let portal: Vec<i64> = claimed
+            .iter()
+            .filter(|c| c.subscription_id == "portal")
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(portal, oldest);
+    }
+
+    /// An enable keeps the lease of an attempt still in flight: a delivery the give-up failed
+    /// while its own attempt ran is sent by no host until that attempt's lease ends, while the
+    /// delivery given up, its attempt over, is sent at once. (Before, the give-up and the enable
+    /// cleared the lease, and another host sent the delivery beside its first attempt.)
+    #[tokio::test]
+    async fn an_enable_does_not_send_again_a_delivery_whose_attempt_is_in_flight() {
+        let (_dir, store) = subscribed_store(&["one", "two"]).await;
+        let claimed = store
+            .claim_deliveries("host-a", now_ms() + 60_000, 10)
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 2, "{claimed:?}");
+        store.record_attempt(&claimed[0], &give_up()).await.unwrap();
+        assert_eq!(store.enable_subscription("portal").await.unwrap(), 2);
+        let theirs: Vec<i64> = store
+            .claim_deliveries("host-b", now_ms() + 60_000, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(
+            theirs,
+            [claimed[0].seq],
+            "not the delivery whose attempt is in flight"
+        );
     }
 
     /// A replay of a delivery whose attempt is in flight: the attempt, answered after it,
@@ -609,27 +730,19 @@ mod tests {
     #[tokio::test]
     async fn an_attempt_whose_lease_was_lost_records_nothing() {
         let (_dir, store) = subscribed_store(&["one", "two"]).await;
-        let claimed = store
-            .claim_deliveries("host-a", now_ms() + 60_000, 10)
-            .await
-            .unwrap();
+        // Short: the enable keeps the lease of the second delivery's attempt, in flight, and
+        // another host takes that delivery below once the lease has ended.
+        let lease_end = now_ms() + 300;
+        let claimed = store.claim_deliveries("host-a", lease_end, 10).await.unwrap();
         assert_eq!(claimed.len(), 2, "{claimed:?}");
-        let give_up = Attempt {
-            status: Some(503),
-            error: Some("unavailable".into()),
-            latency_ms: 1,
-            outcome: AttemptOutcome::GiveUp {
-                reason: "gave up".into(),
-            },
-        };
-        store.record_attempt(&claimed[0], &give_up).await.unwrap();
+        store.record_attempt(&claimed[0], &give_up()).await.unwrap();
         assert_eq!(
             store.subscription("portal").await.unwrap().unwrap().state,
             "disabled"
         );
         assert_eq!(store.enable_subscription("portal").await.unwrap(), 2);
         // The second delivery's attempt, in flight through all that, gives up too.
-        store.record_attempt(&claimed[1], &give_up).await.unwrap();
+        store.record_attempt(&claimed[1], &give_up()).await.unwrap();
         assert_eq!(
             store.subscription("portal").await.unwrap().unwrap().state,
             "enabled"
@@ -642,11 +755,15 @@ mod tests {
 
         // Another host's lease (run out already, for the last step): an attempt of this host's is
         // not recorded over it.
+        tokio::time::sleep(std::time::Duration::from_millis(
+            u64::try_from(lease_end - now_ms()).unwrap_or(0) + 50,
+        ))
+        .await;
         let theirs = store.claim_deliveries("host-b", now_ms() - 1, 10).await.unwrap();
         assert_eq!(theirs.len(), 2, "{theirs:?}");
         let delivered = Attempt {
             outcome: AttemptOutcome::Delivered,
-            ..give_up.clone()
+            ..give_up()
         };
         store.record_attempt(&claimed[0], &delivered).await.unwrap();
         let pending = store
@@ -669,7 +786,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(again.len(), 1, "{again:?}");
-        store.record_attempt(&stale, &give_up).await.unwrap();
+        store.record_attempt(&stale, &give_up()).await.unwrap();
         assert_eq!(
             store.subscription("portal").await.unwrap().unwrap().state,
             "enabled"
