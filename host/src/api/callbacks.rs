@@ -570,6 +570,8 @@ async fn plan_event(
     Ok((new_event, change, attachment, flag))
 }
 
+/// The event's kind; each one listed in `core::webhooks::CALLBACK_EVENT_KINDS`, which a
+/// subscription's `kinds` are checked against.
 fn event_kind(detail: &EventDetail) -> &'static str {
     match detail {
         EventDetail::UnderwritingDecision(_) => "underwriting_decision",

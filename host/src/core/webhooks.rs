@@ -128,10 +128,47 @@ impl SubscriptionInput<'_> {
                 if field == "panels" && !known_panels.contains(&value.as_str()) {
                     return issue(format!("{field}[{i}]"), &format!("no panel `{value}`"));
                 }
+                // A kind the host never stores would receive nothing, silently.
+                if field == "kinds" && !event_kinds().any(|k| k == *value) {
+                    return issue(
+                        format!("{field}[{i}]"),
+                        &format!(
+                            "no event kind `{value}`; the kinds are {}",
+                            event_kinds().collect::<Vec<_>>().join(", ")
+                        ),
+                    );
+                }
             }
         }
         Ok(())
     }
+}
+
+/// The kinds of fact a partner's callback tells (`api::callbacks::event_kind` names them).
+pub const CALLBACK_EVENT_KINDS: [&str; 10] = [
+    "underwriting_decision",
+    "policy_issued",
+    "cancellation_decision",
+    "claim_status",
+    "claim_payment",
+    "payment_requested",
+    "payment_received",
+    "claim_step",
+    "change_decision",
+    "other",
+];
+
+/// Every kind of event the host stores: a callback's facts, an operation's result that moved
+/// its case (`accept_result`...), and the host's own word on an operation in doubt.
+pub fn event_kinds() -> impl Iterator<Item = String> {
+    let results = crate::model::Operation::ALL
+        .into_iter()
+        .map(|o| format!("{}_result", crate::store::enum_str(&o)));
+    CALLBACK_EVENT_KINDS
+        .into_iter()
+        .chain(["outcome_unknown", "outcome_settled", "late_outcome"])
+        .map(str::to_string)
+        .chain(results)
 }
 
 /// Whether `id` may name a subscription.
@@ -412,6 +449,37 @@ mod tests {
         );
         assert!(secret_key("whsec_not base64!").is_err());
         assert!(secret_key(&format!("whsec_{}", BASE64.encode([0u8; 8]))).is_err());
+    }
+
+    /// A subscription names kinds of event the host stores; a misspelt one is refused, naming
+    /// it, rather than receiving nothing.
+    #[test]
+    fn a_subscription_names_kinds_the_host_stores() {
+        let check = |kinds: &[&str]| {
+            let kinds: Vec<String> = kinds.iter().map(|k| k.to_string()).collect();
+            SubscriptionInput {
+                url: "https://portal.example/hooks",
+                kinds: &kinds,
+                panels: &[],
+                description: None,
+            }
+            .check(&[])
+            .map_err(|(field, _)| field)
+        };
+        assert_eq!(
+            check(&[
+                "underwriting_decision",
+                "accept_result",
+                "upload_document_result",
+                "outcome_unknown"
+            ]),
+            Ok(())
+        );
+        assert_eq!(
+            check(&["claim_status", "policy_issue"]),
+            Err("kinds[1]".to_string())
+        );
+        assert_eq!(check(&["accept-result"]), Err("kinds[0]".to_string()));
     }
 
     #[test]

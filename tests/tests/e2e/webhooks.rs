@@ -654,6 +654,11 @@ async fn subscriptions_are_checked_by_field_and_their_secret_shown_once() {
             json!({ "url": "https://portal.example/", "kinds": [""] }),
             "kinds[0]",
         ),
+        // A kind no event has would receive nothing, silently.
+        (
+            json!({ "url": "https://portal.example/", "kinds": ["claim_status", "accept_results"] }),
+            "kinds[1]",
+        ),
         (
             json!({ "url": "https://portal.example/", "secret": "plain" }),
             "secret",
