@@ -33,8 +33,17 @@ impl Breaker {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// May a call go to the partner now? `Err` says why not.
-    pub fn admit(&self) -> Result<(), String> {
+    /// May a call go to the partner now? `Err` says why not; `Ok` is the call's admission, to
+    /// `record` its outcome with.
+    pub fn admit(&self) -> Result<Admitted<'_>, String> {
+        self.open_for_call()?;
+        Ok(Admitted {
+            breaker: self,
+            recorded: false,
+        })
+    }
+
+    fn open_for_call(&self) -> Result<(), String> {
         let mut s = self.lock();
         match s.open_until {
             None => Ok(()),
@@ -51,9 +60,7 @@ impl Breaker {
         }
     }
 
-    /// What an admitted call came to: `failed` when the partner was unreachable, timed out,
-    /// or answered 5xx.
-    pub fn record(&self, failed: bool) {
+    fn record(&self, failed: bool) {
         let mut s = self.lock();
         s.trial = false;
         if !failed {
@@ -81,6 +88,33 @@ impl Breaker {
     }
 }
 
+/// A call the breaker let through. Dropped without its outcome (its future dropped: the
+/// operation's deadline, the caller gone), it lets a half-open circuit's trial go, so that the
+/// next call may try; before, the circuit stayed half-open with no trial under way, refusing
+/// every call until a restart.
+#[must_use = "record the call's outcome"]
+pub struct Admitted<'a> {
+    breaker: &'a Breaker,
+    recorded: bool,
+}
+
+impl Admitted<'_> {
+    /// What the call came to: `failed` when the partner was unreachable, timed out, or
+    /// answered 5xx.
+    pub fn record(mut self, failed: bool) {
+        self.recorded = true;
+        self.breaker.record(failed);
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if !self.recorded {
+            self.breaker.lock().trial = false;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,24 +123,37 @@ mod tests {
     fn opens_after_the_threshold_and_closes_after_a_good_trial() {
         let b = Breaker::new(3, Duration::from_millis(30));
         for _ in 0..2 {
-            assert!(b.admit().is_ok());
-            b.record(true);
+            b.admit().unwrap().record(true);
         }
         assert_eq!(b.state(), "closed");
-        assert!(b.admit().is_ok());
-        b.record(true);
+        b.admit().unwrap().record(true);
         assert_eq!(b.state(), "open");
-        assert!(b.admit().unwrap_err().contains("3 partner failures"));
+        assert!(b.admit().err().unwrap().contains("3 partner failures"));
         std::thread::sleep(Duration::from_millis(40));
         assert_eq!(b.state(), "half-open");
-        assert!(b.admit().is_ok(), "one trial");
+        let trial = b.admit().expect("one trial");
         assert!(b.admit().is_err(), "only one");
-        b.record(true);
+        trial.record(true);
         assert_eq!(b.state(), "open", "a failed trial opens it again");
         std::thread::sleep(Duration::from_millis(40));
-        assert!(b.admit().is_ok());
-        b.record(false);
+        b.admit().unwrap().record(false);
         assert_eq!(b.state(), "closed");
         assert!(b.admit().is_ok());
+    }
+
+    /// A trial call dropped before its outcome (the operation's deadline cut it off) lets the
+    /// trial go: the next call is the new trial, rather than every call being refused as if a
+    /// trial were still under way.
+    #[test]
+    fn a_trial_dropped_without_its_outcome_lets_the_next_call_try() {
+        let b = Breaker::new(1, Duration::from_millis(20));
+        b.admit().unwrap().record(true);
+        std::thread::sleep(Duration::from_millis(30));
+        drop(b.admit().expect("the trial"));
+        let next = b
+            .admit()
+            .expect("the trial went with its call: the next call tries");
+        next.record(false);
+        assert_eq!(b.state(), "closed");
     }
 }

@@ -53,13 +53,13 @@ impl Host for HostState {
             );
             let result = match self.panel.breaker.admit() {
                 Err(open) => Err(HttpError::Connect(open)),
-                Ok(()) => {
+                Ok(call) => {
                     self.sending.store(true, std::sync::atomic::Ordering::SeqCst);
                     let result = send(&self.panel, self.deadline, request.clone(), &mut exchange.sent)
                         .instrument(span.clone())
                         .await
                         .map_err(|e| redacted(&self.panel, e));
-                    self.panel.breaker.record(partner_failed(&result));
+                    call.record(partner_failed(&result));
                     result
                 }
             };

@@ -213,9 +213,11 @@ impl TokenSource {
                 "{what}: the token endpoint issued an empty access_token"
             )));
         }
-        let refresh_at = answer.expires_in.map(|seconds| {
+        // A life past what a clock can add (`expires_in` is the endpoint's to choose) is no
+        // expiry: the token is kept until the partner refuses it.
+        let refresh_at = answer.expires_in.and_then(|seconds| {
             let life = Duration::from_secs(seconds);
-            started + life - REFRESH_MARGIN.min(life / 10)
+            started.checked_add(life - REFRESH_MARGIN.min(life / 10))
         });
         Ok(Token {
             value: answer.access_token,

@@ -252,7 +252,12 @@ fn issue(shared: &TokenShared, headers: &HeaderMap, body: &[u8]) -> (&'static st
     let lifetime = {
         let mut state = lock(&shared.state);
         let lifetime = state.lifetime;
-        state.tokens.insert(token.clone(), Instant::now() + lifetime);
+        // A life past what the clock can add never ends.
+        let now = Instant::now();
+        let expiry = now
+            .checked_add(lifetime)
+            .unwrap_or(now + Duration::from_secs(100 * 365 * 86_400));
+        state.tokens.insert(token.clone(), expiry);
         lifetime
     };
     // §5.1: the token, its type and life, never cached.

@@ -164,6 +164,44 @@ scope = "motor""#,
     assert_no_secret(&h, &answers, &secrets).await;
 }
 
+/// A token endpoint that gives its token a life of `u64::MAX` seconds (RFC 6749 §5.1 bounds
+/// `expires_in` nowhere): the token is kept as one that never expires, and used. (Before, the
+/// host's clock overflowed adding it: the operation's task panicked, the portal got 500.)
+#[tokio::test]
+async fn oauth2_a_token_that_lives_longer_than_the_clock_counts_is_kept() {
+    let aagi = aagi().await;
+    let tokens = TokenServer::start(TokenServerConfig {
+        client_id: "panelgate".into(),
+        client_secret: CLIENT_SECRET.into(),
+        scopes: vec!["motor".into()],
+        lifetime: Duration::from_secs(u64::MAX),
+    })
+    .await
+    .unwrap();
+    let gateway = Gateway::start(GatewayConfig {
+        checks: vec![tokens.bearer_check()],
+        upstream: aagi.base_url(),
+        upstream_token: AAGI_TOKEN.into(),
+        tls: None,
+    })
+    .await
+    .unwrap();
+    let credential = format!(
+        r#"kind = "oauth2-client"
+token_url = "{}"
+client_id = {{ value = "panelgate" }}
+client_secret = {{ value = "{CLIENT_SECRET}" }}
+scope = "motor""#,
+        tokens.token_url()
+    );
+    let h = start_with(&aagi_panel("oauth", &gateway.base_url(), &credential, "")).await;
+    for _ in 0..2 {
+        let (status, body) = quote(&h, "oauth").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    assert_eq!(tokens.requests().len(), 1, "{:?}", tokens.requests());
+}
+
 #[tokio::test]
 async fn oauth2_client_authentication_in_the_body_and_a_refused_client_is_a_clear_error() {
     let aagi = aagi().await;
