@@ -124,7 +124,7 @@ enum AdapterCommand {
         /// The `.wasm`, or an OCI reference (`oci://...`) this command pulls it from, its digests
         /// checked (registry credentials from PANELGATE_REGISTRY_USERNAME and _PASSWORD).
         file: String,
-        #[arg(long)]
+        #[arg(long, value_parser = panel_id)]
         panel: String,
         /// How many of the panel's most recent operations to replay.
         #[arg(long, default_value_t = 20)]
@@ -170,11 +170,15 @@ enum PanelCommand {
     /// Panels and the module each serves.
     List,
     /// A panel's definition (secrets as references) and version, as JSON.
-    Show { panel: String },
+    Show {
+        #[arg(value_parser = panel_id)]
+        panel: String,
+    },
     /// Add a panel to the running host, no restart: its definition from a file (TOML or JSON,
     /// what a `[panels.ID]` table of the config holds; secrets as `{ env = "VAR" }` or
     /// `{ file = "/path" }`), and/or the options below.
     Add {
+        #[arg(value_parser = panel_id)]
         panel: String,
         #[command(flatten)]
         definition: DefinitionArgs,
@@ -183,18 +187,38 @@ enum PanelCommand {
     /// name@version` alone switches the module it serves (running requests finish on the old
     /// one).
     Set {
+        #[arg(value_parser = panel_id)]
         panel: String,
         #[command(flatten)]
         definition: DefinitionArgs,
     },
     /// Remove a panel: new operations on it are refused (404); its cases stay readable.
-    Remove { panel: String },
+    Remove {
+        #[arg(value_parser = panel_id)]
+        panel: String,
+    },
     /// Switch a panel back to the module it served before.
-    Rollback { panel: String },
+    Rollback {
+        #[arg(value_parser = panel_id)]
+        panel: String,
+    },
     /// A panel's deployment history.
-    History { panel: String },
+    History {
+        #[arg(value_parser = panel_id)]
+        panel: String,
+    },
     /// Lift a panel's quarantine: its adapter is called again.
-    Enable { panel: String },
+    Enable {
+        #[arg(value_parser = panel_id)]
+        panel: String,
+    },
+}
+
+/// A panel id as the command line takes it: one the host could have (letters, digits, `-`,
+/// `_`), since it goes into the URL as typed. (`A03#old` was sent as `/admin/panels/A03`, the
+/// fragment dropped, and `panel remove` removed A03.)
+fn panel_id(text: &str) -> Result<String, String> {
+    crate::config::check_panel_id(text).map(|()| text.to_string())
 }
 
 /// A panel's definition, or the parts of it to change.
@@ -1018,4 +1042,29 @@ fn parse_setting(text: &str) -> std::result::Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panel id that could not be a panel's is refused before any request: it would go into
+    /// the URL as typed, and `A03#old` (the fragment dropped) or `x/../A03` (the path
+    /// normalised) named A03.
+    #[test]
+    fn a_panel_id_with_url_syntax_is_refused_before_anything_is_sent() {
+        for id in ["A03#old", "A03?", "x/../A03", "A03 B", ""] {
+            for args in [
+                vec!["panelgate", "panel", "remove", id],
+                vec!["panelgate", "panel", "rollback", id],
+                vec!["panelgate", "adapter", "replay", "m.wasm", "--panel", id],
+            ] {
+                let parsed = Cli::try_parse_from(&args);
+                assert!(parsed.is_err(), "{args:?} was taken");
+            }
+        }
+        assert!(Cli::try_parse_from(["panelgate", "panel", "remove", "A03_old-2"]).is_ok());
+        assert!(Cli::try_parse_from(["panelgate", "panel", "rollback", "A03"]).is_ok());
+        assert!(Cli::try_parse_from(["panelgate", "adapter", "replay", "m.wasm", "--panel", "A03"]).is_ok());
+    }
 }

@@ -467,6 +467,18 @@ def test_without_a_session_nothing_is_served_and_signing_out_ends_it(browser):
     context.close()
 
 
+def test_without_its_script_the_sign_in_form_puts_no_token_in_the_url(browser):
+    """A sign-in submitted before the script runs, or with scripts off, sends no token along."""
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(BASE + "/console/sign-in")
+    page.get_by_label("Admin token").fill(ADMIN)
+    page.get_by_label("Admin token").press("Enter")
+    page.wait_for_load_state()
+    assert ADMIN not in page.url, page.url
+    context.close()
+
+
 LABELLED = """() => [...document.querySelectorAll(
   'section:not([hidden]) input, section:not([hidden]) select, section:not([hidden]) textarea')]
   .filter(e => e.type !== 'hidden' && e.labels.length === 0).map(e => e.id || e.name)"""

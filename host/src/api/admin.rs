@@ -299,7 +299,9 @@ pub async fn enable(
 ) -> Result<Response, ApiError> {
     let panel = state.panel(&panel)?;
     let was = panel.adapter.quarantine();
-    panel.adapter.release();
+    // Journaled first, then lifted: a journal that fails leaves the panel quarantined and the
+    // caller told so, for a retry that journals it (lifted first, the retry found nothing to
+    // lift and the lift was never journaled).
     if let Some(reason) = &was {
         let mut commit = crate::store::Commit::default();
         commit.journal.push(crate::store::JournalEntry {
@@ -313,6 +315,7 @@ pub async fn enable(
         });
         state.store.commit(commit).await?;
     }
+    panel.adapter.release();
     Ok(Json(json!({ "panel": panel.id, "was_quarantined": was })).into_response())
 }
 
