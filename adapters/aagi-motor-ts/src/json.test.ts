@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { Num, parse, parseNumber, rustFloat, stringify } from './json.js';
+import { Num, parse, parseNumber, rustF64, rustFloat, rustTrim, stringify } from './json.js';
 
 test('a float prints as Rust prints an f64, an integer as written', () => {
   assert.equal(rustFloat(15000), '15000.0');
@@ -34,4 +34,25 @@ test('numbers keep their kind through parse and stringify, strings are untouched
   assert.equal(value.c, '7 and 8.0');
   assert.equal(stringify(value), '{"a":645.0,"b":[1,-2.5],"c":"7 and 8.0","d":null}');
   assert.throws(() => parse('{"a": 1,}'), SyntaxError);
+});
+
+test('a number beyond f64 is no number, as serde_json refuses it', () => {
+  assert.equal(parseNumber('1e400'), undefined);
+  assert.equal(parseNumber(`1${'0'.repeat(400)}`), undefined);
+  assert.equal(parseNumber('1e-400')?.toString(), '0.0');
+  assert.throws(() => parse('{"grossPremium": 1e400}'), SyntaxError);
+});
+
+test("text is read as Rust's trim and parse::<f64> read it", () => {
+  for (const text of ['', ' ', '0x0', '0b0', '0o0', '.', 'e5', '1e', '1_000']) {
+    assert.equal(rustF64(text), undefined, text);
+  }
+  for (const [text, value] of [['0', 0], ['-0', 0], ['+0', 0], ['0.', 0], ['.0', 0], ['1.e2', 100], ['1E2', 100]] as const) {
+    // `===`, as the mapping compares: -0 is 0 there, as -0.0 == 0.0 in Rust.
+    assert.ok(rustF64(text) === value, text);
+  }
+  assert.equal(rustF64('-Infinity'), -Infinity);
+  assert.ok(Number.isNaN(rustF64('NaN')));
+  assert.equal(rustTrim('\u0085 0 \u3000'), '0');
+  assert.equal(rustTrim('\ufeff0'), '\ufeff0');
 });

@@ -27,10 +27,15 @@ export class Num {
 const MARK = '\u0001num\u0001';
 const NUMBER = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
 
-/** `text` as a serde_json `Number` (the JSON number grammar, nothing around it), or undefined. */
+/**
+ * `text` as a serde_json `Number` (the JSON number grammar, nothing around it), or undefined.
+ * serde_json refuses a number beyond f64 ("number out of range"): `1e400` is no number, where
+ * JavaScript reads it as Infinity (and `JSON.stringify` then writes `null`).
+ */
 export function parseNumber(text: string): Num | undefined {
   if (!NUMBER.test(text)) return undefined;
   const value = Number(text);
+  if (!Number.isFinite(value)) return undefined;
   const integer = !/[.eE]/.test(text);
   // serde_json holds an integer beyond u64/i64 as an f64.
   if (integer && (BigInt(text) > 18446744073709551615n || BigInt(text) < -9223372036854775808n)) {
@@ -39,14 +44,40 @@ export function parseNumber(text: string): Num | undefined {
   return integer ? new Num(value, false, text.replace(/^-0$/, '0')) : new Num(value, true);
 }
 
-/** Parses JSON, every number a `Num`. Throws a SyntaxError on text that is not JSON. */
+/**
+ * Parses JSON, every number a `Num`. Throws a SyntaxError on text that is not JSON, and on a
+ * number beyond f64, which serde_json refuses with the whole document.
+ */
 export function parse(text: string): unknown {
   // Numbers outside strings become marked strings before JSON.parse, and Nums after it.
   const tokens = /"(?:[^"\\\u0000-\u001f]|\\.)*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/g;
   const marked = text.replace(tokens, (token) => (token.startsWith('"') ? token : JSON.stringify(MARK + token)));
-  return JSON.parse(marked, (_key, value) =>
-    typeof value === 'string' && value.startsWith(MARK) ? parseNumber(value.slice(MARK.length)) : value,
-  );
+  return JSON.parse(marked, (_key, value) => {
+    if (typeof value !== 'string' || !value.startsWith(MARK)) return value;
+    const n = parseNumber(value.slice(MARK.length));
+    if (n === undefined) throw new SyntaxError(`number out of range: ${value.slice(MARK.length)}`);
+    return n;
+  });
+}
+
+/** Rust's `str::trim`: Unicode White_Space (with U+0085, without the U+FEFF JavaScript's trims). */
+export function rustTrim(text: string): string {
+  return text.replace(/^[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/g, '');
+}
+
+const F64 = /^[+-]?(?:inf|infinity|nan|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:e[+-]?[0-9]+)?)$/i;
+
+/**
+ * `text` as Rust's `str::parse::<f64>` reads it, or undefined where Rust fails: JavaScript's
+ * `Number` makes 0 of `""`, `" "`, `"0x0"` and `"0b0"`, which are no f64 to Rust.
+ */
+export function rustF64(text: string): number | undefined {
+  if (!F64.test(text)) return undefined;
+  const word = text.replace(/^[+-]/, '').toLowerCase();
+  const sign = text.startsWith('-') ? -1 : 1;
+  if (word === 'nan') return NaN;
+  if (word === 'inf' || word === 'infinity') return sign * Infinity;
+  return Number(text);
 }
 
 /** JSON text with every `Num` written as serde_json writes it. */

@@ -4,7 +4,7 @@
 // its path. Section numbers are shared/partners/aagi-motor.md's, read from the seed.
 
 import type * as c from './contract.js';
-import { Num, parseNumber } from './json.js';
+import { Num, parseNumber, rustF64, rustTrim } from './json.js';
 import type * as wire from './partner.js';
 
 export const CURRENCY = 'THB';
@@ -83,7 +83,7 @@ export function number(money: c.Money, path: string, issues: Issues): Num | unde
     issues.add(`${path}.currency`, `AAGI deals in THB, not \`${money.currency}\``);
     return undefined;
   }
-  const amount = money.amount.trim();
+  const amount = rustTrim(money.amount);
   const n = parseNumber(amount);
   if (n && !amount.startsWith('-')) return n;
   issues.add(`${path}.amount`, 'must be a non-negative decimal');
@@ -241,7 +241,8 @@ function packageFor(plan: string, sumInsured: c.Money | undefined, coverages: c.
     }
     items = coverages.map((x, i) => {
       const path = `coverages[${i}].sum_insured`;
-      if (x.sumInsured && notCovered(plan).includes(x.code) && Number(x.sumInsured.amount.trim()) !== 0) {
+      // As the Rust twin's `parse::<f64>() != Ok(0.0)`: "" and "0x0" are not 0 there.
+      if (x.sumInsured && notCovered(plan).includes(x.code) && rustF64(rustTrim(x.sumInsured.amount)) !== 0) {
         issues.add(path, `must be 0 or absent: ${plan} does not cover \`${x.code}\` (AAGI 6.2)`);
       }
       return {
@@ -614,7 +615,10 @@ export function acceptance(info: wire.ContractInfo, mode: c.AcceptanceMode): c.A
   let caseState: c.CaseStatus = status;
   let requirements: c.Requirement[] = [];
   let message: string;
-  if (mode === 'verify') {
+  // A VERIFY issues nothing, so a passed one is a submitted case; its status still counts
+  // (#3: "Sample Status: PROCESS_CAR_INSPECTION, SUCCESS, REJECTED, CANCELLED"): a REJECTED
+  // verification is declined below, not "verified".
+  if (mode === 'verify' && (status === 'in-force' || status === 'pending-underwriting')) {
     [outcome, caseState, message] = ['pending', 'submitted', 'verified; not issued'];
   } else if (status === 'in-force') {
     [outcome, message] = ['issued', 'issued'];
@@ -671,9 +675,19 @@ export function snippet(body: Uint8Array): string {
 export function failure(status: number, body: Uint8Array, parsed: wire.ErrorBody | undefined): c.AdapterError {
   if (status === 401 || status === 403) return { tag: 'unauthorized', val: snippet(body) };
   if (status === 404) return { tag: 'not-found', val: snippet(body) };
-  if (status >= 500 && status <= 599 && !parsed) return { tag: 'partner-unavailable', val: `HTTP ${status}` };
-  // 999: a system error, in practice a malformed request (AAGI FAQ).
+  // A 5xx (or 408/429) is no final answer whatever its body: a contract AAGI (or the gateway
+  // before it) failed on may still have been issued, so the host must hold it in doubt, not
+  // close it as refused. The FAQ's 999 "เกิดข้อผิดพลาดในระบบ" is a system error.
+  if (status === 408 || status === 429 || (status >= 500 && status <= 599)) {
+    return { tag: 'partner-unavailable', val: parsed ? `HTTP ${status}: ${parsed.code} ${parsed.message}` : `HTTP ${status}` };
+  }
+  // 999 below 500: in practice a malformed request (AAGI FAQ).
   if (parsed && parsed.code === '999') return { tag: 'partner-bad-request', val: `999 ${parsed.message}` };
+  // 003 is the rule `packageFor` checks before calling (6.2's mandatory coverage items), so it
+  // is reported as that check reports it: an invalid request at `coverages`.
+  if (parsed && parsed.code === '003') {
+    return { tag: 'invalid-request', val: [{ path: 'coverages', message: `AAGI 003: ${parsed.message} (AAGI 6.2)` }] };
+  }
   if (parsed) return { tag: 'rejected', val: { code: parsed.code, message: parsed.message } };
   return { tag: 'partner-protocol', val: `HTTP ${status}: ${snippet(body)}` };
 }

@@ -872,7 +872,10 @@ pub fn acceptance(info: wire::ContractInfo, mode: AcceptanceMode) -> Result<Acce
         ));
     }
     let (outcome, status, requirements, message) = match (mode, status) {
-        (AcceptanceMode::Verify, _) => (
+        // A VERIFY issues nothing, so a passed one is a submitted case; its status still counts
+        // (#3: "Sample Status: PROCESS_CAR_INSPECTION, SUCCESS, REJECTED, CANCELLED"): a
+        // REJECTED verification is declined below, not "verified".
+        (AcceptanceMode::Verify, CaseStatus::InForce | CaseStatus::PendingUnderwriting) => (
             AcceptanceOutcome::Pending,
             CaseStatus::Submitted,
             vec![],
@@ -953,9 +956,21 @@ pub fn failure(status: u16, body: &[u8]) -> AdapterError {
     match (status, parsed) {
         (401 | 403, _) => AdapterError::Unauthorized(panelgate_adapter_sdk::http::snippet(body)),
         (404, _) => AdapterError::NotFound(panelgate_adapter_sdk::http::snippet(body)),
-        (500..=599, None) => AdapterError::PartnerUnavailable(format!("HTTP {status}")),
-        // 999: a system error, in practice a malformed request (AAGI FAQ).
+        // A 5xx (or 408/429) is no final answer whatever its body: a contract AAGI (or the
+        // gateway before it) failed on may still have been issued, so the host must hold it in
+        // doubt, not close it as refused. The FAQ's 999 "เกิดข้อผิดพลาดในระบบ" is a system error.
+        (408 | 429 | 500..=599, Some(e)) => {
+            AdapterError::PartnerUnavailable(format!("HTTP {status}: {} {}", e.code, e.message))
+        }
+        (408 | 429 | 500..=599, None) => AdapterError::PartnerUnavailable(format!("HTTP {status}")),
+        // 999 below 500: in practice a malformed request (AAGI FAQ).
         (_, Some(e)) if e.code == "999" => AdapterError::PartnerBadRequest(format!("999 {}", e.message)),
+        // 003 is the rule `package` checks before calling (6.2's mandatory coverage items),
+        // so it is reported as that check reports it: an invalid request at `coverages`.
+        (_, Some(e)) if e.code == "003" => AdapterError::InvalidRequest(vec![FieldIssue {
+            path: "coverages".into(),
+            message: format!("AAGI 003: {} (AAGI 6.2)", e.message),
+        }]),
         (_, Some(e)) => errors::rejected(e.code, e.message),
         (_, None) => errors::protocol(format!(
             "HTTP {status}: {}",

@@ -37,6 +37,8 @@ struct Contract {
 struct Inner {
     contracts: HashMap<String, Contract>,
     issued: u64,
+    /// Answer the next issued contract with a system error (see `fail_next_issue`).
+    fail_next_issue: bool,
     requests: Vec<(String, bool)>,
 }
 
@@ -67,6 +69,7 @@ impl AagiSimulator {
             inner: Mutex::new(Inner {
                 contracts: HashMap::new(),
                 issued: 0,
+                fail_next_issue: false,
                 requests: Vec::new(),
             }),
         });
@@ -112,6 +115,12 @@ impl AagiSimulator {
         };
         contract.info["policyStatus"] = json!(if passed { "SUCCESS" } else { "REJECTED" });
         true
+    }
+
+    /// The next contract issued is created, then answered with HTTP 500 and the FAQ's 999
+    /// "เกิดข้อผิดพลาดในระบบ" (a system error): the contract exists though the answer says failure.
+    pub fn fail_next_issue(&self) {
+        self.shared.lock().fail_next_issue = true;
     }
 
     /// Moves a contract's issue time into the past, to test the one-day cancel rule.
@@ -736,6 +745,9 @@ async fn contracts(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
                     .to_string(),
             },
         );
+    }
+    if !verify && std::mem::take(&mut inner.fail_next_issue) {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "999", "เกิดข้อผิดพลาดในระบบ").into_response();
     }
     axum::Json(info).into_response()
 }

@@ -223,6 +223,25 @@ async fn a_field_aagi_finds_malformed_is_its_999() {
     );
 }
 
+/// A 500 carrying AAGI's own 999 body is a system error, not an answer: the contract AAGI did
+/// create is in doubt (409 `outcome_unknown`), never closed as refused. (Before, the body made
+/// it a definite 502 `partner_bad_request`.)
+#[tokio::test]
+async fn a_system_error_after_issuing_leaves_the_accept_in_doubt() {
+    let h = start().await;
+    h.aagi.fail_next_issue();
+    let (status, body) = h
+        .post("/v1/panels/aagi-motor/policies", &example("aagi-motor", "accept"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "outcome_unknown", "{body}");
+    assert_eq!(
+        h.aagi.contracts_per_vin().values().sum::<usize>(),
+        1,
+        "AAGI created the contract"
+    );
+}
+
 fn cmi(mut body: serde_json::Value) -> serde_json::Value {
     body["product"] = json!("CMI");
     body.as_object_mut().unwrap().remove("plan");

@@ -143,6 +143,18 @@ fn given_coverages_must_carry_the_plans_mandatory_items() {
 }
 
 #[test]
+fn an_amount_is_a_decimal_within_f64() {
+    // The TypeScript twin's `parseNumber` and `rustF64` follow these (its json.test.ts).
+    for amount in ["1e400", "", "0x0", "+1"] {
+        let mut issues = Issues::new();
+        assert_eq!(number(&thb(amount), "sum_insured", &mut issues), None, "{amount}");
+        assert!(issues.finish(|| ()).is_err(), "{amount}");
+    }
+    let mut issues = Issues::new();
+    assert!(number(&thb(" 700000 "), "sum_insured", &mut issues).is_some());
+}
+
+#[test]
 fn the_quick_quote_response_becomes_a_premium_with_taxes() {
     let response: wire::QuickQuote = serde_json::from_value(serde_json::json!({
         "policyStartDate": "2022-07-23", "policyExpiryDate": "2023-07-23", "channel": "WS", "productCode": "VMI",
@@ -174,6 +186,30 @@ fn aagi_error_codes_become_typed_errors() {
         failure(503, b"down"),
         AdapterError::PartnerUnavailable(_)
     ));
+}
+
+#[test]
+fn a_5xx_is_partner_unavailable_whatever_its_body() {
+    // A definite answer would close an accept AAGI may have issued as refused; these are not.
+    let body = |code: &str| format!(r#"{{"code":"{code}","message":"m"}}"#).into_bytes();
+    for (status, code) in [
+        (500, "999"),
+        (503, "503"),
+        (502, "112"),
+        (408, "408"),
+        (429, "429"),
+    ] {
+        match failure(status, &body(code)) {
+            AdapterError::PartnerUnavailable(m) => assert_eq!(m, format!("HTTP {status}: {code} m")),
+            other => panic!("HTTP {status} {code}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn error_003_is_the_coverage_items_rule_the_adapter_checks_itself() {
+    let body = r#"{"code":"003","message":"coverageItems ข้อมูลที่ส่งมาไม่ถูกต้อง"}"#.as_bytes();
+    assert_eq!(paths(failure(400, body)), ["coverages"]);
 }
 
 #[test]
@@ -233,4 +269,16 @@ fn a_null_contract_id_is_tolerated_where_its_meaning_is_clear() {
     ));
     let a = acceptance(info(serde_json::json!("c-1"), "SUCCESS"), AcceptanceMode::Issue).unwrap();
     assert_eq!(a.references[0].value, "c-1");
+}
+
+#[test]
+fn a_verify_answered_rejected_is_declined_not_verified() {
+    let a = acceptance(info(serde_json::Value::Null, "REJECTED"), AcceptanceMode::Verify).unwrap();
+    assert_eq!(a.outcome, AcceptanceOutcome::Rejected);
+    assert_eq!(a.status, CaseStatus::Declined);
+    // A verification cannot have been cancelled: not an answer to trust.
+    assert!(matches!(
+        acceptance(info(serde_json::Value::Null, "CANCELLED"), AcceptanceMode::Verify),
+        Err(AdapterError::PartnerProtocol(_))
+    ));
 }
