@@ -97,13 +97,19 @@ fn main() {
         "pub const PROBE_CALLBACKS: &str = {:?};\n",
         callbacks.display().to_string()
     ));
-    // The probe's other builds: a bad release, and one reaching for files and sockets.
+    // The probe's other builds: a bad release, one reaching for files and sockets, and one
+    // that never finishes describing itself.
     for (feature, constant, what) in [
         ("broken", "PROBE_BROKEN", "the probe that traps on every quote"),
         (
             "reach",
             "PROBE_REACH",
             "the probe that reaches for files and sockets",
+        ),
+        (
+            "sleepy-describe",
+            "PROBE_SLEEPY_DESCRIBE",
+            "the probe whose describe sleeps an hour",
         ),
     ] {
         let status = guest_cargo(&root, &target_dir)
@@ -114,7 +120,7 @@ fn main() {
             status.success(),
             "building probe-adapter --features {feature} failed"
         );
-        let copy = target_dir.join(format!("probe_{feature}.wasm"));
+        let copy = target_dir.join(format!("probe_{}.wasm", feature.replace('-', "_")));
         std::fs::copy(target_dir.join("wasm32-wasip2/release/probe_adapter.wasm"), &copy)
             .unwrap_or_else(|e| panic!("copying {what}: {e}"));
         out.push_str(&format!(

@@ -15,8 +15,14 @@ use crate::runtime::bindings::panelgate::adapter::http::{
 };
 use crate::runtime::{Exchange, HostState, PanelContext};
 
-/// Journaled bodies are cut here.
+/// Journaled bodies are cut here, and so are a URL, a header, a form's text and an error.
 const JOURNAL_BODY_LIMIT: usize = 64 * 1024;
+
+/// The most partner calls one operation (or callback) makes, retries included: past it `send`
+/// is `denied` and nothing more is journaled, only counted. JULO's `accept`, the most any
+/// shipped adapter makes, is three calls; read-only ones retry at most twice each. A guest
+/// past 64 is looping, and each call is a journal entry of up to a few hundred KiB.
+pub const MAX_PARTNER_CALLS: usize = 64;
 
 /// Time left to the adapter after its last partner call times out.
 const ADAPTER_MARGIN: Duration = Duration::from_millis(50);
@@ -28,6 +34,9 @@ const BACKOFF: Duration = Duration::from_millis(100);
 
 impl Host for HostState {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
+        if self.exchanges.len() >= MAX_PARTNER_CALLS {
+            return Ok(Err(self.refuse_past_the_cap()));
+        }
         if self.replay.is_some() {
             let mut exchange = self.exchange(&request, 1);
             let result = match &mut self.replay {
@@ -74,7 +83,8 @@ impl Host for HostState {
                 )
             });
             self.exchanges.push(exchange);
-            if retryable && transient && attempt < MAX_ATTEMPTS {
+            let room = self.exchanges.len() < MAX_PARTNER_CALLS;
+            if retryable && transient && attempt < MAX_ATTEMPTS && room {
                 // Full jitter: anywhere up to the doubled backoff, within the deadline.
                 let cap = BACKOFF * 2u32.pow(attempt - 1);
                 let wait = cap.mul_f64(rand::random::<f64>());
@@ -116,18 +126,36 @@ fn transient(result: &Result<Response, HttpError>) -> bool {
 }
 
 impl HostState {
+    /// A call past [`MAX_PARTNER_CALLS`]: refused before it is sent or journaled, and counted on the
+    /// operation's last exchange rather than journaled.
+    fn refuse_past_the_cap(&mut self) -> HttpError {
+        if let Some(last) = self.exchanges.last_mut() {
+            if last.refused_after == 0 {
+                tracing::warn!(
+                    panel = %self.panel.id,
+                    operation = self.operation,
+                    "the adapter made {MAX_PARTNER_CALLS} partner calls in one operation; refusing the rest"
+                );
+            }
+            last.refused_after += 1;
+        }
+        HttpError::Denied(format!(
+            "this {} has made {MAX_PARTNER_CALLS} partner calls, the most one operation may make",
+            self.operation
+        ))
+    }
+
     /// The journal's view of an outbound request, before it is sent.
     fn exchange(&self, request: &Request, attempt: u32) -> Exchange {
         Exchange {
             method: method_name(request.method).into(),
-            url: self.panel.redact(&request.url),
-            request_headers: request
-                .headers
-                .iter()
-                .map(|p| (p.name.clone(), self.panel.redact(&p.value)))
-                .collect(),
+            url: clipped(&self.panel, &request.url),
+            request_headers: journal_headers(&self.panel, &request.headers),
             request_body: describe_body(&self.panel, &request.body),
-            credential: request.credential.clone(),
+            credential: request
+                .credential
+                .as_deref()
+                .map(|name| clipped(&self.panel, name)),
             attempt,
             status: None,
             response_headers: Vec::new(),
@@ -138,6 +166,7 @@ impl HostState {
             elapsed: Duration::ZERO,
             sent: false,
             sent_at_ms: crate::store::now_ms(),
+            refused_after: 0,
         }
     }
 
@@ -148,17 +177,13 @@ impl HostState {
         match result {
             Ok(response) => {
                 exchange.status = Some(response.status);
-                exchange.response_headers = response
-                    .headers
-                    .iter()
-                    .map(|p| (p.name.clone(), self.panel.redact(&p.value)))
-                    .collect();
+                exchange.response_headers = journal_headers(&self.panel, &response.headers);
                 exchange.response_body = journal_body(&self.panel, &response.body);
             }
             Err(error) => {
                 let (kind, detail) = error_parts(error);
                 exchange.error_kind = Some(kind.into());
-                exchange.error = Some(self.panel.redact(&detail));
+                exchange.error = Some(clipped(&self.panel, &detail));
             }
         }
     }
@@ -489,11 +514,13 @@ fn masked_json(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// A request body as the journal keeps it: JSON as [`journal_body`] keeps it, bytes by their
+/// length, a form by its fields (text redacted, files by their length), each cut.
 fn describe_body(panel: &PanelContext, body: &RequestBody) -> String {
     match body {
         RequestBody::Empty => String::new(),
         RequestBody::Json(json) => journal_body(panel, json.as_bytes()),
-        RequestBody::Bytes((ct, bytes)) => format!("<{} bytes of {ct}>", bytes.len()),
+        RequestBody::Bytes((ct, bytes)) => clipped(panel, &format!("<{} bytes of {ct}>", bytes.len())),
         RequestBody::Form(parts) => {
             let fields: Vec<String> = parts
                 .iter()
@@ -505,9 +532,35 @@ fn describe_body(panel: &PanelContext, body: &RequestBody) -> String {
                     None => format!("{}={}", p.name, panel.redact(&String::from_utf8_lossy(&p.data))),
                 })
                 .collect();
-            format!("multipart: {}", fields.join("; "))
+            let text = format!("multipart: {}", fields.join("; "));
+            let total = text.len();
+            truncate(text, total)
         }
     }
+}
+
+/// A text as the journal keeps it: the panel's secrets redacted in the whole of it, then cut at
+/// `JOURNAL_BODY_LIMIT` (as [`journal_body`], so no part of a secret is left at the cut).
+fn clipped(panel: &PanelContext, text: &str) -> String {
+    truncate(panel.redact(text), text.len())
+}
+
+/// Headers as the journal keeps them: each name and value [`clipped`], and once those kept
+/// reach `JOURNAL_BODY_LIMIT` the rest only counted. A guest may send any number of headers;
+/// the journal keeps a bounded few.
+fn journal_headers(panel: &PanelContext, headers: &[Pair]) -> Vec<(String, String)> {
+    let mut kept = Vec::new();
+    let mut bytes = 0;
+    for (i, Pair { name, value }) in headers.iter().enumerate() {
+        if bytes >= JOURNAL_BODY_LIMIT {
+            kept.push(("…".into(), format!("<{} more headers>", headers.len() - i)));
+            break;
+        }
+        let pair = (clipped(panel, name), clipped(panel, value));
+        bytes += pair.0.len() + pair.1.len();
+        kept.push(pair);
+    }
+    kept
 }
 
 /// A body as the journal keeps it: customer secrets masked and the panel's secrets redacted
@@ -558,6 +611,26 @@ mod tests {
         let body = format!("{}{secret}", "x".repeat(JOURNAL_BODY_LIMIT - 4));
         let kept = journal_body(&panel(secret), body.as_bytes());
         assert!(!kept.contains("s3cr"), "part of the secret is in the journal");
+    }
+
+    #[test]
+    fn headers_are_redacted_cut_and_only_a_bounded_few_kept() {
+        let secret = "s3cret-token";
+        let long = format!("{}{secret}", "x".repeat(JOURNAL_BODY_LIMIT - 4));
+        let header = |value: &str| Pair {
+            name: "x-h".into(),
+            value: value.into(),
+        };
+        let mut headers = vec![header(&long)];
+        headers.extend((0..1000).map(|_| header("short")));
+        let kept = journal_headers(&panel(secret), &headers);
+        assert!(
+            !kept[0].1.contains("s3cr"),
+            "part of the secret is in the journal"
+        );
+        assert!(kept[0].1.len() < JOURNAL_BODY_LIMIT + 64);
+        assert_eq!(kept.len(), 2, "{:?}", &kept[1..]);
+        assert_eq!(kept[1].1, "<1000 more headers>");
     }
 
     #[test]

@@ -293,6 +293,7 @@ fn stub(base: &str, exchange: &FixtureExchange) -> Exchange {
         elapsed: Default::default(),
         sent: true,
         sent_at_ms: crate::store::now_ms(),
+        refused_after: 0,
     }
 }
 

@@ -354,10 +354,17 @@ impl WasmAdapter {
             health: Default::default(),
             quarantine_after: runtime.quarantine_after,
         };
-        adapter.description = adapter
-            .describe()
-            .await
-            .with_context(|| format!("panel `{}`: describe failed", adapter.panel.id))?;
+        let limit = DESCRIBE_LIMIT;
+        adapter.description = match tokio::time::timeout(limit, adapter.describe()).await {
+            Ok(description) => {
+                description.with_context(|| format!("panel `{}`: describe failed", adapter.panel.id))?
+            }
+            Err(_) => wasmtime::bail!(
+                "panel `{}`: `describe` did not answer within {} ms, the most it may take",
+                adapter.panel.id,
+                limit.as_millis()
+            ),
+        };
         adapter.extensions =
             crate::extensions::ExtensionSchemas::compile(&adapter.description, wit.starts_with("2."))
                 .map_err(|e| wasmtime::format_err!("panel `{}`: {e}", adapter.panel.id))?;
@@ -681,6 +688,15 @@ impl Adapter for WasmAdapter {
 
 /// How far past the operation's deadline the outer timeout waits for the inner ones.
 const BACKSTOP: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The longest `describe` may take, instantiation included. Its answer is a constant record,
+/// which every shipped adapter gives in milliseconds (an interpreted Python or JavaScript one
+/// takes longest); a push, the watched folder, a switch or rollback (holding the deploy lock)
+/// and the host's start all wait on it. Not the panel's operation timeout: a panel given a
+/// short one for its partner calls must not have its adapter refused on a loaded machine.
+/// The epoch deadline stops a guest's CPU, not a wait inside a host call (a WASI sleep), so a
+/// timer bounds the whole call.
+const DESCRIBE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Consecutive faults of the adapter, and the reason it was quarantined.
 #[derive(Default)]

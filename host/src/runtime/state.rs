@@ -181,10 +181,18 @@ pub struct Exchange {
     /// tells was learnt after it (`store::write`, a case's newest news).
     #[serde(skip)]
     pub sent_at_ms: i64,
+    /// Calls the adapter tried after this one that the host refused unjournaled, the operation
+    /// having made its `http::MAX_PARTNER_CALLS`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused_after: u32,
 }
 
 fn sent_before_recorded() -> bool {
     true
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Exchange {

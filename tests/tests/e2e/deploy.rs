@@ -759,6 +759,50 @@ async fn a_module_importing_sockets_or_files_is_refused_at_push_naming_the_impor
     assert!(status.is_success(), "{status} {body}");
 }
 
+/// A module whose `describe` waits in a host call (a WASI sleep of an hour, which epoch
+/// interruption cannot reach) is refused at push once the describe limit runs out, naming it;
+/// the panel serves on, and a push, switch and rollback after it go through.
+#[tokio::test]
+async fn a_module_whose_describe_never_answers_is_refused_in_time_and_deploys_go_on() {
+    let partner = rate_partner().await;
+    let h = start_with(&probe_panel(&partner, r#"channel = "h2h""#)).await;
+    let started = Instant::now();
+    let bytes = std::fs::read(guests::PROBE_SLEEPY_DESCRIBE).unwrap();
+    let (status, body) = tokio::time::timeout(std::time::Duration::from_secs(30), push(&h, bytes))
+        .await
+        .expect("the push of a module whose describe sleeps hung");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "adapter_refused", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`describe` did not answer within 10000 ms"),
+        "{message}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "refused only after {:?}",
+        started.elapsed()
+    );
+    let (status, body) = h.post("/v1/panels/probe/quotes", &echo_quote()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The deploy lock is free: a push, a switch and a rollback go through at once.
+    let (status, body) = push(&h, std::fs::read(guests::PROBE_NEXT).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = admin(
+        &h,
+        reqwest::Method::PUT,
+        "/admin/panels/probe/adapter",
+        Some(json!({ "adapter": "probe@0.2.0" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = admin(&h, reqwest::Method::POST, "/admin/panels/probe/rollback", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = h.post("/v1/panels/probe/quotes", &echo_quote()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["adapter"], "probe@0.1.0");
+}
+
 /// `bytes` with a custom section named `name` appended: the same component, another hash.
 fn with_custom_section(bytes: &[u8], name: &str) -> Vec<u8> {
     let mut payload = vec![name.len() as u8];

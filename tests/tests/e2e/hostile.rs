@@ -99,6 +99,53 @@ async fn each_hostile_adapter_fails_only_its_own_request() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// An adapter calling `http.send` in a loop, each request carrying a 96 KiB URL, header and
+/// form field to a host off its allow-list: the host journals at most
+/// `MAX_PARTNER_CALLS` of them, each cut to the journal's limit, refuses the rest (counted on
+/// the last), and the operation answers within its deadline.
+#[tokio::test]
+async fn an_adapter_flooding_http_send_is_refused_past_its_calls_and_journaled_bounded() {
+    use panelgate::capabilities::http::MAX_PARTNER_CALLS;
+    let h = start_with(&hostile_panel()).await;
+    let started = std::time::Instant::now();
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("http-flood")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Loosely timed: the count below is what shows the cap; a loaded CI machine runs this
+    // debug build slowly.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(body["result"]["message"], "200 sends, 200 refused", "{body}");
+    let journal_id = body["journal_id"].as_str().expect("a journal id");
+    let (_, journal) = h.admin_get("/admin/journal?panel=HOSTILE&limit=1000").await;
+    let partner: Vec<&Value> = journal
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "partner" && e["detail"]["of"] == journal_id)
+        .collect();
+    assert_eq!(partner.len(), MAX_PARTNER_CALLS, "partner entries journaled");
+    for entry in &partner {
+        let size = entry.to_string().len();
+        assert!(size < 256 << 10, "a partner entry of {size} bytes");
+        let url = entry["detail"]["exchange"]["url"].as_str().unwrap();
+        assert!(url.ends_with("bytes in all>"), "the URL is kept whole");
+    }
+    let refused: u64 = partner
+        .iter()
+        .filter_map(|e| e["detail"]["exchange"]["refused_after"].as_u64())
+        .sum();
+    assert_eq!(
+        refused,
+        200 - MAX_PARTNER_CALLS as u64,
+        "the refused calls are counted"
+    );
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("fine")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
 async fn health(h: &Harness, panel: &str) -> String {
     let (_, panels) = h.get("/v1/panels").await;
     panels

@@ -5,11 +5,13 @@
 //! quotation. The hostile products: `loop` spins forever, `alloc` allocates without bound,
 //! `recurse` recurses without end, `log-flood` logs without end, `stdout-flood` prints without
 //! end, and `malformed` answers a quotation whose money and dates are not money and dates.
-//! `count` counts its calls in statics, one of them 2 MiB, and answers what it found: a fresh
-//! instance per call finds nothing of the one before. `accept` binds at its partner
-//! (`POST {base-url}/bind`), and traps after when the partner's answer says `"trap": true`.
+//! `http-flood` sends [`FLOOD_SENDS`] requests with an outsized URL, header and form field to
+//! a host off its allow-list, and answers how many were refused. `count` counts its calls in
+//! statics, one of them 2 MiB, and answers what it found: a fresh instance per call finds
+//! nothing of the one before. `accept` binds at its partner (`POST {base-url}/bind`), and traps
+//! after when the partner's answer says `"trap": true`.
 //!
-//! Built five times by `tests/build.rs`: as `probe@0.1.0`; with the `next` feature as
+//! Built six times by `tests/build.rs`: as `probe@0.1.0`; with the `next` feature as
 //! `probe@0.2.0`, a "new version" that needs the `channel` setting and sends it to the partner,
 //! for the deploy, rollback and replay tests; with the `callbacks` feature as
 //! `probe-callbacks@0.1.0`, which serves the callback `rate-changed` by asking its partner
@@ -17,7 +19,8 @@
 //! journal of a callback's partner exchanges; with the `broken` feature as `probe@0.3.0`, a bad
 //! release that traps on every quote, ordinary ones included, which quarantine must catch; and
 //! with the `reach` feature, importing the filesystem and sockets the sandbox does not grant,
-//! which push must refuse.
+//! which push must refuse; and with the `sleepy-describe` feature as `probe@0.4.0`, whose
+//! `describe` sleeps an hour in a WASI clock wait, which push must refuse in time.
 
 use panelgate_adapter_sdk::bindings::panelgate::adapter::http::{Method, RequestBody, Response};
 use panelgate_adapter_sdk::*;
@@ -101,7 +104,9 @@ fn recurse(depth: u64) -> u64 {
     std::hint::black_box(recurse(std::hint::black_box(depth + 1))) + 1
 }
 
-const VERSION: &str = if cfg!(feature = "broken") {
+const VERSION: &str = if cfg!(feature = "sleepy-describe") {
+    "0.4.0"
+} else if cfg!(feature = "broken") {
     "0.3.0"
 } else if cfg!(feature = "next") {
     "0.2.0"
@@ -137,8 +142,32 @@ fn checked(response: Response) -> Result<Response, AdapterError> {
     }
 }
 
+/// Requests `http-flood` sends: several times what the host lets one operation make.
+const FLOOD_SENDS: usize = 200;
+
+/// `http-flood`: each request carries a 96 KiB URL, header and form field, more than the
+/// journal keeps of any of them, to a host no panel allows.
+fn http_flood() -> String {
+    let big = "f".repeat(96 << 10);
+    let url = format!("http://off-the-list.invalid/{big}");
+    let refused = (0..FLOOD_SENDS)
+        .filter(|_| {
+            http::request(Method::Post, &url)
+                .header("x-flood", &big)
+                .body(RequestBody::Form(vec![form::text("note", &big)]))
+                .send()
+                .is_err()
+        })
+        .count();
+    format!("{FLOOD_SENDS} sends, {refused} refused")
+}
+
 impl Adapter for Probe {
     fn describe() -> Description {
+        if cfg!(feature = "sleepy-describe") {
+            // A wait inside a host call (`wasi:clocks` subscribe and poll), not guest CPU.
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
         let mut config_keys = vec![];
         if cfg!(feature = "next") {
             config_keys.push(ConfigKey {
@@ -213,6 +242,7 @@ impl Adapter for Probe {
             Some("probe") => Ok(quotation(probe())),
             Some("echo") => echo(),
             Some("count") => Ok(quotation(count())),
+            Some("http-flood") => Ok(quotation(http_flood())),
             Some("loop") => loop {
                 std::hint::black_box(());
             },
