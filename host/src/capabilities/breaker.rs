@@ -36,17 +36,19 @@ impl Breaker {
     /// May a call go to the partner now? `Err` says why not; `Ok` is the call's admission, to
     /// `record` its outcome with.
     pub fn admit(&self) -> Result<Admitted<'_>, String> {
-        self.open_for_call()?;
+        let trial = self.open_for_call()?;
         Ok(Admitted {
             breaker: self,
+            trial,
             recorded: false,
         })
     }
 
-    fn open_for_call(&self) -> Result<(), String> {
+    /// `Ok(true)`: the call is the half-open circuit's trial.
+    fn open_for_call(&self) -> Result<bool, String> {
         let mut s = self.lock();
         match s.open_until {
-            None => Ok(()),
+            None => Ok(false),
             Some(until) if Instant::now() < until => Err(format!(
                 "circuit open after {} partner failures in a row; next try in {} ms",
                 s.failures,
@@ -55,14 +57,18 @@ impl Breaker {
             Some(_) if s.trial => Err("circuit half-open: a trial call to the partner is under way".into()),
             Some(_) => {
                 s.trial = true;
-                Ok(())
+                Ok(true)
             }
         }
     }
 
-    fn record(&self, failed: bool) {
+    /// `trial`: the call was the half-open circuit's trial, which it now ends (another call,
+    /// admitted before the circuit opened and ending late, leaves a trial under way alone).
+    fn record(&self, failed: bool, trial: bool) {
         let mut s = self.lock();
-        s.trial = false;
+        if trial {
+            s.trial = false;
+        }
         if !failed {
             s.failures = 0;
             s.open_until = None;
@@ -95,6 +101,7 @@ impl Breaker {
 #[must_use = "record the call's outcome"]
 pub struct Admitted<'a> {
     breaker: &'a Breaker,
+    trial: bool,
     recorded: bool,
 }
 
@@ -103,13 +110,13 @@ impl Admitted<'_> {
     /// answered 5xx.
     pub fn record(mut self, failed: bool) {
         self.recorded = true;
-        self.breaker.record(failed);
+        self.breaker.record(failed, self.trial);
     }
 }
 
 impl Drop for Admitted<'_> {
     fn drop(&mut self) {
-        if !self.recorded {
+        if self.trial && !self.recorded {
             self.breaker.lock().trial = false;
         }
     }
@@ -154,6 +161,21 @@ mod tests {
             .admit()
             .expect("the trial went with its call: the next call tries");
         next.record(false);
+        assert_eq!(b.state(), "closed");
+    }
+
+    /// A call admitted before the circuit opened, dropped or ending late, leaves the trial
+    /// under way alone: one trial at a time.
+    #[test]
+    fn a_late_call_that_was_not_the_trial_leaves_the_trial_alone() {
+        let b = Breaker::new(1, Duration::from_millis(20));
+        let early = b.admit().unwrap();
+        b.admit().unwrap().record(true);
+        std::thread::sleep(Duration::from_millis(30));
+        let trial = b.admit().expect("the trial");
+        drop(early);
+        assert!(b.admit().is_err(), "a second trial beside the first");
+        trial.record(false);
         assert_eq!(b.state(), "closed");
     }
 }

@@ -394,6 +394,8 @@ impl WasmAdapter {
     async fn describe(&self) -> Result<Description> {
         let linked = self.linked();
         let mut store = linked.new_store(&self.panel, "describe");
+        // Its CPU has the describe limit too, not the panel's operation timeout.
+        store.data_mut().deadline = Instant::now() + DESCRIBE_LIMIT;
         Ok(match &linked.pre {
             Pre::V1_0(pre) => {
                 let instance = pre.instantiate_async(&mut store).await?;

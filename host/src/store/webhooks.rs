@@ -359,37 +359,43 @@ impl Store {
     /// Leases up to `limit` deliveries due now to `host` until `until_ms`: pending, not leased
     /// by a live lease, of an enabled subscription, and each the oldest pending one of its case
     /// (a case's next event waits until the one before it is acknowledged or given up).
-    /// Subscriptions take turns: each one's oldest due delivery first, then each one's second,
-    /// and so on, so that one endpoint's backlog (a hanging one's retries, due again and older
-    /// than everything else) never takes every lease while other subscriptions wait
-    /// (docs/security.md: a bad endpoint must not stop other subscriptions' deliveries).
-    /// On PostgreSQL the rows another host is leasing at this moment are skipped, not waited on.
+    /// Subscriptions take turns: a subscription's next due delivery comes after those of the
+    /// subscriptions holding fewer leases (its oldest due one counts as its turn after the
+    /// leases it holds, its second one after, and so on), so that one endpoint's backlog (a
+    /// hanging one's retries, due again and older than everything else) never takes every
+    /// lease while other subscriptions wait, even when its attempts end and free a task one at
+    /// a time (docs/security.md: a bad endpoint must not stop other subscriptions' deliveries).
+    /// On PostgreSQL the rows another host is leasing at this moment are skipped, not waited on,
+    /// before the limit is counted: two hosts claiming at once take different deliveries.
     pub async fn claim_deliveries(&self, host: &str, until_ms: i64, limit: i64) -> Result<Vec<Claimed>> {
         let lock = match self.backend() {
             Backend::Postgres => "FOR UPDATE OF l SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let now = now_ms();
-        // The turns are counted a level below the lock: PostgreSQL refuses `FOR UPDATE` beside
-        // a window function, and locking before counting would lock every due delivery.
+        // The turns are counted in a subquery of their own: PostgreSQL refuses `FOR UPDATE`
+        // beside a window function, and locks only `l`, the rows taken.
         let sql = format!(
             "UPDATE webhook_deliveries SET leased_until_ms = $1, leased_by = $2
              WHERE state = 'pending' AND leased_until_ms <= $3 AND seq IN (
-                 SELECT l.seq FROM webhook_deliveries l WHERE l.seq IN (
-                     SELECT due.seq FROM (
-                         SELECT d.seq, ROW_NUMBER() OVER (
-                             PARTITION BY d.subscription_id ORDER BY d.seq) AS turn
-                         FROM webhook_deliveries d
-                         JOIN webhook_subscriptions s ON s.id = d.subscription_id
-                         WHERE d.state = 'pending' AND d.next_attempt_ms <= $3
-                           AND d.leased_until_ms <= $3 AND s.state = 'enabled'
-                           AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
-                               WHERE e.subscription_id = d.subscription_id
-                                 AND e.case_key = d.case_key
-                                 AND e.state = 'pending' AND e.seq < d.seq)
-                     ) due
-                     ORDER BY due.turn, due.seq LIMIT $4)
-                 {lock})
+                 SELECT l.seq FROM webhook_deliveries l
+                 JOIN (
+                     SELECT d.seq, COALESCE(held.leases, 0) + ROW_NUMBER() OVER (
+                         PARTITION BY d.subscription_id ORDER BY d.seq) AS turn
+                     FROM webhook_deliveries d
+                     JOIN webhook_subscriptions s ON s.id = d.subscription_id
+                     LEFT JOIN (
+                         SELECT subscription_id, COUNT(*) AS leases FROM webhook_deliveries
+                         WHERE leased_until_ms > $3 GROUP BY subscription_id
+                     ) held ON held.subscription_id = d.subscription_id
+                     WHERE d.state = 'pending' AND d.next_attempt_ms <= $3
+                       AND d.leased_until_ms <= $3 AND s.state = 'enabled'
+                       AND NOT EXISTS (SELECT 1 FROM webhook_deliveries e
+                           WHERE e.subscription_id = d.subscription_id
+                             AND e.case_key = d.case_key
+                             AND e.state = 'pending' AND e.seq < d.seq)
+                 ) due ON due.seq = l.seq
+                 ORDER BY due.turn, due.seq LIMIT $4 {lock})
              RETURNING seq, subscription_id, event_seq, attempts"
         );
         let rows = {
@@ -652,6 +658,30 @@ mod tests {
             .map(|c| c.seq)
             .collect();
         assert_eq!(portal, oldest);
+    }
+
+    /// A subscription holding leases waits its turn behind one holding none: with a hanging
+    /// endpoint's backlog holding the delivery tasks, the task its attempt frees goes to
+    /// another subscription's delivery, not the backlog's next. (Turns counted afresh in each
+    /// claim gave it to the backlog, whose deliveries are older.)
+    #[tokio::test]
+    async fn a_subscription_holding_leases_waits_behind_one_holding_none() {
+        let backlog: Vec<String> = (0..20).map(|i| format!("backlog-{i}")).collect();
+        let backlog: Vec<&str> = backlog.iter().map(String::as_str).collect();
+        let (_dir, store) = subscribed_store(&backlog).await;
+        let held = store
+            .claim_deliveries("host-a", now_ms() + 60_000, 4)
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 4, "{held:?}");
+        subscribe(&store, "other").await;
+        add_events(&store, &["fresh"]).await;
+        let freed = store
+            .claim_deliveries("host-a", now_ms() + 60_000, 1)
+            .await
+            .unwrap();
+        let taken: Vec<&str> = freed.iter().map(|c| c.subscription_id.as_str()).collect();
+        assert_eq!(taken, ["other"]);
     }
 
     /// An enable keeps the lease of an attempt still in flight: a delivery the give-up failed
