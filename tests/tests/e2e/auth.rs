@@ -76,14 +76,22 @@ async fn assert_no_secret(h: &Harness, answers: &[Value], secrets: &[String]) {
     }
 }
 
-#[tokio::test]
-async fn oauth2_tokens_are_fetched_once_shared_cached_refreshed_and_refetched_on_a_401() {
+/// An AAGI panel `oauth` behind a gateway that takes the Bearer tokens of an OAuth2 server
+/// issuing tokens of `lifetime` to the panel's client (`panelgate`, scope `motor`).
+struct OauthHost {
+    _aagi: AagiSimulator,
+    tokens: TokenServer,
+    gateway: Gateway,
+    h: Harness,
+}
+
+async fn oauth_host(lifetime: Duration) -> OauthHost {
     let aagi = aagi().await;
     let tokens = TokenServer::start(TokenServerConfig {
         client_id: "panelgate".into(),
         client_secret: CLIENT_SECRET.into(),
         scopes: vec!["motor".into()],
-        lifetime: Duration::from_secs(10),
+        lifetime,
     })
     .await
     .unwrap();
@@ -104,6 +112,19 @@ scope = "motor""#,
         tokens.token_url()
     );
     let h = start_with(&aagi_panel("oauth", &gateway.base_url(), &credential, "")).await;
+    OauthHost {
+        _aagi: aagi,
+        tokens,
+        gateway,
+        h,
+    }
+}
+
+#[tokio::test]
+async fn oauth2_tokens_are_fetched_once_shared_cached_refreshed_and_refetched_on_a_401() {
+    let OauthHost {
+        tokens, gateway, h, ..
+    } = oauth_host(Duration::from_secs(10)).await;
     let mut answers = Vec::new();
 
     // Eight callers at once before any token exists: one token request serves them all.
@@ -169,32 +190,7 @@ scope = "motor""#,
 /// host's clock overflowed adding it: the operation's task panicked, the portal got 500.)
 #[tokio::test]
 async fn oauth2_a_token_that_lives_longer_than_the_clock_counts_is_kept() {
-    let aagi = aagi().await;
-    let tokens = TokenServer::start(TokenServerConfig {
-        client_id: "panelgate".into(),
-        client_secret: CLIENT_SECRET.into(),
-        scopes: vec!["motor".into()],
-        lifetime: Duration::from_secs(u64::MAX),
-    })
-    .await
-    .unwrap();
-    let gateway = Gateway::start(GatewayConfig {
-        checks: vec![tokens.bearer_check()],
-        upstream: aagi.base_url(),
-        upstream_token: AAGI_TOKEN.into(),
-        tls: None,
-    })
-    .await
-    .unwrap();
-    let credential = format!(
-        r#"kind = "oauth2-client"
-token_url = "{}"
-client_id = {{ value = "panelgate" }}
-client_secret = {{ value = "{CLIENT_SECRET}" }}
-scope = "motor""#,
-        tokens.token_url()
-    );
-    let h = start_with(&aagi_panel("oauth", &gateway.base_url(), &credential, "")).await;
+    let OauthHost { tokens, h, .. } = oauth_host(Duration::from_secs(u64::MAX)).await;
     for _ in 0..2 {
         let (status, body) = quote(&h, "oauth").await;
         assert_eq!(status, StatusCode::OK, "{body}");

@@ -99,13 +99,7 @@ async fn a_definition_naming_its_adapter_is_served_that_adapter_after_a_switch_t
         let (_, view) = admin(&h, reqwest::Method::GET, "/admin/panels/probe", None).await;
         view["serving"]["name"].as_str().unwrap_or_default().to_string()
     };
-    let (status, body) = admin(
-        &h,
-        reqwest::Method::PUT,
-        "/admin/panels/probe/adapter",
-        Some(json!({ "adapter": "probe-callbacks@0.1.0" })),
-    )
-    .await;
+    let (status, body) = switch_probe(&h, "probe-callbacks@0.1.0").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(serving().await, "probe-callbacks");
     let definition = json!({
@@ -148,13 +142,7 @@ async fn a_retry_after_a_switch_gets_the_answer_its_request_had() {
 
     let (status, body) = push(&h, std::fs::read(guests::PROBE_CALLBACKS).unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = admin(
-        &h,
-        reqwest::Method::PUT,
-        "/admin/panels/probe/adapter",
-        Some(json!({ "adapter": "probe-callbacks@0.1.0" })),
-    )
-    .await;
+    let (status, body) = switch_probe(&h, "probe-callbacks@0.1.0").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let (status, again) = decline("decline-1").await;
@@ -163,6 +151,12 @@ async fn a_retry_after_a_switch_gets_the_answer_its_request_had() {
     let (status, body) = decline("decline-2").await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
     assert_eq!(body["error"]["code"], "unsupported_operation");
+}
+
+/// Switches panel `probe` to the registered module `adapter` (`name@version`).
+async fn switch_probe(h: &Harness, adapter: &str) -> (StatusCode, Value) {
+    let body = json!({ "adapter": adapter });
+    admin(h, reqwest::Method::PUT, "/admin/panels/probe/adapter", Some(body)).await
 }
 
 async fn admin(h: &Harness, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
@@ -245,13 +239,7 @@ async fn a_switch_and_a_rollback_under_load_fail_no_request() {
     assert_eq!(status, StatusCode::CREATED, "{pushed}");
     assert_eq!(pushed["version"], "0.2.0");
     assert_eq!(pushed["wit"], "2.0.0");
-    let (status, switched) = admin(
-        &h,
-        reqwest::Method::PUT,
-        "/admin/panels/probe/adapter",
-        Some(json!({ "adapter": "probe@0.2.0" })),
-    )
-    .await;
+    let (status, switched) = switch_probe(&h, "probe@0.2.0").await;
     let switched_at = Instant::now();
     assert_eq!(status, StatusCode::OK, "{switched}");
     settle(10).await;
@@ -362,22 +350,10 @@ async fn bad_modules_are_refused_and_the_panel_keeps_serving() {
     refused(&body, "needs setting `channel`");
 
     // A registered module that does not fit the panel: aap-h2h needs `line` and a credential.
-    let (status, body) = admin(
-        &h,
-        reqwest::Method::PUT,
-        "/admin/panels/probe/adapter",
-        Some(json!({ "adapter": "aap-h2h@3.0.0" })),
-    )
-    .await;
+    let (status, body) = switch_probe(&h, "aap-h2h@3.0.0").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     refused(&body, "needs setting `line`");
-    let (status, _) = admin(
-        &h,
-        reqwest::Method::PUT,
-        "/admin/panels/probe/adapter",
-        Some(json!({ "adapter": "probe@7.7.7" })),
-    )
-    .await;
+    let (status, _) = switch_probe(&h, "probe@7.7.7").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = admin(&h, reqwest::Method::POST, "/admin/panels/probe/rollback", None).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
@@ -788,13 +764,7 @@ async fn a_module_whose_describe_never_answers_is_refused_in_time_and_deploys_go
     // The deploy lock is free: a push, a switch and a rollback go through at once.
     let (status, body) = push(&h, std::fs::read(guests::PROBE_NEXT).unwrap()).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let (status, body) = admin(
-        &h,
-        reqwest::Method::PUT,
-        "/admin/panels/probe/adapter",
-        Some(json!({ "adapter": "probe@0.2.0" })),
-    )
-    .await;
+    let (status, body) = switch_probe(&h, "probe@0.2.0").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = admin(&h, reqwest::Method::POST, "/admin/panels/probe/rollback", None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
