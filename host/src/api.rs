@@ -232,11 +232,19 @@ fn nul_path(value: &serde_json::Value) -> Option<String> {
     walk(value, &mut path).then_some(path)
 }
 
-/// Refuses a URL that carries an encoded NUL character (`%00`) before any handler sees it.
+/// Refuses a URL that carries an encoded NUL character (`%00`), or a path that is no UTF-8
+/// text once decoded (`%FF`), before any handler sees it: the API's JSON error rather than the
+/// plain text a path parameter's extractor answers.
 async fn refuse_nul_in_url(request: Request, next: Next) -> Response {
     let uri = request.uri().to_string();
     if uri.to_ascii_lowercase().contains("%00") {
         return ApiError::invalid("url", "must not contain the NUL character (%00)").into_response();
+    }
+    if percent_encoding::percent_decode_str(request.uri().path())
+        .decode_utf8()
+        .is_err()
+    {
+        return ApiError::invalid("url", "the path must be UTF-8 text once percent-decoded").into_response();
     }
     next.run(request).await
 }

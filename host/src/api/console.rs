@@ -107,7 +107,7 @@ fn hardened(mut response: Response) -> Response {
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    hardened(([(header::CONTENT_TYPE, content_type)], body).into_response())
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 pub fn router() -> Router<Arc<AppState>> {
@@ -125,13 +125,17 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/console/console.js", get(console_js))
         .route("/console/session", get(session).post(sign_in).delete(sign_out))
+        // Every console answer, its refusals included (a wrong token's 401, a sign-out's 403).
+        .layer(axum::middleware::map_response(|response: Response| async move {
+            hardened(response)
+        }))
 }
 
 /// The console itself: only to a signed-in session; anyone else is sent to the sign-in page.
 async fn index(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     match state.console.of(&headers) {
         Some(_) => asset("text/html; charset=utf-8", INDEX_HTML),
-        None => hardened(Redirect::to("/console/sign-in").into_response()),
+        None => Redirect::to("/console/sign-in").into_response(),
     }
 }
 
@@ -142,7 +146,7 @@ async fn sign_in_page() -> Response {
 async fn console_js(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     match state.console.of(&headers) {
         Some(_) => asset("text/javascript; charset=utf-8", CONSOLE_JS),
-        None => hardened(ApiError::Unauthenticated.into_response()),
+        None => ApiError::Unauthenticated.into_response(),
     }
 }
 
@@ -218,7 +222,7 @@ pub async fn sign_in(
     response
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie(&headers, &value, SESSION_SECONDS));
-    Ok(hardened(response))
+    Ok(response)
 }
 
 /// The signed-in session (its CSRF token, its end); 401 without one.
@@ -228,7 +232,7 @@ pub async fn sign_in(
 pub async fn session(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Result<Response, ApiError> {
     let sessions = &state.console;
     let session = sessions.of(&headers).ok_or(ApiError::Unauthenticated)?;
-    Ok(hardened(Json(info(sessions, &session)).into_response()))
+    Ok(Json(info(sessions, &session)).into_response())
 }
 
 /// Signs out: the session is revoked (with its CSRF token, from the same origin) and the cookie
@@ -246,7 +250,7 @@ pub async fn sign_out(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
     response
         .headers_mut()
         .insert(header::SET_COOKIE, set_cookie(&headers, "", 0));
-    Ok(hardened(response))
+    Ok(response)
 }
 
 #[cfg(test)]

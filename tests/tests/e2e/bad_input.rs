@@ -392,6 +392,15 @@ async fn a_nul_character_in_any_string_is_never_a_500() {
     let (status, answer) = h.get("/v1/panels/A03/policies/case%00").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert_eq!(answer["error"]["issues"][0]["path"], "url");
+    // A path that is no UTF-8 once decoded: the same JSON error, on the portal's routes and the
+    // admin's (before, a path parameter's extractor answered plain text).
+    for (status, answer) in [
+        h.get("/v1/panels/A03/policies/case%FF").await,
+        h.admin_get("/admin/panels/%C3%28").await,
+    ] {
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["error"]["issues"][0]["path"], "url", "{answer}");
+    }
     // An upload's text field, as a JSON string: refused naming the part, AAP never asked.
     let (status, body) = h
         .post("/v1/panels/A03/policies", &example("A03", "accept-cbc"))

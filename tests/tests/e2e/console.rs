@@ -76,6 +76,10 @@ async fn without_the_admin_token_no_console_page_or_data_is_served() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(set_cookie(response.headers()).is_none());
+    // A refusal is a console answer too: never cached, never framed.
+    for (name, value) in [("cache-control", "no-store"), ("x-frame-options", "DENY")] {
+        assert_eq!(response.headers()[name], value, "{name}");
+    }
     let response = client
         .post(h.url("/console/session"))
         .json(&json!({ "password": ADMIN }))
