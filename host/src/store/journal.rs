@@ -424,32 +424,22 @@ mod tests {
         assert_eq!(verify_paged(&store.pool, 10).await.unwrap(), None);
         assert_eq!(verify_paged(&store.pool, 25).await.unwrap(), None);
 
+        let run = |sql: &'static str| sqlx::query(sql).execute(&store.pool);
         // The journal refuses changes: the test lifts that, as someone with the file might.
-        sqlx::query("DROP TRIGGER journal_no_update")
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        sqlx::query("DROP TRIGGER journal_no_delete")
-            .execute(&store.pool)
-            .await
-            .unwrap();
-        sqlx::query("UPDATE journal SET outcome = 'altered' WHERE id = 'entry-12'")
-            .execute(&store.pool)
+        run("DROP TRIGGER journal_no_update").await.unwrap();
+        run("DROP TRIGGER journal_no_delete").await.unwrap();
+        run("UPDATE journal SET outcome = 'altered' WHERE id = 'entry-12'")
             .await
             .unwrap();
         assert_eq!(
             verify_paged(&store.pool, 10).await.unwrap().as_deref(),
             Some("entry-12")
         );
-        sqlx::query("UPDATE journal SET outcome = 'ok' WHERE id = 'entry-12'")
-            .execute(&store.pool)
+        run("UPDATE journal SET outcome = 'ok' WHERE id = 'entry-12'")
             .await
             .unwrap();
         assert_eq!(verify_paged(&store.pool, 10).await.unwrap(), None);
-        sqlx::query("DELETE FROM journal WHERE id = 'entry-10'")
-            .execute(&store.pool)
-            .await
-            .unwrap();
+        run("DELETE FROM journal WHERE id = 'entry-10'").await.unwrap();
         assert_eq!(
             verify_paged(&store.pool, 10).await.unwrap().as_deref(),
             Some("entry-11")

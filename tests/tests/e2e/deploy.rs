@@ -88,13 +88,7 @@ async fn builds_of_one_version_pushed_at_once_register_one() {
 #[tokio::test]
 async fn a_definition_naming_its_adapter_is_served_that_adapter_after_a_switch_to_another() {
     let partner = rate_partner().await;
-    let h = start_with(&format!(
-        "{}callback_auth = {{ kind = \"none\" }}\n",
-        probe_panel(&partner, "")
-    ))
-    .await;
-    let (status, body) = push(&h, std::fs::read(guests::PROBE_CALLBACKS).unwrap()).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let h = probe_beside_its_callbacks_build(&partner).await;
     let serving = || async {
         let (_, view) = admin(&h, reqwest::Method::GET, "/admin/panels/probe", None).await;
         view["serving"]["name"].as_str().unwrap_or_default().to_string()
@@ -120,11 +114,7 @@ async fn a_definition_naming_its_adapter_is_served_that_adapter_after_a_switch_t
 #[tokio::test]
 async fn a_retry_after_a_switch_gets_the_answer_its_request_had() {
     let partner = rate_partner().await;
-    let h = start_with(&format!(
-        "{}callback_auth = {{ kind = \"none\" }}\n",
-        probe_panel(&partner, "")
-    ))
-    .await;
+    let h = probe_beside_its_callbacks_build(&partner).await;
     let decline = |key: &'static str| {
         let request = h
             .client
@@ -140,8 +130,6 @@ async fn a_retry_after_a_switch_gets_the_answer_its_request_had() {
     let (status, first) = decline("decline-1").await;
     assert_eq!(status, StatusCode::OK, "{first}");
 
-    let (status, body) = push(&h, std::fs::read(guests::PROBE_CALLBACKS).unwrap()).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) = switch_probe(&h, "probe-callbacks@0.1.0").await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
@@ -151,6 +139,19 @@ async fn a_retry_after_a_switch_gets_the_answer_its_request_had() {
     let (status, body) = decline("decline-2").await;
     assert_eq!(status, StatusCode::NOT_IMPLEMENTED, "{body}");
     assert_eq!(body["error"]["code"], "unsupported_operation");
+}
+
+/// A host serving panel `probe` (on `partner`, callbacks unauthenticated) with the probe's
+/// callbacks build, `probe-callbacks@0.1.0`, registered beside it, not served.
+async fn probe_beside_its_callbacks_build(partner: &str) -> Harness {
+    let h = start_with(&format!(
+        "{}callback_auth = {{ kind = \"none\" }}\n",
+        probe_panel(partner, "")
+    ))
+    .await;
+    let (status, body) = push(&h, std::fs::read(guests::PROBE_CALLBACKS).unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    h
 }
 
 /// Switches panel `probe` to the registered module `adapter` (`name@version`).
