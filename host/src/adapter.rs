@@ -344,6 +344,24 @@ pub fn check_outcome(outcome: &Outcome) -> Result<(), String> {
             _ => Ok(()),
         }
     }
+    // A callback's reply goes out as the partner's HTTP answer after its events are
+    // committed: one the host could not send (a status outside 200-599, a content type no
+    // header can hold) is refused here, before anything is kept.
+    if let Outcome::HandleCallback(handled) = outcome {
+        let reply = &handled.reply;
+        if !(200..=599).contains(&reply.status) {
+            return Err(format!(
+                "result.reply.status {} is not an HTTP answer's status (200-599)",
+                reply.status
+            ));
+        }
+        if axum::http::HeaderValue::from_str(&reply.content_type).is_err() {
+            return Err(format!(
+                "result.reply.content-type {:?} cannot be sent as a header",
+                reply.content_type
+            ));
+        }
+    }
     let value = serde_json::to_value(outcome).map_err(|e| e.to_string())?;
     walk("", &value).map_err(|(path, what)| format!("result{path}{what}"))
 }
@@ -435,6 +453,31 @@ pub fn fault_cause(fault: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callback_reply_the_host_could_not_send_is_a_fault() {
+        let reply = |status: u16, content_type: &str| {
+            Outcome::HandleCallback(crate::model::CallbackOutcome {
+                events: vec![],
+                reply: crate::model::CallbackReply {
+                    status,
+                    content_type: content_type.into(),
+                    body: b"{}".to_vec(),
+                },
+            })
+        };
+        assert_eq!(check_outcome(&reply(200, "application/json")), Ok(()));
+        assert_eq!(check_outcome(&reply(503, "text/plain; charset=utf-8")), Ok(()));
+        for (status, content_type, named) in [
+            (0, "application/json", "reply.status"),
+            (99, "application/json", "reply.status"),
+            (600, "application/json", "reply.status"),
+            (200, "text/plain\r\nX-Injected: yes", "reply.content-type"),
+        ] {
+            let refused = check_outcome(&reply(status, content_type)).unwrap_err();
+            assert!(refused.contains(named), "{status} {content_type:?}: {refused}");
+        }
+    }
 
     #[test]
     fn a_fault_tells_its_cause_in_one_line_without_the_backtrace() {

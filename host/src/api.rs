@@ -343,8 +343,29 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." { String::new() } else { path };
-        ApiError::invalid(&path, e.inner().to_string())
+        let message = e.inner().to_string();
+        // A missing field's error stands at its object: the path names the field itself.
+        let path = match missing_field(&message) {
+            Some(field) => join_path(&path, field),
+            None => path,
+        };
+        ApiError::invalid(&path, message)
     })
+}
+
+/// The field serde's "missing field `name`" names.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
+}
+
+/// `field` under the object at `path` (`""`: the body itself).
+pub fn join_path(path: &str, field: &str) -> String {
+    match (path.is_empty(), field.is_empty()) {
+        (true, _) => field.to_string(),
+        (false, true) => path.to_string(),
+        (false, false) if field.starts_with('[') => format!("{path}{field}"),
+        (false, false) => format!("{path}.{field}"),
+    }
 }
 
 #[cfg(test)]
@@ -428,6 +449,15 @@ mod tests {
         let refused = |body: &[u8]| issues(parse_json::<QuoteRequest>(body).unwrap_err())[0].0.clone();
         assert_eq!(refused(&bodies[2]), "product", "the NUL is named");
         assert_eq!(refused(&bodies[4]), "binding", "the wrong type is named");
+        let (path, message) = issues(parse_json::<QuoteRequest>(&bodies[5]).unwrap_err()).remove(0);
+        assert!(
+            !path.is_empty() && message == format!("missing field `{path}`"),
+            "a missing field is named, not its object: {path} {message}"
+        );
+        let mut nested: serde_json::Value = serde_json::from_str(&text).unwrap();
+        nested["parties"][0].as_object_mut().unwrap().remove("role");
+        let (path, message) = issues(from_value::<QuoteRequest>(nested).unwrap_err()).remove(0);
+        assert_eq!(path, "parties[0].role", "{message}");
     }
 
     #[test]

@@ -314,8 +314,12 @@ enum SubscriptionCommand {
         /// `pending`, `delivered` or `failed`.
         #[arg(long)]
         state: Option<String>,
-        #[arg(long, default_value_t = 50)]
+        /// At most this many (1 to 1,000), as the API.
+        #[arg(long, default_value_t = 100)]
         limit: u32,
+        /// Only deliveries older than this `seq` (each line starts with it): the next page.
+        #[arg(long)]
+        before: Option<i64>,
     },
     /// Send deliveries again: one event's (`--event`), or those taken from `--since` (RFC 3339)
     /// until `--until` (default now).
@@ -353,7 +357,14 @@ struct HostArgs {
     /// The host's admin token.
     #[arg(long, env = "PANELGATE_ADMIN_TOKEN", global = true, hide_env_values = true)]
     token: Option<String>,
+    /// Seconds to wait for the host's answer, the module's upload included (a push waits for
+    /// the host to compile the module: minutes for a large one on a debug build).
+    #[arg(long, env = "PANELGATE_TIMEOUT", default_value_t = 300, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
 }
+
+/// How long the CLI waits to connect to the host.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl HostArgs {
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<Body>) -> Result<Value> {
@@ -362,7 +373,12 @@ impl HostArgs {
             .as_deref()
             .context("give the admin token with --token or PANELGATE_ADMIN_TOKEN")?;
         let url = format!("{}{path}", self.url.trim_end_matches('/'));
-        let mut request = reqwest::Client::new().request(method, &url).bearer_auth(token);
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(std::time::Duration::from_secs(self.timeout))
+            .build()
+            .context("the HTTP client")?;
+        let mut request = client.request(method, &url).bearer_auth(token);
         let mut module_bytes = None;
         request = match body {
             Some(Body::Json(v)) => request.json(&v),
@@ -393,10 +409,21 @@ impl HostArgs {
                     module_bytes.unwrap_or_default()
                 )
             }
+            Err(e) if e.is_timeout() => bail!(
+                "{url} did not answer within {} s (--timeout or PANELGATE_TIMEOUT)",
+                self.timeout
+            ),
             Err(e) => return Err(e).with_context(|| format!("reaching {url}")),
         };
         let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
+        let value: Value = match response.bytes().await {
+            Ok(body) => serde_json::from_slice(&body).unwrap_or(Value::Null),
+            Err(e) if e.is_timeout() => bail!(
+                "{url} did not finish its answer within {} s (--timeout or PANELGATE_TIMEOUT)",
+                self.timeout
+            ),
+            Err(e) => return Err(e).with_context(|| format!("reading {url}'s answer")),
+        };
         if !status.is_success() {
             let message = value["error"]["message"]
                 .as_str()
@@ -864,15 +891,24 @@ async fn subscription(command: SubscriptionCommand, host: HostArgs) -> Result<()
                 answer["requeued"]
             );
         }
-        SubscriptionCommand::Deliveries { id, state, limit } => {
+        SubscriptionCommand::Deliveries {
+            id,
+            state,
+            limit,
+            before,
+        } => {
             let mut path = format!("/admin/subscriptions/{}/deliveries?limit={limit}", enc(&id));
             if let Some(state) = state {
                 path.push_str(&format!("&state={}", enc(&state)));
             }
+            if let Some(before) = before {
+                path.push_str(&format!("&before={before}"));
+            }
             let log = host.send(Method::GET, &path, None).await?;
             for d in log.as_array().into_iter().flatten() {
                 println!(
-                    "{}  {:<9}  attempts {}  status {}  {} ms  {}{}",
+                    "{}  {}  {:<9}  attempts {}  status {}  {} ms  {}{}",
+                    d["seq"],
                     d["created_at"].as_str().unwrap_or("?"),
                     d["state"].as_str().unwrap_or("?"),
                     d["attempts"],

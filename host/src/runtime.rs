@@ -4,6 +4,7 @@
 pub mod bindings;
 mod compat;
 mod engine;
+mod output;
 mod panel;
 mod state;
 

@@ -27,7 +27,7 @@ use sqlx::Executor as _;
 use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
 
-pub use cases::{CallbackRow, Case, HistoryEntry, StoredEvent, WaitingEvent};
+pub use cases::{CallbackRow, Case, HistoryEntry, Staleness, StoredEvent, WaitingEvent};
 use group::{Job, MAX_BATCH, Writer, write_batch};
 pub use idempotency::KeyState;
 pub use journal::{EntryDetail, JournalEntry, JournalFilter, JournalRow};

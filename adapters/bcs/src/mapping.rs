@@ -319,16 +319,27 @@ pub fn quote_body(
     let channel = request.channel.clone().unwrap_or_else(|| channel.to_string());
     let risk = home_risk(&request.interest, &mut issues);
     let (path, body) = if !request.binding {
-        let p = insured_person(&request.parties, Dates::DayFirst, &mut issues);
         match route {
-            Route::Life => (
-                "life/simulation",
-                wire::life_simulation(&product, &channel, &p.birth),
-            ),
-            Route::General(ident) => (
+            Route::Life => {
+                let p = insured_person(&request.parties, Dates::DayFirst, &mut issues);
+                (
+                    "life/simulation",
+                    wire::life_simulation(&product, &channel, &p.birth),
+                )
+            }
+            // #8's home example (productIdent 3) prices the building and names no person:
+            // a person given is sent, none is asked for.
+            Route::General(3) if insured(&request.parties).is_none() => (
                 "general/simulation",
-                wire::general_simulation(ident, &product, freq, &channel, &p.birth, risk),
+                wire::general_simulation(3, &product, freq, &channel, None, risk),
             ),
+            Route::General(ident) => {
+                let p = insured_person(&request.parties, Dates::DayFirst, &mut issues);
+                (
+                    "general/simulation",
+                    wire::general_simulation(ident, &product, freq, &channel, Some(&p.birth), risk),
+                )
+            }
         }
     } else {
         let p = insured_person(&request.parties, Dates::DayFirst, &mut issues);
@@ -1189,19 +1200,36 @@ fn unreachable_body() -> (String, Value) {
 }
 
 /// A BCS failure: envelope A (`ER`) or B (`ERR400`), or a bare HTTP status (spec 4).
+///
+/// The seed's one envelope carries "custom errors code or business errors" alike, so an
+/// envelope alone is no decline: a 5xx (and 408, 429) is the partner unavailable whatever its
+/// body (the contract's rule, `docs/wit.md`), so an issuing it answers is in doubt rather than
+/// declined; APIkit's own 405/406/415 refuse the request's form; a refusal is a decline only
+/// when it carries the partner's code.
 pub fn failure(status: u16, body: &[u8]) -> AdapterError {
     let envelope: Option<wire::Envelope> = serde_json::from_slice(body).ok();
     let (kind, code, message) = envelope_parts(envelope.as_ref());
+    let said = || {
+        format!("{} {message}", code.clone().unwrap_or_default())
+            .trim()
+            .to_string()
+    };
     match status {
         401 | 403 => AdapterError::Unauthorized(panelgate_adapter_sdk::http::snippet(body)),
         404 => AdapterError::NotFound(panelgate_adapter_sdk::http::snippet(body)),
-        500..=599 if code.is_none() => AdapterError::PartnerUnavailable(format!("HTTP {status}")),
-        _ if kind == "ERR400" || status == 400 => AdapterError::PartnerBadRequest(
-            format!("{} {message}", code.unwrap_or_default())
-                .trim()
-                .to_string(),
-        ),
-        _ => errors::rejected(code.unwrap_or_else(|| kind.clone()), message),
+        408 | 429 | 500..=599 => {
+            AdapterError::PartnerUnavailable(format!("HTTP {status} {}", said()).trim().to_string())
+        }
+        _ if kind == "ERR400" || matches!(status, 400 | 405 | 406 | 415) => {
+            AdapterError::PartnerBadRequest(format!("HTTP {status} {}", said()).trim().to_string())
+        }
+        _ => match code {
+            Some(code) => errors::rejected(code, message),
+            None => errors::protocol(format!(
+                "HTTP {status} without the partner's error code: {}",
+                panelgate_adapter_sdk::http::snippet(body)
+            )),
+        },
     }
 }
 

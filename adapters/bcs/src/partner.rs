@@ -110,11 +110,14 @@ pub fn general_simulation(
     product: &str,
     freq: &str,
     channel: &str,
-    birth: &str,
+    birth: Option<&str>,
     risk: Option<Value>,
 ) -> Value {
     let mut body = json!({ "productIdent": ident.to_string(), "product": { "productIdNumber": product, "freq": freq },
-        "insuranceInfo": { "channel": channel, "personName": { "birthDt": birth } } });
+        "insuranceInfo": { "channel": channel } });
+    if let Some(birth) = birth {
+        body["insuranceInfo"]["personName"] = json!({ "birthDt": birth });
+    }
     if let (Some(risk), Some(info)) = (risk, body["insuranceInfo"].as_object_mut()) {
         info.extend(risk.as_object().cloned().unwrap_or_default());
     }

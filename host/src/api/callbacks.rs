@@ -70,7 +70,6 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let panel_id = &panel.id;
     if let Some(auth) = &panel.callback_auth {
         match auth.check(&path, &headers, &body) {
             Ok(Admission::Fresh) => {}
@@ -80,6 +79,15 @@ async fn receive(
                     StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK),
                     [(header::CONTENT_TYPE, reply.content_type.clone())],
                     reply.body.clone(),
+                )
+                    .into_response());
+            }
+            Ok(Admission::InFlight) => {
+                tracing::info!("the same signed callback again while it is being handled: try later");
+                return Ok((
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::RETRY_AFTER, "5")],
+                    "this signed request is still being handled: send it again later for its reply",
                 )
                     .into_response());
             }
@@ -94,6 +102,23 @@ async fn receive(
             }
         }
     }
+    let answer = admitted(state, panel, path, &headers, body).await;
+    if let Some(auth) = &panel.callback_auth {
+        // Whatever it was answered, unless its signature was given back (`forget`).
+        auth.answered(&headers);
+    }
+    answer
+}
+
+/// A callback whose proof holds (or that needs none), from its route on.
+async fn admitted(
+    state: &AppState,
+    panel: &Panel,
+    path: String,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let panel_id = &panel.id;
     let proof = panel
         .callback_auth
         .as_ref()
@@ -125,7 +150,7 @@ async fn receive(
     };
     if body.len() > limit {
         if let Some(auth) = &panel.callback_auth {
-            auth.forget(&headers);
+            auth.forget(headers);
         }
         return Err(ApiError::InputTooLarge {
             panel: panel_id.clone(),
@@ -136,9 +161,9 @@ async fn receive(
             why,
         });
     }
-    let parsed = parse_body(&headers, &body).await;
-    if let Some(field) = nul_field(&headers, &parsed) {
-        return refuse(state, panel, &path, &headers, body, &field).await;
+    let parsed = parse_body(headers, &body).await;
+    if let Some(field) = nul_field(headers, &parsed) {
+        return refuse(state, panel, &path, headers, body, &field).await;
     }
     let request = CallbackRequest {
         path: path.clone(),
@@ -156,7 +181,7 @@ async fn receive(
         query: None,
         body: parsed,
     };
-    let answer = handle(state, panel, request, &headers, body).await;
+    let answer = handle(state, panel, request, headers, body).await;
     if let Err(e) = &answer
         && e.status().is_server_error()
         && let Some(auth) = &panel.callback_auth
@@ -164,7 +189,7 @@ async fn receive(
         // The host failed it and kept nothing of it (the store could not write): the partner's
         // retry of the same signed request is taken. An adapter's fault is answered with the
         // callback kept, flagged: a replay of it is refused, as it would only repeat the fault.
-        auth.forget(&headers);
+        auth.forget(headers);
     }
     answer
 }
@@ -408,7 +433,8 @@ async fn handle(
             )));
         }
         Err(error) => {
-            record.flagged = Some(format!("not handled: {error}"));
+            // The adapter's words, kept as text PostgreSQL takes (no NUL).
+            record.flagged = Some(format!("not handled: {error}").replace('\0', "\u{fffd}"));
             // Answered as the portal would hear it (503 with Retry-After, 504, ...). A passing
             // failure (the host busy, the panel quarantined, the partner's API down or slow, the
             // deadline) releases the request's signature, so that the partner's retry of the very
@@ -526,12 +552,24 @@ async fn plan_event(
     callback_id: &str,
 ) -> Result<EventPlan, ApiError> {
     let case = state.store.case_by_reference(&panel.id, &event.case_ref).await?;
-    let flag = case.is_none().then(|| {
-        format!(
+    let flag = match &case {
+        None => Some(format!(
             "no case has {} `{}` yet: stored, to be applied once one has it",
             event.case_ref.kind, event.case_ref.value
-        )
-    });
+        )),
+        Some(c) => event
+            .status
+            .filter(|to| crate::core::events::goes_back(c.status, *to))
+            .map(|to| {
+                format!(
+                    "says `{}` of case {} already `{}`: late news, kept without moving the case back",
+                    enum_str(&to),
+                    c.id,
+                    enum_str(&c.status)
+                )
+            }),
+    };
+    let waits = case.is_none();
     let mut payload = event_json(event);
     let mut attachment = None;
     let event_id = format!("{callback_id}:{}", event.dedup_key);
@@ -560,11 +598,16 @@ async fn plan_event(
         case_id: case.map(|c| c.id),
         kind: event_kind(&event.detail).into(),
         dedup_key: event.dedup_key.clone(),
-        status: event.status,
+        // The status it gives the case: none when it moves nothing (a portal following the
+        // feed would take it for the case's); a waiting event's own until it is applied.
+        status: match &change {
+            Some(change) => change.status,
+            None => event.status,
+        },
         payload,
         flagged: flag.clone(),
         // Waits for a case with the reference (`core::events`).
-        case_ref: flag.is_some().then(|| event.case_ref.clone()),
+        case_ref: waits.then(|| event.case_ref.clone()),
         learnt_ms: crate::store::learnt_ms(&format!("callback:{callback_id}")),
     };
     Ok((new_event, change, attachment, flag))

@@ -162,6 +162,41 @@ const ROUTES: &[(Operation, &str, &str, &str)] = &[
     (Operation::Poll, "/v1/panels/{panel}/worklist", "get", "200"),
 ];
 
+/// The `result` an operation's answer carries (`AnswerBody` in `core::operations`); `None`
+/// where the route answers something else (a case, a document, a validation).
+fn result_schema(operation: Operation) -> Option<Value> {
+    let named = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
+    Some(match operation {
+        Operation::Quote => named("Quotation"),
+        Operation::Accept => named("Acceptance"),
+        Operation::UploadDocument => named("DocumentReceipt"),
+        Operation::Confirm => named("ConfirmResult"),
+        Operation::Cancel => named("CancelResult"),
+        Operation::QuoteCancellation => named("CancellationQuote"),
+        Operation::QuoteChange => named("ChangeQuote"),
+        Operation::Change => named("ChangeResult"),
+        Operation::DeclineQuote | Operation::Notify => named("NotifyReceipt"),
+        Operation::Claim => named("ClaimReceipt"),
+        Operation::Lookup => json!({ "type": "array", "items": named("LookupItem") }),
+        Operation::Poll => json!({ "type": "array", "items": named("WorkItem") }),
+        _ => return None,
+    })
+}
+
+/// What an operation that reached its adapter answers, around its `result`.
+fn answer_schema(result: Value) -> Value {
+    json!({
+        "type": "object",
+        "required": ["adapter", "journal_id", "result"],
+        "properties": {
+            "adapter": { "type": "string", "description": "the adapter that served it, `name@version`" },
+            "case_id": { "type": "string", "description": "the case the operation opened or acted on" },
+            "journal_id": { "type": "string", "description": "the operation's journal entry" },
+            "result": result,
+        }
+    })
+}
+
 /// `schema` narrowed by an extension schema: `extensions` must also satisfy `extension`.
 fn narrowed(schema: &Value, extension: &Value) -> Value {
     json!({ "allOf": [schema, { "type": "object", "properties": { "extensions": extension } }] })
@@ -195,8 +230,13 @@ fn panel_document(global: &Value, state: &AppState, id: &str) -> Result<Value, A
             }
         }
         if let Some(output) = schemas.output(*operation) {
-            let body = &mut op["responses"][*status]["content"]["application/json"]["schema"];
-            if !body.is_null() {
+            // The extensions are the result's, inside the answer.
+            let mut body = &mut op["responses"][*status]["content"]["application/json"]["schema"]["properties"]
+                ["result"];
+            if body["type"] == "array" {
+                body = &mut body["items"];
+            }
+            if body.is_object() {
                 *body = narrowed(body, output);
             }
         }
@@ -256,6 +296,31 @@ pub fn document() -> Value {
             }
         }
     }
+    // Every call takes `Authorization: Bearer` (the portal's token on the portal's routes,
+    // the admin token on the rest), but for the open ones: health, readiness and metrics for
+    // load balancers, callbacks (each panel's own authentication), and the console's session
+    // (its sign-in takes the token in the body, the rest the session cookie).
+    doc["security"] = json!([{ "bearer": [] }]);
+    for (path, methods) in OPEN_ROUTES {
+        for method in *methods {
+            let op = &mut doc["paths"][*path][*method];
+            if op.is_object() {
+                op["security"] = json!([]);
+            }
+        }
+    }
+    // What an operation answers: its result inside the answer (one generic body utoipa
+    // cannot name per route).
+    for (operation, path, method, status) in ROUTES {
+        let Some(result) = result_schema(*operation) else {
+            continue;
+        };
+        let response = &mut doc["paths"][*path][*method]["responses"][*status];
+        if response["description"].is_null() {
+            response["description"] = json!("the operation's answer");
+        }
+        response["content"] = json!({ "application/json": { "schema": answer_schema(result) } });
+    }
     let schemas = &mut doc["components"]["schemas"];
     let without = |schema: &Value, fields: &[&str]| {
         let mut s = schema.clone();
@@ -304,6 +369,15 @@ pub fn document() -> Value {
     }
     doc
 }
+
+/// Routes that take no bearer token, with their methods.
+const OPEN_ROUTES: &[(&str, &[&str])] = &[
+    ("/healthz", &["get"]),
+    ("/readyz", &["get"]),
+    ("/metrics", &["get"]),
+    ("/callbacks/{panel}/{path}", &["post"]),
+    ("/console/session", &["post", "get", "delete"]),
+];
 
 /// The portal's routes that take an `Idempotency-Key`, and whether they require it (they
 /// change state at the partner).

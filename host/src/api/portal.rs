@@ -17,7 +17,7 @@ use crate::adapter::Call;
 use crate::core::operations::{CaseEffect, IdempotencyKey, json_fingerprint, parts_fingerprint, run};
 use crate::core::terms::Terms;
 use crate::model::*;
-use crate::store::{Case, StoredEvent};
+use crate::store::{Case, Staleness, StoredEvent};
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -108,12 +108,30 @@ fn answer((status, body): (StatusCode, String)) -> Response {
     response
 }
 
-async fn load_case(state: &AppState, panel: &str, id: &str) -> Result<Case, ApiError> {
-    state
+/// Which of the portal's case routes a request came by: `/claims/{case}` serves claims,
+/// `/policies/{case}` every other case (policies, credit applications, collection tasks).
+#[derive(Clone, Copy, PartialEq)]
+enum Under {
+    Policies,
+    Claims,
+}
+
+async fn load_case(state: &AppState, panel: &str, id: &str, under: Under) -> Result<Case, ApiError> {
+    let case = state
         .store
         .case(panel, id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no case `{id}` on panel `{panel}`")))
+        .ok_or_else(|| ApiError::NotFound(format!("no case `{id}` on panel `{panel}`")))?;
+    // A claim is not cancelled, confirmed or documented as a policy, nor a policy as a claim.
+    match (under, case.kind == CaseKind::Claim) {
+        (Under::Policies, true) => Err(ApiError::NotFound(format!(
+            "case `{id}` on panel `{panel}` is a claim: it is at /v1/panels/{panel}/claims/{id}"
+        ))),
+        (Under::Claims, false) => Err(ApiError::NotFound(format!(
+            "case `{id}` on panel `{panel}` is no claim: it is at /v1/panels/{panel}/policies/{id}"
+        ))),
+        _ => Ok(case),
+    }
 }
 
 /// Puts host-owned fields into a portal body, refusing them when the portal sent them.
@@ -309,7 +327,7 @@ pub async fn policy_status(
     state: State<Arc<AppState>>,
     path: Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    case_status(state, path).await
+    case_status(state, path, Under::Policies).await
 }
 
 #[utoipa::path(get, path = "/v1/panels/{panel}/claims/{case}", tag = "portal", responses((status = 200, body = Case)))]
@@ -317,26 +335,39 @@ pub async fn claim_status(
     state: State<Arc<AppState>>,
     path: Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    case_status(state, path).await
+    case_status(state, path, Under::Claims).await
 }
 
 /// The stored case, refreshed through the adapter when it can ask the partner.
 async fn case_status(
     State(state): State<Arc<AppState>>,
     Path((panel, id)): Path<(String, String)>,
+    under: Under,
 ) -> Result<Response, ApiError> {
     // The case of a removed panel stays readable, as stored: no adapter can refresh it.
     let Ok(p) = state.panel(&panel) else {
-        return Ok(Json(load_case(&state, &panel, &id).await?).into_response());
+        return Ok(Json(load_case(&state, &panel, &id, under).await?).into_response());
     };
-    let case = load_case(&state, &panel, &id).await?;
+    let case = load_case(&state, &panel, &id, under).await?;
     // A case in doubt that carries no partner reference cannot be asked about: it waits for
     // reconciliation or an operator, and reads as stored.
     let askable = case.status != CaseStatus::Unknown || !case.references.is_empty();
     if askable && p.adapter.description().operations.contains(&Operation::Status) {
         let effect = CaseEffect::on(&case);
-        run(&state, &p, Call::Status(case.to_ref()), effect, None).await?;
-        let case = load_case(&state, &panel, &id).await?;
+        if let Err(e) = run(&state, &p, Call::Status(case.to_ref()), effect, None).await {
+            // The partner could not be asked (or its answer not kept): the case still reads,
+            // as stored, saying why it is not fresh. A portal showing a policy must not lose
+            // it while its insurer is down.
+            let detail = e.body().error;
+            let mut case = case;
+            case.stale = Some(Staleness {
+                code: detail.code,
+                message: detail.message,
+                journal_id: detail.journal_id,
+            });
+            return Ok(Json(case).into_response());
+        }
+        let case = load_case(&state, &panel, &id, under).await?;
         return Ok(Json(case).into_response());
     }
     Ok(Json(case).into_response())
@@ -346,11 +377,12 @@ async fn upload(
     state: &Arc<AppState>,
     panel: &str,
     id: &str,
+    under: Under,
     headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let p = state.panel(panel)?;
-    let case = load_case(state, panel, id).await?;
+    let case = load_case(state, panel, id, under).await?;
     let parts = match parse_multipart(headers, &body).await {
         Some(Ok(parts)) => parts,
         Some(Err(e)) => return Err(ApiError::invalid("", format!("unreadable multipart: {e}"))),
@@ -456,7 +488,7 @@ pub async fn upload_policy_document(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    upload(&state, &panel, &id, &headers, body).await
+    upload(&state, &panel, &id, Under::Policies, &headers, body).await
 }
 
 /// Upload a document a claim case requires (multipart: `code`, optional `name`, `file`).
@@ -469,7 +501,7 @@ pub async fn upload_claim_document(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    upload(&state, &panel, &id, &headers, body).await
+    upload(&state, &panel, &id, Under::Claims, &headers, body).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -492,7 +524,7 @@ pub async fn confirm(
     let p = state.panel(&panel)?;
     check_input(&p, "confirm", &body)?;
     let request: ConfirmBody = parse_json(&body)?;
-    let case = load_case(&state, &panel, &id).await?;
+    let case = load_case(&state, &panel, &id, Under::Policies).await?;
     let key = IdempotencyKey::from_headers(&headers, &format!("confirm:{panel}:{id}"), || {
         json_fingerprint(&body)
     })?;
@@ -527,7 +559,7 @@ pub async fn cancel(
     let p = state.panel(&panel)?;
     check_input(&p, "cancel", &body)?;
     let request: CancelBody = parse_json(&body)?;
-    let case = load_case(&state, &panel, &id).await?;
+    let case = load_case(&state, &panel, &id, Under::Policies).await?;
     let key = IdempotencyKey::from_headers(&headers, &format!("cancel:{panel}:{id}"), || {
         json_fingerprint(&body)
     })?;
@@ -543,7 +575,7 @@ pub async fn cancel(
 }
 
 /// What a cancellation would refund, without cancelling (read-only at the partner).
-#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/cancellation-quote", tag = "portal", request_body = CancelBody, responses((status = 200, body = CancellationQuote)))]
+#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/cancellation-quote", tag = "portal", request_body = CancelBody, responses((status = 200, description = "`result` is a `CancellationQuote`")))]
 pub async fn quote_cancellation(
     State(state): State<Arc<AppState>>,
     Path((panel, id)): Path<(String, String)>,
@@ -553,7 +585,7 @@ pub async fn quote_cancellation(
     let p = state.panel(&panel)?;
     check_input(&p, "quote-cancellation", &body)?;
     let request: CancelBody = parse_json(&body)?;
-    let case = load_case(&state, &panel, &id).await?;
+    let case = load_case(&state, &panel, &id, Under::Policies).await?;
     let key = IdempotencyKey::from_headers(&headers, &format!("cancellation-quote:{panel}:{id}"), || {
         json_fingerprint(&body)
     })?;
@@ -615,7 +647,7 @@ impl ChangeBody {
 }
 
 /// Price a change to an issued policy without making it (read-only at the partner).
-#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/change-quotes", tag = "portal", request_body = ChangeBody, responses((status = 200, body = ChangeQuote)))]
+#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/change-quotes", tag = "portal", request_body = ChangeBody, responses((status = 200, description = "`result` is a `ChangeQuote`")))]
 pub async fn quote_change(
     State(state): State<Arc<AppState>>,
     Path((panel, id)): Path<(String, String)>,
@@ -625,7 +657,7 @@ pub async fn quote_change(
     let p = state.panel(&panel)?;
     check_input(&p, "quote-change", &body)?;
     let request: ChangeBody = parse_json(&body)?;
-    let case = load_case(&state, &panel, &id).await?;
+    let case = load_case(&state, &panel, &id, Under::Policies).await?;
     let key = IdempotencyKey::from_headers(&headers, &format!("change-quote:{panel}:{id}"), || {
         json_fingerprint(&body)
     })?;
@@ -635,7 +667,7 @@ pub async fn quote_change(
 
 /// Make a change to an issued policy (an endorsement); quote a priced change's reference to
 /// make that one.
-#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/changes", tag = "portal", request_body = ChangeBody, responses((status = 200, body = ChangeResult)))]
+#[utoipa::path(post, path = "/v1/panels/{panel}/policies/{case}/changes", tag = "portal", request_body = ChangeBody, responses((status = 200, description = "`result` is a `ChangeResult`")))]
 pub async fn change(
     State(state): State<Arc<AppState>>,
     Path((panel, id)): Path<(String, String)>,
@@ -645,7 +677,7 @@ pub async fn change(
     let p = state.panel(&panel)?;
     check_input(&p, "change", &body)?;
     let request: ChangeBody = parse_json(&body)?;
-    let case = load_case(&state, &panel, &id).await?;
+    let case = load_case(&state, &panel, &id, Under::Policies).await?;
     let key = IdempotencyKey::from_headers(&headers, &format!("change:{panel}:{id}"), || {
         json_fingerprint(&body)
     })?;
@@ -655,7 +687,7 @@ pub async fn change(
 }
 
 /// Tell the partner the customer turns a held quote down, so it releases it.
-#[utoipa::path(post, path = "/v1/panels/{panel}/quote-declines", tag = "portal", request_body = QuoteDecline, responses((status = 200, body = NotifyReceipt)))]
+#[utoipa::path(post, path = "/v1/panels/{panel}/quote-declines", tag = "portal", request_body = QuoteDecline, responses((status = 200, description = "`result` is a `NotifyReceipt`")))]
 pub async fn decline_quote(
     State(state): State<Arc<AppState>>,
     Path(panel): Path<String>,
@@ -696,20 +728,21 @@ pub async fn claim(
         .as_object_mut()
         .ok_or_else(|| ApiError::invalid("", "the body must be a JSON object"))?;
     let policy = match (object.remove("policy_case"), object.remove("policy_reference")) {
-        (Some(Value::String(id)), None) => load_case(&state, &panel, &id).await?,
+        (Some(Value::String(id)), None) => load_case(&state, &panel, &id, Under::Policies).await?,
         (None, Some(reference)) => {
             let reference: Reference = from_value(reference).map_err(|e| match e {
                 ApiError::Invalid(mut issues) => {
                     issues
                         .iter_mut()
-                        .for_each(|i| i.path = format!("policy_reference.{}", i.path));
+                        .for_each(|i| i.path = super::join_path("policy_reference", &i.path));
                     ApiError::Invalid(issues)
                 }
                 other => other,
             })?;
             state
                 .store
-                .case_by_reference(&panel, &reference)
+                // The policy, not a claim made on it before under the same reference.
+                .case_by_reference_but(&panel, &reference, Some(CaseKind::Claim))
                 .await?
                 .ok_or_else(|| {
                     ApiError::NotFound(format!(
@@ -755,7 +788,7 @@ pub async fn policy_document(
     Path((panel, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let p = state.panel(&panel)?;
-    let case = load_case(&state, &panel, &id).await?;
+    let case = load_case(&state, &panel, &id, Under::Policies).await?;
     if !p
         .adapter
         .description()

@@ -136,10 +136,11 @@ pub async fn delete(
             "subscription `{id}` is configured in [[webhooks.subscriptions]]: remove it there"
         )));
     }
-    if !state.store.delete_subscription(&id).await? {
+    // Journaled in its own transaction, as every change to a subscription.
+    let journal = entry("subscription_delete", json!({ "subscription": id }));
+    if !state.store.delete_subscription(&id, &journal).await? {
         return Err(not_found(&id));
     }
-    journal(&state, "subscription_delete", json!({ "subscription": id })).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -159,13 +160,15 @@ pub async fn enable(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let was = found(&state, &id).await?;
-    let requeued = state.store.enable_subscription(&id).await?;
-    journal(
-        &state,
-        "subscription_enable",
-        json!({ "subscription": id, "was": was.state, "requeued": requeued }),
-    )
-    .await?;
+    let requeued = state
+        .store
+        .enable_subscription(&id, |requeued| {
+            entry(
+                "subscription_enable",
+                json!({ "subscription": id, "was": was.state, "requeued": requeued }),
+            )
+        })
+        .await?;
     let subscription = found(&state, &id).await?;
     Ok(Json(Enabled {
         subscription,
@@ -272,7 +275,19 @@ pub async fn replay(
         }
     };
     found(&state, &id).await?;
-    let replayed = state.store.replay_deliveries(&id, event_id, since, until).await?;
+    // Journaled in the replay's transaction: a journal refused after the replay's commit
+    // answered 5xx, and the operator's retry queued the deliveries again.
+    let replayed = state
+        .store
+        .replay_deliveries(&id, event_id, since, until, |replayed| {
+            (event_id.is_none() || replayed > 0).then(|| {
+                entry(
+                    "subscription_replay",
+                    json!({ "subscription": id, "event_id": event_id, "since": request.since, "until": request.until, "replayed": replayed }),
+                )
+            })
+        })
+        .await?;
     if let Some(event) = event_id
         && replayed == 0
     {
@@ -280,12 +295,6 @@ pub async fn replay(
             "subscription `{id}` has no delivery of event `{event}`"
         )));
     }
-    journal(
-        &state,
-        "subscription_replay",
-        json!({ "subscription": id, "event_id": event_id, "since": request.since, "until": request.until, "replayed": replayed }),
-    )
-    .await?;
     Ok(Json(Replayed { replayed }).into_response())
 }
 
@@ -295,14 +304,6 @@ async fn found(state: &AppState, id: &str) -> Result<Subscription, ApiError> {
 
 fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("no subscription `{id}`"))
-}
-
-/// Journals an operator's change to a subscription (never its secret).
-async fn journal(state: &AppState, operation: &str, detail: serde_json::Value) -> Result<(), ApiError> {
-    let mut commit = crate::store::Commit::default();
-    commit.journal.push(entry(operation, detail));
-    state.store.commit(commit).await?;
-    Ok(())
 }
 
 /// The journal entry of an operator's change to a subscription.
@@ -331,7 +332,7 @@ mod tests {
     /// the one subscription. (Before, the subscription was committed first: the caller had a
     /// 5xx, never saw the secret, and each retry left one more subscription.)
     #[tokio::test]
-    async fn a_subscription_is_created_with_its_journal_entry_or_not_at_all() {
+    async fn a_subscription_is_created_and_deleted_with_its_journal_entry_or_not_at_all() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("panelgate.toml");
         std::fs::write(
@@ -371,12 +372,46 @@ url = "sqlite://store.db"
         store
             .execute_batch("DROP TRIGGER refuse_subscription_create")
             .unwrap();
-        let created = routes.oneshot(create()).await.unwrap();
+        let created = routes.clone().oneshot(create()).await.unwrap();
         assert_eq!(created.status(), StatusCode::CREATED);
         assert_eq!(app.state.store.subscriptions().await.unwrap().len(), 1);
         let journaled = app.state.store.journal(None, 10, None).await.unwrap();
         assert!(
             journaled.iter().any(|e| e.operation == "subscription_create"),
+            "{journaled:?}"
+        );
+
+        // Deleting it is journaled in its own transaction too: while the journal refuses the
+        // entry, the subscription stays.
+        let id = app.state.store.subscriptions().await.unwrap()[0].id.clone();
+        store
+            .execute_batch(
+                "CREATE TRIGGER refuse_subscription_delete BEFORE INSERT ON journal
+                 WHEN NEW.operation = 'subscription_delete'
+                 BEGIN SELECT RAISE(ABORT, 'the journal refuses it'); END;",
+            )
+            .unwrap();
+        let delete = || {
+            Request::delete(format!("/admin/subscriptions/{id}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        let refused = routes.clone().oneshot(delete()).await.unwrap();
+        assert!(refused.status().is_server_error(), "{}", refused.status());
+        assert_eq!(
+            app.state.store.subscriptions().await.unwrap().len(),
+            1,
+            "deleted unjournaled"
+        );
+        store
+            .execute_batch("DROP TRIGGER refuse_subscription_delete")
+            .unwrap();
+        let deleted = routes.oneshot(delete()).await.unwrap();
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        assert!(app.state.store.subscriptions().await.unwrap().is_empty());
+        let journaled = app.state.store.journal(None, 10, None).await.unwrap();
+        assert!(
+            journaled.iter().any(|e| e.operation == "subscription_delete"),
             "{journaled:?}"
         );
     }

@@ -34,6 +34,15 @@ const BACKOFF: Duration = Duration::from_millis(100);
 
 impl Host for HostState {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
+        // `describe` answers what the adapter is and `validate` what a request lacks, both
+        // without the partner (the contract's word): neither is journaled as an operation that
+        // acts, and `describe` runs under the deploy lock.
+        if matches!(self.operation, "describe" | "validate") {
+            return Ok(Err(HttpError::Denied(format!(
+                "`{}` does not call the partner; only operations do",
+                self.operation
+            ))));
+        }
         if self.exchanges.len() >= MAX_PARTNER_CALLS {
             return Ok(Err(self.refuse_past_the_cap()));
         }

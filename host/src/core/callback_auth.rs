@@ -42,6 +42,8 @@ pub struct HmacCheck {
 struct Taken {
     until: u64,
     reply: Option<Arc<Reply>>,
+    /// The request it took has been answered (its reply kept or not).
+    answered: bool,
 }
 
 /// The reply a handled callback was given, kept to answer the very same request with again.
@@ -64,6 +66,9 @@ pub enum Admission {
     Fresh,
     /// The very same signed request was handled already: answer the reply it had.
     Again(Arc<Reply>),
+    /// The very same signed request is being handled now (the partner gave up waiting and sent
+    /// it again): it is to try later, when it will get that request's reply, not a refusal.
+    InFlight,
 }
 
 /// A part of the signed text's template.
@@ -215,6 +220,14 @@ impl CallbackAuth {
             taken.reply = Some(Arc::new(reply));
         }
     }
+
+    /// Notes that a callback [`CallbackAuth::check`] took has been answered: the very same
+    /// request sent again is then a replay (or given the reply kept), no longer in flight.
+    pub fn answered(&self, headers: &HeaderMap) {
+        if let CallbackAuth::Hmac(check) = self {
+            check.answered(headers);
+        }
+    }
 }
 
 /// A callback refused: answered 401.
@@ -270,17 +283,25 @@ impl HmacCheck {
         }
         let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(taken) = seen.get(&given).filter(|taken| taken.until >= now) {
-            // Still being handled, or faulted, or its reply too long to keep: a replay.
-            return match &taken.reply {
-                Some(reply) => Ok(Admission::Again(reply.clone())),
-                None => Err(self.refuse("this signature was already used".into())),
+            // Still being handled: later. Faulted, or its reply too long to keep: a replay.
+            return match (&taken.reply, taken.answered) {
+                (Some(reply), _) => Ok(Admission::Again(reply.clone())),
+                (None, false) => Ok(Admission::InFlight),
+                (None, true) => Err(self.refuse("this signature was already used".into())),
             };
         }
         if seen.len() >= SWEEP_AT {
             seen.retain(|_, taken| taken.until >= now);
         }
         let until = timestamp + self.window_s;
-        seen.insert(given, Taken { until, reply: None });
+        seen.insert(
+            given,
+            Taken {
+                until,
+                reply: None,
+                answered: false,
+            },
+        );
         Ok(Admission::Fresh)
     }
 
@@ -291,6 +312,18 @@ impl HmacCheck {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix(self.prefix.as_str()))
             .and_then(|v| self.decode(v))
+    }
+
+    fn answered(&self, headers: &HeaderMap) {
+        if let Some(given) = self.given(headers)
+            && let Some(taken) = self
+                .seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(&given)
+        {
+            taken.answered = true;
+        }
     }
 
     fn forget(&self, headers: &HeaderMap) {
@@ -419,10 +452,11 @@ mod tests {
                 body: vec![b'k'; reply_len],
             };
             check.remember(&signed, reply);
+            check.answered(&signed);
             match check.check("p", &signed, body.as_bytes()) {
                 Ok(Admission::Again(again)) => assert!(kept && again.body.len() == reply_len),
                 Err(refusal) => assert!(!kept && refusal.reason.contains("already used")),
-                Ok(Admission::Fresh) => panic!("taken twice"),
+                Ok(other) => panic!("taken twice: {other:?}"),
             }
         }
     }
@@ -433,10 +467,23 @@ mod tests {
         let now = super::now();
         let body = r#"{"a":1}"#;
         let signed = headers(&sign(now, body), now);
-        assert!(check.check("p", &signed, body.as_bytes()).is_ok());
+        assert!(matches!(
+            check.check("p", &signed, body.as_bytes()),
+            Ok(Admission::Fresh)
+        ));
+        // Sent again while the first is being handled: to try later, not refused.
+        assert!(matches!(
+            check.check("p", &signed, body.as_bytes()),
+            Ok(Admission::InFlight)
+        ));
+        check.answered(&signed);
         assert!(check.check("p", &signed, body.as_bytes()).is_err());
         check.forget(&signed);
-        assert!(check.check("p", &signed, body.as_bytes()).is_ok());
+        assert!(matches!(
+            check.check("p", &signed, body.as_bytes()),
+            Ok(Admission::Fresh)
+        ));
+        check.answered(&signed);
         assert!(check.check("p", &signed, body.as_bytes()).is_err());
     }
 
@@ -447,6 +494,7 @@ mod tests {
         let body = r#"{"a":1}"#;
         let good = headers(&sign(now, body), now);
         assert!(check.check("p", &good, body.as_bytes(), now).is_ok());
+        check.answered(&good);
         let replay = check.check("p", &good, body.as_bytes(), now + 10).unwrap_err();
         assert!(replay.reason.contains("already used"), "{replay:?}");
         let other_body = check

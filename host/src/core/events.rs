@@ -34,14 +34,39 @@ const POLL: Duration = Duration::from_secs(5);
 /// one look serves the commits of this long.
 const PASS_GAP: Duration = Duration::from_millis(20);
 
-/// What `event` changes in `case`, as `source` (`callback:ID`, `applied:ID`).
+/// Whether news that a case is `to`, arriving when it is `from`, would move it back through a
+/// lifecycle no partner walks backwards: a paid claim is not approved or under review again, an
+/// issued policy (in force, being changed or cancelled, or ended) is not submitted, underwritten
+/// or offered again. Such news is late (a partner's retry of a callback the host could not take
+/// at first, say): it joins the case's events without its status, flagged.
+pub(crate) fn goes_back(from: CaseStatus, to: CaseStatus) -> bool {
+    use CaseStatus::*;
+    match from {
+        ClaimPaid => matches!(
+            to,
+            ClaimSubmitted
+                | ClaimUnderReview
+                | ClaimInformationRequested
+                | ClaimApproved
+                | ClaimPartlyApproved
+        ),
+        InForce | ChangePending | CancellationRequested | Cancelled | Lapsed | Expired => matches!(
+            to,
+            Submitted | PendingDocuments | PendingUnderwriting | Referred | Offered
+        ),
+        _ => false,
+    }
+}
+
+/// What `event` changes in `case`, as `source` (`callback:ID`, `applied:ID`): no status that
+/// [`goes_back`].
 pub(crate) fn case_change(case: &Case, event: &crate::model::Event, source: String) -> CaseChange {
     // A policy the partner issues without restating its terms takes the case's (the dates and
     // premium applied for, plus a loading an earlier decision added).
     let terms = case.terms.clone().unwrap_or_default();
     CaseChange {
         case_id: case.id.clone(),
-        status: event.status,
+        status: event.status.filter(|to| !goes_back(case.status, *to)),
         policy: match &event.detail {
             EventDetail::PolicyIssued(p) => Some(terms.complete(p.clone())),
             // An endorsement the partner approved, with the policy as changed.
@@ -174,6 +199,7 @@ impl AppState {
         }
         payload["applied_late"] = json!({ "event_id": waiting.id, "stored_at": waiting.created_at });
         let moved = moves.is_some();
+        let status = moves.as_ref().and_then(|change| change.status);
         let commit = Commit {
             events: vec![NewEvent {
                 panel: waiting.panel.clone(),
@@ -182,7 +208,7 @@ impl AppState {
                 dedup_key: format!("applied:{}", waiting.dedup_key),
                 // A copy that does not move the case says no status: a portal following the
                 // feed would take it for the case's.
-                status: event.as_ref().and_then(|e| e.status).filter(|_| moved),
+                status,
                 payload,
                 flagged: (!moved).then(|| how.clone()),
                 case_ref: None,
@@ -267,6 +293,7 @@ mod tests {
                     ),
                 })
                 .collect(),
+            stale: None,
             terms: None,
         }
     }

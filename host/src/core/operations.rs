@@ -110,7 +110,9 @@ impl IdempotencyKey {
         let key = value
             .to_str()
             .ok()
-            .filter(|k| !k.is_empty() && k.len() <= 255)
+            // Visible ASCII only (`^[!-~]+$`, as the OpenAPI document says): `to_str` lets a
+            // space or tab inside through, and a key a proxy may re-space is no key.
+            .filter(|k| !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()))
             .ok_or_else(|| ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible characters"))?;
         Ok(Some(IdempotencyKey {
             scope: format!("portal:{route}"),

@@ -183,7 +183,10 @@ impl AppState {
     /// Creates or updates the config's `[[webhooks.subscriptions]]` (their cursors and state
     /// kept), refusing one that is malformed by its field.
     pub async fn keep_configured_subscriptions(&self) -> anyhow::Result<()> {
-        let panels: Vec<&str> = self.config.panels.keys().map(String::as_str).collect();
+        // The panels this host serves: the config's and those added through the admin API,
+        // which the store keeps, as a subscription made through the API may name.
+        let serving: Vec<String> = self.panels().iter().map(|p| p.id.clone()).collect();
+        let panels: Vec<&str> = serving.iter().map(String::as_str).collect();
         for (i, s) in self.config.webhooks.subscriptions.iter().enumerate() {
             let at = format!("webhooks.subscriptions[{i}]");
             if !valid_id(&s.id) {

@@ -595,6 +595,10 @@ impl Adapter for WasmAdapter {
     fn validate(&self, request: ValidationRequest) -> BoxFuture<'_, Result<Vec<FieldIssue>, CallError>> {
         Box::pin(async move {
             let _permit = self.admit().await?;
+            // A quarantined adapter runs nothing, validations included, until re-enabled.
+            if let Some(reason) = self.quarantine() {
+                return Err(CallError::Quarantined(reason));
+            }
             let _in_use = self.runtime.metrics.in_use(&self.panel.id);
             let timeout = self.panel.operation_timeout;
             tokio::time::timeout(timeout, self.run_validate(request))

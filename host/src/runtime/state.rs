@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::output::KeptOutput;
 use crate::capabilities::credentials::Credential;
 
 /// A panel as its adapter's capabilities see it. Secrets stay in `credentials`, out of reach
@@ -249,8 +249,8 @@ pub struct HostState {
     pub operation: &'static str,
     pub deadline: Instant,
     pub exchanges: Vec<Exchange>,
-    pub stdout: MemoryOutputPipe,
-    pub stderr: MemoryOutputPipe,
+    pub stdout: KeptOutput,
+    pub stderr: KeptOutput,
     pub log_bytes: usize,
     /// When replaying: the recorded partner exchanges `http.send` serves instead of the partner.
     pub replay: Option<Recording>,
@@ -264,8 +264,8 @@ pub struct HostState {
 
 impl HostState {
     pub fn new(panel: Arc<PanelContext>, operation: &'static str) -> HostState {
-        let stdout = MemoryOutputPipe::new(panel.max_log_bytes);
-        let stderr = MemoryOutputPipe::new(panel.max_log_bytes);
+        let stdout = KeptOutput::new(panel.max_log_bytes);
+        let stderr = KeptOutput::new(panel.max_log_bytes);
         // No preopened directories, no environment, no arguments, no sockets.
         let wasi = WasiCtx::builder()
             .stdout(stdout.clone())
@@ -302,20 +302,22 @@ impl HostState {
     pub fn limits_hit(&self) -> crate::metrics::LimitsHit {
         crate::metrics::LimitsHit {
             memory: self.limits.memory_hit,
-            log_bytes: self.log_bytes > self.panel.max_log_bytes,
+            log_bytes: self.log_bytes > self.panel.max_log_bytes
+                || self.stdout.dropped() > 0
+                || self.stderr.dropped() > 0,
         }
     }
 
     /// Forwards what the adapter printed to the host's log.
     pub fn flush_output(&self, journal_id: &str) {
         for (stream, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
-            let bytes = pipe.contents();
-            if bytes.is_empty() {
-                continue;
-            }
+            let (bytes, dropped) = pipe.contents();
             let text = self.panel.redact(&String::from_utf8_lossy(&bytes));
             for line in text.lines() {
                 tracing::info!(panel = %self.panel.id, operation = self.operation, journal = journal_id, stream, "{line}");
+            }
+            if dropped > 0 {
+                tracing::warn!(panel = %self.panel.id, operation = self.operation, journal = journal_id, stream, dropped, "adapter output capped at {} bytes for this operation; the rest dropped", self.panel.max_log_bytes);
             }
         }
     }

@@ -23,9 +23,25 @@ pub struct Case {
     pub created_at: String,
     pub updated_at: String,
     pub history: Vec<HistoryEntry>,
+    /// Present when the case is shown as stored because asking its partner for news failed:
+    /// why, and the journal entry of the attempt. Absent when the case was refreshed, or its
+    /// adapter cannot ask.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stale: Option<Staleness>,
     /// What the case was applied for: kept to complete the policy, not shown.
     #[serde(skip)]
     pub terms: Option<crate::core::terms::Terms>,
+}
+
+/// Why a case reads as stored rather than refreshed.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Staleness {
+    /// The refresh's error code, as an operation's error would carry it (`partner_unavailable`,
+    /// `partner_timeout`, ...).
+    pub code: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -196,6 +212,7 @@ impl Store {
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
             history,
+            stale: None,
             terms: row
                 .get::<Option<String>, _>("terms")
                 .map(|t| parse_json(&t))
@@ -205,13 +222,26 @@ impl Store {
 
     /// The case of `panel` that carries the partner reference `kind = value`.
     pub async fn case_by_reference(&self, panel: &str, reference: &Reference) -> Result<Option<Case>> {
+        self.case_by_reference_but(panel, reference, None).await
+    }
+
+    /// [`Store::case_by_reference`] among the cases that are not of kind `but`: a policy by its
+    /// loan id, say, which the claims on it may carry too.
+    pub async fn case_by_reference_but(
+        &self,
+        panel: &str,
+        reference: &Reference,
+        but: Option<CaseKind>,
+    ) -> Result<Option<Case>> {
         let id: Option<String> = sqlx::query_scalar(
             "SELECT r.case_id FROM case_references r JOIN cases c ON c.id = r.case_id
-             WHERE r.panel = $1 AND r.kind = $2 AND r.value = $3 ORDER BY c.created_at DESC LIMIT 1",
+             WHERE r.panel = $1 AND r.kind = $2 AND r.value = $3 AND ($4 IS NULL OR c.kind <> $4)
+             ORDER BY c.created_at DESC LIMIT 1",
         )
         .bind(panel)
         .bind(&reference.kind)
         .bind(&reference.value)
+        .bind(but.as_ref().map(super::enum_str))
         .fetch_optional(&self.pool)
         .await?;
         match id {

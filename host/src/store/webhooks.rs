@@ -241,10 +241,11 @@ impl Store {
         .transpose()
     }
 
-    /// Removes a subscription and its delivery log; `false` when there was none.
-    pub async fn delete_subscription(&self, id: &str) -> Result<bool> {
+    /// Removes a subscription and its delivery log, and appends `journal` in the same
+    /// transaction; `false` when there was none (then nothing is written).
+    pub async fn delete_subscription(&self, id: &str, journal: &JournalEntry) -> Result<bool> {
         let _turn = self.turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_ordered().await?;
         sqlx::query("DELETE FROM webhook_deliveries WHERE subscription_id = $1")
             .bind(id)
             .execute(&mut *tx)
@@ -254,15 +255,25 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if deleted != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        super::journal::append(&mut tx, &[(journal, super::now())]).await?;
         tx.commit().await?;
-        Ok(deleted == 1)
+        Ok(true)
     }
 
     /// Enables a subscription again. The deliveries its give-up failed are pending again, due
-    /// now, in their order, ahead of the events that came since. The number queued again.
-    pub async fn enable_subscription(&self, id: &str) -> Result<u64> {
+    /// now, in their order, ahead of the events that came since. The number queued again; the
+    /// entry `journal` makes of it is appended in the same transaction.
+    pub async fn enable_subscription(
+        &self,
+        id: &str,
+        journal: impl FnOnce(u64) -> JournalEntry,
+    ) -> Result<u64> {
         let _turn = self.turn().await;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_ordered().await?;
         sqlx::query(
             "UPDATE webhook_subscriptions SET state = 'enabled', disabled_reason = NULL, updated_at = $2
              WHERE id = $1",
@@ -283,6 +294,7 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
+        super::journal::append(&mut tx, &[(&journal(requeued), super::now())]).await?;
         tx.commit().await?;
         Ok(requeued)
     }
@@ -520,16 +532,19 @@ impl Store {
 
     /// Sends deliveries again, due now, as new (their attempts start over): the one of event
     /// `event_id`, or those the host took in between `since_ms` and `until_ms`. A case's
-    /// deliveries still go in their order. The number queued.
+    /// deliveries still go in their order. The number queued; the entry `journal` makes of it
+    /// is appended in the same transaction, or nothing is written when it makes none.
     pub async fn replay_deliveries(
         &self,
         subscription: &str,
         event_id: Option<&str>,
         since_ms: i64,
         until_ms: i64,
+        journal: impl FnOnce(u64) -> Option<JournalEntry>,
     ) -> Result<u64> {
         let _turn = self.turn().await;
-        Ok(sqlx::query(
+        let mut tx = self.begin_ordered().await?;
+        let replayed = sqlx::query(
             // A lease held keeps its end, so an attempt in flight is not doubled by its replay;
             // but not its holder: that attempt, answered after the replay, records nothing, and
             // the replay is sent once the lease ends. (Kept, the attempt marked the replayed
@@ -544,9 +559,17 @@ impl Store {
         .bind(since_ms)
         .bind(until_ms)
         .bind(now_ms())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected())
+        .rows_affected();
+        match journal(replayed) {
+            Some(entry) => {
+                super::journal::append(&mut tx, &[(&entry, super::now())]).await?;
+                tx.commit().await?;
+            }
+            None => tx.rollback().await?,
+        }
+        Ok(replayed)
     }
 }
 
@@ -565,6 +588,19 @@ mod tests {
         subscribe(&store, "portal").await;
         add_events(&store, cases).await;
         (dir, store)
+    }
+
+    /// An operator's change, as the admin API journals it.
+    fn admin_entry() -> JournalEntry {
+        JournalEntry {
+            id: uuid::Uuid::now_v7().to_string(),
+            panel: None,
+            operation: "subscription_test".into(),
+            kind: "admin",
+            case_id: None,
+            outcome: "ok".into(),
+            detail: "{}".into(),
+        }
     }
 
     /// Subscribes `id` to every kind of every panel, from the feed's head on.
@@ -697,7 +733,13 @@ mod tests {
             .unwrap();
         assert_eq!(claimed.len(), 2, "{claimed:?}");
         store.record_attempt(&claimed[0], &give_up()).await.unwrap();
-        assert_eq!(store.enable_subscription("portal").await.unwrap(), 2);
+        assert_eq!(
+            store
+                .enable_subscription("portal", |_| admin_entry())
+                .await
+                .unwrap(),
+            2
+        );
         let theirs: Vec<i64> = store
             .claim_deliveries("host-b", now_ms() + 60_000, 10)
             .await
@@ -723,7 +765,7 @@ mod tests {
         let claimed = store.claim_deliveries("host-a", lease_end, 10).await.unwrap();
         assert_eq!(claimed.len(), 1, "{claimed:?}");
         let replayed = store
-            .replay_deliveries("portal", None, i64::MIN, i64::MAX)
+            .replay_deliveries("portal", None, i64::MIN, i64::MAX, |_| Some(admin_entry()))
             .await
             .unwrap();
         assert_eq!(replayed, 1);
@@ -770,7 +812,13 @@ mod tests {
             store.subscription("portal").await.unwrap().unwrap().state,
             "disabled"
         );
-        assert_eq!(store.enable_subscription("portal").await.unwrap(), 2);
+        assert_eq!(
+            store
+                .enable_subscription("portal", |_| admin_entry())
+                .await
+                .unwrap(),
+            2
+        );
         // The second delivery's attempt, in flight through all that, gives up too.
         store.record_attempt(&claimed[1], &give_up()).await.unwrap();
         assert_eq!(

@@ -376,14 +376,18 @@ fn general_product(ctx: Ctx, v: &Value) -> Check<(String, String)> {
 }
 
 fn general_simulation(ctx: Ctx, v: &Value) -> Check<Value> {
-    let (_, product) = general_product(ctx, v)?;
+    let (ident, product) = general_product(ctx, v)?;
     let channels = channels();
     ctx.one_of(
         v,
         "insuranceInfo.channel",
         &channels.iter().map(String::as_str).collect::<Vec<_>>(),
     )?;
-    ctx.date(v, "insuranceInfo.personName.birthDt", true, true)?;
+    // #8 has no field table; its "Request body example (for productIdent=3 )" (a home)
+    // carries no `personName`, those for 1 and 2 a `birthDt`.
+    if ident != "3" {
+        ctx.date(v, "insuranceInfo.personName.birthDt", true, true)?;
+    }
     let plans_out: Vec<Value> = plans(&product)
         .iter()
         .take(2)
@@ -404,7 +408,7 @@ fn quote(s: &Shared, ctx: Ctx, v: &Value, general_product: Option<String>) -> Ch
         None => ctx.one_of(v, "product.productIdNumber", &LIFE_PRODUCTS)?,
     };
     ctx.one_of(v, "product.freq", &FREQUENCIES)?;
-    ctx.one_of(v, "entprAgreement.cityId", &OFFICES)?;
+    office(ctx, v)?;
     let plan = ctx.one_of(v, "coverageInfo.coverageId", plans(&product))?;
     ctx.one_of(v, "insuranceInfo.personType", &["1", "2"])?;
     let channels = channels();
@@ -446,6 +450,18 @@ fn quote(s: &Shared, ctx: Ctx, v: &Value, general_product: Option<String>) -> Ch
     )
 }
 
+/// `entprAgreement.cityId`, the office: the seed lists its offices ("421 ... 6005 =
+/// Bucaramanga") under the life quote (#5) and life issuing (#6) only, and its general examples
+/// send offices off that list (#9's home example `"cityId": "1"`, #10's `"cityId": "106"`):
+/// there any office is taken.
+fn office(ctx: Ctx, v: &Value) -> Check<String> {
+    if ctx.general {
+        ctx.text(v, "entprAgreement.cityId", None)
+    } else {
+        ctx.one_of(v, "entprAgreement.cityId", &OFFICES)
+    }
+}
+
 /// #6 and #10: issue from a held quote; the product and plan must be the quote's.
 fn issuing(s: &Shared, ctx: Ctx, v: &Value, general: bool) -> Check<Value> {
     let mut product = ctx.text(v, "product.productIdNumber", None)?;
@@ -461,7 +477,7 @@ fn issuing(s: &Shared, ctx: Ctx, v: &Value, general: bool) -> Check<Value> {
         }
         ctx.one_of(v, "product.freq", &FREQUENCIES)?;
     }
-    ctx.one_of(v, "entprAgreement.cityId", &OFFICES)?;
+    office(ctx, v)?;
     let auth: u64 = ctx
         .text(v, "pmtReferences.pmtAuthId", None)?
         .parse()
@@ -935,6 +951,29 @@ mod tests {
             general_quote(&s, general, &body).is_err(),
             "no plan 2 of 34299 in the seed"
         );
+    }
+
+    #[test]
+    fn general_endpoints_take_the_offices_and_persons_of_the_seeds_own_examples() {
+        let s = shared();
+        let general = Ctx { general: true };
+        // #9's home example sends the office "1", #10's life example "106": off the life list.
+        let mut body = life_quote("34299", "1");
+        body["productIdent"] = json!("1");
+        body["entprAgreement"]["cityId"] = json!("106");
+        let answer = general_quote(&s, general, &body);
+        assert!(answer.is_ok(), "{}", refused(answer));
+        let mut life = life_quote("31300", "1");
+        life["entprAgreement"]["cityId"] = json!("106");
+        assert!(refused(quote(&s, LIFE, &life, None)).contains("cityId"));
+        // #8's home example carries no person at all.
+        let home = json!({ "productIdent": "3", "product": { "productIdNumber": "307", "freq": "1" },
+            "insuranceInfo": { "channel": "101",
+                "capitalization": [ { "capitalizationAcctId": "2", "capitalizationAcctAm": "2", "rate": 100, "amt": 195000000 } ],
+                "riskInfo": { "postAddr": [ { "addr1": "AVENIDA BRASIL", "floor": "1", "stateProv": "52", "cityId": "52835",
+                    "neighborhood": "5438", "postalCode": "01101" } ] } } });
+        let answer = general_simulation(general, &home);
+        assert!(answer.is_ok(), "{}", refused(answer));
     }
 
     /// The seed's #2 example, with the client status of its "Client status table".

@@ -769,3 +769,51 @@ async fn two_documents_uploaded_at_once_are_both_received() {
         assert_eq!(requirement["status"], "received", "{code}: {case}");
     }
 }
+
+/// A claim is read and acted on at `/claims/{case}`, every other case at `/policies/{case}`;
+/// and a claim by the policy's partner reference finds the policy, not an earlier claim on it
+/// that carries the same loan id.
+#[tokio::test]
+async fn a_case_is_reached_only_by_the_route_of_its_kind() {
+    let h = start().await;
+    let loan = "KIND-0001";
+    let (policy_case, _) = issue(&h, "B03", "accept", loan).await;
+    let mut claim = example("B03", "claim");
+    claim["policy_reference"]["value"] = json!(loan);
+    let mut claims = Vec::new();
+    for _ in 0..2 {
+        let (status, body) = h.post("/v1/panels/B03/claims", &claim).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        claims.push(body["case_id"].as_str().unwrap().to_string());
+    }
+    for claim_case in &claims {
+        let (status, c) = h.get(&format!("/v1/panels/B03/claims/{claim_case}")).await;
+        assert_eq!(status, StatusCode::OK, "{c}");
+        assert_eq!(
+            c["parent"],
+            policy_case.as_str(),
+            "the policy, not the first claim"
+        );
+    }
+
+    let (status, body) = h.get(&format!("/v1/panels/B03/claims/{policy_case}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("/policies/"),
+        "{body}"
+    );
+    let (status, body) = h.get(&format!("/v1/panels/B03/policies/{}", claims[0])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = h
+        .post(
+            &format!("/v1/panels/B03/policies/{}/cancel", claims[0]),
+            &example("B03", "cancel-inforce"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let mut on_a_claim = example("B03", "claim");
+    on_a_claim.as_object_mut().unwrap().remove("policy_reference");
+    on_a_claim["policy_case"] = json!(claims[0]);
+    let (status, body) = h.post("/v1/panels/B03/claims", &on_a_claim).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}

@@ -23,6 +23,7 @@ async fn a_missing_field_is_422_naming_it() {
     quote.as_object_mut().unwrap().remove("interest");
     let (status, body) = h.post("/v1/panels/A03/quotes", &quote).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["issues"][0]["path"], "interest", "{body}");
     assert!(
         body["error"]["issues"][0]["message"]
             .as_str()
@@ -229,6 +230,27 @@ async fn a_state_change_without_an_idempotency_key_is_422_and_the_partner_never_
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "a quote needs no key");
+    // A key with a space or a tab inside is no key: 422, and nothing reaches the partner.
+    let seen = h.a03.requests().len();
+    for key in ["a b", "a\tb"] {
+        let response = h
+            .client
+            .post(h.url("/v1/panels/A03/policies"))
+            .bearer_auth(PORTAL)
+            .header("Idempotency-Key", key)
+            .json(&example("A03", "accept-cac"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{key:?}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["issues"][0]["path"], "Idempotency-Key", "{body}");
+    }
+    assert_eq!(
+        h.a03.requests().len(),
+        seen,
+        "the partner saw a request with a spaced key"
+    );
 
     let (_, document) = h.get("/openapi.json").await;
     let key_of = |path: &str| {

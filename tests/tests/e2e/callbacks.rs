@@ -166,6 +166,58 @@ async fn identical_callbacks_arriving_together_make_one_event_and_each_gets_the_
     );
 }
 
+/// A claim's approval that reaches the host after its payment (the partner's retry of a
+/// delivery the host could not take at first) is kept, in the case's events, flagged and
+/// without a status: a paid claim is not approved again, on the case nor in the feed.
+#[tokio::test]
+async fn a_late_approval_does_not_move_a_paid_claim_back() {
+    let h = start().await;
+    let loan = "LATE-0001";
+    let mut application = example("B03", "accept");
+    application["interest"]["credit_life"]["account"] = json!(loan);
+    let (status, body) = h.post("/v1/panels/B03/policies", &application).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let policy = body["result"]["policy"]["number"].as_str().unwrap().to_string();
+    let mut claim = example("B03", "claim");
+    claim["policy_reference"]["value"] = json!(loan);
+    let (status, body) = h.post("/v1/panels/B03/claims", &claim).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let claim_case = body["case_id"].as_str().unwrap().to_string();
+
+    let (status, reply) = h
+        .b03
+        .send_claim_payment(loan, &policy, 6_000_000, "Pembayaran klaim", pdf())
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "{reply}");
+    let (status, reply) = h
+        .b03
+        .send_claim_status(loan, &policy, "TERIMA", "Disetujui")
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "the partner hears its answer: {reply}");
+
+    let (_, case) = h.get(&format!("/v1/panels/B03/claims/{claim_case}")).await;
+    assert_eq!(case["status"], "claim_paid", "{case}");
+    let late: Vec<Value> = h
+        .all_events()
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "claim_status" && e["case_id"] == claim_case.as_str())
+        .collect();
+    assert_eq!(late.len(), 1, "{late:#?}");
+    assert!(
+        late[0]["status"].is_null(),
+        "the feed says no status: {}",
+        late[0]
+    );
+    let flag = late[0]["flagged"].as_str().unwrap_or_default();
+    assert!(
+        flag.contains("claim_approved") && flag.contains("claim_paid"),
+        "{flag}"
+    );
+}
+
 #[tokio::test]
 async fn callback_records_keep_only_harmless_headers_in_clear() {
     let h = start().await;

@@ -62,6 +62,17 @@ async fn each_panel_publishes_its_own_api_with_its_extensions_typed() {
         schema["allOf"][0]["$ref"], "#/components/schemas/QuoteRequest",
         "the core resource, narrowed: {schema}"
     );
+    // What it answers: the result inside the answer that names the adapter and the journal.
+    let answer = &quote["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        answer["properties"]["result"]["$ref"], "#/components/schemas/Quotation",
+        "{answer}"
+    );
+    assert_eq!(
+        answer["required"],
+        json!(["adapter", "journal_id", "result"]),
+        "{answer}"
+    );
     // Only what the adapter implements: BCS polls no worklist and takes no claims.
     assert!(
         !paths.contains_key("/v1/panels/bcs/worklist"),
@@ -78,6 +89,37 @@ async fn each_panel_publishes_its_own_api_with_its_extensions_typed() {
     // The global document carries every panel's declared schemas among its components.
     let (status, global) = h.get("/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
+    // Calls take the bearer token, but for the open ones.
+    assert_eq!(
+        global["security"],
+        json!([{ "bearer": [] }]),
+        "{}",
+        global["security"]
+    );
+    assert_eq!(global["paths"]["/healthz"]["get"]["security"], json!([]));
+    assert_eq!(
+        global["paths"]["/callbacks/{panel}/{path}"]["post"]["security"],
+        json!([])
+    );
+    assert!(
+        global["paths"]["/v1/panels"]["get"].get("security").is_none(),
+        "the document's own"
+    );
+    for (path, result) in [
+        (
+            "/v1/panels/{panel}/policies/{case}/cancellation-quote",
+            "CancellationQuote",
+        ),
+        ("/v1/panels/{panel}/quote-declines", "NotifyReceipt"),
+    ] {
+        let answer =
+            &global["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(
+            answer["properties"]["result"]["$ref"],
+            format!("#/components/schemas/{result}"),
+            "{path}: the answer, not the bare result: {answer}"
+        );
+    }
     assert_eq!(
         global["components"]["schemas"]["bcs.accept.extensions.input"]["properties"]["account_type"]["type"],
         "string",

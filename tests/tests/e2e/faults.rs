@@ -1212,3 +1212,55 @@ async fn accepts_under_random_faults_place_each_vehicle_at_most_once() {
     );
     assert!(faulted > 0, "no fault was injected");
 }
+
+/// A partner that cannot be asked does not hide a case: its status answers 200 with the case as
+/// stored and `stale` saying why it is not fresh (the refresh's error code and journal entry);
+/// once the partner answers again the case reads fresh, with no `stale`.
+#[tokio::test]
+async fn a_case_reads_as_stored_and_stale_while_its_partner_cannot_be_asked() {
+    let f = faulty().await;
+    let (status, body, _) = post_keyed(&f.h, PANEL, "stale-1", &application(&vin(900))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let path = format!("{PANEL}/{}", body["case_id"].as_str().unwrap());
+    let (status, fresh) = f.h.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{fresh}");
+    assert!(fresh.get("stale").is_none(), "{fresh}");
+
+    for fault in [Fault::Error(503), Fault::Refuse] {
+        f.proxy.randomly("GET /v1/motor/contracts/", 1, vec![fault]);
+        let (status, stale) = f.h.get(&path).await;
+        assert_eq!(status, StatusCode::OK, "{fault:?}: {stale}");
+        assert_eq!(stale["id"], fresh["id"]);
+        assert_eq!(stale["status"], fresh["status"], "{fault:?}: as stored");
+        assert_eq!(stale["history"], fresh["history"], "{fault:?}: nothing written");
+        // A 503 is the partner unavailable; a connection closed unanswered, a protocol error.
+        let code = stale["stale"]["code"].as_str().unwrap_or_default();
+        assert!(
+            ["partner_unavailable", "partner_protocol"].contains(&code),
+            "{fault:?}: {stale}"
+        );
+        let journal_id = stale["stale"]["journal_id"]
+            .as_str()
+            .expect("the refresh's journal id");
+        // A read-only operation's entry is queued to the group commit, not waited for.
+        let mut entry = Value::Null;
+        for _ in 0..50 {
+            let (status, got) = f.h.admin_get(&format!("/admin/journal/{journal_id}")).await;
+            entry = got;
+            if status == StatusCode::OK {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(entry["entry"]["operation"], "status", "{fault:?}: {entry}");
+        assert!(
+            !entry["exchanges"].as_array().unwrap().is_empty(),
+            "{fault:?}: the failed exchanges are journaled"
+        );
+    }
+
+    f.proxy.heal();
+    let (status, again) = f.h.get(&path).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert!(again.get("stale").is_none(), "{again}");
+}

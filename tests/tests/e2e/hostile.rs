@@ -56,11 +56,13 @@ async fn each_hostile_adapter_fails_only_its_own_request() {
             "deadline_exceeded",
             "deadline",
         ),
+        // What is printed past the log cap is dropped, not the operation: printing without
+        // end meets the deadline.
         (
             "stdout-flood",
-            &[StatusCode::BAD_GATEWAY, StatusCode::GATEWAY_TIMEOUT],
-            "",
-            "",
+            &[StatusCode::GATEWAY_TIMEOUT],
+            "deadline_exceeded",
+            "deadline",
         ),
         (
             "malformed",
@@ -97,6 +99,16 @@ async fn each_hostile_adapter_fails_only_its_own_request() {
         .map(|r| (r.status(), ()))
         .unwrap();
     assert_eq!(status, StatusCode::OK);
+}
+
+/// An adapter printing far past its panel's log cap (256 KiB on stdout and on stderr, against
+/// 64 KiB) loses what is past the cap, not its answer.
+#[tokio::test]
+async fn an_adapter_printing_past_its_log_cap_still_answers() {
+    let h = start_with(&hostile_panel()).await;
+    let (status, body) = h.post("/v1/panels/HOSTILE/quotes", &quote("chatty")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["result"]["message"], "chatty", "{body}");
 }
 
 /// An adapter calling `http.send` in a loop, each request carrying a 96 KiB URL, header and
@@ -226,6 +238,15 @@ async fn an_adapter_that_keeps_faulting_is_quarantined_until_an_operator_acts() 
             && message.contains("it also fails the panel's last good request"),
         "{message}"
     );
+    // Nor does it validate: nothing of the adapter runs.
+    let (status, body) = h
+        .post(
+            "/v1/panels/HOSTILE/validations",
+            &json!({ "quote": quote("fine") }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "adapter_quarantined");
     let health = health(&h, "HOSTILE").await;
     assert!(health.starts_with("quarantined"), "{health}");
     let (status, _) = h.post("/v1/panels/A03/quotes", &example("A03", "quote")).await;

@@ -142,3 +142,40 @@ async fn pushing_a_module_over_the_hosts_limit_says_it_is_too_large() {
         "{error}"
     );
 }
+
+/// A host that takes the connection and never answers: the CLI gives up after `--timeout`
+/// seconds, saying so, rather than hanging the operator's shell.
+#[tokio::test]
+async fn the_cli_gives_up_on_a_host_that_never_answers() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            held.push(conn);
+        }
+    });
+    let argv = [
+        "panelgate",
+        "adapter",
+        "list",
+        "--url",
+        &format!("http://{addr}"),
+        "--token",
+        ADMIN,
+        "--timeout",
+        "1",
+    ]
+    .map(String::from);
+    let started = std::time::Instant::now();
+    let error = format!("{:#}", panelgate::cli::run(argv).await.unwrap_err());
+    assert!(
+        error.contains("did not answer within 1 s") && error.contains("--timeout"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -347,3 +347,30 @@ async fn a_partner_that_never_accepts_the_connection_is_a_connect_timeout() {
     );
     drop((listener, fillers));
 }
+
+/// `validate` checks a request without calling the partner (the contract's word): an adapter
+/// that tries is refused before anything leaves, so nothing unjournaled reaches the partner.
+#[tokio::test]
+async fn validate_never_reaches_the_partner() {
+    let partner = BadPartner::start().await;
+    let h = host(&panel("PARTNER", &partner.base, "")).await;
+    let mut quote = echo();
+    quote["product"] = json!("reach-partner");
+    let (status, body) = h
+        .post("/v1/panels/PARTNER/validations", &json!({ "quote": quote }))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let message = body["issues"][0]["message"].as_str().expect("the probe's issue");
+    assert!(
+        message.starts_with("not sent:")
+            && message.contains("denied")
+            && message.contains("`validate` does not call the partner"),
+        "{message}"
+    );
+    assert_eq!(partner.hits(), 0, "validate reached the partner");
+
+    // An operation on the same panel still reaches it.
+    let (status, body) = h.post("/v1/panels/PARTNER/quotes", &echo()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(partner.hits(), 1);
+}

@@ -429,6 +429,21 @@ async fn the_store_keeps_panels_across_a_restart_and_an_unchanged_config_does_no
         view["definition"]["limits"]["operation_timeout_ms"], 7000,
         "{view}"
     );
+    // A config's webhook subscription may name the panel added at run time: the host starts.
+    let subscribed = format!(
+        "{config}\n[[webhooks.subscriptions]]\nid = \"kept-hook\"\nurl = \"http://127.0.0.1:9/hooks\"\npanels = [\"kept\"]\nsecret = {{ value = \"whsec_cGFuZWxnYXRlLXRlc3Qtd2ViaG9vay1zZWNyZXQtMzI=\" }}\n"
+    );
+    let with_hook = host_from(&h, &subscribed).await;
+    let (status, hook) = admin_at(
+        &h,
+        &with_hook,
+        Method::GET,
+        "/admin/subscriptions/kept-hook",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{hook}");
+    assert_eq!(hook["panels"], json!(["kept"]), "{hook}");
 
     // The config file's entry edited: the edit replaces the store's definition.
     let edited = config.replacen(

@@ -799,6 +799,20 @@ async fn the_cli_creates_inspects_replays_and_deletes_a_subscription() {
     let event = receiver.acknowledged()[0].clone();
     assert_eq!(cli(&["subscription", "deliveries", "portal"]).await.unwrap(), 0);
     assert_eq!(
+        cli(&[
+            "subscription",
+            "deliveries",
+            "portal",
+            "--before",
+            "1000000",
+            "--limit",
+            "1000"
+        ])
+        .await
+        .unwrap(),
+        0
+    );
+    assert_eq!(
         cli(&["subscription", "replay", "portal", "--event", &event])
             .await
             .unwrap(),

@@ -146,6 +146,29 @@ fn both_error_envelopes_are_typed() {
     assert!(matches!(failure(200, a), AdapterError::Rejected(r) if r.code == "00001"));
     let b = br#"{"responseType":{"value":"ERR400"},"responseDetail":{"errorCode":400,"errorDesc":"Payload not found","errorType":"Bad Request"}}"#;
     assert!(matches!(failure(400, b), AdapterError::PartnerBadRequest(_)));
+    assert!(matches!(failure(422, a), AdapterError::Rejected(r) if r.code == "00001"));
+    // A server error in the same envelope is the partner unavailable, not a decline: an
+    // issuing it answers is in doubt. So are a timeout and a rate limit, with or without one.
+    for status in [500, 502, 503] {
+        assert!(
+            matches!(failure(status, a), AdapterError::PartnerUnavailable(m) if m.contains("00001")),
+            "{status}"
+        );
+    }
+    for status in [408, 429] {
+        assert!(
+            matches!(failure(status, b""), AdapterError::PartnerUnavailable(_)),
+            "{status}"
+        );
+    }
+    // APIkit's refusals of the request's form, and a refusal with no code of the partner's.
+    for status in [405, 406, 415] {
+        assert!(
+            matches!(failure(status, b""), AdapterError::PartnerBadRequest(_)),
+            "{status}"
+        );
+    }
+    assert!(matches!(failure(409, b"busy"), AdapterError::PartnerProtocol(_)));
     assert!(is_error(&serde_json::from_slice(a).unwrap()));
     assert!(!is_error(
         &serde_json::json!({ "responseDetail": { "errorCode": "", "errorDesc": "" } })
@@ -383,6 +406,33 @@ fn issuing_names_what_it_would_otherwise_invent() {
             "parties[0].detail.person.addresses",
             "parties[1].relationship"
         ]
+    );
+}
+
+#[test]
+fn a_home_simulation_needs_no_person_as_the_seeds_example_sends_none() {
+    let home = InsuredInterest::Property(Building {
+        address: Some(address(AddressKind::Residence, "AVENIDA BRASIL", "52835")),
+        construction: None,
+        occupancy: None,
+        building_value: Some(Money {
+            amount: "195000000".into(),
+            currency: "COP".into(),
+        }),
+        contents_value: None,
+    });
+    let mut request = quote("67307", home, false);
+    request.parties.clear();
+    let (path, body) = quote_body(&request, "101", None).unwrap();
+    assert!(path.ends_with("general/simulation"), "{path}");
+    assert!(body["insuranceInfo"].get("personName").is_none(), "{body}");
+    assert_eq!(body["insuranceInfo"]["capitalization"][0]["amt"], 195000000.0);
+    // A person given is sent.
+    request.parties = vec![insured()];
+    let (_, body) = quote_body(&request, "101", None).unwrap();
+    assert!(
+        body["insuranceInfo"]["personName"]["birthDt"].is_string(),
+        "{body}"
     );
 }
 

@@ -4,12 +4,13 @@
 //! its partner (`POST {base-url}/rate`) for a rate and quotes it. Anything else gets a fixed
 //! quotation. The hostile products: `loop` spins forever, `alloc` allocates without bound,
 //! `recurse` recurses without end, `log-flood` logs without end, `stdout-flood` prints without
-//! end, and `malformed` answers a quotation whose money and dates are not money and dates.
+//! end, `chatty` prints 256 KiB to stdout and stderr each and answers, and `malformed` answers a quotation whose money and dates are not money and dates.
 //! `http-flood` sends [`FLOOD_SENDS`] requests with an outsized URL, header and form field to
 //! a host off its allow-list, and answers how many were refused. `count` counts its calls in
 //! statics, one of them 2 MiB, and answers what it found: a fresh instance per call finds
 //! nothing of the one before. `accept` binds at its partner (`POST {base-url}/bind`), and traps
-//! after when the partner's answer says `"trap": true`.
+//! after when the partner's answer says `"trap": true`. `validate` of the product
+//! `reach-partner` tries its partner, which the host must refuse.
 //!
 //! Built six times by `tests/build.rs`: as `probe@0.1.0`; with the `next` feature as
 //! `probe@0.2.0`, a "new version" that needs the `channel` setting and sends it to the partner,
@@ -176,7 +177,12 @@ impl Adapter for Probe {
                 required: true,
             });
         }
-        let mut operations = vec![Operation::Quote, Operation::Accept, Operation::DeclineQuote];
+        let mut operations = vec![
+            Operation::Quote,
+            Operation::Accept,
+            Operation::DeclineQuote,
+            Operation::Validate,
+        ];
         let mut callbacks = vec![];
         if cfg!(feature = "callbacks") {
             // Another adapter's release, which serves a callback and no longer declines quotes.
@@ -259,6 +265,13 @@ impl Adapter for Probe {
                     &"flood ".repeat(200),
                 );
             },
+            Some("chatty") => {
+                for _ in 0..256 {
+                    println!("{}", "chat ".repeat(200));
+                    eprintln!("{}", "chat ".repeat(200));
+                }
+                Ok(quotation("chatty".into()))
+            }
             Some("stdout-flood") => loop {
                 println!("{}", "flood ".repeat(200));
             },
@@ -285,6 +298,26 @@ impl Adapter for Probe {
             }
             _ => Ok(quotation("fine".into())),
         }
+    }
+
+    /// Finds nothing wrong, except that it tries its partner (`POST {base-url}/quote`), which
+    /// `validate` may not reach: the issue it answers is what `send` said.
+    fn validate(request: ValidationRequest) -> Result<Vec<FieldIssue>, AdapterError> {
+        let ValidationRequest::Quote(quote) = request else {
+            return Ok(vec![]);
+        };
+        if quote.product.as_deref() != Some("reach-partner") {
+            return Ok(vec![]);
+        }
+        let base = required_setting("base-url")?;
+        let sent = http::post_json(&http::url(&base, "quote"), &serde_json::json!({}), None);
+        Ok(vec![FieldIssue {
+            path: "product".into(),
+            message: match sent {
+                Ok(response) => format!("the partner answered {}", response.status),
+                Err(e) => format!("not sent: {e:?}"),
+            },
+        }])
     }
 
     /// Binds at the partner (`POST {base-url}/bind`): a state-changing call, never retried.
