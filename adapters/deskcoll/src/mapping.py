@@ -322,7 +322,9 @@ def result_body(result, hashing):
 def check_status(status, body):
     if status in (401, 403):
         raise Err(t.AdapterError_Unauthorized(_snippet(body)))
-    if status >= 500:
+    # As the contract's rule for every adapter (docs/wit.md): a timeout, a rate limit and a
+    # server error are the partner unavailable, whatever the body.
+    if status >= 500 or status in (408, 429):
         raise Err(t.AdapterError_PartnerUnavailable(f"HTTP {status}: {_snippet(body)}"))
     if status == 400:
         raise Err(t.AdapterError_PartnerBadRequest(_bad_request(body)))

@@ -217,6 +217,11 @@ class Results(unittest.TestCase):
         with self.assertRaises(Err) as caught:
             mapping.receipt(401, b"Unauthorized")
         self.assertIsInstance(caught.exception.value, t.AdapterError_Unauthorized)
+        for status in (408, 429, 500, 503):
+            with self.subTest(status=status):
+                with self.assertRaises(Err) as caught:
+                    mapping.receipt(status, b"busy")
+                self.assertIsInstance(caught.exception.value, t.AdapterError_PartnerUnavailable)
 
     def test_a_400_keeps_the_partners_respon_code_and_message(self):
         message = "Format data tidak valid: `period` must be an integer " + "x" * 180
