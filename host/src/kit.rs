@@ -43,7 +43,8 @@ pub fn build(dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf> {
     } else if dir.join("app.py").is_file() {
         let wasm = dir.join("target/adapter.wasm");
         std::fs::create_dir_all(dir.join("target"))?;
-        // `--stub-wasi`: the host grants an adapter no files, sockets, clocks or randomness.
+        // `--stub-wasi`: the host grants an adapter no files or sockets, which componentize-py
+        // would otherwise import (its clocks and randomness are stubbed with them).
         run(Command::new("componentize-py").current_dir(dir).args([
             "-d",
             "wit",
@@ -66,8 +67,8 @@ pub fn build(dir: &Path, target_dir: Option<&Path>) -> Result<PathBuf> {
     } else if dir.join("app.js").is_file() && dir.join("package.json").is_file() {
         std::fs::create_dir_all(dir.join("target"))?;
         npm_install(dir, &["@bytecodealliance/componentize-js"])?;
-        // Every WASI feature off: the host grants an adapter no files, sockets, clocks or
-        // randomness, and links none of them.
+        // Every WASI feature off, clocks and randomness (which the host grants) with the rest:
+        // docs/authoring.md says so under its limits.
         run(Command::new("npx").current_dir(dir).args([
             "componentize-js",
             "app.js",

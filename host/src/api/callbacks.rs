@@ -387,10 +387,22 @@ async fn handle(
             for event in &outcome.events {
                 let (new_event, change, attachment, flag) =
                     plan_event(state, panel, event, &callback_id).await?;
+                // A repeat within this very callback is the first one's fact: flagged when it
+                // differs (the store would drop it silently), nothing more.
+                if let Some(earlier) = commit.events.iter().find(|e| e.dedup_key == event.dedup_key) {
+                    if earlier.payload != new_event.payload {
+                        flags.push(format!(
+                            "`{}` twice in one callback with different content: the first kept",
+                            event.dedup_key
+                        ));
+                    }
+                    continue;
+                }
                 if let Some(flag) = flag {
                     flags.push(flag);
                 }
-                // A repeat of a fact already stored changes nothing; a repeat that differs is flagged.
+                // A repeat of a fact already stored changes nothing; a repeat that differs is
+                // flagged.
                 if let Some(stored) = state.store.event_payload(&panel.id, &event.dedup_key).await? {
                     if serde_json::from_str::<serde_json::Value>(&stored).ok().as_ref()
                         != Some(&new_event.payload)

@@ -82,11 +82,25 @@ pub struct ExpectedRequest {
     pub headers: BTreeMap<String, Value>,
     #[serde(default)]
     pub body: Option<Value>,
+    /// The panel credential the request names (`null`: none); left out, not checked.
+    #[serde(default, deserialize_with = "given")]
+    pub credential: Option<Option<String>>,
+}
+
+/// A field given, `null` included, as `Some`; left out, `None` (by `default`).
+fn given<'de, D, T>(deserializer: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StubbedResponse {
+    /// The answer's status; none when the transport fails (`error`).
+    #[serde(default)]
     pub status: u16,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -127,6 +141,7 @@ pub async fn run(wasm: &[u8], fixtures: &Path) -> Result<Vec<FixtureReport>> {
         let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
         let fixture: Fixture =
             serde_json::from_str(&text).with_context(|| format!("{} is not a fixture", file.display()))?;
+        stubs_are_whole(&fixture).with_context(|| format!("{} is not a fixture", file.display()))?;
         let panel = fixture
             .panel
             .clone()
@@ -217,6 +232,26 @@ fn kit_runtime() -> Result<Runtime> {
         credentials: Vec::new(),
     })?;
     Runtime::new(&config.sandbox, config.max_memory_mib()).map_err(|e| anyhow::anyhow!("{e:#}"))
+}
+
+/// What serde cannot say of a fixture's stubs: an answer has a status, a failing transport
+/// one of the ways the host's `http.send` fails (a misspelt kind was a protocol error).
+fn stubs_are_whole(fixture: &Fixture) -> anyhow::Result<()> {
+    const KINDS: [&str; 5] = ["timeout", "connect", "denied", "too-large", "protocol"];
+    for (i, exchange) in fixture.exchanges.iter().enumerate() {
+        let at = format!("exchanges[{i}].response");
+        match &exchange.response.error {
+            Some(kind) if !KINDS.contains(&kind.as_str()) => {
+                anyhow::bail!("{at}.error: `{kind}` is none of {}", KINDS.join(", "))
+            }
+            Some(_) => {}
+            None if !(100..=599).contains(&exchange.response.status) => {
+                anyhow::bail!("{at}.status: give the answer's HTTP status (100-599), or an `error`")
+            }
+            None => {}
+        }
+    }
+    Ok(())
 }
 
 async fn load(
@@ -317,6 +352,14 @@ fn request_matches(
             expected.path
         ));
     }
+    if let Some(credential) = &expected.credential
+        && *credential != made.credential
+    {
+        out.push(format!(
+            "{path}/credential: expected {credential:?}, made {:?}",
+            made.credential
+        ));
+    }
     for (name, pattern) in &expected.headers {
         let value = made
             .request_headers
@@ -383,6 +426,51 @@ pub fn matches(path: &str, pattern: &Value, actual: &Value, out: &mut Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stub_is_an_answer_with_its_status_or_a_known_transport_failure() {
+        let fixture = |response: Value| -> Fixture {
+            serde_json::from_value(json!({
+                "operation": "quote",
+                "input": {},
+                "exchanges": [{ "request": { "method": "GET", "path": "/x" }, "response": response }],
+                "expect": { "ok": "*" },
+            }))
+            .unwrap()
+        };
+        assert!(
+            stubs_are_whole(&fixture(json!({ "error": "timeout" }))).is_ok(),
+            "as documented"
+        );
+        assert!(stubs_are_whole(&fixture(json!({ "status": 200, "body": {} }))).is_ok());
+        let misspelt = stubs_are_whole(&fixture(json!({ "error": "timout" }))).unwrap_err();
+        assert!(
+            misspelt.to_string().contains("exchanges[0].response.error"),
+            "{misspelt}"
+        );
+        let bare = stubs_are_whole(&fixture(json!({ "body": {} }))).unwrap_err();
+        assert!(
+            bare.to_string().contains("exchanges[0].response.status"),
+            "{bare}"
+        );
+    }
+
+    #[test]
+    fn a_request_checks_its_credential_only_when_the_fixture_names_one() {
+        let credential = |request: Value| -> Option<Option<String>> {
+            serde_json::from_value::<ExpectedRequest>(request)
+                .unwrap()
+                .credential
+        };
+        let base = json!({ "method": "GET", "path": "/x" });
+        assert_eq!(credential(base.clone()), None, "left out: not checked");
+        let mut none = base.clone();
+        none["credential"] = Value::Null;
+        assert_eq!(credential(none), Some(None), "null: the request names none");
+        let mut named = base;
+        named["credential"] = json!("partner");
+        assert_eq!(credential(named), Some(Some("partner".into())));
+    }
 
     fn lines(pattern: Value, actual: Value) -> Vec<String> {
         let mut out = Vec::new();

@@ -770,9 +770,12 @@ async fn two_documents_uploaded_at_once_are_both_received() {
     }
 }
 
-/// A claim is read and acted on at `/claims/{case}`, every other case at `/policies/{case}`;
-/// and a claim by the policy's partner reference finds the policy, not an earlier claim on it
-/// that carries the same loan id.
+/// A claim is read and acted on at `/claims/{case}`, every other case at `/policies/{case}`
+/// (before, either route served any case, and a cancel could be sent for a claim); a claim
+/// may not name a claim as its policy. Two claims by the policy's loan id both hang on the
+/// policy. (AAP's claims carry their own `claim` reference, so this last part holds without
+/// the host's guard that a policy by reference is never a claim; an adapter whose claims carry
+/// the policy's reference would need it.)
 #[tokio::test]
 async fn a_case_is_reached_only_by_the_route_of_its_kind() {
     let h = start().await;

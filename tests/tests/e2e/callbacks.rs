@@ -446,6 +446,127 @@ callback_auth = {{ kind = "none" }}
     );
 }
 
+/// One callback carrying the same fact twice with different content: the first is kept and
+/// the callback flagged (the store dropped the second silently before). A reply whose content
+/// type no header can hold is the adapter's fault: 500, and nothing of its events kept (before,
+/// the events were committed and the partner heard a 500 it would retry forever).
+#[tokio::test]
+async fn a_callbacks_own_repeats_are_flagged_and_an_unsendable_reply_keeps_nothing() {
+    let partner = rate_partner().await;
+    let h = start_with(&format!(
+        r#"
+[adapters.probe-callbacks]
+path = "{probe}"
+[panels.CB]
+adapter = "probe-callbacks"
+base_url = "{partner}"
+callback_auth = {{ kind = "none" }}
+"#,
+        probe = guests::PROBE_CALLBACKS
+    ))
+    .await;
+    let send = |body: Value| {
+        let h = &h;
+        async move {
+            let response = h
+                .client
+                .post(h.url("/callbacks/CB/rate-changed"))
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
+    };
+    let probe_events = |events: Vec<Value>| {
+        events
+            .into_iter()
+            .filter(|e| e["panel"] == "CB" && e["kind"] == "other")
+            .collect::<Vec<_>>()
+    };
+
+    let (status, reply) = send(json!({ "events": [
+        { "ref": "R-1", "key": "k1", "data": "first" },
+        { "ref": "R-1", "key": "k1", "data": "second" },
+    ] }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    let kept = probe_events(h.all_events().await);
+    assert_eq!(kept.len(), 1, "{kept:#?}");
+    assert!(kept[0].to_string().contains("first"), "{}", kept[0]);
+    let stored = stored_callbacks(&h, "CB").await;
+    assert!(
+        stored.iter().any(|(_, _, flag)| flag
+            .as_deref()
+            .is_some_and(|f| f.contains("twice in one callback"))),
+        "{stored:?}"
+    );
+
+    let (status, reply) = send(json!({
+        "content_type": "text/plain\r\nX-Injected: yes",
+        "events": [{ "ref": "R-2", "key": "k2", "data": "third" }],
+    }))
+    .await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{reply}");
+    assert_eq!(probe_events(h.all_events().await).len(), 1, "nothing of it kept");
+}
+
+/// A signed callback sent again while the first is still being handled (the partner's API,
+/// asked while handling it, is slow) is told to try later, not refused as a replay; sent again
+/// after, it gets the first one's reply.
+#[tokio::test]
+async fn a_signed_callback_sent_again_while_it_is_handled_is_told_to_retry() {
+    use panelgate_tests::sim::auth::{sign_callback, unix_now};
+    let partner = rate_partner().await;
+    let proxy = FaultProxy::start(&partner).await.expect("proxy");
+    let h = start_with(&format!(
+        r#"
+[adapters.probe-callbacks]
+path = "{probe}"
+[panels.CB]
+adapter = "probe-callbacks"
+base_url = "{proxy}"
+[panels.CB.callback_auth]
+kind = "hmac"
+secret = {{ value = "cb-secret" }}
+signature_header = "X-Signature"
+timestamp_header = "X-Timestamp"
+"#,
+        probe = guests::PROBE_CALLBACKS,
+        proxy = proxy.base_url()
+    ))
+    .await;
+    let now = unix_now();
+    let body = r#"{"changed":"rate"}"#;
+    let signature = sign_callback("cb-secret", now, body);
+    let send = || async {
+        let response = h
+            .client
+            .post(h.url("/callbacks/CB/rate-changed"))
+            .header("x-signature", &signature)
+            .header("x-timestamp", now.to_string())
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let retry_after = response.headers().get("retry-after").cloned();
+        (response.status(), retry_after, response.text().await.unwrap())
+    };
+    proxy.queue("POST /rate ", [Fault::Slow(Duration::from_millis(1500))]);
+    let first = send();
+    let again = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        send().await
+    };
+    let ((status, _, reply), (again_status, retry_after, again_reply)) = tokio::join!(first, again);
+    assert_eq!(status, StatusCode::OK, "{reply}");
+    assert_eq!(again_status, StatusCode::SERVICE_UNAVAILABLE, "{again_reply}");
+    assert!(retry_after.is_some(), "a Retry-After");
+    let (status, _, later) = send().await;
+    assert_eq!((status, later), (StatusCode::OK, reply), "the first one's reply");
+    assert_eq!(proxy.counts().0, 1, "handled once");
+}
+
 /// A signed callback the host could not handle for a passing reason (here the partner's API,
 /// asked while handling it, answers 503) is answered as the portal would hear it, 503, and not
 /// taken: the partner's retry of the very same signed request is, once; sent once more, it is

@@ -227,6 +227,22 @@ async fn a_host_killed_mid_operation_loses_nothing_and_places_nothing_twice() {
     let _ = accept.await;
     let _ = quoting.await;
     partner.hang.store(false, Ordering::SeqCst);
+    // The clock stepped back since the crash (NTP, a restored VM): what the stop cut off looks
+    // newer than the restart. It is settled all the same (before, it was skipped, and stayed
+    // running with its key in flight, since on SQLite no sweep comes back for it).
+    {
+        sqlx::any::install_default_drivers();
+        let url = format!("sqlite://{}", dir.path().join("panelgate.db").display());
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        for sql in [
+            "UPDATE pending SET started_at = '2999-01-01T00:00:00.000000000Z'",
+            "UPDATE idempotency SET created_at = '2999-01-01T00:00:00.000000000Z' WHERE state = 'running'",
+        ] {
+            let changed = sqlx::query(sql).execute(&pool).await.unwrap().rows_affected();
+            assert!(changed >= 1, "{sql}: nothing to move");
+        }
+        pool.close().await;
+    }
 
     let host = HostProcess::start(&config, &log, &base).await;
     // What was answered is there, and its key replays the same answer.

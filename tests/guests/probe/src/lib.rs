@@ -212,18 +212,46 @@ impl Adapter for Probe {
 
     /// `rate-changed` (with the `callbacks` feature): asks the partner for the rate and answers
     /// it, no event.
-    fn handle_callback(_callback: CallbackRequest) -> Result<CallbackOutcome, AdapterError> {
+    /// Asks its partner for the rate and answers it. A callback body may also ask for
+    /// `events` (`[{"ref": ..., "key": ..., "data": ...}]`: partner events on the case with the
+    /// reference `probe-ref`) and a reply `content_type`, as a test wants them.
+    fn handle_callback(callback: CallbackRequest) -> Result<CallbackOutcome, AdapterError> {
         if !cfg!(feature = "callbacks") {
             return Err(errors::unsupported("handle-callback"));
         }
         let base = required_setting("base-url")?;
         let body = serde_json::json!({ "ask": "rate" });
         let response = checked(http::post_json(&http::url(&base, "rate"), &body, None)?)?;
+        let asked: serde_json::Value = match &callback.body {
+            CallbackBody::Bytes(bytes) => serde_json::from_slice(bytes).unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        };
+        let events = asked["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| Event {
+                case_ref: Reference {
+                    kind: "probe-ref".into(),
+                    value: e["ref"].as_str().unwrap_or_default().into(),
+                },
+                dedup_key: e["key"].as_str().unwrap_or_default().into(),
+                status: None,
+                detail: EventDetail::Other(PartnerEvent {
+                    kind: "probe".into(),
+                    data: Some(serde_json::json!({ "data": e["data"] }).to_string()),
+                }),
+                extensions: None,
+            })
+            .collect();
         Ok(CallbackOutcome {
-            events: vec![],
+            events,
             reply: CallbackReply {
                 status: 200,
-                content_type: "application/json".into(),
+                content_type: asked["content_type"]
+                    .as_str()
+                    .unwrap_or("application/json")
+                    .into(),
                 body: response.body,
             },
         })
