@@ -55,6 +55,7 @@ const JS_PACKAGE: &str = include_str!("template/js/package.json.tmpl");
 const PANEL: &str = include_str!("template/panel.json.tmpl");
 const QUOTE: &str = include_str!("template/quote.json.tmpl");
 const INVALID: &str = include_str!("template/invalid.json.tmpl");
+const DOWN: &str = include_str!("template/down.json.tmpl");
 const README: &str = include_str!("template/README.md.tmpl");
 
 /// Writes project `name` in `parent/name`; refuses a folder that exists.
@@ -81,6 +82,7 @@ pub fn new(name: &str, lang: Lang, parent: &Path) -> Result<PathBuf> {
         ("fixtures/panel.json".into(), fill(PANEL)),
         ("fixtures/quote.json".into(), fill(QUOTE)),
         ("fixtures/quote-without-product.json".into(), fill(INVALID)),
+        ("fixtures/quote-partner-down.json".into(), fill(DOWN)),
     ];
     match lang {
         Lang::Rust => {
