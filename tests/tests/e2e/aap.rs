@@ -577,13 +577,7 @@ async fn a_cancellation_decision_ditolak_keeps_the_policy_in_force() {
 async fn a_claim_status_tolak_rejects_the_claim() {
     let h = start().await;
     let loan = "CLM-TOLAK";
-    let (_, body) = issue(&h, "B03", "accept", loan).await;
-    let policy = body["result"]["policy"]["number"].as_str().unwrap().to_string();
-    let mut claim = example("B03", "claim");
-    claim["policy_reference"]["value"] = json!(loan);
-    let (status, body) = h.post("/v1/panels/B03/claims", &claim).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let claim_case = body["case_id"].as_str().unwrap().to_string();
+    let (policy, claim_case) = b03_claim(&h, loan).await;
     let (status, reply) = h
         .b03
         .send_claim_status(loan, &policy, "TOLAK", "Klaim ditolak: di luar pertanggungan")

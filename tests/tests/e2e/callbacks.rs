@@ -173,16 +173,7 @@ async fn identical_callbacks_arriving_together_make_one_event_and_each_gets_the_
 async fn a_late_approval_does_not_move_a_paid_claim_back() {
     let h = start().await;
     let loan = "LATE-0001";
-    let mut application = example("B03", "accept");
-    application["interest"]["credit_life"]["account"] = json!(loan);
-    let (status, body) = h.post("/v1/panels/B03/policies", &application).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let policy = body["result"]["policy"]["number"].as_str().unwrap().to_string();
-    let mut claim = example("B03", "claim");
-    claim["policy_reference"]["value"] = json!(loan);
-    let (status, body) = h.post("/v1/panels/B03/claims", &claim).await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let claim_case = body["case_id"].as_str().unwrap().to_string();
+    let (policy, claim_case) = b03_claim(&h, loan).await;
 
     let (status, reply) = h
         .b03
@@ -511,12 +502,9 @@ callback_auth = {{ kind = "none" }}
     assert_eq!(probe_events(h.all_events().await).len(), 1, "nothing of it kept");
 }
 
-/// A signed callback sent again while the first is still being handled (the partner's API,
-/// asked while handling it, is slow) is told to try later, not refused as a replay; sent again
-/// after, it gets the first one's reply.
-#[tokio::test]
-async fn a_signed_callback_sent_again_while_it_is_handled_is_told_to_retry() {
-    use panelgate_tests::sim::auth::{sign_callback, unix_now};
+/// The probe-callbacks panel `CB` taking HMAC-signed callbacks, the partner it asks while
+/// handling one behind a fault proxy.
+async fn signed_callbacks_host() -> (Harness, FaultProxy) {
     let partner = rate_partner().await;
     let proxy = FaultProxy::start(&partner).await.expect("proxy");
     let h = start_with(&format!(
@@ -528,7 +516,7 @@ adapter = "probe-callbacks"
 base_url = "{proxy}"
 [panels.CB.callback_auth]
 kind = "hmac"
-secret = {{ value = "cb-secret" }}
+secret = {{ value = "{SIGNED_SECRET}" }}
 signature_header = "X-Signature"
 timestamp_header = "X-Timestamp"
 "#,
@@ -536,22 +524,37 @@ timestamp_header = "X-Timestamp"
         proxy = proxy.base_url()
     ))
     .await;
-    let now = unix_now();
+    (h, proxy)
+}
+
+const SIGNED_SECRET: &str = "cb-secret";
+
+/// The same signed callback every time it is sent with one timestamp `now`: its status,
+/// Retry-After and text.
+async fn send_signed(h: &Harness, now: u64) -> (StatusCode, Option<reqwest::header::HeaderValue>, String) {
+    use panelgate_tests::sim::auth::sign_callback;
     let body = r#"{"changed":"rate"}"#;
-    let signature = sign_callback("cb-secret", now, body);
-    let send = || async {
-        let response = h
-            .client
-            .post(h.url("/callbacks/CB/rate-changed"))
-            .header("x-signature", &signature)
-            .header("x-timestamp", now.to_string())
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        let retry_after = response.headers().get("retry-after").cloned();
-        (response.status(), retry_after, response.text().await.unwrap())
-    };
+    let response = h
+        .client
+        .post(h.url("/callbacks/CB/rate-changed"))
+        .header("x-signature", sign_callback(SIGNED_SECRET, now, body))
+        .header("x-timestamp", now.to_string())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let retry_after = response.headers().get("retry-after").cloned();
+    (response.status(), retry_after, response.text().await.unwrap())
+}
+
+/// A signed callback sent again while the first is still being handled (the partner's API,
+/// asked while handling it, is slow) is told to try later, not refused as a replay; sent again
+/// after, it gets the first one's reply.
+#[tokio::test]
+async fn a_signed_callback_sent_again_while_it_is_handled_is_told_to_retry() {
+    let (h, proxy) = signed_callbacks_host().await;
+    let now = panelgate_tests::sim::auth::unix_now();
+    let send = || send_signed(&h, now);
     proxy.queue("POST /rate ", [Fault::Slow(Duration::from_millis(1500))]);
     let first = send();
     let again = async {
@@ -574,40 +577,11 @@ timestamp_header = "X-Timestamp"
 /// refused as a replay, so the callback was never handled.)
 #[tokio::test]
 async fn a_signed_callback_failed_by_a_passing_fault_is_taken_when_retried() {
-    use panelgate_tests::sim::auth::{sign_callback, unix_now};
-    let partner = rate_partner().await;
-    let proxy = FaultProxy::start(&partner).await.expect("proxy");
-    let h = start_with(&format!(
-        r#"
-[adapters.probe-callbacks]
-path = "{probe}"
-[panels.CB]
-adapter = "probe-callbacks"
-base_url = "{proxy}"
-[panels.CB.callback_auth]
-kind = "hmac"
-secret = {{ value = "cb-secret" }}
-signature_header = "X-Signature"
-timestamp_header = "X-Timestamp"
-"#,
-        probe = guests::PROBE_CALLBACKS,
-        proxy = proxy.base_url()
-    ))
-    .await;
-    let now = unix_now();
-    let body = r#"{"changed":"rate"}"#;
-    let signature = sign_callback("cb-secret", now, body);
+    let (h, proxy) = signed_callbacks_host().await;
+    let now = panelgate_tests::sim::auth::unix_now();
     let send = || async {
-        let response = h
-            .client
-            .post(h.url("/callbacks/CB/rate-changed"))
-            .header("x-signature", &signature)
-            .header("x-timestamp", now.to_string())
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        (response.status(), response.text().await.unwrap())
+        let (status, _, text) = send_signed(&h, now).await;
+        (status, text)
     };
     proxy.queue("POST /rate ", [Fault::Error(503)]);
     let (status, reply) = send().await;

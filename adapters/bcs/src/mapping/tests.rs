@@ -409,9 +409,9 @@ fn issuing_names_what_it_would_otherwise_invent() {
     );
 }
 
-#[test]
-fn a_home_simulation_needs_no_person_as_the_seeds_example_sends_none() {
-    let home = InsuredInterest::Property(Building {
+/// The seed's home (#8-#10): a building on AVENIDA BRASIL insured for 195,000,000 COP.
+fn seed_home() -> InsuredInterest {
+    InsuredInterest::Property(Building {
         address: Some(address(AddressKind::Residence, "AVENIDA BRASIL", "52835")),
         construction: None,
         occupancy: None,
@@ -420,7 +420,12 @@ fn a_home_simulation_needs_no_person_as_the_seeds_example_sends_none() {
             currency: "COP".into(),
         }),
         contents_value: None,
-    });
+    })
+}
+
+#[test]
+fn a_home_simulation_needs_no_person_as_the_seeds_example_sends_none() {
+    let home = seed_home();
     let mut request = quote("67307", home, false);
     request.parties.clear();
     let (path, body) = quote_body(&request, "101", None).unwrap();
@@ -438,16 +443,7 @@ fn a_home_simulation_needs_no_person_as_the_seeds_example_sends_none() {
 
 #[test]
 fn home_issuing_keeps_the_capital_and_the_risk_address() {
-    let home = InsuredInterest::Property(Building {
-        address: Some(address(AddressKind::Residence, "AVENIDA BRASIL", "52835")),
-        construction: None,
-        occupancy: None,
-        building_value: Some(Money {
-            amount: "195000000".into(),
-            currency: "COP".into(),
-        }),
-        contents_value: None,
-    });
+    let home = seed_home();
     let (path, body) = issuing_body(&application(AcceptanceMode::Issue, "67307", home), "101", None).unwrap();
     assert_eq!(path, "policy-management/v1/general/issuing");
     assert_eq!(body["productIdent"], "3");

@@ -552,3 +552,18 @@ password = {{ value = "{CALLBACK_PASSWORD}" }}
 "#
     )
 }
+
+/// A B03 policy issued on `loan` with a claim made on it by the loan id: the policy's number
+/// and the claim's case.
+pub async fn b03_claim(h: &Harness, loan: &str) -> (String, String) {
+    let mut application = example("B03", "accept");
+    application["interest"]["credit_life"]["account"] = serde_json::json!(loan);
+    let (status, body) = h.post("/v1/panels/B03/policies", &application).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let policy = body["result"]["policy"]["number"].as_str().unwrap().to_string();
+    let mut claim = example("B03", "claim");
+    claim["policy_reference"]["value"] = serde_json::json!(loan);
+    let (status, body) = h.post("/v1/panels/B03/claims", &claim).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (policy, body["case_id"].as_str().unwrap().to_string())
+}
