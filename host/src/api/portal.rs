@@ -787,23 +787,25 @@ pub async fn policy_document(
     State(state): State<Arc<AppState>>,
     Path((panel, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let p = state.panel(&panel)?;
+    // A removed panel's case stays readable, its stored link included: no adapter can fetch more.
+    let served = state.panel(&panel);
     let case = load_case(&state, &panel, &id, Under::Policies).await?;
-    if !p
-        .adapter
-        .description()
-        .operations
-        .contains(&Operation::PolicyDocument)
-    {
+    let fetched = served.as_ref().ok().filter(|p| {
+        p.adapter
+            .description()
+            .operations
+            .contains(&Operation::PolicyDocument)
+    });
+    let Some(p) = fetched else {
         return match case.policy.and_then(|p| p.document_link) {
             Some(link) => Ok(Json(json!({ "link": link })).into_response()),
             None => Err(ApiError::NotFound(format!(
                 "case `{id}` has no policy document yet"
             ))),
         };
-    }
+    };
     let effect = CaseEffect::on(&case);
-    let (_, body) = run(&state, &p, Call::PolicyDocument(case.to_ref()), effect, None).await?;
+    let (_, body) = run(&state, p, Call::PolicyDocument(case.to_ref()), effect, None).await?;
     #[derive(Deserialize)]
     struct Answered {
         result: DocumentContent,

@@ -238,6 +238,18 @@ async fn a_removed_panels_cases_stay_readable_and_its_credentials_come_from_file
     assert_eq!(status, StatusCode::OK, "{stored}");
     assert_eq!(stored["id"], case.as_str());
     assert_eq!(stored["panel"], "A09");
+    // Its document as stored: the link the partner gave, or none yet; not `panel_not_found`.
+    let (status, document) = h.get(&format!("/v1/panels/A09/policies/{case}/document")).await;
+    match stored["policy"]["document_link"].as_str() {
+        Some(link) => {
+            assert_eq!(status, StatusCode::OK, "{document}");
+            assert_eq!(document["link"], link);
+        }
+        None => {
+            assert_eq!(status, StatusCode::NOT_FOUND, "{document}");
+            assert_eq!(document["error"]["code"], "not_found", "{document}");
+        }
+    }
 }
 
 /// A `PUT` re-reads the panel's secrets: sent again unchanged after the file behind a
