@@ -393,10 +393,11 @@ base_url = "{partner}"
     assert_eq!(probe["module"]["name"], "probe", "{probe}");
 }
 
-#[tokio::test]
-async fn partner_exchanges_made_while_handling_a_callback_are_journaled() {
+/// The probe-callbacks panel `CB` taking callbacks without authentication, the partner it asks
+/// while handling one answering its rate.
+async fn unsigned_callbacks_host() -> Harness {
     let partner = rate_partner().await;
-    let h = start_with(&format!(
+    start_with(&format!(
         r#"
 [adapters.probe-callbacks]
 path = "{probe}"
@@ -407,7 +408,12 @@ callback_auth = {{ kind = "none" }}
 "#,
         probe = guests::PROBE_CALLBACKS
     ))
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn partner_exchanges_made_while_handling_a_callback_are_journaled() {
+    let h = unsigned_callbacks_host().await;
     let response = h
         .client
         .post(h.url("/callbacks/CB/rate-changed"))
@@ -443,19 +449,7 @@ callback_auth = {{ kind = "none" }}
 /// the events were committed and the partner heard a 500 it would retry forever).
 #[tokio::test]
 async fn a_callbacks_own_repeats_are_flagged_and_an_unsendable_reply_keeps_nothing() {
-    let partner = rate_partner().await;
-    let h = start_with(&format!(
-        r#"
-[adapters.probe-callbacks]
-path = "{probe}"
-[panels.CB]
-adapter = "probe-callbacks"
-base_url = "{partner}"
-callback_auth = {{ kind = "none" }}
-"#,
-        probe = guests::PROBE_CALLBACKS
-    ))
-    .await;
+    let h = unsigned_callbacks_host().await;
     let send = |body: Value| {
         let h = &h;
         async move {
